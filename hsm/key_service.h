@@ -1,0 +1,98 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vault/base/result.h"
+#include "vault/base/secret_bytes.h"
+
+namespace escrow::hsm {
+
+// Where the HSM is and how to log in. The PIN is read from `pin_file` (never argv or env).
+struct HsmConfig {
+  std::string module_path;  // e.g. /usr/lib/softhsm/libsofthsm2.so
+  std::string token_label;
+  std::string pin_file;
+};
+
+enum class KeyRole { kMaster, kAudit };
+
+// What the token says about one of the vault's keys. Never key material.
+struct KeyInfo {
+  KeyRole role = KeyRole::kMaster;
+  std::uint32_t version = 0;
+  std::string label;        // escrow-master-v<N> / escrow-audit-v<N>
+  std::string check_value;  // CKA_CHECK_VALUE: 6 lowercase hex digits (3 bytes)
+  bool sensitive = true;
+  bool extractable = false;
+};
+
+struct TokenInfo {
+  std::string label;
+  std::string serial;
+  std::string manufacturer;
+  std::string model;
+};
+
+// One AES-GCM record: a fresh 96-bit IV, the ciphertext, a 128-bit tag (own columns).
+struct Sealed {
+  std::vector<std::uint8_t> iv;          // 12 bytes
+  std::vector<std::uint8_t> ciphertext;  // same length as the plaintext
+  std::vector<std::uint8_t> tag;         // 16 bytes
+};
+
+using Mac = std::array<std::uint8_t, 32>;
+
+// The vault's view of an HSM: key generation and lookup, AES-GCM under a master key, and
+// HMAC-SHA256 under an audit key, all inside the token. Thread-safe: calls are serialised
+// through one lane (SoftHSMv2 gains nothing from a second thread). A lost session or token is
+// reopened and logged in again on the next call, so service resumes without a restart.
+class KeyService {
+ public:
+  virtual ~KeyService() = default;
+
+  // Loads the module, finds the token by label and logs in as the user.
+  // kUnavailable: module cannot load, token missing; kUnauthenticated: wrong PIN;
+  // kInvalidArgument: unreadable PIN file. Messages name the PKCS#11 call and CKR_ code.
+  static Result<std::unique_ptr<KeyService>> Open(const HsmConfig& config);
+
+  virtual TokenInfo token() const = 0;
+
+  // Generates escrow-master-v<version> (AES-256, token, private, sensitive, encrypt/decrypt
+  // only) or escrow-audit-v<version> (generic secret for CKM_SHA256_HMAC, sign/verify only).
+  // Not extractable unless `backup_capable`: then extractable only with CKA_WRAP_WITH_TRUSTED.
+  // kAlreadyExists if that label exists. The token directory is synced before returning.
+  virtual Result<KeyInfo> GenerateKey(KeyRole role, std::uint32_t version,
+                                      bool backup_capable) = 0;
+  // kNotFound if the key is not on the token.
+  virtual Result<KeyInfo> FindKey(KeyRole role, std::uint32_t version) = 0;
+  // Every escrow-master-v* and escrow-audit-v* key on the token, by role then version.
+  virtual Result<std::vector<KeyInfo>> ListKeys() = 0;
+  // Destroys a key object. kNotFound if absent.
+  virtual Status DestroyKey(KeyRole role, std::uint32_t version) = 0;
+
+  // AES-256-GCM inside the HSM with a fresh random IV and a 128-bit tag.
+  virtual Result<Sealed> Encrypt(std::uint32_t master_version,
+                                 std::span<const std::uint8_t> plaintext,
+                                 std::span<const std::uint8_t> aad) = 0;
+  // kDataLoss if the record fails its tag while the HSM passes its known-answer probe;
+  // kUnavailable if the HSM itself fails (probe fails, session or token lost).
+  virtual Result<SecretBytes> Decrypt(std::uint32_t master_version, const Sealed& sealed,
+                                      std::span<const std::uint8_t> aad) = 0;
+
+  // HMAC-SHA256 under escrow-audit-v<audit_version>.
+  virtual Result<Mac> Sign(std::uint32_t audit_version, std::span<const std::uint8_t> data) = 0;
+  // OK if valid; kDataLoss if not; kUnavailable if the HSM fails.
+  virtual Status Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+                        std::span<const std::uint8_t> mac) = 0;
+
+  // Known-answer self test (encrypt-then-decrypt round trip under the given master key and
+  // an HMAC under a session key). OK when the HSM computes correctly.
+  virtual Status Probe(std::uint32_t master_version) = 0;
+};
+
+}  // namespace escrow::hsm

@@ -1,0 +1,147 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vault/base/bytes.h"
+#include "vault/base/result.h"
+
+namespace escrow::storage {
+
+// Rows as stored. storage/ is untrusted: it holds ciphertext, hashes and metadata, never
+// plaintext key material, and vault/ checks everything it reads back (AAD, chain, MACs).
+// Times are Unix milliseconds.
+
+struct DeviceRow {
+  std::string id;
+  std::string serial;
+  std::string name;
+  std::string platform;   // macos | windows | linux
+  std::string ownership;  // corporate | personal
+  std::string owner;
+  bool encryption_enabled = false;
+  bool rotation_pending = false;
+  std::optional<std::int64_t> last_checkin_ms;
+  std::int64_t created_ms = 0;
+  std::int64_t updated_ms = 0;
+};
+
+struct KeyVersionRow {
+  std::string device_id;
+  std::uint32_t version = 0;          // 1, 2, 3, ... per device
+  std::string kind;                   // platform at storage: macos | windows | linux
+  std::string owner;                  // owner at storage
+  std::string ownership;              // ownership at storage
+  std::uint32_t master_key_version = 0;
+  Bytes iv;
+  Bytes ciphertext;
+  Bytes tag;
+  std::string state;                  // active | superseded | destroyed
+  std::int64_t stored_ms = 0;
+  std::string stored_by;
+  bool burned = false;                // released (or its owner changed): rotation must differ
+};
+
+struct AuditRow {
+  std::uint64_t seq = 0;              // 1, 2, 3, ... gap-free
+  std::int64_t time_ms = 0;
+  std::string actor;
+  std::string role;
+  std::string action;
+  std::string device_id;
+  std::string outcome;                // ok | denied | error
+  std::string reason;
+  std::string detail;
+  Bytes hash;                         // h_i, 32 bytes
+  std::optional<Bytes> mac;           // HSM HMAC of h_i on the last record of a group
+  std::uint32_t audit_key_version = 0;
+};
+
+// Operations inside one write transaction (BEGIN IMMEDIATE ... COMMIT). Not thread-safe:
+// used only by the thread running Store::Write.
+class WriteTxn {
+ public:
+  virtual ~WriteTxn() = default;
+  // Insert or replace by id (created_ms kept on replace).
+  virtual Status UpsertDevice(const DeviceRow& row) = 0;
+  virtual Status SetRotationPending(std::string_view device_id, bool pending) = 0;
+  virtual Status SetCheckin(std::string_view device_id, std::int64_t when_ms) = 0;
+  // kAlreadyExists if (device_id, version) exists.
+  virtual Status InsertKeyVersion(const KeyVersionRow& row) = 0;
+  virtual Status SetKeyVersionState(std::string_view device_id, std::uint32_t version,
+                                    std::string_view state) = 0;
+  virtual Status SetBurned(std::string_view device_id, std::uint32_t version) = 0;
+  // Replaces the sealed fields of one version (master-key rotation). kNotFound if absent
+  // or if its master_key_version is not `expected_old_master_version`.
+  virtual Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
+                               std::uint32_t expected_old_master_version,
+                               std::uint32_t new_master_version, const Bytes& iv,
+                               const Bytes& ciphertext, const Bytes& tag) = 0;
+  // kAlreadyExists if seq exists.
+  virtual Status AppendAudit(const AuditRow& row) = 0;
+  virtual Status SetMeta(std::string_view key, std::string_view value) = 0;
+  // Adds one to (principal, day) and returns the new count.
+  virtual Result<std::int64_t> IncrementQuota(std::string_view principal,
+                                              std::string_view day) = 0;
+  // Runs `fn` inside a SAVEPOINT: its changes are kept if it returns OK and undone if not,
+  // leaving the rest of the transaction intact. Its Status is returned.
+  virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;
+};
+
+struct StoreOptions {
+  std::string path;
+  bool create = false;              // create the file if missing
+  int busy_timeout_ms = 5000;
+  int read_connections = 4;
+};
+
+// The escrow and audit store on SQLite (WAL, synchronous=FULL, foreign keys, busy timeout,
+// numbered migrations applied at open). Thread-safe: reads borrow a connection from a small
+// pool; writes are serialised on one writer connection. A network database would be a second
+// implementation of this interface.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // kUnavailable: cannot open; kFailedPrecondition: schema newer than this code (the message
+  // says so); kDataLoss: not a vault database or corrupt.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+
+  virtual int schema_version() const = 0;
+
+  virtual Result<std::optional<DeviceRow>> GetDevice(std::string_view id) = 0;
+  virtual Result<std::vector<DeviceRow>> ListDevicesByOwner(std::string_view owner) = 0;
+  virtual Result<std::vector<DeviceRow>> ListDevicesBySerial(std::string_view serial) = 0;
+  virtual Result<std::vector<DeviceRow>> ListAllDevices(std::size_t limit) = 0;
+  virtual Result<std::optional<KeyVersionRow>> GetKeyVersion(std::string_view device_id,
+                                                             std::uint32_t version) = 0;
+  // Oldest version first.
+  virtual Result<std::vector<KeyVersionRow>> ListKeyVersions(std::string_view device_id) = 0;
+  // Up to `limit` rows sealed under `master_key_version`, in (device_id, version) order.
+  virtual Result<std::vector<KeyVersionRow>> ListSealedUnder(std::uint32_t master_key_version,
+                                                             std::size_t limit) = 0;
+  // Number of key versions per master-key version.
+  virtual Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() = 0;
+  virtual Result<std::int64_t> GetQuota(std::string_view principal, std::string_view day) = 0;
+  virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
+
+  // Records with seq > after, optionally only those of one device, oldest first.
+  virtual Result<std::vector<AuditRow>> ListAudit(std::uint64_t after, std::size_t limit,
+                                                  std::optional<std::string_view> device_id) = 0;
+  virtual Result<std::optional<AuditRow>> LastAudit() = 0;
+
+  // Runs `fn` in one write transaction and commits if it returns OK (durably: synchronous=
+  // FULL), else rolls back. kUnavailable if the database is busy, full or read-only.
+  virtual Status Write(const std::function<Status(WriteTxn&)>& fn) = 0;
+
+  // A consistent online copy through SQLite's backup API.
+  virtual Status BackupTo(const std::string& path) = 0;
+  // PRAGMA integrity_check; kDataLoss naming the first problem.
+  virtual Status IntegrityCheck() = 0;
+};
+
+}  // namespace escrow::storage
