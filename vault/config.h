@@ -1,0 +1,90 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vault/base/result.h"
+
+namespace escrow::vault {
+
+// One configured client certificate: matched by CN and the SHA-256 of its public key.
+struct ClientConfig {
+  std::string name;         // the certificate's CN
+  std::string fingerprint;  // lowercase hex SHA-256 of the DER SubjectPublicKeyInfo
+  std::string role;         // frontend | mdm
+};
+
+// A limit of `count` events per `window`; count 0 switches it off.
+struct RateLimit {
+  std::int64_t count = 0;
+  std::chrono::seconds window{60};
+  bool enabled() const { return count > 0; }
+};
+
+// The whole vault.conf (TOML). Paths are made absolute relative to the config's folder.
+struct VaultConfig {
+  std::string path;  // where it was read from
+  bool dev = false;
+  std::string user;  // service user to drop to when started as root; empty: warn, run on
+
+  // [server]
+  std::string listen = "127.0.0.1:8443";
+  int io_threads = 0;      // 0: one per core
+  int worker_threads = 0;  // HSM/DB workers; 0: one per core
+  int max_connections = 1024;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds drain_timeout{20000};
+
+  // [tls]
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_ca;
+  std::vector<ClientConfig> clients;  // [[clients]]
+
+  // [idp]
+  std::vector<std::string> issuers;
+  std::string audience;
+  std::string owner_claim = "sub";
+  std::vector<std::string> idp_keys;  // PEM public keys or certificates
+  std::string idp_jwks;               // a JWKS file (optional)
+
+  // [hsm]
+  std::string hsm_module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string hsm_token_label;
+  std::string hsm_pin_file;
+  std::string softhsm_conf;  // sets SOFTHSM2_CONF before the module loads (optional)
+
+  // [database]
+  std::string db_path;
+
+  // [policy]
+  std::chrono::seconds checkin_window{std::chrono::hours(24 * 7)};
+  std::chrono::seconds key_display{std::chrono::minutes(5)};
+  bool rotate_after_retrieval = true;
+  int daily_quota = 25;
+
+  // [limits]
+  RateLimit retrieve_per_user{10, std::chrono::seconds(60)};
+  RateLimit requests_per_client{6000, std::chrono::seconds(60)};
+  RateLimit failed_auth{10, std::chrono::seconds(60)};
+
+  // [audit]
+  int audit_batch_max = 256;
+};
+
+// Reads and validates a config file. kInvalidArgument with a one-line reason naming the key
+// on anything malformed or missing; unknown keys are refused too (a typo must not silently
+// switch a limit off).
+Result<VaultConfig> LoadConfig(const std::string& path);
+
+// The config as TOML text (used by vaultctl init).
+std::string RenderConfig(const VaultConfig& config);
+
+// True if `listen` ("HOST:PORT") names a loopback address.
+bool IsLoopbackListen(const std::string& listen);
+
+}  // namespace escrow::vault

@@ -1,0 +1,108 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vault/audit_log.h"
+#include "vault/base/result.h"
+#include "vault/base/secret_bytes.h"
+#include "vault/policy.h"
+#include "vault/types.h"
+
+namespace escrow::hsm {
+class KeyService;
+}
+namespace escrow::storage {
+class Store;
+}
+
+namespace escrow::vault {
+
+struct EscrowOptions {
+  std::chrono::seconds checkin_window{std::chrono::hours(24 * 7)};
+  std::chrono::seconds key_display{std::chrono::minutes(5)};
+  bool rotate_after_retrieval = true;
+  int daily_quota = 25;  // helpdesk and admin retrievals per person per UTC day; 0 = off
+};
+
+struct PutDeviceResult {
+  Device device;
+  bool created = false;
+};
+
+struct StoreKeyResult {
+  std::uint32_t version = 0;
+  TimePoint stored_at;
+  bool created = false;  // false: the key was already current; no version was made
+};
+
+struct RetrievedKey {
+  SecretBytes recovery_key;  // normalised plaintext; wipe the response that carries it
+  std::uint32_t version = 0;
+  TimePoint expires_at;
+};
+
+struct HealthReport {
+  bool ok = true;
+  std::string hsm = "ok";
+  std::string database = "ok";
+};
+
+// The escrow service: every operation of API.md goes through the policy decision, is
+// audited (denials too), and releases plaintext only after its audit record is committed.
+// Thread-safe; call from worker threads (it blocks on the HSM and on durable commits),
+// never from an I/O thread. Operations on one device are serialised.
+//
+// Errors carry API.md's codes as Status::reason(): device_not_found (kNotFound),
+// recovery_key_not_found (kNotFound), forbidden / personal_device (kPermissionDenied),
+// invalid_request / invalid_recovery_key / keys_mismatch (kInvalidArgument),
+// encryption_not_enabled / device_not_synced (kFailedPrecondition), rate_limited
+// (kResourceExhausted), integrity_error (kDataLoss), store_failed / unavailable
+// (kUnavailable).
+class EscrowService {
+ public:
+  EscrowService(hsm::KeyService& keys, storage::Store& store, AuditLog& audit,
+                const Clock& clock, EscrowOptions options);
+  EscrowService(const EscrowService&) = delete;  // owns per-device locks
+  EscrowService& operator=(const EscrowService&) = delete;
+  ~EscrowService();
+
+  Result<PutDeviceResult> PutDevice(const Caller& caller, std::string_view id,
+                                    const DeviceSpec& spec);
+  Result<Device> GetDevice(const Caller& caller, std::string_view id);
+  // owner: "me" or a user; serial: a serial. Exactly one of them, or neither (= "me").
+  Result<std::vector<Device>> ListDevices(const Caller& caller,
+                                          std::optional<std::string_view> owner,
+                                          std::optional<std::string_view> serial);
+  // Returns rotation_required.
+  Result<bool> CheckIn(const Caller& caller, std::string_view id);
+  // `key` and `confirm` are the raw submitted strings (not yet normalised).
+  Result<StoreKeyResult> StoreKey(const Caller& caller, std::string_view id,
+                                  const SecretBytes& key, const SecretBytes* confirm);
+  Result<RetrievedKey> Retrieve(const Caller& caller, std::string_view id,
+                                std::string_view reason, std::optional<std::uint32_t> version);
+  Status RequestRotation(const Caller& caller, std::string_view id);
+  Result<std::vector<VersionInfo>> ListVersions(const Caller& caller, std::string_view id);
+
+  Result<AuditPage> ListAudit(const Caller& caller, std::optional<std::string_view> device_id,
+                              std::uint64_t after, std::size_t limit);
+  Result<AuditVerifyReport> VerifyAudit(const Caller& caller);
+  // May the caller read metrics? (mdm, admin)
+  Status AuthorizeMetrics(const Caller& caller);
+
+  // Records a throttling or authentication event decided in api/ (audited once per
+  // principal and window by the caller). Never fails the request path: errors are logged.
+  void RecordSecurityEvent(std::string_view actor, std::string_view role,
+                           std::string_view action, std::string_view detail);
+
+  HealthReport Health();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace escrow::vault

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "vault/base/status.h"
+#include "vault/types.h"
+
+namespace escrow::vault {
+
+// Every action of DESIGN.md's policy table.
+enum class Action : std::uint8_t {
+  kEnrolDevice,       // create, or change name, serial, platform, encryption_enabled
+  kChangeOwnership,   // change owner or ownership
+  kCheckIn,
+  kStoreKey,
+  kRetrieveCurrent,
+  kRetrieveOlder,
+  kRequestRotation,
+  kViewDevice,        // device status and versions (never key material)
+  kListOthers,        // list devices by another owner or by serial
+  kReadAudit,
+  kMetrics,
+};
+
+std::string_view ActionName(Action a);
+
+// What a decision about a device looks at: for key releases, the owner and ownership the
+// version was stored with; otherwise the device's present ones. Absent for actions that are
+// not about one device.
+struct Subject {
+  std::string_view owner;
+  Ownership ownership = Ownership::kCorporate;
+};
+
+struct Decision {
+  bool allowed = false;
+  bool visible = true;          // false: answer 404 device_not_found (ids don't leak)
+  bool reason_required = false; // allowed through a role (not as the owner)
+  bool via_role = false;        // allowed as helpdesk/admin (daily quota applies to retrievals)
+  Status denial;                // the error to answer when !allowed
+};
+
+// The policy table as data, and one decision every operation goes through. Pure and
+// thread-safe. Fails closed: anything not granted by a row is denied.
+Decision Decide(const Caller& caller, Action action, const Subject* subject);
+
+// May the caller see this device at all (owner, helpdesk, admin, auditor, mdm)?
+bool CanSee(const Caller& caller, const Subject& device);
+
+}  // namespace escrow::vault
