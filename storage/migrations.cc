@@ -1,0 +1,225 @@
+#include "storage/migrations.h"
+
+#include <array>
+#include <string>
+
+#include "storage/database.h"
+#include "storage/transaction.h"
+
+namespace escrow::storage {
+namespace {
+
+// Tables are STRICT (a value of the wrong type is refused, not converted) and, where the key
+// is not an integer, WITHOUT ROWID (the primary key is the table's b-tree; no second index).
+// CHECKs hold what is cheap to hold: sizes of IV, tag and hash, enumerations that the
+// associated data or policy depends on, 0/1 flags, 32-bit versions.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE devices (
+  id                 TEXT    NOT NULL PRIMARY KEY CHECK (length(id) > 0),
+  serial             TEXT    NOT NULL,
+  name               TEXT    NOT NULL,
+  platform           TEXT    NOT NULL,
+  ownership          TEXT    NOT NULL CHECK (ownership IN ('corporate', 'personal')),
+  owner              TEXT    NOT NULL,
+  encryption_enabled INTEGER NOT NULL CHECK (encryption_enabled IN (0, 1)),
+  rotation_pending   INTEGER NOT NULL CHECK (rotation_pending IN (0, 1)),
+  last_checkin_ms    INTEGER,
+  created_ms         INTEGER NOT NULL,
+  updated_ms         INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX devices_by_owner ON devices (owner, id);
+CREATE INDEX devices_by_serial ON devices (serial, id);
+
+CREATE TABLE key_versions (
+  device_id          TEXT    NOT NULL REFERENCES devices (id),
+  version            INTEGER NOT NULL CHECK (version BETWEEN 1 AND 4294967295),
+  kind               TEXT    NOT NULL,
+  owner              TEXT    NOT NULL,
+  ownership          TEXT    NOT NULL CHECK (ownership IN ('corporate', 'personal')),
+  master_key_version INTEGER NOT NULL CHECK (master_key_version BETWEEN 0 AND 4294967295),
+  iv                 BLOB    NOT NULL CHECK (length(iv) = 12),
+  ciphertext         BLOB    NOT NULL,
+  tag                BLOB    NOT NULL CHECK (length(tag) = 16),
+  state              TEXT    NOT NULL CHECK (state IN ('active', 'superseded', 'destroyed')),
+  stored_ms          INTEGER NOT NULL,
+  stored_by          TEXT    NOT NULL,
+  burned             INTEGER NOT NULL CHECK (burned IN (0, 1)),
+  PRIMARY KEY (device_id, version)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX key_versions_by_master_key ON key_versions (master_key_version, device_id, version);
+
+CREATE TABLE audit (
+  seq                INTEGER PRIMARY KEY CHECK (seq >= 1),
+  time_ms            INTEGER NOT NULL,
+  actor              TEXT    NOT NULL,
+  role               TEXT    NOT NULL,
+  action             TEXT    NOT NULL,
+  device_id          TEXT    NOT NULL,
+  outcome            TEXT    NOT NULL,
+  reason             TEXT    NOT NULL,
+  detail             TEXT    NOT NULL,
+  hash               BLOB    NOT NULL CHECK (length(hash) = 32),
+  mac                BLOB    CHECK (mac IS NULL OR length(mac) BETWEEN 16 AND 64),
+  audit_key_version  INTEGER NOT NULL CHECK (audit_key_version BETWEEN 0 AND 4294967295)
+) STRICT;
+CREATE INDEX audit_by_device ON audit (device_id);
+-- The chain would show an edit anyway; these stop a bug of ours from making one.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+
+-- Active master-key version, rotation state, last backup, ...
+CREATE TABLE meta (
+  key   TEXT NOT NULL PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE quota (
+  principal TEXT    NOT NULL,
+  day       TEXT    NOT NULL,
+  count     INTEGER NOT NULL CHECK (count >= 0),
+  PRIMARY KEY (principal, day)
+) STRICT, WITHOUT ROWID;
+)sql";
+
+// Counting key versions per master key must not scan them (rotation progress and metrics
+// ask for it): triggers keep the counts, and existing rows are counted once here.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE key_version_counts (
+  master_key_version INTEGER NOT NULL PRIMARY KEY,
+  count              INTEGER NOT NULL CHECK (count >= 0)
+) STRICT, WITHOUT ROWID;
+INSERT INTO key_version_counts (master_key_version, count)
+  SELECT master_key_version, count(*) FROM key_versions GROUP BY master_key_version;
+CREATE TRIGGER key_versions_count_insert AFTER INSERT ON key_versions BEGIN
+  INSERT INTO key_version_counts (master_key_version, count) VALUES (NEW.master_key_version, 1)
+    ON CONFLICT (master_key_version) DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER key_versions_count_update AFTER UPDATE OF master_key_version ON key_versions
+  WHEN OLD.master_key_version <> NEW.master_key_version BEGIN
+  UPDATE key_version_counts SET count = count - 1
+    WHERE master_key_version = OLD.master_key_version;
+  INSERT INTO key_version_counts (master_key_version, count) VALUES (NEW.master_key_version, 1)
+    ON CONFLICT (master_key_version) DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER key_versions_count_delete AFTER DELETE ON key_versions BEGIN
+  UPDATE key_version_counts SET count = count - 1
+    WHERE master_key_version = OLD.master_key_version;
+END;
+)sql";
+
+constexpr std::array kMigrations{
+    Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
+    Migration{2, "key version counts per master key", kSchemaV2},
+};
+
+constexpr Query kHasVersionTable{
+    "read schema version",
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'"};
+constexpr Query kCountTables{
+    "read schema version",
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%'"};
+constexpr Query kMaxVersion{"read schema version",
+                            "SELECT coalesce(max(version), 0) FROM schema_version"};
+constexpr Query kRecordVersion{
+    "record schema version",
+    "INSERT INTO schema_version (version, description, applied_ms) VALUES "
+    "(?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))"};
+constexpr std::string_view kCreateVersionTable = R"sql(
+CREATE TABLE schema_version (
+  version     INTEGER NOT NULL PRIMARY KEY CHECK (version >= 1),
+  description TEXT    NOT NULL,
+  applied_ms  INTEGER NOT NULL
+) STRICT;
+)sql";
+
+Result<std::int64_t> QueryInt(Database& db, const Query& query) {
+  ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(query));
+  ESCROW_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return Status::Internal(std::string(query.name) + ": no row");
+  return stmt->ColumnInt64(0);
+}
+
+// The recorded version; 0 for an empty database.
+Result<int> ReadVersion(Database& db) {
+  ESCROW_ASSIGN_OR_RETURN(std::string app_id, db.Pragma("application_id"));
+  if (app_id != "0" && app_id != std::to_string(kApplicationId)) {
+    return Status::FailedPrecondition(db.path() +
+                                      " is not a vault database (foreign application_id)");
+  }
+  ESCROW_ASSIGN_OR_RETURN(std::int64_t has_table, QueryInt(db, kHasVersionTable));
+  if (has_table == 0) {
+    ESCROW_ASSIGN_OR_RETURN(std::int64_t tables, QueryInt(db, kCountTables));
+    if (tables != 0) {
+      return Status::FailedPrecondition(db.path() +
+                                        " is not a vault database (it has tables but no "
+                                        "schema_version)");
+    }
+    return 0;
+  }
+  ESCROW_ASSIGN_OR_RETURN(std::int64_t version, QueryInt(db, kMaxVersion));
+  if (version < 0 || version > 1'000'000) {
+    return Status::DataLoss("schema_version holds an impossible version");
+  }
+  return static_cast<int>(version);
+}
+
+Status CheckNotNewer(int version) {
+  if (version > LatestSchemaVersion()) {
+    return Status::FailedPrecondition("database schema version " + std::to_string(version) +
+                                      " is newer than this vault (" +
+                                      std::to_string(LatestSchemaVersion()) +
+                                      "); upgrade the vault");
+  }
+  return Status::Ok();
+}
+
+Status Apply(Database& db, const Migration& migration) {
+  const std::string name = "migration " + std::to_string(migration.version);
+  ESCROW_RETURN_IF_ERROR(db.RunScript("apply migration", migration.sql).WithContext(name));
+  ESCROW_ASSIGN_OR_RETURN(StatementLease record, db.Prepare(kRecordVersion));
+  ESCROW_RETURN_IF_ERROR(record->BindInt64(1, std::int64_t{migration.version}));
+  ESCROW_RETURN_IF_ERROR(record->BindText(2, migration.description));
+  return record->Run();
+}
+
+}  // namespace
+
+std::span<const Migration> Migrations() { return kMigrations; }
+
+int LatestSchemaVersion() { return kMigrations.back().version; }
+
+Result<int> CheckSchema(Database& db, bool allow_create) {
+  ESCROW_ASSIGN_OR_RETURN(int version, ReadVersion(db));
+  ESCROW_RETURN_IF_ERROR(CheckNotNewer(version));
+  if (version == 0 && !allow_create) {
+    return Status::FailedPrecondition(db.path() +
+                                      " holds no vault schema and create was not requested");
+  }
+  return version;
+}
+
+Result<int> Migrate(Database& db, bool allow_create) {
+  ESCROW_ASSIGN_OR_RETURN(int version, CheckSchema(db, allow_create));
+  if (version == LatestSchemaVersion()) return version;
+
+  ESCROW_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
+  // Another process may have migrated between the read above and the write lock.
+  ESCROW_ASSIGN_OR_RETURN(version, ReadVersion(db));
+  ESCROW_RETURN_IF_ERROR(CheckNotNewer(version));
+  if (version == 0) {
+    ESCROW_RETURN_IF_ERROR(db.RunScript("create schema_version", kCreateVersionTable));
+    ESCROW_RETURN_IF_ERROR(db.RunScript(
+        "set application_id", "PRAGMA application_id = " + std::to_string(kApplicationId)));
+  }
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= version) continue;
+    ESCROW_RETURN_IF_ERROR(Apply(db, migration));
+    version = migration.version;
+  }
+  ESCROW_RETURN_IF_ERROR(txn.Commit());
+  return version;
+}
+
+}  // namespace escrow::storage

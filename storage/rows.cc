@@ -1,0 +1,104 @@
+#include "storage/rows.h"
+
+#include <utility>
+
+namespace escrow::storage {
+
+Status BindDevice(Statement& stmt, const DeviceRow& row) {
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(1, row.id));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(2, row.serial));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(3, row.name));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(4, row.platform));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(5, row.ownership));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(6, row.owner));
+  ESCROW_RETURN_IF_ERROR(stmt.BindBool(7, row.encryption_enabled));
+  ESCROW_RETURN_IF_ERROR(stmt.BindBool(8, row.rotation_pending));
+  ESCROW_RETURN_IF_ERROR(row.last_checkin_ms ? stmt.BindInt64(9, *row.last_checkin_ms)
+                                             : stmt.BindNull(9));
+  ESCROW_RETURN_IF_ERROR(stmt.BindInt64(10, row.created_ms));
+  return stmt.BindInt64(11, row.updated_ms);
+}
+
+Result<DeviceRow> ReadDevice(const Statement& stmt) {
+  DeviceRow row;
+  row.id = stmt.ColumnText(0);
+  row.serial = stmt.ColumnText(1);
+  row.name = stmt.ColumnText(2);
+  row.platform = stmt.ColumnText(3);
+  row.ownership = stmt.ColumnText(4);
+  row.owner = stmt.ColumnText(5);
+  row.encryption_enabled = stmt.ColumnBool(6);
+  row.rotation_pending = stmt.ColumnBool(7);
+  if (!stmt.ColumnIsNull(8)) row.last_checkin_ms = stmt.ColumnInt64(8);
+  row.created_ms = stmt.ColumnInt64(9);
+  row.updated_ms = stmt.ColumnInt64(10);
+  return row;
+}
+
+Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row) {
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(1, row.device_id));
+  ESCROW_RETURN_IF_ERROR(stmt.BindUint32(2, row.version));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(3, row.kind));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(4, row.owner));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(5, row.ownership));
+  ESCROW_RETURN_IF_ERROR(stmt.BindUint32(6, row.master_key_version));
+  ESCROW_RETURN_IF_ERROR(stmt.BindBlob(7, row.iv));
+  ESCROW_RETURN_IF_ERROR(stmt.BindBlob(8, row.ciphertext));
+  ESCROW_RETURN_IF_ERROR(stmt.BindBlob(9, row.tag));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(10, row.state));
+  ESCROW_RETURN_IF_ERROR(stmt.BindInt64(11, row.stored_ms));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(12, row.stored_by));
+  return stmt.BindBool(13, row.burned);
+}
+
+Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
+  KeyVersionRow row;
+  row.device_id = stmt.ColumnText(0);
+  ESCROW_ASSIGN_OR_RETURN(row.version, stmt.ColumnUint32(1));
+  row.kind = stmt.ColumnText(2);
+  row.owner = stmt.ColumnText(3);
+  row.ownership = stmt.ColumnText(4);
+  ESCROW_ASSIGN_OR_RETURN(row.master_key_version, stmt.ColumnUint32(5));
+  row.iv = stmt.ColumnBlob(6);
+  row.ciphertext = stmt.ColumnBlob(7);
+  row.tag = stmt.ColumnBlob(8);
+  row.state = stmt.ColumnText(9);
+  row.stored_ms = stmt.ColumnInt64(10);
+  row.stored_by = stmt.ColumnText(11);
+  row.burned = stmt.ColumnBool(12);
+  return row;
+}
+
+Status BindAudit(Statement& stmt, const AuditRow& row) {
+  ESCROW_RETURN_IF_ERROR(stmt.BindUint64(1, row.seq));
+  ESCROW_RETURN_IF_ERROR(stmt.BindInt64(2, row.time_ms));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(3, row.actor));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(4, row.role));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(5, row.action));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(6, row.device_id));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(7, row.outcome));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(8, row.reason));
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(9, row.detail));
+  ESCROW_RETURN_IF_ERROR(stmt.BindBlob(10, row.hash));
+  ESCROW_RETURN_IF_ERROR(row.mac ? stmt.BindBlob(11, *row.mac) : stmt.BindNull(11));
+  return stmt.BindUint32(12, row.audit_key_version);
+}
+
+Result<AuditRow> ReadAudit(const Statement& stmt) {
+  AuditRow row;
+  ESCROW_ASSIGN_OR_RETURN(row.seq, stmt.ColumnUint64(0));
+  row.time_ms = stmt.ColumnInt64(1);
+  row.actor = stmt.ColumnText(2);
+  row.role = stmt.ColumnText(3);
+  row.action = stmt.ColumnText(4);
+  row.device_id = stmt.ColumnText(5);
+  row.outcome = stmt.ColumnText(6);
+  row.reason = stmt.ColumnText(7);
+  row.detail = stmt.ColumnText(8);
+  row.hash = stmt.ColumnBlob(9);
+  if (!stmt.ColumnIsNull(10)) row.mac = stmt.ColumnBlob(10);
+  ESCROW_ASSIGN_OR_RETURN(row.audit_key_version, stmt.ColumnUint32(11));
+  return row;
+}
+
+}  // namespace escrow::storage

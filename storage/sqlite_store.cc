@@ -1,0 +1,335 @@
+#include "storage/sqlite_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include "storage/maintenance.h"
+#include "storage/migrations.h"
+#include "storage/queries.h"
+#include "storage/rows.h"
+#include "storage/transaction.h"
+#include "storage/write_txn.h"
+
+namespace escrow::storage {
+namespace {
+
+constexpr int kMaxReadConnections = 64;
+
+template <class Row>
+using RowReader = Result<Row> (*)(const Statement&);
+
+template <class Row>
+Result<std::optional<Row>> ReadOne(Statement& stmt, RowReader<Row> read) {
+  ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+  if (!has_row) return std::optional<Row>();
+  ESCROW_ASSIGN_OR_RETURN(Row row, read(stmt));
+  return std::optional<Row>(std::move(row));
+}
+
+template <class Row>
+Result<std::vector<Row>> ReadAll(Statement& stmt, RowReader<Row> read) {
+  std::vector<Row> rows;
+  while (true) {
+    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    if (!has_row) break;
+    ESCROW_ASSIGN_OR_RETURN(Row row, read(stmt));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Borrows a read connection for the length of `fn`.
+template <class Fn>
+auto WithReader(ConnectionPool& pool, Fn&& fn) -> decltype(fn(std::declval<Database&>())) {
+  Result<ConnectionPool::Lease> lease = pool.Borrow();
+  if (!lease.ok()) return lease.status();
+  return fn(**lease);
+}
+
+// Runs `fn` in BEGIN IMMEDIATE ... COMMIT on `db`; rolls back if it or the commit fails.
+Status RunInTransaction(Database& db, const std::function<Status(WriteTxn&)>& fn) {
+  ESCROW_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
+  SqliteWriteTxn write(db);
+  Status s = fn(write);
+  // Fail closed: a callback that ignored an error which ended the transaction commits nothing.
+  if (s.ok()) s = write.poison();
+  if (!s.ok()) {
+    if (Status undo = txn.Rollback(); !undo.ok()) return s.WithContext(undo.message());
+    return s;
+  }
+  return txn.Commit();
+}
+
+// Creates the file 0600 before SQLite does (it would use 0644): it holds ciphertext, owners
+// and the audit trail, and SQLite gives the -wal and -shm files the same mode.
+Status CreatePrivateFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return Status::Ok();  // created meanwhile: open it as it is
+    return Status::Unavailable("create " + path + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  return Status::Ok();
+}
+
+std::string ParentDirectory(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return dir.empty() ? "." : dir;
+}
+
+// Clears writing_thread_ however the Write ends.
+class WritingThreadMark {
+ public:
+  explicit WritingThreadMark(std::atomic<std::thread::id>& mark) : mark_(mark) {
+    mark_ = std::this_thread::get_id();
+  }
+  WritingThreadMark(const WritingThreadMark&) = delete;  // one mark per Write
+  WritingThreadMark& operator=(const WritingThreadMark&) = delete;
+  ~WritingThreadMark() { mark_ = std::thread::id(); }
+
+ private:
+  std::atomic<std::thread::id>& mark_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(options));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StoreOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("store path is empty");
+  if (options.read_connections < 1 || options.read_connections > kMaxReadConnections) {
+    return Status::InvalidArgument("read_connections must be between 1 and " +
+                                   std::to_string(kMaxReadConnections));
+  }
+  if (options.busy_timeout_ms < 0) return Status::InvalidArgument("busy_timeout_ms is negative");
+
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(options.path, ec);
+  if (!existed) {
+    if (!options.create) return Status::Unavailable("database not found: " + options.path);
+    ESCROW_RETURN_IF_ERROR(CreatePrivateFile(options.path));
+  }
+
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  ESCROW_ASSIGN_OR_RETURN(store->writer_, store->OpenWriter(options.create));
+  if (!existed) ESCROW_RETURN_IF_ERROR(SyncDirectory(ParentDirectory(options.path)));
+
+  SqliteStore* raw = store.get();
+  ESCROW_ASSIGN_OR_RETURN(store->readers_,
+                          ConnectionPool::Create(options.read_connections,
+                                                 [raw] { return raw->OpenReader(); }));
+  return store;
+}
+
+SqliteStore::~SqliteStore() {
+  // Readers first: the writer, closing last, checkpoints the WAL into the file.
+  readers_.reset();
+  writer_.reset();
+}
+
+Result<std::unique_ptr<Database>> SqliteStore::OpenWriter(bool create) {
+  ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
+                          Database::Open({.path = options_.path,
+                                          .create = create,
+                                          .read_only = false,
+                                          .busy_timeout_ms = options_.busy_timeout_ms,
+                                          .enable_wal = false}));
+  // Only a file known to be ours (or empty) is switched to WAL and migrated.
+  ESCROW_RETURN_IF_ERROR(CheckSchema(*db, create).status());
+  ESCROW_RETURN_IF_ERROR(db->EnableWal());
+  ESCROW_ASSIGN_OR_RETURN(int version, Migrate(*db, create));
+  schema_version_ = version;
+  return db;
+}
+
+Result<std::unique_ptr<Database>> SqliteStore::OpenReader() const {
+  return Database::Open({.path = options_.path,
+                         .create = false,
+                         .read_only = true,
+                         .busy_timeout_ms = options_.busy_timeout_ms});
+}
+
+Result<std::optional<DeviceRow>> SqliteStore::GetDevice(std::string_view id) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetDevice));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, id));
+    return ReadOne<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Result<std::vector<DeviceRow>> SqliteStore::ListDevicesByOwner(std::string_view owner) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesByOwner));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, owner));
+    return ReadAll<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Result<std::vector<DeviceRow>> SqliteStore::ListDevicesBySerial(std::string_view serial) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesBySerial));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, serial));
+    return ReadAll<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Result<std::vector<DeviceRow>> SqliteStore::ListAllDevices(std::size_t limit) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListAllDevices));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(1, limit));
+    return ReadAll<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Result<std::optional<KeyVersionRow>> SqliteStore::GetKeyVersion(std::string_view device_id,
+                                                                std::uint32_t version) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<KeyVersionRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetKeyVersion));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(2, version));
+    return ReadOne<KeyVersionRow>(*stmt, ReadKeyVersion);
+  });
+}
+
+Result<std::vector<KeyVersionRow>> SqliteStore::ListKeyVersions(std::string_view device_id) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<KeyVersionRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListKeyVersions));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
+  });
+}
+
+Result<std::vector<KeyVersionRow>> SqliteStore::ListSealedUnder(std::uint32_t master_key_version,
+                                                                std::size_t limit) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<KeyVersionRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListSealedUnder));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(1, master_key_version));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(2, limit));
+    return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
+  });
+}
+
+Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> SqliteStore::CountByMasterKey() {
+  using Counts = std::vector<std::pair<std::uint32_t, std::int64_t>>;
+  return WithReader(*readers_, [&](Database& db) -> Result<Counts> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kCountByMasterKey));
+    Counts counts;
+    while (true) {
+      ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+      if (!has_row) break;
+      ESCROW_ASSIGN_OR_RETURN(std::uint32_t master_key_version, stmt->ColumnUint32(0));
+      counts.emplace_back(master_key_version, stmt->ColumnInt64(1));
+    }
+    return counts;
+  });
+}
+
+Result<std::int64_t> SqliteStore::GetQuota(std::string_view principal, std::string_view day) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::int64_t> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetQuota));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, day));
+    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    return has_row ? stmt->ColumnInt64(0) : std::int64_t{0};
+  });
+}
+
+Result<std::optional<std::string>> SqliteStore::GetMeta(std::string_view key) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<std::string>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetMeta));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, key));
+    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) return std::optional<std::string>();
+    return std::optional<std::string>(stmt->ColumnText(0));
+  });
+}
+
+Result<std::vector<AuditRow>> SqliteStore::ListAudit(std::uint64_t after, std::size_t limit,
+                                                     std::optional<std::string_view> device_id) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<AuditRow>> {
+    const Query& query = device_id ? queries::kListAuditByDevice : queries::kListAudit;
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(query));
+    // Past INT64_MAX no record can follow: every seq is a signed 64-bit integer.
+    if (after > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return std::vector<AuditRow>();
+    }
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint64(1, after));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(2, limit));
+    if (device_id) ESCROW_RETURN_IF_ERROR(stmt->BindText(3, *device_id));
+    return ReadAll<AuditRow>(*stmt, ReadAudit);
+  });
+}
+
+Result<std::optional<AuditRow>> SqliteStore::LastAudit() {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<AuditRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kLastAudit));
+    return ReadOne<AuditRow>(*stmt, ReadAudit);
+  });
+}
+
+Status SqliteStore::Write(const std::function<Status(WriteTxn&)>& fn) {
+  if (writing_thread_.load() == std::this_thread::get_id()) {
+    // The mutex is not recursive: this would deadlock. Nested work belongs in Isolated().
+    return Status::Internal("Store::Write called from inside a Write callback");
+  }
+  std::lock_guard lock(write_mu_);
+  WritingThreadMark mark(writing_thread_);
+  return WriteLocked(fn);
+}
+
+Status SqliteStore::WriteLocked(const std::function<Status(WriteTxn&)>& fn) {
+  if (writer_ == nullptr) {
+    Result<std::unique_ptr<Database>> reopened = OpenWriter(/*create=*/false);
+    if (!reopened.ok()) return reopened.status().WithContext("reopen database");
+    writer_ = std::move(reopened).value();
+  }
+  Status s = RunInTransaction(*writer_, fn);
+  // A connection that saw a full disk, a read-only file or an I/O error, or that could not
+  // end its transaction, is replaced before the next Write rather than trusted again.
+  if (writer_->broken() || writer_->in_transaction()) writer_.reset();
+  return s;
+}
+
+Status SqliteStore::BackupTo(const std::string& path) {
+  return WithReader(*readers_, [&](Database& db) { return BackupDatabase(db, path); });
+}
+
+Status SqliteStore::IntegrityCheck() {
+  return WithReader(*readers_, [&](Database& db) { return CheckIntegrity(db); });
+}
+
+Result<std::vector<std::string>> SqliteStore::PragmaOnEveryConnection(std::string_view pragma) {
+  std::vector<std::string> values;
+  {
+    std::lock_guard lock(write_mu_);
+    if (writer_ != nullptr) {
+      ESCROW_ASSIGN_OR_RETURN(std::string value, writer_->Pragma(pragma));
+      values.push_back(std::move(value));
+    }
+  }
+  // Hold every lease at once, so that each connection is asked exactly once.
+  std::vector<ConnectionPool::Lease> leases;
+  for (int i = 0; i < readers_->size(); ++i) {
+    ESCROW_ASSIGN_OR_RETURN(ConnectionPool::Lease lease, readers_->Borrow());
+    ESCROW_ASSIGN_OR_RETURN(std::string value, lease->Pragma(pragma));
+    values.push_back(std::move(value));
+    leases.push_back(std::move(lease));
+  }
+  return values;
+}
+
+Status SqliteStore::RunOnWriterForTesting(std::string_view sql) {
+  std::lock_guard lock(write_mu_);
+  if (writer_ == nullptr) return Status::Unavailable("writer is closed");
+  return writer_->RunScript("test statement", sql);
+}
+
+}  // namespace escrow::storage

@@ -1,0 +1,189 @@
+#include "storage/migrations.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "storage/sqlite_store.h"
+#include "tests/storage/store_fixture.h"
+
+namespace escrow::storage {
+namespace {
+
+using testing::MakeDevice;
+using testing::MustWrite;
+using testing::RawExec;
+using testing::StoreFixture;
+
+std::string QueryOne(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  std::string out;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    if (!out.empty()) out += ",";
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    out += text == nullptr ? "NULL" : reinterpret_cast<const char*>(text);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST_CASE("Migrations are numbered 1..N without gaps", "[storage][migrations]") {
+  int expected = 1;
+  for (const Migration& m : Migrations()) {
+    CHECK(m.version == expected);
+    CHECK_FALSE(m.description.empty());
+    ++expected;
+  }
+  CHECK(LatestSchemaVersion() == expected - 1);
+}
+
+TEST_CASE("Store applies every migration once and records it", "[storage][migrations]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    CHECK(store->schema_version() == LatestSchemaVersion());
+  }
+  { auto store = f.Open(); }  // a second open applies nothing
+  std::string expected;
+  for (int v = 1; v <= LatestSchemaVersion(); ++v) {
+    expected += (v > 1 ? "," : "") + std::to_string(v);
+  }
+  CHECK(QueryOne(f.path, "SELECT version FROM schema_version ORDER BY version") == expected);
+  CHECK(QueryOne(f.path, "SELECT count(*) FROM schema_version WHERE applied_ms > 0") ==
+        std::to_string(LatestSchemaVersion()));
+  CHECK(QueryOne(f.path, "PRAGMA application_id") == std::to_string(kApplicationId));
+}
+
+TEST_CASE("Store keeps its data across a reopen", "[storage][migrations]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) { return txn.UpsertDevice(MakeDevice("dev-1")); });
+    MustWrite(*store, [](WriteTxn& txn) { return txn.SetMeta("active_master_key", "3"); });
+  }
+  auto store = f.Open(/*create=*/false);
+  auto device = store->GetDevice("dev-1");
+  REQUIRE(device.ok());
+  REQUIRE(device->has_value());
+  CHECK((*device)->owner == "alice");
+  auto meta = store->GetMeta("active_master_key");
+  REQUIRE(meta.ok());
+  CHECK(*meta == std::optional<std::string>("3"));
+}
+
+TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {
+  StoreFixture f;
+  { auto store = f.Open(); }
+  const int newer = LatestSchemaVersion() + 5;
+  REQUIRE(RawExec(f.path, "INSERT INTO schema_version (version, description, applied_ms) "
+                          "VALUES (" + std::to_string(newer) + ", 'from the future', 1)") ==
+          SQLITE_OK);
+  auto store = Store::Open(f.Options(/*create=*/false));
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == Code::kFailedPrecondition);
+  CHECK(store.status().message() ==
+        "database schema version " + std::to_string(newer) + " is newer than this vault (" +
+            std::to_string(LatestSchemaVersion()) + "); upgrade the vault");
+  // Nothing was changed by the refused open.
+  CHECK(QueryOne(f.path, "SELECT max(version) FROM schema_version") == std::to_string(newer));
+}
+
+TEST_CASE("Store refuses files that are not vault databases", "[storage][migrations]") {
+  StoreFixture f;
+
+  SECTION("random bytes") {
+    std::mt19937 rng(42);
+    std::ofstream out(f.path, std::ios::binary);
+    for (int i = 0; i < 8192; ++i) out.put(static_cast<char>(rng() & 0xff));
+    out.close();
+    auto store = Store::Open(f.Options(/*create=*/false));
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == Code::kDataLoss);
+    CHECK_THAT(store.status().message(), Catch::Contains("not a database"));
+  }
+  SECTION("a SQLite file with other tables") {
+    REQUIRE(RawExec(f.path, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);"
+                            "INSERT INTO customers (name) VALUES ('x');") == SQLITE_OK);
+    auto store = Store::Open(f.Options(/*create=*/true));
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == Code::kFailedPrecondition);
+    CHECK_THAT(store.status().message(), Catch::Contains("is not a vault database"));
+    CHECK(QueryOne(f.path, "SELECT count(*) FROM sqlite_schema WHERE name = 'devices'") == "0");
+    CHECK(QueryOne(f.path, "PRAGMA journal_mode") == "delete");  // not converted to WAL
+  }
+  SECTION("a SQLite file of another application") {
+    REQUIRE(RawExec(f.path, "PRAGMA application_id = 1234;") == SQLITE_OK);
+    auto store = Store::Open(f.Options(/*create=*/true));
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == Code::kFailedPrecondition);
+  }
+  SECTION("an empty file without create") {
+    std::ofstream(f.path).close();
+    auto store = Store::Open(f.Options(/*create=*/false));
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == Code::kFailedPrecondition);
+    CHECK_THAT(store.status().message(), Catch::Contains("create was not requested"));
+  }
+}
+
+TEST_CASE("Store without create on a missing file is unavailable", "[storage][migrations]") {
+  StoreFixture f;
+  auto store = Store::Open(f.Options(/*create=*/false));
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == Code::kUnavailable);
+  CHECK(store.status().message() == "database not found: " + f.path);
+  CHECK_FALSE(std::filesystem::exists(f.path));
+}
+
+TEST_CASE("Store validates its options", "[storage][migrations]") {
+  StoreFixture f;
+  StoreOptions options = f.Options();
+  options.read_connections = 0;
+  CHECK(Store::Open(options).status().code() == Code::kInvalidArgument);
+  options = f.Options();
+  options.path.clear();
+  CHECK(Store::Open(options).status().code() == Code::kInvalidArgument);
+  options = f.Options();
+  options.busy_timeout_ms = -1;
+  CHECK(Store::Open(options).status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("Store creates its file readable by its owner only", "[storage][migrations]") {
+  StoreFixture f;
+  auto store = f.Open();
+  struct stat st {};
+  REQUIRE(::stat(f.path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("Every connection runs WAL with synchronous FULL and foreign keys",
+          "[storage][migrations]") {
+  StoreFixture f;
+  auto opened = SqliteStore::Open(f.Options());
+  REQUIRE(opened.ok());
+  SqliteStore& store = **opened;
+  const std::size_t connections = 1 + static_cast<std::size_t>(f.Options().read_connections);
+  for (const auto& [pragma, expected] : {std::pair{"journal_mode", "wal"},
+                                         std::pair{"synchronous", "2"},
+                                         std::pair{"foreign_keys", "1"},
+                                         std::pair{"trusted_schema", "0"}}) {
+    auto values = store.PragmaOnEveryConnection(pragma);
+    REQUIRE(values.ok());
+    REQUIRE(values->size() == connections);
+    for (const std::string& v : *values) {
+      INFO(pragma);
+      CHECK(v == expected);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace escrow::storage

@@ -1,0 +1,73 @@
+#include <catch2/catch.hpp>
+
+#include "storage/database.h"
+#include "storage/queries.h"
+#include "tests/storage/store_fixture.h"
+
+namespace escrow::storage {
+namespace {
+
+using testing::StoreFixture;
+
+// The plan of `query` as SQLite explains it, one detail per line.
+std::string Plan(Database& db, const Query& query) {
+  const std::string sql = "EXPLAIN QUERY PLAN " + std::string(query.sql);
+  auto stmt = db.PrepareOnce({query.name, sql});
+  INFO(stmt.status().ToString());
+  REQUIRE(stmt.ok());
+  std::string plan;
+  while (true) {
+    auto row = stmt->Step();
+    REQUIRE(row.ok());
+    if (!*row) break;
+    plan += stmt->ColumnText(3) + "\n";
+  }
+  return plan;
+}
+
+TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
+          "[storage][query_plan]") {
+  StoreFixture f;
+  { auto store = f.Open(); }
+  auto db = Database::Open({.path = f.path});
+  REQUIRE(db.ok());
+  // Plans are made with statistics as a large table would have them, so that the planner
+  // cannot pick a scan just because the tables are empty.
+  REQUIRE((*db)->RunScript("analyze", "ANALYZE").ok());
+
+  for (const Query* query :
+       {&queries::kGetDevice, &queries::kListDevicesByOwner, &queries::kListDevicesBySerial,
+        &queries::kSetRotationPending, &queries::kSetCheckin, &queries::kGetKeyVersion,
+        &queries::kListKeyVersions, &queries::kListSealedUnder, &queries::kSetKeyVersionState,
+        &queries::kSetBurned, &queries::kReplaceSealed, &queries::kLastAuditSeq,
+        &queries::kListAudit, &queries::kListAuditByDevice, &queries::kLastAudit,
+        &queries::kGetMeta, &queries::kGetQuota}) {
+    const std::string plan = Plan(**db, *query);
+    INFO(query->name << ":\n" << plan);
+    CHECK_THAT(plan, Catch::Contains("SEARCH"));
+    CHECK_THAT(plan, !Catch::Contains("SCAN"));
+    CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
+  }
+
+  SECTION("the lookups use the intended keys") {
+    CHECK_THAT(Plan(**db, queries::kGetDevice), Catch::Contains("PRIMARY KEY (id=?)"));
+    CHECK_THAT(Plan(**db, queries::kListDevicesByOwner),
+               Catch::Contains("INDEX devices_by_owner (owner=?)"));
+    CHECK_THAT(Plan(**db, queries::kGetKeyVersion),
+               Catch::Contains("PRIMARY KEY (device_id=? AND version=?)"));
+    CHECK_THAT(Plan(**db, queries::kListSealedUnder),
+               Catch::Contains("key_versions_by_master_key (master_key_version=?)"));
+    CHECK_THAT(Plan(**db, queries::kListAudit),
+               Catch::Contains("INTEGER PRIMARY KEY (rowid>?)"));
+    CHECK_THAT(Plan(**db, queries::kListAuditByDevice),
+               Catch::Contains("audit_by_device (device_id=? AND rowid>?)"));
+  }
+  SECTION("listing all devices walks the primary key in order and stops at the limit") {
+    const std::string plan = Plan(**db, queries::kListAllDevices);
+    INFO(plan);
+    CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
+  }
+}
+
+}  // namespace
+}  // namespace escrow::storage
