@@ -71,6 +71,9 @@ Bytes ChainHash(std::span<const std::uint8_t> prev_hash, std::span<const std::ui
 // The MAC input for the last record of a group: a domain tag, its sequence and hash.
 Bytes MacInput(std::uint64_t seq, std::span<const std::uint8_t> hash);
 
+// The API view of a stored row.
+AuditRecord ToAuditRecord(const storage::AuditRow& row);
+
 // Called after each committed group with its head, for the checkpoint log line.
 using CheckpointSink = std::function<void(const AuditHead&)>;
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds, creates a development state in
+# ./state (once), prints ready-to-paste curl commands, and runs vaultd in the foreground on
+# 127.0.0.1:8443. Ctrl-C stops it (SIGINT drains like SIGTERM).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+state=${STATE_DIR:-$PWD/state}
+listen=${LISTEN:-127.0.0.1:8443}
+scripts/install-deps.sh
+BUILD_DIR=build scripts/build.sh -DESCROW_BUILD_TESTS=OFF >/dev/null
+bin=$PWD/build/tools
+if [[ ! -f $state/vault.conf ]]; then
+  "$bin/vaultctl" init --state-dir "$state" --dev --listen "$listen"
+fi
+user_token=$("$bin/vaultctl" dev-token --state-dir "$state" --sub alice)
+helpdesk_token=$("$bin/vaultctl" dev-token --state-dir "$state" --sub hd1 --roles helpdesk)
+base="https://$listen/v1"
+mdm="curl -sS --cacert $state/tls/ca.crt --cert $state/tls/clients/mdm.crt --key $state/tls/clients/mdm.key"
+portal="curl -sS --cacert $state/tls/ca.crt --cert $state/tls/clients/portal.crt --key $state/tls/clients/portal.key"
+cat <<EOT
+
+Development vault on https://$listen (state in $state). In another terminal:
+
+# 1. MDM enrols alice's Mac and it checks in
+$mdm -X PUT $base/devices/mac-1 -H 'Content-Type: application/json' \\
+  -d '{"serial":"C02XYZ","name":"Alice MacBook","platform":"macos","ownership":"corporate","owner":"alice","encryption_enabled":true}'
+$mdm -X POST $base/devices/mac-1/checkin
+
+# 2. Alice stores her FileVault key (typed twice)
+$portal -X PUT $base/devices/mac-1/recovery-key -H 'Content-Type: application/json' \\
+  -H "Authorization: Bearer $user_token" \\
+  -d '{"recovery_key":"ABCD-EFGH-IJKL-MNOP-QRST-UVWX","confirm_recovery_key":"abcdefghijklmnopqrstuvwx"}'
+
+# 3. Alice, locked out, gets it back (shown for five minutes; the Mac must rotate it)
+$portal -X POST $base/devices/mac-1/recovery-key/retrieve -H 'Content-Type: application/json' \\
+  -H "Authorization: Bearer $user_token" -d '{}'
+
+# 4. IT support retrieves it with a reason
+$portal -X POST $base/devices/mac-1/recovery-key/retrieve -H 'Content-Type: application/json' \\
+  -H "Authorization: Bearer $helpdesk_token" -d '{"reason":"ticket 1234"}'
+
+# More tokens: $bin/vaultctl dev-token --state-dir $state --sub USER [--roles helpdesk,admin,auditor]
+EOT
+exec "$bin/vaultd" --config "$state/vault.conf" --listen "$listen"

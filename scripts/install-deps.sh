@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the vault needs to build, run and test. Idempotent; run as
+# root (or with sudo available). Nothing else is downloaded at build or run time.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ccache pkg-config clang-14 libclang-rt-14-dev
+  libssl-dev openssl libsqlite3-dev sqlite3
+  libboost1.81-dev libboost-json1.81-dev
+  catch2 libp11-kit-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
+  libgfshare-dev libseccomp-dev
+  softhsm2 opensc curl python3 procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

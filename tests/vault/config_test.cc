@@ -1,0 +1,99 @@
+#include "vault/config.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "tests/support/temp_dir.h"
+
+namespace escrow::vault {
+namespace {
+
+constexpr const char* kMinimal = R"(
+[tls]
+cert = "tls/server.crt"
+key = "tls/server.key"
+client_ca = "tls/ca.crt"
+[[clients]]
+name = "portal"
+fingerprint = "0000000000000000000000000000000000000000000000000000000000000000"
+role = "frontend"
+[idp]
+issuer = "https://idp"
+audience = "vault"
+keys = ["idp/key.pub"]
+[hsm]
+token_label = "t"
+pin_file = "hsm/user.pin"
+[database]
+path = "vault.db"
+)";
+
+std::string Write(const testing::TempDir& dir, const std::string& text) {
+  const std::string path = dir.str() + "/vault.conf";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST_CASE("Config loads with defaults and resolves paths beside the file", "[vault][config]") {
+  testing::TempDir dir;
+  Result<VaultConfig> c = LoadConfig(Write(dir, kMinimal));
+  REQUIRE(c.ok());
+  CHECK(c->tls_cert == dir.str() + "/tls/server.crt");
+  CHECK(c->db_path == dir.str() + "/vault.db");
+  CHECK(c->owner_claim == "sub");
+  CHECK(c->retrieve_per_user.count == 10);
+  CHECK(c->daily_quota == 25);
+  CHECK(c->key_display == std::chrono::minutes(5));
+  CHECK(c->clients.size() == 1);
+}
+
+TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
+  testing::TempDir dir;
+  VaultConfig c = *LoadConfig(Write(dir, kMinimal));
+  c.dev = true;
+  c.failed_auth.count = 0;
+  c.listen = "127.0.0.1:0";
+  Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(c)));
+  REQUIRE(back.ok());
+  CHECK(back->dev);
+  CHECK_FALSE(back->failed_auth.enabled());
+  CHECK(back->listen == "127.0.0.1:0");
+  CHECK(back->clients[0].fingerprint == c.clients[0].fingerprint);
+}
+
+TEST_CASE("Config errors name the key in one line", "[vault][config]") {
+  testing::TempDir dir;
+  struct Case {
+    std::string text;
+    std::string says;
+  };
+  for (const Case& k : std::vector<Case>{
+           {std::string(kMinimal) + "[limits]\nretrieve_per_usr = { count = 0 }\n", "retrieve_per_usr"},
+           {std::string(kMinimal) + "[policy]\ndaily_quota = \"25\"\n", "policy.daily_quota"},
+           {std::string(kMinimal) + "[policy]\ndaily_quota = -1\n", "policy.daily_quota"},
+           {"[tls\n", "line"},
+           {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"ab\"\nrole=\"mdm\"\n", "fingerprint"},
+           {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"" + std::string(64, 'a') + "\"\nrole=\"root\"\n", "clients.role"},
+           {"dev = true\n", "missing"}}) {
+    Result<VaultConfig> c = LoadConfig(Write(dir, k.text));
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().find(k.says) != std::string::npos);
+    CHECK(c.status().message().find('\n') == std::string::npos);
+  }
+  CHECK_FALSE(LoadConfig(dir.str() + "/missing.conf").ok());
+}
+
+TEST_CASE("Loopback addresses are recognised", "[vault][config]") {
+  CHECK(IsLoopbackListen("127.0.0.1:8443"));
+  CHECK(IsLoopbackListen("127.5.0.1:0"));
+  CHECK(IsLoopbackListen("[::1]:8443"));
+  CHECK(IsLoopbackListen("localhost:8443"));
+  CHECK_FALSE(IsLoopbackListen("0.0.0.0:8443"));
+  CHECK_FALSE(IsLoopbackListen("10.0.0.1:8443"));
+  CHECK_FALSE(IsLoopbackListen("[::]:8443"));
+  CHECK_FALSE(IsLoopbackListen("8443"));
+}
+
+}  // namespace
+}  // namespace escrow::vault

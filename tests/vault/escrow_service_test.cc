@@ -1,0 +1,293 @@
+#include "vault/escrow_service.h"
+
+#include <catch2/catch.hpp>
+
+#include "tests/vault/vault_fixture.h"
+
+namespace escrow::vault {
+namespace {
+
+using testing::Admin;
+using testing::Auditor;
+using testing::Helpdesk;
+using testing::Key;
+using testing::Mdm;
+using testing::User;
+using testing::VaultFixture;
+
+constexpr std::string_view kKey1 = "ABCD-EFGH-IJKL-MNOP-QRST-UVWX";
+constexpr std::string_view kKey2 = "WXYZ-2345-6789-ABCD-EFGH-JKLM";
+
+std::string Reveal(const RetrievedKey& k) { return std::string(k.recovery_key.RevealSecretText()); }
+
+TEST_CASE("The user story from enrolment to a helpdesk retrieval of version 1",
+          "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice");
+  SecretBytes typed = Key("abcdefghijklmnopqrstuvwx");
+  SecretBytes confirm = Key(kKey1);
+  Result<StoreKeyResult> stored = s.StoreKey(User("alice"), "mac-1", typed, &confirm);
+  REQUIRE(stored.ok());
+  CHECK(stored->version == 1);
+  CHECK(stored->created);
+
+  Result<Device> dev = s.GetDevice(User("alice"), "mac-1");
+  REQUIRE(dev.ok());
+  CHECK(dev->has_recovery_key);
+  CHECK(dev->key_version == 1u);
+  CHECK_FALSE(dev->rotation_pending);
+
+  Result<RetrievedKey> got = s.Retrieve(User("alice"), "mac-1", "", std::nullopt);
+  REQUIRE(got.ok());
+  CHECK(Reveal(*got) == kKey1);
+  CHECK(got->version == 1);
+  CHECK(got->expires_at == f.clock().Now() + std::chrono::minutes(5));
+
+  // The next check-in says rotate; re-storing the same key does not clear it.
+  CHECK(*s.CheckIn(Mdm(), "mac-1"));
+  SecretBytes same = Key(kKey1);
+  Result<StoreKeyResult> again = s.StoreKey(User("alice"), "mac-1", same, &same);
+  REQUIRE(again.ok());
+  CHECK(again->version == 1);
+  CHECK_FALSE(again->created);
+  CHECK(*s.CheckIn(Mdm(), "mac-1"));
+
+  // MDM escrows a new key (no confirmation needed): version 2, rotation cleared.
+  SecretBytes fresh = Key(kKey2);
+  Result<StoreKeyResult> v2 = s.StoreKey(Mdm(), "mac-1", fresh, nullptr);
+  REQUIRE(v2.ok());
+  CHECK(v2->version == 2);
+  CHECK_FALSE(*s.CheckIn(Mdm(), "mac-1"));
+
+  Result<RetrievedKey> cur = s.Retrieve(User("alice"), "mac-1", "", std::nullopt);
+  REQUIRE(cur.ok());
+  CHECK(cur->version == 2);
+  CHECK(Reveal(*cur) == kKey2);
+
+  Result<RetrievedKey> old = s.Retrieve(Helpdesk(), "mac-1", "user locked out, ticket 42", 1u);
+  REQUIRE(old.ok());
+  CHECK(old->version == 1);
+  CHECK(Reveal(*old) == kKey1);
+
+  Result<std::vector<VersionInfo>> versions = s.ListVersions(Auditor(), "mac-1");
+  REQUIRE(versions.ok());
+  REQUIRE(versions->size() == 2);
+  CHECK((*versions)[0].state == VersionState::kSuperseded);
+  CHECK((*versions)[0].stored_by == "alice");
+  CHECK((*versions)[1].state == VersionState::kActive);
+  CHECK((*versions)[1].stored_by == "mdm");
+}
+
+TEST_CASE("Storing is refused with the reason a user can act on", "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice");
+  SecretBytes k = Key(kKey1);
+  SecretBytes other = Key(kKey2);
+
+  auto reason = [](const Result<StoreKeyResult>& r) { return r.status().reason(); };
+  CHECK(reason(s.StoreKey(User("alice"), "nope", k, &k)) == "device_not_found");
+  CHECK(reason(s.StoreKey(User("alice"), "bad id!", k, &k)) == "device_not_found");
+  CHECK(reason(s.StoreKey(User("bob"), "mac-1", k, &k)) == "device_not_found");
+  CHECK(reason(s.StoreKey(Helpdesk(), "mac-1", k, &k)) == "forbidden");
+  CHECK(reason(s.StoreKey(User("alice"), "mac-1", k, nullptr)) == "invalid_request");
+  CHECK(reason(s.StoreKey(User("alice"), "mac-1", k, &other)) == "keys_mismatch");
+  SecretBytes bad = Key("not-a-key");
+  CHECK(reason(s.StoreKey(User("alice"), "mac-1", bad, &bad)) == "invalid_recovery_key");
+
+  // Not synced: the last check-in is older than the window.
+  f.clock().Advance(std::chrono::hours(24 * 7 + 1));
+  CHECK(reason(s.StoreKey(User("alice"), "mac-1", k, &k)) == "device_not_synced");
+  REQUIRE(s.CheckIn(Mdm(), "mac-1").ok());
+  CHECK(s.StoreKey(User("alice"), "mac-1", k, &k).ok());
+
+  // Encryption not enabled by the organisation.
+  REQUIRE(s.PutDevice(Mdm(), "mac-2",
+                      DeviceSpec{"S2", "n", Platform::kMacos, Ownership::kCorporate, "alice", false})
+              .ok());
+  REQUIRE(s.CheckIn(Mdm(), "mac-2").ok());
+  CHECK(reason(s.StoreKey(User("alice"), "mac-2", k, &k)) == "encryption_not_enabled");
+  // Never checked in at all.
+  REQUIRE(s.PutDevice(Mdm(), "mac-3",
+                      DeviceSpec{"S3", "n", Platform::kMacos, Ownership::kCorporate, "alice", true})
+              .ok());
+  CHECK(reason(s.StoreKey(User("alice"), "mac-3", k, &k)) == "device_not_synced");
+}
+
+TEST_CASE("A denial changes nothing but the audit trail", "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice", Ownership::kPersonal);
+  SecretBytes k = Key(kKey1);
+  REQUIRE(s.StoreKey(User("alice"), "mac-1", k, &k).ok());
+  auto snapshot = [&] {
+    Device d = *s.GetDevice(Admin(), "mac-1");
+    return std::make_tuple(d.rotation_pending, d.key_version, d.owner, d.name,
+                           f.store().ListKeyVersions("mac-1")->size());
+  };
+  const auto before = snapshot();
+  const std::uint64_t seq_before = f.audit().head().seq;
+
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "ticket", std::nullopt).status().reason() ==
+        "personal_device");
+  CHECK(s.Retrieve(User("bob"), "mac-1", "", std::nullopt).status().reason() ==
+        "device_not_found");
+  CHECK(s.Retrieve(Auditor(), "mac-1", "x", std::nullopt).status().reason() == "forbidden");
+  CHECK(s.RequestRotation(Auditor(), "mac-1").reason() == "forbidden");
+  CHECK(s.CheckIn(User("alice"), "mac-1").status().reason() == "forbidden");
+  CHECK(s.PutDevice(Admin(), "mac-1",
+                    DeviceSpec{"S", "n", Platform::kMacos, Ownership::kCorporate, "alice", true})
+            .status()
+            .reason() == "forbidden");
+  CHECK(s.ListAudit(Helpdesk(), std::nullopt, 0, 10).status().reason() == "forbidden");
+  CHECK(s.ListDevices(User("alice"), "bob", std::nullopt).status().reason() == "forbidden");
+  CHECK(s.AuthorizeMetrics(Auditor()).reason() == "forbidden");
+
+  // Every denial above is audited; the admin GetDevice reads in snapshot() add one each.
+  const auto after = snapshot();
+  CHECK(before == after);
+  Result<AuditPage> page = s.ListAudit(Auditor(), std::string_view("mac-1"), seq_before, 100);
+  REQUIRE(page.ok());
+  int denied = 0;
+  for (const AuditRecord& r : page->records) denied += r.event.outcome == "denied";
+  CHECK(denied == 6);  // the device-bound denials (list/audit/metrics denials have no device)
+}
+
+TEST_CASE("Helpdesk and admin need a reason, and may fetch older versions", "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice");
+  SecretBytes k1 = Key(kKey1), k2 = Key(kKey2);
+  REQUIRE(s.StoreKey(Mdm(), "mac-1", k1, nullptr).ok());
+  REQUIRE(s.StoreKey(Mdm(), "mac-1", k2, nullptr).ok());
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "", std::nullopt).status().reason() == "invalid_request");
+  CHECK(s.Retrieve(Admin(), "mac-1", "bad\nreason", std::nullopt).status().reason() ==
+        "invalid_request");
+  CHECK(s.Retrieve(User("alice"), "mac-1", "", 1u).status().reason() == "forbidden");
+  CHECK(s.Retrieve(Admin(), "mac-1", "ticket 7", 9u).status().reason() ==
+        "recovery_key_not_found");
+  Result<RetrievedKey> r = s.Retrieve(Admin(), "mac-1", "ticket 7", 1u);
+  REQUIRE(r.ok());
+  CHECK(Reveal(*r) == kKey1);
+  // The owner asking for the current version by number is the current key.
+  CHECK(s.Retrieve(User("alice"), "mac-1", "", 2u).ok());
+}
+
+TEST_CASE("An owner change hides old versions from the new owner and sets rotation",
+          "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice");
+  SecretBytes k1 = Key(kKey1);
+  REQUIRE(s.StoreKey(User("alice"), "mac-1", k1, &k1).ok());
+  REQUIRE(s.PutDevice(Mdm(), "mac-1",
+                      DeviceSpec{"SN-mac-1", "Laptop", Platform::kMacos, Ownership::kCorporate,
+                                 "bob", true})
+              .ok());
+  Device d = *s.GetDevice(User("bob"), "mac-1");
+  CHECK_FALSE(d.has_recovery_key);
+  CHECK(d.rotation_pending);
+  CHECK_FALSE(d.key_version.has_value());
+  CHECK(s.Retrieve(User("bob"), "mac-1", "", std::nullopt).status().reason() ==
+        "recovery_key_not_found");
+  CHECK(s.Retrieve(User("bob"), "mac-1", "", 1u).status().reason() == "recovery_key_not_found");
+  CHECK(s.Retrieve(User("alice"), "mac-1", "", std::nullopt).status().reason() ==
+        "device_not_found");
+  // Helpdesk is judged by the recorded (corporate) ownership of version 1.
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "ticket", 1u).ok());
+  // The same key stored by the new owner is a new version but does not clear the rotation:
+  // the previous owner knows it.
+  REQUIRE(s.CheckIn(Mdm(), "mac-1").ok());
+  Result<StoreKeyResult> same = s.StoreKey(User("bob"), "mac-1", k1, &k1);
+  REQUIRE(same.ok());
+  CHECK(same->version == 2);
+  CHECK(s.GetDevice(User("bob"), "mac-1")->rotation_pending);
+  SecretBytes k2 = Key(kKey2);
+  REQUIRE(s.StoreKey(User("bob"), "mac-1", k2, &k2).ok());
+  CHECK_FALSE(s.GetDevice(User("bob"), "mac-1")->rotation_pending);
+  // Admin may not change the owner; only mdm.
+  CHECK(s.PutDevice(Admin(), "mac-1",
+                    DeviceSpec{"SN", "L", Platform::kMacos, Ownership::kPersonal, "bob", true})
+            .status()
+            .reason() == "forbidden");
+}
+
+TEST_CASE("Helpdesk retrievals have a daily quota per person", "[vault][service]") {
+  EscrowOptions options;
+  options.daily_quota = 2;
+  VaultFixture f(options);
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice");
+  SecretBytes k = Key(kKey1);
+  REQUIRE(s.StoreKey(Mdm(), "mac-1", k, nullptr).ok());
+  CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t1", std::nullopt).ok());
+  CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t2", std::nullopt).ok());
+  Result<RetrievedKey> third = s.Retrieve(Helpdesk("hd1"), "mac-1", "t3", std::nullopt);
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.status().code() == Code::kResourceExhausted);
+  CHECK(third.status().retry_after_seconds() > 0);
+  // Another person, and the owner, are not affected; the next day resets it.
+  CHECK(s.Retrieve(Helpdesk("hd2"), "mac-1", "t", std::nullopt).ok());
+  CHECK(s.Retrieve(User("alice"), "mac-1", "", std::nullopt).ok());
+  f.clock().Advance(std::chrono::hours(24));
+  CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t4", std::nullopt).ok());
+  // The refusal left an alert in the audit trail.
+  Result<AuditPage> page = s.ListAudit(Auditor(), std::string_view("mac-1"), 0, 1000);
+  bool alert = false;
+  for (const auto& r : page->records) alert |= r.event.detail.find("alert") != std::string::npos;
+  CHECK(alert);
+}
+
+TEST_CASE("Listing devices: own for users, by owner or serial for roles", "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("a1", "alice");
+  f.Enrol("a2", "alice");
+  f.Enrol("b1", "bob");
+  CHECK(s.ListDevices(User("alice"), "me", std::nullopt)->size() == 2);
+  CHECK(s.ListDevices(User("alice"), std::nullopt, std::nullopt)->size() == 2);
+  CHECK(s.ListDevices(User("bob"), "bob", std::nullopt)->size() == 1);
+  CHECK(s.ListDevices(Helpdesk(), "alice", std::nullopt)->size() == 2);
+  CHECK(s.ListDevices(Auditor(), std::nullopt, "SN-b1")->size() == 1);
+  CHECK(s.ListDevices(Mdm(), "me", std::nullopt).status().reason() == "forbidden");
+  CHECK(s.ListDevices(Admin(), "x", "y").status().reason() == "invalid_request");
+}
+
+TEST_CASE("Keys of every kind are validated for the device's platform", "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("win-1", "alice", Ownership::kCorporate, Platform::kWindows);
+  f.Enrol("lnx-1", "alice", Ownership::kCorporate, Platform::kLinux);
+  SecretBytes bitlocker = Key("000000-000011-719895-123453-000022-111111-222222-333333");
+  SecretBytes bad_group = Key("000000-000011-719895-123453-000022-111111-222222-333334");
+  SecretBytes luks = Key("correct horse battery staple");
+  CHECK(s.StoreKey(User("alice"), "win-1", bitlocker, &bitlocker).ok());
+  CHECK(s.StoreKey(User("alice"), "win-1", bad_group, &bad_group).status().reason() ==
+        "invalid_recovery_key");
+  CHECK(s.StoreKey(User("alice"), "lnx-1", luks, &luks).ok());
+  SecretBytes mac = Key(kKey1);
+  CHECK(s.StoreKey(User("alice"), "lnx-1", mac, &mac).ok());  // a valid passphrase too
+  CHECK(s.StoreKey(User("alice"), "win-1", mac, &mac).status().reason() ==
+        "invalid_recovery_key");
+  CHECK(std::string(s.Retrieve(User("alice"), "win-1", "", std::nullopt)
+                        ->recovery_key.RevealSecretText()) ==
+        "000000-000011-719895-123453-000022-111111-222222-333333");
+}
+
+TEST_CASE("Keys survive a restart on the same token and database", "[vault][service]") {
+  VaultFixture f;
+  f.Enrol("mac-1", "alice");
+  SecretBytes k = Key(kKey1);
+  REQUIRE(f.service().StoreKey(User("alice"), "mac-1", k, &k).ok());
+  f.Reopen();
+  Result<RetrievedKey> r = f.service().Retrieve(User("alice"), "mac-1", "", std::nullopt);
+  REQUIRE(r.ok());
+  CHECK(Reveal(*r) == kKey1);
+  Result<AuditVerifyReport> v = f.service().VerifyAudit(Auditor());
+  REQUIRE(v.ok());
+  CHECK(v->ok);
+}
+
+}  // namespace
+}  // namespace escrow::vault

@@ -1,0 +1,137 @@
+#include "vault/policy.h"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+
+namespace escrow::vault {
+namespace {
+
+RoleSet Roles(std::initializer_list<Role> rs) {
+  RoleSet s;
+  for (Role r : rs) s.Add(r);
+  return s;
+}
+
+// The callers of DESIGN.md's table. "stranger" is a signed-in user with no role who does not
+// own the device.
+std::map<std::string, Caller> Callers() {
+  return {
+      {"owner", Caller::User("alice", {}, "portal")},
+      {"stranger", Caller::User("mallory", {}, "portal")},
+      {"helpdesk", Caller::User("hd", Roles({Role::kHelpdesk}), "portal")},
+      {"admin", Caller::User("ad", Roles({Role::kAdmin}), "portal")},
+      {"auditor", Caller::User("au", Roles({Role::kAuditor}), "portal")},
+      {"mdm", Caller::Mdm("mdm")},
+  };
+}
+
+// Expected outcome per caller: "ok", "403", "404", "personal" (403 personal_device).
+struct Row {
+  Action action;
+  Ownership ownership;
+  std::map<std::string, std::string> expect;
+  std::map<std::string, bool> reason;  // reason required where allowed
+};
+
+std::string Outcome(const Decision& d) {
+  if (d.allowed) return "ok";
+  if (!d.visible) return "404";
+  if (d.denial.reason() == "personal_device") return "personal";
+  return "403";
+}
+
+TEST_CASE("Every cell of the policy table", "[vault][policy]") {
+  const std::vector<Row> rows = {
+      {Action::kEnrolDevice, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "ok"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {}},
+      {Action::kChangeOwnership, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "403"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {}},
+      {Action::kCheckIn, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "404"}, {"helpdesk", "403"}, {"admin", "403"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {}},
+      {Action::kStoreKey, Ownership::kPersonal,
+       {{"owner", "ok"}, {"stranger", "404"}, {"helpdesk", "403"}, {"admin", "403"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {}},
+      {Action::kRetrieveCurrent, Ownership::kCorporate,
+       {{"owner", "ok"}, {"stranger", "404"}, {"helpdesk", "ok"}, {"admin", "ok"},
+        {"auditor", "403"}, {"mdm", "403"}},
+       {{"owner", false}, {"helpdesk", true}, {"admin", true}}},
+      {Action::kRetrieveCurrent, Ownership::kPersonal,
+       {{"owner", "ok"}, {"stranger", "404"}, {"helpdesk", "personal"}, {"admin", "personal"},
+        {"auditor", "403"}, {"mdm", "403"}},
+       {{"owner", false}}},
+      {Action::kRetrieveOlder, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "404"}, {"helpdesk", "ok"}, {"admin", "ok"},
+        {"auditor", "403"}, {"mdm", "403"}},
+       {{"helpdesk", true}, {"admin", true}}},
+      {Action::kRetrieveOlder, Ownership::kPersonal,
+       {{"owner", "403"}, {"stranger", "404"}, {"helpdesk", "personal"}, {"admin", "personal"},
+        {"auditor", "403"}, {"mdm", "403"}}, {}},
+      {Action::kRequestRotation, Ownership::kPersonal,
+       {{"owner", "ok"}, {"stranger", "404"}, {"helpdesk", "ok"}, {"admin", "ok"},
+        {"auditor", "403"}, {"mdm", "403"}}, {}},
+      {Action::kViewDevice, Ownership::kPersonal,
+       {{"owner", "ok"}, {"stranger", "404"}, {"helpdesk", "ok"}, {"admin", "ok"},
+        {"auditor", "ok"}, {"mdm", "ok"}}, {}},
+      {Action::kListOthers, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "ok"}, {"admin", "ok"},
+        {"auditor", "ok"}, {"mdm", "403"}}, {}},
+      {Action::kReadAudit, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "ok"},
+        {"auditor", "ok"}, {"mdm", "403"}}, {}},
+      {Action::kMetrics, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "ok"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {}},
+  };
+  const auto callers = Callers();
+  for (const Row& row : rows) {
+    const Subject device{"alice", row.ownership};
+    for (const auto& [who, want] : row.expect) {
+      INFO(std::string(ActionName(row.action)) << " by " << who << " on "
+                                               << OwnershipName(row.ownership));
+      Decision d = Decide(callers.at(who), row.action, &device);
+      CHECK(Outcome(d) == want);
+      if (d.allowed && row.reason.count(who)) CHECK(d.reason_required == row.reason.at(who));
+      if (!d.allowed) CHECK_FALSE(d.denial.ok());
+    }
+  }
+}
+
+TEST_CASE("Roles add to the owner's rights", "[vault][policy]") {
+  // An owner who is also helpdesk retrieves their own personal device as the owner.
+  Caller both = Caller::User("alice", Roles({Role::kHelpdesk}), "portal");
+  const Subject personal{"alice", Ownership::kPersonal};
+  Decision d = Decide(both, Action::kRetrieveCurrent, &personal);
+  CHECK(d.allowed);
+  CHECK_FALSE(d.reason_required);
+  CHECK_FALSE(d.via_role);
+  // Helpdesk on someone else's corporate device: allowed through the role, quota applies.
+  const Subject corporate{"bob", Ownership::kCorporate};
+  Decision h = Decide(both, Action::kRetrieveCurrent, &corporate);
+  CHECK(h.allowed);
+  CHECK(h.reason_required);
+  CHECK(h.via_role);
+}
+
+TEST_CASE("Owner match is byte for byte", "[vault][policy]") {
+  const Subject device{"Alice", Ownership::kCorporate};
+  CHECK_FALSE(Decide(Caller::User("alice", {}, "p"), Action::kViewDevice, &device).visible);
+  const Subject unowned{"", Ownership::kCorporate};
+  CHECK_FALSE(Decide(Caller::User("", {}, "p"), Action::kViewDevice, &unowned).allowed);
+}
+
+TEST_CASE("Unknown role names grant nothing", "[vault][policy]") {
+  RoleSet r;
+  r.AddByName("superuser");
+  r.AddByName("Admin");
+  CHECK(r.empty());
+  Caller c = Caller::User("x", r, "portal");
+  CHECK_FALSE(Decide(c, Action::kReadAudit, nullptr).allowed);
+}
+
+}  // namespace
+}  // namespace escrow::vault

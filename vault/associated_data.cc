@@ -1,0 +1,27 @@
+#include "vault/associated_data.h"
+
+#include "vault/base/check.h"
+
+namespace escrow::vault {
+
+Bytes RecoveryKeyAad(Platform kind, std::string_view device_id, std::uint32_t key_version,
+                     std::uint32_t master_key_version, Ownership ownership,
+                     std::string_view owner) {
+  ESCROW_CHECK(device_id.size() < 65536 && owner.size() < 65536);
+  constexpr std::string_view kDomain = "escrow-rk";
+  Bytes out;
+  out.reserve(kDomain.size() + 1 + 1 + 2 + device_id.size() + 4 + 4 + 1 + 2 + owner.size());
+  Append(out, kDomain);
+  AppendU8(out, 1);  // format
+  AppendU8(out, static_cast<std::uint8_t>(kind));
+  AppendU16Be(out, static_cast<std::uint16_t>(device_id.size()));
+  Append(out, device_id);
+  AppendU32Be(out, key_version);
+  AppendU32Be(out, master_key_version);
+  AppendU8(out, static_cast<std::uint8_t>(ownership));
+  AppendU16Be(out, static_cast<std::uint16_t>(owner.size()));
+  Append(out, owner);
+  return out;
+}
+
+}  // namespace escrow::vault

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "vault/base/bytes.h"
+#include "vault/types.h"
+
+namespace escrow::vault {
+
+// The one builder of a recovery key's associated data (DESIGN.md), used by every tool:
+//   "escrow-rk" | u8 format=1 | u8 kind | u16be len | device_id | u32be key_version |
+//   u32be master_key_version | u8 ownership | u16be len | owner
+// Length prefixes keep any two rows from colliding; ownership and owner are those recorded
+// with the version, so an edited row fails its tag and releases nothing.
+// REQUIRES: device_id and owner are shorter than 65536 bytes.
+Bytes RecoveryKeyAad(Platform kind, std::string_view device_id, std::uint32_t key_version,
+                     std::uint32_t master_key_version, Ownership ownership,
+                     std::string_view owner);
+
+}  // namespace escrow::vault

@@ -1,0 +1,229 @@
+// EscrowService: storing and releasing recovery keys.
+
+#include "vault/associated_data.h"
+#include "vault/escrow_service.h"
+#include "vault/escrow_service_impl.h"
+#include "vault/key_format.h"
+
+namespace escrow::vault {
+namespace {
+
+// Reasons are free text for the audit trail: 1 to 500 bytes, no control characters.
+bool IsValidReason(std::string_view s) { return IsPlainText(s, 500); }
+
+std::string UtcDay(TimePoint t) { return FormatRfc3339(t).substr(0, 10); }
+
+std::int64_t SecondsToUtcMidnight(TimePoint t) {
+  const std::int64_t s = ToUnixSeconds(t);
+  return 86400 - (s % 86400);
+}
+
+Subject SubjectOf(const storage::DeviceRow& row) {
+  return Subject{row.owner, ParseOwnership(row.ownership).value_or(Ownership::kCorporate)};
+}
+
+}  // namespace
+
+Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string_view id,
+                                               const SecretBytes& key,
+                                               const SecretBytes* confirm) {
+  Impl& m = *impl_;
+  constexpr Action kAction = Action::kStoreKey;
+  std::lock_guard lock(m.StripeFor(id));
+  Result<storage::DeviceRow> row = m.LoadDevice(id);
+  if (!row.ok()) return m.Deny(caller, kAction, id, row.status());
+  const Subject subject = SubjectOf(*row);
+  Decision d = Decide(caller, kAction, &subject);
+  if (!d.allowed) return m.Deny(caller, kAction, id, d.denial);
+  Result<Device> device = DeviceFromRow(*row);
+  if (!device.ok()) return m.Deny(caller, kAction, id, device.status());
+
+  // 400s: presence, format, confirmation.
+  if (confirm == nullptr && caller.kind == Caller::Kind::kUser) {
+    return m.Deny(caller, kAction, id,
+                  Status::InvalidArgument("confirm_recovery_key is required.", "invalid_request"));
+  }
+  Result<SecretBytes> normal = NormalizeRecoveryKey(device->platform, key);
+  if (!normal.ok()) return m.Deny(caller, kAction, id, normal.status());
+  if (confirm != nullptr) {
+    Result<SecretBytes> normal_confirm = NormalizeRecoveryKey(device->platform, *confirm);
+    if (!normal_confirm.ok() || !ConstantTimeEquals(*normal, *normal_confirm)) {
+      return m.Deny(caller, kAction, id,
+                    Status::InvalidArgument("Keys must match. Check keys and try again.",
+                                            "keys_mismatch"));
+    }
+  }
+  // 409s: the organisation's and the device's state.
+  if (!row->encryption_enabled) {
+    return m.Deny(caller, kAction, id,
+                  Status::FailedPrecondition("encryption not enabled for this device",
+                                             "encryption_not_enabled"));
+  }
+  const TimePoint now = m.clock.Now();
+  if (!row->last_checkin_ms ||
+      FromUnixMillis(*row->last_checkin_ms) + m.options.checkin_window < now) {
+    return m.Deny(caller, kAction, id,
+                  Status::FailedPrecondition("device has not checked in recently",
+                                             "device_not_synced"));
+  }
+
+  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> versions,
+                          m.store.ListKeyVersions(id));
+  const storage::KeyVersionRow* current = CurrentVersion(*row, versions);
+  if (current != nullptr) {
+    Result<SecretBytes> existing = m.Open(*current);
+    if (!existing.ok()) return m.Deny(caller, kAction, id, existing.status());
+    if (ConstantTimeEquals(*existing, *normal)) {
+      // Already current: no new version, and a pending rotation stays pending.
+      ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, kAction, id,
+                                       "unchanged version=" + std::to_string(current->version)));
+      return StoreKeyResult{current->version, FromUnixMillis(current->stored_ms), false};
+    }
+  }
+  // A pending rotation is cleared only by a key that differs from every burned one
+  // (released, or known to a previous owner).
+  bool clears_rotation = true;
+  if (row->rotation_pending) {
+    for (const auto& v : versions) {
+      if (!v.burned || &v == current || v.state == "destroyed") continue;
+      Result<SecretBytes> old = m.Open(v);
+      if (!old.ok()) return m.Deny(caller, kAction, id, old.status());
+      if (ConstantTimeEquals(*old, *normal)) clears_rotation = false;
+    }
+  }
+
+  Result<std::uint32_t> mkv = m.ActiveMasterKeyVersion();
+  if (!mkv.ok()) return m.Deny(caller, kAction, id, mkv.status());
+  storage::KeyVersionRow v;
+  v.device_id = std::string(id);
+  v.version = versions.empty() ? 1 : versions.back().version + 1;
+  v.kind = row->platform;
+  v.owner = row->owner;
+  v.ownership = row->ownership;
+  v.master_key_version = *mkv;
+  v.state = "active";
+  v.stored_ms = ToUnixMillis(now);
+  v.stored_by = caller.principal();
+  const Bytes aad = RecoveryKeyAad(device->platform, id, v.version, v.master_key_version,
+                                   device->ownership, row->owner);
+  Result<hsm::Sealed> sealed = m.keys.Encrypt(*mkv, normal->RevealSecret(), aad);
+  if (!sealed.ok()) {
+    return m.Deny(caller, kAction, id,
+                  Status::Unavailable(sealed.status().message(), "store_failed"));
+  }
+  v.iv = std::move(sealed->iv);
+  v.ciphertext = std::move(sealed->ciphertext);
+  v.tag = std::move(sealed->tag);
+
+  Status s = m.audit.Commit(
+      [&](storage::WriteTxn& txn) -> Status {
+        for (const auto& old : versions) {
+          if (old.state == "active") {
+            ESCROW_RETURN_IF_ERROR(txn.SetKeyVersionState(id, old.version, "superseded"));
+          }
+        }
+        ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(v));
+        if (row->rotation_pending && clears_rotation) {
+          ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, false));
+        }
+        return Status::Ok();
+      },
+      {m.Event(caller, kAction, id, "ok", {},
+               "version=" + std::to_string(v.version) +
+                   (row->rotation_pending && clears_rotation ? " rotation_cleared" : ""))});
+  if (!s.ok()) return Status::Unavailable(s.message(), "store_failed");
+  return StoreKeyResult{v.version, FromUnixMillis(v.stored_ms), true};
+}
+
+Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_view id,
+                                             std::string_view reason,
+                                             std::optional<std::uint32_t> version) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.StripeFor(id));
+  Result<storage::DeviceRow> row = m.LoadDevice(id);
+  if (!row.ok()) return m.Deny(caller, Action::kRetrieveCurrent, id, row.status());
+  const Subject device_subject = SubjectOf(*row);
+  if (!CanSee(caller, device_subject)) {
+    return m.Deny(caller, Action::kRetrieveCurrent, id,
+                  Status::NotFound("device not visible to caller", "device_not_found"));
+  }
+  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> versions,
+                          m.store.ListKeyVersions(id));
+  const storage::KeyVersionRow* current = CurrentVersion(*row, versions);
+  const storage::KeyVersionRow* target = current;
+  if (version) {
+    target = nullptr;
+    for (const auto& v : versions) {
+      if (v.version == *version && v.state != "destroyed") target = &v;
+    }
+  }
+  const Action action = (version && target != current) ? Action::kRetrieveOlder
+                                                       : Action::kRetrieveCurrent;
+  const Status no_key = Status::NotFound("no recovery key stored", "recovery_key_not_found");
+  if (target == nullptr) {
+    // Policy first, so that a caller without any right learns nothing about versions.
+    Decision d = Decide(caller, action, &device_subject);
+    if (!d.allowed) return m.Deny(caller, action, id, d.denial);
+    return m.Deny(caller, action, id, no_key);
+  }
+  // A version is released only under the owner and ownership it was stored with.
+  const Subject recorded{target->owner,
+                         ParseOwnership(target->ownership).value_or(Ownership::kCorporate)};
+  Decision d = Decide(caller, action, &recorded);
+  if (!d.visible) return m.Deny(caller, action, id, no_key);  // a previous owner's version
+  if (!d.allowed) return m.Deny(caller, action, id, d.denial);
+  if (d.reason_required && !IsValidReason(reason)) {
+    return m.Deny(caller, action, id,
+                  Status::InvalidArgument("A reason (1 to 500 characters) is required.",
+                                          "invalid_request"));
+  }
+  if (!reason.empty() && !IsValidReason(reason)) {
+    return m.Deny(caller, action, id,
+                  Status::InvalidArgument("reason must be 1 to 500 characters without control "
+                                          "characters.",
+                                          "invalid_request"));
+  }
+  const TimePoint now = m.clock.Now();
+  const std::string day = UtcDay(now);
+  const bool quota_applies = d.via_role && m.options.daily_quota > 0;
+  const Status over_quota = Status::ResourceExhausted(
+      "daily retrieval quota reached", SecondsToUtcMidnight(now), "rate_limited");
+  if (quota_applies) {
+    ESCROW_ASSIGN_OR_RETURN(std::int64_t used, m.store.GetQuota(caller.principal(), day));
+    if (used >= m.options.daily_quota) {
+      return m.Deny(caller, action, id, over_quota, "alert: daily quota exceeded");
+    }
+  }
+
+  Result<SecretBytes> plain = m.Open(*target);
+  if (!plain.ok()) {
+    return m.Deny(caller, action, id, plain.status(),
+                  "version=" + std::to_string(target->version));
+  }
+  const std::uint32_t released = target->version;
+  // Fail closed: the key leaves only after this record is durable.
+  Status s = m.audit.Commit(
+      [&](storage::WriteTxn& txn) -> Status {
+        if (quota_applies) {
+          ESCROW_ASSIGN_OR_RETURN(std::int64_t count,
+                                  txn.IncrementQuota(caller.principal(), day));
+          if (count > m.options.daily_quota) return over_quota;
+        }
+        ESCROW_RETURN_IF_ERROR(txn.SetBurned(id, released));
+        if (m.options.rotate_after_retrieval) {
+          ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, true));
+        }
+        return Status::Ok();
+      },
+      {m.Event(caller, action, id, "ok", std::string(reason),
+               "version=" + std::to_string(released))});
+  if (!s.ok()) {
+    if (s.code() == Code::kResourceExhausted) {
+      return m.Deny(caller, action, id, s, "alert: daily quota exceeded");
+    }
+    return Status::Unavailable(s.message(), "unavailable");
+  }
+  return RetrievedKey{std::move(*plain), released, now + m.options.key_display};
+}
+
+}  // namespace escrow::vault

@@ -1,0 +1,391 @@
+#include "vault/escrow_service.h"
+
+#include <functional>
+
+#include "vault/associated_data.h"
+#include "vault/escrow_service_impl.h"
+
+namespace escrow::vault {
+namespace {
+
+// Names, serials and owners: 1 to 256 bytes without control characters.
+bool IsValidLabel(std::string_view s) { return IsPlainText(s, 256); }
+
+std::int64_t NowMs(const Clock& clock) { return ToUnixMillis(clock.Now()); }
+
+}  // namespace
+
+// ---- Impl helpers ----------------------------------------------------------------------
+
+std::mutex& EscrowService::Impl::StripeFor(std::string_view device_id) {
+  return stripes[std::hash<std::string_view>{}(device_id) % stripes.size()];
+}
+
+AuditEvent EscrowService::Impl::Event(const Caller& caller, Action action,
+                                      std::string_view device_id, std::string outcome,
+                                      std::string reason, std::string detail) const {
+  return AuditEvent{caller.principal(), caller.RoleName(), std::string(ActionName(action)),
+                    std::string(device_id), std::move(outcome), std::move(reason),
+                    std::move(detail)};
+}
+
+Status EscrowService::Impl::Deny(const Caller& caller, Action action, std::string_view device_id,
+                                 Status status, std::string detail) {
+  const bool failure = status.code() == Code::kDataLoss || status.code() == Code::kUnavailable ||
+                       status.code() == Code::kInternal;
+  std::string reason = status.reason().empty() ? std::string(CodeName(status.code()))
+                                               : status.reason();
+  if (detail.empty()) detail = status.message();
+  Status audited = audit.Append(
+      Event(caller, action, device_id, failure ? "error" : "denied", reason, std::move(detail)));
+  if (!audited.ok()) return Status::Unavailable("audit unavailable: " + audited.message());
+  return status;
+}
+
+Status EscrowService::Impl::AuditOk(const Caller& caller, Action action,
+                                    std::string_view device_id, std::string detail) {
+  Status s = audit.Append(Event(caller, action, device_id, "ok", {}, std::move(detail)));
+  if (!s.ok()) return Status::Unavailable("audit unavailable: " + s.message());
+  return s;
+}
+
+Result<storage::DeviceRow> EscrowService::Impl::LoadDevice(std::string_view id) {
+  if (!IsValidDeviceId(id)) return Status::NotFound("no such device", "device_not_found");
+  Result<std::optional<storage::DeviceRow>> row = store.GetDevice(id);
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) return Status::NotFound("no such device", "device_not_found");
+  return std::move(**row);
+}
+
+Result<VersionState> ParseVersionState(std::string_view s) {
+  if (s == "active") return VersionState::kActive;
+  if (s == "superseded") return VersionState::kSuperseded;
+  if (s == "destroyed") return VersionState::kDestroyed;
+  return Status::DataLoss("unknown version state", "integrity_error");
+}
+
+Result<Device> DeviceFromRow(const storage::DeviceRow& row) {
+  std::optional<Platform> platform = ParsePlatform(row.platform);
+  std::optional<Ownership> ownership = ParseOwnership(row.ownership);
+  if (!platform || !ownership) {
+    return Status::DataLoss("device row holds an unknown platform or ownership",
+                            "integrity_error");
+  }
+  Device d;
+  d.id = row.id;
+  d.serial = row.serial;
+  d.name = row.name;
+  d.platform = *platform;
+  d.ownership = *ownership;
+  d.owner = row.owner;
+  d.encryption_enabled = row.encryption_enabled;
+  d.rotation_pending = row.rotation_pending;
+  if (row.last_checkin_ms) d.last_checkin_at = FromUnixMillis(*row.last_checkin_ms);
+  return d;
+}
+
+const storage::KeyVersionRow* CurrentVersion(const storage::DeviceRow& device,
+                                             const std::vector<storage::KeyVersionRow>& rows) {
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    if (it->state == "active" && it->owner == device.owner &&
+        it->ownership == device.ownership && it->kind == device.platform) {
+      return &*it;
+    }
+  }
+  return nullptr;
+}
+
+Result<Device> EscrowService::Impl::ToDevice(const storage::DeviceRow& row) {
+  ESCROW_ASSIGN_OR_RETURN(Device d, DeviceFromRow(row));
+  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> versions,
+                          store.ListKeyVersions(row.id));
+  if (const storage::KeyVersionRow* cur = CurrentVersion(row, versions)) {
+    d.has_recovery_key = true;
+    d.key_version = cur->version;
+    d.key_stored_at = FromUnixMillis(cur->stored_ms);
+  }
+  return d;
+}
+
+Result<std::uint32_t> EscrowService::Impl::ActiveMasterKeyVersion() {
+  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> v, store.GetMeta("active_master_key_version"));
+  if (!v) return Status::Unavailable("no active master-key version in the database");
+  std::uint32_t n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9' || n > 100000000) return Status::DataLoss("bad master-key version");
+    n = n * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (n == 0) return Status::DataLoss("bad master-key version");
+  return n;
+}
+
+Result<SecretBytes> EscrowService::Impl::Open(const storage::KeyVersionRow& row) {
+  std::optional<Platform> kind = ParsePlatform(row.kind);
+  std::optional<Ownership> ownership = ParseOwnership(row.ownership);
+  if (!kind || !ownership || row.owner.size() >= 65536) {
+    return Status::DataLoss("A stored record failed its integrity check.", "integrity_error");
+  }
+  const Bytes aad = RecoveryKeyAad(*kind, row.device_id, row.version, row.master_key_version,
+                                   *ownership, row.owner);
+  hsm::Sealed sealed{row.iv, row.ciphertext, row.tag};
+  Result<SecretBytes> plain = keys.Decrypt(row.master_key_version, sealed, aad);
+  if (!plain.ok()) {
+    if (plain.status().code() == Code::kDataLoss || plain.status().code() == Code::kNotFound) {
+      return Status::DataLoss("A stored record failed its integrity check.", "integrity_error");
+    }
+    return Status::Unavailable(plain.status().message(), "unavailable");
+  }
+  return plain;
+}
+
+// ---- Service ---------------------------------------------------------------------------
+
+EscrowService::EscrowService(hsm::KeyService& keys, storage::Store& store, AuditLog& audit,
+                             const Clock& clock, EscrowOptions options)
+    : impl_(std::make_unique<Impl>(keys, store, audit, clock, options)) {}
+
+EscrowService::~EscrowService() = default;
+
+Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::string_view id,
+                                                 const DeviceSpec& spec) {
+  Impl& m = *impl_;
+  Decision enrol = Decide(caller, Action::kEnrolDevice, nullptr);
+  if (!enrol.allowed) return m.Deny(caller, Action::kEnrolDevice, id, enrol.denial);
+  if (!IsValidDeviceId(id)) {
+    return m.Deny(caller, Action::kEnrolDevice, {},
+                  Status::InvalidArgument("Device ids are 1 to 128 characters of A-Z, a-z, "
+                                          "0-9, '.', '_' and '-'.",
+                                          "invalid_request"));
+  }
+  std::lock_guard lock(m.StripeFor(id));
+  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::DeviceRow> existing, m.store.GetDevice(id));
+  const bool owner_changed =
+      existing && (existing->owner != spec.owner ||
+                   existing->ownership != OwnershipName(spec.ownership));
+  if (owner_changed) {
+    Decision change = Decide(caller, Action::kChangeOwnership, nullptr);
+    if (!change.allowed) {
+      return m.Deny(caller, Action::kChangeOwnership, id,
+                    Status::PermissionDenied("Only the MDM service may change a device's owner "
+                                             "or ownership.",
+                                             "forbidden"));
+    }
+  }
+  if (!IsValidLabel(spec.serial) || !IsValidLabel(spec.name) || !IsValidLabel(spec.owner)) {
+    return m.Deny(caller, Action::kEnrolDevice, id,
+                  Status::InvalidArgument("serial, name and owner must be 1 to 256 characters "
+                                          "without control characters.",
+                                          "invalid_request"));
+  }
+  const std::int64_t now = NowMs(m.clock);
+  storage::DeviceRow row;
+  row.id = std::string(id);
+  row.serial = spec.serial;
+  row.name = spec.name;
+  row.platform = std::string(PlatformName(spec.platform));
+  row.ownership = std::string(OwnershipName(spec.ownership));
+  row.owner = spec.owner;
+  row.encryption_enabled = spec.encryption_enabled;
+  row.created_ms = existing ? existing->created_ms : now;
+  row.updated_ms = now;
+  row.last_checkin_ms = existing ? existing->last_checkin_ms : std::nullopt;
+  const bool platform_changed = existing && existing->platform != row.platform;
+  row.rotation_pending =
+      existing ? (existing->rotation_pending || owner_changed || platform_changed) : false;
+
+  std::vector<AuditEvent> events;
+  events.push_back(m.Event(caller, Action::kEnrolDevice, id, "ok", {},
+                           existing ? "replaced" : "created"));
+  if (owner_changed) {
+    events.push_back(m.Event(caller, Action::kChangeOwnership, id, "ok", {},
+                             "owner or ownership changed; rotation pending"));
+  }
+  std::vector<storage::KeyVersionRow> to_burn;
+  if (owner_changed) {
+    // The previous owner knows these keys: a rotation must move away from all of them.
+    ESCROW_ASSIGN_OR_RETURN(to_burn, m.store.ListKeyVersions(id));
+  }
+  Status s = m.audit.Commit(
+      [&](storage::WriteTxn& txn) -> Status {
+        ESCROW_RETURN_IF_ERROR(txn.UpsertDevice(row));
+        for (const auto& v : to_burn) {
+          if (v.state == "active" && !v.burned) {
+            ESCROW_RETURN_IF_ERROR(txn.SetBurned(id, v.version));
+          }
+        }
+        return Status::Ok();
+      },
+      std::move(events));
+  if (!s.ok()) return s;
+  ESCROW_ASSIGN_OR_RETURN(Device device, m.ToDevice(row));
+  return PutDeviceResult{std::move(device), !existing.has_value()};
+}
+
+Result<Device> EscrowService::GetDevice(const Caller& caller, std::string_view id) {
+  Impl& m = *impl_;
+  Result<storage::DeviceRow> row = m.LoadDevice(id);
+  if (!row.ok()) return m.Deny(caller, Action::kViewDevice, id, row.status());
+  const Subject subject{row->owner, ParseOwnership(row->ownership).value_or(Ownership::kCorporate)};
+  Decision d = Decide(caller, Action::kViewDevice, &subject);
+  if (!d.allowed) return m.Deny(caller, Action::kViewDevice, id, d.denial);
+  ESCROW_ASSIGN_OR_RETURN(Device device, m.ToDevice(*row));
+  ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id));
+  return device;
+}
+
+Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
+                                                       std::optional<std::string_view> owner,
+                                                       std::optional<std::string_view> serial) {
+  Impl& m = *impl_;
+  if (owner && serial) {
+    return m.Deny(caller, Action::kListOthers, {},
+                  Status::InvalidArgument("Pass either owner or serial, not both.",
+                                          "invalid_request"));
+  }
+  const bool mine = !serial && (!owner || *owner == "me" ||
+                                (caller.kind == Caller::Kind::kUser && *owner == caller.user));
+  if (caller.kind != Caller::Kind::kUser || !mine) {
+    Decision d = Decide(caller, Action::kListOthers, nullptr);
+    if (!d.allowed) return m.Deny(caller, Action::kListOthers, {}, d.denial);
+  }
+  if ((owner && !mine && !IsValidLabel(*owner)) || (serial && !IsValidLabel(*serial))) {
+    return m.Deny(caller, Action::kListOthers, {},
+                  Status::InvalidArgument("owner and serial must be 1 to 256 characters.",
+                                          "invalid_request"));
+  }
+  Result<std::vector<storage::DeviceRow>> rows =
+      serial ? m.store.ListDevicesBySerial(*serial)
+             : m.store.ListDevicesByOwner(mine ? std::string_view(caller.user) : *owner);
+  if (!rows.ok()) return rows.status();
+  std::vector<Device> out;
+  out.reserve(rows->size());
+  for (const storage::DeviceRow& row : *rows) {
+    ESCROW_ASSIGN_OR_RETURN(Device d, m.ToDevice(row));
+    out.push_back(std::move(d));
+  }
+  ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kListOthers, {},
+                                   serial ? "serial" : (mine ? "own" : "owner")));
+  return out;
+}
+
+Result<bool> EscrowService::CheckIn(const Caller& caller, std::string_view id) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.StripeFor(id));
+  Result<storage::DeviceRow> row = m.LoadDevice(id);
+  if (!row.ok()) return m.Deny(caller, Action::kCheckIn, id, row.status());
+  const Subject subject{row->owner, ParseOwnership(row->ownership).value_or(Ownership::kCorporate)};
+  Decision d = Decide(caller, Action::kCheckIn, &subject);
+  if (!d.allowed) return m.Deny(caller, Action::kCheckIn, id, d.denial);
+  const std::int64_t now = NowMs(m.clock);
+  const bool rotate = row->rotation_pending;
+  ESCROW_RETURN_IF_ERROR(m.audit.Commit(
+      [&](storage::WriteTxn& txn) { return txn.SetCheckin(id, now); },
+      {m.Event(caller, Action::kCheckIn, id, "ok", {}, rotate ? "rotation_required" : "")}));
+  return rotate;
+}
+
+Status EscrowService::RequestRotation(const Caller& caller, std::string_view id) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.StripeFor(id));
+  Result<storage::DeviceRow> row = m.LoadDevice(id);
+  if (!row.ok()) return m.Deny(caller, Action::kRequestRotation, id, row.status());
+  const Subject subject{row->owner, ParseOwnership(row->ownership).value_or(Ownership::kCorporate)};
+  Decision d = Decide(caller, Action::kRequestRotation, &subject);
+  if (!d.allowed) return m.Deny(caller, Action::kRequestRotation, id, d.denial);
+  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> versions,
+                          m.store.ListKeyVersions(id));
+  return m.audit.Commit(
+      [&](storage::WriteTxn& txn) -> Status {
+        ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, true));
+        // A requested rotation must move away from the keys in use now.
+        for (const auto& v : versions) {
+          if (v.state == "active" && !v.burned) {
+            ESCROW_RETURN_IF_ERROR(txn.SetBurned(id, v.version));
+          }
+        }
+        return Status::Ok();
+      },
+      {m.Event(caller, Action::kRequestRotation, id, "ok")});
+}
+
+Result<std::vector<VersionInfo>> EscrowService::ListVersions(const Caller& caller,
+                                                             std::string_view id) {
+  Impl& m = *impl_;
+  Result<storage::DeviceRow> row = m.LoadDevice(id);
+  if (!row.ok()) return m.Deny(caller, Action::kViewDevice, id, row.status());
+  const Subject subject{row->owner, ParseOwnership(row->ownership).value_or(Ownership::kCorporate)};
+  Decision d = Decide(caller, Action::kViewDevice, &subject);
+  if (!d.allowed) return m.Deny(caller, Action::kViewDevice, id, d.denial);
+  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> rows, m.store.ListKeyVersions(id));
+  std::vector<VersionInfo> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    ESCROW_ASSIGN_OR_RETURN(VersionState state, ParseVersionState(r.state));
+    out.push_back(VersionInfo{r.version, state, FromUnixMillis(r.stored_ms), r.stored_by});
+  }
+  ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id, "versions"));
+  return out;
+}
+
+Result<AuditPage> EscrowService::ListAudit(const Caller& caller,
+                                           std::optional<std::string_view> device_id,
+                                           std::uint64_t after, std::size_t limit) {
+  Impl& m = *impl_;
+  Decision d = Decide(caller, Action::kReadAudit, nullptr);
+  if (!d.allowed) return m.Deny(caller, Action::kReadAudit, device_id.value_or(""), d.denial);
+  if (limit == 0 || limit > 1000) {
+    return m.Deny(caller, Action::kReadAudit, {},
+                  Status::InvalidArgument("limit must be 1 to 1000.", "invalid_request"));
+  }
+  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::AuditRow> rows,
+                          m.store.ListAudit(after, limit + 1, device_id));
+  AuditPage page;
+  const bool more = rows.size() > limit;
+  if (more) rows.resize(limit);
+  for (const auto& row : rows) page.records.push_back(ToAuditRecord(row));
+  if (more && !page.records.empty()) page.next_after = page.records.back().seq;
+  ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kReadAudit, device_id.value_or("")));
+  return page;
+}
+
+Result<AuditVerifyReport> EscrowService::VerifyAudit(const Caller& caller) {
+  Impl& m = *impl_;
+  Decision d = Decide(caller, Action::kReadAudit, nullptr);
+  if (!d.allowed) return m.Deny(caller, Action::kReadAudit, {}, d.denial);
+  ESCROW_ASSIGN_OR_RETURN(AuditVerifyReport report, m.audit.Verify());
+  ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kReadAudit, {},
+                                   report.ok ? "verify ok" : "verify failed: " + report.problem));
+  return report;
+}
+
+Status EscrowService::AuthorizeMetrics(const Caller& caller) {
+  Decision d = Decide(caller, Action::kMetrics, nullptr);
+  if (!d.allowed) return impl_->Deny(caller, Action::kMetrics, {}, d.denial);
+  return Status::Ok();
+}
+
+void EscrowService::RecordSecurityEvent(std::string_view actor, std::string_view role,
+                                        std::string_view action, std::string_view detail) {
+  (void)impl_->audit.Append(AuditEvent{std::string(actor), std::string(role),
+                                       std::string(action), {}, "denied", "rate_limited",
+                                       std::string(detail)});
+}
+
+HealthReport EscrowService::Health() {
+  Impl& m = *impl_;
+  HealthReport h;
+  Result<std::uint32_t> mkv = m.ActiveMasterKeyVersion();
+  if (!mkv.ok()) {
+    h.ok = false;
+    h.database = "unavailable";
+    h.hsm = "unknown";
+    return h;
+  }
+  if (!m.keys.Probe(*mkv).ok()) {
+    h.ok = false;
+    h.hsm = "unavailable";
+  }
+  return h;
+}
+
+}  // namespace escrow::vault
