@@ -28,7 +28,7 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
   ~SqliteStore() override;
 
-  int schema_version() const override { return schema_version_; }
+  int schema_version() const override { return schema_version_.load(); }
 
   Result<std::optional<DeviceRow>> GetDevice(std::string_view id) override;
   Result<std::vector<DeviceRow>> ListDevicesByOwner(std::string_view owner) override;
@@ -67,7 +67,7 @@ class SqliteStore final : public Store {
   Status WriteLocked(const std::function<Status(WriteTxn&)>& fn);
 
   const StoreOptions options_;
-  int schema_version_ = 0;
+  std::atomic<int> schema_version_{0};  // set again when the writer is reopened
 
   std::mutex write_mu_;
   std::unique_ptr<Database> writer_;  // guarded by write_mu_; null until reopened

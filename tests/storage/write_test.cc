@@ -1,6 +1,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <catch2/catch.hpp>
 
 #include "storage/sqlite_store.h"
@@ -209,7 +211,12 @@ TEST_CASE("A read-only database file fails writes with kUnavailable until writab
   CHECK(HasDevice(*store, "dev-0"));
   Status s = store->Write([](WriteTxn& txn) { return txn.UpsertDevice(MakeDevice("dev-1")); });
   CHECK(s.code() == Code::kUnavailable);
-  REQUIRE(::chmod(f.path.c_str(), 0600) == 0);
+  // SQLite made the -wal and -shm files read-only like the database: the condition clears
+  // when all three are writable again, as `chmod 0600 vault.db*` would make them.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string file = f.path + suffix;
+    if (std::filesystem::exists(file)) REQUIRE(::chmod(file.c_str(), 0600) == 0);
+  }
   MustWrite(*store, [](WriteTxn& txn) { return txn.UpsertDevice(MakeDevice("dev-1")); });
   CHECK(HasDevice(*store, "dev-1"));
 }
