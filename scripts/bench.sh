@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The vault benchmark (docs/benchmarks.md): builds in release mode into build-release/, starts
+# a fresh dev vault on loopback with the retrieval limits off, seeds devices, runs the standard
+# scenarios and the machine-ceiling programs, prints one table and writes it as JSON.
+#
+#   scripts/bench.sh [--quick] [--out FILE] [--keep]
+#
+#   --quick   a reduced run (short scenarios, 100,000 devices for the large case, 2,000
+#             rotation records): under two minutes once built
+#   --out     where the JSON goes (default: bench-results.json in the repository root)
+#   --keep    keep the run's directory (state, logs, per-run JSON) and say where it is
+#
+# Only loopback is ever driven. Timings are informative; no test depends on them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+mode=full
+out="$root/bench-results.json"
+keep=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) mode=quick ;;
+    --out) out=$2; shift ;;
+    --keep) keep=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [[ $mode == quick ]]; then
+  duration=4 warmup=1 ceiling_s=1 large=100000 rotate_records=2000 latency_requests=300
+else
+  duration=15 warmup=2 ceiling_s=3 large=1000000 rotate_records=100000 latency_requests=2000
+fi
+devices=1000           # the measured devices, enrolled and stored through the API
+owner=bench-user       # their owner, the JWT subject of the retrieve scenarios
+
+say() { printf '== %s\n' "$*" >&2; }
+commas() { sed -E ':a;s/([0-9])([0-9]{3})($|,)/\1,\2\3/;ta' <<<"$1"; }
+elapsed_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'; }
+
+# ---- build ----------------------------------------------------------------------------------
+build=build-release
+say "building (Release) into $build/"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DESCROW_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" --target vaultd vaultctl loadgen >/dev/null
+if grep -Eq '^[[:space:]]*add_subdirectory\(bench\)' CMakeLists.txt; then
+  cmake --build "$build" -j"$(nproc)" --target hsm_ceiling sqlite_ceiling tls_ceiling >/dev/null
+  ceilings_bin="$build/bench"
+else  # not yet wired into the top-level CMakeLists.txt: build bench/ on its own
+  cmake -S bench -B "$build/bench-standalone" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build/bench-standalone" -j"$(nproc)" >/dev/null
+  ceilings_bin="$build/bench-standalone"
+fi
+vaultd="$root/$build/tools/vaultd"
+vaultctl="$root/$build/tools/vaultctl"
+loadgen="$root/$build/tools/loadgen"
+
+# ---- a fresh dev vault ------------------------------------------------------------------------
+work=$(mktemp -d "$root/$build/bench-run.XXXXXX")
+state="$work/state"
+results="$work/results"
+mkdir -p "$results/runs"
+vaultd_pid=""
+cleanup() {
+  if [[ -n $vaultd_pid ]]; then kill -TERM "$vaultd_pid" 2>/dev/null || true; wait "$vaultd_pid" 2>/dev/null || true; fi
+  if [[ $keep == 1 ]]; then say "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+say "initialising a dev vault in $state"
+"$vaultctl" init --state-dir "$state" --dev >"$work/init.log" 2>&1 ||
+  { cat "$work/init.log" >&2; exit 1; }
+# A benchmark is not a brute-force attack: switch the retrieval limits and the quota off.
+conf="$state/vault.conf"
+sed -i -E 's/^(retrieve_per_user|requests_per_client|failed_auth)[[:space:]]*=.*/\1 = { count = 0, window_seconds = 60 }/' "$conf"
+sed -i -E 's/^daily_quota[[:space:]]*=.*/daily_quota = 0/' "$conf"
+for key in retrieve_per_user requests_per_client failed_auth; do
+  grep -q "^$key = { count = 0," "$conf" || { echo "bench.sh: could not switch off $key in $conf" >&2; exit 1; }
+done
+grep -q '^daily_quota = 0$' "$conf" || { echo "bench.sh: could not set daily_quota = 0" >&2; exit 1; }
+db=$(sed -nE "s/^path[[:space:]]*=[[:space:]]*['\"](.*)['\"].*/\1/p" "$conf" | head -1)
+[[ -f $db ]] || { echo "bench.sh: database not found (path in $conf)" >&2; exit 1; }
+
+starts=0
+port=""
+start_vaultd() {
+  starts=$((starts + 1))
+  local log="$work/vaultd-$starts.log"
+  "$vaultd" --config "$conf" --listen 127.0.0.1:0 2>"$log" &
+  vaultd_pid=$!
+  for _ in $(seq 1 600); do
+    port=$(sed -nE 's/.*"event":"ready","listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' "$log" | head -1)
+    [[ -n $port ]] && return 0
+    kill -0 "$vaultd_pid" 2>/dev/null || { echo "bench.sh: vaultd exited:" >&2; tail -5 "$log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "bench.sh: vaultd not ready after 60 s" >&2; exit 1
+}
+stop_vaultd() {
+  kill -TERM "$vaultd_pid"
+  wait "$vaultd_pid" || { echo "bench.sh: vaultd did not exit cleanly" >&2; exit 1; }
+  vaultd_pid=""
+}
+sql() { sqlite3 -cmd ".timeout 10000" "$db" "$@"; }
+audit_counts() { sql "SELECT coalesce(max(seq), 0), (SELECT count(*) FROM audit WHERE mac IS NOT NULL) FROM audit"; }
+
+# ---- ceilings (before vaultd runs, so that they have the machine) -------------------------------
+say "measuring ceilings: SoftHSMv2, SQLite, TLS"
+"$ceilings_bin/hsm_ceiling" --seconds "$ceiling_s" >"$results/hsm.json"
+"$ceilings_bin/sqlite_ceiling" --dir "$(dirname "$db")" --seconds "$ceiling_s" --group 32 >"$results/sqlite.json"
+"$ceilings_bin/tls_ceiling" --seconds "$ceiling_s" --ca "$state/tls/ca.crt" \
+  --server-cert "$state/tls/server.crt" --server-key "$state/tls/server.key" \
+  --client-cert "$state/tls/clients/portal.crt" --client-key "$state/tls/clients/portal.key" \
+  >"$results/tls.json"
+
+# ---- scenarios ---------------------------------------------------------------------------------
+start_vaultd
+"$vaultctl" dev-token --state-dir "$state" --sub "$owner" --ttl 14400 >"$work/token"
+
+run=0
+# scenario NAME LABEL LOADGEN-ARGS...: one loadgen run, its JSON and its audit counts.
+scenario() {
+  local name=$1 label=$2; shift 2
+  run=$((run + 1))
+  local file; file=$(printf '%s/runs/%02d-%s' "$results" "$run" "$name")
+  local before after
+  before=$(audit_counts)
+  say "scenario: $label"
+  "$loadgen" run --target "127.0.0.1:$port" --state-dir "$state" --token-file "$work/token" \
+    --devices "$devices" --server-pid "$vaultd_pid" --disk-path "$db" \
+    --label "$label" --json "$file.json" --quiet "$@"
+  after=$(audit_counts)
+  local r0=${before%%|*} m0=${before##*|} r1=${after%%|*} m1=${after##*|}
+  printf '{"records": %d, "macs": %d}\n' $((r1 - r0)) $((m1 - m0)) >"$file.audit.json"
+}
+
+say "enrolling $devices devices through the API (enrol, check in, store)"
+"$loadgen" run --target "127.0.0.1:$port" --state-dir "$state" --owner "$owner" --mix enroll \
+  --connections 16 --requests "$devices" --devices "$devices" --quiet --json "$work/enroll.json"
+enrolled=$(sql "SELECT count(*) FROM devices")
+[[ $enrolled -ge $devices ]] || { echo "bench.sh: only $enrolled of $devices devices enrolled" >&2; exit 1; }
+
+timed=(--duration "$duration" --warmup "$warmup")
+scenario store-c1 "store (new versions)" --mix store --connections 1 "${timed[@]}"
+scenario store-c16 "store (new versions)" --mix store --connections 16 "${timed[@]}"
+scenario retrieve-c1 "retrieve" --mix retrieve --connections 1 "${timed[@]}"
+scenario retrieve-c16 "retrieve" --mix retrieve --connections 16 "${timed[@]}"
+scenario mix-c16 "90% status + 10% store" --mix status=90,store=10 --connections 16 "${timed[@]}"
+scenario retrieve-1k "retrieve latency, $(commas "$devices") devices" --mix retrieve \
+  --connections 1 --requests "$latency_requests" --warmup 0.5
+
+# ---- the large case: devices seeded in bulk while vaultd is stopped ---------------------------
+stop_vaultd
+seed=$((large - devices))
+say "seeding $seed more devices directly into SQLite (one transaction)"
+seed_start=$(date +%s.%N)
+now_ms=$(($(date +%s) * 1000))
+sql <<SQL
+BEGIN IMMEDIATE;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $seed)
+INSERT INTO devices (id, serial, name, platform, ownership, owner, encryption_enabled,
+                     rotation_pending, last_checkin_ms, created_ms, updated_ms)
+SELECT printf('seed-%07d', i), printf('SEED%07d', i), printf('seeded device %d', i), 'macos',
+       'corporate', printf('seed-user-%d', i % 50000), 1, 0, $now_ms, $now_ms, $now_ms FROM n;
+COMMIT;
+PRAGMA wal_checkpoint(TRUNCATE);
+SQL
+say "seeded in $(elapsed_since "$seed_start") s; $(sql "SELECT count(*) FROM devices") devices"
+start_vaultd
+scenario retrieve-large "retrieve latency, $(commas "$large") devices" --mix retrieve \
+  --connections 1 --requests "$latency_requests" --warmup 0.5
+
+# ---- master-key rotation ----------------------------------------------------------------------
+# Probe on a throwaway vault first: the real command would rotate the keys it is asked about.
+probe="$work/probe"
+probe_out=$("$vaultctl" init --state-dir "$probe" --dev >/dev/null 2>&1 &&
+            "$vaultctl" master-key rotate --config "$probe/vault.conf" 2>&1) || true
+if grep -qi 'not implemented' <<<"$probe_out"; then
+  say "master-key rotation: n/a (vaultctl master-key rotate not available)"
+  printf '{"available": false, "records": %d, "reason": "n/a (vaultctl master-key rotate not available)"}\n' \
+    "$rotate_records" >"$results/rotation.json"
+else
+  have=$(sql "SELECT count(*) FROM key_versions")
+  if [[ $have -lt $rotate_records ]]; then
+    say "storing $((rotate_records - have)) more key versions for the rotation"
+    "$loadgen" run --target "127.0.0.1:$port" --state-dir "$state" --mix store --connections 16 \
+      --requests $((rotate_records - have)) --devices "$devices" --quiet --json "$work/topup.json"
+  fi
+  stop_vaultd
+  records=$(sql "SELECT count(*) FROM key_versions")
+  say "master-key rotation of $records records"
+  t0=$(date +%s.%N)
+  ok=true
+  "$vaultctl" master-key rotate --config "$conf" >"$work/rotate.log" 2>&1 || ok=false
+  seconds=$(elapsed_since "$t0")
+  printf '{"available": true, "ok": %s, "records": %d, "seconds": %s}\n' "$ok" "$records" "$seconds" \
+    >"$results/rotation.json"
+  [[ $ok == true ]] || { say "rotation failed:"; tail -3 "$work/rotate.log" >&2; }
+fi
+[[ -z $vaultd_pid ]] || stop_vaultd
+
+# ---- the table --------------------------------------------------------------------------------
+printf '{"mode": "%s", "date": "%s", "commit": "%s", "cores": %d, "kernel": "%s", "devices": %d, "large_devices": %d, "scenario_seconds": %d}\n' \
+  "$mode" "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  "$(nproc)" "$(uname -r)" "$devices" "$large" "$duration" >"$results/meta.json"
+"$loadgen" report --dir "$results" --json "$out"
+say "wrote $out"
