@@ -1,0 +1,54 @@
+#pragma once
+
+// The vault's key objects on a token: labels, search, generation, attributes.
+// Private to hsm/: includes pkcs11.h. REQUIRES for every function: the session is logged in.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <p11-kit/pkcs11.h>
+
+#include "hsm/key_service.h"
+#include "hsm/pkcs11_session.h"
+#include "vault/base/result.h"
+
+namespace escrow::hsm {
+
+// "escrow-master-v<N>" / "escrow-audit-v<N>".
+std::string KeyLabel(KeyRole role, std::uint32_t version);
+
+struct LabelledKey {
+  KeyRole role;
+  std::uint32_t version;
+};
+// The inverse of KeyLabel: decimal version without sign or leading zeros, fitting 32 bits.
+std::optional<LabelledKey> ParseKeyLabel(std::string_view label);
+
+// Every object matching `attrs` (C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal).
+Result<std::vector<CK_OBJECT_HANDLE>> FindObjects(Pkcs11Session& session,
+                                                  std::span<CK_ATTRIBUTE> attrs);
+
+// True if any object carries the label (whatever its class or type).
+Result<bool> LabelExists(Pkcs11Session& session, const std::string& label);
+
+// The secret key labelled KeyLabel(role, version) of the role's key type.
+// kNotFound if absent; kFailedPrecondition if several objects carry the label.
+Result<CK_OBJECT_HANDLE> FindKeyObject(Pkcs11Session& session, KeyRole role,
+                                       std::uint32_t version);
+
+// Generates the token key as KeyService::GenerateKey documents it.
+Result<CK_OBJECT_HANDLE> GenerateKeyObject(Pkcs11Session& session, KeyRole role,
+                                           std::uint32_t version, bool backup_capable);
+
+// Check value, sensitive and extractable. Never reads CKA_VALUE.
+Result<KeyInfo> ReadKeyInfo(Pkcs11Session& session, CK_OBJECT_HANDLE key, KeyRole role,
+                            std::uint32_t version);
+
+// Every escrow-master-v* and escrow-audit-v* key, by role then version.
+Result<std::vector<KeyInfo>> ListKeyObjects(Pkcs11Session& session);
+
+}  // namespace escrow::hsm

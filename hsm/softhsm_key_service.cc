@@ -1,0 +1,214 @@
+#include "hsm/softhsm_key_service.h"
+
+#include <type_traits>
+
+#include "hsm/ck_error.h"
+#include "hsm/key_objects.h"
+#include "hsm/known_answer.h"
+#include "hsm/pin_file.h"
+#include "hsm/token_crypto.h"
+#include "hsm/token_slots.h"
+#include "hsm/token_sync.h"
+
+namespace escrow::hsm {
+namespace {
+
+Status StatusOf(const Status& s) { return s; }
+template <class T>
+Status StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+// Every integrity failure reads the same to callers; the detail is for the audit record.
+Status IntegrityFailure() { return Status::DataLoss("record failed its integrity check"); }
+
+Status Synced(Status sync, const std::string& what) {
+  if (sync.ok()) return sync;
+  return Status::Unavailable(what + ", but the token directory was not synced: " +
+                             sync.message());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KeyService>> KeyService::Open(const HsmConfig& config) {
+  return SoftHsmKeyService::Open(config);
+}
+
+Result<std::unique_ptr<KeyService>> SoftHsmKeyService::Open(const HsmConfig& config) {
+  ESCROW_RETURN_IF_ERROR(ValidateTokenLabel(config.token_label));
+  ESCROW_ASSIGN_OR_RETURN(SecretBytes pin, ReadPinFile(config.pin_file));
+  ESCROW_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
+                          Pkcs11Module::Acquire(config.module_path));
+  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module, config.token_label));
+  ESCROW_ASSIGN_OR_RETURN(TokenInfo token, ReadTokenInfo(*module, slot));
+  ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, Pkcs11Session::Open(module, slot, true));
+  ESCROW_RETURN_IF_ERROR(session.Login(CKU_USER, pin));
+  return std::unique_ptr<KeyService>(new SoftHsmKeyService(
+      std::move(module), config.token_label, std::move(pin), std::move(token),
+      std::move(session)));
+}
+
+SoftHsmKeyService::SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, std::string label,
+                                     SecretBytes pin, TokenInfo token, Pkcs11Session session)
+    : module_(std::move(module)),
+      label_(std::move(label)),
+      pin_(std::move(pin)),
+      token_(std::move(token)),
+      session_(std::move(session)) {}
+
+template <class Op>
+auto SoftHsmKeyService::InLane(Retry retry, Op&& op) {
+  using R = std::invoke_result_t<Op&, Pkcs11Session&>;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int attempt = 0;; ++attempt) {
+    if (!session_) {
+      if (Status s = ConnectLocked(); !s.ok()) return R(s);
+    }
+    session_->ClearLastError();
+    R result = op(*session_);
+    if (StatusOf(result).ok()) return result;
+    const CK_RV rv = session_->last_error();
+    if (IsSessionLevelError(rv)) {
+      session_.reset();
+      keys_.clear();
+    } else if (IsStaleHandleError(rv)) {
+      keys_.clear();  // destroyed or re-created by another process: look the keys up again
+    } else {
+      return result;
+    }
+    if (retry == Retry::kNo || attempt > 0) return result;
+  }
+}
+
+Status SoftHsmKeyService::ConnectLocked() {
+  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module_, label_));
+  ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, Pkcs11Session::Open(module_, slot, true));
+  if (Status s = session.Login(CKU_USER, pin_); !s.ok()) {
+    return s.code() == Code::kUnauthenticated ? s : Status::Unavailable(s.message());
+  }
+  session_.emplace(std::move(session));
+  keys_.clear();
+  return Status::Ok();
+}
+
+Result<CK_OBJECT_HANDLE> SoftHsmKeyService::KeyLocked(Pkcs11Session& session, KeyRole role,
+                                                      std::uint32_t version) {
+  const auto key = std::make_pair(role, version);
+  if (auto it = keys_.find(key); it != keys_.end()) return it->second;
+  Result<CK_OBJECT_HANDLE> handle = FindKeyObject(session, role, version);
+  if (handle.ok()) {
+    keys_.emplace(key, *handle);
+  } else if (handle.status().code() == Code::kNotFound) {
+    // A vanished token or ended login hides every key: that is an outage, not a missing key.
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+  }
+  return handle;
+}
+
+Result<KeyInfo> SoftHsmKeyService::GenerateKey(KeyRole role, std::uint32_t version,
+                                               bool backup_capable) {
+  const std::string label = KeyLabel(role, version);
+  Result<KeyInfo> info = InLane(Retry::kNo, [&](Pkcs11Session& session) -> Result<KeyInfo> {
+    ESCROW_ASSIGN_OR_RETURN(bool exists, LabelExists(session, label));
+    if (exists) return Status::AlreadyExists("an object labelled " + label + " already exists");
+    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle,
+                            GenerateKeyObject(session, role, version, backup_capable));
+    keys_.insert_or_assign(std::make_pair(role, version), handle);
+    return ReadKeyInfo(session, handle, role, version);
+  });
+  if (!info.ok()) return info;
+  // Outside the lane: other calls need not wait for the disk. The caller records the key as
+  // usable only after this returns.
+  ESCROW_RETURN_IF_ERROR(Synced(SyncSoftHsmTokenDir(token_.serial), "generated " + label));
+  return info;
+}
+
+Result<KeyInfo> SoftHsmKeyService::FindKey(KeyRole role, std::uint32_t version) {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<KeyInfo> {
+    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, KeyLocked(session, role, version));
+    return ReadKeyInfo(session, handle, role, version);
+  });
+}
+
+Result<std::vector<KeyInfo>> SoftHsmKeyService::ListKeys() {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<std::vector<KeyInfo>> {
+    ESCROW_ASSIGN_OR_RETURN(std::vector<KeyInfo> keys, ListKeyObjects(session));
+    // An empty or short list may mean the token or login went away (see CheckSessionAlive).
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+    return keys;
+  });
+}
+
+Status SoftHsmKeyService::DestroyKey(KeyRole role, std::uint32_t version) {
+  const std::string label = KeyLabel(role, version);
+  ESCROW_RETURN_IF_ERROR(InLane(Retry::kNo, [&](Pkcs11Session& session) -> Status {
+    // A fresh lookup, not the cache: destroy exactly what the token holds under the label now.
+    keys_.erase(std::make_pair(role, version));
+    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, KeyLocked(session, role, version));
+    keys_.erase(std::make_pair(role, version));
+    return session.Check(session.fns()->C_DestroyObject(session.handle(), handle),
+                         "C_DestroyObject");
+  }));
+  return Synced(SyncSoftHsmTokenDir(token_.serial), "destroyed " + label);
+}
+
+Result<Sealed> SoftHsmKeyService::Encrypt(std::uint32_t master_version,
+                                          std::span<const std::uint8_t> plaintext,
+                                          std::span<const std::uint8_t> aad) {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<Sealed> {
+    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
+                            KeyLocked(session, KeyRole::kMaster, master_version));
+    return GcmEncrypt(session, key, plaintext, aad);
+  });
+}
+
+Result<SecretBytes> SoftHsmKeyService::Decrypt(std::uint32_t master_version,
+                                               const Sealed& sealed,
+                                               std::span<const std::uint8_t> aad) {
+  // Wrong sizes can only come from an edited row; no need to ask the HSM.
+  if (sealed.iv.size() != kGcmIvBytes || sealed.tag.size() != kGcmTagBytes) {
+    return IntegrityFailure();
+  }
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<SecretBytes> {
+    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
+                            KeyLocked(session, KeyRole::kMaster, master_version));
+    Result<SecretBytes> plaintext = GcmDecrypt(session, key, sealed, aad);
+    if (plaintext.ok()) return plaintext;
+    const CK_RV rv = session.last_error();
+    // A lost session or stale handle is the lane's business (reconnect, look up, retry).
+    if (rv == CKR_OK || IsSessionLevelError(rv) || IsStaleHandleError(rv)) return plaintext;
+    // SoftHSMv2 answers a bad tag with CKR_GENERAL_ERROR, as it answers a fault: only a
+    // known-answer test on the same key tells a bad record (kDataLoss) from a bad HSM.
+    Status probe = RunKnownAnswerTests(session, key);
+    if (probe.ok()) return IntegrityFailure();
+    return probe;
+  });
+}
+
+Result<Mac> SoftHsmKeyService::Sign(std::uint32_t audit_version,
+                                    std::span<const std::uint8_t> data) {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<Mac> {
+    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
+                            KeyLocked(session, KeyRole::kAudit, audit_version));
+    return HmacSign(session, key, data);
+  });
+}
+
+Status SoftHsmKeyService::Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+                                 std::span<const std::uint8_t> mac) {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
+                            KeyLocked(session, KeyRole::kAudit, audit_version));
+    return HmacVerify(session, key, data, mac);
+  });
+}
+
+Status SoftHsmKeyService::Probe(std::uint32_t master_version) {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
+                            KeyLocked(session, KeyRole::kMaster, master_version));
+    return RunKnownAnswerTests(session, key);
+  });
+}
+
+}  // namespace escrow::hsm

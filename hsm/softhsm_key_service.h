@@ -1,0 +1,80 @@
+#pragma once
+
+// KeyService over any PKCS#11 module, tuned for SoftHSMv2. Private to hsm/: includes
+// pkcs11.h. Callers use KeyService::Open.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <p11-kit/pkcs11.h>
+
+#include "hsm/key_service.h"
+#include "hsm/pkcs11_module.h"
+#include "hsm/pkcs11_session.h"
+
+namespace escrow::hsm {
+
+// The vault's keys on one token, used through one logged-in session: the "lane". A mutex
+// serialises every HSM call (SoftHSMv2 gains nothing from parallel sessions, and one session
+// keeps the login and handle cache simple). When a call fails because the session, token or
+// device is gone, the session and the key-handle cache are dropped; the next call (and, for
+// calls without side effects, the same call once more at once) finds the token by label
+// again and logs in with the PIN kept in secure memory, so service resumes without a restart
+// when the HSM comes back. Thread-safe.
+class SoftHsmKeyService final : public KeyService {
+ public:
+  // See KeyService::Open.
+  static Result<std::unique_ptr<KeyService>> Open(const HsmConfig& config);
+
+  SoftHsmKeyService(const SoftHsmKeyService&) = delete;  // owns a session and a PIN
+  SoftHsmKeyService& operator=(const SoftHsmKeyService&) = delete;
+  ~SoftHsmKeyService() override = default;
+
+  TokenInfo token() const override { return token_; }
+  Result<KeyInfo> GenerateKey(KeyRole role, std::uint32_t version, bool backup_capable) override;
+  Result<KeyInfo> FindKey(KeyRole role, std::uint32_t version) override;
+  Result<std::vector<KeyInfo>> ListKeys() override;
+  Status DestroyKey(KeyRole role, std::uint32_t version) override;
+  Result<Sealed> Encrypt(std::uint32_t master_version, std::span<const std::uint8_t> plaintext,
+                         std::span<const std::uint8_t> aad) override;
+  Result<SecretBytes> Decrypt(std::uint32_t master_version, const Sealed& sealed,
+                              std::span<const std::uint8_t> aad) override;
+  Result<Mac> Sign(std::uint32_t audit_version, std::span<const std::uint8_t> data) override;
+  Status Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+                std::span<const std::uint8_t> mac) override;
+  // kNotFound if the master key does not exist (a caller's mistake, not an HSM fault).
+  Status Probe(std::uint32_t master_version) override;
+
+ private:
+  // Whether a call that lost its session is run again at once on a new one. Not for calls
+  // with effects on the token: the lost call may have completed before the session went.
+  enum class Retry { kNo, kOnce };
+
+  SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, std::string label, SecretBytes pin,
+                    TokenInfo token, Pkcs11Session session);
+
+  // Runs `op(session)` in the lane, connecting first if needed; see the class comment.
+  template <class Op>
+  auto InLane(Retry retry, Op&& op);
+  // REQUIRES: mu_ held.
+  Status ConnectLocked();
+  // The cached handle of a key, looked up on a miss. REQUIRES: mu_ held.
+  Result<CK_OBJECT_HANDLE> KeyLocked(Pkcs11Session& session, KeyRole role,
+                                     std::uint32_t version);
+
+  const std::shared_ptr<Pkcs11Module> module_;
+  const std::string label_;
+  const SecretBytes pin_;  // kept to log in again after the token comes back
+  const TokenInfo token_;
+
+  std::mutex mu_;  // the lane
+  std::optional<Pkcs11Session> session_;  // guarded by mu_; empty after losing the session
+  std::map<std::pair<KeyRole, std::uint32_t>, CK_OBJECT_HANDLE> keys_;  // guarded by mu_
+};
+
+}  // namespace escrow::hsm

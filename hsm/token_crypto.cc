@@ -1,0 +1,119 @@
+#include "hsm/token_crypto.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <openssl/rand.h>
+
+#include "vault/base/check.h"
+
+namespace escrow::hsm {
+namespace {
+
+// PKCS#11 rejects a null data pointer even for zero bytes; the token never writes to inputs.
+CK_BYTE* InputPtr(std::span<const std::uint8_t> bytes) {
+  static CK_BYTE empty = 0;
+  return bytes.empty() ? &empty : const_cast<CK_BYTE*>(bytes.data());  // NOLINT
+}
+
+CK_GCM_PARAMS GcmParams(std::span<const std::uint8_t> iv, std::span<const std::uint8_t> aad) {
+  CK_GCM_PARAMS params{};
+  params.pIv = InputPtr(iv);
+  params.ulIvLen = iv.size();
+  // p11-kit's header has the v2.40 errata layout with ulIvBits, as SoftHSMv2 2.6 expects.
+  params.ulIvBits = iv.size() * 8;
+  params.pAAD = InputPtr(aad);
+  params.ulAADLen = aad.size();
+  params.ulTagBits = kGcmTagBytes * 8;
+  return params;
+}
+
+}  // namespace
+
+Result<Sealed> GcmEncrypt(Pkcs11Session& session, CK_OBJECT_HANDLE key,
+                          std::span<const std::uint8_t> plaintext,
+                          std::span<const std::uint8_t> aad) {
+  Sealed sealed;
+  sealed.iv.resize(kGcmIvBytes);
+  // The IV comes from OpenSSL's DRBG, not the token, so an HSM RNG fault cannot repeat IVs.
+  if (RAND_bytes(sealed.iv.data(), static_cast<int>(sealed.iv.size())) != 1) {
+    return Status::Internal("RAND_bytes failed to produce a GCM IV");
+  }
+  CK_GCM_PARAMS params = GcmParams(sealed.iv, aad);
+  CK_MECHANISM mechanism{CKM_AES_GCM, &params, sizeof params};
+  CK_RV rv = session.fns()->C_EncryptInit(session.handle(), &mechanism, key);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_EncryptInit"));
+  std::vector<std::uint8_t> out(plaintext.size() + kGcmTagBytes);
+  CK_ULONG out_len = out.size();
+  rv = session.fns()->C_Encrypt(session.handle(), InputPtr(plaintext), plaintext.size(),
+                                out.data(), &out_len);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_Encrypt"));
+  if (out_len != out.size()) {
+    return Status::Internal("C_Encrypt returned " + std::to_string(out_len) + " bytes, expected " +
+                            std::to_string(out.size()));
+  }
+  const auto split = out.begin() + static_cast<std::ptrdiff_t>(plaintext.size());
+  sealed.ciphertext.assign(out.begin(), split);
+  sealed.tag.assign(split, out.end());
+  return sealed;
+}
+
+Result<SecretBytes> GcmDecrypt(Pkcs11Session& session, CK_OBJECT_HANDLE key,
+                               const Sealed& sealed, std::span<const std::uint8_t> aad) {
+  ESCROW_CHECK(sealed.iv.size() == kGcmIvBytes && sealed.tag.size() == kGcmTagBytes);
+  std::vector<std::uint8_t> in;
+  in.reserve(sealed.ciphertext.size() + sealed.tag.size());
+  in.insert(in.end(), sealed.ciphertext.begin(), sealed.ciphertext.end());
+  in.insert(in.end(), sealed.tag.begin(), sealed.tag.end());
+
+  CK_GCM_PARAMS params = GcmParams(sealed.iv, aad);
+  CK_MECHANISM mechanism{CKM_AES_GCM, &params, sizeof params};
+  CK_RV rv = session.fns()->C_DecryptInit(session.handle(), &mechanism, key);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_DecryptInit"));
+  // Room for the whole input (some tokens ask for it before they strip the tag), and never a
+  // null pointer: that would make C_Decrypt a size query and leave the operation active.
+  SecretBytes plaintext(std::max<std::size_t>(in.size(), 1));
+  CK_ULONG out_len = plaintext.size();
+  rv = session.fns()->C_Decrypt(session.handle(), in.data(), in.size(),
+                                plaintext.mutable_span().data(), &out_len);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_Decrypt"));
+  if (out_len != sealed.ciphertext.size()) {
+    return Status::Internal("C_Decrypt returned " + std::to_string(out_len) + " bytes, expected " +
+                            std::to_string(sealed.ciphertext.size()));
+  }
+  plaintext.Truncate(out_len);
+  return plaintext;
+}
+
+Result<Mac> HmacSign(Pkcs11Session& session, CK_OBJECT_HANDLE key,
+                     std::span<const std::uint8_t> data) {
+  CK_MECHANISM mechanism{CKM_SHA256_HMAC, nullptr, 0};
+  CK_RV rv = session.fns()->C_SignInit(session.handle(), &mechanism, key);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_SignInit"));
+  Mac mac{};
+  CK_ULONG mac_len = mac.size();
+  rv = session.fns()->C_Sign(session.handle(), InputPtr(data), data.size(), mac.data(), &mac_len);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_Sign"));
+  if (mac_len != mac.size()) {
+    return Status::Internal("C_Sign returned " + std::to_string(mac_len) + " bytes, expected 32");
+  }
+  return mac;
+}
+
+Status HmacVerify(Pkcs11Session& session, CK_OBJECT_HANDLE key,
+                  std::span<const std::uint8_t> data, std::span<const std::uint8_t> mac) {
+  if (mac.size() != std::tuple_size_v<Mac>) {
+    return Status::DataLoss("MAC has " + std::to_string(mac.size()) + " bytes, expected 32");
+  }
+  CK_MECHANISM mechanism{CKM_SHA256_HMAC, nullptr, 0};
+  CK_RV rv = session.fns()->C_VerifyInit(session.handle(), &mechanism, key);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_VerifyInit"));
+  rv = session.fns()->C_Verify(session.handle(), InputPtr(data), data.size(), InputPtr(mac),
+                               mac.size());
+  if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE) {
+    return Status::DataLoss("MAC does not verify");
+  }
+  return session.Check(rv, "C_Verify");
+}
+
+}  // namespace escrow::hsm

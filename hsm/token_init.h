@@ -1,0 +1,25 @@
+#pragma once
+
+// Token set-up for `vaultctl init --dev` and the tests, so no softhsm2-util is needed.
+
+#include <string>
+
+#include "vault/base/result.h"
+#include "vault/base/secret_bytes.h"
+
+namespace escrow::hsm {
+
+// Initialises the first uninitialised token of the module (SoftHSMv2 always offers one) with
+// `label` and the SO PIN, logs in as SO and sets the user PIN, then syncs the SoftHSMv2 token
+// directory. Destroys whatever that token held: use it for new tokens only.
+// kInvalidArgument: label not 1..32 bytes, empty PIN, or a PIN the token refuses;
+// kAlreadyExists: a token with that label exists (KeyService::Open refuses duplicates);
+// kFailedPrecondition: no uninitialised token; kUnavailable: module cannot load.
+Status InitializeToken(const std::string& module_path, const std::string& label,
+                       const SecretBytes& so_pin, const SecretBytes& user_pin);
+
+// The serial number of the token labelled `label` (blank padding trimmed).
+// kUnavailable if the module cannot load or there is no such token.
+Result<std::string> TokenSerial(const std::string& module_path, const std::string& label);
+
+}  // namespace escrow::hsm
