@@ -1,0 +1,142 @@
+#include "api/json_views.h"
+
+#include <boost/json.hpp>
+
+#include "vault/base/check.h"
+#include "vault/base/clock.h"
+
+namespace escrow::api {
+namespace json = boost::json;
+namespace {
+
+json::value OptTime(const std::optional<TimePoint>& t) {
+  if (!t) return nullptr;
+  return json::value(FormatRfc3339(*t));
+}
+
+}  // namespace
+
+json::object DeviceJson(const vault::Device& d) {
+  json::object o;
+  o["id"] = d.id;
+  o["serial"] = d.serial;
+  o["name"] = d.name;
+  o["platform"] = vault::PlatformName(d.platform);
+  o["ownership"] = vault::OwnershipName(d.ownership);
+  o["owner"] = d.owner;
+  o["encryption_enabled"] = d.encryption_enabled;
+  o["has_recovery_key"] = d.has_recovery_key;
+  o["key_version"] = d.key_version ? json::value(*d.key_version) : json::value(nullptr);
+  o["key_stored_at"] = OptTime(d.key_stored_at);
+  o["rotation_pending"] = d.rotation_pending;
+  o["last_checkin_at"] = OptTime(d.last_checkin_at);
+  return o;
+}
+
+json::object DeviceListJson(const std::vector<vault::Device>& devices) {
+  json::array arr;
+  for (const vault::Device& d : devices) arr.push_back(DeviceJson(d));
+  json::object o;
+  o["devices"] = std::move(arr);
+  return o;
+}
+
+json::object VersionsJson(const std::vector<vault::VersionInfo>& versions) {
+  json::array arr;
+  for (const vault::VersionInfo& v : versions) {
+    json::object o;
+    o["version"] = v.version;
+    o["state"] = vault::VersionStateName(v.state);
+    o["stored_at"] = FormatRfc3339(v.stored_at);
+    o["stored_by"] = v.stored_by;
+    arr.push_back(std::move(o));
+  }
+  json::object o;
+  o["versions"] = std::move(arr);
+  return o;
+}
+
+json::object AuditPageJson(const vault::AuditPage& page) {
+  json::array arr;
+  for (const vault::AuditRecord& r : page.records) {
+    json::object o;
+    o["seq"] = r.seq;
+    o["time"] = FormatRfc3339(r.time);
+    o["actor"] = r.event.actor;
+    o["role"] = r.event.role;
+    o["action"] = r.event.action;
+    o["device_id"] = r.event.device_id;
+    o["outcome"] = r.event.outcome;
+    o["reason"] = r.event.reason;
+    o["detail"] = r.event.detail;
+    o["hash"] = r.hash;
+    o["sealed"] = r.sealed;
+    arr.push_back(std::move(o));
+  }
+  json::object o;
+  o["records"] = std::move(arr);
+  o["next_after"] = page.next_after ? json::value(*page.next_after) : json::value(nullptr);
+  return o;
+}
+
+json::object AuditVerifyJson(const vault::AuditVerifyReport& report) {
+  json::object head;
+  head["seq"] = report.head.seq;
+  head["hash"] = report.head.hash;
+  json::object o;
+  o["ok"] = report.ok;
+  o["records"] = report.records;
+  o["head"] = std::move(head);
+  o["first_bad"] = report.first_bad ? json::value(*report.first_bad) : json::value(nullptr);
+  return o;
+}
+
+json::object StoreKeyJson(const vault::StoreKeyResult& result) {
+  json::object o;
+  o["version"] = result.version;
+  o["stored_at"] = FormatRfc3339(result.stored_at);
+  o["message"] = "Your recovery key has been updated.";
+  return o;
+}
+
+json::object HealthJson(const vault::HealthReport& report) {
+  json::object o;
+  if (report.ok) {
+    o["status"] = "ok";
+  } else {
+    o["status"] = "unavailable";
+    o["hsm"] = report.hsm;
+    o["database"] = report.database;
+  }
+  return o;
+}
+
+std::string RetrievedKeyBody(const vault::RetrievedKey& key) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::string_view text = key.recovery_key.RevealSecretText();
+  const std::string tail = "\",\"version\":" + std::to_string(key.version) + ",\"expires_at\":\"" +
+                           FormatRfc3339(key.expires_at) + "\"}";
+  std::string out;
+  // Worst case every byte becomes \u00XX; reserving it all up front means no reallocation.
+  const std::size_t capacity = 32 + text.size() * 6 + tail.size();
+  out.reserve(capacity);
+  out += "{\"recovery_key\":\"";
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\u00";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 0xf]);
+    } else {
+      out.push_back(c);  // UTF-8 passes through as is
+    }
+  }
+  out += tail;
+  ESCROW_CHECK(out.capacity() == capacity || out.size() <= capacity);
+  return out;
+}
+
+}  // namespace escrow::api

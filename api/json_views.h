@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "vault/audit_log.h"
+#include "vault/escrow_service.h"
+#include "vault/types.h"
+
+namespace escrow::api {
+
+// The JSON shapes of API.md's answers. Pure; timestamps are RFC 3339 UTC.
+boost::json::object DeviceJson(const vault::Device& d);
+boost::json::object DeviceListJson(const std::vector<vault::Device>& devices);
+boost::json::object VersionsJson(const std::vector<vault::VersionInfo>& versions);
+boost::json::object AuditPageJson(const vault::AuditPage& page);
+boost::json::object AuditVerifyJson(const vault::AuditVerifyReport& report);
+boost::json::object StoreKeyJson(const vault::StoreKeyResult& result);
+boost::json::object HealthJson(const vault::HealthReport& report);
+
+// {"recovery_key":"...","version":N,"expires_at":"..."} written into one buffer reserved up
+// front (no reallocation leaves a copy behind). The caller wipes it after sending.
+std::string RetrievedKeyBody(const vault::RetrievedKey& key);
+
+}  // namespace escrow::api

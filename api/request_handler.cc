@@ -1,0 +1,321 @@
+#include "api/request_handler.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <array>
+
+#include <boost/json.hpp>
+
+#include "api/json_views.h"
+#include "api/jwt_verifier.h"
+#include "api/request_parsing.h"
+#include "vault/base/bytes.h"
+
+namespace escrow::api {
+namespace json = boost::json;
+namespace {
+
+ApiResponse JsonResponse(int status, const json::object& body) {
+  ApiResponse r;
+  r.status = status;
+  r.body = json::serialize(body);
+  return r;
+}
+
+// Short, non-reversible handle of a presented token for the failed-auth limiter's key.
+std::string TokenHash(std::string_view token) {
+  std::array<std::uint8_t, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  if (EVP_Digest(token.data(), token.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
+    return "unhashable";
+  }
+  return HexEncode(std::span<const std::uint8_t>(md.data(), 16));
+}
+
+// "Bearer <token>" (scheme case-insensitive) -> token; nullopt if malformed.
+std::optional<std::string_view> BearerToken(std::string_view header) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    char c = header[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kScheme[i]) return std::nullopt;
+  }
+  std::string_view token = header.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.empty() || token.find(' ') != std::string_view::npos) return std::nullopt;
+  return token;
+}
+
+// Wipes the request body on every path out of Handle(): it may carry a recovery key.
+struct BodyWiper {
+  std::string& body;
+  ~BodyWiper() {
+    if (!body.empty()) OPENSSL_cleanse(body.data(), body.size());
+    body.clear();
+  }
+};
+
+}  // namespace
+
+ApiResponse ErrorResponse(const HttpError& error) {
+  ApiResponse r;
+  r.status = error.status;
+  r.body = ErrorBody(error);
+  r.retry_after_seconds = error.retry_after_seconds;
+  return r;
+}
+
+RequestHandler::RequestHandler(vault::EscrowService& service, const JwtVerifier* verifier,
+                               const vault::VaultConfig& config, Metrics& metrics,
+                               const Clock& clock)
+    : service_(service),
+      verifier_(verifier),
+      metrics_(metrics),
+      clock_(clock),
+      retrieve_per_user_(config.retrieve_per_user),
+      requests_per_client_(config.requests_per_client),
+      failed_auth_(config.failed_auth) {}
+
+ApiResponse RequestHandler::Throttled(std::string_view limit, const LimitDecision& d,
+                                      std::string_view actor, std::string_view role,
+                                      std::string_view detail) {
+  metrics_.CountThrottled(limit);
+  if (d.first_denial) {
+    // Once per principal and window: later denials in the window only count.
+    service_.RecordSecurityEvent(actor, role, "rate_limited",
+                                 std::string(limit) + ": " + std::to_string(d.count) +
+                                     " attempts in the window; " + std::string(detail));
+  }
+  HttpError e = MakeError(429, "rate_limited");
+  e.retry_after_seconds = d.retry_after_seconds;
+  return ErrorResponse(e);
+}
+
+ApiResponse RequestHandler::Handle(ApiRequest& request) {
+  BodyWiper wiper{request.body};
+  const std::string_view target = request.target;
+  const std::size_t qpos = target.find('?');
+  const std::string_view path = target.substr(0, qpos);
+  const std::string_view query =
+      qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+  const RouteMatch route = MatchRoute(request.method, path);
+  const bool health_path = route.path_template == "/v1/health";
+
+  auto finish = [&](ApiResponse r, std::string principal) {
+    r.route = route.path_template;
+    r.principal = std::move(principal);
+    return r;
+  };
+
+  // 401 for the certificate: only /v1/health answers without a mapped one.
+  if (!health_path && !request.client) {
+    ApiResponse r = ErrorResponse(MakeError(401, "unauthenticated"));
+    r.auth_error = "no mapped client certificate";
+    return finish(std::move(r), "-");
+  }
+  if (request.headers_too_large) {
+    return finish(ErrorResponse(MakeError(431, "headers_too_large")),
+                  request.client ? request.client->name : "-");
+  }
+  if (health_path) {
+    if (route.id != RouteId::kHealth) {
+      ApiResponse r = ErrorResponse(MakeError(405, "method_not_allowed"));
+      r.allow = route.allow;
+      return finish(std::move(r), "-");
+    }
+    vault::HealthReport h = service_.Health();
+    return finish(JsonResponse(h.ok ? 200 : 503, HealthJson(h)), "-");
+  }
+
+  // 401 for the token.
+  const vault::ClientConfig& client = *request.client;
+  std::optional<vault::Caller> caller;
+  std::string auth_error;
+  if (client.role == "mdm") {
+    if (!request.authorization) {
+      caller = vault::Caller::Mdm(client.name);
+    } else {
+      auth_error = "bearer token on an mdm client";
+    }
+  } else if (client.role != "frontend") {
+    auth_error = "client has no known role";
+  } else if (!request.authorization) {
+    auth_error = "no bearer token";
+  } else if (verifier_ == nullptr) {
+    auth_error = "no token verifier";
+  } else if (std::optional<std::string_view> token = BearerToken(*request.authorization)) {
+    Result<VerifiedToken> v = verifier_->Verify(*token, clock_.Now());
+    if (v.ok()) {
+      vault::RoleSet roles;
+      for (const std::string& r : v->roles) roles.AddByName(r);
+      caller = vault::Caller::User(std::move(v->user), roles, client.name);
+    } else {
+      auth_error = v.status().message();
+    }
+  } else {
+    auth_error = "malformed Authorization header";
+  }
+  if (!caller) {
+    // Throttled per client and presented token, so one bad token never locks out the
+    // frontend's other users.
+    const std::string key =
+        client.name + ":" + (request.authorization ? TokenHash(*request.authorization) : "none");
+    LimitDecision d = failed_auth_.Hit(key);
+    ApiResponse r = d.allowed ? ErrorResponse(MakeError(401, "unauthenticated"))
+                              : Throttled("failed_auth", d, client.name, client.role,
+                                          "failed authentication with one token");
+    r.auth_error = auth_error;
+    return finish(std::move(r), client.name);
+  }
+  const std::string principal = caller->principal();
+
+  // 429: the client's ceiling, then every retrieval attempt per user.
+  if (LimitDecision d = requests_per_client_.Hit(client.name); !d.allowed) {
+    return finish(Throttled("requests_per_client", d, client.name, client.role,
+                            "requests per client"),
+                  principal);
+  }
+  if (route.id == RouteId::kRetrieveKey) {
+    if (LimitDecision d = retrieve_per_user_.Hit(principal); !d.allowed) {
+      return finish(Throttled("retrieve_per_user", d, principal, caller->RoleName(),
+                              "retrievals per user"),
+                    principal);
+    }
+  }
+
+  // 404/405 for the route.
+  if (route.id == RouteId::kNone) {
+    if (!route.path_known) {
+      return finish(ErrorResponse(MakeError(404, "not_found")), principal);
+    }
+    ApiResponse r = ErrorResponse(MakeError(405, "method_not_allowed"));
+    r.allow = route.allow;
+    return finish(std::move(r), principal);
+  }
+
+  // 413 for the body (the parser stopped reading it).
+  if (request.body_too_large) {
+    return finish(ErrorResponse(MakeError(413, "payload_too_large")), principal);
+  }
+  return finish(Dispatch(route, *caller, query, request), principal);
+}
+
+ApiResponse RequestHandler::Dispatch(const RouteMatch& route, const vault::Caller& caller,
+                                     std::string_view query, ApiRequest& request) {
+  const std::string& id = route.device_id;
+  const std::string_view body = request.body;
+  const bool takes_body = route.id == RouteId::kPutDevice || route.id == RouteId::kCheckIn ||
+                          route.id == RouteId::kStoreKey || route.id == RouteId::kRetrieveKey ||
+                          route.id == RouteId::kRotateKey;
+  if (takes_body) {
+    if (std::optional<HttpError> e = CheckBodyType(body, request.content_type)) {
+      return ErrorResponse(*e);
+    }
+  }
+  auto fail = [](const Status& s, bool store_route = false) {
+    return ErrorResponse(ErrorFromStatus(s, store_route));
+  };
+
+  switch (route.id) {
+    case RouteId::kPutDevice: {
+      Parsed<vault::DeviceSpec> spec = ParseDeviceSpec(body);
+      if (!spec.ok()) return ErrorResponse(spec.error);
+      Result<vault::PutDeviceResult> r = service_.PutDevice(caller, id, *spec.value);
+      if (!r.ok()) return fail(r.status());
+      return JsonResponse(r->created ? 201 : 200, DeviceJson(r->device));
+    }
+    case RouteId::kGetDevice: {
+      Result<vault::Device> r = service_.GetDevice(caller, id);
+      if (!r.ok()) return fail(r.status());
+      return JsonResponse(200, DeviceJson(*r));
+    }
+    case RouteId::kListDevices: {
+      std::optional<std::map<std::string, std::string>> q = ParseQuery(query);
+      if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
+      std::optional<std::string_view> owner, serial;
+      if (auto it = q->find("owner"); it != q->end()) owner = it->second;
+      if (auto it = q->find("serial"); it != q->end()) serial = it->second;
+      Result<std::vector<vault::Device>> r = service_.ListDevices(caller, owner, serial);
+      if (!r.ok()) return fail(r.status());
+      return JsonResponse(200, DeviceListJson(*r));
+    }
+    case RouteId::kCheckIn: {
+      if (std::optional<HttpError> e = CheckEmptyObject(body)) return ErrorResponse(*e);
+      Result<bool> r = service_.CheckIn(caller, id);
+      if (!r.ok()) return fail(r.status());
+      json::object o;
+      o["rotation_required"] = *r;
+      return JsonResponse(200, o);
+    }
+    case RouteId::kStoreKey: {
+      Parsed<StoreKeyBody> parsed = ParseStoreKey(body);
+      OPENSSL_cleanse(request.body.data(), request.body.size());
+      if (!parsed.ok()) return ErrorResponse(parsed.error);
+      const SecretBytes* confirm =
+          parsed.value->confirm_recovery_key ? &*parsed.value->confirm_recovery_key : nullptr;
+      Result<vault::StoreKeyResult> r =
+          service_.StoreKey(caller, id, parsed.value->recovery_key, confirm);
+      if (!r.ok()) return fail(r.status(), /*store_route=*/true);
+      return JsonResponse(200, StoreKeyJson(*r));
+    }
+    case RouteId::kRetrieveKey: {
+      Parsed<RetrieveBody> parsed = ParseRetrieve(body);
+      if (!parsed.ok()) return ErrorResponse(parsed.error);
+      Result<vault::RetrievedKey> r =
+          service_.Retrieve(caller, id, parsed.value->reason, parsed.value->version);
+      if (!r.ok()) return fail(r.status());
+      ApiResponse resp;
+      resp.status = 200;
+      resp.sensitive = true;
+      resp.body = RetrievedKeyBody(*r);
+      return resp;
+    }
+    case RouteId::kRotateKey: {
+      if (std::optional<HttpError> e = CheckEmptyObject(body)) return ErrorResponse(*e);
+      Status s = service_.RequestRotation(caller, id);
+      if (!s.ok()) return fail(s);
+      json::object o;
+      o["rotation_pending"] = true;
+      return JsonResponse(202, o);
+    }
+    case RouteId::kListVersions: {
+      Result<std::vector<vault::VersionInfo>> r = service_.ListVersions(caller, id);
+      if (!r.ok()) return fail(r.status());
+      return JsonResponse(200, VersionsJson(*r));
+    }
+    case RouteId::kListAudit: {
+      std::optional<std::map<std::string, std::string>> q = ParseQuery(query);
+      if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
+      Parsed<AuditQuery> aq = ParseAuditQuery(*q);
+      if (!aq.ok()) return ErrorResponse(aq.error);
+      std::optional<std::string_view> device;
+      if (aq.value->device_id) device = *aq.value->device_id;
+      Result<vault::AuditPage> r =
+          service_.ListAudit(caller, device, aq.value->after, aq.value->limit);
+      if (!r.ok()) return fail(r.status());
+      return JsonResponse(200, AuditPageJson(*r));
+    }
+    case RouteId::kVerifyAudit: {
+      Result<vault::AuditVerifyReport> r = service_.VerifyAudit(caller);
+      if (!r.ok()) return fail(r.status());
+      return JsonResponse(200, AuditVerifyJson(*r));
+    }
+    case RouteId::kMetrics: {
+      if (Status s = service_.AuthorizeMetrics(caller); !s.ok()) return fail(s);
+      ApiResponse resp;
+      resp.status = 200;
+      resp.content_type = "text/plain; version=0.0.4";
+      resp.body = metrics_.Render();
+      return resp;
+    }
+    case RouteId::kHealth:
+    case RouteId::kNone:
+      break;
+  }
+  return ErrorResponse(MakeError(404, "not_found"));
+}
+
+}  // namespace escrow::api

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "api/http_errors.h"
+#include "api/metrics.h"
+#include "api/rate_limiter.h"
+#include "api/routes.h"
+#include "vault/base/clock.h"
+#include "vault/config.h"
+#include "vault/escrow_service.h"
+#include "vault/types.h"
+
+namespace escrow::api {
+
+class JwtVerifier;
+
+// One HTTP request as the session read it, without Beast types.
+struct ApiRequest {
+  std::string request_id;
+  std::string method;
+  std::string target;         // path and query
+  std::optional<std::string> authorization;
+  std::string content_type;
+  std::string body;           // wiped by Handle()
+  bool headers_too_large = false;  // the parser stopped at the header limit
+  bool body_too_large = false;     // the parser stopped at the body limit
+  std::optional<vault::ClientConfig> client;  // the matched client certificate, if any
+};
+
+// The answer, plus what the access log needs.
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  bool sensitive = false;  // carries a plaintext key: wipe `body` after the write
+  std::string allow;       // for 405
+  std::int64_t retry_after_seconds = 0;  // for 429
+  std::string route;       // the path template
+  std::string principal;   // who called, for the log ("-" before authentication)
+  std::string auth_error;  // why authentication failed, for the log (never token contents)
+};
+
+// The per-request pipeline of API.md, in its order: 401 certificate, 431, 401 token, 429,
+// 404/405 route, 413/415/400 request, then the escrow service (whose Status is mapped in
+// http_errors). Pure of sockets, so it runs on a worker thread: it blocks on the service.
+// Thread-safe (limiters and metrics lock; the service is thread-safe).
+class RequestHandler {
+ public:
+  // `verifier` may be null: then every bearer token fails.
+  RequestHandler(vault::EscrowService& service, const JwtVerifier* verifier,
+                 const vault::VaultConfig& config, Metrics& metrics,
+                 const Clock& clock = Clock::System());
+  RequestHandler(const RequestHandler&) = delete;  // owns the limiters
+  RequestHandler& operator=(const RequestHandler&) = delete;
+
+  ApiResponse Handle(ApiRequest& request);
+
+ private:
+  struct Authn;
+  ApiResponse Dispatch(const RouteMatch& route, const vault::Caller& caller,
+                       std::string_view query, ApiRequest& request);
+  ApiResponse Throttled(std::string_view limit, const LimitDecision& d, std::string_view actor,
+                        std::string_view role, std::string_view detail);
+
+  vault::EscrowService& service_;
+  const JwtVerifier* verifier_;
+  Metrics& metrics_;
+  const Clock& clock_;
+  RateLimiter retrieve_per_user_;
+  RateLimiter requests_per_client_;
+  RateLimiter failed_auth_;
+};
+
+// The JSON error answer for `error`.
+ApiResponse ErrorResponse(const HttpError& error);
+
+}  // namespace escrow::api

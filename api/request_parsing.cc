@@ -1,0 +1,281 @@
+#include "api/request_parsing.h"
+
+#include <openssl/crypto.h>
+
+#include <array>
+#include <charconv>
+#include <cstddef>
+#include <new>
+
+#include <boost/json.hpp>
+
+namespace escrow::api {
+namespace json = boost::json;
+namespace {
+
+constexpr std::size_t kMaxAuditLimit = 1000;
+
+// Hands out heap blocks and wipes each one before giving it back, so the strings a JSON
+// parse made of a recovery key do not linger in freed memory. Not thread-safe; one per parse.
+class CleansingResource final : public json::memory_resource {
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t align) override {
+    return ::operator new(bytes, std::align_val_t(align));
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
+    OPENSSL_cleanse(p, bytes);
+    ::operator delete(p, std::align_val_t(align));
+  }
+  bool do_is_equal(const json::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+};
+
+HttpError Invalid(std::string_view message) { return MakeError(400, "invalid_request", message); }
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Parses `body` as one JSON object into `out` (allocated from `sp`, temporary buffers in
+// `temp`). Returns an error text or "".
+std::string ParseObject(std::string_view body, json::storage_ptr sp, std::span<unsigned char> temp,
+                        json::value& out) {
+  json::parse_options opts;
+  opts.max_depth = 16;
+  json::parser p(std::move(sp), opts, temp.data(), temp.size());
+  json::error_code ec;
+  p.write(body.data(), body.size(), ec);
+  if (ec) return "the body is not valid JSON";
+  out = p.release();
+  if (!out.is_object()) return "the body must be a JSON object";
+  return {};
+}
+
+template <class T>
+Parsed<T> Fail(HttpError e) {
+  Parsed<T> p;
+  p.error = std::move(e);
+  return p;
+}
+
+// A required string field: "" error text when fine.
+std::string GetString(const json::object& o, std::string_view name, bool required,
+                      std::optional<std::string>& out) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) {
+    if (required) return "missing field: " + std::string(name);
+    return {};
+  }
+  if (!v->is_string()) return "field " + std::string(name) + " must be a string";
+  out = std::string(v->get_string());
+  return {};
+}
+
+}  // namespace
+
+bool IsJsonContentType(std::string_view content_type) {
+  std::string_view media = content_type.substr(0, content_type.find(';'));
+  return Lower(Trim(media)) == "application/json";
+}
+
+std::optional<HttpError> CheckBodyType(std::string_view body, std::string_view content_type) {
+  if (body.empty() && content_type.empty()) return std::nullopt;
+  if (!IsJsonContentType(content_type)) return MakeError(415, "unsupported_media_type");
+  return std::nullopt;
+}
+
+Parsed<vault::DeviceSpec> ParseDeviceSpec(std::string_view body) {
+  std::array<unsigned char, 1024> temp{};
+  json::value v;
+  if (std::string err = ParseObject(body, {}, temp, v); !err.empty()) {
+    return Fail<vault::DeviceSpec>(Invalid(err));
+  }
+  const json::object& o = v.get_object();
+  vault::DeviceSpec spec;
+  std::optional<std::string> serial, name, platform, ownership, owner;
+  for (auto [field, out] : {std::pair{"serial", &serial}, std::pair{"name", &name},
+                            std::pair{"platform", &platform}, std::pair{"ownership", &ownership},
+                            std::pair{"owner", &owner}}) {
+    if (std::string err = GetString(o, field, true, *out); !err.empty()) {
+      return Fail<vault::DeviceSpec>(Invalid(err));
+    }
+  }
+  const json::value* enc = o.if_contains("encryption_enabled");
+  if (enc == nullptr || enc->is_null()) {
+    return Fail<vault::DeviceSpec>(Invalid("missing field: encryption_enabled"));
+  }
+  if (!enc->is_bool()) {
+    return Fail<vault::DeviceSpec>(Invalid("field encryption_enabled must be a boolean"));
+  }
+  std::optional<vault::Platform> pl = vault::ParsePlatform(*platform);
+  if (!pl) return Fail<vault::DeviceSpec>(Invalid("platform must be macos, windows or linux"));
+  std::optional<vault::Ownership> ow = vault::ParseOwnership(*ownership);
+  if (!ow) return Fail<vault::DeviceSpec>(Invalid("ownership must be corporate or personal"));
+  spec.serial = std::move(*serial);
+  spec.name = std::move(*name);
+  spec.platform = *pl;
+  spec.ownership = *ow;
+  spec.owner = std::move(*owner);
+  spec.encryption_enabled = enc->get_bool();
+  Parsed<vault::DeviceSpec> out;
+  out.value = std::move(spec);
+  return out;
+}
+
+Parsed<StoreKeyBody> ParseStoreKey(std::string_view body) {
+  // The parser's scratch space (escaped strings are assembled there) and every block of the
+  // parsed value are wiped before this returns.
+  std::array<unsigned char, 4096> temp{};
+  CleansingResource resource;
+  Parsed<StoreKeyBody> out;
+  {
+    json::value v;
+    std::string err = ParseObject(body, json::storage_ptr(&resource), temp, v);
+    if (err.empty()) {
+      const json::object& o = v.get_object();
+      const json::value* key = o.if_contains("recovery_key");
+      const json::value* confirm = o.if_contains("confirm_recovery_key");
+      if (key == nullptr || key->is_null()) {
+        err = "missing field: recovery_key";
+      } else if (!key->is_string()) {
+        err = "field recovery_key must be a string";
+      } else if (confirm != nullptr && !confirm->is_null() && !confirm->is_string()) {
+        err = "field confirm_recovery_key must be a string";
+      } else {
+        const json::string& k = key->get_string();
+        StoreKeyBody b;
+        b.recovery_key = SecretBytes::CopyOf(std::string_view(k.data(), k.size()));
+        if (confirm != nullptr && confirm->is_string()) {
+          const json::string& c = confirm->get_string();
+          b.confirm_recovery_key = SecretBytes::CopyOf(std::string_view(c.data(), c.size()));
+        }
+        out.value = std::move(b);
+      }
+    }
+    if (!err.empty()) out.error = Invalid(err);
+  }  // v releases its blocks into `resource`, which wipes them
+  OPENSSL_cleanse(temp.data(), temp.size());
+  return out;
+}
+
+Parsed<RetrieveBody> ParseRetrieve(std::string_view body) {
+  RetrieveBody r;
+  if (body.empty()) {
+    Parsed<RetrieveBody> out;
+    out.value = std::move(r);
+    return out;
+  }
+  std::array<unsigned char, 1024> temp{};
+  json::value v;
+  if (std::string err = ParseObject(body, {}, temp, v); !err.empty()) {
+    return Fail<RetrieveBody>(Invalid(err));
+  }
+  const json::object& o = v.get_object();
+  std::optional<std::string> reason;
+  if (std::string err = GetString(o, "reason", false, reason); !err.empty()) {
+    return Fail<RetrieveBody>(Invalid(err));
+  }
+  if (reason) r.reason = std::move(*reason);
+  if (const json::value* ver = o.if_contains("version"); ver != nullptr && !ver->is_null()) {
+    std::int64_t n = 0;
+    if (ver->is_int64()) {
+      n = ver->get_int64();
+    } else if (ver->is_uint64()) {
+      n = -1;  // far too large
+    } else {
+      return Fail<RetrieveBody>(Invalid("field version must be an integer"));
+    }
+    if (n < 1 || n > 0xffffffffLL) {
+      return Fail<RetrieveBody>(Invalid("field version must be an integer of at least 1"));
+    }
+    r.version = static_cast<std::uint32_t>(n);
+  }
+  Parsed<RetrieveBody> out;
+  out.value = std::move(r);
+  return out;
+}
+
+std::optional<HttpError> CheckEmptyObject(std::string_view body) {
+  if (body.empty()) return std::nullopt;
+  std::array<unsigned char, 1024> temp{};
+  json::value v;
+  if (std::string err = ParseObject(body, {}, temp, v); !err.empty()) return Invalid(err);
+  return std::nullopt;
+}
+
+std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
+  auto decode = [](std::string_view in) -> std::optional<std::string> {
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      char c = in[i];
+      if (c == '+') {
+        out.push_back(' ');
+      } else if (c == '%') {
+        if (i + 2 >= in.size()) return std::nullopt;
+        unsigned value = 0;
+        auto [ptr, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, value, 16);
+        if (ec != std::errc() || ptr != in.data() + i + 3) return std::nullopt;
+        out.push_back(static_cast<char>(value));
+        i += 2;
+      } else {
+        out.push_back(c);
+      }
+    }
+    return out;
+  };
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    std::optional<std::string> k = decode(pair.substr(0, eq));
+    std::optional<std::string> v =
+        decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+    if (!k || !v) return std::nullopt;
+    if (!out.emplace(std::move(*k), std::move(*v)).second) return std::nullopt;
+  }
+  return out;
+}
+
+Parsed<AuditQuery> ParseAuditQuery(const std::map<std::string, std::string>& query) {
+  AuditQuery q;
+  auto number = [](const std::string& s, std::uint64_t& out) {
+    if (s.empty() || s.size() > 19) return false;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && ptr == s.data() + s.size();
+  };
+  if (auto it = query.find("device_id"); it != query.end()) {
+    if (it->second.empty()) return Fail<AuditQuery>(Invalid("device_id must not be empty"));
+    q.device_id = it->second;
+  }
+  if (auto it = query.find("after"); it != query.end()) {
+    if (!number(it->second, q.after)) {
+      return Fail<AuditQuery>(Invalid("after must be a sequence number"));
+    }
+  }
+  if (auto it = query.find("limit"); it != query.end()) {
+    std::uint64_t n = 0;
+    if (!number(it->second, n) || n < 1 || n > kMaxAuditLimit) {
+      return Fail<AuditQuery>(Invalid("limit must be an integer from 1 to 1000"));
+    }
+    q.limit = static_cast<std::size_t>(n);
+  }
+  Parsed<AuditQuery> out;
+  out.value = std::move(q);
+  return out;
+}
+
+}  // namespace escrow::api

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/http_errors.h"
+#include "vault/base/result.h"
+#include "vault/base/secret_bytes.h"
+#include "vault/types.h"
+
+namespace escrow::api {
+
+// Parsers for request bodies and query strings. They are strict on types (a number where a
+// string belongs is 400) and lenient on unknown fields. Errors come back as the HttpError to
+// answer (400 invalid_request or 415). Stateless and thread-safe.
+
+// True if the Content-Type is application/json, parameters (charset=utf-8) allowed.
+bool IsJsonContentType(std::string_view content_type);
+
+// 415 unless a body is application/json; an empty body needs no Content-Type.
+std::optional<HttpError> CheckBodyType(std::string_view body, std::string_view content_type);
+
+template <class T>
+struct Parsed {
+  std::optional<T> value;
+  HttpError error;  // set when !value
+  bool ok() const { return value.has_value(); }
+};
+
+Parsed<vault::DeviceSpec> ParseDeviceSpec(std::string_view body);
+
+struct StoreKeyBody {
+  SecretBytes recovery_key;
+  std::optional<SecretBytes> confirm_recovery_key;
+};
+// The two key strings go straight into SecretBytes; every buffer the JSON parser used is
+// wiped before returning. The caller still wipes `body` itself.
+Parsed<StoreKeyBody> ParseStoreKey(std::string_view body);
+
+struct RetrieveBody {
+  std::string reason;
+  std::optional<std::uint32_t> version;
+};
+// An empty body is {}.
+Parsed<RetrieveBody> ParseRetrieve(std::string_view body);
+
+// An empty body or a JSON object (checkin, rotate).
+std::optional<HttpError> CheckEmptyObject(std::string_view body);
+
+// Query string "a=1&b=x%40y" -> {a:1, b:x@y}. nullopt on bad percent-encoding or a repeated
+// parameter.
+std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query);
+
+struct AuditQuery {
+  std::optional<std::string> device_id;
+  std::uint64_t after = 0;
+  std::size_t limit = 100;
+};
+Parsed<AuditQuery> ParseAuditQuery(const std::map<std::string, std::string>& query);
+
+}  // namespace escrow::api

@@ -1,0 +1,86 @@
+#include "api/routes.h"
+
+#include <array>
+#include <vector>
+
+namespace escrow::api {
+namespace {
+
+struct RouteDef {
+  std::string_view method;
+  std::string_view path;  // "{id}" matches one non-empty segment
+  RouteId id;
+};
+
+constexpr std::array kRoutes{
+    RouteDef{"GET", "/v1/health", RouteId::kHealth},
+    RouteDef{"GET", "/v1/devices", RouteId::kListDevices},
+    RouteDef{"GET", "/v1/devices/{id}", RouteId::kGetDevice},
+    RouteDef{"PUT", "/v1/devices/{id}", RouteId::kPutDevice},
+    RouteDef{"POST", "/v1/devices/{id}/checkin", RouteId::kCheckIn},
+    RouteDef{"PUT", "/v1/devices/{id}/recovery-key", RouteId::kStoreKey},
+    RouteDef{"POST", "/v1/devices/{id}/recovery-key/retrieve", RouteId::kRetrieveKey},
+    RouteDef{"POST", "/v1/devices/{id}/recovery-key/rotate", RouteId::kRotateKey},
+    RouteDef{"GET", "/v1/devices/{id}/recovery-key/versions", RouteId::kListVersions},
+    RouteDef{"GET", "/v1/audit", RouteId::kListAudit},
+    RouteDef{"GET", "/v1/audit/verify", RouteId::kVerifyAudit},
+    RouteDef{"GET", "/v1/metrics", RouteId::kMetrics},
+};
+
+std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty() || path.front() != '/') return out;
+  path.remove_prefix(1);
+  while (true) {
+    std::size_t slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+// True if `path` fits `pattern`; the {id} segment goes to `id`.
+bool PathMatches(std::string_view pattern, std::string_view path, std::string& id) {
+  std::vector<std::string_view> want = Split(pattern);
+  std::vector<std::string_view> got = Split(path);
+  if (want.size() != got.size() || got.empty()) return false;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (got[i].empty()) return false;
+    if (want[i] == "{id}") {
+      id = std::string(got[i]);
+    } else if (want[i] != got[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+RouteMatch MatchRoute(std::string_view method, std::string_view path) {
+  RouteMatch m;
+  for (const RouteDef& r : kRoutes) {
+    std::string id;
+    if (!PathMatches(r.path, path, id)) continue;
+    if (!m.path_known) {
+      m.path_known = true;
+      m.path_template = std::string(r.path);
+      m.device_id = id;
+    }
+    if (!m.allow.empty()) m.allow += ", ";
+    m.allow += r.method;
+    if (r.method == method) m.id = r.id;
+  }
+  if (!m.path_known) m.path_template = "unknown";
+  return m;
+}
+
+std::string_view RouteTemplate(RouteId id) {
+  for (const RouteDef& r : kRoutes) {
+    if (r.id == id) return r.path;
+  }
+  return "unknown";
+}
+
+}  // namespace escrow::api

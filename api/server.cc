@@ -1,0 +1,199 @@
+#include "api/server.h"
+
+#include <charconv>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/json.hpp>
+
+#include "api/client_registry.h"
+#include "api/https_session.h"
+#include "api/json_log.h"
+#include "api/listener.h"
+#include "api/metrics.h"
+#include "api/request_handler.h"
+#include "api/server_context.h"
+#include "api/tls_context.h"
+
+namespace escrow::api {
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::size_t ThreadCount(int configured) {
+  if (configured > 0) return static_cast<std::size_t>(configured);
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 2 : n;
+}
+
+}  // namespace
+
+std::uint64_t SessionRegistry::Add(std::weak_ptr<HttpsSession> session) {
+  std::lock_guard lock(mu_);
+  std::uint64_t id = next_++;
+  sessions_.emplace(id, std::move(session));
+  return id;
+}
+
+void SessionRegistry::Remove(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(id);
+}
+
+std::size_t SessionRegistry::size() const {
+  std::lock_guard lock(mu_);
+  return sessions_.size();
+}
+
+std::vector<std::shared_ptr<HttpsSession>> SessionRegistry::Snapshot() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<HttpsSession>> out;
+  for (const auto& [id, weak] : sessions_) {
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<HostPort> ParseListen(const std::string& listen) {
+  std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+    return Status::InvalidArgument("listen address must be HOST:PORT: " + listen);
+  }
+  HostPort hp;
+  hp.host = listen.substr(0, colon);
+  if (hp.host.front() == '[') {
+    if (hp.host.back() != ']') return Status::InvalidArgument("bad IPv6 address: " + listen);
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  std::string_view port(listen.data() + colon + 1, listen.size() - colon - 1);
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), hp.port);
+  if (ec != std::errc() || ptr != port.data() + port.size()) {
+    return Status::InvalidArgument("bad port in listen address: " + listen);
+  }
+  return hp;
+}
+
+struct Server::Impl {
+  Impl(const vault::VaultConfig& config, net::ssl::context tls_context,
+       vault::EscrowService& service, const JwtVerifier* verifier)
+      : clients(config.clients),
+        handler(service, verifier, config, metrics),
+        tls(std::move(tls_context)),
+        ioc(static_cast<int>(ThreadCount(config.io_threads))),
+        workers(ThreadCount(config.worker_threads)),
+        ctx{tls, workers, handler, clients, metrics, sessions, {}, 1024, {}},
+        signals(ioc, SIGINT, SIGTERM),
+        drain_timer(ioc),
+        io_threads(ThreadCount(config.io_threads)),
+        drain_timeout(config.drain_timeout) {
+    ctx.timeouts.handshake = config.handshake_timeout;
+    ctx.timeouts.read = config.read_timeout;
+    ctx.timeouts.idle = config.idle_timeout;
+    ctx.timeouts.write = config.read_timeout;
+    ctx.max_connections =
+        config.max_connections > 0 ? static_cast<std::size_t>(config.max_connections) : 1024;
+  }
+
+  void BeginDrain() {
+    if (ctx.draining.exchange(true)) return;
+    LogInfo("draining", "stopped accepting; finishing in-flight requests");
+    listener->Stop();
+    boost::system::error_code ignored;
+    signals.cancel(ignored);
+    for (const auto& s : sessions.Snapshot()) s->Drain();
+    drain_deadline = std::chrono::steady_clock::now() + drain_timeout;
+    CheckDrained();
+  }
+
+  void CheckDrained() {
+    const std::size_t left = sessions.size();
+    if (left == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+      boost::json::object line;
+      line["event"] = "drained";
+      line["connections_left"] = left;
+      LogJson(line);
+      ioc.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([this](boost::system::error_code ec) {
+      if (!ec) CheckDrained();
+    });
+  }
+
+  Metrics metrics;
+  ClientRegistry clients;
+  RequestHandler handler;
+  SessionRegistry sessions;
+  net::ssl::context tls;
+  net::io_context ioc;
+  net::thread_pool workers;
+  ServerContext ctx;
+  std::shared_ptr<Listener> listener;
+  net::signal_set signals;
+  net::steady_timer drain_timer;
+  std::size_t io_threads;
+  std::chrono::milliseconds drain_timeout;
+  std::chrono::steady_clock::time_point drain_deadline;
+  std::string listen_address;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() {
+  if (impl_) impl_->workers.join();
+}
+
+Result<std::unique_ptr<Server>> Server::Create(const vault::VaultConfig& config,
+                                               const std::string& listen,
+                                               vault::EscrowService& service,
+                                               const JwtVerifier* verifier) {
+  ESCROW_ASSIGN_OR_RETURN(HostPort hp, ParseListen(listen));
+  ESCROW_ASSIGN_OR_RETURN(net::ssl::context tls, MakeServerTlsContext(config));
+  auto impl = std::make_unique<Impl>(config, std::move(tls), service, verifier);
+
+  boost::system::error_code ec;
+  net::ip::address address = net::ip::make_address(hp.host, ec);
+  if (ec) {
+    tcp::resolver resolver(impl->ioc);
+    auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+    if (ec || results.empty()) {
+      return Status::InvalidArgument("cannot resolve listen host " + hp.host);
+    }
+    address = results.begin()->endpoint().address();
+  }
+  impl->listener = std::make_shared<Listener>(impl->ioc, impl->ctx);
+  ESCROW_RETURN_IF_ERROR(impl->listener->Bind(tcp::endpoint(address, hp.port)));
+  const std::uint16_t port = impl->listener->local_endpoint().port();
+  const bool v6 = hp.host.find(':') != std::string::npos;
+  impl->listen_address = (v6 ? "[" + hp.host + "]" : hp.host) + ":" + std::to_string(port);
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+const std::string& Server::listen_address() const { return impl_->listen_address; }
+
+void Server::Run() {
+  Impl& s = *impl_;
+  s.signals.async_wait([&s](boost::system::error_code ec, int /*signal*/) {
+    if (!ec) s.BeginDrain();
+  });
+  s.listener->Run();
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < s.io_threads; ++i) threads.emplace_back([&s] { s.ioc.run(); });
+  s.ioc.run();
+  for (std::thread& t : threads) t.join();
+  s.workers.join();
+}
+
+void Server::Stop() {
+  net::post(impl_->ioc, [s = impl_.get()] { s->BeginDrain(); });
+}
+
+}  // namespace escrow::api

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "vault/base/result.h"
+#include "vault/config.h"
+#include "vault/escrow_service.h"
+
+namespace escrow::api {
+
+class JwtVerifier;
+
+// The vault's HTTPS API server: TLS listener, sessions on io threads, request handling on a
+// worker pool (config.worker_threads), graceful drain on SIGTERM/SIGINT. Beast stays behind
+// this interface. Create() binds the socket (so privileges can be dropped before Run());
+// Run() serves on the calling thread plus config.io_threads - 1 more and returns after a
+// signal or Stop() once in-flight requests completed (or drain_timeout passed).
+class Server {
+ public:
+  // `listen` is "HOST:PORT" (port 0 picks a free one). `service` and `verifier` must outlive
+  // the server; `verifier` may be null (every bearer token then fails). kInvalidArgument for
+  // a bad address or TLS files, kUnavailable if the address cannot be bound.
+  static Result<std::unique_ptr<Server>> Create(const vault::VaultConfig& config,
+                                                const std::string& listen,
+                                                vault::EscrowService& service,
+                                                const JwtVerifier* verifier);
+  Server(const Server&) = delete;  // owns threads and sockets
+  Server& operator=(const Server&) = delete;
+  ~Server();
+
+  // "HOST:PORT" with the port actually bound.
+  const std::string& listen_address() const;
+  void Run();
+  // Thread-safe and signal-free: begin the drain.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "HOST:PORT" ("[::1]:8443" for IPv6). nullopt-like error as kInvalidArgument.
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+Result<HostPort> ParseListen(const std::string& listen);
+
+}  // namespace escrow::api

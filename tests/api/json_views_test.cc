@@ -1,0 +1,53 @@
+#include "api/json_views.h"
+
+#include <catch2/catch.hpp>
+#include <boost/json.hpp>
+
+namespace escrow::api {
+namespace {
+
+TEST_CASE("DeviceJson has every field of API.md, nulls included", "[api][json]") {
+  vault::Device d;
+  d.id = "mac1";
+  d.serial = "C02X";
+  d.owner = "alice";
+  boost::json::object o = DeviceJson(d);
+  for (const char* f : {"id", "serial", "name", "platform", "ownership", "owner",
+                        "encryption_enabled", "has_recovery_key", "key_version", "key_stored_at",
+                        "rotation_pending", "last_checkin_at"}) {
+    CAPTURE(f);
+    CHECK(o.contains(f));
+  }
+  CHECK(o["key_version"].is_null());
+  CHECK(o["platform"] == "macos");
+  d.key_version = 3;
+  d.key_stored_at = FromUnixSeconds(0);
+  o = DeviceJson(d);
+  CHECK(o["key_version"] == 3);
+  CHECK(o["key_stored_at"] == "1970-01-01T00:00:00Z");
+}
+
+TEST_CASE("RetrievedKeyBody escapes the key and parses back", "[api][json]") {
+  vault::RetrievedKey key;
+  key.recovery_key = SecretBytes::CopyOf(std::string_view("pa\"ss\\wo\x01rd \xc3\xa9"));
+  key.version = 2;
+  key.expires_at = FromUnixSeconds(300);
+  std::string body = RetrievedKeyBody(key);
+  boost::json::value v = boost::json::parse(body);
+  CHECK(v.at("recovery_key") == "pa\"ss\\wo\x01rd \xc3\xa9");
+  CHECK(v.at("version") == 2);
+  CHECK(v.at("expires_at") == "1970-01-01T00:05:00Z");
+}
+
+TEST_CASE("HealthJson shows components only when unavailable", "[api][json]") {
+  vault::HealthReport ok;
+  CHECK(boost::json::serialize(HealthJson(ok)) == R"({"status":"ok"})");
+  vault::HealthReport bad;
+  bad.ok = false;
+  bad.hsm = "unavailable";
+  CHECK(boost::json::serialize(HealthJson(bad)) ==
+        R"({"status":"unavailable","hsm":"unavailable","database":"ok"})");
+}
+
+}  // namespace
+}  // namespace escrow::api

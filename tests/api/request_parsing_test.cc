@@ -1,0 +1,133 @@
+#include "api/request_parsing.h"
+
+#include <catch2/catch.hpp>
+
+namespace escrow::api {
+namespace {
+
+constexpr const char* kDevice =
+    R"({"serial":"C02X","name":"Work Mac","platform":"macos","ownership":"corporate",)"
+    R"("owner":"alice@example.com","encryption_enabled":true})";
+
+TEST_CASE("IsJsonContentType accepts application/json with parameters", "[api][parsing]") {
+  CHECK(IsJsonContentType("application/json"));
+  CHECK(IsJsonContentType("Application/JSON; charset=utf-8"));
+  CHECK(IsJsonContentType(" application/json ;charset=UTF-8"));
+  CHECK_FALSE(IsJsonContentType("text/plain"));
+  CHECK_FALSE(IsJsonContentType("application/jsonx"));
+  CHECK_FALSE(IsJsonContentType("application/x-www-form-urlencoded"));
+  CHECK_FALSE(IsJsonContentType(""));
+}
+
+TEST_CASE("CheckBodyType answers 415 for a body that is not JSON", "[api][parsing]") {
+  CHECK_FALSE(CheckBodyType("", "").has_value());
+  CHECK_FALSE(CheckBodyType("{}", "application/json").has_value());
+  std::optional<HttpError> e = CheckBodyType("{}", "text/plain");
+  REQUIRE(e);
+  CHECK(e->status == 415);
+  CHECK(e->code == "unsupported_media_type");
+  CHECK(CheckBodyType("{}", "")->status == 415);
+}
+
+TEST_CASE("ParseDeviceSpec reads all six fields", "[api][parsing]") {
+  Parsed<vault::DeviceSpec> p = ParseDeviceSpec(kDevice);
+  REQUIRE(p.ok());
+  CHECK(p.value->serial == "C02X");
+  CHECK(p.value->name == "Work Mac");
+  CHECK(p.value->platform == vault::Platform::kMacos);
+  CHECK(p.value->ownership == vault::Ownership::kCorporate);
+  CHECK(p.value->owner == "alice@example.com");
+  CHECK(p.value->encryption_enabled);
+  SECTION("unknown fields are ignored") {
+    std::string body = kDevice;
+    body.insert(1, R"("color":"red",)");
+    CHECK(ParseDeviceSpec(body).ok());
+  }
+}
+
+TEST_CASE("ParseDeviceSpec rejects missing fields, wrong types and bad values", "[api][parsing]") {
+  for (const char* body : {
+           R"({"name":"n","platform":"macos","ownership":"corporate","owner":"a","encryption_enabled":true})",
+           R"({"serial":"s","name":"n","platform":"macos","ownership":"corporate","owner":"a"})",
+           R"({"serial":1,"name":"n","platform":"macos","ownership":"corporate","owner":"a","encryption_enabled":true})",
+           R"({"serial":"s","name":"n","platform":"macos","ownership":"corporate","owner":"a","encryption_enabled":"true"})",
+           R"({"serial":"s","name":"n","platform":"amiga","ownership":"corporate","owner":"a","encryption_enabled":true})",
+           R"({"serial":"s","name":"n","platform":"macos","ownership":"rented","owner":"a","encryption_enabled":true})",
+           R"({"serial":"s","name":null,"platform":"macos","ownership":"corporate","owner":"a","encryption_enabled":true})",
+           R"([1,2])", R"("x")", "{", "", "{\"serial\":\"s\",}", "nul"}) {
+    CAPTURE(body);
+    Parsed<vault::DeviceSpec> p = ParseDeviceSpec(body);
+    CHECK_FALSE(p.ok());
+    CHECK(p.error.status == 400);
+    CHECK(p.error.code == "invalid_request");
+    CHECK_FALSE(p.error.message.empty());
+  }
+}
+
+TEST_CASE("ParseStoreKey puts the keys into SecretBytes", "[api][parsing]") {
+  Parsed<StoreKeyBody> p = ParseStoreKey(
+      R"({"recovery_key":"ABCD-EFGH","confirm_recovery_key":"abcd\u002defgh"})");
+  REQUIRE(p.ok());
+  CHECK(p.value->recovery_key.RevealSecretText() == "ABCD-EFGH");
+  REQUIRE(p.value->confirm_recovery_key);
+  CHECK(p.value->confirm_recovery_key->RevealSecretText() == "abcd-efgh");
+  SECTION("confirmation is optional here (vault/ decides who needs it)") {
+    Parsed<StoreKeyBody> q = ParseStoreKey(R"({"recovery_key":"k"})");
+    REQUIRE(q.ok());
+    CHECK_FALSE(q.value->confirm_recovery_key);
+  }
+  SECTION("types are strict") {
+    CHECK_FALSE(ParseStoreKey(R"({"recovery_key":123})").ok());
+    CHECK_FALSE(ParseStoreKey(R"({"recovery_key":"k","confirm_recovery_key":["k"]})").ok());
+    CHECK_FALSE(ParseStoreKey(R"({})").ok());
+    CHECK_FALSE(ParseStoreKey(R"({"recovery_key":"k")").ok());
+  }
+}
+
+TEST_CASE("ParseRetrieve reads reason and version", "[api][parsing]") {
+  Parsed<RetrieveBody> p = ParseRetrieve(R"({"reason":"locked out","version":2})");
+  REQUIRE(p.ok());
+  CHECK(p.value->reason == "locked out");
+  CHECK(p.value->version == 2u);
+  CHECK(ParseRetrieve("").ok());
+  CHECK(ParseRetrieve("{}").ok());
+  for (const char* bad : {R"({"version":0})", R"({"version":-1})", R"({"version":1.5})",
+                          R"({"version":"1"})", R"({"version":true})",
+                          R"({"version":18446744073709551615})", R"({"version":4294967296})",
+                          R"({"reason":5})", "[]"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseRetrieve(bad).ok());
+  }
+}
+
+TEST_CASE("ParseQuery decodes and rejects repeats and bad escapes", "[api][parsing]") {
+  auto q = ParseQuery("owner=alice%40example.com&serial=C02X");
+  REQUIRE(q);
+  CHECK(q->at("owner") == "alice@example.com");
+  CHECK(q->at("serial") == "C02X");
+  CHECK_FALSE(ParseQuery("owner=a&owner=b"));
+  CHECK_FALSE(ParseQuery("owner=%4"));
+  CHECK_FALSE(ParseQuery("owner=%zz"));
+  CHECK(ParseQuery("")->empty());
+}
+
+TEST_CASE("ParseAuditQuery validates after and limit", "[api][parsing]") {
+  auto parse = [](const char* q) { return ParseAuditQuery(*ParseQuery(q)); };
+  Parsed<AuditQuery> p = parse("");
+  REQUIRE(p.ok());
+  CHECK(p.value->limit == 100);
+  CHECK(p.value->after == 0);
+  p = parse("device_id=mac1&after=42&limit=1000");
+  REQUIRE(p.ok());
+  CHECK(*p.value->device_id == "mac1");
+  CHECK(p.value->after == 42);
+  CHECK(p.value->limit == 1000);
+  for (const char* bad : {"limit=0", "limit=1001", "limit=x", "after=-1", "after=1e3", "limit=",
+                          "device_id="}) {
+    CAPTURE(bad);
+    CHECK(parse(bad).error.status == 400);
+  }
+}
+
+}  // namespace
+}  // namespace escrow::api

@@ -1,0 +1,45 @@
+#include "api/routes.h"
+
+#include <catch2/catch.hpp>
+
+namespace escrow::api {
+namespace {
+
+TEST_CASE("MatchRoute finds every endpoint of API.md", "[api][routes]") {
+  CHECK(MatchRoute("GET", "/v1/health").id == RouteId::kHealth);
+  CHECK(MatchRoute("GET", "/v1/devices").id == RouteId::kListDevices);
+  CHECK(MatchRoute("GET", "/v1/devices/mac1").id == RouteId::kGetDevice);
+  CHECK(MatchRoute("PUT", "/v1/devices/mac1").id == RouteId::kPutDevice);
+  CHECK(MatchRoute("POST", "/v1/devices/mac1/checkin").id == RouteId::kCheckIn);
+  CHECK(MatchRoute("PUT", "/v1/devices/mac1/recovery-key").id == RouteId::kStoreKey);
+  CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/retrieve").id == RouteId::kRetrieveKey);
+  CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/rotate").id == RouteId::kRotateKey);
+  CHECK(MatchRoute("GET", "/v1/devices/m/recovery-key/versions").id == RouteId::kListVersions);
+  CHECK(MatchRoute("GET", "/v1/audit").id == RouteId::kListAudit);
+  CHECK(MatchRoute("GET", "/v1/audit/verify").id == RouteId::kVerifyAudit);
+  CHECK(MatchRoute("GET", "/v1/metrics").id == RouteId::kMetrics);
+}
+
+TEST_CASE("MatchRoute extracts the device id and the template", "[api][routes]") {
+  RouteMatch m = MatchRoute("POST", "/v1/devices/a.b-c_9/recovery-key/retrieve");
+  CHECK(m.device_id == "a.b-c_9");
+  CHECK(m.path_template == "/v1/devices/{id}/recovery-key/retrieve");
+}
+
+TEST_CASE("MatchRoute tells unknown paths from wrong methods", "[api][routes]") {
+  RouteMatch m = MatchRoute("DELETE", "/v1/devices/mac1");
+  CHECK(m.id == RouteId::kNone);
+  CHECK(m.path_known);
+  CHECK(m.allow == "GET, PUT");
+  m = MatchRoute("GET", "/v1/devices/mac1/recovery-key");
+  CHECK(m.id == RouteId::kNone);
+  CHECK(m.allow == "PUT");
+  for (const char* path : {"/", "/v2/health", "/v1/devices/", "/v1/devices//checkin",
+                           "/v1/health/", "/v1/devices/a/b", "", "v1/health"}) {
+    CAPTURE(path);
+    CHECK_FALSE(MatchRoute("GET", path).path_known);
+  }
+}
+
+}  // namespace
+}  // namespace escrow::api

@@ -1,0 +1,260 @@
+#include "tests/e2e/vault_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "api/base64url.h"
+
+#ifndef ESCROW_VAULTD_PATH
+#error "ESCROW_VAULTD_PATH must be defined by the build"
+#endif
+
+namespace escrow::e2e {
+
+// ESCROW_E2E_VAULTD / ESCROW_E2E_VAULTCTL override the built binaries (e.g. a sanitizer build).
+std::string VaultdPath() {
+  const char* env = std::getenv("ESCROW_E2E_VAULTD");
+  return env != nullptr && *env != '\0' ? env : ESCROW_VAULTD_PATH;
+}
+std::string VaultctlPath() {
+  const char* env = std::getenv("ESCROW_E2E_VAULTCTL");
+  return env != nullptr && *env != '\0' ? env : ESCROW_VAULTCTL_PATH;
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+int Sh(const std::string& command, std::string* out) { return testing::RunCommand(command, out); }
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << content;
+  f.close();
+  chmod(path.c_str(), 0600);
+}
+
+VaultProcess::VaultProcess() {
+  tmp_ = dir_.str();
+  state_ = tmp_ + "/state";
+  log_path_ = tmp_ + "/vaultd.log";
+  std::string out;
+  const int rc = Sh(Quote(VaultctlPath()) + " init --dev --state-dir " + Quote(state_) + " 2>&1",
+                    &out);
+  if (rc != 0) throw std::runtime_error("vaultctl init --dev failed: " + out);
+}
+
+VaultProcess::~VaultProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+bool VaultProcess::Start(const std::vector<std::string>& extra_args) {
+  const std::size_t log_start = Log().size();
+  std::vector<std::string> args = {VaultdPath(), "--config", state_ + "/vault.conf", "--listen",
+                                   "127.0.0.1:0"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    const std::string log = Log().substr(log_start);
+    const std::string marker = R"({"event":"ready","listen":"127.0.0.1:)";
+    if (std::size_t at = log.find(marker); at != std::string::npos) {
+      port_ = std::stoi(log.substr(at + marker.size()));
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+int VaultProcess::Stop(int sig, std::chrono::seconds wait) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, sig);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -2;
+}
+
+std::string VaultProcess::Log() const { return testing::ReadFileBytes(log_path_); }
+
+std::string VaultProcess::Url(const std::string& path) const {
+  return "https://localhost:" + std::to_string(port_) + path;
+}
+
+std::string VaultProcess::Token(const std::string& sub, const std::string& extra) const {
+  std::string out;
+  const int rc = Sh(Quote(VaultctlPath()) + " dev-token --state-dir " + Quote(state_) +
+                        " --sub " + Quote(sub) + " " + extra,
+                    &out);
+  if (rc != 0) throw std::runtime_error("vaultctl dev-token failed");
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (std::size_t nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
+  return out;
+}
+
+HttpResult VaultProcess::Request(const Call& call) const {
+  static int counter = 0;
+  const std::string base = tmp_ + "/req" + std::to_string(++counter);
+  std::string cmd = "curl -sS --max-time 30 -o " + Quote(base + ".body") + " -D " +
+                    Quote(base + ".hdr") + " -w '%{http_code}' --cacert " + Quote(CaFile()) +
+                    " -X " + Quote(call.method);
+  std::string cert = call.cert_path, key = call.key_path;
+  if (cert.empty() && !call.who.empty()) {
+    cert = ClientCert(call.who);
+    key = ClientKey(call.who);
+  }
+  if (!cert.empty()) cmd += " --cert " + Quote(cert) + " --key " + Quote(key);
+  if (!call.token.empty()) cmd += " -H " + Quote("Authorization: Bearer " + call.token);
+  if (call.body) {
+    WriteFile(base + ".in", *call.body);
+    cmd += " --data-binary @" + Quote(base + ".in");
+    cmd += " -H " + Quote("Content-Type: " + call.content_type);
+  }
+  for (const std::string& h : call.extra_headers) cmd += " -H " + Quote(h);
+  cmd += " " + Quote(Url(call.path)) + " 2>/dev/null";
+  HttpResult r;
+  std::string code;
+  r.curl_exit = Sh(cmd, &code);
+  r.status = code.empty() ? 0 : std::atoi(code.c_str());
+  r.body = testing::ReadFileBytes(base + ".body");
+  std::istringstream hdrs(testing::ReadFileBytes(base + ".hdr"));
+  for (std::string line; std::getline(hdrs, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    r.headers[name] = value;
+  }
+  return r;
+}
+
+HttpResult VaultProcess::Mdm(const std::string& method, const std::string& path,
+                             std::optional<std::string> body) const {
+  Call c;
+  c.method = method;
+  c.path = path;
+  c.who = "mdm";
+  c.body = std::move(body);
+  return Request(c);
+}
+
+HttpResult VaultProcess::As(const std::string& token, const std::string& method,
+                            const std::string& path, std::optional<std::string> body) const {
+  Call c;
+  c.method = method;
+  c.path = path;
+  c.who = "portal";
+  c.token = token;
+  c.body = std::move(body);
+  return Request(c);
+}
+
+void VaultProcess::Enrol(const std::string& id, const std::string& owner,
+                         const std::string& ownership, const std::string& platform) const {
+  const std::string body = R"({"serial":"S-)" + id + R"(","name":"Device )" + id +
+                           R"(","platform":")" + platform + R"(","ownership":")" + ownership +
+                           R"(","owner":")" + owner + R"(","encryption_enabled":true})";
+  HttpResult r = Mdm("PUT", "/v1/devices/" + id, body);
+  if (r.status != 201 && r.status != 200) throw std::runtime_error("enrol failed: " + r.body);
+  r = Mdm("POST", "/v1/devices/" + id + "/checkin", "{}");
+  if (r.status != 200) throw std::runtime_error("checkin failed: " + r.body);
+}
+
+std::string SignEs256(const std::string& header, const std::string& payload,
+                      const std::string& key_pem_path) {
+  const std::string input = api::Base64UrlEncode(header) + "." + api::Base64UrlEncode(payload);
+  FILE* f = std::fopen(key_pem_path.c_str(), "r");
+  if (f == nullptr) throw std::runtime_error("cannot open " + key_pem_path);
+  EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  if (key == nullptr) throw std::runtime_error("not a private key: " + key_pem_path);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  std::size_t der_len = 0;
+  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
+  EVP_DigestSign(ctx, nullptr, &der_len,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  std::vector<unsigned char> der(der_len);
+  EVP_DigestSign(ctx, der.data(), &der_len,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(key);
+  const unsigned char* p = der.data();
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len));
+  std::vector<std::uint8_t> raw(64);
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw.data(), 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw.data() + 32, 32);
+  ECDSA_SIG_free(sig);
+  return input + "." + api::Base64UrlEncode(raw);
+}
+
+std::string SignHs256(const std::string& header, const std::string& payload,
+                      const std::string& secret) {
+  const std::string input = api::Base64UrlEncode(header) + "." + api::Base64UrlEncode(payload);
+  std::vector<std::uint8_t> mac(32);
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac.data(), &len);
+  return input + "." + api::Base64UrlEncode(mac);
+}
+
+std::string Unsigned(const std::string& header, const std::string& payload) {
+  return api::Base64UrlEncode(header) + "." + api::Base64UrlEncode(payload) + ".";
+}
+
+}  // namespace escrow::e2e

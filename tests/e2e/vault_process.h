@@ -1,0 +1,100 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+
+namespace escrow::e2e {
+
+// One HTTP exchange made with curl.
+struct HttpResult {
+  int status = 0;     // 0: no HTTP answer (curl failed: see curl_exit)
+  int curl_exit = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+struct Call {
+  std::string method = "GET";
+  std::string path;
+  std::string who;    // "portal", "mdm", or "" (no client certificate)
+  std::string token;  // bearer token, if any
+  std::optional<std::string> body;
+  std::string content_type = "application/json";
+  std::vector<std::string> extra_headers;
+  std::string cert_path, key_path;  // an explicit client certificate instead of `who`
+};
+
+// A fresh dev state made by the real `vaultctl init --dev` in a temp dir, and the real vaultd
+// serving it on 127.0.0.1 with a port of its own choosing (read from the ready line).
+class VaultProcess {
+ public:
+  VaultProcess();
+  VaultProcess(const VaultProcess&) = delete;  // owns a child process
+  VaultProcess& operator=(const VaultProcess&) = delete;
+  ~VaultProcess();  // SIGKILLs a vaultd still running
+
+  // Starts vaultd and waits for its ready line. Returns false if it exited or never got ready.
+  bool Start(const std::vector<std::string>& extra_args = {});
+  // Sends `sig` and waits; returns the exit status (-1 if killed by a signal).
+  int Stop(int sig = 15, std::chrono::seconds wait = std::chrono::seconds(30));
+  bool running() const { return pid_ > 0; }
+
+  std::string Token(const std::string& sub, const std::string& extra = "") const;
+  HttpResult Request(const Call& call) const;
+  // Shortcuts: mdm, a user with a token, or no certificate at all.
+  HttpResult Mdm(const std::string& method, const std::string& path,
+                 std::optional<std::string> body = std::nullopt) const;
+  HttpResult As(const std::string& token, const std::string& method, const std::string& path,
+                std::optional<std::string> body = std::nullopt) const;
+  // Enrols a macOS device (mdm) and checks it in.
+  void Enrol(const std::string& id, const std::string& owner, const std::string& ownership,
+             const std::string& platform = "macos") const;
+
+  std::string Log() const;
+  const std::string& state() const { return state_; }
+  const std::string& tmp() const { return tmp_; }
+  int port() const { return port_; }
+  std::string Url(const std::string& path) const;
+  std::string CaFile() const { return state_ + "/tls/ca.crt"; }
+  std::string ClientCert(const std::string& who) const {
+    return state_ + "/tls/clients/" + who + ".crt";
+  }
+  std::string ClientKey(const std::string& who) const {
+    return state_ + "/tls/clients/" + who + ".key";
+  }
+
+ private:
+  testing::TempDir dir_;
+  std::string tmp_;
+  std::string state_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Paths of the binaries under test (from the build).
+std::string VaultdPath();
+std::string VaultctlPath();
+// Shell-quotes one argument.
+std::string Quote(const std::string& s);
+// Runs a shell command, returning its exit status and its stdout.
+int Sh(const std::string& command, std::string* out = nullptr);
+// Writes a file (mode 0600).
+void WriteFile(const std::string& path, const std::string& content);
+
+// JWTs made by hand: header and payload JSON text, signed ES256 with a PEM private key file
+// (the dev IdP's own key or another), or with no or an HMAC signature.
+std::string SignEs256(const std::string& header, const std::string& payload,
+                      const std::string& key_pem_path);
+std::string SignHs256(const std::string& header, const std::string& payload,
+                      const std::string& secret);
+std::string Unsigned(const std::string& header, const std::string& payload);
+
+}  // namespace escrow::e2e

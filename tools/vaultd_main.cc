@@ -1,0 +1,229 @@
+// vaultd: loads the config, opens the HSM and the database, checks the audit chain's head,
+// and serves the HTTPS API until SIGTERM/SIGINT, then drains and exits 0. Every failure to
+// start is one JSON line {"event":"fatal","error":"..."} on stderr and exit status 1.
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+
+#include "api/json_log.h"
+#include "api/jwks.h"
+#include "api/jwt_verifier.h"
+#include "api/server.h"
+#include "hsm/key_service.h"
+#include "storage/store.h"
+#include "vault/audit_log.h"
+#include "vault/base/clock.h"
+#include "vault/base/secret_bytes.h"
+#include "vault/config.h"
+#include "vault/escrow_service.h"
+
+namespace escrow::tools {
+namespace {
+
+int Fatal(const std::string& error) {
+  api::LogError("fatal", error);
+  return 1;
+}
+
+// No core dumps and no ptrace by other processes of the same user: plaintext keys and the
+// PIN live in this process's memory. umask 077: nothing we create is readable by others.
+void Harden() {
+  struct rlimit none {};
+  if (setrlimit(RLIMIT_CORE, &none) != 0) api::LogError("harden", "setrlimit(RLIMIT_CORE) failed");
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) api::LogError("harden", "prctl(PR_SET_DUMPABLE) failed");
+  umask(077);
+}
+
+// A secret file must be readable by its owner only.
+Status CheckPrivateFile(const std::string& what, const std::string& path) {
+  if (path.empty()) return Status::Ok();
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    return Status::InvalidArgument(what + " " + path + ": " + std::strerror(errno));
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return Status::InvalidArgument(what + " " + path +
+                                   " is accessible by group or others (chmod 600 it)");
+  }
+  return Status::Ok();
+}
+
+Result<std::uint32_t> MetaVersion(storage::Store& store, const std::string& key) {
+  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> v, store.GetMeta(key));
+  if (!v || v->empty() || v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos) {
+    return Status::DataLoss("database meta " + key + " is missing or malformed");
+  }
+  std::uint32_t n = static_cast<std::uint32_t>(std::stoul(*v));
+  if (n == 0) return Status::DataLoss("database meta " + key + " is 0");
+  return n;
+}
+
+Result<api::JwtVerifier> MakeVerifier(const vault::VaultConfig& config) {
+  std::vector<api::JwtKey> keys;
+  for (const std::string& path : config.idp_keys) {
+    Result<api::JwtKey> key = api::LoadJwtKeyPemFile(path, "");
+    if (!key.ok()) return key.status().WithContext("idp key " + path);
+    keys.push_back(std::move(*key));
+  }
+  if (!config.idp_jwks.empty()) {
+    Result<std::vector<api::JwtKey>> set = api::LoadJwksFile(config.idp_jwks);
+    if (!set.ok()) return set.status().WithContext("idp jwks " + config.idp_jwks);
+    for (api::JwtKey& k : *set) keys.push_back(std::move(k));
+  }
+  api::JwtPolicy policy;
+  policy.issuers = config.issuers;
+  policy.audience = config.audience;
+  policy.owner_claim = config.owner_claim;
+  return api::JwtVerifier::Create(std::move(keys), std::move(policy));
+}
+
+// Started as root: drop to the configured user after every file is open. Without a user,
+// warn and run on (API.md).
+Status DropPrivileges(const std::string& user) {
+  if (geteuid() != 0) return Status::Ok();
+  if (user.empty()) {
+    api::LogInfo("warning", "running as root: set 'user' in the config to drop privileges");
+    return Status::Ok();
+  }
+  errno = 0;
+  const passwd* pw = getpwnam(user.c_str());
+  if (pw == nullptr) return Status::InvalidArgument("unknown user " + user);
+  const uid_t uid = pw->pw_uid;
+  const gid_t gid = pw->pw_gid;
+  if (setgroups(1, &gid) != 0) return Status::Internal("setgroups failed");
+  if (setgid(gid) != 0) return Status::Internal("setgid failed");
+  if (setuid(uid) != 0) return Status::Internal("setuid failed");
+  if (setuid(0) == 0) return Status::Internal("could regain root after dropping privileges");
+  // setuid resets the dumpable flag on some kernels; set it again.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  return Status::Ok();
+}
+
+int Run(int argc, char** argv) {
+  Harden();
+  CLI::App app{"vaultd: the recovery-key escrow vault's HTTPS API server"};
+  std::string config_path;
+  std::string listen;
+  app.add_option("--config", config_path, "vault.conf (TOML)")->required();
+  app.add_option("--listen", listen, "HOST:PORT (port 0 picks a free one)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return Fatal(e.what());
+  }
+
+  if (!SecretBytes::InitSecureHeap()) {
+    api::LogInfo("warning", "the secure heap could not be locked in memory (raise RLIMIT_MEMLOCK)");
+  }
+  Result<vault::VaultConfig> loaded = vault::LoadConfig(config_path);
+  if (!loaded.ok()) return Fatal(loaded.status().message());
+  const vault::VaultConfig& config = *loaded;
+  if (listen.empty()) listen = config.listen;
+  if (config.dev && !vault::IsLoopbackListen(listen)) {
+    return Fatal("a dev config serves on loopback only, not " + listen);
+  }
+  for (const auto& [what, path] : {std::pair{"PIN file", config.hsm_pin_file},
+                                   std::pair{"TLS private key", config.tls_key}}) {
+    if (Status s = CheckPrivateFile(what, path); !s.ok()) return Fatal(s.message());
+  }
+  for (const std::string& path : config.idp_keys) {
+    // Public keys may be readable; a private key configured by mistake must not be.
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f != nullptr) {
+      char buf[4096];
+      const std::size_t n = std::fread(buf, 1, sizeof buf, f);
+      std::fclose(f);
+      if (std::string_view(buf, n).find("PRIVATE KEY") != std::string_view::npos) {
+        if (Status s = CheckPrivateFile("IdP private key", path); !s.ok()) return Fatal(s.message());
+      }
+    }
+  }
+  if (!config.softhsm_conf.empty()) setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
+
+  Result<api::JwtVerifier> verifier = MakeVerifier(config);
+  if (!verifier.ok()) return Fatal(verifier.status().message());
+
+  Result<std::unique_ptr<hsm::KeyService>> keys =
+      hsm::KeyService::Open({config.hsm_module, config.hsm_token_label, config.hsm_pin_file});
+  if (!keys.ok()) return Fatal("hsm: " + keys.status().message());
+  storage::StoreOptions store_options;
+  store_options.path = config.db_path;
+  store_options.create = false;
+  Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);
+  if (!store.ok()) return Fatal("database: " + store.status().message());
+
+  Result<std::uint32_t> master_version = MetaVersion(**store, "active_master_key_version");
+  if (!master_version.ok()) return Fatal(master_version.status().message());
+  Result<std::uint32_t> audit_version = MetaVersion(**store, "audit_key_version");
+  if (!audit_version.ok()) return Fatal(audit_version.status().message());
+  if (Result<hsm::KeyInfo> k = (*keys)->FindKey(hsm::KeyRole::kMaster, *master_version); !k.ok()) {
+    return Fatal("hsm: master key v" + std::to_string(*master_version) + ": " +
+                 k.status().message());
+  }
+  if (Result<hsm::KeyInfo> k = (*keys)->FindKey(hsm::KeyRole::kAudit, *audit_version); !k.ok()) {
+    return Fatal("hsm: audit key v" + std::to_string(*audit_version) + ": " +
+                 k.status().message());
+  }
+
+  vault::AuditLog audit(
+      **keys, **store, Clock::System(), *audit_version,
+      [](const vault::AuditHead& head) {
+        boost::json::object line;
+        line["event"] = "audit_checkpoint";
+        line["seq"] = head.seq;
+        line["hash"] = head.hash;
+        api::LogJson(line);
+      },
+      config.audit_batch_max);
+  if (Status s = audit.Start(); !s.ok()) return Fatal("audit: " + s.message());
+
+  vault::EscrowOptions options;
+  options.checkin_window = config.checkin_window;
+  options.key_display = config.key_display;
+  options.rotate_after_retrieval = config.rotate_after_retrieval;
+  options.daily_quota = config.daily_quota;
+  vault::EscrowService service(**keys, **store, audit, Clock::System(), options);
+
+  Result<std::unique_ptr<api::Server>> server =
+      api::Server::Create(config, listen, service, &*verifier);
+  if (!server.ok()) return Fatal(server.status().message());
+  if (Status s = DropPrivileges(config.user); !s.ok()) return Fatal(s.message());
+
+  boost::json::object ready;
+  ready["event"] = "ready";
+  ready["listen"] = (*server)->listen_address();
+  api::LogJson(ready);
+  (*server)->Run();
+  server->reset();
+  api::LogInfo("stopped", "drained and stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace escrow::tools
+
+int main(int argc, char** argv) {
+  try {
+    return escrow::tools::Run(argc, argv);
+  } catch (const std::exception& e) {
+    escrow::api::LogError("fatal", e.what());
+    return 1;
+  }
+}
