@@ -28,8 +28,7 @@ class ConnectionPool {
   // One borrowed connection, given back on destruction.
   class Lease {
    public:
-    Lease(ConnectionPool* pool, std::unique_ptr<Database> db)
-        : pool_(pool), db_(std::move(db)) {}
+    Lease(ConnectionPool* pool, std::unique_ptr<Database> db) : pool_(pool), db_(std::move(db)) {}
     Lease(Lease&& other) noexcept = default;
     Lease& operator=(Lease&&) = delete;
     Lease(const Lease&) = delete;  // one connection, one borrower

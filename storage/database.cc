@@ -1,9 +1,9 @@
 #include "storage/database.h"
 
-#include <sqlite3.h>
-
 #include <cstdio>
 #include <utility>
+
+#include <sqlite3.h>
 
 #include "storage/sqlite_error.h"
 

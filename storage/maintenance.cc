@@ -1,7 +1,6 @@
 #include "storage/maintenance.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +8,8 @@
 #include <filesystem>
 #include <memory>
 #include <vector>
+
+#include <sqlite3.h>
 
 #include "storage/database.h"
 #include "storage/sqlite_error.h"

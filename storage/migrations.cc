@@ -167,10 +167,9 @@ Result<int> ReadVersion(Database& db) {
 
 Status CheckNotNewer(int version) {
   if (version > LatestSchemaVersion()) {
-    return Status::FailedPrecondition("database schema version " + std::to_string(version) +
-                                      " is newer than this vault (" +
-                                      std::to_string(LatestSchemaVersion()) +
-                                      "); upgrade the vault");
+    return Status::FailedPrecondition(
+        "database schema version " + std::to_string(version) + " is newer than this vault (" +
+        std::to_string(LatestSchemaVersion()) + "); upgrade the vault");
   }
   return Status::Ok();
 }

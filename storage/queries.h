@@ -6,27 +6,27 @@
 // are bound (?N), never spliced in. Each lookup is served by a primary key or an index (see
 // tests/storage/query_plan_test.cc): no request's cost grows with the number of rows.
 
-#define ESCROW_DEVICE_COLUMNS                                                             \
+#define ESCROW_DEVICE_COLUMNS                                                            \
   "id, serial, name, platform, ownership, owner, encryption_enabled, rotation_pending, " \
   "last_checkin_ms, created_ms, updated_ms"
-#define ESCROW_KEY_VERSION_COLUMNS                                                       \
+#define ESCROW_KEY_VERSION_COLUMNS                                                        \
   "device_id, version, kind, owner, ownership, master_key_version, iv, ciphertext, tag, " \
   "state, stored_ms, stored_by, burned"
-#define ESCROW_AUDIT_COLUMNS                                                              \
+#define ESCROW_AUDIT_COLUMNS                                                           \
   "seq, time_ms, actor, role, action, device_id, outcome, reason, detail, hash, mac, " \
   "audit_key_version"
 
 namespace escrow::storage::queries {
 
 // devices
-inline constexpr Query kGetDevice{
-    "get device", "SELECT " ESCROW_DEVICE_COLUMNS " FROM devices WHERE id = ?1"};
-inline constexpr Query kListDevicesByOwner{
-    "list devices by owner",
-    "SELECT " ESCROW_DEVICE_COLUMNS " FROM devices WHERE owner = ?1 ORDER BY id"};
-inline constexpr Query kListDevicesBySerial{
-    "list devices by serial",
-    "SELECT " ESCROW_DEVICE_COLUMNS " FROM devices WHERE serial = ?1 ORDER BY id"};
+inline constexpr Query kGetDevice{"get device",
+                                  "SELECT " ESCROW_DEVICE_COLUMNS " FROM devices WHERE id = ?1"};
+inline constexpr Query kListDevicesByOwner{"list devices by owner",
+                                           "SELECT " ESCROW_DEVICE_COLUMNS
+                                           " FROM devices WHERE owner = ?1 ORDER BY id"};
+inline constexpr Query kListDevicesBySerial{"list devices by serial",
+                                            "SELECT " ESCROW_DEVICE_COLUMNS
+                                            " FROM devices WHERE serial = ?1 ORDER BY id"};
 // Walks the primary key in order and stops at the limit.
 inline constexpr Query kListAllDevices{
     "list devices", "SELECT " ESCROW_DEVICE_COLUMNS " FROM devices ORDER BY id LIMIT ?1"};
@@ -45,26 +45,24 @@ inline constexpr Query kSetCheckin{"set check-in",
                                    "UPDATE devices SET last_checkin_ms = ?2 WHERE id = ?1"};
 
 // key_versions
-inline constexpr Query kGetKeyVersion{
-    "get key version", "SELECT " ESCROW_KEY_VERSION_COLUMNS
-                       " FROM key_versions WHERE device_id = ?1 AND version = ?2"};
-inline constexpr Query kListKeyVersions{
-    "list key versions", "SELECT " ESCROW_KEY_VERSION_COLUMNS
-                         " FROM key_versions WHERE device_id = ?1 ORDER BY version"};
+inline constexpr Query kGetKeyVersion{"get key version",
+                                      "SELECT " ESCROW_KEY_VERSION_COLUMNS
+                                      " FROM key_versions WHERE device_id = ?1 AND version = ?2"};
+inline constexpr Query kListKeyVersions{"list key versions",
+                                        "SELECT " ESCROW_KEY_VERSION_COLUMNS
+                                        " FROM key_versions WHERE device_id = ?1 ORDER BY version"};
 inline constexpr Query kListSealedUnder{
     "list sealed under master key",
     "SELECT " ESCROW_KEY_VERSION_COLUMNS
     " FROM key_versions WHERE master_key_version = ?1 ORDER BY device_id, version LIMIT ?2"};
 inline constexpr Query kInsertKeyVersion{
-    "insert key version",
-    "INSERT INTO key_versions (" ESCROW_KEY_VERSION_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"};
+    "insert key version", "INSERT INTO key_versions (" ESCROW_KEY_VERSION_COLUMNS
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"};
 inline constexpr Query kSetKeyVersionState{
     "set key version state",
     "UPDATE key_versions SET state = ?3 WHERE device_id = ?1 AND version = ?2"};
 inline constexpr Query kSetBurned{
-    "burn key version",
-    "UPDATE key_versions SET burned = 1 WHERE device_id = ?1 AND version = ?2"};
+    "burn key version", "UPDATE key_versions SET burned = 1 WHERE device_id = ?1 AND version = ?2"};
 inline constexpr Query kReplaceSealed{
     "replace sealed key version",
     "UPDATE key_versions SET master_key_version = ?4, iv = ?5, ciphertext = ?6, tag = ?7 "
@@ -76,29 +74,26 @@ inline constexpr Query kCountByMasterKey{
     "ORDER BY master_key_version"};
 
 // audit
-inline constexpr Query kAppendAudit{
-    "append audit record",
-    "INSERT INTO audit (" ESCROW_AUDIT_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"};
-inline constexpr Query kLastAuditSeq{"read audit head",
-                                     "SELECT coalesce(max(seq), 0) FROM audit"};
-inline constexpr Query kListAudit{
-    "list audit records",
-    "SELECT " ESCROW_AUDIT_COLUMNS " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"};
+inline constexpr Query kAppendAudit{"append audit record",
+                                    "INSERT INTO audit (" ESCROW_AUDIT_COLUMNS
+                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"};
+inline constexpr Query kLastAuditSeq{"read audit head", "SELECT coalesce(max(seq), 0) FROM audit"};
+inline constexpr Query kListAudit{"list audit records",
+                                  "SELECT " ESCROW_AUDIT_COLUMNS
+                                  " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"};
 inline constexpr Query kListAuditByDevice{
     "list audit records of a device",
     "SELECT " ESCROW_AUDIT_COLUMNS
     " FROM audit WHERE device_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"};
-inline constexpr Query kLastAudit{
-    "read last audit record",
-    "SELECT " ESCROW_AUDIT_COLUMNS " FROM audit WHERE seq = (SELECT max(seq) FROM audit)"};
+inline constexpr Query kLastAudit{"read last audit record",
+                                  "SELECT " ESCROW_AUDIT_COLUMNS
+                                  " FROM audit WHERE seq = (SELECT max(seq) FROM audit)"};
 
 // meta
 inline constexpr Query kGetMeta{"get meta", "SELECT value FROM meta WHERE key = ?1"};
-inline constexpr Query kSetMeta{
-    "set meta",
-    "INSERT INTO meta (key, value) VALUES (?1, ?2) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"};
+inline constexpr Query kSetMeta{"set meta",
+                                "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value"};
 
 // quota
 inline constexpr Query kGetQuota{"get quota",

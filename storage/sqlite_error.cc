@@ -1,8 +1,8 @@
 #include "storage/sqlite_error.h"
 
-#include <sqlite3.h>
-
 #include <string>
+
+#include <sqlite3.h>
 
 namespace escrow::storage {
 namespace {
@@ -47,14 +47,22 @@ Code CodeFor(int rc) {
 // Which constraint failed, for operators: SQLite's own message may quote a value.
 std::string_view ConstraintKind(int rc) {
   switch (rc) {
-    case SQLITE_CONSTRAINT_UNIQUE: return ": unique";
-    case SQLITE_CONSTRAINT_PRIMARYKEY: return ": primary key";
-    case SQLITE_CONSTRAINT_CHECK: return ": check";
-    case SQLITE_CONSTRAINT_NOTNULL: return ": not null";
-    case SQLITE_CONSTRAINT_FOREIGNKEY: return ": foreign key";
-    case SQLITE_CONSTRAINT_DATATYPE: return ": datatype";
-    case SQLITE_CONSTRAINT_TRIGGER: return ": trigger";
-    default: return "";
+    case SQLITE_CONSTRAINT_UNIQUE:
+      return ": unique";
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      return ": primary key";
+    case SQLITE_CONSTRAINT_CHECK:
+      return ": check";
+    case SQLITE_CONSTRAINT_NOTNULL:
+      return ": not null";
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      return ": foreign key";
+    case SQLITE_CONSTRAINT_DATATYPE:
+      return ": datatype";
+    case SQLITE_CONSTRAINT_TRIGGER:
+      return ": trigger";
+    default:
+      return "";
   }
 }
 

@@ -123,9 +123,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StoreOptions& optio
   if (!existed) ESCROW_RETURN_IF_ERROR(SyncDirectory(ParentDirectory(options.path)));
 
   SqliteStore* raw = store.get();
-  ESCROW_ASSIGN_OR_RETURN(store->readers_,
-                          ConnectionPool::Create(options.read_connections,
-                                                 [raw] { return raw->OpenReader(); }));
+  ESCROW_ASSIGN_OR_RETURN(store->readers_, ConnectionPool::Create(options.read_connections, [raw] {
+                            return raw->OpenReader();
+                          }));
   return store;
 }
 

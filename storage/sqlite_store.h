@@ -70,7 +70,7 @@ class SqliteStore final : public Store {
   std::atomic<int> schema_version_{0};  // set again when the writer is reopened
 
   std::mutex write_mu_;
-  std::unique_ptr<Database> writer_;  // guarded by write_mu_; null until reopened
+  std::unique_ptr<Database> writer_;               // guarded by write_mu_; null until reopened
   std::atomic<std::thread::id> writing_thread_{};  // to refuse a Write inside a Write
 
   std::unique_ptr<ConnectionPool> readers_;

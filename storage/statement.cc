@@ -1,10 +1,10 @@
 #include "storage/statement.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <limits>
 #include <utility>
+
+#include <sqlite3.h>
 
 #include "storage/database.h"
 #include "storage/sqlite_error.h"
@@ -41,8 +41,8 @@ Status Statement::Check(int rc) {
 Status Statement::BindText(int index, std::string_view value) {
   // A null data pointer would bind NULL: bind "" for an empty value.
   const char* data = value.empty() ? "" : value.data();
-  return Check(sqlite3_bind_text64(stmt_, index, data, value.size(), SQLITE_TRANSIENT,
-                                   SQLITE_UTF8));
+  return Check(
+      sqlite3_bind_text64(stmt_, index, data, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 Status Statement::BindBlob(int index, std::span<const std::uint8_t> value) {

@@ -82,7 +82,7 @@ class Statement {
 
   Database* db_ = nullptr;  // borrowed: the Database owns its statements
   sqlite3_stmt* stmt_ = nullptr;
-  std::string_view name_;   // points at a static Query name
+  std::string_view name_;  // points at a static Query name
 };
 
 // A cached statement borrowed from its Database for one use; resets it (ending any read

@@ -32,46 +32,53 @@ struct DeviceRow {
 
 struct KeyVersionRow {
   std::string device_id;
-  std::uint32_t version = 0;          // 1, 2, 3, ... per device
-  std::string kind;                   // platform at storage: macos | windows | linux
-  std::string owner;                  // owner at storage
-  std::string ownership;              // ownership at storage
+  std::uint32_t version = 0;  // 1, 2, 3, ... per device
+  std::string kind;           // platform at storage: macos | windows | linux
+  std::string owner;          // owner at storage
+  std::string ownership;      // ownership at storage
   std::uint32_t master_key_version = 0;
   Bytes iv;
   Bytes ciphertext;
   Bytes tag;
-  std::string state;                  // active | superseded | destroyed
+  std::string state;  // active | superseded | destroyed
   std::int64_t stored_ms = 0;
   std::string stored_by;
-  bool burned = false;                // released (or its owner changed): rotation must differ
+  bool burned = false;  // released (or its owner changed): rotation must differ
 };
 
 struct AuditRow {
-  std::uint64_t seq = 0;              // 1, 2, 3, ... gap-free
+  std::uint64_t seq = 0;  // 1, 2, 3, ... gap-free
   std::int64_t time_ms = 0;
   std::string actor;
   std::string role;
   std::string action;
   std::string device_id;
-  std::string outcome;                // ok | denied | error
+  std::string outcome;  // ok | denied | error
   std::string reason;
   std::string detail;
-  Bytes hash;                         // h_i, 32 bytes
-  std::optional<Bytes> mac;           // HSM HMAC of h_i on the last record of a group
+  Bytes hash;                // h_i, 32 bytes
+  std::optional<Bytes> mac;  // HSM HMAC of h_i on the last record of a group
   std::uint32_t audit_key_version = 0;
 };
 
 // Operations inside one write transaction (BEGIN IMMEDIATE ... COMMIT). Not thread-safe:
 // used only by the thread running Store::Write.
+// Every method may also return kUnavailable (busy, disk full, read-only, I/O) or kDataLoss
+// (corrupt file); after such an error the transaction is spent: later calls repeat it and
+// Store::Write rolls back even if the callback returns OK. Values that break the schema's
+// checks (IV not 12 bytes, tag not 16, hash not 32, unknown state or ownership) are
+// kInvalidArgument; a key version of an unknown device is kFailedPrecondition.
 class WriteTxn {
  public:
   virtual ~WriteTxn() = default;
   // Insert or replace by id (created_ms kept on replace).
   virtual Status UpsertDevice(const DeviceRow& row) = 0;
+  // kNotFound if the device does not exist. updated_ms is left as it is.
   virtual Status SetRotationPending(std::string_view device_id, bool pending) = 0;
   virtual Status SetCheckin(std::string_view device_id, std::int64_t when_ms) = 0;
   // kAlreadyExists if (device_id, version) exists.
   virtual Status InsertKeyVersion(const KeyVersionRow& row) = 0;
+  // kNotFound if the version does not exist (both).
   virtual Status SetKeyVersionState(std::string_view device_id, std::uint32_t version,
                                     std::string_view state) = 0;
   virtual Status SetBurned(std::string_view device_id, std::uint32_t version) = 0;
@@ -81,12 +88,12 @@ class WriteTxn {
                                std::uint32_t expected_old_master_version,
                                std::uint32_t new_master_version, const Bytes& iv,
                                const Bytes& ciphertext, const Bytes& tag) = 0;
-  // kAlreadyExists if seq exists.
+  // kAlreadyExists if seq exists; kInvalidArgument unless seq is the last seq + 1 (the
+  // sequence stays gap-free).
   virtual Status AppendAudit(const AuditRow& row) = 0;
   virtual Status SetMeta(std::string_view key, std::string_view value) = 0;
   // Adds one to (principal, day) and returns the new count.
-  virtual Result<std::int64_t> IncrementQuota(std::string_view principal,
-                                              std::string_view day) = 0;
+  virtual Result<std::int64_t> IncrementQuota(std::string_view principal, std::string_view day) = 0;
   // Runs `fn` inside a SAVEPOINT: its changes are kept if it returns OK and undone if not,
   // leaving the rest of the transaction intact. Its Status is returned.
   virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;
@@ -94,7 +101,7 @@ class WriteTxn {
 
 struct StoreOptions {
   std::string path;
-  bool create = false;              // create the file if missing
+  bool create = false;  // create the file if missing
   int busy_timeout_ms = 5000;
   int read_connections = 4;
 };
@@ -135,10 +142,14 @@ class Store {
   virtual Result<std::optional<AuditRow>> LastAudit() = 0;
 
   // Runs `fn` in one write transaction and commits if it returns OK (durably: synchronous=
-  // FULL), else rolls back. kUnavailable if the database is busy, full or read-only.
+  // FULL), else rolls back. kUnavailable if the database is busy, full or read-only; the
+  // next Write reopens the connection, so writes work again once the cause is gone.
+  // Reads made from inside `fn` do not see its uncommitted writes, and `fn` must not call
+  // Write (kInternal) but may use WriteTxn::Isolated.
   virtual Status Write(const std::function<Status(WriteTxn&)>& fn) = 0;
 
-  // A consistent online copy through SQLite's backup API.
+  // A consistent online copy through SQLite's backup API, into a new file (0600, fsynced).
+  // kAlreadyExists if `path` exists; kUnavailable on I/O errors.
   virtual Status BackupTo(const std::string& path) = 0;
   // PRAGMA integrity_check; kDataLoss naming the first problem.
   virtual Status IntegrityCheck() = 0;

@@ -31,8 +31,7 @@ Result<Transaction> Transaction::Begin(Database& db) {
   return Transaction(&db);
 }
 
-Transaction::Transaction(Transaction&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)) {}
+Transaction::Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
 
 Transaction::~Transaction() {
   if (db_ == nullptr) return;

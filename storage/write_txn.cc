@@ -20,9 +20,9 @@ Status ExpectOneChange(const Database& db, std::string_view what) {
 
 // Statements below bail out early when poisoned, so that nothing runs in autocommit mode
 // after SQLite has rolled the transaction back on its own.
-#define ESCROW_TXN_USABLE()                       \
-  do {                                            \
-    if (!poison_.ok()) return poison_;            \
+#define ESCROW_TXN_USABLE()            \
+  do {                                 \
+    if (!poison_.ok()) return poison_; \
   } while (false)
 
 Status SqliteWriteTxn::Track(Status s) {

@@ -24,13 +24,11 @@ class SqliteWriteTxn final : public WriteTxn {
                             std::string_view state) override;
   Status SetBurned(std::string_view device_id, std::uint32_t version) override;
   Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
-                       std::uint32_t expected_old_master_version,
-                       std::uint32_t new_master_version, const Bytes& iv,
-                       const Bytes& ciphertext, const Bytes& tag) override;
+                       std::uint32_t expected_old_master_version, std::uint32_t new_master_version,
+                       const Bytes& iv, const Bytes& ciphertext, const Bytes& tag) override;
   Status AppendAudit(const AuditRow& row) override;
   Status SetMeta(std::string_view key, std::string_view value) override;
-  Result<std::int64_t> IncrementQuota(std::string_view principal,
-                                      std::string_view day) override;
+  Result<std::int64_t> IncrementQuota(std::string_view principal, std::string_view day) override;
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 
   // OK, or the first error that made the transaction unfit to commit.

@@ -1,8 +1,7 @@
 #include "storage/database.h"
 
-#include <sqlite3.h>
-
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include "storage/sqlite_error.h"
 #include "storage/transaction.h"

@@ -70,8 +70,8 @@ TEST_CASE("Store upserts and reads devices", "[storage][devices]") {
     CHECK((*again)->last_checkin_ms == std::optional<std::int64_t>(1'800'000'000'000));
   }
   SECTION("updates of an unknown device are kNotFound") {
-    CHECK(store->Write([](WriteTxn& txn) { return txn.SetRotationPending("nope", true); })
-              .code() == Code::kNotFound);
+    CHECK(store->Write([](WriteTxn& txn) { return txn.SetRotationPending("nope", true); }).code() ==
+          Code::kNotFound);
     CHECK(store->Write([](WriteTxn& txn) { return txn.SetCheckin("nope", 1); }).code() ==
           Code::kNotFound);
   }

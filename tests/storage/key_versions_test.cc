@@ -133,9 +133,10 @@ TEST_CASE_METHOD(KeyVersionFixture, "ReplaceSealed re-seals only under the expec
     CHECK(Get("dev-1", 1).iv == MakeKeyVersion("dev-1", 1).iv);
   }
   SECTION("an absent version is kNotFound") {
-    CHECK(store->Write([&](WriteTxn& txn) {
-                 return txn.ReplaceSealed("dev-1", 5, 1, 2, iv, ct, tag);
-               }).code() == Code::kNotFound);
+    CHECK(
+        store
+            ->Write([&](WriteTxn& txn) { return txn.ReplaceSealed("dev-1", 5, 1, 2, iv, ct, tag); })
+            .code() == Code::kNotFound);
   }
   SECTION("the right one replaces IV, ciphertext, tag and version; counts follow") {
     auto before = store->CountByMasterKey();

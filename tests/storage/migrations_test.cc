@@ -1,12 +1,12 @@
 #include "storage/migrations.h"
 
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <fstream>
 #include <random>
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include "storage/sqlite_store.h"
 #include "tests/storage/store_fixture.h"
@@ -83,9 +83,10 @@ TEST_CASE("Store refuses a database whose schema is newer than the code", "[stor
   StoreFixture f;
   { auto store = f.Open(); }
   const int newer = LatestSchemaVersion() + 5;
-  REQUIRE(RawExec(f.path, "INSERT INTO schema_version (version, description, applied_ms) "
-                          "VALUES (" + std::to_string(newer) + ", 'from the future', 1)") ==
-          SQLITE_OK);
+  REQUIRE(RawExec(f.path,
+                  "INSERT INTO schema_version (version, description, applied_ms) "
+                  "VALUES (" +
+                      std::to_string(newer) + ", 'from the future', 1)") == SQLITE_OK);
   auto store = Store::Open(f.Options(/*create=*/false));
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == Code::kFailedPrecondition);
@@ -110,8 +111,9 @@ TEST_CASE("Store refuses files that are not vault databases", "[storage][migrati
     CHECK_THAT(store.status().message(), Catch::Contains("not a database"));
   }
   SECTION("a SQLite file with other tables") {
-    REQUIRE(RawExec(f.path, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);"
-                            "INSERT INTO customers (name) VALUES ('x');") == SQLITE_OK);
+    REQUIRE(RawExec(f.path,
+                    "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);"
+                    "INSERT INTO customers (name) VALUES ('x');") == SQLITE_OK);
     auto store = Store::Open(f.Options(/*create=*/true));
     REQUIRE_FALSE(store.ok());
     CHECK(store.status().code() == Code::kFailedPrecondition);
@@ -171,10 +173,9 @@ TEST_CASE("Every connection runs WAL with synchronous FULL and foreign keys",
   REQUIRE(opened.ok());
   SqliteStore& store = **opened;
   const std::size_t connections = 1 + static_cast<std::size_t>(f.Options().read_connections);
-  for (const auto& [pragma, expected] : {std::pair{"journal_mode", "wal"},
-                                         std::pair{"synchronous", "2"},
-                                         std::pair{"foreign_keys", "1"},
-                                         std::pair{"trusted_schema", "0"}}) {
+  for (const auto& [pragma, expected] :
+       {std::pair{"journal_mode", "wal"}, std::pair{"synchronous", "2"},
+        std::pair{"foreign_keys", "1"}, std::pair{"trusted_schema", "0"}}) {
     auto values = store.PragmaOnEveryConnection(pragma);
     REQUIRE(values.ok());
     REQUIRE(values->size() == connections);

@@ -57,8 +57,7 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
                Catch::Contains("PRIMARY KEY (device_id=? AND version=?)"));
     CHECK_THAT(Plan(**db, queries::kListSealedUnder),
                Catch::Contains("key_versions_by_master_key (master_key_version=?)"));
-    CHECK_THAT(Plan(**db, queries::kListAudit),
-               Catch::Contains("INTEGER PRIMARY KEY (rowid>?)"));
+    CHECK_THAT(Plan(**db, queries::kListAudit), Catch::Contains("INTEGER PRIMARY KEY (rowid>?)"));
     CHECK_THAT(Plan(**db, queries::kListAuditByDevice),
                Catch::Contains("audit_by_device (device_id=? AND rowid>?)"));
   }

@@ -1,12 +1,11 @@
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include "storage/store.h"
 #include "tests/support/temp_dir.h"

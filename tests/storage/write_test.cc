@@ -123,15 +123,15 @@ TEST_CASE("Store counts quota per principal and day", "[storage][write]") {
       return Status::Ok();
     });
   }
-  MustWrite(*store, [](WriteTxn& txn) { return txn.IncrementQuota("hd-1", "2024-05-02").status(); });
+  MustWrite(*store,
+            [](WriteTxn& txn) { return txn.IncrementQuota("hd-1", "2024-05-02").status(); });
   CHECK(counts == std::vector<std::int64_t>{1, 2, 3});
   CHECK(*store->GetQuota("hd-1", "2024-05-01") == 3);
   CHECK(*store->GetQuota("hd-1", "2024-05-02") == 1);
   CHECK(*store->GetQuota("hd-2", "2024-05-01") == 0);
 }
 
-TEST_CASE("Write called inside a Write callback fails instead of deadlocking",
-          "[storage][write]") {
+TEST_CASE("Write called inside a Write callback fails instead of deadlocking", "[storage][write]") {
   StoreFixture f;
   auto store = f.Open();
   Status inner;
