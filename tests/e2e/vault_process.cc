@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -78,8 +79,10 @@ VaultProcess::~VaultProcess() {
 
 bool VaultProcess::Start(const std::vector<std::string>& extra_args) {
   const std::size_t log_start = Log().size();
-  std::vector<std::string> args = {VaultdPath(), "--config", state_ + "/vault.conf", "--listen",
-                                   "127.0.0.1:0"};
+  std::vector<std::string> args = {VaultdPath(), "--config", state_ + "/vault.conf"};
+  if (std::find(extra_args.begin(), extra_args.end(), "--listen") == extra_args.end()) {
+    args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -97,6 +100,7 @@ bool VaultProcess::Start(const std::vector<std::string>& extra_args) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      start_exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       return false;
     }
     const std::string log = Log().substr(log_start);

@@ -40,11 +40,14 @@ class VaultProcess {
   VaultProcess& operator=(const VaultProcess&) = delete;
   ~VaultProcess();  // SIGKILLs a vaultd still running
 
-  // Starts vaultd and waits for its ready line. Returns false if it exited or never got ready.
+  // Starts vaultd (on --listen 127.0.0.1:0 unless `extra_args` name one) and waits for its
+  // ready line. Returns false if it exited or never got ready.
   bool Start(const std::vector<std::string>& extra_args = {});
   // Sends `sig` and waits; returns the exit status (-1 if killed by a signal).
   int Stop(int sig = 15, std::chrono::seconds wait = std::chrono::seconds(30));
   bool running() const { return pid_ > 0; }
+  // The exit status of a vaultd that exited during Start() (-1 if killed by a signal).
+  int start_exit_status() const { return start_exit_status_; }
 
   std::string Token(const std::string& sub, const std::string& extra = "") const;
   HttpResult Request(const Call& call) const;
@@ -77,6 +80,7 @@ class VaultProcess {
   std::string log_path_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int start_exit_status_ = 0;
 };
 
 // Paths of the binaries under test (from the build).
