@@ -1,0 +1,290 @@
+#include "hsm/key_backup.h"
+
+#include <array>
+#include <optional>
+#include <utility>
+
+#include "hsm/ck_error.h"
+#include "hsm/key_objects.h"
+#include "hsm/pkcs11_module.h"
+#include "hsm/pkcs11_session.h"
+#include "hsm/token_slots.h"
+#include "hsm/token_sync.h"
+
+namespace escrow::hsm {
+namespace {
+
+constexpr std::size_t kCheckValueBytes = 3;
+
+CK_BBOOL kTrue = CK_TRUE;    // NOLINT: PKCS#11 templates take non-const pointers
+CK_BBOOL kFalse = CK_FALSE;  // NOLINT
+
+template <class T>
+CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, T* ptr) {
+  return {type, ptr, sizeof(T)};
+}
+CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, std::string& text) {
+  return {type, text.data(), text.size()};
+}
+CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, Bytes& bytes) {
+  return {type, bytes.data(), bytes.size()};
+}
+
+// One attribute's bytes; empty if the token does not have it.
+Result<Bytes> ReadAttrBytes(Pkcs11Session& session, CK_OBJECT_HANDLE object,
+                            CK_ATTRIBUTE_TYPE type) {
+  CK_ATTRIBUTE attr{type, nullptr, 0};
+  CK_RV rv = session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1);
+  if (rv == CKR_ATTRIBUTE_TYPE_INVALID || attr.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+    return Bytes{};
+  }
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
+  Bytes out(attr.ulValueLen);
+  attr.pValue = out.data();
+  rv = session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
+  out.resize(attr.ulValueLen);
+  return out;
+}
+
+std::string CheckValueOf(Bytes check) {
+  if (check.size() > kCheckValueBytes) check.resize(kCheckValueBytes);
+  return HexEncode(check);
+}
+
+// A logged-in session on the token labelled `label`, with the module kept loaded.
+Result<Pkcs11Session> OpenSession(const TokenLogin& login) {
+  ESCROW_RETURN_IF_ERROR(ValidateTokenLabel(login.token_label));
+  ESCROW_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
+                          Pkcs11Module::Acquire(login.module_path));
+  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module, login.token_label));
+  return Pkcs11Session::Open(std::move(module), slot, true);
+}
+
+Status Logout(Pkcs11Session& session) {
+  const CK_RV rv = session.fns()->C_Logout(session.handle());
+  if (rv == CKR_USER_NOT_LOGGED_IN) return Status::Ok();
+  return session.Check(rv, "C_Logout");
+}
+
+// The ceremony key as a session object holding `value`. For wrapping it is trusted (needs an SO
+// login) and public, so that it survives the SO's logout; for unwrapping it is an ordinary
+// private key of the user's session. Never extractable, never usable for anything else.
+Result<CK_OBJECT_HANDLE> CreateCeremonyKey(Pkcs11Session& session, const SecretBytes& value,
+                                           bool for_wrap) {
+  if (value.size() != kCeremonyKeyBytes) {
+    return Status::InvalidArgument("the ceremony key must be 32 bytes");
+  }
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE type = CKK_AES;
+  std::string label = "escrow-ceremony";
+  // PKCS#11 takes a non-const pointer; the token copies the value and does not write to it.
+  CK_ATTRIBUTE value_attr{CKA_VALUE,
+                          const_cast<std::uint8_t*>(value.RevealSecret().data()),  // NOLINT
+                          value.size()};
+  CK_ATTRIBUTE attrs[] = {
+      Attr(CKA_CLASS, &cls),
+      Attr(CKA_KEY_TYPE, &type),
+      value_attr,
+      Attr(CKA_TOKEN, &kFalse),
+      Attr(CKA_PRIVATE, for_wrap ? &kFalse : &kTrue),
+      Attr(CKA_SENSITIVE, &kTrue),
+      Attr(CKA_EXTRACTABLE, &kFalse),
+      Attr(CKA_TRUSTED, for_wrap ? &kTrue : &kFalse),
+      Attr(CKA_WRAP, for_wrap ? &kTrue : &kFalse),
+      Attr(CKA_UNWRAP, for_wrap ? &kFalse : &kTrue),
+      Attr(CKA_ENCRYPT, &kFalse),
+      Attr(CKA_DECRYPT, &kFalse),
+      Attr(CKA_DERIVE, &kFalse),
+      Attr(CKA_LABEL, label),
+  };
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+  const CK_RV rv = session.fns()->C_CreateObject(session.handle(), attrs, std::size(attrs), &handle);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_CreateObject (ceremony key)"));
+  return handle;
+}
+
+Result<Bytes> WrapOne(Pkcs11Session& session, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key) {
+  CK_MECHANISM mechanism{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  CK_ULONG size = 0;
+  CK_RV rv = session.fns()->C_WrapKey(session.handle(), &mechanism, wrapping, key, nullptr, &size);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_WrapKey"));
+  Bytes out(size);
+  rv = session.fns()->C_WrapKey(session.handle(), &mechanism, wrapping, key, out.data(), &size);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_WrapKey"));
+  out.resize(size);
+  return out;
+}
+
+Result<CK_OBJECT_HANDLE> UnwrapOne(Pkcs11Session& session, CK_OBJECT_HANDLE unwrapping,
+                                   const WrappedKey& key) {
+  const bool master = key.role == KeyRole::kMaster;
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE type = master ? CKK_AES : CKK_GENERIC_SECRET;
+  std::string label = key.label;
+  Bytes id = key.id;
+  CK_BBOOL* for_aes = master ? &kTrue : &kFalse;
+  CK_BBOOL* for_hmac = master ? &kFalse : &kTrue;
+  // The attributes KeyService::GenerateKey gives (hsm/key_objects.cc), so that a restored key
+  // is used, found and protected exactly as the original was.
+  CK_ATTRIBUTE attrs[] = {
+      Attr(CKA_CLASS, &cls),
+      Attr(CKA_KEY_TYPE, &type),
+      Attr(CKA_TOKEN, &kTrue),
+      Attr(CKA_PRIVATE, &kTrue),
+      Attr(CKA_SENSITIVE, &kTrue),
+      Attr(CKA_EXTRACTABLE, key.extractable ? &kTrue : &kFalse),
+      Attr(CKA_WRAP_WITH_TRUSTED, &kTrue),
+      Attr(CKA_ENCRYPT, for_aes),
+      Attr(CKA_DECRYPT, for_aes),
+      Attr(CKA_SIGN, for_hmac),
+      Attr(CKA_VERIFY, for_hmac),
+      Attr(CKA_WRAP, &kFalse),
+      Attr(CKA_UNWRAP, &kFalse),
+      Attr(CKA_DERIVE, &kFalse),
+      Attr(CKA_LABEL, label),
+      Attr(CKA_ID, id),
+  };
+  CK_MECHANISM mechanism{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  Bytes wrapped = key.wrapped;
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+  const CK_RV rv =
+      session.fns()->C_UnwrapKey(session.handle(), &mechanism, unwrapping, wrapped.data(),
+                                 wrapped.size(), attrs, std::size(attrs), &handle);
+  if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
+      rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_GENERAL_ERROR) {
+    (void)session.Check(rv, "C_UnwrapKey");
+    // RFC 5649's integrity check failed: the wrong ceremony key or a damaged blob.
+    return Status::DataLoss("C_UnwrapKey of " + key.label + " failed (" + CkRvName(rv) +
+                            "): wrong ceremony key or damaged backup");
+  }
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_UnwrapKey"));
+  return handle;
+}
+
+// SoftHSMv2 computes CKA_CHECK_VALUE for generated and created keys but not for unwrapped ones.
+// Setting the recorded value makes the token compute the key's own check value and compare
+// (CKR_ATTRIBUTE_VALUE_INVALID on a mismatch), so the restored key is proven to be the one
+// that was backed up, without its value ever leaving the token.
+Status SetCheckValue(Pkcs11Session& session, CK_OBJECT_HANDLE handle, const WrappedKey& key) {
+  if (key.check_value.empty()) return Status::Ok();
+  std::optional<Bytes> check = HexDecode(key.check_value);
+  if (!check || check->size() != kCheckValueBytes) {
+    return Status::DataLoss("the backup's check value of " + key.label + " is malformed");
+  }
+  CK_ATTRIBUTE attr = Attr(CKA_CHECK_VALUE, *check);
+  const CK_RV rv = session.fns()->C_SetAttributeValue(session.handle(), handle, &attr, 1);
+  if (rv == CKR_ATTRIBUTE_VALUE_INVALID) {
+    (void)session.Check(rv, "C_SetAttributeValue");
+    return Status::DataLoss(key.label + " does not match its recorded check value " +
+                            key.check_value + ": wrong ceremony key or damaged backup");
+  }
+  return session.Check(rv, "C_SetAttributeValue (CKA_CHECK_VALUE)");
+}
+
+}  // namespace
+
+Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
+                                              const SecretBytes& ceremony_key) {
+  if (login.user_pin == nullptr || login.so_pin == nullptr) {
+    return Status::InvalidArgument("backup needs the user PIN and the SO PIN");
+  }
+  ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, OpenSession(login));
+  if (Status s = session.Login(CKU_SO, *login.so_pin); !s.ok()) {
+    return s.WithContext("logging in as the security officer");
+  }
+  Result<CK_OBJECT_HANDLE> created = CreateCeremonyKey(session, ceremony_key, true);
+  // The SO session must not outlive the one call that needs it.
+  Status so_logout = Logout(session);
+  if (!created.ok()) return created.status();
+  ScopedObject ceremony(session, *created);
+  ESCROW_RETURN_IF_ERROR(so_logout);
+  if (Status s = session.Login(CKU_USER, *login.user_pin); !s.ok()) {
+    return s.WithContext("logging in as the user");
+  }
+  std::vector<WrappedKey> out;
+  Status status = [&]() -> Status {
+    ESCROW_ASSIGN_OR_RETURN(std::vector<KeyInfo> infos, ListKeyObjects(session));
+    if (infos.empty()) return Status::FailedPrecondition("the token holds no vault keys");
+    for (const KeyInfo& info : infos) {
+      if (!info.extractable) {
+        return Status::FailedPrecondition(
+            info.label + " is not backup-capable (it was not created with --backup-capable, so "
+                         "it can never leave the HSM); master-key backup is refused");
+      }
+    }
+    for (const KeyInfo& info : infos) {
+      ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle,
+                              FindKeyObject(session, info.role, info.version));
+      WrappedKey key;
+      key.role = info.role;
+      key.version = info.version;
+      key.label = info.label;
+      key.extractable = info.extractable;
+      key.check_value = info.check_value;
+      ESCROW_ASSIGN_OR_RETURN(key.id, ReadAttrBytes(session, handle, CKA_ID));
+      Result<Bytes> wrapped = WrapOne(session, ceremony.get(), handle);
+      if (!wrapped.ok()) return wrapped.status().WithContext("wrapping " + info.label);
+      key.wrapped = std::move(*wrapped);
+      out.push_back(std::move(key));
+    }
+    return Status::Ok();
+  }();
+  // ~ScopedObject destroys the ceremony key before the session closes (and logs the user out).
+  if (!status.ok()) return status;
+  return out;
+}
+
+Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
+                       const std::vector<WrappedKey>& keys) {
+  if (login.user_pin == nullptr) return Status::InvalidArgument("restore needs the user PIN");
+  if (keys.empty()) return Status::InvalidArgument("no keys to restore");
+  ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, OpenSession(login));
+  ESCROW_RETURN_IF_ERROR(session.Login(CKU_USER, *login.user_pin));
+  ESCROW_ASSIGN_OR_RETURN(std::vector<KeyInfo> present, ListKeyObjects(session));
+  if (!present.empty()) {
+    return Status::FailedPrecondition("the token " + login.token_label + " already holds " +
+                                      present.front().label +
+                                      "; restore only into a token without vault keys");
+  }
+  for (const WrappedKey& key : keys) {
+    ESCROW_ASSIGN_OR_RETURN(bool exists, LabelExists(session, key.label));
+    if (exists) {
+      return Status::FailedPrecondition("an object labelled " + key.label + " already exists");
+    }
+  }
+  ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE unwrapping_handle,
+                          CreateCeremonyKey(session, ceremony_key, false));
+  ScopedObject unwrapping(session, unwrapping_handle);
+
+  std::vector<CK_OBJECT_HANDLE> created;
+  Status status = [&]() -> Status {
+    for (const WrappedKey& key : keys) {
+      ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, UnwrapOne(session, unwrapping.get(), key));
+      created.push_back(handle);
+      ESCROW_RETURN_IF_ERROR(SetCheckValue(session, handle, key));
+      ESCROW_ASSIGN_OR_RETURN(Bytes check, ReadAttrBytes(session, handle, CKA_CHECK_VALUE));
+      const std::string got = CheckValueOf(std::move(check));
+      if (!key.check_value.empty() && got != key.check_value) {
+        return Status::DataLoss(key.label + " unwrapped to check value " + got + ", expected " +
+                                key.check_value + ": wrong ceremony key or damaged backup");
+      }
+    }
+    return Status::Ok();
+  }();
+  if (!status.ok()) {
+    // All or nothing: leave the token as it was.
+    for (const CK_OBJECT_HANDLE handle : created) {
+      (void)session.Check(session.fns()->C_DestroyObject(session.handle(), handle),
+                          "C_DestroyObject");
+    }
+    (void)SyncSoftHsmTokenDir();
+    return status;
+  }
+  ESCROW_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
+                          Pkcs11Module::Acquire(login.module_path));
+  ESCROW_ASSIGN_OR_RETURN(TokenInfo token, ReadTokenInfo(*module, session.slot()));
+  return SyncSoftHsmTokenDir(token.serial);
+}
+
+}  // namespace escrow::hsm

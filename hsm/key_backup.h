@@ -1,0 +1,67 @@
+#pragma once
+
+// Moving the vault's keys out of one token and into another, wrapped under a ceremony key
+// (vaultctl master-key backup / restore). No PKCS#11 types here.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hsm/key_service.h"
+#include "vault/base/bytes.h"
+#include "vault/base/result.h"
+#include "vault/base/secret_bytes.h"
+
+namespace escrow::hsm {
+
+// The ceremony key is AES-256: 32 bytes.
+inline constexpr std::size_t kCeremonyKeyBytes = 32;
+
+// One vault key as it leaves the token: CKM_AES_KEY_WRAP_PAD (RFC 5649) of its value under the
+// ceremony key, and the attributes needed to put it back exactly as it was.
+struct WrappedKey {
+  KeyRole role = KeyRole::kMaster;
+  std::uint32_t version = 0;
+  std::string label;        // escrow-master-v<N> / escrow-audit-v<N>
+  Bytes id;                 // CKA_ID
+  bool extractable = true;  // backed-up keys are; restored as they were
+  std::string check_value;  // CKA_CHECK_VALUE, 6 lowercase hex digits ("" if the token has none)
+  Bytes wrapped;
+};
+
+// Where the keys are and how to log in. PINs are held in secure memory by the caller.
+struct TokenLogin {
+  std::string module_path;
+  std::string token_label;
+  const SecretBytes* user_pin = nullptr;
+  const SecretBytes* so_pin = nullptr;  // WrapVaultKeys only
+};
+
+// Wraps every escrow-master-v* and escrow-audit-v* key on the token under `ceremony_key`.
+//
+// PKCS#11 lets a key created with CKA_WRAP_WITH_TRUSTED leave the token only under a wrapping
+// key with CKA_TRUSTED=true, and only the security officer may set CKA_TRUSTED. So, on one
+// session: C_Login(SO); C_CreateObject of the ceremony key as a public session object
+// (CKA_TOKEN=false, CKA_PRIVATE=false, CKA_TRUSTED=true, CKA_WRAP=true, nothing else);
+// C_Logout; C_Login(USER) (the keys are private objects, invisible to the SO); C_WrapKey
+// with CKM_AES_KEY_WRAP_PAD for each key; C_DestroyObject of the ceremony key; the session
+// closes. Verified against SoftHSMv2 2.6 (tests/hsm/key_backup_test.cc).
+//
+// REQUIRES: no other session of this process is logged in to the token (PKCS#11 login state
+// is per application: an open KeyService would make the SO login fail).
+// kFailedPrecondition: a key is not extractable (not made with --backup-capable) or the token
+// holds no vault keys; kUnauthenticated: wrong SO or user PIN; kUnavailable: token missing.
+Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
+                                              const SecretBytes& ceremony_key);
+
+// Unwraps `keys` into the token as token objects (private, sensitive, CKA_WRAP_WITH_TRUSTED,
+// extractable as recorded, the same label, ID and usage as KeyService::GenerateKey gives), then
+// checks each one's CKA_CHECK_VALUE against the recorded one. All or nothing: on any failure
+// the keys it created are destroyed again. The token directory is synced before returning.
+// kFailedPrecondition: the token already holds a vault key; kDataLoss: a key does not unwrap
+// or its check value differs (wrong ceremony key or damaged backup); kUnavailable /
+// kUnauthenticated as for KeyService::Open.
+Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
+                       const std::vector<WrappedKey>& keys);
+
+}  // namespace escrow::hsm
