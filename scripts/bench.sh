@@ -167,7 +167,7 @@ seed=$((large - devices))
 say "seeding $seed more devices directly into SQLite (one transaction)"
 seed_start=$(date +%s.%N)
 now_ms=$(($(date +%s) * 1000))
-sql <<SQL
+{ sql <<SQL
 BEGIN IMMEDIATE;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $seed)
 INSERT INTO devices (id, serial, name, platform, ownership, owner, encryption_enabled,
@@ -177,6 +177,7 @@ SELECT printf('seed-%07d', i), printf('SEED%07d', i), printf('seeded device %d',
 COMMIT;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
+} >/dev/null
 say "seeded in $(elapsed_since "$seed_start") s; $(sql "SELECT count(*) FROM devices") devices"
 start_vaultd
 scenario retrieve-large "retrieve latency, $(commas "$large") devices" --mix retrieve \

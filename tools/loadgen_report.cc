@@ -58,6 +58,16 @@ std::string Fmt(double v, int decimals) {
   return buf;
 }
 
+// 100000 -> "100,000".
+std::string Thousands(double v) {
+  if (v < 0) return "n/a";
+  std::string digits = Fmt(v, 0);
+  for (auto i = static_cast<std::ptrdiff_t>(digits.size()) - 3; i > 0; i -= 3) {
+    digits.insert(static_cast<std::size_t>(i), ",");
+  }
+  return digits;
+}
+
 // The machine's ceilings, in operations per second, measured by bench/*.
 struct Ceilings {
   double encrypt_1t = kUnknown, encrypt_2t = kUnknown;
@@ -202,7 +212,7 @@ Row RowFor(const json::object& run, const json::object& audit, const Ceilings& c
 Row RotationRow(const json::object& rot, const Ceilings& c) {
   Row r;
   const double records = Num(rot, "records");
-  r.name = "master-key rotation, " + Fmt(records, 0) + " records (records/s)";
+  r.name = "master-key rotation, " + Thousands(records) + " records";  // req/s: records/s
   const json::value* available = rot.if_contains("available");
   if (available == nullptr || !available->is_bool() || !available->as_bool()) {
     const json::value* reason = rot.if_contains("reason");
