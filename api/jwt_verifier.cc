@@ -274,7 +274,9 @@ Result<VerifiedToken> JwtVerifier::Verify(std::string_view token, TimePoint now)
   bool any_alg_match = false;
   bool verified = false;
   for (const JwtKey& key : keys_) {
-    if (kid != nullptr && key.kid != kid->get_string()) continue;
+    // A key configured without a kid (a PEM file) answers any kid; the algorithm pin still
+    // applies. A key with a kid answers only its own.
+    if (kid != nullptr && !key.kid.empty() && key.kid != kid->get_string()) continue;
     any_candidate = true;
     if (key.alg != alg) continue;  // the pin: a header never widens what a key accepts
     any_alg_match = true;

@@ -92,6 +92,9 @@ class WriteTxn {
   // sequence stays gap-free).
   virtual Status AppendAudit(const AuditRow& row) = 0;
   virtual Status SetMeta(std::string_view key, std::string_view value) = 0;
+  // Reads a meta value inside the transaction (e.g. the active master-key version, which
+  // every write that seals a record re-reads so that a rotation cannot race it).
+  virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
   // Adds one to (principal, day) and returns the new count.
   virtual Result<std::int64_t> IncrementQuota(std::string_view principal, std::string_view day) = 0;
   // Runs `fn` inside a SAVEPOINT: its changes are kept if it returns OK and undone if not,

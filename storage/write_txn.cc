@@ -167,6 +167,20 @@ Status SqliteWriteTxn::SetMeta(std::string_view key, std::string_view value) {
   return Track(run());
 }
 
+Result<std::optional<std::string>> SqliteWriteTxn::GetMeta(std::string_view key) {
+  ESCROW_TXN_USABLE();
+  auto run = [&]() -> Result<std::optional<std::string>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kGetMeta));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, key));
+    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) return std::optional<std::string>();
+    return std::optional<std::string>(stmt->ColumnText(0));
+  };
+  Result<std::optional<std::string>> value = run();
+  if (!value.ok()) return Track(value.status());
+  return value;
+}
+
 Result<std::int64_t> SqliteWriteTxn::IncrementQuota(std::string_view principal,
                                                     std::string_view day) {
   ESCROW_TXN_USABLE();

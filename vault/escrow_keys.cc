@@ -92,46 +92,60 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
     }
   }
 
-  Result<std::uint32_t> mkv = m.ActiveMasterKeyVersion();
-  if (!mkv.ok()) return m.Deny(caller, kAction, id, mkv.status());
   storage::KeyVersionRow v;
   v.device_id = std::string(id);
   v.version = versions.empty() ? 1 : versions.back().version + 1;
   v.kind = row->platform;
   v.owner = row->owner;
   v.ownership = row->ownership;
-  v.master_key_version = *mkv;
   v.state = "active";
   v.stored_ms = ToUnixMillis(now);
   v.stored_by = caller.principal();
-  const Bytes aad = RecoveryKeyAad(device->platform, id, v.version, v.master_key_version,
-                                   device->ownership, row->owner);
-  Result<hsm::Sealed> sealed = m.keys.Encrypt(*mkv, normal->RevealSecret(), aad);
-  if (!sealed.ok()) {
-    return m.Deny(caller, kAction, id,
-                  Status::Unavailable(sealed.status().message(), "store_failed"));
-  }
-  v.iv = std::move(sealed->iv);
-  v.ciphertext = std::move(sealed->ciphertext);
-  v.tag = std::move(sealed->tag);
-
-  Status s = m.audit.Commit(
-      [&](storage::WriteTxn& txn) -> Status {
-        for (const auto& old : versions) {
-          if (old.state == "active") {
-            ESCROW_RETURN_IF_ERROR(txn.SetKeyVersionState(id, old.version, "superseded"));
+  const std::string changed = "master_key_changed";
+  // Seals under the active master key and commits; a master-key rotation that switches the
+  // active version in between makes the transaction refuse, and we seal again.
+  auto seal_and_commit = [&]() -> Status {
+    Result<std::uint32_t> mkv = m.ActiveMasterKeyVersion();
+    if (!mkv.ok()) return m.Deny(caller, kAction, id, mkv.status());
+    v.master_key_version = *mkv;
+    const Bytes aad = RecoveryKeyAad(device->platform, id, v.version, v.master_key_version,
+                                     device->ownership, row->owner);
+    Result<hsm::Sealed> sealed = m.keys.Encrypt(*mkv, normal->RevealSecret(), aad);
+    if (!sealed.ok()) {
+      return m.Deny(caller, kAction, id,
+                    Status::Unavailable(sealed.status().message(), "store_failed"));
+    }
+    v.iv = std::move(sealed->iv);
+    v.ciphertext = std::move(sealed->ciphertext);
+    v.tag = std::move(sealed->tag);
+    Status s = m.audit.Commit(
+        [&](storage::WriteTxn& txn) -> Status {
+          ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> active,
+                                  txn.GetMeta("active_master_key_version"));
+          if (!active || *active != std::to_string(v.master_key_version)) {
+            return Status::FailedPrecondition("the active master key changed", changed);
           }
-        }
-        ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(v));
-        if (row->rotation_pending && clears_rotation) {
-          ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, false));
-        }
-        return Status::Ok();
-      },
-      {m.Event(caller, kAction, id, "ok", {},
-               "version=" + std::to_string(v.version) +
-                   (row->rotation_pending && clears_rotation ? " rotation_cleared" : ""))});
-  if (!s.ok()) return Status::Unavailable(s.message(), "store_failed");
+          for (const auto& old : versions) {
+            if (old.state == "active") {
+              ESCROW_RETURN_IF_ERROR(txn.SetKeyVersionState(id, old.version, "superseded"));
+            }
+          }
+          ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(v));
+          if (row->rotation_pending && clears_rotation) {
+            ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, false));
+          }
+          return Status::Ok();
+        },
+        {m.Event(caller, kAction, id, "ok", {},
+                 "version=" + std::to_string(v.version) +
+                     (row->rotation_pending && clears_rotation ? " rotation_cleared" : ""))});
+    if (!s.ok() && s.reason() != changed) return Status::Unavailable(s.message(), "store_failed");
+    return s;
+  };
+  Status s = seal_and_commit();
+  for (int retry = 0; retry < 3 && s.reason() == changed; ++retry) s = seal_and_commit();
+  if (s.reason() == changed) return Status::Unavailable(s.message(), "store_failed");
+  ESCROW_RETURN_IF_ERROR(s);
   return StoreKeyResult{v.version, FromUnixMillis(v.stored_ms), true};
 }
 

@@ -259,6 +259,22 @@ TEST_CASE("JwtVerifier holds each key to its pinned algorithm", "[api][jwt]") {
                  "algorithm not allowed for key");
 }
 
+TEST_CASE("JwtVerifier lets a key configured without a kid answer any kid", "[api][jwt]") {
+  // A PEM key from the config has no kid; the pinned algorithm still decides.
+  std::vector<JwtKey> keys = {TestKey::SharedEc().ToJwtKey("")};
+  Result<JwtVerifier> verifier = JwtVerifier::Create(std::move(keys), Policy());
+  REQUIRE(verifier.ok());
+  const std::string payload = Payload();
+  CHECK(verifier->Verify(MintEs256(TestKey::SharedEc(), R"({"alg":"ES256","kid":"dev"})", payload),
+                         kNowTp)
+            .ok());
+  ExpectRejected(*verifier,
+                 MintRs256(TestKey::SharedRsa(), R"({"alg":"RS256","kid":"dev"})", payload),
+                 "algorithm not allowed for key");
+  ExpectRejected(*verifier, MintHs256("secret", R"({"alg":"HS256","kid":"dev"})", payload),
+                 "algorithm not allowed");
+}
+
 TEST_CASE("JwtVerifier rejects tampered tokens and unknown kids", "[api][jwt]") {
   const JwtVerifier verifier = MakeVerifier();
   const std::string token = EcToken();
