@@ -164,6 +164,27 @@ void AuditLog::RunGroup(std::vector<std::shared_ptr<Job>>& group) {
   }
   const std::int64_t now_ms = ToUnixMillis(clock_.Now());
   Status status = store_.Write([&](storage::WriteTxn& txn) -> Status {
+    // Another process may have appended since our last group (vaultctl's ceremony records
+    // while vaultd serves). The write lock is held, so the stored head cannot move until we
+    // commit: continue the chain from it, once its MAC proves it came from the vault.
+    Result<std::optional<storage::AuditRow>> stored = store_.LastAudit();
+    if (!stored.ok()) return stored.status();
+    const std::uint64_t stored_seq = stored->has_value() ? (*stored)->seq : 0;
+    if (stored_seq < seq) {
+      return Status::DataLoss("the audit log went back from " + std::to_string(seq) + " to " +
+                              std::to_string(stored_seq));
+    }
+    if (stored_seq > seq) {
+      const storage::AuditRow& row = **stored;
+      if (!row.mac.has_value()) {
+        return Status::DataLoss("audit head record " + std::to_string(row.seq) +
+                                " is not sealed");
+      }
+      ESCROW_RETURN_IF_ERROR(
+          keys_.Verify(row.audit_key_version, MacInput(row.seq, row.hash), *row.mac));
+      seq = row.seq;
+      hash = row.hash;
+    }
     std::vector<storage::AuditRow> rows;
     for (auto& job : group) {
       job->result = job->change ? txn.Isolated(job->change) : Status::Ok();
