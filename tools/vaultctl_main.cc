@@ -4,9 +4,6 @@
 // command can live in its own file (AddXxxCommand) and main() only wires them. Exit codes: 0
 // success, 1 the command failed (one line on stderr), 2 bad usage or not implemented yet.
 
-#include <sys/prctl.h>
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -19,10 +16,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/ctl_commands.h"
 #include "tools/dev_state.h"
 #include "tools/dev_token.h"
 #include "vault/base/clock.h"
 #include "vault/config.h"
+#include "vault/hardening.h"
 
 namespace escrow::tools {
 namespace {
@@ -43,15 +42,16 @@ int Usage(std::string_view message) {
   return kExitUsage;
 }
 
-// No core file and no ptrace by other processes of the same user: PINs and key material pass
-// through this process (STYLE.md section 3).
+// No core file and no ptrace by other processes of the same user, umask 077, the secure heap
+// locked: PINs and key material pass through this process (vault/hardening.h).
 void HardenProcess() {
-  const rlimit no_core{0, 0};
-  if (::setrlimit(RLIMIT_CORE, &no_core) != 0) {
-    std::cerr << "vaultctl: warning: cannot disable core dumps\n";
+  Result<vault::HardeningReport> report = vault::HardenProcess();
+  if (!report.ok()) {
+    std::cerr << "vaultctl: warning: " << report.status().message() << "\n";
+    return;
   }
-  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    std::cerr << "vaultctl: warning: cannot mark the process non-dumpable\n";
+  for (const std::string& warning : report->warnings) {
+    std::cerr << "vaultctl: warning: " << warning << "\n";
   }
 }
 
@@ -83,7 +83,9 @@ void AddInitCommand(CLI::App& app, Runner& run) {
     run = [args]() -> int {
       if (!args->dev) {
         if (args->config.empty()) return Usage("init needs --dev --state-dir DIR or --config FILE");
-        return Usage("init --config: not implemented yet");
+        if (!args->state_dir.empty()) return Usage("init --config takes no --state-dir");
+        return RunInitCeremony({args->config, args->module, args->token_label, args->pin_file,
+                                args->so_pin_file, args->db, args->backup_capable});
       }
       if (args->state_dir.empty()) return Usage("init --dev needs --state-dir DIR");
       if (!args->config.empty() || !args->module.empty() || !args->token_label.empty() ||
@@ -147,31 +149,6 @@ void AddDevTokenCommand(CLI::App& app, Runner& run) {
   });
 }
 
-// The ceremony and operations commands of the ceremony issue: their options are parsed now
-// so that scripts get a clear answer, and each answers "not implemented yet" (exit 2).
-void AddPendingCommands(CLI::App& app, Runner& run) {
-  auto pending = [&run](CLI::App* cmd, std::string name) {
-    cmd->allow_extras();
-    cmd->callback([&run, name] {
-      run = [name] { return Usage(name + ": not implemented yet"); };
-    });
-  };
-  pending(app.add_subcommand("status", "Show the HSM keys, database and audit head"), "status");
-  CLI::App* master = app.add_subcommand("master-key", "Master-key rotation, backup and restore");
-  master->require_subcommand(1);
-  pending(master->add_subcommand("rotate", "Rotate the master key"), "master-key rotate");
-  pending(master->add_subcommand("backup", "Back up the keys as Shamir shares"),
-          "master-key backup");
-  pending(master->add_subcommand("restore", "Restore the keys from shares"), "master-key restore");
-  CLI::App* db = app.add_subcommand("db", "Database operations");
-  db->require_subcommand(1);
-  pending(db->add_subcommand("backup", "Consistent online copy of the database"), "db backup");
-  CLI::App* audit = app.add_subcommand("audit", "Audit trail");
-  audit->require_subcommand(1);
-  pending(audit->add_subcommand("verify", "Verify the audit chain"), "audit verify");
-  pending(audit->add_subcommand("export", "Export the audit records"), "audit export");
-}
-
 int Main(int argc, char** argv) {
   HardenProcess();
   CLI::App app{"vaultctl: key ceremony and operations of the escrow vault"};
@@ -179,7 +156,10 @@ int Main(int argc, char** argv) {
   Runner run;
   AddInitCommand(app, run);
   AddDevTokenCommand(app, run);
-  AddPendingCommands(app, run);
+  AddStatusCommand(app, run);
+  AddMasterKeyCommands(app, run);
+  AddDbCommands(app, run);
+  AddAuditCommands(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,194 @@
+// vaultctl master-key backup --config FILE --shares N --threshold M --out DIR
+//                            [--so-pin-file F] [--recipient CERT]...
+
+#include <sys/stat.h>
+
+#include <iostream>
+#include <sstream>
+#include <system_error>
+
+#include <boost/json.hpp>
+#include <openssl/rand.h>
+
+#include "hsm/key_backup.h"
+#include "hsm/pin_file.h"
+#include "tools/ctl_commands.h"
+#include "tools/ctl_keys_backup.h"
+#include "tools/ctl_shares.h"
+#include "vault/base/clock.h"
+
+namespace escrow::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct BackupArgs {
+  std::string config, out, so_pin_file;
+  unsigned shares = 0;
+  unsigned threshold = 0;
+  std::vector<std::string> recipients;
+};
+
+// --so-pin-file, or the dev state's DIR/hsm/so.pin beside a dev config.
+Result<std::string> SoPinPath(const vault::VaultConfig& config, const std::string& given) {
+  if (!given.empty()) return given;
+  if (config.dev) return (fs::path(config.path).parent_path() / "hsm" / "so.pin").string();
+  return Status::InvalidArgument("the ceremony key is marked trusted, which needs the SO: give "
+                                 "--so-pin-file");
+}
+
+// The output directory, created 0700 if missing; refuses to overwrite an earlier backup.
+Status PrepareOut(const fs::path& dir, unsigned shares) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir.parent_path(), ec);
+    if (::mkdir(dir.c_str(), 0700) != 0) return Status::Unavailable("cannot create " + dir.string());
+  }
+  std::vector<fs::path> paths{dir / "keys.backup"};
+  for (unsigned i = 1; i <= shares; ++i) paths.push_back(dir / ("share-" + std::to_string(i)));
+  for (const fs::path& p : paths) {
+    if (fs::exists(fs::symlink_status(p, ec))) {
+      return Status::AlreadyExists(p.string() + " exists; give an empty --out directory");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Backup(const BackupArgs& a) {
+  ESCROW_ASSIGN_OR_RETURN(vault::VaultConfig config, LoadCtlConfig(a.config));
+  const fs::path out = fs::absolute(a.out).lexically_normal();
+  ESCROW_RETURN_IF_ERROR(PrepareOut(out, a.shares));
+  ESCROW_ASSIGN_OR_RETURN(std::string so_pin_path, SoPinPath(config, a.so_pin_file));
+  ESCROW_ASSIGN_OR_RETURN(SecretBytes so_pin, hsm::ReadPinFile(so_pin_path));
+  ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, hsm::ReadPinFile(config.hsm_pin_file));
+
+  // The database first (no HSM login yet: the SO must be the only one logged in to create
+  // the trusted ceremony key).
+  KeysBackup backup;
+  {
+    storage::StoreOptions options;
+    options.path = config.db_path;
+    options.read_connections = 1;
+    ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store, storage::Store::Open(options));
+    ESCROW_ASSIGN_OR_RETURN(backup.active_master_key_version,
+                            MetaVersion(*store, "active_master_key_version"));
+    ESCROW_ASSIGN_OR_RETURN(backup.audit_key_version, MetaVersion(*store, "audit_key_version"));
+  }
+
+  // A fresh ceremony key, known to us only so that it can be split, in secure memory.
+  SecretBytes ceremony_key(hsm::kCeremonyKeyBytes);
+  if (RAND_bytes(ceremony_key.mutable_span().data(), static_cast<int>(ceremony_key.size())) != 1) {
+    return Status::Internal("RAND_bytes failed");
+  }
+  ESCROW_ASSIGN_OR_RETURN(backup.backup_id, RandomHex(16));
+  Result<std::vector<hsm::WrappedKey>> wrapped = hsm::WrapVaultKeys(
+      {config.hsm_module, config.hsm_token_label, &user_pin, &so_pin}, ceremony_key);
+  if (!wrapped.ok()) return wrapped.status();
+  backup.keys = std::move(*wrapped);
+  backup.created = FormatRfc3339(Clock::System().Now());
+  backup.token_label = config.hsm_token_label;
+  backup.threshold = a.threshold;
+  backup.shares = a.shares;
+
+  ESCROW_ASSIGN_OR_RETURN(
+      std::vector<CeremonyShare> shares,
+      SplitSecret(ceremony_key, backup.backup_id, static_cast<std::uint8_t>(a.threshold),
+                  static_cast<std::uint8_t>(a.shares)));
+  // Open the vault (user login) only now, after the SO session is gone.
+  ESCROW_ASSIGN_OR_RETURN(CtlVault v, OpenCtlVault(config, true));
+  backup.token_serial = v.keys->token().serial;
+  ESCROW_ASSIGN_OR_RETURN(std::string file, RenderKeysBackup(backup, ceremony_key));
+
+  // Encrypt every share before writing any, so a bad certificate leaves nothing behind.
+  std::vector<std::pair<fs::path, Bytes>> encrypted;
+  for (std::size_t i = 0; i < a.recipients.size(); ++i) {
+    const SecretBytes text = RenderShare(shares[i]);
+    ESCROW_ASSIGN_OR_RETURN(Bytes cms, CmsEncryptTo(text, a.recipients[i]));
+    encrypted.emplace_back(out / ("share-" + std::to_string(i + 1)), std::move(cms));
+  }
+  ESCROW_RETURN_IF_ERROR(WriteNewPrivateFile(out / "keys.backup", file));
+  for (std::size_t i = 0; i < shares.size(); ++i) {
+    const fs::path path = out / ("share-" + std::to_string(i + 1));
+    if (a.recipients.empty()) {
+      const SecretBytes text = RenderShare(shares[i]);
+      ESCROW_RETURN_IF_ERROR(WriteNewPrivateFile(path, text.RevealSecret()));
+    } else {
+      ESCROW_RETURN_IF_ERROR(WriteNewPrivateFile(path, encrypted[i].second));
+    }
+  }
+
+  std::ostringstream t;
+  boost::json::array keys_json;
+  t << "Escrow vault key ceremony: master-key backup\n"
+    << "time:            " << backup.created << "\n"
+    << "operator:        " << OperatorName() << " (host " << HostName() << ")\n"
+    << "token:           " << backup.token_label << " (serial " << backup.token_serial << ")\n"
+    << "backup id:       " << backup.backup_id << "\n"
+    << "keys (wrapped with CKM_AES_KEY_WRAP_PAD under a trusted session key):\n";
+  for (const hsm::WrappedKey& k : backup.keys) {
+    t << "  " << k.label << "  check value " << k.check_value << "\n";
+    keys_json.push_back(boost::json::object{{"label", k.label}, {"check_value", k.check_value}});
+  }
+  t << "shares:          any " << a.threshold << " of " << a.shares << "\n";
+  boost::json::array shares_json;
+  for (std::size_t i = 0; i < shares.size(); ++i) {
+    const SecretBytes text = RenderShare(shares[i]);
+    const std::string_view s = text.RevealSecretText();
+    const std::string check(s.substr(s.find("check: ") + 7, 16));
+    t << "  share-" << i + 1 << "  index " << static_cast<int>(shares[i].index) << "  check "
+      << check;
+    if (!a.recipients.empty()) t << "  CMS-encrypted to " << a.recipients[i];
+    t << "\n";
+    shares_json.push_back(boost::json::object{
+        {"index", shares[i].index},
+        {"check", check},
+        {"recipient", a.recipients.empty() ? std::string() : a.recipients[i]}});
+  }
+  t << "files:           " << (out / "keys.backup").string() << ", " << (out / "share-1").string()
+    << " ... share-" << a.shares << "\n"
+    << "hand each share to its custodian and remove it from this machine\n";
+  boost::json::object detail{{"backup_id", backup.backup_id},
+                             {"out", out.string()},
+                             {"threshold", a.threshold},
+                             {"shares", a.shares},
+                             {"keys", std::move(keys_json)},
+                             {"share_checks", std::move(shares_json)}};
+  ESCROW_RETURN_IF_ERROR(
+      AuditCeremony(*v.audit, "ceremony.master_key.backup", boost::json::serialize(detail)));
+  return t.str();
+}
+
+}  // namespace
+
+void AddBackupCommand(CLI::App& master_key, CtlRunner& run) {
+  auto args = std::make_shared<BackupArgs>();
+  CLI::App* cmd = master_key.add_subcommand("backup", "Back up the keys as Shamir shares");
+  cmd->add_option("--config", args->config, "vault.conf")->required();
+  cmd->add_option("--shares", args->shares, "Number of shares N (2..255)")->required();
+  cmd->add_option("--threshold", args->threshold, "Shares needed to restore M (2..N)")
+      ->required();
+  cmd->add_option("--out", args->out, "Directory for keys.backup and share-1 ... share-N")
+      ->required();
+  cmd->add_option("--so-pin-file", args->so_pin_file,
+                  "SO PIN (default: the dev state's hsm/so.pin)");
+  cmd->add_option("--recipient", args->recipients,
+                  "One custodian certificate per share: share-i is CMS-encrypted to the i-th");
+  cmd->callback([args, &run] {
+    run = [args]() -> int {
+      if (args->threshold < 2 || args->threshold > args->shares || args->shares > 255) {
+        return CtlUsage("master-key backup needs 2 <= --threshold <= --shares <= 255");
+      }
+      if (!args->recipients.empty() && args->recipients.size() != args->shares) {
+        return CtlUsage("give one --recipient per share (" + std::to_string(args->shares) +
+                        "), or none");
+      }
+      CtlPrepareSecrets();
+      Result<std::string> text = Backup(*args);
+      if (!text.ok()) return CtlFail(text.status(), "master-key backup");
+      std::cout << *text << std::flush;
+      return kCtlOk;
+    };
+  });
+}
+
+}  // namespace escrow::tools

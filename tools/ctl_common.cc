@@ -1,0 +1,182 @@
+#include "tools/ctl_common.h"
+
+#include <stdlib.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <array>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <system_error>
+#include <utility>
+
+#include "tools/dev_certs.h"
+#include "vault/base/clock.h"
+
+namespace escrow::tools {
+
+int CtlFail(const Status& status, std::string_view context) {
+  std::cerr << "vaultctl: " << context << ": " << status.message() << "\n";
+  return kCtlFailed;
+}
+
+int CtlUsage(std::string_view message) {
+  std::cerr << "vaultctl: " << message << "\n";
+  return kCtlUsage;
+}
+
+void CtlPrepareSecrets() {
+  // PINs, ceremony keys, shares and (during rotation) plaintext recovery keys pass through
+  // this process: keep them in the mlock'ed, MADV_DONTDUMP secure heap (STYLE.md section 3).
+  if (!SecretBytes::InitSecureHeap()) {
+    std::cerr << "vaultctl: warning: the secure heap could not be locked in memory "
+                 "(raise RLIMIT_MEMLOCK)\n";
+  }
+}
+
+Result<vault::VaultConfig> LoadCtlConfig(const std::string& path) {
+  ESCROW_ASSIGN_OR_RETURN(vault::VaultConfig config, vault::LoadConfig(path));
+  if (!config.softhsm_conf.empty()) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): before any thread or PKCS#11 module
+    if (::setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1) != 0) {
+      return Status::Internal("cannot set SOFTHSM2_CONF");
+    }
+  }
+  return config;
+}
+
+CtlVault::~CtlVault() {
+  audit.reset();
+  store.reset();
+  keys.reset();
+}
+
+Result<CtlVault> OpenCtlVault(const vault::VaultConfig& config, bool start_audit) {
+  std::error_code ec;
+  if (!std::filesystem::exists(config.db_path, ec)) {
+    return Status::NotFound("no database at " + config.db_path);
+  }
+  CtlVault v;
+  v.config = config;
+  Result<std::unique_ptr<hsm::KeyService>> keys =
+      hsm::KeyService::Open({config.hsm_module, config.hsm_token_label, config.hsm_pin_file});
+  if (!keys.ok()) return keys.status().WithContext("hsm");
+  v.keys = std::move(*keys);
+  storage::StoreOptions options;
+  options.path = config.db_path;
+  options.create = false;
+  Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(options);
+  if (!store.ok()) return store.status().WithContext("database");
+  v.store = std::move(*store);
+  Result<std::uint32_t> audit_version = MetaVersion(*v.store, "audit_key_version");
+  if (!audit_version.ok()) return audit_version.status().WithContext("database");
+  v.audit_key_version = *audit_version;
+  v.audit = std::make_unique<vault::AuditLog>(*v.keys, *v.store, Clock::System(),
+                                              *audit_version, nullptr);
+  if (start_audit) {
+    if (Status s = v.audit->Start(); !s.ok()) return s.WithContext("audit");
+  }
+  return v;
+}
+
+Result<std::optional<std::uint32_t>> ParseVersion(std::string_view text) {
+  if (text.empty()) return std::optional<std::uint32_t>();
+  std::uint64_t n = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9' || n > 0xffffffffULL / 10) {
+      return Status::DataLoss("bad version \"" + std::string(text) + "\"");
+    }
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (n == 0 || n > 0xffffffffULL) return Status::DataLoss("bad version " + std::string(text));
+  return std::optional<std::uint32_t>(static_cast<std::uint32_t>(n));
+}
+
+Result<std::uint32_t> MetaVersion(storage::Store& store, std::string_view key) {
+  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> text, store.GetMeta(key));
+  if (!text) return Status::NotFound("no " + std::string(key) + " in the database");
+  ESCROW_ASSIGN_OR_RETURN(std::optional<std::uint32_t> version, ParseVersion(*text));
+  if (!version) return Status::DataLoss(std::string(key) + " is empty");
+  return *version;
+}
+
+std::string OperatorName() {
+  std::array<char, 256> name{};
+  if (::getlogin_r(name.data(), name.size()) == 0 && name[0] != '\0') return name.data();
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read-only use of the environment
+  if (const char* user = std::getenv("USER"); user != nullptr && user[0] != '\0') return user;
+  return "uid " + std::to_string(::getuid());
+}
+
+std::string HostName() {
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) != 0) return "unknown";
+  return name.data();
+}
+
+Status AuditCeremony(vault::AuditLog& audit, std::string_view action, std::string detail,
+                     vault::AuditLog::Change change, std::string_view outcome) {
+  vault::AuditEvent event;
+  event.actor = OperatorName();
+  event.role = "operator";
+  event.action = std::string(action);
+  event.outcome = std::string(outcome);
+  event.detail = std::move(detail);
+  Status s = audit.Commit(std::move(change), {std::move(event)});
+  if (!s.ok()) return s.WithContext("auditing " + std::string(action));
+  return s;
+}
+
+Status WriteNewPrivateFile(const std::filesystem::path& path, std::string_view text) {
+  return WriteNewFile(path, text, 0600);
+}
+
+Status WriteNewPrivateFile(const std::filesystem::path& path, std::span<const std::uint8_t> data) {
+  return WriteNewFile(path, data, 0600);
+}
+
+Result<std::string> ReadSmallFile(const std::filesystem::path& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path.string());
+  std::string text;
+  text.resize(max_bytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  const auto got = static_cast<std::size_t>(in.gcount());
+  if (got > max_bytes) {
+    return Status::InvalidArgument(path.string() + " is larger than " +
+                                   std::to_string(max_bytes) + " bytes");
+  }
+  text.resize(got);
+  return text;
+}
+
+Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound("cannot read " + path.string());
+  SecretBytes buffer(max_bytes + 1);
+  std::size_t got = 0;
+  for (;;) {
+    std::span<std::uint8_t> room = buffer.mutable_span().subspan(got);
+    if (room.empty()) break;
+    const ssize_t n = ::read(fd, room.data(), room.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (got > max_bytes) {
+    return Status::InvalidArgument(path.string() + " is larger than " +
+                                   std::to_string(max_bytes) + " bytes");
+  }
+  buffer.Truncate(got);
+  return buffer;
+}
+
+std::string RoleName(hsm::KeyRole role) {
+  return role == hsm::KeyRole::kMaster ? "master" : "audit";
+}
+
+}  // namespace escrow::tools

@@ -1,0 +1,89 @@
+#pragma once
+
+// What the ceremony and operations commands of vaultctl share: exit codes, the opened vault
+// (config, HSM, database, audit chain), ceremony audit records and operator identity.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "hsm/key_service.h"
+#include "storage/store.h"
+#include "vault/audit_log.h"
+#include "vault/base/result.h"
+#include "vault/base/secret_bytes.h"
+#include "vault/config.h"
+
+namespace escrow::tools {
+
+inline constexpr int kCtlOk = 0;
+inline constexpr int kCtlFailed = 1;
+inline constexpr int kCtlUsage = 2;
+
+// A command's body, set by its CLI11 callback and run by main() after parsing.
+using CtlRunner = std::function<int()>;
+
+// "vaultctl: <context>: <message>" on stderr; returns kCtlFailed.
+int CtlFail(const Status& status, std::string_view context);
+// "vaultctl: <message>" on stderr; returns kCtlUsage.
+int CtlUsage(std::string_view message);
+
+// Sets up the secure heap before the first secret is read (warns if it cannot be locked).
+void CtlPrepareSecrets();
+
+// LoadConfig, then points SOFTHSM2_CONF at the config's softhsm_conf (if any) before any
+// PKCS#11 module is loaded, as vaultd does. Not thread-safe: call before threads start.
+Result<vault::VaultConfig> LoadCtlConfig(const std::string& path);
+
+// The vault as a ceremony sees it. Members are destroyed in reverse order (audit first).
+struct CtlVault {
+  vault::VaultConfig config;
+  std::unique_ptr<hsm::KeyService> keys;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<vault::AuditLog> audit;  // started only if asked for
+  std::uint32_t audit_key_version = 0;
+
+  CtlVault() = default;
+  CtlVault(CtlVault&&) = default;
+  CtlVault& operator=(CtlVault&&) = default;
+  CtlVault(const CtlVault&) = delete;  // owns the HSM session and the database
+  CtlVault& operator=(const CtlVault&) = delete;
+  ~CtlVault();
+};
+
+// Opens the token (user login) and the database named by `config`; with `start_audit`, also
+// starts the audit chain (which checks the newest group's MAC). kNotFound if the database
+// does not exist; otherwise the Status of KeyService::Open / Store::Open / AuditLog::Start.
+Result<CtlVault> OpenCtlVault(const vault::VaultConfig& config, bool start_audit);
+
+// A decimal meta value (e.g. active_master_key_version). kNotFound if absent; kDataLoss if
+// not a positive 32-bit number.
+Result<std::uint32_t> MetaVersion(storage::Store& store, std::string_view key);
+Result<std::optional<std::uint32_t>> ParseVersion(std::string_view text);
+
+// The person running the ceremony (login name, $USER or uid) and this machine's name.
+std::string OperatorName();
+std::string HostName();
+
+// Appends one ceremony audit record (role "operator", actor the operator) after applying
+// `change` in the same transaction. `detail` is a JSON object text.
+Status AuditCeremony(vault::AuditLog& audit, std::string_view action, std::string detail,
+                     vault::AuditLog::Change change = {}, std::string_view outcome = "ok");
+
+// Writes `text` to a new file of mode 0600 (kAlreadyExists if it exists), fsynced.
+Status WriteNewPrivateFile(const std::filesystem::path& path, std::string_view text);
+Status WriteNewPrivateFile(const std::filesystem::path& path, std::span<const std::uint8_t> data);
+// Reads a whole small file (at most `max_bytes`). kNotFound / kInvalidArgument.
+Result<std::string> ReadSmallFile(const std::filesystem::path& path, std::size_t max_bytes);
+
+// A small secret file (a share) straight into secure memory. kNotFound / kInvalidArgument.
+Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes);
+
+// "master" / "audit".
+std::string RoleName(hsm::KeyRole role);
+
+}  // namespace escrow::tools
