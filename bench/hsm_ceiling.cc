@@ -174,9 +174,8 @@ double Measure(CK_FUNCTION_LIST* f, CK_SLOT_ID slot, const Keys& k, Op op, int t
                double seconds) {
   std::atomic<std::uint64_t> total{0};
   std::vector<std::thread> pool;
-  const Clock::time_point end =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(seconds));
+  const Clock::time_point end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(seconds));
   const Clock::time_point start = Clock::now();
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {

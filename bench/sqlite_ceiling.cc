@@ -48,16 +48,14 @@ double Commits(sqlite3* db, sqlite3_stmt* insert, int rows, double seconds) {
   while (Clock::now() - start < budget) {
     Exec(db, "BEGIN IMMEDIATE");
     for (int i = 0; i < rows; ++i) {
-      sqlite3_bind_blob(insert, 1, payload.data(), static_cast<int>(payload.size()),
-                        SQLITE_STATIC);
+      sqlite3_bind_blob(insert, 1, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
       if (sqlite3_step(insert) != SQLITE_DONE) Die(sqlite3_errmsg(db));
       sqlite3_reset(insert);
     }
     Exec(db, "COMMIT");
     ++commits;
   }
-  return static_cast<double>(commits) /
-         std::chrono::duration<double>(Clock::now() - start).count();
+  return static_cast<double>(commits) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 double Fsyncs(const fs::path& path, double seconds) {
@@ -100,16 +98,15 @@ int main(int argc, char** argv) {
   if (dir.empty() || group < 1) Die("usage: sqlite_ceiling --dir DIR [--seconds S] [--group N]");
   const fs::path db_path = dir / ("sqlite-ceiling-" + std::to_string(::getpid()) + ".db");
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
     Die("open " + db_path.string());
   }
   Exec(db, "PRAGMA journal_mode=WAL");
   Exec(db, "PRAGMA synchronous=FULL");
   Exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
   sqlite3_stmt* insert = nullptr;
-  if (sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?1)", -1, &insert, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?1)", -1, &insert, nullptr) != SQLITE_OK) {
     Die(sqlite3_errmsg(db));
   }
   const double single = Commits(db, insert, 1, seconds);

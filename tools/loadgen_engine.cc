@@ -207,8 +207,7 @@ net::awaitable<int> Engine::Single(Worker& w, Op op, std::uint32_t device) {
   switch (op) {
     case Op::kStore: {
       Request req = MakeRequest(http::verb::put, path + "/recovery-key",
-                                R"({"recovery_key":")" + RandomRecoveryKey(w.rng) + R"("})",
-                                false);
+                                R"({"recovery_key":")" + RandomRecoveryKey(w.rng) + R"("})", false);
       co_return co_await Exchange(w, Who::kMdm, req);
     }
     case Op::kRetrieve: {
@@ -255,8 +254,8 @@ net::awaitable<void> Engine::Work(Worker& w) {
       index = device(w.rng);
     }
     const Clock::time_point t0 = Clock::now();
-    const int status = op == Op::kEnroll ? co_await Enroll(w, index)
-                                         : co_await Single(w, op, index);
+    const int status =
+        op == Op::kEnroll ? co_await Enroll(w, index) : co_await Single(w, op, index);
     const Clock::time_point t1 = Clock::now();
     if (t0 >= measure_from_) {
       w.stats.at(static_cast<std::size_t>(op)).Record(status, t1 - t0);
@@ -285,8 +284,8 @@ Result<RunResult> Engine::Run() {
   }
 
   const Clock::time_point start = Clock::now();
-  const auto warmup = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(o_.warmup_s));
+  const auto warmup =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.warmup_s));
   measure_from_ = start + warmup;
   if (o_.duration_s > 0) {
     deadline_ = measure_from_ + std::chrono::duration_cast<Clock::duration>(

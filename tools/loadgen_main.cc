@@ -16,12 +16,12 @@
 #include <sstream>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "tools/loadgen_engine.h"
 #include "tools/loadgen_options.h"
 #include "tools/loadgen_report.h"
+#include <CLI/CLI.hpp>
 
 namespace {
 
@@ -106,8 +106,9 @@ int main(int argc, char** argv) try {
   std::string token_file;
   CLI::App* run = app.add_subcommand("run", "Drive load against a loopback vaultd");
   run->add_option("--target", target, "HOST:PORT of vaultd (loopback only)")->required();
-  run->add_option("--mix", mix, "ops with weights: store, retrieve, status, enroll "
-                                "(e.g. status=90,store=10)")
+  run->add_option("--mix", mix,
+                  "ops with weights: store, retrieve, status, enroll "
+                  "(e.g. status=90,store=10)")
       ->required();
   run->add_option("--state-dir", state_dir, "dev state dir: takes CA and client certs from it");
   run->add_option("--ca", o.ca, "CA certificate of the server");

@@ -7,15 +7,14 @@
 
 #include <array>
 #include <charconv>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 namespace escrow::tools::loadgen {
 namespace {
 
-constexpr std::array<std::string_view, kOpCount> kOpNames{"store", "retrieve", "status",
-                                                          "enroll"};
+constexpr std::array<std::string_view, kOpCount> kOpNames{"store", "retrieve", "status", "enroll"};
 
 struct AddrInfoDeleter {
   void operator()(addrinfo* p) const { freeaddrinfo(p); }

@@ -35,26 +35,26 @@ struct MixEntry {
 struct Options {
   std::string host = "127.0.0.1";
   std::string port;
-  std::string ca;           // CA that signed the server certificate
-  Identity mdm;             // store, status, enroll
-  Identity portal;          // retrieve (with `token`)
-  std::string token;        // bearer JWT whose subject owns the devices
+  std::string ca;     // CA that signed the server certificate
+  Identity mdm;       // store, status, enroll
+  Identity portal;    // retrieve (with `token`)
+  std::string token;  // bearer JWT whose subject owns the devices
   std::string owner = "bench-user";
   std::vector<MixEntry> mix;
   std::uint32_t connections = 1;
-  std::uint32_t threads = 1;            // io threads of the generator itself
-  double duration_s = 0;                // 0: until `requests` are done
-  std::uint64_t requests = 0;           // 0: until `duration_s` is over
-  double warmup_s = 0;                  // requests in this first period are not recorded
+  std::uint32_t threads = 1;   // io threads of the generator itself
+  double duration_s = 0;       // 0: until `requests` are done
+  std::uint64_t requests = 0;  // 0: until `duration_s` is over
+  double warmup_s = 0;         // requests in this first period are not recorded
   std::string device_prefix = "bench-";
-  std::uint32_t devices = 1000;         // ids prefix000000 .. prefix(devices-1)
-  std::uint32_t device_offset = 0;      // first index for kEnroll
-  bool status_as_portal = false;        // status via the portal (owner) instead of mdm
-  int server_pid = 0;                   // for server CPU from /proc/PID/stat
-  std::string disk_path;                // a file whose device's flushes are counted
-  std::string label;                    // scenario name written into the JSON
-  std::string json_path;                // write the result here ("-": stdout)
-  bool quiet = false;                   // no table on stdout
+  std::uint32_t devices = 1000;     // ids prefix000000 .. prefix(devices-1)
+  std::uint32_t device_offset = 0;  // first index for kEnroll
+  bool status_as_portal = false;    // status via the portal (owner) instead of mdm
+  int server_pid = 0;               // for server CPU from /proc/PID/stat
+  std::string disk_path;            // a file whose device's flushes are counted
+  std::string label;                // scenario name written into the JSON
+  std::string json_path;            // write the result here ("-": stdout)
+  bool quiet = false;               // no table on stdout
 };
 
 // Checks the option combination and that every address `host` resolves to is loopback:

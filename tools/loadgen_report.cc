@@ -91,8 +91,7 @@ struct Bound {
   }
 };
 
-Bound BoundFor(const Ceilings& c, double stores, double retrieves, double statuses,
-               double group) {
+Bound BoundFor(const Ceilings& c, double stores, double retrieves, double statuses, double group) {
   Bound b;
   b.commit_rps = c.grouped_rows;
   const double total = stores + retrieves + statuses;
@@ -168,9 +167,9 @@ std::string CeilingsTable(const Ceilings& c) {
 // One row of the table, from one loadgen run and its audit counts.
 struct Row {
   std::string name;
-  double connections = kUnknown, rps = kUnknown, p50 = kUnknown, p95 = kUnknown,
-         p99 = kUnknown, errors = kUnknown, cpu_ms = kUnknown, cpu_ceiling = kUnknown,
-         group = kUnknown, flushes = kUnknown;
+  double connections = kUnknown, rps = kUnknown, p50 = kUnknown, p95 = kUnknown, p99 = kUnknown,
+         errors = kUnknown, cpu_ms = kUnknown, cpu_ceiling = kUnknown, group = kUnknown,
+         flushes = kUnknown;
   Bound bound;
   std::string note;
 };
@@ -204,8 +203,8 @@ Row RowFor(const json::object& run, const json::object& audit, const Ceilings& c
   const double records = Num(audit, "records");
   const double macs = Num(audit, "macs");
   if (records > 0 && macs > 0) r.group = records / macs;
-  r.bound = BoundFor(c, OpCount(run, "store"), OpCount(run, "retrieve"), OpCount(run, "status"),
-                     r.group);
+  r.bound =
+      BoundFor(c, OpCount(run, "store"), OpCount(run, "retrieve"), OpCount(run, "status"), r.group);
   return r;
 }
 
@@ -227,8 +226,8 @@ Row RotationRow(const json::object& rot, const Ceilings& c) {
     r.bound.hsm_rps = 1.0 / (1.0 / c.decrypt_1t + 1.0 / c.encrypt_1t);
   }
   r.bound.commit_rps = c.grouped_rows;
-  if (const json::value* ok = rot.if_contains("ok"); ok != nullptr && ok->is_bool() &&
-                                                      !ok->as_bool()) {
+  if (const json::value* ok = rot.if_contains("ok");
+      ok != nullptr && ok->is_bool() && !ok->as_bool()) {
     r.note = "rotation failed";
   }
   return r;
@@ -237,10 +236,9 @@ Row RotationRow(const json::object& rot, const Ceilings& c) {
 std::string RenderRows(const std::vector<Row>& rows) {
   std::ostringstream t;
   char line[512];
-  std::snprintf(line, sizeof line,
-                "%-40s %4s %9s %8s %8s %8s %6s %7s %9s %9s %9s %9s %6s %7s\n", "scenario", "conn",
-                "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "cpu ms", "cpu ceil",
-                "hsm term", "commit", "ceiling", "of", "flush/s");
+  std::snprintf(line, sizeof line, "%-40s %4s %9s %8s %8s %8s %6s %7s %9s %9s %9s %9s %6s %7s\n",
+                "scenario", "conn", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "cpu ms",
+                "cpu ceil", "hsm term", "commit", "ceiling", "of", "flush/s");
   t << line;
   for (const Row& r : rows) {
     if (!r.note.empty() && r.rps < 0) {
@@ -250,12 +248,10 @@ std::string RenderRows(const std::vector<Row>& rows) {
     }
     const double ceiling = r.bound.Ceiling();
     const double fraction = ceiling > 0 && r.rps >= 0 ? 100.0 * r.rps / ceiling : kUnknown;
-    std::snprintf(line, sizeof line,
-                  "%-40s %4s %9s %8s %8s %8s %6s %7s %9s %9s %9s %9s %6s %7s\n", r.name.c_str(),
-                  Fmt(r.connections, 0).c_str(), Fmt(r.rps, 1).c_str(),
-                  Fmt(r.p50, 2).c_str(), Fmt(r.p95, 2).c_str(),
-                  Fmt(r.p99, 2).c_str(), Fmt(r.errors, 0).c_str(),
-                  Fmt(r.cpu_ms, 3).c_str(), Fmt(r.cpu_ceiling, 0).c_str(),
+    std::snprintf(line, sizeof line, "%-40s %4s %9s %8s %8s %8s %6s %7s %9s %9s %9s %9s %6s %7s\n",
+                  r.name.c_str(), Fmt(r.connections, 0).c_str(), Fmt(r.rps, 1).c_str(),
+                  Fmt(r.p50, 2).c_str(), Fmt(r.p95, 2).c_str(), Fmt(r.p99, 2).c_str(),
+                  Fmt(r.errors, 0).c_str(), Fmt(r.cpu_ms, 3).c_str(), Fmt(r.cpu_ceiling, 0).c_str(),
                   Fmt(r.bound.hsm_rps, 0).c_str(), Fmt(r.bound.commit_rps, 0).c_str(),
                   Fmt(ceiling, 0).c_str(), (Fmt(fraction, 1) + "%").c_str(),
                   Fmt(r.flushes, 1).c_str());
@@ -333,8 +329,10 @@ Result<Report> BuildReport(const std::string& dir_name) {
     << RenderRows(rows) << "\n"
     << "req/s: measured; cpu ms: vaultd CPU per request; cpu ceil: cores / (vaultd + loadgen CPU\n"
     << "per request); hsm term: one HSM lane / the HSM operations one request costs (its audit\n"
-    << "MAC shared by its commit group); commit: grouped durable-commit rows/s; ceiling: the lower\n"
-    << "of the two terms; of: req/s as a share of that ceiling; flush/s: disk flushes in the run.\n\n"
+    << "MAC shared by its commit group); commit: grouped durable-commit rows/s; ceiling: the "
+       "lower\n"
+    << "of the two terms; of: req/s as a share of that ceiling; flush/s: disk flushes in the "
+       "run.\n\n"
     << CeilingsTable(c);
   report.table = t.str();
 

@@ -61,8 +61,8 @@ Summary Summarise(std::vector<std::uint32_t> v) {
   s.p95 = Ms(Rank(v, 0.95));
   s.p99 = Ms(Rank(v, 0.99));
   s.max = Ms(v.back());
-  const double sum = std::accumulate(v.begin(), v.end(), 0.0,
-                                     [](double a, std::uint32_t b) { return a + b; });
+  const double sum =
+      std::accumulate(v.begin(), v.end(), 0.0, [](double a, std::uint32_t b) { return a + b; });
   s.mean = sum / static_cast<double>(v.size()) / 1000.0;
   return s;
 }
@@ -117,8 +117,8 @@ boost::json::object ToJson(const RunResult& r) {
 std::string ToTable(const RunResult& r) {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-10s %9s %10s %9s %9s %9s %8s\n", "op", "requests",
-                "req/s", "p50 ms", "p95 ms", "p99 ms", "errors");
+  std::snprintf(line, sizeof line, "%-10s %9s %10s %9s %9s %9s %8s\n", "op", "requests", "req/s",
+                "p50 ms", "p95 ms", "p99 ms", "errors");
   out << "# " << (r.label.empty() ? "run" : r.label) << ": " << r.mix << ", " << r.connections
       << " connection(s), " << r.elapsed_s << " s measured\n"
       << line;
@@ -149,7 +149,7 @@ std::string ToTable(const RunResult& r) {
   }
   const auto total = static_cast<double>(all.latency_us.size());
   if (r.resources.server_cpu_s >= 0 && total > 0) {
-    std::snprintf(line, sizeof line, "server CPU %.3f ms/request", 
+    std::snprintf(line, sizeof line, "server CPU %.3f ms/request",
                   r.resources.server_cpu_s * 1000.0 / total);
     out << line;
     if (r.resources.client_cpu_s >= 0) {
@@ -160,7 +160,8 @@ std::string ToTable(const RunResult& r) {
     out << "\n";
   }
   if (r.resources.disk_flushes >= 0 && r.elapsed_s > 0) {
-    std::snprintf(line, sizeof line, "disk flushes %.1f/s\n", r.resources.disk_flushes / r.elapsed_s);
+    std::snprintf(line, sizeof line, "disk flushes %.1f/s\n",
+                  r.resources.disk_flushes / r.elapsed_s);
     out << line;
   }
   return out.str();
