@@ -195,6 +195,9 @@ Result<std::string> InitCeremony(const InitCeremonyOptions& o) {
     infos.push_back(std::move(*info));
   }
 
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fs::create_directories(db_path.parent_path(), ec);
   vault::AuditHead head;
   {
     storage::StoreOptions options;
@@ -217,8 +220,6 @@ Result<std::string> InitCeremony(const InitCeremonyOptions& o) {
   }
 
   const vault::VaultConfig config = ProductionConfig(o, dir, db_path);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
   guard.File(config_path);
   ESCROW_RETURN_IF_ERROR(WriteNewPrivateFile(config_path, vault::RenderConfig(config)));
   if (Result<vault::VaultConfig> loaded = vault::LoadConfig(config_path.string()); !loaded.ok()) {

@@ -1,0 +1,219 @@
+#include <filesystem>
+#include <fstream>
+
+#include "tests/tools/ctl_fixture.h"
+#include "tools/ctl_shares.h"
+
+namespace escrow::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Deletes the fixture's token from the SoftHSMv2 store: the HSM is lost.
+void LoseToken(CtlFixture& f) {
+  f.Close();
+  std::error_code ec;
+  fs::remove_all(f.token().token_dir(), ec);
+  REQUIRE_FALSE(ec);
+}
+
+std::string Shares(const std::string& dir, std::initializer_list<int> which) {
+  std::string out;
+  for (int i : which) out += " --share " + ShellQuote(dir + "/share-" + std::to_string(i));
+  return out;
+}
+
+// The keys of the token after a failed restore: none (the restore changed nothing).
+void ExpectTokenEmpty(CtlFixture& f) {
+  Result<std::unique_ptr<hsm::KeyService>> keys = hsm::KeyService::Open(f.token().config());
+  if (!keys.ok()) return;  // no token at all: nothing was changed either
+  Result<std::vector<hsm::KeyInfo>> infos = (*keys)->ListKeys();
+  REQUIRE(infos.ok());
+  CHECK(infos->empty());
+}
+
+TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads every key",
+          "[tools][ctl][backup][hsm]") {
+  CtlFixture f;
+  f.Open();
+  constexpr std::size_t kRecords = 300;
+  f.Populate(0, kRecords);
+  // Two master-key versions in use: rotate half way by hand (v2 for the newer records).
+  REQUIRE(f.Ctl("master-key rotate").exit_code == 0);
+  f.Populate(kRecords, 100);
+  const std::string out = f.dir().str() + "/backup";
+  const std::string so_pin = f.SoPinFile();
+
+  CtlRun backup = f.Ctl("master-key backup",
+                        "--shares 5 --threshold 3 --out " + ShellQuote(out) +
+                            " --so-pin-file " + ShellQuote(so_pin));
+  INFO(backup.err);
+  REQUIRE(backup.exit_code == 0);
+  CHECK(backup.out.find("any 3 of 5") != std::string::npos);
+  CHECK(backup.out.find("escrow-master-v1") != std::string::npos);
+  CHECK(backup.out.find("escrow-master-v2") != std::string::npos);
+  CHECK(backup.out.find("escrow-audit-v1") != std::string::npos);
+  for (int i = 1; i <= 5; ++i) {
+    const std::string share = ReadFileBytes(out + "/share-" + std::to_string(i));
+    CHECK(share.find("index: " + std::to_string(i) + "\n") != std::string::npos);
+    CHECK(share.find("check: ") != std::string::npos);
+    CHECK(FileMode(out + "/share-" + std::to_string(i)) == 0600);
+  }
+  const std::string keys_backup = out + "/keys.backup";
+  const std::string restore = "master-key restore";
+  const std::string backup_arg = "--backup " + ShellQuote(keys_backup);
+
+  LoseToken(f);
+
+  SECTION("three shares restore into a fresh token with the same label") {
+    // A fresh, empty token with the same label (as a replacement HSM would be set up).
+    REQUIRE(RunCommand(SoftHsmToken::ShellEnv() +
+                       "softhsm2-util --init-token --free --label " + ShellQuote(f.token().label()) +
+                       " --so-pin " + ShellQuote(ReadFileBytes(so_pin)) + " --pin " +
+                       ShellQuote(f.token().pin()) + " >/dev/null") == 0);
+    CtlRun r = f.Ctl(restore, backup_arg + Shares(out, {5, 2, 4}));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("verified by the token") != std::string::npos);
+    f.Open();
+    for (std::size_t i = 0; i < kRecords + 100; ++i) REQUIRE(f.Retrieve(i) == CtlFixture::KeyFor(i));
+    CHECK(f.Ctl("audit verify").exit_code == 0);
+    // A restored token that now holds keys refuses a second restore.
+    f.Close();
+    CtlRun again = f.Ctl(restore, backup_arg + Shares(out, {1, 2, 3}));
+    CHECK(again.exit_code == 1);
+    CHECK(again.err.find("already holds") != std::string::npos);
+  }
+
+  SECTION("with no token left, restore initialises one with the SO PIN") {
+    CtlRun r = f.Ctl(restore, backup_arg + Shares(out, {1, 3, 5}) + " --so-pin-file " +
+                                  ShellQuote(so_pin));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("initialised by this restore") != std::string::npos);
+    f.Open();
+    for (std::size_t i = 0; i < kRecords + 100; i += 3) CHECK(f.Retrieve(i) == CtlFixture::KeyFor(i));
+  }
+
+  SECTION("two shares, a wrong share or a damaged backup fail and change nothing") {
+    const std::string with_so = " --so-pin-file " + ShellQuote(so_pin);
+    CtlRun two = f.Ctl(restore, backup_arg + Shares(out, {1, 2}) + with_so);
+    CHECK(two.exit_code == 1);
+    CHECK(two.err.find("got 2 shares; any 3 of the 5 are needed") != std::string::npos);
+
+    // A share with one digit changed fails its check value.
+    std::string share = ReadFileBytes(out + "/share-3");
+    const std::size_t at = share.find("value: ") + 7;
+    share[at] = share[at] == '0' ? '1' : '0';
+    const std::string typo = f.dir().str() + "/typo-share";
+    std::ofstream(typo) << share;
+    CtlRun bad = f.Ctl(restore, backup_arg + Shares(out, {1, 2}) + " --share " + ShellQuote(typo) + with_so);
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.err.find("fails its check value") != std::string::npos);
+
+    // A share forged consistently (value changed, check value recomputed) gives a wrong
+    // ceremony key: keys.backup's MAC refuses it.
+    const std::string text4 = ReadFileBytes(out + "/share-4");
+    Result<tools::CeremonyShare> parsed = tools::ParseShare(AsBytes(text4), "share-4");
+    REQUIRE(parsed.ok());
+    parsed->value.mutable_span()[0] ^= 0x01;
+    const SecretBytes forged_text = tools::RenderShare(*parsed);
+    const std::string forged = f.dir().str() + "/forged-share";
+    std::ofstream(forged) << forged_text.RevealSecretText();
+    CtlRun wrong = f.Ctl(restore, backup_arg + Shares(out, {1, 3}) + " --share " + ShellQuote(forged) + with_so);
+    CHECK(wrong.exit_code == 1);
+    CHECK(wrong.err.find("do not give this backup's ceremony key") != std::string::npos);
+
+    // A flipped byte in keys.backup.
+    std::string file = ReadFileBytes(keys_backup);
+    const std::size_t wrapped_at = file.find("\"wrapped\":\"") + 20;
+    file[wrapped_at] = file[wrapped_at] == 'a' ? 'b' : 'a';
+    const std::string damaged = f.dir().str() + "/damaged.backup";
+    std::ofstream(damaged) << file;
+    CtlRun flipped = f.Ctl(restore, "--backup " + ShellQuote(damaged) + Shares(out, {1, 2, 3}) + with_so);
+    CHECK(flipped.exit_code == 1);
+    CHECK(flipped.err.find("keys.backup is damaged or was altered") != std::string::npos);
+
+    // A share of another backup.
+    std::string other = ReadFileBytes(out + "/share-5");
+    const std::size_t id_at = other.find("backup: ") + 8;
+    other[id_at] = other[id_at] == 'a' ? 'b' : 'a';
+    const std::string foreign = f.dir().str() + "/foreign-share";
+    std::ofstream(foreign) << other;
+    CtlRun alien = f.Ctl(restore, backup_arg + Shares(out, {1, 2}) + " --share " + ShellQuote(foreign) + with_so);
+    CHECK(alien.exit_code == 1);
+
+    // Nothing was created: no token, or an empty one.
+    CHECK_FALSE(RunCommand(SoftHsmToken::ShellEnv() + "softhsm2-util --show-slots | grep -q " +
+                           ShellQuote(f.token().label())) == 0);
+    ExpectTokenEmpty(f);
+  }
+}
+
+TEST_CASE("master-key backup shares CMS-encrypted to custodians decrypt with openssl cms",
+          "[tools][ctl][backup][hsm]") {
+  CtlFixture f;
+  f.Open();
+  f.Populate(0, 30);
+  const std::string d = f.dir().str();
+  std::string recipients;
+  for (int i = 1; i <= 3; ++i) {
+    const std::string n = std::to_string(i);
+    REQUIRE(RunCommand("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=custodian" + n +
+                       " -keyout " + d + "/c" + n + ".key -out " + d + "/c" + n +
+                       ".crt 2>/dev/null") == 0);
+    recipients += " --recipient " + d + "/c" + n + ".crt";
+  }
+  const std::string out = d + "/backup";
+  CtlRun r = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + out +
+                                            " --so-pin-file " + f.SoPinFile() + recipients);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(ReadFileBytes(out + "/share-1").find("index:") == std::string::npos);  // encrypted
+  // Restore refuses a share that is still encrypted.
+  LoseToken(f);
+  CtlRun still = f.Ctl("master-key restore", "--backup " + out + "/keys.backup --share " + out +
+                                                 "/share-1 --share " + out + "/share-2 --so-pin-file " +
+                                                 f.SoPinFile());
+  CHECK(still.exit_code == 1);
+  CHECK(still.err.find("still CMS-encrypted") != std::string::npos);
+  for (int i : {1, 3}) {
+    const std::string n = std::to_string(i);
+    REQUIRE(RunCommand("openssl cms -decrypt -in " + out + "/share-" + n + " -recip " + d + "/c" +
+                       n + ".crt -inkey " + d + "/c" + n + ".key -out " + d + "/plain-" + n) == 0);
+  }
+  CtlRun restored = f.Ctl("master-key restore", "--backup " + out + "/keys.backup --share " + d +
+                                                    "/plain-1 --share " + d + "/plain-3 --so-pin-file " +
+                                                    f.SoPinFile());
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  f.Open();
+  for (std::size_t i = 0; i < 30; ++i) CHECK(f.Retrieve(i) == CtlFixture::KeyFor(i));
+}
+
+TEST_CASE("master-key backup is refused for keys made without --backup-capable",
+          "[tools][ctl][backup][hsm]") {
+  CtlFixture f(false);
+  const std::string out = f.dir().str() + "/backup";
+  CtlRun r = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out) +
+                                            " --so-pin-file " + ShellQuote(f.SoPinFile()));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("not backup-capable") != std::string::npos);
+  CHECK_FALSE(fs::exists(out + "/keys.backup"));
+  CHECK_FALSE(fs::exists(out + "/share-1"));
+}
+
+TEST_CASE("master-key backup checks its arguments", "[tools][ctl][backup]") {
+  CtlFixture f;
+  CHECK(f.Ctl("master-key backup", "--shares 3 --threshold 4 --out /tmp/x").exit_code == 2);
+  CHECK(f.Ctl("master-key backup", "--shares 3 --threshold 1 --out /tmp/x").exit_code == 2);
+  CHECK(f.Ctl("master-key backup", "--shares 3 --threshold 2 --out /tmp/x --recipient a.crt")
+            .exit_code == 2);
+  CtlRun no_so = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " +
+                                                ShellQuote(f.dir().str() + "/b"));
+  CHECK(no_so.exit_code == 1);
+  CHECK(no_so.err.find("--so-pin-file") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace escrow::testing
