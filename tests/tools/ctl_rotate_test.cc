@@ -183,3 +183,26 @@ TEST_CASE("master-key rotate stops at a record that fails its integrity check, a
 
 }  // namespace
 }  // namespace escrow::testing
+
+namespace escrow::testing {
+namespace {
+
+TEST_CASE("master-key rotate re-encrypts 100,000 records (timing, by hand)",
+          "[tools][ctl][rotate][hsm][.slow][100k]") {
+  constexpr std::size_t kRecords = 100000;
+  CtlFixture f;
+  f.Open();
+  f.Populate(0, kRecords);
+  const auto start = std::chrono::steady_clock::now();
+  CtlRun r = f.Ctl("master-key rotate");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  WARN("rotated " << kRecords << " records in " << seconds << " s: " << r.out);
+  CHECK(f.Counts() == std::map<std::uint32_t, std::int64_t>{{2, kRecords}});
+  for (std::size_t i = 0; i < kRecords; i += 997) CHECK(f.Retrieve(i) == CtlFixture::KeyFor(i));
+}
+
+}  // namespace
+}  // namespace escrow::testing
