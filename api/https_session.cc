@@ -196,12 +196,26 @@ void HttpsSession::OnResponse(ApiResponse r) {
   response_.keep_alive(keep_alive_);
   response_.prepare_payload();
   beast::get_lowest_layer(stream_).expires_after(ctx_.timeouts.write);
-  http::async_write(stream_, response_,
-                    beast::bind_front_handler(&HttpsSession::OnWrite, shared_from_this()));
+  // A body that carries a key goes out in a write of its own, straight from its buffer: written
+  // with the header, the SSL stream would first copy both into a buffer (on the stack, or in
+  // Beast's flat_stream) that nothing wipes.
+  serializer_.emplace(response_);
+  if (!response_sensitive_) {
+    http::async_write(stream_, *serializer_,
+                      beast::bind_front_handler(&HttpsSession::OnWrite, shared_from_this()));
+    return;
+  }
+  http::async_write_header(
+      stream_, *serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        if (ec) return self->OnWrite(ec, n);
+        http::async_write(self->stream_, *self->serializer_,
+                          beast::bind_front_handler(&HttpsSession::OnWrite, self));
+      });
 }
 
 void HttpsSession::OnWrite(beast::error_code ec, std::size_t /*bytes*/) {
   const int status = static_cast<int>(response_.result_int());
+  serializer_.reset();
   if (response_sensitive_) {
     std::string& body = response_.body();
     OPENSSL_cleanse(body.data(), body.size());

@@ -62,6 +62,8 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
+  std::optional<boost::beast::http::response_serializer<boost::beast::http::string_body>>
+      serializer_;
   bool response_sensitive_ = false;
   bool keep_alive_ = false;
   // For the access log of the request in flight.

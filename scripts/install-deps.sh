@@ -8,7 +8,7 @@ packages=(
   libssl-dev openssl libsqlite3-dev sqlite3
   libboost1.81-dev libboost-json1.81-dev
   catch2 libp11-kit-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
-  libgfshare-dev libseccomp-dev
+  libgfshare-dev libseccomp-dev gdb
   softhsm2 opensc curl python3 procps util-linux
 )
 

@@ -4,9 +4,6 @@
 // command can live in its own file (AddXxxCommand) and main() only wires them. Exit codes: 0
 // success, 1 the command failed (one line on stderr), 2 bad usage or not implemented yet.
 
-#include <sys/prctl.h>
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -24,6 +21,7 @@
 #include "tools/dev_token.h"
 #include "vault/base/clock.h"
 #include "vault/config.h"
+#include "vault/hardening.h"
 
 namespace escrow::tools {
 namespace {
@@ -44,15 +42,17 @@ int Usage(std::string_view message) {
   return kExitUsage;
 }
 
-// No core file and no ptrace by other processes of the same user: PINs and key material pass
-// through this process (STYLE.md section 3).
+// No core file and no ptrace by other processes of the same user, umask 077, the secure heap
+// locked: PINs and key material pass through this process (vault/hardening.h). Whether all of
+// memory could be locked too is vaultd's warning to give, not one on every command.
 void HardenProcess() {
-  const rlimit no_core{0, 0};
-  if (::setrlimit(RLIMIT_CORE, &no_core) != 0) {
-    std::cerr << "vaultctl: warning: cannot disable core dumps\n";
+  Result<vault::HardeningReport> report = vault::HardenProcess();
+  if (!report.ok()) {
+    std::cerr << "vaultctl: warning: " << report.status().message() << "\n";
+    return;
   }
-  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    std::cerr << "vaultctl: warning: cannot mark the process non-dumpable\n";
+  for (const std::string& warning : report->warnings) {
+    std::cerr << "vaultctl: warning: " << warning << "\n";
   }
 }
 

@@ -2,10 +2,6 @@
 // and serves the HTTPS API until SIGTERM/SIGINT, then drains and exits 0. Every failure to
 // start is one JSON line {"event":"fatal","error":"..."} on stderr and exit status 1.
 
-#include <grp.h>
-#include <pwd.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +28,7 @@
 #include "vault/base/secret_bytes.h"
 #include "vault/config.h"
 #include "vault/escrow_service.h"
+#include "vault/hardening.h"
 
 namespace escrow::tools {
 namespace {
@@ -39,15 +36,6 @@ namespace {
 int Fatal(const std::string& error) {
   api::LogError("fatal", error);
   return 1;
-}
-
-// No core dumps and no ptrace by other processes of the same user: plaintext keys and the
-// PIN live in this process's memory. umask 077: nothing we create is readable by others.
-void Harden() {
-  struct rlimit none {};
-  if (setrlimit(RLIMIT_CORE, &none) != 0) api::LogError("harden", "setrlimit(RLIMIT_CORE) failed");
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) api::LogError("harden", "prctl(PR_SET_DUMPABLE) failed");
-  umask(077);
 }
 
 // A secret file must be readable by its owner only.
@@ -93,30 +81,27 @@ Result<api::JwtVerifier> MakeVerifier(const vault::VaultConfig& config) {
   return api::JwtVerifier::Create(std::move(keys), std::move(policy));
 }
 
+// Invariant 7 (DESIGN.md): vault/hardening.h does the work; this logs its warnings.
+Status Harden() {
+  Result<vault::HardeningReport> report = vault::HardenProcess();
+  if (!report.ok()) return report.status();
+  for (const std::string& warning : report->warnings) api::LogInfo("warning", warning);
+  if (!report->memory_warning.empty()) api::LogInfo("warning", report->memory_warning);
+  return Status::Ok();
+}
+
 // Started as root: drop to the configured user after every file is open. Without a user,
 // warn and run on (API.md).
 Status DropPrivileges(const std::string& user) {
-  if (geteuid() != 0) return Status::Ok();
-  if (user.empty()) {
+  Result<vault::PrivilegeDrop> dropped = vault::DropPrivileges(user);
+  if (!dropped.ok()) return dropped.status();
+  if (*dropped == vault::PrivilegeDrop::kNoUser) {
     api::LogInfo("warning", "running as root: set 'user' in the config to drop privileges");
-    return Status::Ok();
   }
-  errno = 0;
-  const passwd* pw = getpwnam(user.c_str());
-  if (pw == nullptr) return Status::InvalidArgument("unknown user " + user);
-  const uid_t uid = pw->pw_uid;
-  const gid_t gid = pw->pw_gid;
-  if (setgroups(1, &gid) != 0) return Status::Internal("setgroups failed");
-  if (setgid(gid) != 0) return Status::Internal("setgid failed");
-  if (setuid(uid) != 0) return Status::Internal("setuid failed");
-  if (setuid(0) == 0) return Status::Internal("could regain root after dropping privileges");
-  // setuid resets the dumpable flag on some kernels; set it again.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   return Status::Ok();
 }
 
 int Run(int argc, char** argv) {
-  Harden();
   CLI::App app{"vaultd: the recovery-key escrow vault's HTTPS API server"};
   std::string config_path;
   std::string listen;
@@ -128,10 +113,8 @@ int Run(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     return Fatal(e.what());
   }
+  if (Status s = Harden(); !s.ok()) return Fatal("hardening: " + s.message());
 
-  if (!SecretBytes::InitSecureHeap()) {
-    api::LogInfo("warning", "the secure heap could not be locked in memory (raise RLIMIT_MEMLOCK)");
-  }
   Result<vault::VaultConfig> loaded = vault::LoadConfig(config_path);
   if (!loaded.ok()) return Fatal(loaded.status().message());
   const vault::VaultConfig& config = *loaded;
@@ -205,6 +188,8 @@ int Run(int argc, char** argv) {
       api::Server::Create(config, listen, service, &*verifier);
   if (!server.ok()) return Fatal(server.status().message());
   if (Status s = DropPrivileges(config.user); !s.ok()) return Fatal(s.message());
+  // From here on a compromised parser can reach only the system calls the server needs.
+  if (Status s = vault::InstallSeccomp(); !s.ok()) return Fatal(s.message());
 
   boost::json::object ready;
   ready["event"] = "ready";
