@@ -6,6 +6,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -90,7 +91,9 @@ class Engine {
   net::awaitable<int> Enroll(Worker& w, std::uint32_t index);
   net::awaitable<int> Exchange(Worker& w, Who who, Request& req);
   net::awaitable<boost::system::error_code> Connect(Connection& c, Who who);
-  bool TakeTicket();
+  // The index of the request this worker may send next, or nothing when the run is over.
+  std::optional<std::uint64_t> TakeTicket();
+  void StartMeasuring();
   Op PickOp(Worker& w) const;
   Request MakeRequest(http::verb verb, const std::string& target, std::string body,
                       bool bearer) const;
@@ -104,19 +107,30 @@ class Engine {
   Clock::time_point measure_from_{};
   Clock::time_point deadline_ = Clock::time_point::max();
   std::atomic<std::uint64_t> issued_{0};
+  std::mutex measure_mu_;              // guards the two below
+  Clock::time_point measure_start_{};  // when the measured period began
+  ProbeSample before_;                 // resource counters at that moment
+  bool sampled_ = false;
   std::atomic<std::uint32_t> next_enroll_{0};
   std::atomic<bool> stop_{false};
   std::mutex failure_mu_;
   std::string failure_;
 };
 
-bool Engine::TakeTicket() {
-  if (stop_.load(std::memory_order_relaxed)) return false;
-  if (Clock::now() >= deadline_) return false;
-  if (o_.requests > 0 && issued_.fetch_add(1, std::memory_order_relaxed) >= o_.requests) {
-    return false;
-  }
-  return true;
+std::optional<std::uint64_t> Engine::TakeTicket() {
+  if (stop_.load(std::memory_order_relaxed)) return std::nullopt;
+  if (Clock::now() >= deadline_) return std::nullopt;
+  const std::uint64_t ticket = issued_.fetch_add(1, std::memory_order_relaxed);
+  if (o_.requests > 0 && ticket >= o_.requests) return std::nullopt;
+  return ticket;
+}
+
+void Engine::StartMeasuring() {
+  ProbeSample sample = TakeSample(o_.server_pid, o_.disk_path);
+  std::lock_guard lock(measure_mu_);
+  before_ = sample;
+  measure_start_ = Clock::now();
+  sampled_ = true;
 }
 
 Op Engine::PickOp(Worker& w) const {
@@ -244,7 +258,8 @@ net::awaitable<int> Engine::Enroll(Worker& w, std::uint32_t index) {
 
 net::awaitable<void> Engine::Work(Worker& w) {
   std::uniform_int_distribution<std::uint32_t> device(0, o_.devices - 1);
-  while (TakeTicket()) {
+  while (std::optional<std::uint64_t> ticket = TakeTicket()) {
+    if (o_.warmup_requests > 0 && *ticket == o_.warmup_requests) StartMeasuring();
     const Op op = PickOp(w);
     std::uint32_t index = 0;
     if (op == Op::kEnroll) {
@@ -257,7 +272,7 @@ net::awaitable<void> Engine::Work(Worker& w) {
     const int status =
         op == Op::kEnroll ? co_await Enroll(w, index) : co_await Single(w, op, index);
     const Clock::time_point t1 = Clock::now();
-    if (t0 >= measure_from_) {
+    if (t0 >= measure_from_ && *ticket >= o_.warmup_requests) {
       w.stats.at(static_cast<std::size_t>(op)).Record(status, t1 - t0);
       w.last_done = t1;
     }
@@ -292,18 +307,12 @@ Result<RunResult> Engine::Run() {
                                     std::chrono::duration<double>(o_.duration_s));
   }
 
-  ProbeSample before;
-  bool sampled = false;
   net::steady_timer warmup_timer(ioc_);
   if (o_.warmup_s > 0) {
     warmup_timer.expires_at(measure_from_);
-    warmup_timer.async_wait([&](const boost::system::error_code&) {
-      before = TakeSample(o_.server_pid, o_.disk_path);
-      sampled = true;
-    });
-  } else {
-    before = TakeSample(o_.server_pid, o_.disk_path);
-    sampled = true;
+    warmup_timer.async_wait([this](const boost::system::error_code&) { StartMeasuring(); });
+  } else if (o_.warmup_requests == 0) {
+    StartMeasuring();
   }
 
   std::vector<std::unique_ptr<Worker>> workers;
@@ -332,18 +341,19 @@ Result<RunResult> Engine::Run() {
   RunResult r;
   r.connections = o_.connections;
   r.cores = std::thread::hardware_concurrency();
-  Clock::time_point end = measure_from_;
+  std::lock_guard lock(measure_mu_);
+  Clock::time_point end = measure_start_;
   for (const auto& w : workers) {
     for (std::size_t i = 0; i < r.ops.size(); ++i) r.ops[i].Merge(w->stats[i]);
     end = std::max(end, w->last_done);
   }
-  r.elapsed_s = std::chrono::duration<double>(end - measure_from_).count();
-  if (sampled) {
+  if (sampled_) {
+    r.elapsed_s = std::chrono::duration<double>(end - measure_start_).count();
     const ProbeSample after = TakeSample(o_.server_pid, o_.disk_path);
     auto delta = [](double a, double b) { return a >= 0 && b >= 0 ? b - a : -1.0; };
-    r.resources.server_cpu_s = delta(before.server_cpu_s, after.server_cpu_s);
-    r.resources.client_cpu_s = delta(before.client_cpu_s, after.client_cpu_s);
-    r.resources.disk_flushes = delta(before.disk_flushes, after.disk_flushes);
+    r.resources.server_cpu_s = delta(before_.server_cpu_s, after.server_cpu_s);
+    r.resources.client_cpu_s = delta(before_.client_cpu_s, after.client_cpu_s);
+    r.resources.disk_flushes = delta(before_.disk_flushes, after.disk_flushes);
   }
   return r;
 }

@@ -123,6 +123,8 @@ int main(int argc, char** argv) try {
   run->add_option("--duration,-d", o.duration_s, "seconds to measure (after the warm-up)");
   run->add_option("--requests,-n", o.requests, "total requests (warm-up included)");
   run->add_option("--warmup", o.warmup_s, "seconds of unrecorded warm-up");
+  run->add_option("--warmup-requests", o.warmup_requests,
+                  "or: this many first requests are not recorded");
   run->add_option("--device-prefix", o.device_prefix, "device ids are PREFIX000000...");
   run->add_option("--devices", o.devices, "number of devices to spread requests over");
   run->add_option("--device-offset", o.device_offset, "first device index for enroll");

@@ -96,6 +96,12 @@ Status Validate(const Options& o) {
   if (o.duration_s <= 0 && o.requests == 0) {
     return Status::InvalidArgument("give a bound: --duration or --requests");
   }
+  if (o.warmup_s > 0 && o.warmup_requests > 0) {
+    return Status::InvalidArgument("give --warmup or --warmup-requests, not both");
+  }
+  if (o.warmup_requests > 0 && o.requests <= o.warmup_requests) {
+    return Status::InvalidArgument("--warmup-requests needs --requests larger than it");
+  }
   if (o.duration_s > 3600) return Status::InvalidArgument("--duration is at most 3600 s");
   if (o.connections == 0 || o.connections > 1024) {
     return Status::InvalidArgument("--connections must be 1..1024");

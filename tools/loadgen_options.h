@@ -42,10 +42,11 @@ struct Options {
   std::string owner = "bench-user";
   std::vector<MixEntry> mix;
   std::uint32_t connections = 1;
-  std::uint32_t threads = 1;   // io threads of the generator itself
-  double duration_s = 0;       // 0: until `requests` are done
-  std::uint64_t requests = 0;  // 0: until `duration_s` is over
-  double warmup_s = 0;         // requests in this first period are not recorded
+  std::uint32_t threads = 1;          // io threads of the generator itself
+  double duration_s = 0;              // 0: until `requests` are done
+  std::uint64_t requests = 0;         // 0: until `duration_s` is over
+  double warmup_s = 0;                // requests in this first period are not recorded
+  std::uint64_t warmup_requests = 0;  // or: the first N requests are not recorded
   std::string device_prefix = "bench-";
   std::uint32_t devices = 1000;     // ids prefix000000 .. prefix(devices-1)
   std::uint32_t device_offset = 0;  // first index for kEnroll
