@@ -97,6 +97,37 @@ Result<std::shared_ptr<Pkcs11Module>> Pkcs11Module::Acquire(const std::string& p
   return std::shared_ptr<Pkcs11Module>(entry.module.get(), &Pkcs11Module::Release);
 }
 
+Status Pkcs11Module::Reinitialize(const std::shared_ptr<Pkcs11Module>& module) {
+  if (module == nullptr) return Status::InvalidArgument("no PKCS#11 module");
+  Registry& registry = Registry::Get();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  auto it = registry.entries.find(module->path_);
+  if (it == registry.entries.end() || it->second.module.get() != module.get() ||
+      it->second.refs != 1 || module.use_count() != 1 || !module->finalize_) {
+    return Status::FailedPrecondition("PKCS#11 module " + module->path_ +
+                                      " is shared; not re-initialising it");
+  }
+  // Finalised by us with a C_Initialize that failed: only initialise. Finalised by anyone
+  // else in the process (CKR_CRYPTOKI_NOT_INITIALIZED): theirs to bring back, not ours.
+  if (!module->uninitialized_) {
+    const CK_RV fin = module->fns_->C_Finalize(nullptr);
+    if (fin != CKR_OK) {
+      return Status::Unavailable("PKCS#11 module " + module->path_ + ": " +
+                                 FromCkRv(fin, "C_Finalize").message());
+    }
+    module->uninitialized_ = true;
+  }
+  CK_C_INITIALIZE_ARGS args{};
+  args.flags = CKF_OS_LOCKING_OK;
+  const CK_RV rv = module->fns_->C_Initialize(&args);
+  if (rv != CKR_OK) {
+    return Status::Unavailable("PKCS#11 module " + module->path_ + ": " +
+                               FromCkRv(rv, "C_Initialize").message());
+  }
+  module->uninitialized_ = false;
+  return Status::Ok();
+}
+
 void Pkcs11Module::Release(Pkcs11Module* module) noexcept {
   Registry& registry = Registry::Get();
   std::lock_guard<std::mutex> lock(registry.mu);
@@ -106,7 +137,7 @@ void Pkcs11Module::Release(Pkcs11Module* module) noexcept {
 }
 
 Pkcs11Module::~Pkcs11Module() {
-  if (finalize_ && fns_ != nullptr) {
+  if (finalize_ && !uninitialized_ && fns_ != nullptr) {
     if (const CK_RV rv = fns_->C_Finalize(nullptr); rv != CKR_OK) {
       std::fprintf(stderr, "hsm: C_Finalize(%s): %s\n", path_.c_str(), CkRvName(rv).c_str());
     }

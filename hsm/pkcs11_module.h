@@ -29,6 +29,14 @@ class Pkcs11Module {
   Pkcs11Module& operator=(const Pkcs11Module&) = delete;
   ~Pkcs11Module();  // C_Finalize (if we initialised it), then dlclose
 
+  // C_Finalize, then C_Initialize: the library forgets every session and login and scans its
+  // tokens again (SoftHSMv2 sees a token directory that vanished and came back only then).
+  // Since that ends every session of the library in the process, it is allowed only to the
+  // library's sole user: kFailedPrecondition unless this module initialised the library and
+  // `module` is the only reference Acquire()d to it, without copies (no session open).
+  // kUnavailable if C_Initialize fails; a later Reinitialize may still succeed.
+  static Status Reinitialize(const std::shared_ptr<Pkcs11Module>& module);
+
   CK_FUNCTION_LIST* fns() const { return fns_; }
   const std::string& path() const { return path_; }
 
@@ -42,6 +50,7 @@ class Pkcs11Module {
   void* library_ = nullptr;           // dlopen handle
   CK_FUNCTION_LIST* fns_ = nullptr;   // owned by the library
   bool finalize_ = false;             // false if someone else in the process initialised it
+  bool uninitialized_ = false;        // Reinitialize finalised it and C_Initialize failed
 };
 
 }  // namespace escrow::hsm

@@ -81,6 +81,19 @@ auto SoftHsmKeyService::InLane(Retry retry, Op&& op) {
 }
 
 Status SoftHsmKeyService::ConnectLocked() {
+  Status s = ConnectOnceLocked();
+  if (s.code() != Code::kUnavailable && s.code() != Code::kUnauthenticated) return s;
+  // The token may have come back where the library no longer looks, or its PIN may have been
+  // changed back by another process (SoftHSMv2 keeps the token's login data it read): scan
+  // again, unless the library is shared in this process or was just rescanned.
+  const auto now = std::chrono::steady_clock::now();
+  if (last_rescan_ && now - *last_rescan_ < kRescanInterval) return s;
+  last_rescan_ = now;
+  if (!Pkcs11Module::Reinitialize(module_).ok()) return s;
+  return ConnectOnceLocked();
+}
+
+Status SoftHsmKeyService::ConnectOnceLocked() {
   ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module_, label_));
   ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, Pkcs11Session::Open(module_, slot, true));
   if (Status s = session.Login(CKU_USER, pin_); !s.ok()) {

@@ -3,6 +3,7 @@
 // KeyService over any PKCS#11 module, tuned for SoftHSMv2. Private to hsm/: includes
 // pkcs11.h. Callers use KeyService::Open.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,7 +26,10 @@ namespace escrow::hsm {
 // device is gone, the session and the key-handle cache are dropped; the next call (and, for
 // calls without side effects, the same call once more at once) finds the token by label
 // again and logs in with the PIN kept in secure memory, so service resumes without a restart
-// when the HSM comes back. Thread-safe.
+// when the HSM comes back. SoftHSMv2 does not see a token directory that vanished and came
+// back (nor a PIN changed back by another process) until the library is initialised again;
+// so when the token cannot be found, opened or logged in to and this service is the library's only user in the process (vaultd), the library is
+// re-initialised (Pkcs11Module::Reinitialize), at most once per kRescanInterval. Thread-safe.
 class SoftHsmKeyService final : public KeyService {
  public:
   // See KeyService::Open.
@@ -63,6 +67,7 @@ class SoftHsmKeyService final : public KeyService {
   auto InLane(Retry retry, Op&& op);
   // REQUIRES: mu_ held.
   Status ConnectLocked();
+  Status ConnectOnceLocked();
   // The cached handle of a key, looked up on a miss. REQUIRES: mu_ held.
   Result<CK_OBJECT_HANDLE> KeyLocked(Pkcs11Session& session, KeyRole role,
                                      std::uint32_t version);
@@ -72,7 +77,10 @@ class SoftHsmKeyService final : public KeyService {
   const SecretBytes pin_;  // kept to log in again after the token comes back
   const TokenInfo token_;
 
+  static constexpr std::chrono::milliseconds kRescanInterval{1000};
+
   std::mutex mu_;  // the lane
+  std::optional<std::chrono::steady_clock::time_point> last_rescan_;  // guarded by mu_
   std::optional<Pkcs11Session> session_;  // guarded by mu_; empty after losing the session
   std::map<std::pair<KeyRole, std::uint32_t>, CK_OBJECT_HANDLE> keys_;  // guarded by mu_
 };
