@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -150,7 +151,7 @@ std::string VaultProcess::Token(const std::string& sub, const std::string& extra
 }
 
 HttpResult VaultProcess::Request(const Call& call) const {
-  static int counter = 0;
+  static std::atomic<int> counter{0};  // requests may come from several threads
   const std::string base = tmp_ + "/req" + std::to_string(++counter);
   std::string cmd = "curl -sS --max-time 30 -o " + Quote(base + ".body") + " -D " +
                     Quote(base + ".hdr") + " -w '%{http_code}' --cacert " + Quote(CaFile()) +
