@@ -48,8 +48,9 @@ constexpr const char* kAllowed[] = {
     "openat", "fcntl", "flock", "fstat", "newfstatat", "statx", "access", "faccessat",
     "faccessat2", "getdents64", "fsync", "fdatasync", "ftruncate", "unlink", "unlinkat",
     // Not seen, but on rarer SQLite paths: a new pool connection resolves its path (readlink
-    // through symlinks), and as root gives a recreated -wal/-shm the database's owner (fchown).
-    "readlink", "readlinkat", "getcwd", "fchown",
+    // through symlinks), and as root gives a recreated -wal/-shm the database's owner (fchown,
+    // after asking geteuid: seen when the writer reopens after a full disk).
+    "readlink", "readlinkat", "getcwd", "fchown", "geteuid",
     // Memory (mmap and mprotect: without PROT_EXEC, below); mremap for realloc of large blocks.
     "munmap", "madvise", "brk", "mremap",
     // Threads (clone: below) and synchronisation; getpid for SQLite's and SoftHSMv2's fork checks.
