@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ with clang-14 (-fsanitize=fuzzer,address,undefined) in
 # build-fuzz/ and runs each for a bounded time from its seed corpus in fuzz/corpus/<target>/.
-#   scripts/fuzz.sh                 every target, FUZZ_SECONDS (default 45) each
+#   scripts/fuzz.sh                 every target, FUZZ_SECONDS (default 40) each
 #   scripts/fuzz.sh jwt key_format  only these
 #   FUZZ_SECONDS=600 scripts/fuzz.sh http_request   a longer run
 # New inputs go to build-fuzz/corpus/<target>/ (the seeds in the repo stay small); a crash
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
-seconds=${FUZZ_SECONDS:-45}
+seconds=${FUZZ_SECONDS:-40}
 targets=("$@")
 ((${#targets[@]})) || targets=(request_parsing key_format jwt http_request)
 
