@@ -27,6 +27,10 @@ using tcp = net::ip::tcp;
 
 namespace {
 
+// Workers block on the one HSM lane and on durable commits; enough of them must wait at once
+// for group commit to fill its groups (one fsync and one HSM MAC per group, not per request).
+constexpr int kDefaultWorkers = 32;
+
 std::size_t ThreadCount(int configured) {
   if (configured > 0) return static_cast<std::size_t>(configured);
   unsigned n = std::thread::hardware_concurrency();
@@ -87,7 +91,7 @@ struct Server::Impl {
         handler(service, verifier, config, metrics),
         tls(std::move(tls_context)),
         ioc(static_cast<int>(ThreadCount(config.io_threads))),
-        workers(ThreadCount(config.worker_threads)),
+        workers(ThreadCount(config.worker_threads > 0 ? config.worker_threads : kDefaultWorkers)),
         ctx{tls, workers, handler, clients, metrics, sessions, {}, 1024, {}},
         signals(ioc, SIGINT, SIGTERM),
         drain_timer(ioc),

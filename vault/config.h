@@ -32,7 +32,7 @@ struct VaultConfig {
   // [server]
   std::string listen = "127.0.0.1:8443";
   int io_threads = 0;      // 0: one per core
-  int worker_threads = 0;  // HSM/DB workers; 0: one per core
+  int worker_threads = 0;  // HSM/DB workers; 0: 32 (they block; see api/server.cc)
   int max_connections = 1024;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds read_timeout{10000};
