@@ -53,7 +53,11 @@ std::string ParseObject(std::string_view body, json::storage_ptr sp, std::span<u
                         json::value& out) {
   json::parse_options opts;
   opts.max_depth = 16;
-  json::parser p(std::move(sp), opts, temp.data(), temp.size());
+  // The constructor's resource is only for scratch space; the value's strings come from the
+  // one given to reset(). Without it a recovery key would sit in default-heap blocks that
+  // are freed unwiped.
+  json::parser p(sp, opts, temp.data(), temp.size());
+  p.reset(std::move(sp));
   json::error_code ec;
   p.write(body.data(), body.size(), ec);
   if (ec) return "the body is not valid JSON";
@@ -140,8 +144,10 @@ Parsed<StoreKeyBody> ParseStoreKey(std::string_view body) {
   CleansingResource resource;
   Parsed<StoreKeyBody> out;
   {
-    json::value v;
-    std::string err = ParseObject(body, json::storage_ptr(&resource), temp, v);
+    // Same resource as the parse: assigning across resources would copy the key to the heap.
+    const json::storage_ptr storage(&resource);
+    json::value v(storage);
+    std::string err = ParseObject(body, storage, temp, v);
     if (err.empty()) {
       const json::object& o = v.get_object();
       const json::value* key = o.if_contains("recovery_key");
