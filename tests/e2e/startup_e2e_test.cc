@@ -1,5 +1,7 @@
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include <catch2/catch.hpp>
 
 #include "tests/e2e/e2e_util.h"
@@ -39,6 +41,25 @@ TEST_CASE("vaultd refuses to start on a bad state, with a one-line reason", "[e2
     CHECK_FALSE(v.Start());
     CHECK(v.start_exit_status() != 0);
     CHECK_THAT(LastLine(v.Log()), Catch::Contains(R"("event":"fatal")"));
+  }
+  SECTION("a missing master key") {
+    // The database names master key v2, which the token does not hold.
+    const std::string cmd = "sqlite3 '" + v.state() +
+                            "/vault.db' \"UPDATE meta SET value='2' WHERE "
+                            "key='active_master_key_version'\"";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    CHECK_FALSE(v.Start());
+    CHECK(v.start_exit_status() != 0);
+    CHECK_THAT(LastLine(v.Log()), Catch::Contains("master key v2"));
+  }
+  SECTION("a missing token") {
+    const std::string conf = v.state() + "/vault.conf";
+    const std::string cmd =
+        "sed -i 's/^token_label = .*/token_label = \"no-such-token\"/' '" + conf + "'";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    CHECK_FALSE(v.Start());
+    CHECK(v.start_exit_status() != 0);
+    CHECK_THAT(LastLine(v.Log()), Catch::Contains("no-such-token"));
   }
   SECTION("a database that is not a vault database") {
     WriteFile(v.state() + "/vault.db", std::string(8192, 'x'));
