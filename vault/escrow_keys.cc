@@ -18,10 +18,6 @@ std::int64_t SecondsToUtcMidnight(TimePoint t) {
   return 86400 - (s % 86400);
 }
 
-Subject SubjectOf(const storage::DeviceRow& row) {
-  return Subject{row.owner, ParseOwnership(row.ownership).value_or(Ownership::kCorporate)};
-}
-
 }  // namespace
 
 Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string_view id,
@@ -30,11 +26,8 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   Impl& m = *impl_;
   constexpr Action kAction = Action::kStoreKey;
   std::lock_guard lock(m.StripeFor(id));
-  Result<storage::DeviceRow> row = m.LoadDevice(id);
-  if (!row.ok()) return m.Deny(caller, kAction, id, row.status());
-  const Subject subject = SubjectOf(*row);
-  Decision d = Decide(caller, kAction, &subject);
-  if (!d.allowed) return m.Deny(caller, kAction, id, d.denial);
+  Result<storage::DeviceRow> row = m.Authorize(caller, kAction, id);
+  if (!row.ok()) return row.status();
   Result<Device> device = DeviceFromRow(*row);
   if (!device.ok()) return m.Deny(caller, kAction, id, device.status());
 

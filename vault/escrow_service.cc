@@ -57,6 +57,20 @@ Result<storage::DeviceRow> EscrowService::Impl::LoadDevice(std::string_view id) 
   return std::move(**row);
 }
 
+Result<storage::DeviceRow> EscrowService::Impl::Authorize(const Caller& caller, Action action,
+                                                          std::string_view id) {
+  Result<storage::DeviceRow> row = LoadDevice(id);
+  if (!row.ok()) return Deny(caller, action, id, row.status());
+  const Subject subject = SubjectOf(*row);
+  Decision d = Decide(caller, action, &subject);
+  if (!d.allowed) return Deny(caller, action, id, d.denial);
+  return row;
+}
+
+Subject SubjectOf(const storage::DeviceRow& row) {
+  return Subject{row.owner, ParseOwnership(row.ownership).value_or(Ownership::kCorporate)};
+}
+
 Result<VersionState> ParseVersionState(std::string_view s) {
   if (s == "active") return VersionState::kActive;
   if (s == "superseded") return VersionState::kSuperseded;
@@ -223,11 +237,8 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
 
 Result<Device> EscrowService::GetDevice(const Caller& caller, std::string_view id) {
   Impl& m = *impl_;
-  Result<storage::DeviceRow> row = m.LoadDevice(id);
-  if (!row.ok()) return m.Deny(caller, Action::kViewDevice, id, row.status());
-  const Subject subject{row->owner, ParseOwnership(row->ownership).value_or(Ownership::kCorporate)};
-  Decision d = Decide(caller, Action::kViewDevice, &subject);
-  if (!d.allowed) return m.Deny(caller, Action::kViewDevice, id, d.denial);
+  Result<storage::DeviceRow> row = m.Authorize(caller, Action::kViewDevice, id);
+  if (!row.ok()) return row.status();
   ESCROW_ASSIGN_OR_RETURN(Device device, m.ToDevice(*row));
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id));
   return device;
@@ -271,11 +282,8 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
 Result<bool> EscrowService::CheckIn(const Caller& caller, std::string_view id) {
   Impl& m = *impl_;
   std::lock_guard lock(m.StripeFor(id));
-  Result<storage::DeviceRow> row = m.LoadDevice(id);
-  if (!row.ok()) return m.Deny(caller, Action::kCheckIn, id, row.status());
-  const Subject subject{row->owner, ParseOwnership(row->ownership).value_or(Ownership::kCorporate)};
-  Decision d = Decide(caller, Action::kCheckIn, &subject);
-  if (!d.allowed) return m.Deny(caller, Action::kCheckIn, id, d.denial);
+  Result<storage::DeviceRow> row = m.Authorize(caller, Action::kCheckIn, id);
+  if (!row.ok()) return row.status();
   const std::int64_t now = NowMs(m.clock);
   const bool rotate = row->rotation_pending;
   ESCROW_RETURN_IF_ERROR(m.audit.Commit(
@@ -287,11 +295,8 @@ Result<bool> EscrowService::CheckIn(const Caller& caller, std::string_view id) {
 Status EscrowService::RequestRotation(const Caller& caller, std::string_view id) {
   Impl& m = *impl_;
   std::lock_guard lock(m.StripeFor(id));
-  Result<storage::DeviceRow> row = m.LoadDevice(id);
-  if (!row.ok()) return m.Deny(caller, Action::kRequestRotation, id, row.status());
-  const Subject subject{row->owner, ParseOwnership(row->ownership).value_or(Ownership::kCorporate)};
-  Decision d = Decide(caller, Action::kRequestRotation, &subject);
-  if (!d.allowed) return m.Deny(caller, Action::kRequestRotation, id, d.denial);
+  Result<storage::DeviceRow> row = m.Authorize(caller, Action::kRequestRotation, id);
+  if (!row.ok()) return row.status();
   ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> versions,
                           m.store.ListKeyVersions(id));
   return m.audit.Commit(
@@ -311,11 +316,8 @@ Status EscrowService::RequestRotation(const Caller& caller, std::string_view id)
 Result<std::vector<VersionInfo>> EscrowService::ListVersions(const Caller& caller,
                                                              std::string_view id) {
   Impl& m = *impl_;
-  Result<storage::DeviceRow> row = m.LoadDevice(id);
-  if (!row.ok()) return m.Deny(caller, Action::kViewDevice, id, row.status());
-  const Subject subject{row->owner, ParseOwnership(row->ownership).value_or(Ownership::kCorporate)};
-  Decision d = Decide(caller, Action::kViewDevice, &subject);
-  if (!d.allowed) return m.Deny(caller, Action::kViewDevice, id, d.denial);
+  Result<storage::DeviceRow> row = m.Authorize(caller, Action::kViewDevice, id);
+  if (!row.ok()) return row.status();
   ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> rows, m.store.ListKeyVersions(id));
   std::vector<VersionInfo> out;
   out.reserve(rows.size());

@@ -40,6 +40,8 @@ struct EscrowService::Impl {
 
   // Loads a device, or device_not_found.
   Result<storage::DeviceRow> LoadDevice(std::string_view id);
+  // Loads a device and decides `action` on it for `caller`; every refusal is audited.
+  Result<storage::DeviceRow> Authorize(const Caller& caller, Action action, std::string_view id);
   // The device as API.md shows it, from its row and its versions.
   Result<Device> ToDevice(const storage::DeviceRow& row);
   Result<std::uint32_t> ActiveMasterKeyVersion();
@@ -53,5 +55,7 @@ Result<Device> DeviceFromRow(const storage::DeviceRow& row);
 const storage::KeyVersionRow* CurrentVersion(const storage::DeviceRow& device,
                                              const std::vector<storage::KeyVersionRow>& rows);
 Result<VersionState> ParseVersionState(std::string_view s);
+// The policy subject of a device: its present owner and ownership.
+Subject SubjectOf(const storage::DeviceRow& row);
 
 }  // namespace escrow::vault
