@@ -17,14 +17,18 @@ constexpr std::size_t kMaxAuditLimit = 1000;
 
 // Hands out heap blocks and wipes each one before giving it back, so the strings a JSON
 // parse made of a recovery key do not linger in freed memory. Not thread-safe; one per parse.
+// Every block gets one fixed alignment: Boost.JSON 1.81 frees some strings with a different
+// alignment than it allocated them with (ASan: new-delete-type-mismatch).
 class CleansingResource final : public json::memory_resource {
  private:
+  static constexpr std::size_t kAlign = alignof(std::max_align_t);
   void* do_allocate(std::size_t bytes, std::size_t align) override {
-    return ::operator new(bytes, std::align_val_t(align));
+    if (align > kAlign) throw std::bad_alloc();
+    return ::operator new(bytes, std::align_val_t(kAlign));
   }
-  void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
+  void do_deallocate(void* p, std::size_t bytes, std::size_t /*align*/) override {
     OPENSSL_cleanse(p, bytes);
-    ::operator delete(p, std::align_val_t(align));
+    ::operator delete(p, std::align_val_t(kAlign));
   }
   bool do_is_equal(const json::memory_resource& other) const noexcept override {
     return this == &other;
