@@ -21,42 +21,11 @@
 #include <openssl/x509.h>
 
 #include "api/base64url.h"
+#include "vault/base/ssl_ptr.h"
 
 namespace escrow::api {
 namespace {
 
-template <class T>
-struct SslDeleter;
-template <>
-struct SslDeleter<BIO> {
-  void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
-template <>
-struct SslDeleter<BIGNUM> {
-  void operator()(BIGNUM* p) const noexcept { BN_free(p); }
-};
-template <>
-struct SslDeleter<EVP_PKEY> {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-template <>
-struct SslDeleter<EVP_PKEY_CTX> {
-  void operator()(EVP_PKEY_CTX* p) const noexcept { EVP_PKEY_CTX_free(p); }
-};
-template <>
-struct SslDeleter<OSSL_PARAM_BLD> {
-  void operator()(OSSL_PARAM_BLD* p) const noexcept { OSSL_PARAM_BLD_free(p); }
-};
-template <>
-struct SslDeleter<OSSL_PARAM> {
-  void operator()(OSSL_PARAM* p) const noexcept { OSSL_PARAM_free(p); }
-};
-template <>
-struct SslDeleter<X509> {
-  void operator()(X509* p) const noexcept { X509_free(p); }
-};
-template <class T>
-using SslPtr = std::unique_ptr<T, SslDeleter<T>>;
 
 constexpr int kMinRsaBits = 2048;
 // Larger moduli only slow every verification down; no identity provider needs them.

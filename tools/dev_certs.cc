@@ -21,38 +21,11 @@
 #include <openssl/x509v3.h>
 
 #include "vault/base/bytes.h"
+#include "vault/base/ssl_ptr.h"
 
 namespace escrow::tools {
 namespace {
 
-template <class T>
-struct SslDeleter;
-template <>
-struct SslDeleter<EVP_PKEY> {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-template <>
-struct SslDeleter<X509> {
-  void operator()(X509* p) const { X509_free(p); }
-};
-template <>
-struct SslDeleter<X509_NAME> {
-  void operator()(X509_NAME* p) const { X509_NAME_free(p); }
-};
-template <>
-struct SslDeleter<X509_EXTENSION> {
-  void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
-};
-template <>
-struct SslDeleter<BIGNUM> {
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
-template <>
-struct SslDeleter<BIO> {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
-template <class T>
-using SslPtr = std::unique_ptr<T, SslDeleter<T>>;
 
 constexpr long kDaySeconds = 24L * 60 * 60;
 constexpr long kCaDays = 3650;    // a dev CA outlives any dev session

@@ -12,30 +12,11 @@
 #include <openssl/pem.h>
 
 #include "vault/base/bytes.h"
+#include "vault/base/ssl_ptr.h"
 
 namespace escrow::tools {
 namespace {
 
-template <class T>
-struct SslDeleter;
-template <>
-struct SslDeleter<EVP_PKEY> {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-template <>
-struct SslDeleter<EVP_MD_CTX> {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-template <>
-struct SslDeleter<ECDSA_SIG> {
-  void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
-};
-template <>
-struct SslDeleter<BIO> {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
-template <class T>
-using SslPtr = std::unique_ptr<T, SslDeleter<T>>;
 
 constexpr int kP256CoordinateBytes = 32;
 

@@ -1,0 +1,43 @@
+#pragma once
+
+// Owning pointers for OpenSSL objects: one deleter per type, so no *_free is called by hand.
+
+#include <memory>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+namespace escrow {
+
+template <class T>
+struct SslDeleter;
+
+#define ESCROW_SSL_DELETER(Type, free_fn)                  \
+  template <>                                              \
+  struct SslDeleter<Type> {                                \
+    void operator()(Type* p) const noexcept { free_fn(p); } \
+  }
+
+ESCROW_SSL_DELETER(BIO, BIO_free_all);
+ESCROW_SSL_DELETER(BIGNUM, BN_free);
+ESCROW_SSL_DELETER(ECDSA_SIG, ECDSA_SIG_free);
+ESCROW_SSL_DELETER(EVP_MD_CTX, EVP_MD_CTX_free);
+ESCROW_SSL_DELETER(EVP_PKEY, EVP_PKEY_free);
+ESCROW_SSL_DELETER(EVP_PKEY_CTX, EVP_PKEY_CTX_free);
+ESCROW_SSL_DELETER(OSSL_PARAM, OSSL_PARAM_free);
+ESCROW_SSL_DELETER(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free);
+ESCROW_SSL_DELETER(X509, X509_free);
+ESCROW_SSL_DELETER(X509_EXTENSION, X509_EXTENSION_free);
+ESCROW_SSL_DELETER(X509_NAME, X509_NAME_free);
+
+#undef ESCROW_SSL_DELETER
+
+template <class T>
+using SslPtr = std::unique_ptr<T, SslDeleter<T>>;
+
+}  // namespace escrow
