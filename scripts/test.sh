@@ -8,10 +8,10 @@ mode=${1:-plain}
 scripts/install-deps.sh
 case "$mode" in
   plain)
-    BUILD_DIR=build scripts/build.sh
+    BUILD_DIR=build scripts/build.sh -DESCROW_BUILD_TESTS=ON
     dir=build ;;
   --asan)
-    BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DESCROW_SANITIZE=address,undefined
+    BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DESCROW_BUILD_TESTS=ON -DESCROW_SANITIZE=address,undefined
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
