@@ -19,6 +19,7 @@
 
 #include "hsm/key_service.h"
 #include "hsm/token_init.h"
+#include "tools/ctl_common.h"
 #include "storage/store.h"
 #include "tools/dev_certs.h"
 #include "vault/audit_log.h"
@@ -111,24 +112,6 @@ Result<SecretBytes> RandomPin() {
     out[i] = static_cast<std::uint8_t>(kPinAlphabet[r[i] & 31U]);
   }
   return pin;
-}
-
-std::string OperatorName() {
-  std::array<char, 256> name{};
-  if (::getlogin_r(name.data(), name.size()) == 0 && name[0] != '\0') return name.data();
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): called before any thread starts
-  if (const char* user = std::getenv("USER"); user != nullptr && user[0] != '\0') return user;
-  return "uid " + std::to_string(::getuid());
-}
-
-std::string HostName() {
-  std::array<char, 256> name{};
-  if (::gethostname(name.data(), name.size() - 1) != 0) return "unknown";
-  return name.data();
-}
-
-std::string RoleName(hsm::KeyRole role) {
-  return role == hsm::KeyRole::kMaster ? "master" : "audit";
 }
 
 // The detail of the ceremony's audit record: what an auditor needs to match the token later.
