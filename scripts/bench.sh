@@ -158,8 +158,13 @@ scenario store-c16 "store (new versions)" --mix store --connections 16 "${timed[
 scenario retrieve-c1 "retrieve" --mix retrieve --connections 1 "${timed[@]}"
 scenario retrieve-c16 "retrieve" --mix retrieve --connections 16 "${timed[@]}"
 scenario mix-c16 "90% status + 10% store" --mix status=90,store=10 --connections 16 "${timed[@]}"
+# Both latency cases run on a freshly started vaultd with the same warm-up, so that they
+# differ only in the number of devices.
+latency_warmup=200
+stop_vaultd
+start_vaultd
 scenario retrieve-1k "retrieve latency, $(commas "$devices") devices" --mix retrieve \
-  --connections 1 --requests "$latency_requests" --warmup-requests 20
+  --connections 1 --requests "$latency_requests" --warmup-requests "$latency_warmup"
 
 # ---- the large case: devices seeded in bulk while vaultd is stopped ---------------------------
 stop_vaultd
@@ -181,7 +186,7 @@ SQL
 say "seeded in $(elapsed_since "$seed_start") s; $(sql "SELECT count(*) FROM devices") devices"
 start_vaultd
 scenario retrieve-large "retrieve latency, $(commas "$large") devices" --mix retrieve \
-  --connections 1 --requests "$latency_requests" --warmup-requests 20
+  --connections 1 --requests "$latency_requests" --warmup-requests "$latency_warmup"
 
 # ---- master-key rotation ----------------------------------------------------------------------
 # Probe on a throwaway vault first: the real command would rotate the keys it is asked about.

@@ -109,9 +109,16 @@ CREATE TRIGGER key_versions_count_delete AFTER DELETE ON key_versions BEGIN
 END;
 )sql";
 
+// The current version of a device is its newest active one: an index of the active versions
+// alone finds it without stepping over the superseded ones, however many a device has.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE INDEX key_versions_active ON key_versions (device_id, version) WHERE state = 'active';
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
+    Migration{3, "index of active key versions", kSchemaV3},
 };
 
 constexpr Query kHasVersionTable{

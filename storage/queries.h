@@ -51,6 +51,24 @@ inline constexpr Query kGetKeyVersion{"get key version",
 inline constexpr Query kListKeyVersions{"list key versions",
                                         "SELECT " ESCROW_KEY_VERSION_COLUMNS
                                         " FROM key_versions WHERE device_id = ?1 ORDER BY version"};
+// The newest active version stored for the device's present platform, owner and ownership
+// (the current one), through the partial index of active versions (migration 3), named so
+// that the planner cannot walk the device's superseded versions instead: the cost does not
+// grow with them.
+inline constexpr Query kCurrentKeyVersion{
+    "get current key version",
+    "SELECT " ESCROW_KEY_VERSION_COLUMNS
+    " FROM key_versions INDEXED BY key_versions_active WHERE device_id = ?1 AND state = 'active' "
+    "AND kind = ?2 AND owner = ?3 "
+    "AND ownership = ?4 ORDER BY version DESC LIMIT 1"};
+inline constexpr Query kLatestKeyVersion{
+    "get latest key version number",
+    "SELECT coalesce(max(version), 0) FROM key_versions WHERE device_id = ?1"};
+inline constexpr Query kListBurnedKeyVersions{
+    "list burned key versions",
+    "SELECT " ESCROW_KEY_VERSION_COLUMNS
+    " FROM key_versions WHERE device_id = ?1 AND burned = 1 AND state <> 'destroyed' "
+    "ORDER BY version"};
 inline constexpr Query kListSealedUnder{
     "list sealed under master key",
     "SELECT " ESCROW_KEY_VERSION_COLUMNS
@@ -61,6 +79,14 @@ inline constexpr Query kInsertKeyVersion{
 inline constexpr Query kSetKeyVersionState{
     "set key version state",
     "UPDATE key_versions SET state = ?3 WHERE device_id = ?1 AND version = ?2"};
+inline constexpr Query kSupersedeActive{
+    "supersede active key versions",
+    "UPDATE key_versions INDEXED BY key_versions_active SET state = 'superseded' "
+    "WHERE device_id = ?1 AND state = 'active'"};
+inline constexpr Query kBurnActive{
+    "burn active key versions",
+    "UPDATE key_versions INDEXED BY key_versions_active SET burned = 1 "
+    "WHERE device_id = ?1 AND state = 'active' AND burned = 0"};
 inline constexpr Query kSetBurned{
     "burn key version", "UPDATE key_versions SET burned = 1 WHERE device_id = ?1 AND version = ?2"};
 inline constexpr Query kReplaceSealed{

@@ -207,6 +207,35 @@ Result<std::vector<KeyVersionRow>> SqliteStore::ListKeyVersions(std::string_view
   });
 }
 
+Result<std::optional<KeyVersionRow>> SqliteStore::CurrentKeyVersion(const DeviceRow& device) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<KeyVersionRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kCurrentKeyVersion));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device.id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, device.platform));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(3, device.owner));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(4, device.ownership));
+    return ReadOne<KeyVersionRow>(*stmt, ReadKeyVersion);
+  });
+}
+
+Result<std::uint32_t> SqliteStore::LatestKeyVersionNumber(std::string_view device_id) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::uint32_t> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kLatestKeyVersion));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) return Status::Internal("max(version) returned no row");
+    return stmt->ColumnUint32(0);
+  });
+}
+
+Result<std::vector<KeyVersionRow>> SqliteStore::ListBurnedKeyVersions(std::string_view device_id) {
+  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<KeyVersionRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListBurnedKeyVersions));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
+  });
+}
+
 Result<std::vector<KeyVersionRow>> SqliteStore::ListSealedUnder(std::uint32_t master_key_version,
                                                                 std::size_t limit) {
   return WithReader(*readers_, [&](Database& db) -> Result<std::vector<KeyVersionRow>> {

@@ -37,6 +37,9 @@ class SqliteStore final : public Store {
   Result<std::optional<KeyVersionRow>> GetKeyVersion(std::string_view device_id,
                                                      std::uint32_t version) override;
   Result<std::vector<KeyVersionRow>> ListKeyVersions(std::string_view device_id) override;
+  Result<std::optional<KeyVersionRow>> CurrentKeyVersion(const DeviceRow& device) override;
+  Result<std::uint32_t> LatestKeyVersionNumber(std::string_view device_id) override;
+  Result<std::vector<KeyVersionRow>> ListBurnedKeyVersions(std::string_view device_id) override;
   Result<std::vector<KeyVersionRow>> ListSealedUnder(std::uint32_t master_key_version,
                                                      std::size_t limit) override;
   Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() override;

@@ -82,6 +82,9 @@ class WriteTxn {
   virtual Status SetKeyVersionState(std::string_view device_id, std::uint32_t version,
                                     std::string_view state) = 0;
   virtual Status SetBurned(std::string_view device_id, std::uint32_t version) = 0;
+  // Every active version of the device becomes superseded / burned; no error if none is.
+  virtual Status SupersedeActiveKeyVersions(std::string_view device_id) = 0;
+  virtual Status BurnActiveKeyVersions(std::string_view device_id) = 0;
   // Replaces the sealed fields of one version (master-key rotation). kNotFound if absent
   // or if its master_key_version is not `expected_old_master_version`.
   virtual Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
@@ -131,6 +134,14 @@ class Store {
                                                              std::uint32_t version) = 0;
   // Oldest version first.
   virtual Result<std::vector<KeyVersionRow>> ListKeyVersions(std::string_view device_id) = 0;
+  // The device's current version: its newest active one stored for its present platform,
+  // owner and ownership (none after the owner changed until a new key is stored). The cost
+  // does not grow with the device's superseded versions.
+  virtual Result<std::optional<KeyVersionRow>> CurrentKeyVersion(const DeviceRow& device) = 0;
+  // The highest version number the device has used (destroyed ones included), 0 if none.
+  virtual Result<std::uint32_t> LatestKeyVersionNumber(std::string_view device_id) = 0;
+  // The burned versions not destroyed, oldest first.
+  virtual Result<std::vector<KeyVersionRow>> ListBurnedKeyVersions(std::string_view device_id) = 0;
   // Up to `limit` rows sealed under `master_key_version`, in (device_id, version) order.
   virtual Result<std::vector<KeyVersionRow>> ListSealedUnder(std::uint32_t master_key_version,
                                                              std::size_t limit) = 0;

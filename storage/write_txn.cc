@@ -108,6 +108,26 @@ Status SqliteWriteTxn::SetBurned(std::string_view device_id, std::uint32_t versi
   return Track(run());
 }
 
+Status SqliteWriteTxn::SupersedeActiveKeyVersions(std::string_view device_id) {
+  ESCROW_TXN_USABLE();
+  auto run = [&]() -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kSupersedeActive));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    return stmt->Run();
+  };
+  return Track(run());
+}
+
+Status SqliteWriteTxn::BurnActiveKeyVersions(std::string_view device_id) {
+  ESCROW_TXN_USABLE();
+  auto run = [&]() -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kBurnActive));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    return stmt->Run();
+  };
+  return Track(run());
+}
+
 Status SqliteWriteTxn::ReplaceSealed(std::string_view device_id, std::uint32_t version,
                                      std::uint32_t expected_old_master_version,
                                      std::uint32_t new_master_version, const Bytes& iv,

@@ -23,6 +23,8 @@ class SqliteWriteTxn final : public WriteTxn {
   Status SetKeyVersionState(std::string_view device_id, std::uint32_t version,
                             std::string_view state) override;
   Status SetBurned(std::string_view device_id, std::uint32_t version) override;
+  Status SupersedeActiveKeyVersions(std::string_view device_id) override;
+  Status BurnActiveKeyVersions(std::string_view device_id) override;
   Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
                        std::uint32_t expected_old_master_version, std::uint32_t new_master_version,
                        const Bytes& iv, const Bytes& ciphertext, const Bytes& tag) override;

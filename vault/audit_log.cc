@@ -72,7 +72,8 @@ struct AuditLog::Job {
   Change change;
   std::vector<AuditEvent> events;
   Status result;
-  bool done = false;
+  bool done = false;                 // guarded by mu_
+  std::condition_variable done_cv;   // its caller waits here alone: a group wakes only its own
 };
 
 AuditLog::AuditLog(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
@@ -90,7 +91,7 @@ AuditLog::~AuditLog() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  work_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
 }
 
@@ -131,15 +132,15 @@ Status AuditLog::Commit(Change change, std::vector<AuditEvent> events) {
   std::unique_lock lock(mu_);
   if (stopping_ || !writer_.joinable()) return Status::Unavailable("audit log is not running");
   queue_.push_back(job);
-  cv_.notify_all();
-  cv_.wait(lock, [&] { return job->done; });
+  work_cv_.notify_one();
+  job->done_cv.wait(lock, [&] { return job->done; });
   return job->result;
 }
 
 void AuditLog::WriterLoop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping and drained
     std::vector<std::shared_ptr<Job>> group;
     while (!queue_.empty() && group.size() < batch_max_) {
@@ -150,7 +151,11 @@ void AuditLog::WriterLoop() {
     RunGroup(group);
     lock.lock();
     for (auto& job : group) job->done = true;
-    cv_.notify_all();
+    // Woken after the unlock, so that none wakes only to wait for mu_; `group` keeps each
+    // job (and its condition variable) alive until then.
+    lock.unlock();
+    for (auto& job : group) job->done_cv.notify_one();
+    lock.lock();
   }
 }
 

@@ -122,7 +122,7 @@ class AuditLog {
   const std::size_t batch_max_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable work_cv_;  // the writer waits here for jobs (or stopping_)
   std::deque<std::shared_ptr<Job>> queue_;
   bool stopping_ = false;
   std::uint64_t head_seq_ = 0;  // guarded by mu_ for readers; written by the writer thread

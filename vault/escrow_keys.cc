@@ -1,5 +1,7 @@
 // EscrowService: storing and releasing recovery keys.
 
+#include <limits>
+
 #include "vault/associated_data.h"
 #include "vault/escrow_service.h"
 #include "vault/escrow_service_impl.h"
@@ -60,10 +62,9 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
                                              "device_not_synced"));
   }
 
-  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> versions,
-                          m.store.ListKeyVersions(id));
-  const storage::KeyVersionRow* current = CurrentVersion(*row, versions);
-  if (current != nullptr) {
+  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
+                          m.store.CurrentKeyVersion(*row));
+  if (current) {
     Result<SecretBytes> existing = m.Open(*current);
     if (!existing.ok()) return m.Deny(caller, kAction, id, existing.status());
     if (ConstantTimeEquals(*existing, *normal)) {
@@ -77,8 +78,10 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   // (released, or known to a previous owner).
   bool clears_rotation = true;
   if (row->rotation_pending) {
-    for (const auto& v : versions) {
-      if (!v.burned || &v == current || v.state == "destroyed") continue;
+    ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> burned,
+                            m.store.ListBurnedKeyVersions(id));
+    for (const auto& v : burned) {
+      if (current && v.version == current->version) continue;  // differs: compared above
       Result<SecretBytes> old = m.Open(v);
       if (!old.ok()) return m.Deny(caller, kAction, id, old.status());
       if (ConstantTimeEquals(*old, *normal)) clears_rotation = false;
@@ -87,7 +90,12 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
 
   storage::KeyVersionRow v;
   v.device_id = std::string(id);
-  v.version = versions.empty() ? 1 : versions.back().version + 1;
+  ESCROW_ASSIGN_OR_RETURN(const std::uint32_t latest, m.store.LatestKeyVersionNumber(id));
+  if (latest == std::numeric_limits<std::uint32_t>::max()) {
+    return m.Deny(caller, kAction, id,
+                  Status::FailedPrecondition("no key version number left", "store_failed"));
+  }
+  v.version = latest + 1;
   v.kind = row->platform;
   v.owner = row->owner;
   v.ownership = row->ownership;
@@ -118,11 +126,7 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
           if (!active || *active != std::to_string(v.master_key_version)) {
             return Status::FailedPrecondition("the active master key changed", changed);
           }
-          for (const auto& old : versions) {
-            if (old.state == "active") {
-              ESCROW_RETURN_IF_ERROR(txn.SetKeyVersionState(id, old.version, "superseded"));
-            }
-          }
+          ESCROW_RETURN_IF_ERROR(txn.SupersedeActiveKeyVersions(id));
           ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(v));
           if (row->rotation_pending && clears_rotation) {
             ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, false));
@@ -154,18 +158,19 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
     return m.Deny(caller, Action::kRetrieveCurrent, id,
                   Status::NotFound("device not visible to caller", "device_not_found"));
   }
-  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> versions,
-                          m.store.ListKeyVersions(id));
-  const storage::KeyVersionRow* current = CurrentVersion(*row, versions);
-  const storage::KeyVersionRow* target = current;
-  if (version) {
-    target = nullptr;
-    for (const auto& v : versions) {
-      if (v.version == *version && v.state != "destroyed") target = &v;
-    }
+  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
+                          m.store.CurrentKeyVersion(*row));
+  // The version asked for: the current one unless another number is given.
+  const storage::KeyVersionRow* target = current ? &*current : nullptr;
+  std::optional<storage::KeyVersionRow> asked;
+  if (version && !(current && current->version == *version)) {
+    ESCROW_ASSIGN_OR_RETURN(asked, m.store.GetKeyVersion(id, *version));
+    if (asked && asked->state == "destroyed") asked.reset();
+    target = asked ? &*asked : nullptr;
   }
-  const Action action = (version && target != current) ? Action::kRetrieveOlder
-                                                       : Action::kRetrieveCurrent;
+  const bool is_current = current ? target == &*current : target == nullptr;
+  const Action action =
+      (version && !is_current) ? Action::kRetrieveOlder : Action::kRetrieveCurrent;
   const Status no_key = Status::NotFound("no recovery key stored", "recovery_key_not_found");
   if (target == nullptr) {
     // Policy first, so that a caller without any right learns nothing about versions.

@@ -98,22 +98,11 @@ Result<Device> DeviceFromRow(const storage::DeviceRow& row) {
   return d;
 }
 
-const storage::KeyVersionRow* CurrentVersion(const storage::DeviceRow& device,
-                                             const std::vector<storage::KeyVersionRow>& rows) {
-  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
-    if (it->state == "active" && it->owner == device.owner &&
-        it->ownership == device.ownership && it->kind == device.platform) {
-      return &*it;
-    }
-  }
-  return nullptr;
-}
-
 Result<Device> EscrowService::Impl::ToDevice(const storage::DeviceRow& row) {
   ESCROW_ASSIGN_OR_RETURN(Device d, DeviceFromRow(row));
-  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> versions,
-                          store.ListKeyVersions(row.id));
-  if (const storage::KeyVersionRow* cur = CurrentVersion(row, versions)) {
+  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> cur,
+                          store.CurrentKeyVersion(row));
+  if (cur) {
     d.has_recovery_key = true;
     d.key_version = cur->version;
     d.key_stored_at = FromUnixMillis(cur->stored_ms);
@@ -214,19 +203,11 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
     events.push_back(m.Event(caller, Action::kChangeOwnership, id, "ok", {},
                              "owner or ownership changed; rotation pending"));
   }
-  std::vector<storage::KeyVersionRow> to_burn;
-  if (owner_changed) {
-    // The previous owner knows these keys: a rotation must move away from all of them.
-    ESCROW_ASSIGN_OR_RETURN(to_burn, m.store.ListKeyVersions(id));
-  }
   Status s = m.audit.Commit(
       [&](storage::WriteTxn& txn) -> Status {
         ESCROW_RETURN_IF_ERROR(txn.UpsertDevice(row));
-        for (const auto& v : to_burn) {
-          if (v.state == "active" && !v.burned) {
-            ESCROW_RETURN_IF_ERROR(txn.SetBurned(id, v.version));
-          }
-        }
+        // The previous owner knows these keys: a rotation must move away from all of them.
+        if (owner_changed) ESCROW_RETURN_IF_ERROR(txn.BurnActiveKeyVersions(id));
         return Status::Ok();
       },
       std::move(events));
@@ -297,18 +278,11 @@ Status EscrowService::RequestRotation(const Caller& caller, std::string_view id)
   std::lock_guard lock(m.StripeFor(id));
   Result<storage::DeviceRow> row = m.Authorize(caller, Action::kRequestRotation, id);
   if (!row.ok()) return row.status();
-  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> versions,
-                          m.store.ListKeyVersions(id));
   return m.audit.Commit(
       [&](storage::WriteTxn& txn) -> Status {
         ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, true));
         // A requested rotation must move away from the keys in use now.
-        for (const auto& v : versions) {
-          if (v.state == "active" && !v.burned) {
-            ESCROW_RETURN_IF_ERROR(txn.SetBurned(id, v.version));
-          }
-        }
-        return Status::Ok();
+        return txn.BurnActiveKeyVersions(id);
       },
       {m.Event(caller, Action::kRequestRotation, id, "ok")});
 }

@@ -51,9 +51,6 @@ struct EscrowService::Impl {
 
 // Converts a row to the domain type; kDataLoss on a value the code does not know.
 Result<Device> DeviceFromRow(const storage::DeviceRow& row);
-// The version that is current for the device's present owner, ownership and platform.
-const storage::KeyVersionRow* CurrentVersion(const storage::DeviceRow& device,
-                                             const std::vector<storage::KeyVersionRow>& rows);
 Result<VersionState> ParseVersionState(std::string_view s);
 // The policy subject of a device: its present owner and ownership.
 Subject SubjectOf(const storage::DeviceRow& row);

@@ -61,6 +61,79 @@ TEST_CASE_METHOD(KeyVersionFixture, "Store inserts and reads key versions",
   CHECK((*versions)[1].version == 2);
 }
 
+TEST_CASE_METHOD(KeyVersionFixture,
+                 "The current version is the newest active one of the present owner and platform",
+                 "[storage][key_versions]") {
+  auto device = store->GetDevice("dev-1");
+  REQUIRE(device.ok());
+  REQUIRE(device->has_value());
+  const DeviceRow dev = **device;
+  auto current = [&](const DeviceRow& d) -> std::optional<std::uint32_t> {
+    auto row = store->CurrentKeyVersion(d);
+    INFO(row.status().ToString());
+    REQUIRE(row.ok());
+    if (!row->has_value()) return std::nullopt;
+    return (*row)->version;
+  };
+  CHECK(current(dev) == 2u);  // both are active (the fixture does not supersede): the newest
+  auto latest = store->LatestKeyVersionNumber("dev-1");
+  REQUIRE(latest.ok());
+  CHECK(*latest == 2u);
+  auto none = store->LatestKeyVersionNumber("dev-9");
+  REQUIRE(none.ok());
+  CHECK(*none == 0u);
+
+  SECTION("superseding leaves no current version, and burns nothing") {
+    MustWrite(*store, [](WriteTxn& txn) { return txn.SupersedeActiveKeyVersions("dev-1"); });
+    CHECK_FALSE(current(dev).has_value());
+    CHECK(Get("dev-1", 1).state == "superseded");
+    CHECK(Get("dev-1", 2).state == "superseded");
+    CHECK(Get("dev-2", 1).state == "active");  // another device is untouched
+    CHECK_FALSE(Get("dev-1", 2).burned);
+    // Superseding nothing is not an error.
+    MustWrite(*store, [](WriteTxn& txn) { return txn.SupersedeActiveKeyVersions("dev-1"); });
+    auto latest_after = store->LatestKeyVersionNumber("dev-1");
+    REQUIRE(latest_after.ok());
+    CHECK(*latest_after == 2u);  // numbers are never reused
+  }
+  SECTION("a version of another owner, ownership or platform is not current") {
+    DeviceRow other_owner = dev;
+    other_owner.owner = "someone-else";
+    CHECK_FALSE(current(other_owner).has_value());
+    DeviceRow other_ownership = dev;
+    other_ownership.ownership = dev.ownership == "corporate" ? "personal" : "corporate";
+    CHECK_FALSE(current(other_ownership).has_value());
+    DeviceRow other_platform = dev;
+    other_platform.platform = dev.platform == "macos" ? "windows" : "macos";
+    CHECK_FALSE(current(other_platform).has_value());
+  }
+  SECTION("only the newest active one counts when an older one is superseded") {
+    MustWrite(*store, [](WriteTxn& txn) {
+      return txn.SetKeyVersionState("dev-1", 2, "superseded");
+    });
+    CHECK(current(dev) == 1u);
+  }
+  SECTION("burning marks the active versions only, and lists them") {
+    MustWrite(*store, [](WriteTxn& txn) {
+      return txn.SetKeyVersionState("dev-1", 1, "superseded");
+    });
+    MustWrite(*store, [](WriteTxn& txn) { return txn.BurnActiveKeyVersions("dev-1"); });
+    CHECK_FALSE(Get("dev-1", 1).burned);
+    CHECK(Get("dev-1", 2).burned);
+    CHECK_FALSE(Get("dev-2", 1).burned);
+    auto burned = store->ListBurnedKeyVersions("dev-1");
+    REQUIRE(burned.ok());
+    REQUIRE(burned->size() == 1);
+    CHECK((*burned)[0].version == 2u);
+    MustWrite(*store, [](WriteTxn& txn) {
+      return txn.SetKeyVersionState("dev-1", 2, "destroyed");
+    });
+    auto after_destroy = store->ListBurnedKeyVersions("dev-1");
+    REQUIRE(after_destroy.ok());
+    CHECK(after_destroy->empty());  // a destroyed version has nothing left to compare
+  }
+}
+
 TEST_CASE_METHOD(KeyVersionFixture, "Store refuses a duplicate or malformed key version",
                  "[storage][key_versions]") {
   SECTION("duplicate (device, version) is kAlreadyExists and changes nothing") {

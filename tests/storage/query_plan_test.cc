@@ -41,7 +41,9 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
         &queries::kListKeyVersions, &queries::kListSealedUnder, &queries::kSetKeyVersionState,
         &queries::kSetBurned, &queries::kReplaceSealed, &queries::kLastAuditSeq,
         &queries::kListAudit, &queries::kListAuditByDevice, &queries::kLastAudit,
-        &queries::kGetMeta, &queries::kGetQuota}) {
+        &queries::kGetMeta, &queries::kGetQuota, &queries::kCurrentKeyVersion,
+        &queries::kLatestKeyVersion, &queries::kListBurnedKeyVersions,
+        &queries::kSupersedeActive, &queries::kBurnActive}) {
     const std::string plan = Plan(**db, *query);
     INFO(query->name << ":\n" << plan);
     CHECK_THAT(plan, Catch::Contains("SEARCH"));
@@ -55,6 +57,10 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
                Catch::Contains("INDEX devices_by_owner (owner=?)"));
     CHECK_THAT(Plan(**db, queries::kGetKeyVersion),
                Catch::Contains("PRIMARY KEY (device_id=? AND version=?)"));
+    CHECK_THAT(Plan(**db, queries::kCurrentKeyVersion),
+               Catch::Contains("INDEX key_versions_active (device_id=?)"));
+    CHECK_THAT(Plan(**db, queries::kSupersedeActive),
+               Catch::Contains("INDEX key_versions_active (device_id=?)"));
     CHECK_THAT(Plan(**db, queries::kListSealedUnder),
                Catch::Contains("key_versions_by_master_key (master_key_version=?)"));
     CHECK_THAT(Plan(**db, queries::kListAudit), Catch::Contains("INTEGER PRIMARY KEY (rowid>?)"));
