@@ -1,11 +1,16 @@
 #include "api/jwt_verifier.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <span>
+#include <unordered_map>
 #include <utility>
 
 #include <boost/json/monotonic_resource.hpp>
@@ -152,20 +157,37 @@ Result<JwtKey::Alg> CheckHeader(const boost::json::object& header) {
   return header_alg;
 }
 
-// Returns "exp" if the token is within its validity window, give or take `skew`.
-Result<std::int64_t> CheckTimes(const boost::json::object& claims, std::int64_t now,
-                                std::int64_t skew) {
+// A token's validity window, give or take `skew`. Shared by fresh and cached tokens, so a
+// cache hit is accepted and rejected at exactly the same instants.
+bool Expired(std::int64_t exp, std::int64_t now, std::int64_t skew) { return now > exp + skew; }
+
+Status CheckWindow(std::int64_t exp, std::optional<std::int64_t> nbf, std::int64_t now,
+                   std::int64_t skew) {
+  if (Expired(exp, now, skew)) return Reject("token expired");
+  if (nbf && now + skew < *nbf) return Reject("token not yet valid");
+  return Status::Ok();
+}
+
+struct TimeClaims {
+  std::int64_t exp = 0;
+  std::optional<std::int64_t> nbf;
+};
+
+// The "exp" and (optional) "nbf" claims, if well-formed and `now` is within their window.
+Result<TimeClaims> CheckTimes(const boost::json::object& claims, std::int64_t now,
+                              std::int64_t skew) {
   const boost::json::value* exp = claims.if_contains("exp");
   if (exp == nullptr) return Reject("token has no exp");
+  TimeClaims times;
   const std::optional<std::int64_t> exp_s = NumericDate(*exp);
   if (!exp_s) return Reject("bad exp");
-  if (now > *exp_s + skew) return Reject("token expired");
+  times.exp = *exp_s;
   if (const boost::json::value* nbf = claims.if_contains("nbf")) {
-    const std::optional<std::int64_t> nbf_s = NumericDate(*nbf);
-    if (!nbf_s) return Reject("bad nbf");
-    if (now + skew < *nbf_s) return Reject("token not yet valid");
+    times.nbf = NumericDate(*nbf);
+    if (!times.nbf) return Reject("bad nbf");
   }
-  return *exp_s;
+  ESCROW_RETURN_IF_ERROR(CheckWindow(times.exp, times.nbf, now, skew));
+  return times;
 }
 
 Status CheckIssuerAndAudience(const boost::json::object& claims, const JwtPolicy& policy) {
@@ -221,7 +243,166 @@ Result<std::vector<std::string>> RolesOf(const boost::json::object& claims) {
   return roles;
 }
 
+using Digest = std::array<std::uint8_t, 32>;  // SHA-256
+
+// The digest is already uniformly distributed, so its first 8 bytes are a good hash.
+struct DigestHash {
+  std::size_t operator()(const Digest& digest) const noexcept {
+    std::uint64_t h = 0;
+    std::memcpy(&h, digest.data(), sizeof(h));
+    return static_cast<std::size_t>(h);
+  }
+};
+
+// The SHA-256 of the whole token text, or nullopt if OpenSSL fails (the token is then
+// verified in full and not cached).
+std::optional<Digest> TokenDigest(std::string_view token) {
+  Digest digest{};
+  unsigned int size = 0;
+  if (EVP_Digest(token.data(), token.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 ||
+      size != digest.size()) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  return digest;
+}
+
+// A token that passed every check, and its nbf: with exp, what a cache hit re-checks.
+struct CheckedToken {
+  VerifiedToken token;
+  std::optional<std::int64_t> nbf;
+};
+
+// Every check but the size limit, without the cache.
+Result<CheckedToken> VerifyToken(std::span<const JwtKey> keys, const JwtPolicy& policy,
+                                 std::string_view token, std::int64_t now) {
+  const std::size_t dot1 = token.find('.');
+  const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
+    return Reject("token is not three segments");
+  }
+  const std::string_view signing_input = token.substr(0, dot2);
+  const std::optional<std::string> header_text = Base64UrlDecodeToString(token.substr(0, dot1));
+  const std::optional<Bytes> signature = Base64UrlDecode(token.substr(dot2 + 1));
+  if (!header_text || !signature) return Reject("token is not base64url");
+
+  // Both documents together are under 8 KiB of text; their values rarely outgrow this.
+  std::array<unsigned char, 8192> arena;
+  boost::json::monotonic_resource resource(arena.data(), arena.size());
+  const boost::json::storage_ptr storage(&resource);
+
+  boost::json::value header_value(storage);
+  const boost::json::object* header = ParseObject(*header_text, header_value);
+  if (header == nullptr) return Reject("token header is not a JSON object");
+  ESCROW_ASSIGN_OR_RETURN(const JwtKey::Alg alg, CheckHeader(*header));
+
+  const boost::json::value* kid = header->if_contains("kid");
+  if (kid != nullptr && !kid->is_string()) return Reject("bad kid");
+  bool any_candidate = false;
+  bool any_alg_match = false;
+  bool verified = false;
+  for (const JwtKey& key : keys) {
+    // A key configured without a kid (a PEM file) answers any kid; the algorithm pin still
+    // applies. A key with a kid answers only its own.
+    if (kid != nullptr && !key.kid.empty() && key.kid != kid->get_string()) continue;
+    any_candidate = true;
+    if (key.alg != alg) continue;  // the pin: a header never widens what a key accepts
+    any_alg_match = true;
+    if (VerifySignature(key, signing_input, *signature)) {
+      verified = true;
+      break;
+    }
+  }
+  if (!any_candidate) return Reject("unknown kid");
+  if (!any_alg_match) return Reject("algorithm not allowed for key");
+  if (!verified) return Reject("bad signature");
+
+  // Only signed bytes from here on.
+  const std::optional<std::string> payload_text =
+      Base64UrlDecodeToString(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  if (!payload_text) return Reject("token is not base64url");
+  boost::json::value payload_value(storage);
+  const boost::json::object* claims = ParseObject(*payload_text, payload_value);
+  if (claims == nullptr) return Reject("token payload is not a JSON object");
+
+  ESCROW_ASSIGN_OR_RETURN(const TimeClaims times, CheckTimes(*claims, now, policy.skew.count()));
+  ESCROW_RETURN_IF_ERROR(CheckIssuerAndAudience(*claims, policy));
+  CheckedToken out;
+  out.token.exp = times.exp;
+  out.nbf = times.nbf;
+  ESCROW_ASSIGN_OR_RETURN(out.token.user, OwnerOf(*claims, policy.owner_claim));
+  ESCROW_ASSIGN_OR_RETURN(out.token.roles, RolesOf(*claims));
+  return out;
+}
+
 }  // namespace
+
+// Verified tokens by the SHA-256 of their text, at most kMaxCachedTokens of them. Thread-safe:
+// each method holds the mutex only for hash-map work, never for a signature check.
+class JwtVerifier::TokenCache {
+ public:
+  std::optional<CheckedToken> Find(const Digest& digest) const {
+    std::lock_guard lock(mu_);
+    const auto it = entries_.find(digest);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second.checked;
+  }
+
+  // When full, first drops the expired entries, then the oldest inserted.
+  void Insert(const Digest& digest, const CheckedToken& checked, std::int64_t now,
+              std::int64_t skew) {
+    std::lock_guard lock(mu_);
+    if (entries_.contains(digest)) return;  // another thread verified it meanwhile
+    if (entries_.size() >= kMaxCachedTokens && Expired(earliest_exp_, now, skew)) {
+      earliest_exp_ = kMaxNumericDate;
+      std::erase_if(entries_, [&](const auto& entry) {
+        const std::int64_t exp = entry.second.checked.token.exp;
+        if (Expired(exp, now, skew)) {
+          order_.erase(entry.second.order);
+          return true;
+        }
+        earliest_exp_ = std::min(earliest_exp_, exp);
+        return false;
+      });
+    }
+    if (entries_.size() >= kMaxCachedTokens) {
+      entries_.erase(order_.front());
+      order_.pop_front();
+    }
+    order_.push_back(digest);
+    entries_.emplace(digest, Entry{checked, std::prev(order_.end())});
+    earliest_exp_ = std::min(earliest_exp_, checked.token.exp);
+  }
+
+  void Erase(const Digest& digest) {
+    std::lock_guard lock(mu_);
+    const auto it = entries_.find(digest);
+    if (it == entries_.end()) return;
+    order_.erase(it->second.order);
+    entries_.erase(it);
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return entries_.size();
+  }
+
+ private:
+  struct Entry {
+    CheckedToken checked;
+    std::list<Digest>::iterator order;  // its place in order_
+  };
+
+  mutable std::mutex mu_;
+  std::unordered_map<Digest, Entry, DigestHash> entries_;
+  std::list<Digest> order_;  // insertion order, oldest first; one node per entry
+  // No entry has an earlier exp (it may be earlier than the true minimum after an erase).
+  // Lets a cache full of live tokens skip the scan for expired ones.
+  std::int64_t earliest_exp_ = kMaxNumericDate;
+};
+
+JwtVerifier::JwtVerifier(std::vector<JwtKey> keys, JwtPolicy policy)
+    : keys_(std::move(keys)), policy_(std::move(policy)), cache_(std::make_shared<TokenCache>()) {}
 
 Result<JwtVerifier> JwtVerifier::Create(std::vector<JwtKey> keys, JwtPolicy policy) {
   if (keys.empty()) return Status::InvalidArgument("no token keys configured");
@@ -248,61 +429,24 @@ Result<JwtVerifier> JwtVerifier::Create(std::vector<JwtKey> keys, JwtPolicy poli
 
 Result<VerifiedToken> JwtVerifier::Verify(std::string_view token, TimePoint now) const {
   if (token.size() > kMaxTokenBytes) return Reject("token too large");
-  const std::size_t dot1 = token.find('.');
-  const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
-    return Reject("token is not three segments");
-  }
-  const std::string_view signing_input = token.substr(0, dot2);
-  const std::optional<std::string> header_text = Base64UrlDecodeToString(token.substr(0, dot1));
-  const std::optional<Bytes> signature = Base64UrlDecode(token.substr(dot2 + 1));
-  if (!header_text || !signature) return Reject("token is not base64url");
-
-  // Both documents together are under 8 KiB of text; their values rarely outgrow this.
-  std::array<unsigned char, 8192> arena;
-  boost::json::monotonic_resource resource(arena.data(), arena.size());
-  const boost::json::storage_ptr storage(&resource);
-
-  boost::json::value header_value(storage);
-  const boost::json::object* header = ParseObject(*header_text, header_value);
-  if (header == nullptr) return Reject("token header is not a JSON object");
-  ESCROW_ASSIGN_OR_RETURN(const JwtKey::Alg alg, CheckHeader(*header));
-
-  const boost::json::value* kid = header->if_contains("kid");
-  if (kid != nullptr && !kid->is_string()) return Reject("bad kid");
-  bool any_candidate = false;
-  bool any_alg_match = false;
-  bool verified = false;
-  for (const JwtKey& key : keys_) {
-    // A key configured without a kid (a PEM file) answers any kid; the algorithm pin still
-    // applies. A key with a kid answers only its own.
-    if (kid != nullptr && !key.kid.empty() && key.kid != kid->get_string()) continue;
-    any_candidate = true;
-    if (key.alg != alg) continue;  // the pin: a header never widens what a key accepts
-    any_alg_match = true;
-    if (VerifySignature(key, signing_input, *signature)) {
-      verified = true;
-      break;
+  const std::int64_t now_s = ToUnixSeconds(now);
+  const std::int64_t skew = policy_.skew.count();
+  // The whole text is hashed, signature included, so a token differing in any byte misses.
+  const std::optional<Digest> digest = cache_ ? TokenDigest(token) : std::nullopt;
+  if (digest) {
+    if (std::optional<CheckedToken> hit = cache_->Find(*digest)) {
+      // Only the time checks depend on `now`; the rest was settled when it was cached.
+      Status in_window = CheckWindow(hit->token.exp, hit->nbf, now_s, skew);
+      if (in_window.ok()) return std::move(hit->token);
+      if (Expired(hit->token.exp, now_s, skew)) cache_->Erase(*digest);  // for good
+      return in_window;
     }
   }
-  if (!any_candidate) return Reject("unknown kid");
-  if (!any_alg_match) return Reject("algorithm not allowed for key");
-  if (!verified) return Reject("bad signature");
-
-  // Only signed bytes from here on.
-  const std::optional<std::string> payload_text =
-      Base64UrlDecodeToString(token.substr(dot1 + 1, dot2 - dot1 - 1));
-  if (!payload_text) return Reject("token is not base64url");
-  boost::json::value payload_value(storage);
-  const boost::json::object* claims = ParseObject(*payload_text, payload_value);
-  if (claims == nullptr) return Reject("token payload is not a JSON object");
-
-  VerifiedToken out;
-  ESCROW_ASSIGN_OR_RETURN(out.exp, CheckTimes(*claims, ToUnixSeconds(now), policy_.skew.count()));
-  ESCROW_RETURN_IF_ERROR(CheckIssuerAndAudience(*claims, policy_));
-  ESCROW_ASSIGN_OR_RETURN(out.user, OwnerOf(*claims, policy_.owner_claim));
-  ESCROW_ASSIGN_OR_RETURN(out.roles, RolesOf(*claims));
-  return out;
+  ESCROW_ASSIGN_OR_RETURN(CheckedToken checked, VerifyToken(keys_, policy_, token, now_s));
+  if (digest) cache_->Insert(*digest, checked, now_s, skew);
+  return std::move(checked.token);
 }
+
+std::size_t JwtVerifier::cached_tokens() const { return cache_ ? cache_->size() : 0; }
 
 }  // namespace escrow::api

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,12 +35,21 @@ struct VerifiedToken {
 // among the keys already pinned to it, so "none", HMAC-with-the-public-key and
 // ES256-vs-RSA confusions cannot verify. The signature is checked before any claim is read.
 // Duplicate JSON keys, "crit", and claims of the wrong JSON type are rejected rather than
-// interpreted. Immutable after Create; Verify is const and safe to call from any thread.
-// Copies share the keys.
+// interpreted.
+//
+// Tokens that pass every check are remembered in a bounded cache keyed by the SHA-256 of the
+// whole token text (never the text itself), so a repeated bearer token skips decoding,
+// parsing and the signature check; exp and nbf are still checked against `now` on every call.
+// The keys and policy are immutable after Create, so a cached result can never be
+// invalidated by a key change; a separately created verifier starts with its own empty cache.
+//
+// Verify is const and safe to call from any thread. Copies share the keys and the cache.
 class JwtVerifier {
  public:
   static constexpr std::size_t kMaxTokenBytes = 8 * 1024;
   static constexpr std::size_t kMaxOwnerBytes = 256;
+  // When full, expired entries are dropped first, then the oldest inserted.
+  static constexpr std::size_t kMaxCachedTokens = 4096;
 
   // InvalidArgument if `keys` is empty, a key is null or its alg is not the one pinned to
   // its type (see MakeJwtKey), two keys share a non-empty kid, the audience or owner claim
@@ -50,12 +61,17 @@ class JwtVerifier {
   // never include the token or any of its contents.
   Result<VerifiedToken> Verify(std::string_view token, TimePoint now) const;
 
+  // Entries in the (shared) cache, for tests.
+  std::size_t cached_tokens() const;
+
  private:
-  JwtVerifier(std::vector<JwtKey> keys, JwtPolicy policy)
-      : keys_(std::move(keys)), policy_(std::move(policy)) {}
+  class TokenCache;
+
+  JwtVerifier(std::vector<JwtKey> keys, JwtPolicy policy);
 
   std::vector<JwtKey> keys_;
   JwtPolicy policy_;
+  std::shared_ptr<TokenCache> cache_;  // null only in a moved-from verifier
 };
 
 }  // namespace escrow::api

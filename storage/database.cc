@@ -55,6 +55,10 @@ Status Database::Configure(const DatabaseOptions& options) {
   // A 2xx answer to a write means the write is on disk (DESIGN.md, Storage).
   ESCROW_RETURN_IF_ERROR(Pragma("synchronous=FULL").status());
   ESCROW_RETURN_IF_ERROR(Pragma("foreign_keys=ON").status());
+  // 16 MiB of pages per connection instead of SQLite's 2 MiB: the indexes that requests
+  // touch (devices, active versions, audit by device) stay in memory on a large fleet.
+  // Pages hold ciphertext only.
+  ESCROW_RETURN_IF_ERROR(Pragma("cache_size=-16384").status());
   ESCROW_ASSIGN_OR_RETURN(std::string fk, Pragma("foreign_keys"));
   if (fk != "1") return Status::FailedPrecondition("this SQLite cannot enforce foreign keys");
   return Status::Ok();

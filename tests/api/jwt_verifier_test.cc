@@ -1,7 +1,10 @@
 #include "api/jwt_verifier.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <utility>
@@ -483,18 +486,228 @@ TEST_CASE("JwtVerifier is shared by threads and its copies", "[api][jwt]") {
   CHECK(failures == 0);
 }
 
-TEST_CASE("JwtVerifier verification speed", "[api][jwt][.bench]") {
+// kMaxCachedTokens + 100 distinct valid tokens (by jti), minted once per process. Even ones
+// expire at kExp, odd ones 1000 s later.
+const std::vector<std::string>& DistinctTokens() {
+  static const std::vector<std::string> tokens = [] {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < JwtVerifier::kMaxCachedTokens + 100; ++i) {
+      const std::int64_t exp = kExp + static_cast<std::int64_t>(i % 2) * 1000;
+      out.push_back(EcToken(Payload({{"jti", std::to_string(i)}, {"exp", std::to_string(exp)}})));
+    }
+    return out;
+  }();
+  return tokens;
+}
+
+std::string MessageOf(const Result<VerifiedToken>& result) {
+  REQUIRE_FALSE(result.ok());
+  return result.status().message();
+}
+
+TEST_CASE("JwtVerifier caches a verified token and answers a repeat identically",
+          "[api][jwt][cache]") {
   const JwtVerifier verifier = MakeVerifier();
-  const std::string es = EcToken();
-  const std::string rs = MintRs256(TestKey::SharedRsa(), kRsaHeader, Payload());
-  for (const std::string* token : {&es, &rs}) {
-    constexpr int kRounds = 2000;
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < kRounds; ++i) REQUIRE(verifier.Verify(*token, kNowTp).ok());
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
-    WARN((token == &es ? "ES256 " : "RS256 ") << us / kRounds << " us per verification");
+  const std::string token = EcToken();
+  REQUIRE(verifier.cached_tokens() == 0);
+  Result<VerifiedToken> first = verifier.Verify(token, kNowTp);
+  REQUIRE(first.ok());
+  CHECK(verifier.cached_tokens() == 1);
+  Result<VerifiedToken> second = verifier.Verify(token, FromUnixSeconds(kNow + 30));
+  REQUIRE(second.ok());
+  CHECK(second->user == first->user);
+  CHECK(second->roles == first->roles);
+  CHECK(second->exp == first->exp);
+  CHECK(second->user == "alice");
+  CHECK(second->roles == std::vector<std::string>{"helpdesk", "auditor"});
+  CHECK(second->exp == kExp);
+  CHECK(verifier.cached_tokens() == 1);
+}
+
+TEST_CASE("JwtVerifier re-checks exp and nbf of a cached token on every call",
+          "[api][jwt][cache]") {
+  const JwtVerifier verifier = MakeVerifier();
+  const JwtVerifier uncached = MakeVerifier();  // a separate verifier has its own cache
+  SECTION("exp: accepted up to exp + skew, then rejected and forgotten") {
+    const std::string token = EcToken();
+    REQUIRE(verifier.Verify(token, kNowTp).ok());
+    REQUIRE(verifier.cached_tokens() == 1);
+    CHECK(verifier.Verify(token, FromUnixSeconds(kExp + 60)).ok());  // the boundary, as CheckTimes
+    CHECK(verifier.cached_tokens() == 1);
+
+    const TimePoint late = FromUnixSeconds(kExp + 61);
+    const std::string expected = MessageOf(uncached.Verify(token, late));
+    CHECK(expected == "token expired");
+    ExpectRejected(verifier, token, "token expired", late);
+    CHECK(MessageOf(verifier.Verify(token, late)) == expected);
+    CHECK(verifier.cached_tokens() == 0);
+    CHECK(uncached.cached_tokens() == 0);
+  }
+  SECTION("nbf: a cached token presented before nbf - skew is not yet valid") {
+    const std::string token = EcToken(Payload({{"nbf", std::to_string(kNow + 60)}}));
+    REQUIRE(verifier.Verify(token, kNowTp).ok());  // nbf within skew
+    REQUIRE(verifier.cached_tokens() == 1);
+    const TimePoint early = FromUnixSeconds(kNow - 1);
+    const std::string expected = MessageOf(uncached.Verify(token, early));
+    CHECK(expected == "token not yet valid");
+    ExpectRejected(verifier, token, "token not yet valid", early);
+    CHECK(MessageOf(verifier.Verify(token, early)) == expected);
+    // Not expired, so it stays cached and is accepted again once within its window.
+    CHECK(verifier.cached_tokens() == 1);
+    CHECK(verifier.Verify(token, kNowTp).ok());
+  }
+}
+
+TEST_CASE("JwtVerifier rejects a changed token even when the original is cached",
+          "[api][jwt][cache]") {
+  const JwtVerifier verifier = MakeVerifier();
+  const std::string token = EcToken();
+  REQUIRE(verifier.Verify(token, kNowTp).ok());
+  REQUIRE(verifier.cached_tokens() == 1);
+  const std::size_t dot1 = token.find('.');
+  const std::size_t dot2 = token.rfind('.');
+  ExpectRejected(verifier, Tamper(token, dot2 + 10), "bad signature");
+  ExpectRejected(verifier, Tamper(token, (dot1 + dot2) / 2), "bad signature");
+  ExpectRejected(verifier, Tamper(token, 5), "");  // header: any rejection
+  CHECK(verifier.cached_tokens() == 1);
+  CHECK(verifier.Verify(token, kNowTp).ok());
+}
+
+TEST_CASE("JwtVerifier never caches a rejected token", "[api][jwt][cache]") {
+  const JwtVerifier verifier = MakeVerifier();
+  const std::string token = EcToken();
+  ExpectRejected(verifier, Tamper(token, token.rfind('.') + 10), "bad signature");
+  ExpectRejected(verifier, EcToken(Payload({{"aud", R"("other")"}})), "wrong audience");
+  ExpectRejected(verifier, token, "token expired", FromUnixSeconds(kExp + 61));
+  ExpectRejected(verifier, EcToken(Payload({{"nbf", std::to_string(kNow + 61)}})), "not yet valid");
+  ExpectRejected(verifier, EcToken(Payload({{"sub", "42"}})), "bad owner claim");
+  ExpectRejected(verifier,
+                 MintEs256(TestKey::SharedEc(), R"({"alg":"ES256","kid":"ec-9"})", Payload()),
+                 "unknown kid");
+  ExpectRejected(verifier, "a.b.c", "");
+  CHECK(verifier.cached_tokens() == 0);
+  // Rejecting again still takes the full path and still does not cache.
+  ExpectRejected(verifier, token, "token expired", FromUnixSeconds(kExp + 61));
+  CHECK(verifier.cached_tokens() == 0);
+  REQUIRE(verifier.Verify(token, kNowTp).ok());
+  CHECK(verifier.cached_tokens() == 1);
+}
+
+TEST_CASE("JwtVerifier holds at most kMaxCachedTokens tokens", "[api][jwt][cache]") {
+  const std::vector<std::string>& tokens = DistinctTokens();
+  const JwtVerifier verifier = MakeVerifier();
+  std::size_t failures = 0;
+  std::size_t max_seen = 0;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    Result<VerifiedToken> result = verifier.Verify(tokens[i], kNowTp);
+    if (!result.ok()) ++failures;
+    max_seen = std::max(max_seen, verifier.cached_tokens());
+    if (i < JwtVerifier::kMaxCachedTokens && verifier.cached_tokens() != i + 1) ++failures;
+  }
+  CHECK(failures == 0);
+  CHECK(max_seen == JwtVerifier::kMaxCachedTokens);
+  CHECK(verifier.cached_tokens() == JwtVerifier::kMaxCachedTokens);
+  // Evicted tokens are verified again in full; the bound holds.
+  CHECK(verifier.Verify(tokens.front(), kNowTp).ok());
+  CHECK(verifier.cached_tokens() == JwtVerifier::kMaxCachedTokens);
+}
+
+TEST_CASE("JwtVerifier drops expired tokens before evicting live ones", "[api][jwt][cache]") {
+  const std::vector<std::string>& tokens = DistinctTokens();
+  const JwtVerifier verifier = MakeVerifier();
+  for (std::size_t i = 0; i < JwtVerifier::kMaxCachedTokens; ++i) {
+    REQUIRE(verifier.Verify(tokens[i], kNowTp).ok());
+  }
+  REQUIRE(verifier.cached_tokens() == JwtVerifier::kMaxCachedTokens);
+  // Past the even tokens' exp + skew: inserting into the full cache drops exactly those.
+  const TimePoint later = FromUnixSeconds(kExp + 61);
+  const std::string& odd_new = tokens[JwtVerifier::kMaxCachedTokens + 1];
+  REQUIRE(verifier.Verify(odd_new, later).ok());
+  CHECK(verifier.cached_tokens() == JwtVerifier::kMaxCachedTokens / 2 + 1);
+  // The live (odd) tokens survived: verifying them again adds nothing.
+  for (std::size_t i = 1; i < JwtVerifier::kMaxCachedTokens; i += 2) {
+    REQUIRE(verifier.Verify(tokens[i], later).ok());
+  }
+  CHECK(verifier.cached_tokens() == JwtVerifier::kMaxCachedTokens / 2 + 1);
+}
+
+TEST_CASE("JwtVerifier copies share one cache; separately created verifiers do not",
+          "[api][jwt][cache]") {
+  const JwtVerifier verifier = MakeVerifier();
+  const JwtVerifier copy = verifier;  // NOLINT(performance-unnecessary-copy-initialization)
+  const JwtVerifier other = MakeVerifier();
+  const std::string alice = EcToken();
+  const std::string bob = EcToken(Payload({{"sub", R"("bob")"}}));
+  REQUIRE(verifier.Verify(alice, kNowTp).ok());
+  CHECK(copy.cached_tokens() == 1);
+  REQUIRE(copy.Verify(bob, kNowTp).ok());
+  CHECK(verifier.cached_tokens() == 2);
+  CHECK(other.cached_tokens() == 0);
+  // An expiry seen through the copy removes the entry for both.
+  ExpectRejected(copy, alice, "token expired", FromUnixSeconds(kExp + 61));
+  CHECK(verifier.cached_tokens() == 1);
+  Result<VerifiedToken> from_copy = verifier.Verify(bob, kNowTp);
+  REQUIRE(from_copy.ok());
+  CHECK(from_copy->user == "bob");
+}
+
+TEST_CASE("JwtVerifier's cache gives correct answers to concurrent callers", "[api][jwt][cache]") {
+  const JwtVerifier verifier = MakeVerifier();
+  const std::string shared = EcToken();
+  const std::string bad = Tamper(shared, shared.rfind('.') + 10);
+  constexpr int kThreads = 4;
+  std::vector<std::string> own;
+  for (int t = 0; t < kThreads; ++t) {
+    own.push_back(EcToken(Payload({{"sub", "\"user-" + std::to_string(t) + "\""}})));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string user = "user-" + std::to_string(t);
+      for (int i = 0; i < 200; ++i) {
+        Result<VerifiedToken> a = verifier.Verify(shared, kNowTp);
+        Result<VerifiedToken> b = verifier.Verify(own[static_cast<std::size_t>(t)], kNowTp);
+        Result<VerifiedToken> c = verifier.Verify(bad, kNowTp);
+        // Expiring the shared token erases it while other threads insert and find it.
+        bool expired_rejected = true;
+        if (i % 10 == 0) {
+          Result<VerifiedToken> d = verifier.Verify(shared, FromUnixSeconds(kExp + 61));
+          expired_rejected = !d.ok() && d.status().message() == "token expired";
+        }
+        if (!a.ok() || a->user != "alice" || a->exp != kExp || !b.ok() || b->user != user ||
+            c.ok() || c.status().message() != "bad signature" || !expired_rejected ||
+            ERR_peek_error() != 0) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  CHECK(failures == 0);
+  REQUIRE(verifier.Verify(shared, kNowTp).ok());
+  CHECK(verifier.cached_tokens() == kThreads + 1);
+}
+
+TEST_CASE("JwtVerifier verification speed", "[api][jwt][.bench]") {
+  constexpr int kRounds = 500;
+  for (const bool es256 : {true, false}) {
+    const JwtVerifier verifier = MakeVerifier();
+    std::vector<std::string> tokens;
+    for (int i = 0; i < kRounds; ++i) {
+      const std::string payload = Payload({{"jti", std::to_string(i)}});
+      tokens.push_back(es256 ? EcToken(payload)
+                             : MintRs256(TestKey::SharedRsa(), kRsaHeader, payload));
+    }
+    // The first pass verifies every token in full; the second finds each in the cache.
+    for (const char* pass : {"uncached", "cached"}) {
+      const auto start = std::chrono::steady_clock::now();
+      for (const std::string& token : tokens) REQUIRE(verifier.Verify(token, kNowTp).ok());
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+      WARN((es256 ? "ES256 " : "RS256 ") << pass << ": " << ns / kRounds << " ns per verification");
+    }
   }
 }
 
