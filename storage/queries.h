@@ -79,10 +79,13 @@ inline constexpr Query kInsertKeyVersion{
 inline constexpr Query kSetKeyVersionState{
     "set key version state",
     "UPDATE key_versions SET state = ?3 WHERE device_id = ?1 AND version = ?2"};
-inline constexpr Query kSupersedeActive{
-    "supersede active key versions",
-    "UPDATE key_versions INDEXED BY key_versions_active SET state = 'superseded' "
-    "WHERE device_id = ?1 AND state = 'active'"};
+// The active versions' numbers, then one update by primary key each: an UPDATE that walked
+// the partial index while taking rows out of it would run in two passes through temporary
+// tables, several times the cost of the usual single row.
+inline constexpr Query kListActiveVersions{
+    "list active key versions",
+    "SELECT version FROM key_versions INDEXED BY key_versions_active "
+    "WHERE device_id = ?1 AND state = 'active' ORDER BY version"};
 inline constexpr Query kBurnActive{
     "burn active key versions",
     "UPDATE key_versions INDEXED BY key_versions_active SET burned = 1 "

@@ -1,6 +1,7 @@
 #include "storage/write_txn.h"
 
 #include <string>
+#include <vector>
 
 #include "storage/database.h"
 #include "storage/queries.h"
@@ -111,9 +112,25 @@ Status SqliteWriteTxn::SetBurned(std::string_view device_id, std::uint32_t versi
 Status SqliteWriteTxn::SupersedeActiveKeyVersions(std::string_view device_id) {
   ESCROW_TXN_USABLE();
   auto run = [&]() -> Status {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kSupersedeActive));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
-    return stmt->Run();
+    std::vector<std::uint32_t> active;
+    {
+      ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kListActiveVersions));
+      ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+      while (true) {
+        ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+        if (!has_row) break;
+        ESCROW_ASSIGN_OR_RETURN(std::uint32_t version, stmt->ColumnUint32(0));
+        active.push_back(version);
+      }
+    }
+    for (std::uint32_t version : active) {
+      ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kSetKeyVersionState));
+      ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+      ESCROW_RETURN_IF_ERROR(stmt->BindUint32(2, version));
+      ESCROW_RETURN_IF_ERROR(stmt->BindText(3, "superseded"));
+      ESCROW_RETURN_IF_ERROR(stmt->Run());
+    }
+    return Status::Ok();
   };
   return Track(run());
 }

@@ -43,7 +43,7 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
         &queries::kListAudit, &queries::kListAuditByDevice, &queries::kLastAudit,
         &queries::kGetMeta, &queries::kGetQuota, &queries::kCurrentKeyVersion,
         &queries::kLatestKeyVersion, &queries::kListBurnedKeyVersions,
-        &queries::kSupersedeActive, &queries::kBurnActive}) {
+        &queries::kListActiveVersions, &queries::kBurnActive}) {
     const std::string plan = Plan(**db, *query);
     INFO(query->name << ":\n" << plan);
     CHECK_THAT(plan, Catch::Contains("SEARCH"));
@@ -59,7 +59,7 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
                Catch::Contains("PRIMARY KEY (device_id=? AND version=?)"));
     CHECK_THAT(Plan(**db, queries::kCurrentKeyVersion),
                Catch::Contains("INDEX key_versions_active (device_id=?)"));
-    CHECK_THAT(Plan(**db, queries::kSupersedeActive),
+    CHECK_THAT(Plan(**db, queries::kListActiveVersions),
                Catch::Contains("INDEX key_versions_active (device_id=?)"));
     CHECK_THAT(Plan(**db, queries::kListSealedUnder),
                Catch::Contains("key_versions_by_master_key (master_key_version=?)"));
