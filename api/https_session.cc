@@ -230,7 +230,9 @@ void HttpsSession::OnWrite(beast::error_code ec, std::size_t /*bytes*/) {
   line["method"] = method_;
   line["route"] = route_;
   line["status"] = status;
-  line["latency_ms"] = std::chrono::duration<double, std::milli>(latency).count();
+  // Whole microseconds: a double would be logged as "2.620382E0".
+  line["latency_us"] =
+      std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
   line["principal"] = principal_;
   if (!auth_error_.empty()) line["auth_error"] = auth_error_;
   if (ec) line["write_error"] = ec.message();

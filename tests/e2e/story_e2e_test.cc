@@ -99,6 +99,11 @@ TEST_CASE("The user story end to end through vaultd", "[e2e][story]") {
   CHECK(log.find("ABCD-EFGH") == std::string::npos);
   CHECK(log.find("ZZZZ-YYYY") == std::string::npos);
   CHECK(log.find(alice.substr(alice.rfind('.') + 1)) == std::string::npos);
+  // One line per request, with its status, route and latency in whole microseconds.
+  CHECK_THAT(log, Catch::Matches(
+                      R"([\s\S]*\{"event":"request","request_id":"[0-9a-f]{32}","method":"POST",)"
+                      R"("route":"/v1/devices/\{id\}/recovery-key/rotate","status":202,)"
+                      R"("latency_us":[0-9]+,"principal":"alice@example.com"\}[\s\S]*)"));
 }
 
 }  // namespace
