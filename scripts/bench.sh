@@ -32,7 +32,7 @@ done
 if [[ $mode == quick ]]; then
   duration=4 warmup=1 ceiling_s=1 large=100000 rotate_records=2000 latency_requests=300
 else
-  duration=15 warmup=2 ceiling_s=3 large=1000000 rotate_records=100000 latency_requests=2000
+  duration=15 warmup=2 ceiling_s=3 large=1000000 rotate_records=100000 latency_requests=5000
 fi
 devices=1000           # the measured devices, enrolled and stored through the API
 owner=bench-user       # their owner, the JWT subject of the retrieve scenarios
