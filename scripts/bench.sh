@@ -30,7 +30,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ $mode == quick ]]; then
-  duration=4 warmup=1 ceiling_s=1 large=100000 rotate_records=2000 latency_requests=300
+  duration=4 warmup=1 ceiling_s=1 large=100000 rotate_records=2000 latency_requests=1000
 else
   duration=15 warmup=2 ceiling_s=3 large=1000000 rotate_records=100000 latency_requests=5000
 fi
