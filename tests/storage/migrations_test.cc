@@ -79,6 +79,36 @@ TEST_CASE("Store keeps its data across a reopen", "[storage][migrations]") {
   CHECK(*meta == std::optional<std::string>("3"));
 }
 
+TEST_CASE("A version 2 database with key versions is upgraded in place to the latest schema",
+          "[storage][migrations]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) {
+      ESCROW_RETURN_IF_ERROR(txn.UpsertDevice(MakeDevice("dev-1")));
+      ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(testing::MakeKeyVersion("dev-1", 1)));
+      ESCROW_RETURN_IF_ERROR(txn.SetKeyVersionState("dev-1", 1, "superseded"));
+      return txn.InsertKeyVersion(testing::MakeKeyVersion("dev-1", 2));
+    });
+  }
+  // Back to what a vault of schema 2 left on disk.
+  REQUIRE(RawExec(f.path, "DROP INDEX key_versions_active; "
+                          "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
+  REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
+
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path, "SELECT count(*) FROM sqlite_schema WHERE name = "
+                         "'key_versions_active'") == "1");
+  auto device = store->GetDevice("dev-1");
+  REQUIRE(device.ok());
+  REQUIRE(device->has_value());
+  auto current = store->CurrentKeyVersion(**device);
+  REQUIRE(current.ok());
+  REQUIRE(current->has_value());
+  CHECK((*current)->version == 2u);  // the rows written before the upgrade are indexed
+}
+
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {
   StoreFixture f;
   { auto store = f.Open(); }
