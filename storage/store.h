@@ -98,6 +98,9 @@ class WriteTxn {
   // Reads a meta value inside the transaction (e.g. the active master-key version, which
   // every write that seals a record re-reads so that a rotation cannot race it).
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
+  // The newest audit record, read inside the transaction (the write lock is held: no other
+  // process can append before this transaction ends).
+  virtual Result<std::optional<AuditRow>> LastAudit() = 0;
   // Adds one to (principal, day) and returns the new count.
   virtual Result<std::int64_t> IncrementQuota(std::string_view principal, std::string_view day) = 0;
   // Runs `fn` inside a SAVEPOINT: its changes are kept if it returns OK and undone if not,

@@ -218,6 +218,20 @@ Result<std::optional<std::string>> SqliteWriteTxn::GetMeta(std::string_view key)
   return value;
 }
 
+Result<std::optional<AuditRow>> SqliteWriteTxn::LastAudit() {
+  ESCROW_TXN_USABLE();
+  auto run = [&]() -> Result<std::optional<AuditRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kLastAudit));
+    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) return std::optional<AuditRow>();
+    ESCROW_ASSIGN_OR_RETURN(AuditRow row, ReadAudit(*stmt));
+    return std::optional<AuditRow>(std::move(row));
+  };
+  Result<std::optional<AuditRow>> row = run();
+  if (!row.ok()) return Track(row.status());
+  return row;
+}
+
 Result<std::int64_t> SqliteWriteTxn::IncrementQuota(std::string_view principal,
                                                     std::string_view day) {
   ESCROW_TXN_USABLE();

@@ -31,6 +31,7 @@ class SqliteWriteTxn final : public WriteTxn {
   Status AppendAudit(const AuditRow& row) override;
   Status SetMeta(std::string_view key, std::string_view value) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
+  Result<std::optional<AuditRow>> LastAudit() override;
   Result<std::int64_t> IncrementQuota(std::string_view principal, std::string_view day) override;
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 

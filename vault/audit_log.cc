@@ -172,7 +172,7 @@ void AuditLog::RunGroup(std::vector<std::shared_ptr<Job>>& group) {
     // Another process may have appended since our last group (vaultctl's ceremony records
     // while vaultd serves). The write lock is held, so the stored head cannot move until we
     // commit: continue the chain from it, once its MAC proves it came from the vault.
-    Result<std::optional<storage::AuditRow>> stored = store_.LastAudit();
+    Result<std::optional<storage::AuditRow>> stored = txn.LastAudit();
     if (!stored.ok()) return stored.status();
     const std::uint64_t stored_seq = stored->has_value() ? (*stored)->seq : 0;
     if (stored_seq < seq) {

@@ -87,6 +87,21 @@ TEST_CASE_METHOD(AuditFixture, "Store appends and lists audit records", "[storag
     CHECK((*last)->seq == 6);
     CHECK((*last)->mac == std::optional<Bytes>(Bytes(32, 0xEE)));
   }
+  SECTION("inside a transaction, LastAudit sees the committed head and then its own append") {
+    MustWrite(*store, [](WriteTxn& txn) {
+      Result<std::optional<AuditRow>> before = txn.LastAudit();
+      REQUIRE(before.ok());
+      REQUIRE(before->has_value());
+      CHECK((*before)->seq == 6);
+      CHECK((*before)->mac == std::optional<Bytes>(Bytes(32, 0xEE)));
+      ESCROW_RETURN_IF_ERROR(txn.AppendAudit(MakeAudit(7)));
+      Result<std::optional<AuditRow>> after = txn.LastAudit();
+      REQUIRE(after.ok());
+      REQUIRE(after->has_value());
+      CHECK((*after)->seq == 7);
+      return Status::Ok();
+    });
+  }
 }
 
 TEST_CASE_METHOD(AuditFixture, "Store keeps the audit sequence gap-free", "[storage][audit]") {
