@@ -107,6 +107,25 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   REQUIRE(current.ok());
   REQUIRE(current->has_value());
   CHECK((*current)->version == 2u);  // the rows written before the upgrade are indexed
+  auto versions = store->ListKeyVersions("dev-1");
+  REQUIRE(versions.ok());
+  REQUIRE(versions->size() == 2);  // migration 4 moved every row
+  CHECK((*versions)[0].state == "superseded");
+  CHECK((*versions)[0].ciphertext == testing::MakeKeyVersion("dev-1", 1).ciphertext);
+  auto counts = store->CountByMasterKey();
+  REQUIRE(counts.ok());
+  CHECK(*counts == std::vector<std::pair<std::uint32_t, std::int64_t>>{{1, 2}});
+  // The checks and the count triggers are in force on the rebuilt table.
+  KeyVersionRow bad = testing::MakeKeyVersion("dev-1", 3);
+  bad.state = "lost";
+  CHECK(store->Write([&](WriteTxn& txn) { return txn.InsertKeyVersion(bad); }).code() ==
+        Code::kInvalidArgument);
+  MustWrite(*store, [](WriteTxn& txn) {
+    return txn.InsertKeyVersion(testing::MakeKeyVersion("dev-1", 3));
+  });
+  auto after = store->CountByMasterKey();
+  REQUIRE(after.ok());
+  CHECK(*after == std::vector<std::pair<std::uint32_t, std::int64_t>>{{1, 3}});
 }
 
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {
