@@ -9,36 +9,29 @@ namespace {
 
 using testing::StoreFixture;
 
-// The plan of `query` as SQLite explains it, one detail per line.
-std::string Plan(Database& db, const Query& query) {
-  const std::string sql = "EXPLAIN QUERY PLAN " + std::string(query.sql);
-  auto stmt = db.PrepareOnce({query.name, sql});
+// One column of what SQLite's `explain` ("EXPLAIN" or "EXPLAIN QUERY PLAN") gives for `query`,
+// one row per line.
+std::string Explain(Database& db, const Query& query, std::string_view explain, int column) {
+  auto stmt = db.PrepareOnce({query.name, std::string(explain) + " " + std::string(query.sql)});
   INFO(stmt.status().ToString());
   REQUIRE(stmt.ok());
-  std::string plan;
+  std::string out;
   while (true) {
     auto row = stmt->Step();
     REQUIRE(row.ok());
     if (!*row) break;
-    plan += stmt->ColumnText(3) + "\n";
+    out += stmt->ColumnText(column) + "\n";
   }
-  return plan;
+  return out;
+}
+
+// The plan of `query`, one detail per line.
+std::string Plan(Database& db, const Query& query) {
+  return Explain(db, query, "EXPLAIN QUERY PLAN", 3);
 }
 
 // The opcodes of the program SQLite compiles for `query`, one per line.
-std::string Program(Database& db, const Query& query) {
-  auto stmt = db.PrepareOnce({query.name, "EXPLAIN " + std::string(query.sql)});
-  INFO(stmt.status().ToString());
-  REQUIRE(stmt.ok());
-  std::string program;
-  while (true) {
-    auto row = stmt->Step();
-    REQUIRE(row.ok());
-    if (!*row) break;
-    program += stmt->ColumnText(1) + "\n";
-  }
-  return program;
-}
+std::string Program(Database& db, const Query& query) { return Explain(db, query, "EXPLAIN", 1); }
 
 TEST_CASE("Key-version writes build no temporary tables", "[storage][query_plan]") {
   StoreFixture f;
