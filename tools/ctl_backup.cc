@@ -183,10 +183,7 @@ void AddBackupCommand(CLI::App& master_key, CtlRunner& run) {
                         "), or none");
       }
       CtlPrepareSecrets();
-      Result<std::string> text = Backup(*args);
-      if (!text.ok()) return CtlFail(text.status(), "master-key backup");
-      std::cout << *text << std::flush;
-      return kCtlOk;
+      return CtlPrint(Backup(*args), "master-key backup");
     };
   });
 }

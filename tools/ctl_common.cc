@@ -28,6 +28,12 @@ int CtlUsage(std::string_view message) {
   return kCtlUsage;
 }
 
+int CtlPrint(const Result<std::string>& text, std::string_view context) {
+  if (!text.ok()) return CtlFail(text.status(), context);
+  std::cout << *text << std::flush;
+  return kCtlOk;
+}
+
 void CtlPrepareSecrets() {
   // PINs, ceremony keys, shares and (during rotation) plaintext recovery keys pass through
   // this process: keep them in the mlock'ed, MADV_DONTDUMP secure heap (STYLE.md section 3).

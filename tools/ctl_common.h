@@ -31,6 +31,8 @@ using CtlRunner = std::function<int()>;
 int CtlFail(const Status& status, std::string_view context);
 // "vaultctl: <message>" on stderr; returns kCtlUsage.
 int CtlUsage(std::string_view message);
+// A command's result: its text on stdout and kCtlOk, or CtlFail(its status, context).
+int CtlPrint(const Result<std::string>& text, std::string_view context);
 
 // Sets up the secure heap before the first secret is read (warns if it cannot be locked).
 void CtlPrepareSecrets();

@@ -65,10 +65,7 @@ void AddDbCommands(CLI::App& app, CtlRunner& run) {
       CtlPrepareSecrets();
       Result<vault::VaultConfig> config = LoadCtlConfig(args->config);
       if (!config.ok()) return CtlFail(config.status(), "db backup");
-      Result<std::string> text = BackupDatabase(*config, args->out);
-      if (!text.ok()) return CtlFail(text.status(), "db backup");
-      std::cout << *text << std::flush;
-      return kCtlOk;
+      return CtlPrint(BackupDatabase(*config, args->out), "db backup");
     };
   });
 }

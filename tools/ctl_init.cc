@@ -252,10 +252,7 @@ int RunInitCeremony(const InitCeremonyOptions& options) {
     return CtlUsage("init --config needs --module, --token-label and --pin-file");
   }
   CtlPrepareSecrets();
-  Result<std::string> transcript = InitCeremony(options);
-  if (!transcript.ok()) return CtlFail(transcript.status(), "init");
-  std::cout << *transcript << std::flush;
-  return kCtlOk;
+  return CtlPrint(InitCeremony(options), "init");
 }
 
 }  // namespace escrow::tools

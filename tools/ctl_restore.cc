@@ -145,10 +145,7 @@ void AddRestoreCommand(CLI::App& master_key, CtlRunner& run) {
   cmd->callback([args, &run] {
     run = [args]() -> int {
       CtlPrepareSecrets();
-      Result<std::string> text = Restore(*args);
-      if (!text.ok()) return CtlFail(text.status(), "master-key restore");
-      std::cout << *text << std::flush;
-      return kCtlOk;
+      return CtlPrint(Restore(*args), "master-key restore");
     };
   });
 }

@@ -387,10 +387,7 @@ void AddRotateCommand(CLI::App& master_key, CtlRunner& run) {
       CtlPrepareSecrets();
       Result<vault::VaultConfig> config = LoadCtlConfig(args->config);
       if (!config.ok()) return CtlFail(config.status(), "master-key rotate");
-      Result<std::string> text = Rotate(*config, args->retire_old);
-      if (!text.ok()) return CtlFail(text.status(), "master-key rotate");
-      std::cout << *text << std::flush;
-      return kCtlOk;
+      return CtlPrint(Rotate(*config, args->retire_old), "master-key rotate");
     };
   });
 }

@@ -90,10 +90,7 @@ void AddStatusCommand(CLI::App& app, CtlRunner& run) {
       CtlPrepareSecrets();
       Result<vault::VaultConfig> loaded = LoadCtlConfig(*config);
       if (!loaded.ok()) return CtlFail(loaded.status(), "status");
-      Result<std::string> text = DescribeStatus(*loaded);
-      if (!text.ok()) return CtlFail(text.status(), "status");
-      std::cout << *text << std::flush;
-      return kCtlOk;
+      return CtlPrint(DescribeStatus(*loaded), "status");
     };
   });
 }
