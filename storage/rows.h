@@ -1,5 +1,9 @@
 #pragma once
 
+#include <optional>
+#include <utility>
+#include <vector>
+
 #include "storage/statement.h"
 #include "storage/store.h"
 
@@ -17,5 +21,30 @@ Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt);
 
 Status BindAudit(Statement& stmt, const AuditRow& row);  // ?1 .. ?12
 Result<AuditRow> ReadAudit(const Statement& stmt);
+
+template <class Row>
+using RowReader = Result<Row> (*)(const Statement&);
+
+// The statement's first row, if any, read with `read`.
+template <class Row>
+Result<std::optional<Row>> ReadOne(Statement& stmt, RowReader<Row> read) {
+  ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+  if (!has_row) return std::optional<Row>();
+  ESCROW_ASSIGN_OR_RETURN(Row row, read(stmt));
+  return std::optional<Row>(std::move(row));
+}
+
+// Every row of the statement, read with `read`.
+template <class Row>
+Result<std::vector<Row>> ReadAll(Statement& stmt, RowReader<Row> read) {
+  std::vector<Row> rows;
+  while (true) {
+    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    if (!has_row) break;
+    ESCROW_ASSIGN_OR_RETURN(Row row, read(stmt));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
 
 }  // namespace escrow::storage

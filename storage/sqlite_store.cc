@@ -20,29 +20,6 @@ namespace {
 
 constexpr int kMaxReadConnections = 64;
 
-template <class Row>
-using RowReader = Result<Row> (*)(const Statement&);
-
-template <class Row>
-Result<std::optional<Row>> ReadOne(Statement& stmt, RowReader<Row> read) {
-  ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-  if (!has_row) return std::optional<Row>();
-  ESCROW_ASSIGN_OR_RETURN(Row row, read(stmt));
-  return std::optional<Row>(std::move(row));
-}
-
-template <class Row>
-Result<std::vector<Row>> ReadAll(Statement& stmt, RowReader<Row> read) {
-  std::vector<Row> rows;
-  while (true) {
-    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-    if (!has_row) break;
-    ESCROW_ASSIGN_OR_RETURN(Row row, read(stmt));
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
 // Borrows a read connection for the length of `fn`.
 template <class Fn>
 auto WithReader(ConnectionPool& pool, Fn&& fn) -> decltype(fn(std::declval<Database&>())) {

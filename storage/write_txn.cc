@@ -222,10 +222,7 @@ Result<std::optional<AuditRow>> SqliteWriteTxn::LastAudit() {
   ESCROW_TXN_USABLE();
   auto run = [&]() -> Result<std::optional<AuditRow>> {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kLastAudit));
-    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
-    if (!has_row) return std::optional<AuditRow>();
-    ESCROW_ASSIGN_OR_RETURN(AuditRow row, ReadAudit(*stmt));
-    return std::optional<AuditRow>(std::move(row));
+    return ReadOne<AuditRow>(*stmt, ReadAudit);
   };
   Result<std::optional<AuditRow>> row = run();
   if (!row.ok()) return Track(row.status());
