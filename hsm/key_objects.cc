@@ -124,8 +124,8 @@ Result<CK_OBJECT_HANDLE> FindKeyObject(Pkcs11Session& session, KeyRole role,
   std::string label = KeyLabel(role, version);
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_KEY_TYPE type = KeyTypeOf(role);
-  CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls), Attr(CKA_KEY_TYPE, &type),
-                          Attr(CKA_TOKEN, &kTrue), Attr(CKA_LABEL, label)};
+  CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls), Attr(CKA_KEY_TYPE, &type), Attr(CKA_TOKEN, &kTrue),
+                          Attr(CKA_LABEL, label)};
   ESCROW_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindObjects(session, attrs));
   if (found.empty()) return Status::NotFound("no key " + label + " on the token");
   if (found.size() > 1) {
@@ -168,8 +168,8 @@ Result<CK_OBJECT_HANDLE> GenerateKeyObject(Pkcs11Session& session, KeyRole role,
   };
   CK_MECHANISM mechanism{master ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
   CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-  const CK_RV rv = session.fns()->C_GenerateKey(session.handle(), &mechanism, attrs,
-                                                std::size(attrs), &key);
+  const CK_RV rv =
+      session.fns()->C_GenerateKey(session.handle(), &mechanism, attrs, std::size(attrs), &key);
   ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GenerateKey"));
   return key;
 }
@@ -180,13 +180,33 @@ Result<KeyInfo> ReadKeyInfo(Pkcs11Session& session, CK_OBJECT_HANDLE key, KeyRol
   info.role = role;
   info.version = version;
   info.label = KeyLabel(role, version);
-  ESCROW_ASSIGN_OR_RETURN(std::vector<std::uint8_t> check, ReadBytes(session, key, CKA_CHECK_VALUE));
+  ESCROW_ASSIGN_OR_RETURN(std::vector<std::uint8_t> check,
+                          ReadBytes(session, key, CKA_CHECK_VALUE));
   // Never more than 3 bytes: a longer check value would reveal more of the key's behaviour.
   if (check.size() > kCheckValueBytes) check.resize(kCheckValueBytes);
   info.check_value = HexEncode(check);
   ESCROW_ASSIGN_OR_RETURN(info.sensitive, ReadBool(session, key, CKA_SENSITIVE));
   ESCROW_ASSIGN_OR_RETURN(info.extractable, ReadBool(session, key, CKA_EXTRACTABLE));
   return info;
+}
+
+Result<CK_OBJECT_HANDLE> CopyKeyToSession(Pkcs11Session& session, CK_OBJECT_HANDLE key) {
+  std::string label(kSessionCopyLabel);
+  CK_ATTRIBUTE attrs[] = {Attr(CKA_TOKEN, &kFalse), Attr(CKA_LABEL, label)};
+  CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+  const CK_RV rv =
+      session.fns()->C_CopyObject(session.handle(), key, attrs, std::size(attrs), &copy);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_CopyObject"));
+  return copy;
+}
+
+Result<bool> ObjectExists(Pkcs11Session& session, CK_OBJECT_HANDLE object) {
+  CK_OBJECT_CLASS cls = 0;
+  CK_ATTRIBUTE attr = Attr(CKA_CLASS, &cls);
+  const CK_RV rv = session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1);
+  if (rv == CKR_OBJECT_HANDLE_INVALID) return false;
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
+  return true;
 }
 
 Result<std::vector<KeyInfo>> ListKeyObjects(Pkcs11Session& session) {
@@ -205,7 +225,8 @@ Result<std::vector<KeyInfo>> ListKeyObjects(Pkcs11Session& session) {
     const CK_RV rv = session.fns()->C_GetAttributeValue(session.handle(), object, &type_attr, 1);
     ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
     if (type != KeyTypeOf(parsed->role)) continue;  // someone else's object under our name
-    ESCROW_ASSIGN_OR_RETURN(KeyInfo info, ReadKeyInfo(session, object, parsed->role, parsed->version));
+    ESCROW_ASSIGN_OR_RETURN(KeyInfo info,
+                            ReadKeyInfo(session, object, parsed->role, parsed->version));
     keys.push_back(std::move(info));
   }
   std::sort(keys.begin(), keys.end(), [](const KeyInfo& a, const KeyInfo& b) {

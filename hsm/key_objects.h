@@ -37,8 +37,7 @@ Result<bool> LabelExists(Pkcs11Session& session, const std::string& label);
 
 // The secret key labelled KeyLabel(role, version) of the role's key type.
 // kNotFound if absent; kFailedPrecondition if several objects carry the label.
-Result<CK_OBJECT_HANDLE> FindKeyObject(Pkcs11Session& session, KeyRole role,
-                                       std::uint32_t version);
+Result<CK_OBJECT_HANDLE> FindKeyObject(Pkcs11Session& session, KeyRole role, std::uint32_t version);
 
 // Generates the token key as KeyService::GenerateKey documents it.
 Result<CK_OBJECT_HANDLE> GenerateKeyObject(Pkcs11Session& session, KeyRole role,
@@ -47,6 +46,18 @@ Result<CK_OBJECT_HANDLE> GenerateKeyObject(Pkcs11Session& session, KeyRole role,
 // Check value, sensitive and extractable. Never reads CKA_VALUE.
 Result<KeyInfo> ReadKeyInfo(Pkcs11Session& session, CK_OBJECT_HANDLE key, KeyRole role,
                             std::uint32_t version);
+
+// A session object copied from the token key `key` (C_CopyObject with CKA_TOKEN false), for
+// the lane's crypto: it keeps the token key's sensitivity, extractability and usage (SoftHSMv2
+// refuses to change them in a copy, and a copy could only narrow them), lives inside the
+// module, and dies with the session. Labelled kSessionCopyLabel, which no search for the
+// vault's keys matches. Errors carry the CK_RV (e.g. a module that forbids copies).
+inline constexpr std::string_view kSessionCopyLabel = "escrow-session-copy";
+Result<CK_OBJECT_HANDLE> CopyKeyToSession(Pkcs11Session& session, CK_OBJECT_HANDLE key);
+
+// Whether `object` still exists: false if the module calls its handle invalid (destroyed, by
+// this process or another); other failures are errors.
+Result<bool> ObjectExists(Pkcs11Session& session, CK_OBJECT_HANDLE object);
 
 // Every escrow-master-v* and escrow-audit-v* key, by role then version.
 Result<std::vector<KeyInfo>> ListKeyObjects(Pkcs11Session& session);

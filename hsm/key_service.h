@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -47,6 +48,11 @@ struct Sealed {
 
 using Mac = std::array<std::uint8_t, 32>;
 
+// How long a key destroyed or replaced on the token by another process may still be used by a
+// KeyService that used it just before: the service checks the token object again before the
+// first use after this interval (its own DestroyKey takes effect at once).
+inline constexpr std::chrono::milliseconds kKeyRecheckInterval{1000};
+
 // The vault's view of an HSM: key generation and lookup, AES-GCM under a master key, and
 // HMAC-SHA256 under an audit key, all inside the token. Thread-safe: calls are serialised
 // through one lane (SoftHSMv2 gains nothing from a second thread). A lost session or token is
@@ -66,8 +72,7 @@ class KeyService {
   // only) or escrow-audit-v<version> (generic secret for CKM_SHA256_HMAC, sign/verify only).
   // Not extractable unless `backup_capable`: then extractable only with CKA_WRAP_WITH_TRUSTED.
   // kAlreadyExists if that label exists. The token directory is synced before returning.
-  virtual Result<KeyInfo> GenerateKey(KeyRole role, std::uint32_t version,
-                                      bool backup_capable) = 0;
+  virtual Result<KeyInfo> GenerateKey(KeyRole role, std::uint32_t version, bool backup_capable) = 0;
   // kNotFound if the key is not on the token.
   virtual Result<KeyInfo> FindKey(KeyRole role, std::uint32_t version) = 0;
   // Every escrow-master-v* and escrow-audit-v* key on the token, by role then version.

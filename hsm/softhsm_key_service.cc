@@ -1,6 +1,7 @@
 #include "hsm/softhsm_key_service.h"
 
 #include <type_traits>
+#include <vector>
 
 #include "hsm/ck_error.h"
 #include "hsm/key_objects.h"
@@ -24,8 +25,7 @@ Status IntegrityFailure() { return Status::DataLoss("record failed its integrity
 
 Status Synced(Status sync, const std::string& what) {
   if (sync.ok()) return sync;
-  return Status::Unavailable(what + ", but the token directory was not synced: " +
-                             sync.message());
+  return Status::Unavailable(what + ", but the token directory was not synced: " + sync.message());
 }
 
 }  // namespace
@@ -44,8 +44,7 @@ Result<std::unique_ptr<KeyService>> SoftHsmKeyService::Open(const HsmConfig& con
   ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, Pkcs11Session::Open(module, slot, true));
   ESCROW_RETURN_IF_ERROR(session.Login(CKU_USER, pin));
   return std::unique_ptr<KeyService>(new SoftHsmKeyService(
-      std::move(module), config.token_label, std::move(pin), std::move(token),
-      std::move(session)));
+      std::move(module), config.token_label, std::move(pin), std::move(token), std::move(session)));
 }
 
 SoftHsmKeyService::SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, std::string label,
@@ -69,10 +68,10 @@ auto SoftHsmKeyService::InLane(Retry retry, Op&& op) {
     if (StatusOf(result).ok()) return result;
     const CK_RV rv = session_->last_error();
     if (IsSessionLevelError(rv)) {
-      session_.reset();
+      session_.reset();  // and with it every session copy
       keys_.clear();
     } else if (IsStaleHandleError(rv)) {
-      keys_.clear();  // destroyed or re-created by another process: look the keys up again
+      ForgetKeysLocked(*session_);  // destroyed or re-created elsewhere: look them up again
     } else {
       return result;
     }
@@ -104,18 +103,62 @@ Status SoftHsmKeyService::ConnectOnceLocked() {
   return Status::Ok();
 }
 
-Result<CK_OBJECT_HANDLE> SoftHsmKeyService::KeyLocked(Pkcs11Session& session, KeyRole role,
-                                                      std::uint32_t version) {
-  const auto key = std::make_pair(role, version);
-  if (auto it = keys_.find(key); it != keys_.end()) return it->second;
+Result<CK_OBJECT_HANDLE> SoftHsmKeyService::FindTokenKeyLocked(Pkcs11Session& session, KeyRole role,
+                                                               std::uint32_t version) {
   Result<CK_OBJECT_HANDLE> handle = FindKeyObject(session, role, version);
-  if (handle.ok()) {
-    keys_.emplace(key, *handle);
-  } else if (handle.status().code() == Code::kNotFound) {
+  if (!handle.ok() && handle.status().code() == Code::kNotFound) {
     // A vanished token or ended login hides every key: that is an outage, not a missing key.
     ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
   }
   return handle;
+}
+
+Result<SoftHsmKeyService::LaneKey> SoftHsmKeyService::KeyLocked(Pkcs11Session& session,
+                                                                KeyRole role,
+                                                                std::uint32_t version) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - keys_checked_ >= kKeyRecheckInterval) {
+    ESCROW_RETURN_IF_ERROR(RecheckKeysLocked(session));
+    keys_checked_ = now;
+  }
+  const KeyId id{role, version};
+  if (auto it = keys_.find(id); it != keys_.end()) return it->second;
+  ESCROW_ASSIGN_OR_RETURN(const CK_OBJECT_HANDLE token, FindTokenKeyLocked(session, role, version));
+  LaneKey key{token, token};
+  if (Result<CK_OBJECT_HANDLE> copy = CopyKeyToSession(session, token); copy.ok()) {
+    key.use = *copy;
+  } else {
+    const CK_RV rv = session.last_error();
+    if (IsSessionLevelError(rv) || IsStaleHandleError(rv)) return copy.status();
+    session.ClearLastError();  // a module that refuses copies: use the token object
+  }
+  keys_.insert_or_assign(id, key);
+  return key;
+}
+
+Status SoftHsmKeyService::RecheckKeysLocked(Pkcs11Session& session) {
+  std::vector<KeyId> gone;
+  for (const auto& [id, key] : keys_) {
+    // The module checks a token object on every use itself; a copy needs this check.
+    if (key.use == key.token) continue;
+    ESCROW_ASSIGN_OR_RETURN(const bool present, ObjectExists(session, key.token));
+    if (!present) gone.push_back(id);
+  }
+  for (const KeyId& id : gone) ForgetKeyLocked(session, id);  // looked up again on next use
+  return Status::Ok();
+}
+
+void SoftHsmKeyService::ForgetKeyLocked(Pkcs11Session& session, const KeyId& id) {
+  auto it = keys_.find(id);
+  if (it == keys_.end()) return;
+  if (it->second.use != it->second.token) {
+    const ScopedObject copy(session, it->second.use);  // C_DestroyObject, here
+  }
+  keys_.erase(it);
+}
+
+void SoftHsmKeyService::ForgetKeysLocked(Pkcs11Session& session) {
+  while (!keys_.empty()) ForgetKeyLocked(session, keys_.begin()->first);
 }
 
 Result<KeyInfo> SoftHsmKeyService::GenerateKey(KeyRole role, std::uint32_t version,
@@ -126,7 +169,7 @@ Result<KeyInfo> SoftHsmKeyService::GenerateKey(KeyRole role, std::uint32_t versi
     if (exists) return Status::AlreadyExists("an object labelled " + label + " already exists");
     ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle,
                             GenerateKeyObject(session, role, version, backup_capable));
-    keys_.insert_or_assign(std::make_pair(role, version), handle);
+    ForgetKeyLocked(session, {role, version});  // the next use looks the new key up
     return ReadKeyInfo(session, handle, role, version);
   });
   if (!info.ok()) return info;
@@ -138,8 +181,8 @@ Result<KeyInfo> SoftHsmKeyService::GenerateKey(KeyRole role, std::uint32_t versi
 
 Result<KeyInfo> SoftHsmKeyService::FindKey(KeyRole role, std::uint32_t version) {
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<KeyInfo> {
-    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, KeyLocked(session, role, version));
-    return ReadKeyInfo(session, handle, role, version);
+    ESCROW_ASSIGN_OR_RETURN(const LaneKey key, KeyLocked(session, role, version));
+    return ReadKeyInfo(session, key.token, role, version);
   });
 }
 
@@ -155,10 +198,10 @@ Result<std::vector<KeyInfo>> SoftHsmKeyService::ListKeys() {
 Status SoftHsmKeyService::DestroyKey(KeyRole role, std::uint32_t version) {
   const std::string label = KeyLabel(role, version);
   ESCROW_RETURN_IF_ERROR(InLane(Retry::kNo, [&](Pkcs11Session& session) -> Status {
-    // A fresh lookup, not the cache: destroy exactly what the token holds under the label now.
-    keys_.erase(std::make_pair(role, version));
-    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, KeyLocked(session, role, version));
-    keys_.erase(std::make_pair(role, version));
+    // The copy goes first; then a fresh lookup, not the cache: destroy exactly what the token
+    // holds under the label now.
+    ForgetKeyLocked(session, {role, version});
+    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, FindTokenKeyLocked(session, role, version));
     return session.Check(session.fns()->C_DestroyObject(session.handle(), handle),
                          "C_DestroyObject");
   }));
@@ -169,30 +212,29 @@ Result<Sealed> SoftHsmKeyService::Encrypt(std::uint32_t master_version,
                                           std::span<const std::uint8_t> plaintext,
                                           std::span<const std::uint8_t> aad) {
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<Sealed> {
-    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
+    ESCROW_ASSIGN_OR_RETURN(const LaneKey key,
                             KeyLocked(session, KeyRole::kMaster, master_version));
-    return GcmEncrypt(session, key, plaintext, aad);
+    return GcmEncrypt(session, key.use, plaintext, aad);
   });
 }
 
-Result<SecretBytes> SoftHsmKeyService::Decrypt(std::uint32_t master_version,
-                                               const Sealed& sealed,
+Result<SecretBytes> SoftHsmKeyService::Decrypt(std::uint32_t master_version, const Sealed& sealed,
                                                std::span<const std::uint8_t> aad) {
   // Wrong sizes can only come from an edited row; no need to ask the HSM.
   if (sealed.iv.size() != kGcmIvBytes || sealed.tag.size() != kGcmTagBytes) {
     return IntegrityFailure();
   }
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<SecretBytes> {
-    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
+    ESCROW_ASSIGN_OR_RETURN(const LaneKey key,
                             KeyLocked(session, KeyRole::kMaster, master_version));
-    Result<SecretBytes> plaintext = GcmDecrypt(session, key, sealed, aad);
+    Result<SecretBytes> plaintext = GcmDecrypt(session, key.use, sealed, aad);
     if (plaintext.ok()) return plaintext;
     const CK_RV rv = session.last_error();
     // A lost session or stale handle is the lane's business (reconnect, look up, retry).
     if (rv == CKR_OK || IsSessionLevelError(rv) || IsStaleHandleError(rv)) return plaintext;
     // SoftHSMv2 answers a bad tag with CKR_GENERAL_ERROR, as it answers a fault: only a
     // known-answer test on the same key tells a bad record (kDataLoss) from a bad HSM.
-    Status probe = RunKnownAnswerTests(session, key);
+    Status probe = RunKnownAnswerTests(session, key.use);
     if (probe.ok()) return IntegrityFailure();
     return probe;
   });
@@ -201,26 +243,24 @@ Result<SecretBytes> SoftHsmKeyService::Decrypt(std::uint32_t master_version,
 Result<Mac> SoftHsmKeyService::Sign(std::uint32_t audit_version,
                                     std::span<const std::uint8_t> data) {
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<Mac> {
-    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
-                            KeyLocked(session, KeyRole::kAudit, audit_version));
-    return HmacSign(session, key, data);
+    ESCROW_ASSIGN_OR_RETURN(const LaneKey key, KeyLocked(session, KeyRole::kAudit, audit_version));
+    return HmacSign(session, key.use, data);
   });
 }
 
 Status SoftHsmKeyService::Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
                                  std::span<const std::uint8_t> mac) {
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Status {
-    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
-                            KeyLocked(session, KeyRole::kAudit, audit_version));
-    return HmacVerify(session, key, data, mac);
+    ESCROW_ASSIGN_OR_RETURN(const LaneKey key, KeyLocked(session, KeyRole::kAudit, audit_version));
+    return HmacVerify(session, key.use, data, mac);
   });
 }
 
 Status SoftHsmKeyService::Probe(std::uint32_t master_version) {
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Status {
-    ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
+    ESCROW_ASSIGN_OR_RETURN(const LaneKey key,
                             KeyLocked(session, KeyRole::kMaster, master_version));
-    return RunKnownAnswerTests(session, key);
+    return RunKnownAnswerTests(session, key.use);
   });
 }
 

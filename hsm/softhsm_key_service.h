@@ -23,13 +23,23 @@ namespace escrow::hsm {
 // The vault's keys on one token, used through one logged-in session: the "lane". A mutex
 // serialises every HSM call (SoftHSMv2 gains nothing from parallel sessions, and one session
 // keeps the login and handle cache simple). When a call fails because the session, token or
-// device is gone, the session and the key-handle cache are dropped; the next call (and, for
-// calls without side effects, the same call once more at once) finds the token by label
-// again and logs in with the PIN kept in secure memory, so service resumes without a restart
-// when the HSM comes back. SoftHSMv2 does not see a token directory that vanished and came
-// back (nor a PIN changed back by another process) until the library is initialised again;
-// so when the token cannot be found, opened or logged in to and this service is the library's only user in the process (vaultd), the library is
-// re-initialised (Pkcs11Module::Reinitialize), at most once per kRescanInterval. Thread-safe.
+// device is gone, the session and the key cache are dropped; the next call (and, for calls
+// without side effects, the same call once more at once) finds the token by label again and
+// logs in with the PIN kept in secure memory, so service resumes without a restart when the
+// HSM comes back. SoftHSMv2 does not see a token directory that vanished and came back (nor a
+// PIN changed back by another process) until the library is initialised again; so when the
+// token cannot be found, opened or logged in to and this service is the library's only user
+// in the process (vaultd), the library is re-initialised (Pkcs11Module::Reinitialize), at
+// most once per kRescanInterval.
+//
+// Crypto runs on a session copy of each token key (CopyKeyToSession): same attributes, inside
+// the module, gone with the session. SoftHSMv2 re-reads a token object's file on every use
+// (open, lock, read, close), which costs as much as the AES-GCM operation itself; a session
+// object has no file. So that a key destroyed or replaced on the token (by this process or
+// another) stops working, the first call after kKeyRecheckInterval since the last check
+// checks every copy's token object and destroys the copies whose key is gone; DestroyKey
+// destroys the copy at once. A module that refuses C_CopyObject is used through the token
+// object. Thread-safe.
 class SoftHsmKeyService final : public KeyService {
  public:
   // See KeyService::Open.
@@ -68,9 +78,24 @@ class SoftHsmKeyService final : public KeyService {
   // REQUIRES: mu_ held.
   Status ConnectLocked();
   Status ConnectOnceLocked();
-  // The cached handle of a key, looked up on a miss. REQUIRES: mu_ held.
-  Result<CK_OBJECT_HANDLE> KeyLocked(Pkcs11Session& session, KeyRole role,
-                                     std::uint32_t version);
+
+  // One of the vault's keys as the lane uses it.
+  struct LaneKey {
+    CK_OBJECT_HANDLE token = CK_INVALID_HANDLE;  // the token object: identity, attributes
+    CK_OBJECT_HANDLE use = CK_INVALID_HANDLE;    // for crypto: the session copy, or `token`
+  };
+  using KeyId = std::pair<KeyRole, std::uint32_t>;
+  // The key, from the cache or looked up and copied; first, once per kKeyRecheckInterval,
+  // RecheckKeysLocked. REQUIRES: mu_ held.
+  Result<LaneKey> KeyLocked(Pkcs11Session& session, KeyRole role, std::uint32_t version);
+  // Forgets every copy whose token object no longer exists. REQUIRES: mu_ held.
+  Status RecheckKeysLocked(Pkcs11Session& session);
+  // FindKeyObject, where kNotFound on a lost token or login is kUnavailable. REQUIRES: mu_.
+  Result<CK_OBJECT_HANDLE> FindTokenKeyLocked(Pkcs11Session& session, KeyRole role,
+                                              std::uint32_t version);
+  // Drops a key (or every key) from the cache, destroying its session copy. REQUIRES: mu_.
+  void ForgetKeyLocked(Pkcs11Session& session, const KeyId& id);
+  void ForgetKeysLocked(Pkcs11Session& session);
 
   const std::shared_ptr<Pkcs11Module> module_;
   const std::string label_;
@@ -79,10 +104,11 @@ class SoftHsmKeyService final : public KeyService {
 
   static constexpr std::chrono::milliseconds kRescanInterval{1000};
 
-  std::mutex mu_;  // the lane
+  std::mutex mu_;                                                     // the lane
   std::optional<std::chrono::steady_clock::time_point> last_rescan_;  // guarded by mu_
   std::optional<Pkcs11Session> session_;  // guarded by mu_; empty after losing the session
-  std::map<std::pair<KeyRole, std::uint32_t>, CK_OBJECT_HANDLE> keys_;  // guarded by mu_
+  std::map<KeyId, LaneKey> keys_;         // guarded by mu_; copies belong to session_
+  std::chrono::steady_clock::time_point keys_checked_;  // guarded by mu_: the last recheck
 };
 
 }  // namespace escrow::hsm
