@@ -2,16 +2,20 @@
 find_package(CLI11 REQUIRED)
 find_package(Threads REQUIRED)
 
+# Options, statistics and the report: pure logic, also linked by tests/tools/loadgen_test.
+add_library(escrow_loadgen_core STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/loadgen_options.cc
+  ${CMAKE_CURRENT_LIST_DIR}/loadgen_report.cc
+  ${CMAKE_CURRENT_LIST_DIR}/loadgen_stats.cc)
+target_link_libraries(escrow_loadgen_core PUBLIC escrow::base Boost::json PRIVATE escrow_options)
+
 add_executable(loadgen
   ${CMAKE_CURRENT_LIST_DIR}/loadgen_main.cc
   ${CMAKE_CURRENT_LIST_DIR}/loadgen_engine.cc
-  ${CMAKE_CURRENT_LIST_DIR}/loadgen_options.cc
-  ${CMAKE_CURRENT_LIST_DIR}/loadgen_probe.cc
-  ${CMAKE_CURRENT_LIST_DIR}/loadgen_report.cc
-  ${CMAKE_CURRENT_LIST_DIR}/loadgen_stats.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/loadgen_probe.cc)
 target_link_libraries(loadgen PRIVATE
-  escrow::base OpenSSL::SSL OpenSSL::Crypto Boost::json CLI11::CLI11 Threads::Threads
-  escrow_options)
+  escrow_loadgen_core escrow::base OpenSSL::SSL OpenSSL::Crypto Boost::json CLI11::CLI11
+  Threads::Threads escrow_options)
 # GCC 12 reports "potential null pointer dereference" inside Asio's scheduler and awaitable
 # frames once they are inlined into the coroutines (false positives in Boost code, not ours).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/loadgen_engine.cc
