@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "tests/hsm/key_service_fixture.h"
 #include "tests/support/softhsm_token.h"
 
 namespace escrow::hsm {
@@ -13,13 +14,6 @@ namespace {
 
 using escrow::testing::RunCommand;
 using escrow::testing::SoftHsmToken;
-
-std::unique_ptr<KeyService> OpenKeys(const SoftHsmToken& token) {
-  Result<std::unique_ptr<KeyService>> keys = KeyService::Open(token.config());
-  INFO(keys.status().ToString());
-  REQUIRE(keys.ok());
-  return std::move(keys).value();
-}
 
 // The fixture's SO PIN: "so-pin-<n>" for the label "escrow-test-<pid>-<n>".
 SecretBytes SoPin(const SoftHsmToken& token) {

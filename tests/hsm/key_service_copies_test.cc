@@ -10,6 +10,7 @@
 
 #include "hsm/key_objects.h"
 #include "hsm/key_service.h"
+#include "tests/hsm/key_service_fixture.h"
 #include "hsm/pkcs11_module.h"
 #include "hsm/pkcs11_session.h"
 #include "hsm/token_slots.h"
@@ -24,15 +25,6 @@ using escrow::testing::SoftHsmToken;
 
 const Bytes kPlaintext = {'r', 'k', '-', '1'};
 const Bytes kAad = {'a', 'a', 'd'};
-
-std::unique_ptr<KeyService> OpenWithKeys(const SoftHsmToken& token) {
-  Result<std::unique_ptr<KeyService>> keys = KeyService::Open(token.config());
-  INFO(keys.status().ToString());
-  REQUIRE(keys.ok());
-  REQUIRE((*keys)->GenerateKey(KeyRole::kMaster, 1, false).ok());
-  REQUIRE((*keys)->GenerateKey(KeyRole::kAudit, 1, false).ok());
-  return std::move(keys).value();
-}
 
 // A second logged-in session on the fixture's token, in this process.
 Pkcs11Session Observer(const SoftHsmToken& token) {
@@ -121,16 +113,15 @@ TEST_CASE("Crypto runs on session copies as sensitive and as unextractable as th
 TEST_CASE("A backup-capable key's copy keeps its wrap-with-trusted restriction", "[hsm][copies]") {
   SoftHsmToken token;
   Pkcs11Session observer = Observer(token);
-  Result<std::unique_ptr<KeyService>> keys = KeyService::Open(token.config());
-  REQUIRE(keys.ok());
-  REQUIRE((*keys)->GenerateKey(KeyRole::kMaster, 1, true).ok());
-  REQUIRE((*keys)->Encrypt(1, kPlaintext, kAad).ok());
+  std::unique_ptr<KeyService> keys = OpenKeys(token);
+  REQUIRE(keys->GenerateKey(KeyRole::kMaster, 1, true).ok());
+  REQUIRE(keys->Encrypt(1, kPlaintext, kAad).ok());
   const std::vector<CK_OBJECT_HANDLE> copies = SessionCopies(observer);
   REQUIRE(copies.size() == 1);
   CHECK(BoolAttribute(observer, copies.front(), CKA_SENSITIVE));
   CHECK(BoolAttribute(observer, copies.front(), CKA_WRAP_WITH_TRUSTED));
   // The token key is what FindKey describes: extractable only under a trusted key.
-  Result<KeyInfo> info = (*keys)->FindKey(KeyRole::kMaster, 1);
+  Result<KeyInfo> info = keys->FindKey(KeyRole::kMaster, 1);
   REQUIRE(info.ok());
   CHECK(info->extractable);
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "hsm/key_service.h"
+#include "tests/hsm/key_service_fixture.h"
 #include "tests/support/softhsm_token.h"
 
 namespace escrow::hsm {
@@ -12,13 +13,6 @@ namespace {
 
 using escrow::testing::RunCommand;
 using escrow::testing::SoftHsmToken;
-
-std::unique_ptr<KeyService> OpenKeys(const SoftHsmToken& token) {
-  Result<std::unique_ptr<KeyService>> keys = KeyService::Open(token.config());
-  INFO(keys.status().ToString());
-  REQUIRE(keys.ok());
-  return std::move(keys).value();
-}
 
 bool IsLowerHex6(const std::string& s) {
   return s.size() == 6 && std::all_of(s.begin(), s.end(), [](char c) {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "hsm/key_service.h"
+#include "tests/hsm/key_service_fixture.h"
 #include "tests/support/softhsm_token.h"
 #include "vault/base/bytes.h"
 
@@ -17,15 +18,6 @@ using escrow::testing::SoftHsmToken;
 
 const Bytes kPlaintext = {'r', 'k', '-', '1'};
 const Bytes kAad = {'a', 'a', 'd'};
-
-std::unique_ptr<KeyService> OpenWithKeys(const SoftHsmToken& token) {
-  Result<std::unique_ptr<KeyService>> keys = KeyService::Open(token.config());
-  INFO(keys.status().ToString());
-  REQUIRE(keys.ok());
-  REQUIRE((*keys)->GenerateKey(KeyRole::kMaster, 1, false).ok());
-  REQUIRE((*keys)->GenerateKey(KeyRole::kAudit, 1, false).ok());
-  return std::move(keys).value();
-}
 
 void RequireUnavailable(const Status& status) {
   INFO(status.ToString());
