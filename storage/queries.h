@@ -73,6 +73,11 @@ inline constexpr Query kListSealedUnder{
     "list sealed under master key",
     "SELECT " ESCROW_KEY_VERSION_COLUMNS
     " FROM key_versions WHERE master_key_version = ?1 ORDER BY device_id, version LIMIT ?2"};
+inline constexpr Query kListSealedUnderAfter{
+    "list sealed under master key after a row",
+    "SELECT " ESCROW_KEY_VERSION_COLUMNS
+    " FROM key_versions WHERE master_key_version = ?1 AND (device_id, version) > (?2, ?3)"
+    " ORDER BY device_id, version LIMIT ?4"};
 inline constexpr Query kInsertKeyVersion{
     "insert key version", "INSERT INTO key_versions (" ESCROW_KEY_VERSION_COLUMNS
                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"};

@@ -213,12 +213,21 @@ Result<std::vector<KeyVersionRow>> SqliteStore::ListBurnedKeyVersions(std::strin
   });
 }
 
-Result<std::vector<KeyVersionRow>> SqliteStore::ListSealedUnder(std::uint32_t master_key_version,
-                                                                std::size_t limit) {
+Result<std::vector<KeyVersionRow>> SqliteStore::ListSealedUnder(
+    std::uint32_t master_key_version, std::size_t limit,
+    const std::optional<KeyVersionKey>& after) {
   return WithReader(*readers_, [&](Database& db) -> Result<std::vector<KeyVersionRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListSealedUnder));
+    if (!after) {
+      ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListSealedUnder));
+      ESCROW_RETURN_IF_ERROR(stmt->BindUint32(1, master_key_version));
+      ESCROW_RETURN_IF_ERROR(stmt->BindCount(2, limit));
+      return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
+    }
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListSealedUnderAfter));
     ESCROW_RETURN_IF_ERROR(stmt->BindUint32(1, master_key_version));
-    ESCROW_RETURN_IF_ERROR(stmt->BindCount(2, limit));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, after->device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(3, after->version));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(4, limit));
     return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
   });
 }

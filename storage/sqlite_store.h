@@ -40,8 +40,9 @@ class SqliteStore final : public Store {
   Result<std::optional<KeyVersionRow>> CurrentKeyVersion(const DeviceRow& device) override;
   Result<std::uint32_t> LatestKeyVersionNumber(std::string_view device_id) override;
   Result<std::vector<KeyVersionRow>> ListBurnedKeyVersions(std::string_view device_id) override;
-  Result<std::vector<KeyVersionRow>> ListSealedUnder(std::uint32_t master_key_version,
-                                                     std::size_t limit) override;
+  Result<std::vector<KeyVersionRow>> ListSealedUnder(
+      std::uint32_t master_key_version, std::size_t limit,
+      const std::optional<KeyVersionKey>& after) override;
   Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() override;
   Result<std::int64_t> GetQuota(std::string_view principal, std::string_view day) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;

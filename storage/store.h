@@ -46,6 +46,12 @@ struct KeyVersionRow {
   bool burned = false;  // released (or its owner changed): rotation must differ
 };
 
+// One key version's identity: where a listing in (device_id, version) order resumes.
+struct KeyVersionKey {
+  std::string device_id;
+  std::uint32_t version = 0;
+};
+
 struct AuditRow {
   std::uint64_t seq = 0;  // 1, 2, 3, ... gap-free
   std::int64_t time_ms = 0;
@@ -145,9 +151,11 @@ class Store {
   virtual Result<std::uint32_t> LatestKeyVersionNumber(std::string_view device_id) = 0;
   // The burned versions not destroyed, oldest first.
   virtual Result<std::vector<KeyVersionRow>> ListBurnedKeyVersions(std::string_view device_id) = 0;
-  // Up to `limit` rows sealed under `master_key_version`, in (device_id, version) order.
-  virtual Result<std::vector<KeyVersionRow>> ListSealedUnder(std::uint32_t master_key_version,
-                                                             std::size_t limit) = 0;
+  // Up to `limit` rows sealed under `master_key_version`, in (device_id, version) order; with
+  // `after`, only the rows that come after that one (a cursor: the last row of a page).
+  virtual Result<std::vector<KeyVersionRow>> ListSealedUnder(
+      std::uint32_t master_key_version, std::size_t limit,
+      const std::optional<KeyVersionKey>& after) = 0;
   // Number of key versions per master-key version.
   virtual Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() = 0;
   virtual Result<std::int64_t> GetQuota(std::string_view principal, std::string_view day) = 0;

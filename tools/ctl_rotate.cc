@@ -9,8 +9,9 @@
 //      new records are sealed under the new key from here on;
 //   4. every record under an older version is decrypted and re-encrypted by the HSM (the
 //      plaintext only in SecretBytes) and replaced in batches, each its own transaction,
-//      with WriteTxn::ReplaceSealed refusing a row whose version changed meanwhile. This
-//      repeats until ListSealedUnder(old) is empty for every old version;
+//      with WriteTxn::ReplaceSealed refusing a row whose version changed meanwhile; one
+//      batch commits while the HSM works on the next. This repeats until
+//      ListSealedUnder(old) is empty for every old version;
 //   5. rotation_target is cleared (with an audit record).
 // A kill at any point leaves either the old or the new sealing of every record in the
 // database, each decryptable with the key version its row names; re-running resumes.
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <iostream>
 #include <sstream>
 
@@ -154,62 +156,102 @@ struct RotationStats {
   std::size_t batches = 0;
 };
 
+// Replaces one batch's rows in one transaction; rows whose sealing changed meanwhile are
+// skipped (never overwrite a concurrent change). Returns how many were skipped.
+Result<std::int64_t> CommitBatch(storage::Store& store, const std::vector<Resealed>& resealed,
+                                 std::uint32_t from, std::uint32_t to) {
+  std::int64_t skipped = 0;
+  Status written = store.Write([&](storage::WriteTxn& txn) -> Status {
+    skipped = 0;
+    for (const Resealed& r : resealed) {
+      Status s = txn.ReplaceSealed(r.device_id, r.version, from, to, r.sealed.iv,
+                                   r.sealed.ciphertext, r.sealed.tag);
+      if (s.code() == Code::kNotFound) {
+        ++skipped;
+        continue;
+      }
+      ESCROW_RETURN_IF_ERROR(s);
+    }
+    return Status::Ok();
+  });
+  if (!written.ok()) return written;
+  return skipped;
+}
+
 // Re-encrypts every record under `from` into `to`. kDataLoss names a record that fails its
 // integrity check (the rotation stops there and can be resumed once it is dealt with).
+//
+// A pass walks the rows under `from` page by page with a cursor. While one batch commits on a
+// second thread, the HSM re-encrypts the next: the HSM lane and the disk work at the same
+// time. Batches commit in order, one at a time. Passes repeat until one finds no row under
+// `from` (a row skipped because it changed meanwhile is looked at again).
 Status ReencryptVersion(CtlVault& v, std::uint32_t from, std::uint32_t to, std::size_t batch,
                         const CrashPoints& crash, Progress& progress, RotationStats& stats) {
-  for (;;) {
-    ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> rows,
-                            v.store->ListSealedUnder(from, batch));
-    if (rows.empty()) return Status::Ok();
-    std::vector<Resealed> resealed;
-    resealed.reserve(rows.size());
-    for (const storage::KeyVersionRow& row : rows) {
-      Result<hsm::Sealed> sealed = Reseal(*v.keys, row, from, to);
-      if (!sealed.ok()) {
-        const std::string which = "device " + row.device_id + " version " +
-                                  std::to_string(row.version) + " (master key v" +
-                                  std::to_string(from) + ")";
-        if (sealed.status().code() == Code::kDataLoss) {
-          boost::json::object detail{{"device_id", row.device_id},
-                                     {"version", row.version},
-                                     {"master_key_version", from}};
-          (void)AuditCeremony(*v.audit, "ceremony.master_key.rotate_integrity_error",
-                              boost::json::serialize(detail), {}, "error");
-          return Status::DataLoss("record of " + which +
-                                  " failed its integrity check; rotation stopped (it resumes "
-                                  "when run again once the record is dealt with)");
-        }
-        return sealed.status().WithContext("re-encrypting " + which);
-      }
-      resealed.push_back({row.device_id, row.version, std::move(*sealed)});
-    }
-    std::int64_t skipped = 0;
-    auto replace = [&](storage::WriteTxn& txn) -> Status {
-      skipped = 0;
-      for (const Resealed& r : resealed) {
-        Status s = txn.ReplaceSealed(r.device_id, r.version, from, to, r.sealed.iv,
-                                     r.sealed.ciphertext, r.sealed.tag);
-        if (s.code() == Code::kNotFound) {
-          ++skipped;  // its sealing changed meanwhile: never overwrite a concurrent change
-          continue;
-        }
-        ESCROW_RETURN_IF_ERROR(s);
-      }
-      return Status::Ok();
-    };
-    ESCROW_RETURN_IF_ERROR(v.store->Write(replace));
-    stats.replaced += static_cast<std::int64_t>(resealed.size()) - skipped;
-    stats.skipped += skipped;
+  std::future<Result<std::int64_t>> committing;
+  std::size_t committing_rows = 0;
+  // Waits for the batch in flight and counts it; the crash point follows its commit.
+  auto settle = [&]() -> Status {
+    if (!committing.valid()) return Status::Ok();
+    Result<std::int64_t> skipped = committing.get();
+    if (!skipped.ok()) return skipped.status();
+    stats.replaced += static_cast<std::int64_t>(committing_rows) - *skipped;
+    stats.skipped += *skipped;
     ++stats.batches;
     progress.Update(stats.replaced);
     crash.AtBatch(stats.batches);
+    return Status::Ok();
+  };
+  for (;;) {
+    std::optional<storage::KeyVersionKey> after;
+    bool found = false;
+    for (;;) {
+      Result<std::vector<storage::KeyVersionRow>> rows =
+          v.store->ListSealedUnder(from, batch, after);
+      if (!rows.ok()) {
+        (void)settle();
+        return rows.status();
+      }
+      if (rows->empty()) break;
+      found = true;
+      after = storage::KeyVersionKey{rows->back().device_id, rows->back().version};
+      std::vector<Resealed> resealed;
+      resealed.reserve(rows->size());
+      for (const storage::KeyVersionRow& row : *rows) {
+        Result<hsm::Sealed> sealed = Reseal(*v.keys, row, from, to);
+        if (!sealed.ok()) {
+          ESCROW_RETURN_IF_ERROR(settle());
+          const std::string which = "device " + row.device_id + " version " +
+                                    std::to_string(row.version) + " (master key v" +
+                                    std::to_string(from) + ")";
+          if (sealed.status().code() == Code::kDataLoss) {
+            boost::json::object detail{{"device_id", row.device_id},
+                                       {"version", row.version},
+                                       {"master_key_version", from}};
+            (void)AuditCeremony(*v.audit, "ceremony.master_key.rotate_integrity_error",
+                                boost::json::serialize(detail), {}, "error");
+            return Status::DataLoss("record of " + which +
+                                    " failed its integrity check; rotation stopped (it resumes "
+                                    "when run again once the record is dealt with)");
+          }
+          return sealed.status().WithContext("re-encrypting " + which);
+        }
+        resealed.push_back({row.device_id, row.version, std::move(*sealed)});
+      }
+      ESCROW_RETURN_IF_ERROR(settle());
+      committing_rows = resealed.size();
+      committing = std::async(std::launch::async,
+                              [&store = *v.store, from, to, resealed = std::move(resealed)] {
+                                return CommitBatch(store, resealed, from, to);
+                              });
+    }
+    ESCROW_RETURN_IF_ERROR(settle());
+    if (!found) return Status::Ok();
   }
 }
 
 // The old versions that still seal records (every version but `target` with a count > 0).
 Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> OldVersions(storage::Store& store,
-                                                                       std::uint32_t target) {
+                                                                        std::uint32_t target) {
   ESCROW_ASSIGN_OR_RETURN(auto counts, store.CountByMasterKey());
   std::vector<std::pair<std::uint32_t, std::int64_t>> old;
   for (const auto& [version, n] : counts) {
@@ -252,7 +294,8 @@ Result<std::uint32_t> PrepareTarget(CtlVault& v, const CrashPoints& crash, std::
     ESCROW_RETURN_IF_ERROR(hsm::SyncSoftHsmTokenDir(v.keys->token().serial));
   } else if (key.status().code() == Code::kNotFound) {
     key = v.keys->GenerateKey(hsm::KeyRole::kMaster, *target, active_key->extractable);
-    if (!key.ok()) return key.status().WithContext("generating escrow-master-v" + std::to_string(*target));
+    if (!key.ok())
+      return key.status().WithContext("generating escrow-master-v" + std::to_string(*target));
   } else {
     return key.status();
   }
@@ -265,11 +308,11 @@ Result<std::uint32_t> PrepareTarget(CtlVault& v, const CrashPoints& crash, std::
                                {"label", key->label},
                                {"check_value", key->check_value},
                                {"previous", active}};
-    ESCROW_RETURN_IF_ERROR(AuditCeremony(
-        *v.audit, "ceremony.master_key.activate", boost::json::serialize(detail),
-        [&text](storage::WriteTxn& txn) {
-          return txn.SetMeta("active_master_key_version", text);
-        }));
+    ESCROW_RETURN_IF_ERROR(AuditCeremony(*v.audit, "ceremony.master_key.activate",
+                                         boost::json::serialize(detail),
+                                         [&text](storage::WriteTxn& txn) {
+                                           return txn.SetMeta("active_master_key_version", text);
+                                         }));
     crash.At("activate");
   }
   out << "active master key: " << key->label << " (check value " << key->check_value << ")\n";
@@ -282,8 +325,8 @@ Status RetireOld(CtlVault& v, std::uint32_t target, std::ostream& out) {
   for (const hsm::KeyInfo& key : all) {
     if (key.role != hsm::KeyRole::kMaster || key.version == target) continue;
     ESCROW_ASSIGN_OR_RETURN(auto old, OldVersions(*v.store, target));
-    const auto used = std::find_if(old.begin(), old.end(),
-                                   [&](const auto& p) { return p.first == key.version; });
+    const auto used =
+        std::find_if(old.begin(), old.end(), [&](const auto& p) { return p.first == key.version; });
     if (used != old.end()) {
       out << "kept " << key.label << ": " << used->second << " records still use it\n";
       continue;
@@ -291,12 +334,11 @@ Status RetireOld(CtlVault& v, std::uint32_t target, std::ostream& out) {
     std::cerr << "vaultctl: warning: destroying " << key.label
               << ": database backups taken before this rotation hold records sealed under it "
                  "and become unreadable\n";
-    boost::json::object detail{{"label", key.label},
-                               {"version", key.version},
-                               {"check_value", key.check_value}};
+    boost::json::object detail{
+        {"label", key.label}, {"version", key.version}, {"check_value", key.check_value}};
     ESCROW_RETURN_IF_ERROR(v.keys->DestroyKey(hsm::KeyRole::kMaster, key.version));
-    ESCROW_RETURN_IF_ERROR(AuditCeremony(*v.audit, "ceremony.master_key.retire",
-                                         boost::json::serialize(detail)));
+    ESCROW_RETURN_IF_ERROR(
+        AuditCeremony(*v.audit, "ceremony.master_key.retire", boost::json::serialize(detail)));
     out << "destroyed " << key.label << "\n";
   }
   return Status::Ok();
@@ -323,26 +365,22 @@ Result<std::string> Rotate(const vault::VaultConfig& config, bool retire_old) {
   while (!old.empty()) {
     for (const auto& [version, n] : old) {
       from_versions.push_back(version);
-      ESCROW_RETURN_IF_ERROR(
-          ReencryptVersion(v, version, target, batch, crash, progress, stats));
+      ESCROW_RETURN_IF_ERROR(ReencryptVersion(v, version, target, batch, crash, progress, stats));
     }
     ESCROW_ASSIGN_OR_RETURN(old, OldVersions(*v.store, target));
   }
   progress.Update(stats.replaced, true);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::sort(from_versions.begin(), from_versions.end());
-  from_versions.erase(std::unique(from_versions.begin(), from_versions.end()),
-                      from_versions.end());
+  from_versions.erase(std::unique(from_versions.begin(), from_versions.end()), from_versions.end());
 
   crash.At("complete");
   boost::json::array from_json(from_versions.begin(), from_versions.end());
-  boost::json::object detail{{"to", target},
-                             {"from", from_json},
-                             {"records", stats.replaced},
-                             {"seconds", seconds}};
-  ESCROW_RETURN_IF_ERROR(AuditCeremony(
-      *v.audit, "ceremony.master_key.rotate_complete", boost::json::serialize(detail),
-      [](storage::WriteTxn& txn) { return txn.SetMeta("rotation_target", ""); }));
+  boost::json::object detail{
+      {"to", target}, {"from", from_json}, {"records", stats.replaced}, {"seconds", seconds}};
+  ESCROW_RETURN_IF_ERROR(
+      AuditCeremony(*v.audit, "ceremony.master_key.rotate_complete", boost::json::serialize(detail),
+                    [](storage::WriteTxn& txn) { return txn.SetMeta("rotation_target", ""); }));
 
   out << "master key rotated to escrow-master-v" << target << "\n"
       << "records re-encrypted: " << stats.replaced << " in " << std::fixed;

@@ -229,7 +229,7 @@ TEST_CASE_METHOD(KeyVersionFixture, "ReplaceSealed re-seals only under the expec
     REQUIRE(after.ok());
     CHECK(*after == Counts{{1, 1}, {2, 2}});
 
-    auto under1 = store->ListSealedUnder(1, 10);
+    auto under1 = store->ListSealedUnder(1, 10, std::nullopt);
     REQUIRE(under1.ok());
     REQUIRE(under1->size() == 1);
     CHECK((*under1)[0].device_id == "dev-1");
@@ -243,13 +243,25 @@ TEST_CASE_METHOD(KeyVersionFixture, "ListSealedUnder pages in (device, version) 
     ESCROW_RETURN_IF_ERROR(txn.UpsertDevice(MakeDevice("dev-0")));
     return txn.InsertKeyVersion(MakeKeyVersion("dev-0", 4));
   });
-  auto page = store->ListSealedUnder(1, 2);
+  auto page = store->ListSealedUnder(1, 2, std::nullopt);
   REQUIRE(page.ok());
   REQUIRE(page->size() == 2);
   CHECK((*page)[0].device_id == "dev-0");
   CHECK((*page)[1].device_id == "dev-1");
   CHECK((*page)[1].version == 1);
-  auto none = store->ListSealedUnder(9, 10);
+  // The next page starts after the last row of this one, within a device and across devices.
+  auto next = store->ListSealedUnder(1, 10, KeyVersionKey{"dev-1", 1});
+  REQUIRE(next.ok());
+  REQUIRE(next->size() == 1);
+  CHECK((*next)[0].device_id == "dev-1");
+  CHECK((*next)[0].version == 2);
+  auto from_first = store->ListSealedUnder(1, 10, KeyVersionKey{"dev-0", 4});
+  REQUIRE(from_first.ok());
+  CHECK(from_first->size() == 2);
+  auto past_end = store->ListSealedUnder(1, 10, KeyVersionKey{"dev-1", 2});
+  REQUIRE(past_end.ok());
+  CHECK(past_end->empty());
+  auto none = store->ListSealedUnder(9, 10, std::nullopt);
   REQUIRE(none.ok());
   CHECK(none->empty());
 }

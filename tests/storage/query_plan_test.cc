@@ -62,7 +62,8 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
   for (const Query* query :
        {&queries::kGetDevice, &queries::kListDevicesByOwner, &queries::kListDevicesBySerial,
         &queries::kSetRotationPending, &queries::kSetCheckin, &queries::kGetKeyVersion,
-        &queries::kListKeyVersions, &queries::kListSealedUnder, &queries::kSetKeyVersionState,
+        &queries::kListKeyVersions, &queries::kListSealedUnder, &queries::kListSealedUnderAfter,
+        &queries::kSetKeyVersionState,
         &queries::kSetBurned, &queries::kReplaceSealed, &queries::kLastAuditSeq,
         &queries::kListAudit, &queries::kListAuditByDevice, &queries::kLastAudit,
         &queries::kGetMeta, &queries::kGetQuota, &queries::kCurrentKeyVersion,
@@ -87,6 +88,9 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
                Catch::Contains("INDEX key_versions_active (device_id=?)"));
     CHECK_THAT(Plan(**db, queries::kListSealedUnder),
                Catch::Contains("key_versions_by_master_key (master_key_version=?)"));
+    CHECK_THAT(Plan(**db, queries::kListSealedUnderAfter),
+               Catch::Contains("key_versions_by_master_key (master_key_version=? AND "
+                               "(device_id,version)>(?,?))"));
     CHECK_THAT(Plan(**db, queries::kListAudit), Catch::Contains("INTEGER PRIMARY KEY (rowid>?)"));
     CHECK_THAT(Plan(**db, queries::kListAuditByDevice),
                Catch::Contains("audit_by_device (device_id=? AND rowid>?)"));
