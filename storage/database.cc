@@ -1,6 +1,7 @@
 #include "storage/database.h"
 
 #include <cstdio>
+#include <mutex>
 #include <utility>
 
 #include <sqlite3.h>
@@ -8,6 +9,18 @@
 #include "storage/sqlite_error.h"
 
 namespace escrow::storage {
+namespace {
+
+// SQLite keeps memory statistics under one global mutex taken on every allocation, so that the
+// vault's threads queue on it (futex waits in the profile). The vault never reads them.
+// sqlite3_config works only before SQLite initialises; if something in the process initialised
+// it first, its setting stays and nothing else changes.
+void DisableMemoryStatisticsOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+}  // namespace
 
 Database::Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 
@@ -21,6 +34,7 @@ Database::~Database() {
 }
 
 Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+  DisableMemoryStatisticsOnce();
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   if (options.read_only) {
     flags |= SQLITE_OPEN_READONLY;
