@@ -249,19 +249,19 @@ Row RotationRow(const json::object& rot, const Ceilings& c) {
 std::string RenderRows(const std::vector<Row>& rows) {
   std::ostringstream t;
   char line[512];
-  std::snprintf(line, sizeof line, "%-40s %4s %9s %8s %8s %8s %6s %7s %9s %9s %9s %9s %6s %7s\n",
+  std::snprintf(line, sizeof line, "%-42s %4s %9s %8s %8s %8s %6s %7s %9s %9s %9s %9s %6s %7s\n",
                 "scenario", "conn", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "cpu ms",
                 "cpu ceil", "hsm term", "commit", "ceiling", "of", "flush/s");
   t << line;
   for (const Row& r : rows) {
     if (!r.note.empty() && r.rps < 0) {
-      std::snprintf(line, sizeof line, "%-40s %s\n", r.name.c_str(), r.note.c_str());
+      std::snprintf(line, sizeof line, "%-42s %s\n", r.name.c_str(), r.note.c_str());
       t << line;
       continue;
     }
     const double ceiling = r.bound.Ceiling();
     const double fraction = ceiling > 0 && r.rps >= 0 ? 100.0 * r.rps / ceiling : kUnknown;
-    std::snprintf(line, sizeof line, "%-40s %4s %9s %8s %8s %8s %6s %7s %9s %9s %9s %9s %6s %7s\n",
+    std::snprintf(line, sizeof line, "%-42s %4s %9s %8s %8s %8s %6s %7s %9s %9s %9s %9s %6s %7s\n",
                   r.name.c_str(), Fmt(r.connections, 0).c_str(), Fmt(r.rps, 1).c_str(),
                   Fmt(r.p50, 2).c_str(), Fmt(r.p95, 2).c_str(), Fmt(r.p99, 2).c_str(),
                   Fmt(r.errors, 0).c_str(), Fmt(r.cpu_ms, 3).c_str(), Fmt(r.cpu_ceiling, 0).c_str(),
