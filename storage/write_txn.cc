@@ -111,28 +111,17 @@ Status SqliteWriteTxn::SetBurned(std::string_view device_id, std::uint32_t versi
 
 Status SqliteWriteTxn::SupersedeActiveKeyVersions(std::string_view device_id) {
   ESCROW_TXN_USABLE();
-  auto run = [&]() -> Status {
-    std::vector<std::uint32_t> active;
-    {
-      ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kListActiveVersions));
-      ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
-      while (true) {
-        ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
-        if (!has_row) break;
-        ESCROW_ASSIGN_OR_RETURN(std::uint32_t version, stmt->ColumnUint32(0));
-        active.push_back(version);
-      }
-    }
-    for (std::uint32_t version : active) {
-      ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kSetKeyVersionState));
-      ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
-      ESCROW_RETURN_IF_ERROR(stmt->BindUint32(2, version));
-      ESCROW_RETURN_IF_ERROR(stmt->BindText(3, "superseded"));
-      ESCROW_RETURN_IF_ERROR(stmt->Run());
-    }
-    return Status::Ok();
+  auto list = [&]() -> Result<std::vector<std::uint32_t>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kListActiveVersions));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    return ReadAll<std::uint32_t>(*stmt, [](const Statement& row) { return row.ColumnUint32(0); });
   };
-  return Track(run());
+  Result<std::vector<std::uint32_t>> active = list();
+  if (!active.ok()) return Track(active.status());
+  for (const std::uint32_t version : *active) {
+    ESCROW_RETURN_IF_ERROR(SetKeyVersionState(device_id, version, "superseded"));
+  }
+  return Status::Ok();
 }
 
 Status SqliteWriteTxn::BurnActiveKeyVersions(std::string_view device_id) {
