@@ -156,26 +156,33 @@ struct RotationStats {
   std::size_t batches = 0;
 };
 
-// Replaces one batch's rows in one transaction; rows whose sealing changed meanwhile are
-// skipped (never overwrite a concurrent change). Returns how many were skipped.
-Result<std::int64_t> CommitBatch(storage::Store& store, const std::vector<Resealed>& resealed,
-                                 std::uint32_t from, std::uint32_t to) {
+// What one committed batch did.
+struct BatchCount {
+  std::int64_t replaced = 0;
   std::int64_t skipped = 0;
+};
+
+// Replaces one batch's rows in one transaction; rows whose sealing changed meanwhile are
+// skipped (never overwrite a concurrent change).
+Result<BatchCount> CommitBatch(storage::Store& store, const std::vector<Resealed>& resealed,
+                               std::uint32_t from, std::uint32_t to) {
+  BatchCount count;
   Status written = store.Write([&](storage::WriteTxn& txn) -> Status {
-    skipped = 0;
+    count = {};
     for (const Resealed& r : resealed) {
       Status s = txn.ReplaceSealed(r.device_id, r.version, from, to, r.sealed.iv,
                                    r.sealed.ciphertext, r.sealed.tag);
       if (s.code() == Code::kNotFound) {
-        ++skipped;
+        ++count.skipped;
         continue;
       }
       ESCROW_RETURN_IF_ERROR(s);
+      ++count.replaced;
     }
     return Status::Ok();
   });
   if (!written.ok()) return written;
-  return skipped;
+  return count;
 }
 
 // Re-encrypts every record under `from` into `to`. kDataLoss names a record that fails its
@@ -187,15 +194,14 @@ Result<std::int64_t> CommitBatch(storage::Store& store, const std::vector<Reseal
 // `from` (a row skipped because it changed meanwhile is looked at again).
 Status ReencryptVersion(CtlVault& v, std::uint32_t from, std::uint32_t to, std::size_t batch,
                         const CrashPoints& crash, Progress& progress, RotationStats& stats) {
-  std::future<Result<std::int64_t>> committing;
-  std::size_t committing_rows = 0;
+  std::future<Result<BatchCount>> committing;
   // Waits for the batch in flight and counts it; the crash point follows its commit.
   auto settle = [&]() -> Status {
     if (!committing.valid()) return Status::Ok();
-    Result<std::int64_t> skipped = committing.get();
-    if (!skipped.ok()) return skipped.status();
-    stats.replaced += static_cast<std::int64_t>(committing_rows) - *skipped;
-    stats.skipped += *skipped;
+    Result<BatchCount> count = committing.get();
+    if (!count.ok()) return count.status();
+    stats.replaced += count->replaced;
+    stats.skipped += count->skipped;
     ++stats.batches;
     progress.Update(stats.replaced);
     crash.AtBatch(stats.batches);
@@ -238,7 +244,6 @@ Status ReencryptVersion(CtlVault& v, std::uint32_t from, std::uint32_t to, std::
         resealed.push_back({row.device_id, row.version, std::move(*sealed)});
       }
       ESCROW_RETURN_IF_ERROR(settle());
-      committing_rows = resealed.size();
       committing = std::async(std::launch::async,
                               [&store = *v.store, from, to, resealed = std::move(resealed)] {
                                 return CommitBatch(store, resealed, from, to);
