@@ -113,11 +113,12 @@ stop_vaultd() {
   wait "$vaultd_pid" || { echo "bench.sh: vaultd did not exit cleanly" >&2; exit 1; }
   vaultd_pid=""
 }
-sql() { sqlite3 -cmd ".timeout 10000" "$db" "$@"; }
+sql_on() { local file=$1; shift; sqlite3 -cmd ".timeout 10000" "$file" "$@"; }
+sql() { sql_on "$db" "$@"; }
 # The database the running vaultd uses (the latency cases alternate between two).
 cur_db=$db
 audit_counts() {
-  sqlite3 -cmd ".timeout 10000" "$cur_db" \
+  sql_on "$cur_db" \
     "SELECT coalesce(max(seq), 0), (SELECT count(*) FROM audit WHERE mac IS NOT NULL) FROM audit"
 }
 
@@ -163,16 +164,22 @@ scenario store-c16 "store (new versions)" --mix store --connections 16 "${timed[
 scenario retrieve-c1 "retrieve" --mix retrieve --connections 1 "${timed[@]}"
 scenario retrieve-c16 "retrieve" --mix retrieve --connections 16 "${timed[@]}"
 scenario mix-c16 "90% status + 10% store" --mix status=90,store=10 --connections 16 "${timed[@]}"
-# Both latency cases run on a freshly started vaultd with the same warm-up, so that they
+# Every latency case runs on a freshly started vaultd with the same warm-up, so that they
 # differ only in the number of devices.
 latency_warmup=200
+latency_case() {  # NAME LABEL [CONF DB]: starts vaultd on CONF, runs the case, stops it
+  local name=$1 label=$2
+  cur_db=${4:-$db}
+  start_vaultd "${3:-$conf}"
+  scenario "$name" "$label" --mix retrieve \
+    --connections 1 --requests "$latency_requests" --warmup-requests "$latency_warmup"
+  stop_vaultd
+  cur_db=$db
+}
 stop_vaultd
-start_vaultd
-scenario retrieve-1k "retrieve latency, $(commas "$devices") devices" --mix retrieve \
-  --connections 1 --requests "$latency_requests" --warmup-requests "$latency_warmup"
+latency_case retrieve-1k "retrieve latency, $(commas "$devices") devices"
 
 # ---- the large case: devices seeded in bulk while vaultd is stopped ---------------------------
-stop_vaultd
 # A copy of the 1,000-device database, and a config that points at it, so that the two cases
 # can run again in turn: this VM's speed drifts by 10-15% over minutes, and one pair of runs
 # would show the drift as growth (or hide growth).
@@ -201,15 +208,6 @@ say "seeded in $(elapsed_since "$seed_start") s; $(sql "SELECT count(*) FROM dev
 # would slow its fsyncs (every retrieval commits an audit record) for reasons that have
 # nothing to do with the number of devices.
 sync
-latency_case() {  # NAME LABEL [CONF DB]
-  local name=$1 label=$2
-  cur_db=${4:-$db}
-  start_vaultd "${3:-$conf}"
-  scenario "$name" "$label" --mix retrieve \
-    --connections 1 --requests "$latency_requests" --warmup-requests "$latency_warmup"
-  stop_vaultd
-  cur_db=$db
-}
 latency_case retrieve-large "retrieve latency, $(commas "$large") devices"
 latency_case retrieve-1k-again "retrieve latency, $(commas "$devices") devices (again)" \
   "$small_conf" "$small_db"
