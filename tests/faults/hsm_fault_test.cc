@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tests/faults/fault_util.h"
+#include "tests/support/softhsm_token.h"
 #include "tests/support/temp_dir.h"
 
 namespace escrow::faults {
@@ -45,10 +46,6 @@ int Pkcs11(const VaultProcess& v, const std::string& args, std::string* out = nu
             out);
 }
 
-// The vault uses session copies of its keys and checks them against the token once a second
-// (hsm::kKeyRecheckInterval): a vanished token shows after that.
-void PastKeyRecheck() { std::this_thread::sleep_for(std::chrono::milliseconds(1200)); }
-
 struct Fixture {
   VaultProcess v;
   std::string alice;
@@ -84,7 +81,7 @@ TEST_CASE("A vanished HSM token answers 503, changes nothing, and service resume
   const VaultProcess& v = f.v;
   const std::string away = v.tmp() + "/tokens-away";
   fs::rename(TokensDir(v), away);
-  PastKeyRecheck();
+  testing::WaitPastKeyRecheck();  // vaultd sees the vanished token after that
 
   RequireUnavailable(StoreAs(v, f.alice, "mac-1", "QQQQ-WWWW-EEEE-RRRR-TTTT-YYYY"),
                      "store_failed");
@@ -123,7 +120,7 @@ TEST_CASE("A tampered row is an integrity error while the HSM is fine, and a mis
 
   const std::string away = v.tmp() + "/tokens-away";
   fs::rename(TokensDir(v), away);
-  PastKeyRecheck();
+  testing::WaitPastKeyRecheck();  // vaultd sees the vanished token after that
   RequireUnavailable(RetrieveAs(v, f.alice, "mac-1"), "unavailable");  // not integrity_error
   RequireUnavailable(RetrieveAs(v, f.alice, "mac-2"), "unavailable");
   fs::rename(away, TokensDir(v));
@@ -151,7 +148,7 @@ TEST_CASE("A changed HSM PIN answers 503 once the vault must log in again, and s
   // The token goes away and comes back: the vault must log in again, with the old PIN.
   const std::string away = v.tmp() + "/tokens-away";
   fs::rename(TokensDir(v), away);
-  PastKeyRecheck();
+  testing::WaitPastKeyRecheck();  // vaultd sees the vanished token after that
   RequireUnavailable(RetrieveAs(v, f.alice, "mac-1"), "unavailable");
   fs::rename(away, TokensDir(v));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // past the rescan interval

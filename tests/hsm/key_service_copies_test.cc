@@ -1,19 +1,17 @@
 // KeyService runs its crypto on session copies of the token keys (softhsm_key_service.h). These
 // tests look at the copies through a second session of the same process, as any code in the
 // process could, and destroy token keys behind the service's back, as another process would.
-#include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "hsm/key_objects.h"
 #include "hsm/key_service.h"
-#include "tests/hsm/key_service_fixture.h"
 #include "hsm/pkcs11_module.h"
 #include "hsm/pkcs11_session.h"
 #include "hsm/token_slots.h"
+#include "tests/hsm/key_service_fixture.h"
 #include "tests/support/softhsm_token.h"
 #include "vault/base/bytes.h"
 
@@ -65,10 +63,6 @@ void DeleteWithPkcs11Tool(const SoftHsmToken& token, const std::string& label) {
                  &out);
   INFO(out);
   REQUIRE(rc == 0);
-}
-
-void PastRecheck() {
-  std::this_thread::sleep_for(kKeyRecheckInterval + std::chrono::milliseconds(200));
 }
 
 TEST_CASE("Crypto runs on session copies as sensitive and as unextractable as the token keys",
@@ -136,7 +130,7 @@ TEST_CASE("A key deleted by another process stops working within the recheck int
   REQUIRE(keys->Sign(1, kAad).ok());
 
   DeleteWithPkcs11Tool(token, "escrow-master-v1");
-  PastRecheck();
+  testing::WaitPastKeyRecheck();
   CHECK(keys->Encrypt(1, kPlaintext, kAad).status().code() == Code::kNotFound);
   CHECK(keys->Decrypt(1, *sealed, kAad).status().code() == Code::kNotFound);
   CHECK(keys->Probe(1).code() == Code::kNotFound);

@@ -2,9 +2,7 @@
 
 #include <dlfcn.h>
 
-#include <chrono>
 #include <filesystem>
-#include <thread>
 
 #include "hsm/key_service.h"
 #include "tests/hsm/key_service_fixture.h"
@@ -45,8 +43,7 @@ TEST_CASE("A token whose directory is deleted mid-run is unavailable, not a data
   REQUIRE(mac.ok());
 
   std::filesystem::remove_all(token.token_dir());
-  // Keys in use are session copies, checked against the token once per interval.
-  std::this_thread::sleep_for(kKeyRecheckInterval + std::chrono::milliseconds(200));
+  testing::WaitPastKeyRecheck();  // keys in use are session copies, checked once per interval
 
   RequireUnavailable(keys->Decrypt(1, *sealed, kAad).status());
   RequireUnavailable(keys->Encrypt(1, kPlaintext, kAad).status());

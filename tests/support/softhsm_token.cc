@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "hsm/token_init.h"
 #include "vault/base/secret_bytes.h"
@@ -96,5 +98,9 @@ std::string SoftHsmToken::WriteFile(std::string_view name, std::string_view cont
 }
 
 std::string SoftHsmToken::ShellEnv() { return "SOFTHSM2_CONF='" + conf_path().string() + "' "; }
+
+void WaitPastKeyRecheck() {
+  std::this_thread::sleep_for(hsm::kKeyRecheckInterval + std::chrono::milliseconds(200));
+}
 
 }  // namespace escrow::testing

@@ -50,4 +50,8 @@ class SoftHsmToken {
   std::filesystem::path token_dir_;
 };
 
+// Sleeps past hsm::kKeyRecheckInterval (with a margin): a KeyService works on session copies
+// of its keys and sees a key or token that went away behind its back only after that.
+void WaitPastKeyRecheck();
+
 }  // namespace escrow::testing
