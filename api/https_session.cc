@@ -14,6 +14,7 @@
 
 #include "api/json_log.h"
 #include "vault/base/bytes.h"
+#include "vault/base/secret_bytes.h"
 
 namespace escrow::api {
 namespace beast = boost::beast;
@@ -31,13 +32,15 @@ std::string NewRequestId() {
   return HexEncode(id);
 }
 
-HttpsSession::HttpsSession(net::ip::tcp::socket&& socket, ServerContext& ctx)
-    : stream_(std::move(socket), ctx.tls), ctx_(ctx) {
+HttpsSession::HttpsSession(net::ip::tcp::socket&& socket, ServerContext& ctx,
+                           UnmappedConnections::Address from)
+    : stream_(std::move(socket), ctx.tls), ctx_(ctx), unmapped_from_(from) {
   ctx_.metrics.ConnectionOpened();
 }
 
 HttpsSession::~HttpsSession() {
   WipeReadBuffer();
+  if (unmapped_from_) ctx_.unmapped.Remove(*unmapped_from_);
   if (registry_id_ != 0) ctx_.sessions.Remove(registry_id_);
   ctx_.metrics.ConnectionClosed();
 }
@@ -78,6 +81,10 @@ void HttpsSession::OnHandshake(beast::error_code ec) {
   const X509* peer = SSL_get0_peer_certificate(stream_.native_handle());
   if (peer != nullptr && SSL_get_verify_result(stream_.native_handle()) == X509_V_OK) {
     if (std::optional<PeerCert> desc = DescribeCert(peer)) client_ = ctx_.clients.Match(*desc);
+  }
+  if (client_ && unmapped_from_) {
+    ctx_.unmapped.Remove(*unmapped_from_);
+    unmapped_from_.reset();
   }
   DoRead();
 }
@@ -152,22 +159,36 @@ void HttpsSession::OnRead(beast::error_code ec, std::size_t /*bytes*/) {
   Process(std::move(req), keep_alive);
 }
 
+ApiResponse HttpsSession::Handle(ApiRequest& request) {
+  ApiResponse response;
+  try {
+    response = ctx_.handler.Handle(request);
+  } catch (const SecureHeapExhausted& e) {
+    // Too many secrets in flight at once: an overload that passes, answered like one.
+    LogError("handler_exception", e.what());
+    const bool store = request.method == "PUT" && request.target.ends_with("/recovery-key");
+    response = ErrorResponse(MakeError(503, store ? "store_failed" : "unavailable"));
+    response.route = "unknown";
+  } catch (const std::exception& e) {
+    LogError("handler_exception", e.what());
+    response = ErrorResponse(MakeError(500, "internal"));
+    response.route = "unknown";
+  }
+  return response;
+}
+
 void HttpsSession::Process(ApiRequest request, bool keep_alive) {
   state_ = State::kProcessing;
-  keep_alive_ = keep_alive;
+  // Keep-alive only for mapped clients: anyone else gets one answer per connection, so that
+  // no host can hold connection slots with a ping now and then.
+  keep_alive_ = keep_alive && client_.has_value();
   started_ = std::chrono::steady_clock::now();
   request_id_ = request.request_id;
-  method_ = request.method;
+  method_ = MethodLabel(request.method);
+  if (RequestHandler::AnswersAtOnce(request)) return OnResponse(Handle(request));
   // Never block an io thread: the handler runs on a worker and posts back to the strand.
   net::post(ctx_.workers, [self = shared_from_this(), req = std::move(request)]() mutable {
-    ApiResponse response;
-    try {
-      response = self->ctx_.handler.Handle(req);
-    } catch (const std::exception& e) {
-      LogError("handler_exception", e.what());
-      response = ErrorResponse(MakeError(500, "internal"));
-      response.route = "unknown";
-    }
+    ApiResponse response = self->Handle(req);
     net::post(self->stream_.get_executor(),
               [self, resp = std::move(response)]() mutable { self->OnResponse(std::move(resp)); });
   });

@@ -27,7 +27,10 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
   static constexpr std::size_t kBodyLimit = 16 * 1024;
   static constexpr std::uint32_t kHeaderLimit = 8 * 1024;
 
-  HttpsSession(boost::asio::ip::tcp::socket&& socket, ServerContext& ctx);
+  // `from` was counted in ctx.unmapped by the listener; the session uncounts it once a mapped
+  // client certificate is presented, or when it ends.
+  HttpsSession(boost::asio::ip::tcp::socket&& socket, ServerContext& ctx,
+               UnmappedConnections::Address from);
   HttpsSession(const HttpsSession&) = delete;  // owns a socket
   HttpsSession& operator=(const HttpsSession&) = delete;
   ~HttpsSession();
@@ -44,6 +47,7 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void Process(ApiRequest request, bool keep_alive);
+  ApiResponse Handle(ApiRequest& request);  // never throws
   void OnResponse(ApiResponse response);
   void OnWrite(boost::beast::error_code ec, std::size_t bytes);
   void DoClose();
@@ -59,6 +63,7 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
   bool draining_ = false;
   bool first_request_ = true;
   std::optional<vault::ClientConfig> client_;
+  std::optional<UnmappedConnections::Address> unmapped_from_;  // counted until mapped
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;

@@ -51,7 +51,7 @@ void Listener::Stop() {
 }
 
 void Listener::DoAccept() {
-  acceptor_.async_accept(net::make_strand(ioc_),
+  acceptor_.async_accept(net::make_strand(ioc_), peer_,
                          boost::beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
 }
 
@@ -66,9 +66,16 @@ void Listener::OnAccept(boost::system::error_code ec, tcp::socket socket) {
     boost::system::error_code ignored;
     socket.close(ignored);
   } else {
+    // Until it presents a mapped client certificate, a connection counts against its address.
+    const UnmappedConnections::Address from = UnmappedConnections::Key(peer_.address());
     boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<HttpsSession>(std::move(socket), ctx_)->Run();
+    if (!ctx_.unmapped.TryAdd(from, ctx_.max_unmapped_per_address)) {
+      ctx_.metrics.ConnectionRefusedPerAddress();
+      socket.close(ignored);
+    } else {
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<HttpsSession>(std::move(socket), ctx_, from)->Run();
+    }
   }
   DoAccept();
 }

@@ -35,6 +35,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   boost::asio::io_context& ioc_;
   ServerContext& ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  // The peer of the accept in flight (one at a time, on the acceptor's strand). Filled by
+  // accept() itself: getpeername is not in the seccomp allowlist, and needs no adding.
+  boost::asio::ip::tcp::endpoint peer_;
 };
 
 }  // namespace escrow::api

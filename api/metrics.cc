@@ -1,13 +1,14 @@
 #include "api/metrics.h"
 
+#include <array>
 #include <cstdio>
 #include <tuple>
 
 namespace escrow::api {
 namespace {
 
-std::string Labels(const std::string& method, const std::string& route, int status) {
-  return "method=\"" + method + "\",route=\"" + route + "\",status=\"" + std::to_string(status) +
+std::string Labels(std::string_view method, const std::string& route, int status) {
+  return "method=\"" + std::string(method) + "\",route=\"" + route + "\",status=\"" + std::to_string(status) +
          "\"";
 }
 
@@ -19,11 +20,20 @@ std::string Num(double v) {
 
 }  // namespace
 
+std::string_view MethodLabel(std::string_view method) {
+  static constexpr std::array<std::string_view, 9> kKnown{
+      "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (std::string_view m : kKnown) {
+    if (m == method) return m;
+  }
+  return "other";
+}
+
 void Metrics::ObserveRequest(std::string_view method, std::string_view route, int status,
                              std::chrono::nanoseconds latency) {
   const double seconds = std::chrono::duration<double>(latency).count();
   std::lock_guard lock(mu_);
-  Histogram& h = requests_[Key{std::string(method), std::string(route), status}];
+  Histogram& h = requests_[Key{MethodLabel(method), std::string(route), status}];
   ++h.count;
   h.sum += seconds;
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
@@ -53,6 +63,16 @@ void Metrics::ConnectionClosed() {
 void Metrics::ConnectionRefused() {
   std::lock_guard lock(mu_);
   ++connections_refused_;
+}
+
+void Metrics::ConnectionRefusedPerAddress() {
+  std::lock_guard lock(mu_);
+  ++connections_refused_per_address_;
+}
+
+void Metrics::TrackLimiters(std::vector<std::pair<std::string, const RateLimiter*>> limiters) {
+  std::lock_guard lock(mu_);
+  limiters_ = std::move(limiters);
 }
 
 std::string Metrics::Render() const {
@@ -87,6 +107,12 @@ std::string Metrics::Render() const {
   for (const auto& [limit, n] : throttled_) {
     out += "vault_throttled_requests_total{limit=\"" + limit + "\"} " + std::to_string(n) + "\n";
   }
+  out += "# HELP vault_rate_limit_keys Keys each limit tracks now (bounded).\n";
+  out += "# TYPE vault_rate_limit_keys gauge\n";
+  for (const auto& [limit, limiter] : limiters_) {
+    out += "vault_rate_limit_keys{limit=\"" + limit + "\"} " + std::to_string(limiter->size()) +
+           "\n";
+  }
   out += "# HELP vault_open_connections Open client connections.\n";
   out += "# TYPE vault_open_connections gauge\n";
   out += "vault_open_connections " + std::to_string(open_connections_) + "\n";
@@ -96,6 +122,11 @@ std::string Metrics::Render() const {
   out += "# HELP vault_connections_refused_total Connections closed at the connection cap.\n";
   out += "# TYPE vault_connections_refused_total counter\n";
   out += "vault_connections_refused_total " + std::to_string(connections_refused_) + "\n";
+  out += "# HELP vault_connections_refused_per_address_total Connections closed at the cap of "
+         "connections without a mapped client certificate per address.\n";
+  out += "# TYPE vault_connections_refused_per_address_total counter\n";
+  out += "vault_connections_refused_per_address_total " +
+         std::to_string(connections_refused_per_address_) + "\n";
   return out;
 }
 

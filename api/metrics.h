@@ -8,8 +8,15 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include "api/rate_limiter.h"
 
 namespace escrow::api {
+
+// The label of an HTTP method: the methods of RFC 9110 and PATCH by name, anything else
+// "other", so that no label set grows with what a client sends.
+std::string_view MethodLabel(std::string_view method);
 
 // Request counters and latency histograms by route template and status, throttling counters
 // and connection gauges, rendered as Prometheus text (version 0.0.4). Thread-safe.
@@ -18,12 +25,17 @@ class Metrics {
   static constexpr std::array<double, 12> kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                    0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
 
+  // `method` is folded through MethodLabel; `route` must be a path template (or "unknown").
   void ObserveRequest(std::string_view method, std::string_view route, int status,
                       std::chrono::nanoseconds latency);
   void CountThrottled(std::string_view limit);
   void ConnectionOpened();
   void ConnectionClosed();
   void ConnectionRefused();
+  void ConnectionRefusedPerAddress();
+  // Reports how many keys each limiter tracks (vault_rate_limit_keys); the limiters must
+  // outlive every Render().
+  void TrackLimiters(std::vector<std::pair<std::string, const RateLimiter*>> limiters);
 
   std::string Render() const;
 
@@ -33,7 +45,7 @@ class Metrics {
     std::uint64_t count = 0;
     double sum = 0;
   };
-  using Key = std::tuple<std::string, std::string, int>;  // method, route, status
+  using Key = std::tuple<std::string_view, std::string, int>;  // method label, route, status
 
   mutable std::mutex mu_;
   std::map<Key, Histogram> requests_;
@@ -41,6 +53,8 @@ class Metrics {
   std::int64_t open_connections_ = 0;
   std::uint64_t connections_total_ = 0;
   std::uint64_t connections_refused_ = 0;
+  std::uint64_t connections_refused_per_address_ = 0;
+  std::vector<std::pair<std::string, const RateLimiter*>> limiters_;
 };
 
 }  // namespace escrow::api

@@ -1,34 +1,64 @@
 #include "api/rate_limiter.h"
 
+#include <openssl/evp.h>
+
+#include <algorithm>
+
 namespace escrow::api {
-namespace {
-constexpr std::size_t kSweepAbove = 10000;
+
+RateLimiter::RateLimiter(vault::RateLimit limit, std::size_t capacity)
+    : limit_(limit), capacity_(std::max<std::size_t>(capacity, 1)) {
+  if (limit_.enabled()) index_.reserve(std::min<std::size_t>(capacity_, 4096));
+}
+
+std::size_t RateLimiter::size() const {
+  std::lock_guard lock(mu_);
+  return index_.size();
 }
 
 LimitDecision RateLimiter::Hit(std::string_view key, SteadyTime now) {
   LimitDecision d;
   if (!limit_.enabled()) return d;
-  const auto window = std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_.window);
+  const auto window =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_.window);
+  std::array<std::uint8_t, EVP_MAX_MD_SIZE> md{};
+  unsigned int md_len = 0;
+  Digest digest{};
+  if (EVP_Digest(key.data(), key.size(), md.data(), &md_len, EVP_sha256(), nullptr) == 1) {
+    std::copy_n(md.begin(), digest.size(), digest.begin());
+  }  // else every key shares one counter: stricter, never looser
+
   std::lock_guard lock(mu_);
-  if (windows_.size() > kSweepAbove) SweepLocked(now);
-  Window& w = windows_[std::string(key)];
-  if (w.count == 0 || now - w.start >= window) {
-    w.start = now;
-    w.count = 0;
+  // Windows that ended more than a window ago carry nothing forward.
+  while (!order_.empty() && now - order_.front().start >= 2 * window) {
+    index_.erase(order_.front().key);
+    order_.pop_front();
   }
+  auto it = index_.find(digest);
+  if (it == index_.end()) {
+    if (index_.size() >= capacity_) {
+      index_.erase(order_.front().key);
+      order_.pop_front();
+    }
+    order_.push_back(Window{digest, now, 0});
+    it = index_.emplace(digest, std::prev(order_.end())).first;
+    d.first_hit = true;
+  } else if (now - it->second->start >= window) {
+    d.previous_count = it->second->count;  // ended less than a window ago (kept above)
+    it->second->start = now;
+    it->second->count = 0;
+    order_.splice(order_.end(), order_, it->second);  // the newest start now
+    d.first_hit = true;
+  }
+  Window& w = *it->second;
   ++w.count;
   d.count = w.count;
   if (w.count <= limit_.count) return d;
   d.allowed = false;
   d.first_denial = w.count == limit_.count + 1;
-  auto left = std::chrono::ceil<std::chrono::seconds>(w.start + window - now).count();
+  const auto left = std::chrono::ceil<std::chrono::seconds>(w.start + window - now).count();
   d.retry_after_seconds = left < 1 ? 1 : left;
   return d;
-}
-
-void RateLimiter::SweepLocked(SteadyTime now) {
-  const auto window = std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_.window);
-  std::erase_if(windows_, [&](const auto& kv) { return now - kv.second.start >= window; });
 }
 
 }  // namespace escrow::api

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <list>
 #include <mutex>
-#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -16,17 +19,28 @@ struct LimitDecision {
   bool allowed = true;
   std::int64_t retry_after_seconds = 0;  // when denied: until the window ends (>= 1)
   bool first_denial = false;  // the first denial of this key in this window: audit it
+  bool first_hit = false;     // the first hit of this key in this window
   std::int64_t count = 0;     // hits in this window, this one included
+  // On a window's first hit: the hits of the key's window just before it, if that window
+  // ended less than one window ago (0 otherwise).
+  std::int64_t previous_count = 0;
 };
 
 // Fixed-window counters in memory, one per key (a user, a client, a client and token hash).
-// A limit with count 0 allows everything. Windows start at a key's first hit; idle keys are
-// swept once they grow many. Thread-safe.
+// A limit with count 0 allows everything. Windows start at a key's first hit.
+//
+// Bounded whatever clients send: keys are kept as 128-bit SHA-256 prefixes (fixed size, and
+// no chosen collisions in the hash table), at most `capacity` of them, in the order their
+// windows started. Each hit drops the keys whose window ended more than a window ago and,
+// when full, the key whose window started first (its count starts again: a flood of new keys
+// can reset an old key's window, never extend one's allowance within it). O(1) amortised per
+// hit. Thread-safe.
 class RateLimiter {
  public:
   using SteadyTime = std::chrono::steady_clock::time_point;
+  static constexpr std::size_t kDefaultCapacity = 65536;
 
-  explicit RateLimiter(vault::RateLimit limit) : limit_(limit) {}
+  explicit RateLimiter(vault::RateLimit limit, std::size_t capacity = kDefaultCapacity);
   RateLimiter(const RateLimiter&) = delete;  // owns the counters behind a mutex
   RateLimiter& operator=(const RateLimiter&) = delete;
 
@@ -34,17 +48,30 @@ class RateLimiter {
   LimitDecision Hit(std::string_view key, SteadyTime now = std::chrono::steady_clock::now());
 
   const vault::RateLimit& limit() const { return limit_; }
+  // Keys held now (for tests and metrics).
+  std::size_t size() const;
 
  private:
+  using Digest = std::array<std::uint8_t, 16>;
+  struct DigestHash {
+    std::size_t operator()(const Digest& d) const noexcept {
+      std::size_t h = 0;
+      std::memcpy(&h, d.data(), sizeof h);
+      return h;
+    }
+  };
   struct Window {
+    Digest key{};
     SteadyTime start;
     std::int64_t count = 0;
   };
-  void SweepLocked(SteadyTime now);
+  using Order = std::list<Window>;  // oldest window start first
 
   const vault::RateLimit limit_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Window> windows_;
+  const std::size_t capacity_;
+  mutable std::mutex mu_;
+  Order order_;
+  std::unordered_map<Digest, Order::iterator, DigestHash> index_;
 };
 
 }  // namespace escrow::api

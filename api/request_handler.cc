@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 
 #include <boost/json.hpp>
@@ -11,6 +12,7 @@
 #include "api/jwt_verifier.h"
 #include "api/request_parsing.h"
 #include "vault/base/bytes.h"
+#include "vault/base/utf8.h"
 
 namespace escrow::api {
 namespace json = boost::json;
@@ -21,6 +23,10 @@ ApiResponse JsonResponse(int status, const json::object& body) {
   r.status = status;
   r.body = json::serialize(body);
   return r;
+}
+
+std::size_t TrackedKeys(const vault::VaultConfig& config) {
+  return static_cast<std::size_t>(std::max(config.max_tracked_keys, 1));
 }
 
 // Short, non-reversible handle of a presented token for the failed-auth limiter's key.
@@ -75,9 +81,37 @@ RequestHandler::RequestHandler(vault::EscrowService& service, const JwtVerifier*
       verifier_(verifier),
       metrics_(metrics),
       clock_(clock),
-      retrieve_per_user_(config.retrieve_per_user),
-      requests_per_client_(config.requests_per_client),
-      failed_auth_(config.failed_auth) {}
+      retrieve_per_user_(config.retrieve_per_user, TrackedKeys(config)),
+      requests_per_client_(config.requests_per_client, TrackedKeys(config)),
+      requests_per_user_(config.requests_per_user, TrackedKeys(config)),
+      failed_auth_(config.failed_auth, TrackedKeys(config)),
+      invalid_ids_(vault::RateLimit{1, std::chrono::seconds(60)}, TrackedKeys(config)) {
+  metrics_.TrackLimiters({{"retrieve_per_user", &retrieve_per_user_},
+                          {"requests_per_client", &requests_per_client_},
+                          {"requests_per_user", &requests_per_user_},
+                          {"failed_auth", &failed_auth_}});
+}
+
+bool RequestHandler::AnswersAtOnce(const ApiRequest& request) {
+  if (!request.client) return true;
+  const std::string_view target = request.target;
+  return target.substr(0, target.find('?')) == "/v1/health";
+}
+
+ApiResponse RequestHandler::InvalidDeviceId(const vault::Caller& caller, std::string_view id) {
+  const LimitDecision d = invalid_ids_.Hit(caller.principal());
+  if (d.first_hit) {
+    std::string detail = "invalid device id \"" + EscapeText(id, 64) + "\"";
+    if (d.previous_count > 1) {
+      detail += "; " + std::to_string(d.previous_count) + " invalid ids in the previous minute";
+    }
+    service_.RecordSecurityEvent(caller.principal(), caller.RoleName(), "malformed_request",
+                                 "invalid_request", detail);
+  }
+  return ErrorResponse(MakeError(400, "invalid_request",
+                                 "Device ids are 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' "
+                                 "and '-'."));
+}
 
 ApiResponse RequestHandler::Throttled(std::string_view limit, const LimitDecision& d,
                                       std::string_view actor, std::string_view role,
@@ -85,7 +119,7 @@ ApiResponse RequestHandler::Throttled(std::string_view limit, const LimitDecisio
   metrics_.CountThrottled(limit);
   if (d.first_denial) {
     // Once per principal and window: later denials in the window only count.
-    service_.RecordSecurityEvent(actor, role, "rate_limited",
+    service_.RecordSecurityEvent(actor, role, "rate_limited", "rate_limited",
                                  std::string(limit) + ": " + std::to_string(d.count) +
                                      " attempts in the window; " + std::string(detail));
   }
@@ -172,11 +206,18 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   }
   const std::string principal = caller->principal();
 
-  // 429: the client's ceiling, then every retrieval attempt per user.
+  // 429: the client's ceiling, every request per user, then every retrieval attempt per user.
   if (LimitDecision d = requests_per_client_.Hit(client.name); !d.allowed) {
     return finish(Throttled("requests_per_client", d, client.name, client.role,
                             "requests per client"),
                   principal);
+  }
+  if (caller->kind == vault::Caller::Kind::kUser) {
+    if (LimitDecision d = requests_per_user_.Hit(principal); !d.allowed) {
+      return finish(Throttled("requests_per_user", d, principal, caller->RoleName(),
+                              "requests per user"),
+                    principal);
+    }
   }
   if (route.id == RouteId::kRetrieveKey) {
     if (LimitDecision d = retrieve_per_user_.Hit(principal); !d.allowed) {
@@ -200,7 +241,10 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   if (request.body_too_large) {
     return finish(ErrorResponse(MakeError(413, "payload_too_large")), principal);
   }
-  return finish(Dispatch(route, *caller, query, request), principal);
+  ApiResponse r = Dispatch(route, *caller, query, request);
+  // The HSM or the database failed this request: health must say so now, not in a second.
+  if (r.status == 503) service_.NoteUnavailable();
+  return finish(std::move(r), principal);
 }
 
 ApiResponse RequestHandler::Dispatch(const RouteMatch& route, const vault::Caller& caller,
@@ -214,6 +258,10 @@ ApiResponse RequestHandler::Dispatch(const RouteMatch& route, const vault::Calle
     if (std::optional<HttpError> e = CheckBodyType(body, request.content_type)) {
       return ErrorResponse(*e);
     }
+  }
+  // A malformed id is a malformed request: 400 before any device lookup.
+  if (route.path_template.find("{id}") != std::string::npos && !vault::IsValidDeviceId(id)) {
+    return InvalidDeviceId(caller, id);
   }
   auto fail = [](const Status& s, bool store_route = false) {
     return ErrorResponse(ErrorFromStatus(s, store_route));

@@ -59,12 +59,21 @@ class RequestHandler {
 
   ApiResponse Handle(ApiRequest& request);
 
+  // True if Handle() answers `request` without waiting for the HSM, the database or a lock
+  // held across either: a request without a mapped client certificate (401, or health) and
+  // GET /v1/health (a cached answer). The session answers those on its io thread, so that an
+  // anonymous flood never queues in front of or behind a key operation.
+  static bool AnswersAtOnce(const ApiRequest& request);
+
  private:
   struct Authn;
   ApiResponse Dispatch(const RouteMatch& route, const vault::Caller& caller,
                        std::string_view query, ApiRequest& request);
   ApiResponse Throttled(std::string_view limit, const LimitDecision& d, std::string_view actor,
                         std::string_view role, std::string_view detail);
+  // 400 invalid_request for a device id that breaks API.md's rule, audited once per principal
+  // and window (with the previous window's count), the id escaped and cut short.
+  ApiResponse InvalidDeviceId(const vault::Caller& caller, std::string_view id);
 
   vault::EscrowService& service_;
   const JwtVerifier* verifier_;
@@ -72,7 +81,9 @@ class RequestHandler {
   const Clock& clock_;
   RateLimiter retrieve_per_user_;
   RateLimiter requests_per_client_;
+  RateLimiter requests_per_user_;
   RateLimiter failed_auth_;
+  RateLimiter invalid_ids_;  // one audit record per principal and minute
 };
 
 // The JSON error answer for `error`.

@@ -9,6 +9,9 @@
 
 #include <boost/json.hpp>
 
+#include "api/jwks.h"
+#include "vault/key_format.h"
+
 namespace escrow::api {
 namespace json = boost::json;
 namespace {
@@ -65,6 +68,9 @@ std::string ParseObject(std::string_view body, json::storage_ptr sp, std::span<u
   json::error_code ec;
   p.write(body.data(), body.size(), ec);
   if (ec) return "the body is not valid JSON";
+  // boost::json keeps the last of repeated keys, other parsers the first: refuse them, so that
+  // a frontend and the vault can never read different values out of one body.
+  if (!IsStrictJson(body, opts.max_depth)) return "the body repeats a JSON key";
   out = p.release();
   if (!out.is_object()) return "the body must be a JSON object";
   return {};
@@ -162,6 +168,11 @@ Parsed<StoreKeyBody> ParseStoreKey(std::string_view body) {
         err = "field recovery_key must be a string";
       } else if (confirm != nullptr && !confirm->is_null() && !confirm->is_string()) {
         err = "field confirm_recovery_key must be a string";
+      } else if (key->get_string().size() > vault::kMaxRecoveryKeyBytes ||
+                 (confirm != nullptr && confirm->is_string() &&
+                  confirm->get_string().size() > vault::kMaxRecoveryKeyBytes)) {
+        // Refused before anything is copied into the secure heap, which is small and shared.
+        err = "recovery_key and confirm_recovery_key are at most 512 bytes";
       } else {
         const json::string& k = key->get_string();
         StoreKeyBody b;
@@ -268,7 +279,10 @@ Parsed<AuditQuery> ParseAuditQuery(const std::map<std::string, std::string>& que
     return ec == std::errc() && ptr == s.data() + s.size();
   };
   if (auto it = query.find("device_id"); it != query.end()) {
-    if (it->second.empty()) return Fail<AuditQuery>(Invalid("device_id must not be empty"));
+    if (!vault::IsValidDeviceId(it->second)) {
+      return Fail<AuditQuery>(Invalid("device_id must be 1 to 128 characters of A-Z, a-z, 0-9, "
+                                      "'.', '_' and '-'"));
+    }
     q.device_id = it->second;
   }
   if (auto it = query.find("after"); it != query.end()) {

@@ -1,5 +1,6 @@
 #include "api/server.h"
 
+#include <algorithm>
 #include <charconv>
 #include <thread>
 #include <vector>
@@ -65,6 +66,35 @@ std::vector<std::shared_ptr<HttpsSession>> SessionRegistry::Snapshot() const {
   return out;
 }
 
+UnmappedConnections::Address UnmappedConnections::Key(const boost::asio::ip::address& a) {
+  if (a.is_v4()) return net::ip::make_address_v6(net::ip::v4_mapped, a.to_v4()).to_bytes();
+  return a.to_v6().to_bytes();
+}
+
+bool UnmappedConnections::TryAdd(const Address& address, std::size_t cap) {
+  std::lock_guard lock(mu_);
+  std::size_t& n = open_[address];
+  if (cap > 0 && n >= cap) {
+    if (n == 0) open_.erase(address);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void UnmappedConnections::Remove(const Address& address) {
+  std::lock_guard lock(mu_);
+  auto it = open_.find(address);
+  if (it == open_.end()) return;
+  if (--it->second == 0) open_.erase(it);
+}
+
+std::size_t UnmappedConnections::CountFor(const Address& address) const {
+  std::lock_guard lock(mu_);
+  auto it = open_.find(address);
+  return it == open_.end() ? 0 : it->second;
+}
+
 Result<HostPort> ParseListen(const std::string& listen) {
   std::size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
@@ -92,7 +122,7 @@ struct Server::Impl {
         tls(std::move(tls_context)),
         ioc(static_cast<int>(ThreadCount(config.io_threads))),
         workers(ThreadCount(config.worker_threads > 0 ? config.worker_threads : kDefaultWorkers)),
-        ctx{tls, workers, handler, clients, metrics, sessions, {}, 1024, {}},
+        ctx{tls, workers, handler, clients, metrics, sessions, unmapped, {}, 1024, 64, {}},
         signals(ioc, SIGINT, SIGTERM),
         drain_timer(ioc),
         io_threads(ThreadCount(config.io_threads)),
@@ -103,6 +133,8 @@ struct Server::Impl {
     ctx.timeouts.write = config.read_timeout;
     ctx.max_connections =
         config.max_connections > 0 ? static_cast<std::size_t>(config.max_connections) : 1024;
+    ctx.max_unmapped_per_address =
+        static_cast<std::size_t>(std::max(config.max_unmapped_connections_per_address, 0));
   }
 
   void BeginDrain() {
@@ -136,6 +168,7 @@ struct Server::Impl {
   ClientRegistry clients;
   RequestHandler handler;
   SessionRegistry sessions;
+  UnmappedConnections unmapped;
   net::ssl::context tls;
   net::io_context ioc;
   net::thread_pool workers;

@@ -5,11 +5,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -35,6 +37,24 @@ class SessionRegistry {
   std::unordered_map<std::uint64_t, std::weak_ptr<HttpsSession>> sessions_;
 };
 
+// Open connections per remote address that have not presented a mapped client certificate
+// (still shaking hands, no certificate, or one that maps to no client). Bounded by the open
+// connections: an address leaves the map with its last one. Thread-safe.
+class UnmappedConnections {
+ public:
+  using Address = boost::asio::ip::address_v6::bytes_type;  // IPv4 as v4-mapped
+  static Address Key(const boost::asio::ip::address& address);
+
+  // Counts one more connection from `address`, unless `cap` are open already (cap 0: no cap).
+  bool TryAdd(const Address& address, std::size_t cap);
+  void Remove(const Address& address);
+  std::size_t CountFor(const Address& address) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<Address, std::size_t> open_;
+};
+
 struct Timeouts {
   std::chrono::milliseconds handshake{10000};
   std::chrono::milliseconds read{10000};
@@ -50,8 +70,10 @@ struct ServerContext {
   const ClientRegistry& clients;
   Metrics& metrics;
   SessionRegistry& sessions;
+  UnmappedConnections& unmapped;
   Timeouts timeouts;
   std::size_t max_connections = 1024;
+  std::size_t max_unmapped_per_address = 64;  // 0: no cap
   std::atomic<bool> draining{false};
 };
 

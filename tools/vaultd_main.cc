@@ -183,6 +183,8 @@ int Run(int argc, char** argv) {
   options.rotate_after_retrieval = config.rotate_after_retrieval;
   options.daily_quota = config.daily_quota;
   vault::EscrowService service(**keys, **store, audit, Clock::System(), options);
+  // GET /v1/health answers from this monitor's newest check, never from the HSM itself.
+  service.StartHealthMonitor();
 
   Result<std::unique_ptr<api::Server>> server =
       api::Server::Create(config, listen, service, &*verifier);

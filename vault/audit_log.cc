@@ -5,6 +5,7 @@
 #include "hsm/key_service.h"
 #include "storage/store.h"
 #include "vault/base/check.h"
+#include "vault/base/utf8.h"
 
 namespace escrow::vault {
 namespace {
@@ -125,7 +126,23 @@ AuditHead AuditLog::head() const {
   return AuditHead{head_seq_, HexEncode(head_hash_)};
 }
 
+void SanitizeAuditEvent(AuditEvent& e) {
+  // Owners, serials and names are at most 256 bytes, device ids 128, reasons 500.
+  for (auto [field, max] : {std::pair{&e.actor, 320}, std::pair{&e.role, 64},
+                            std::pair{&e.action, 64}, std::pair{&e.device_id, 160},
+                            std::pair{&e.outcome, 16}, std::pair{&e.reason, 640},
+                            std::pair{&e.detail, 1600}}) {
+    const auto limit = static_cast<std::size_t>(max);
+    if (field->size() <= limit && field->find('\\') == std::string::npos &&
+        IsCleanUtf8(AsBytes(*field))) {
+      continue;  // the common case: nothing to escape, no copy
+    }
+    *field = EscapeText(*field, limit);
+  }
+}
+
 Status AuditLog::Commit(Change change, std::vector<AuditEvent> events) {
+  for (AuditEvent& e : events) SanitizeAuditEvent(e);
   auto job = std::make_shared<Job>();
   job->change = std::move(change);
   job->events = std::move(events);

@@ -71,6 +71,11 @@ Bytes ChainHash(std::span<const std::uint8_t> prev_hash, std::span<const std::ui
 // The MAC input for the last record of a group: a domain tag, its sequence and hash.
 Bytes MacInput(std::uint64_t seq, std::span<const std::uint8_t> hash);
 
+// Makes every field clean UTF-8 of a bounded length (EscapeText): whatever a caller passes,
+// no record holds invalid UTF-8, a control character or more than a few KiB. Commit() applies
+// it to every event.
+void SanitizeAuditEvent(AuditEvent& event);
+
 // The API view of a stored row.
 AuditRecord ToAuditRecord(const storage::AuditRow& row);
 

@@ -131,6 +131,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   if (const toml::table* t = Section(root, "server", st)) {
     ESCROW_RETURN_IF_ERROR(OnlyKeys(*t, "server",
                                     {"listen", "io_threads", "worker_threads", "max_connections",
+                                     "max_unmapped_connections_per_address",
                                      "handshake_timeout_ms", "read_timeout_ms", "idle_timeout_ms",
                                      "drain_timeout_ms"}));
     Reader r(*t, "server", base);
@@ -138,6 +139,8 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(r.IntField("io_threads", c.io_threads, 0, 256));
     ESCROW_RETURN_IF_ERROR(r.IntField("worker_threads", c.worker_threads, 0, 256));
     ESCROW_RETURN_IF_ERROR(r.IntField("max_connections", c.max_connections, 1, 1'000'000));
+    ESCROW_RETURN_IF_ERROR(r.IntField("max_unmapped_connections_per_address",
+                                      c.max_unmapped_connections_per_address, 0, 1'000'000));
     ESCROW_RETURN_IF_ERROR(r.Millis("handshake_timeout_ms", c.handshake_timeout, 100, 600000));
     ESCROW_RETURN_IF_ERROR(r.Millis("read_timeout_ms", c.read_timeout, 100, 600000));
     ESCROW_RETURN_IF_ERROR(r.Millis("idle_timeout_ms", c.idle_timeout, 100, 3600000));
@@ -218,11 +221,15 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "limits", st)) {
     ESCROW_RETURN_IF_ERROR(OnlyKeys(
-        *t, "limits", {"retrieve_per_user", "requests_per_client", "failed_auth"}));
+        *t, "limits",
+        {"retrieve_per_user", "requests_per_client", "requests_per_user", "failed_auth",
+         "max_tracked_keys"}));
     Reader r(*t, "limits", base);
     ESCROW_RETURN_IF_ERROR(r.Limit("retrieve_per_user", c.retrieve_per_user));
     ESCROW_RETURN_IF_ERROR(r.Limit("requests_per_client", c.requests_per_client));
+    ESCROW_RETURN_IF_ERROR(r.Limit("requests_per_user", c.requests_per_user));
     ESCROW_RETURN_IF_ERROR(r.Limit("failed_auth", c.failed_auth));
+    ESCROW_RETURN_IF_ERROR(r.IntField("max_tracked_keys", c.max_tracked_keys, 16, 10'000'000));
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "audit", st)) {
@@ -278,6 +285,7 @@ std::string RenderConfig(const VaultConfig& c) {
   o << "user = " << Quote(c.user) << "  # service user when started as root\n\n";
   o << "[server]\nlisten = " << Quote(c.listen) << "\nio_threads = " << c.io_threads
     << "\nworker_threads = " << c.worker_threads << "\nmax_connections = " << c.max_connections
+    << "\nmax_unmapped_connections_per_address = " << c.max_unmapped_connections_per_address
     << "\nhandshake_timeout_ms = " << c.handshake_timeout.count()
     << "\nread_timeout_ms = " << c.read_timeout.count()
     << "\nidle_timeout_ms = " << c.idle_timeout.count()
@@ -306,7 +314,9 @@ std::string RenderConfig(const VaultConfig& c) {
   o << "[limits]  # count = 0 switches a limit off\n";
   limit("retrieve_per_user", c.retrieve_per_user);
   limit("requests_per_client", c.requests_per_client);
+  limit("requests_per_user", c.requests_per_user);
   limit("failed_auth", c.failed_auth);
+  o << "max_tracked_keys = " << c.max_tracked_keys << "\n";
   o << "\n[audit]\nbatch_max = " << c.audit_batch_max << "\n";
   return o.str();
 }

@@ -34,6 +34,10 @@ struct VaultConfig {
   int io_threads = 0;      // 0: one per core
   int worker_threads = 0;  // HSM/DB workers; 0: 32 (they block; see api/server.cc)
   int max_connections = 1024;
+  // Connections from one address that have not (yet) presented a mapped client certificate;
+  // 0 switches the cap off. Mapped clients never count (behind a load balancer they share
+  // one address).
+  int max_unmapped_connections_per_address = 64;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds idle_timeout{60000};
@@ -70,7 +74,12 @@ struct VaultConfig {
   // [limits]
   RateLimit retrieve_per_user{10, std::chrono::seconds(60)};
   RateLimit requests_per_client{6000, std::chrono::seconds(60)};
+  // Every request of one signed-in user, so that no user can grow the audit trail faster.
+  RateLimit requests_per_user{600, std::chrono::seconds(60)};
   RateLimit failed_auth{10, std::chrono::seconds(60)};
+  // The most keys (users, clients, presented tokens) each limit tracks at once; past it the
+  // key whose window started first is forgotten. Bounds the limiters' memory.
+  int max_tracked_keys = 65536;
 
   // [audit]
   int audit_batch_max = 256;

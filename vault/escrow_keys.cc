@@ -20,6 +20,15 @@ std::int64_t SecondsToUtcMidnight(TimePoint t) {
   return 86400 - (s % 86400);
 }
 
+// 'asked version=N; stated reason="..."; ' for what a retrieval asked ("" for nothing).
+std::string SaidInRetrieval(std::string_view reason, std::optional<std::uint32_t> version) {
+  std::string out;
+  if (version) out += "asked version=" + std::to_string(*version) + "; ";
+  // Cut to the longest valid reason; the audit log escapes whatever is not clean text.
+  if (!reason.empty()) out += "stated reason=\"" + std::string(reason.substr(0, 500)) + "\"; ";
+  return out;
+}
+
 }  // namespace
 
 Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string_view id,
@@ -150,13 +159,19 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
                                              std::string_view reason,
                                              std::optional<std::uint32_t> version) {
   Impl& m = *impl_;
+  // Every record of a refused attempt keeps what the caller said: the version and reason.
+  const std::string said = SaidInRetrieval(reason, version);
+  auto deny = [&](Action a, Status status, std::string detail = {}) {
+    std::string what = detail.empty() ? status.message() : std::move(detail);
+    return m.Deny(caller, a, id, std::move(status), said + what);
+  };
   std::lock_guard lock(m.StripeFor(id));
   Result<storage::DeviceRow> row = m.LoadDevice(id);
-  if (!row.ok()) return m.Deny(caller, Action::kRetrieveCurrent, id, row.status());
+  if (!row.ok()) return deny(Action::kRetrieveCurrent, row.status());
   const Subject device_subject = SubjectOf(*row);
   if (!CanSee(caller, device_subject)) {
-    return m.Deny(caller, Action::kRetrieveCurrent, id,
-                  Status::NotFound("device not visible to caller", "device_not_found"));
+    return deny(Action::kRetrieveCurrent,
+                Status::NotFound("device not visible to caller", "device_not_found"));
   }
   ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
                           m.store.CurrentKeyVersion(*row));
@@ -175,25 +190,23 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
   if (target == nullptr) {
     // Policy first, so that a caller without any right learns nothing about versions.
     Decision d = Decide(caller, action, &device_subject);
-    if (!d.allowed) return m.Deny(caller, action, id, d.denial);
-    return m.Deny(caller, action, id, no_key);
+    if (!d.allowed) return deny(action, d.denial);
+    return deny(action, no_key);
   }
   // A version is released only under the owner and ownership it was stored with.
   const Subject recorded{target->owner,
                          ParseOwnership(target->ownership).value_or(Ownership::kCorporate)};
   Decision d = Decide(caller, action, &recorded);
-  if (!d.visible) return m.Deny(caller, action, id, no_key);  // a previous owner's version
-  if (!d.allowed) return m.Deny(caller, action, id, d.denial);
+  if (!d.visible) return deny(action, no_key);  // a previous owner's version
+  if (!d.allowed) return deny(action, d.denial);
   if (d.reason_required && !IsValidReason(reason)) {
-    return m.Deny(caller, action, id,
-                  Status::InvalidArgument("A reason (1 to 500 characters) is required.",
-                                          "invalid_request"));
+    return deny(action, Status::InvalidArgument("A reason (1 to 500 characters) is required.",
+                                                "invalid_request"));
   }
   if (!reason.empty() && !IsValidReason(reason)) {
-    return m.Deny(caller, action, id,
-                  Status::InvalidArgument("reason must be 1 to 500 characters without control "
-                                          "characters.",
-                                          "invalid_request"));
+    return deny(action, Status::InvalidArgument("reason must be 1 to 500 characters without "
+                                                "control characters.",
+                                                "invalid_request"));
   }
   const TimePoint now = m.clock.Now();
   const std::string day = UtcDay(now);
@@ -203,14 +216,13 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
   if (quota_applies) {
     ESCROW_ASSIGN_OR_RETURN(std::int64_t used, m.store.GetQuota(caller.principal(), day));
     if (used >= m.options.daily_quota) {
-      return m.Deny(caller, action, id, over_quota, "alert: daily quota exceeded");
+      return deny(action, over_quota, "alert: daily quota exceeded");
     }
   }
 
   Result<SecretBytes> plain = m.Open(*target);
   if (!plain.ok()) {
-    return m.Deny(caller, action, id, plain.status(),
-                  "version=" + std::to_string(target->version));
+    return deny(action, plain.status(), "version=" + std::to_string(target->version));
   }
   const std::uint32_t released = target->version;
   // Fail closed: the key leaves only after this record is durable.
@@ -231,7 +243,7 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
                "version=" + std::to_string(released))});
   if (!s.ok()) {
     if (s.code() == Code::kResourceExhausted) {
-      return m.Deny(caller, action, id, s, "alert: daily quota exceeded");
+      return deny(action, s, "alert: daily quota exceeded");
     }
     return Status::Unavailable(s.message(), "unavailable");
   }

@@ -341,13 +341,14 @@ Status EscrowService::AuthorizeMetrics(const Caller& caller) {
 }
 
 void EscrowService::RecordSecurityEvent(std::string_view actor, std::string_view role,
-                                        std::string_view action, std::string_view detail) {
+                                        std::string_view action, std::string_view reason,
+                                        std::string_view detail) {
   (void)impl_->audit.Append(AuditEvent{std::string(actor), std::string(role),
-                                       std::string(action), {}, "denied", "rate_limited",
+                                       std::string(action), {}, "denied", std::string(reason),
                                        std::string(detail)});
 }
 
-HealthReport EscrowService::Health() {
+HealthReport EscrowService::CheckHealth() {
   Impl& m = *impl_;
   HealthReport h;
   Result<std::uint32_t> mkv = m.ActiveMasterKeyVersion();
@@ -357,11 +358,27 @@ HealthReport EscrowService::Health() {
     h.hsm = "unknown";
     return h;
   }
-  if (!m.keys.Probe(*mkv).ok()) {
+  if (!m.keys.FindKey(hsm::KeyRole::kMaster, *mkv).ok() ||
+      !m.keys.FindKey(hsm::KeyRole::kAudit, m.audit.audit_key_version()).ok()) {
     h.ok = false;
     h.hsm = "unavailable";
   }
   return h;
+}
+
+HealthReport EscrowService::Health() {
+  if (impl_->health) return impl_->health->Current();
+  return CheckHealth();
+}
+
+void EscrowService::StartHealthMonitor(std::chrono::milliseconds interval) {
+  if (impl_->health) return;
+  impl_->health = std::make_unique<HealthMonitor>([this] { return CheckHealth(); }, interval);
+  impl_->health->Start();
+}
+
+void EscrowService::NoteUnavailable() {
+  if (impl_->health) impl_->health->Refresh();
 }
 
 }  // namespace escrow::vault

@@ -93,12 +93,22 @@ class EscrowService {
   // May the caller read metrics? (mdm, admin)
   Status AuthorizeMetrics(const Caller& caller);
 
-  // Records a throttling or authentication event decided in api/ (audited once per
-  // principal and window by the caller). Never fails the request path: errors are logged.
+  // Records a refusal decided in api/ (throttling, a malformed id), audited once per principal
+  // and window by the caller, with `reason` its API error code. Never fails the request path.
   void RecordSecurityEvent(std::string_view actor, std::string_view role,
-                           std::string_view action, std::string_view detail);
+                           std::string_view action, std::string_view reason,
+                           std::string_view detail);
 
+  // What GET /v1/health answers: with a monitor started, its newest check (never waits for the
+  // HSM or the database); without one, a check made in place.
   HealthReport Health();
+  // Reads the active master-key version and finds the master and audit keys on the token. No
+  // cryptography: however often health is asked, nothing is spent under the master key.
+  HealthReport CheckHealth();
+  // Checks once now, then every `interval` on a thread of its own.
+  void StartHealthMonitor(std::chrono::milliseconds interval = std::chrono::seconds(1));
+  // A request met an unavailable HSM or database: check again at once.
+  void NoteUnavailable();
 
  private:
   struct Impl;

@@ -10,6 +10,7 @@
 #include "hsm/key_service.h"
 #include "storage/store.h"
 #include "vault/escrow_service.h"
+#include "vault/health_monitor.h"
 
 namespace escrow::vault {
 
@@ -25,6 +26,8 @@ struct EscrowService::Impl {
   // Operations on one device are serialised by a striped lock (one node; a multi-node
   // deployment relies on the transaction's own checks instead).
   std::array<std::mutex, 64> stripes;
+  // Set by StartHealthMonitor; declared last, so that its thread stops first.
+  std::unique_ptr<HealthMonitor> health;
 
   std::mutex& StripeFor(std::string_view device_id);
 

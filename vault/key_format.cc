@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "vault/base/utf8.h"
+
 namespace escrow::vault {
 namespace {
 
@@ -50,47 +52,9 @@ Result<SecretBytes> NormalizeWindows(const SecretBytes& input) {
   return SecretBytes::CopyOf(in);
 }
 
-// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF) without C0/C1 controls
-// or DEL.
-bool IsCleanUtf8(std::span<const std::uint8_t> s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const std::uint8_t c = s[i];
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7F) return false;
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1Fu;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0Fu;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07u;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3Fu);
-    }
-    const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    if (cp >= 0x80 && cp <= 0x9F) return false;  // C1 controls
-    i += len;
-  }
-  return true;
-}
-
 Result<SecretBytes> NormalizeLinux(const SecretBytes& input) {
   auto in = input.RevealSecret();
-  if (in.size() < 8 || in.size() > 512 || !IsCleanUtf8(in)) return Invalid(Platform::kLinux);
+  if (in.size() < 8 || in.size() > kMaxRecoveryKeyBytes || !IsCleanUtf8(in)) return Invalid(Platform::kLinux);
   return SecretBytes::CopyOf(in);
 }
 

@@ -6,6 +6,10 @@
 
 namespace escrow::vault {
 
+// No key of any format is longer (LUKS passphrases; the others are shorter). A submitted
+// field longer than this is refused before it is copied anywhere.
+inline constexpr std::size_t kMaxRecoveryKeyBytes = 512;
+
 // Validates a submitted recovery key for a device's platform and returns it normalised
 // (API.md "Recovery key formats"), in a fresh SecretBytes:
 // - macos: 24 of [A-Z0-9] in either case, with or without dashes -> upper case, 6x4 dashed;

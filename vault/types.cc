@@ -1,5 +1,8 @@
 #include "vault/types.h"
 
+#include "vault/base/bytes.h"
+#include "vault/base/utf8.h"
+
 namespace escrow::vault {
 
 std::string_view PlatformName(Platform p) {
@@ -76,12 +79,7 @@ bool IsValidDeviceId(std::string_view id) {
 }
 
 bool IsPlainText(std::string_view s, std::size_t max_bytes) {
-  if (s.empty() || s.size() > max_bytes) return false;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) return false;
-  }
-  return true;
+  return !s.empty() && s.size() <= max_bytes && IsCleanUtf8(AsBytes(s));
 }
 
 }  // namespace escrow::vault

@@ -95,7 +95,8 @@ struct VersionInfo {
 // 1 to 128 characters of [A-Za-z0-9._-].
 bool IsValidDeviceId(std::string_view id);
 
-// 1 to max_bytes bytes without ASCII control characters (names, owners, reasons).
+// 1 to max_bytes bytes of clean UTF-8: no invalid sequence, no control character (names,
+// owners, serials, reasons).
 bool IsPlainText(std::string_view s, std::size_t max_bytes);
 
 }  // namespace escrow::vault

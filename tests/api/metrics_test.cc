@@ -34,3 +34,29 @@ TEST_CASE("Metrics renders request counts and latency histograms as Prometheus t
 
 }  // namespace
 }  // namespace escrow::api
+
+namespace escrow::api {
+namespace {
+
+TEST_CASE("Metrics folds methods it does not know into one label", "[api][metrics]") {
+  CHECK(MethodLabel("GET") == "GET");
+  CHECK(MethodLabel("PATCH") == "PATCH");
+  CHECK(MethodLabel("get") == "other");
+  CHECK(MethodLabel(std::string(8000, 'X')) == "other");
+  Metrics m;
+  m.ObserveRequest("GET", "/v1/health", 200, std::chrono::milliseconds(1));
+  const std::size_t before = m.Render().size();
+  for (int i = 0; i < 5000; ++i) {
+    m.ObserveRequest("M" + std::to_string(i) + std::string(200, 'A'), "unknown", 401,
+                     std::chrono::milliseconds(1));
+  }
+  const std::string text = m.Render();
+  CHECK_THAT(text, Catch::Contains(
+                       R"(vault_http_requests_total{method="other",route="unknown",status="401"} 5000)"));
+  CHECK(text.find("AAAA") == std::string::npos);
+  // One more label set (other/unknown/401), whatever was sent.
+  CHECK(text.size() < before + 4096);
+}
+
+}  // namespace
+}  // namespace escrow::api

@@ -44,3 +44,55 @@ TEST_CASE("RateLimiter's first denial of a new window is audited again", "[api][
 
 }  // namespace
 }  // namespace escrow::api
+
+namespace escrow::api {
+namespace {
+
+TEST_CASE("RateLimiter tracks at most its capacity of keys, forgetting the oldest window first",
+          "[api][limits]") {
+  RateLimiter limiter(vault::RateLimit{2, seconds(60)}, 100);
+  const auto t0 = std::chrono::steady_clock::now();
+  // A key over its limit, then a flood of new keys within the same window.
+  CHECK(limiter.Hit("victim", t0).allowed);
+  CHECK(limiter.Hit("victim", t0).allowed);
+  CHECK_FALSE(limiter.Hit("victim", t0).allowed);
+  for (int i = 0; i < 10000; ++i) {
+    REQUIRE(limiter.Hit("token-" + std::to_string(i), t0 + std::chrono::milliseconds(1)).allowed);
+    REQUIRE(limiter.size() <= 100);
+  }
+  CHECK(limiter.size() == 100);
+  // Each flooded key keeps its own count within the window.
+  CHECK(limiter.Hit("token-9999", t0 + seconds(1)).allowed);
+  CHECK_FALSE(limiter.Hit("token-9999", t0 + seconds(1)).allowed);
+}
+
+TEST_CASE("RateLimiter forgets keys whose window ended more than a window ago",
+          "[api][limits]") {
+  RateLimiter limiter(vault::RateLimit{5, seconds(10)});
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 1000; ++i) (void)limiter.Hit("k" + std::to_string(i), t0);
+  CHECK(limiter.size() == 1000);
+  (void)limiter.Hit("late", t0 + seconds(20));
+  CHECK(limiter.size() == 1);
+}
+
+TEST_CASE("RateLimiter reports a window's first hit and the count of the window before it",
+          "[api][limits]") {
+  RateLimiter limiter(vault::RateLimit{1, seconds(60)});
+  const auto t0 = std::chrono::steady_clock::now();
+  LimitDecision d = limiter.Hit("alice", t0);
+  CHECK(d.first_hit);
+  CHECK(d.previous_count == 0);
+  for (int i = 0; i < 6; ++i) CHECK_FALSE(limiter.Hit("alice", t0 + seconds(1)).first_hit);
+  d = limiter.Hit("alice", t0 + seconds(61));
+  CHECK(d.first_hit);
+  CHECK(d.previous_count == 7);
+  SECTION("a window that ended long ago carries nothing") {
+    d = limiter.Hit("alice", t0 + seconds(400));
+    CHECK(d.first_hit);
+    CHECK(d.previous_count == 0);
+  }
+}
+
+}  // namespace
+}  // namespace escrow::api

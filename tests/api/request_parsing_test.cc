@@ -131,3 +131,52 @@ TEST_CASE("ParseAuditQuery validates after and limit", "[api][parsing]") {
 
 }  // namespace
 }  // namespace escrow::api
+
+namespace escrow::api {
+namespace {
+
+TEST_CASE("Request bodies that repeat a JSON key are refused", "[api][parsing]") {
+  const std::string dup_device =
+      R"({"serial":"C02X","name":"Work Mac","platform":"macos","ownership":"corporate",)"
+      R"("owner":"alice","owner":"mallory","encryption_enabled":true})";
+  Parsed<vault::DeviceSpec> d = ParseDeviceSpec(dup_device);
+  REQUIRE_FALSE(d.ok());
+  CHECK(d.error.status == 400);
+  CHECK(d.error.code == "invalid_request");
+  CHECK(d.error.message == "the body repeats a JSON key");
+  CHECK_FALSE(ParseStoreKey(R"({"recovery_key":"a","recovery_key":"b"})").ok());
+  CHECK_FALSE(ParseRetrieve(R"({"reason":"x","version":1,"version":2})").ok());
+  CHECK(CheckEmptyObject(R"({"a":{"b":1,"b":2}})").has_value());
+  CHECK(ParseDeviceSpec(kDevice).ok());
+}
+
+TEST_CASE("ParseStoreKey refuses key fields longer than any key format before copying them",
+          "[api][parsing]") {
+  const std::string ok(512, 'k');
+  const std::string big(513, 'k');
+  CHECK(ParseStoreKey(R"({"recovery_key":")" + ok + R"(","confirm_recovery_key":")" + ok +
+                      R"("})")
+            .ok());
+  for (const std::string& body :
+       {R"({"recovery_key":")" + big + R"("})",
+        R"({"recovery_key":"k","confirm_recovery_key":")" + big + R"("})",
+        R"({"recovery_key":")" + std::string(15000, 'k') + R"("})"}) {
+    Parsed<StoreKeyBody> p = ParseStoreKey(body);
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.error.status == 400);
+    CHECK(p.error.code == "invalid_request");
+  }
+}
+
+TEST_CASE("ParseAuditQuery refuses a device_id that breaks the id rule", "[api][parsing]") {
+  auto parse = [](const std::string& q) { return ParseAuditQuery(*ParseQuery(q)); };
+  CHECK(parse("device_id=mac-1.a_b").ok());
+  for (const char* q : {"device_id=", "device_id=%FF", "device_id=a%20b", "device_id=a/b"}) {
+    INFO(q);
+    CHECK_FALSE(parse(q).ok());
+  }
+  CHECK_FALSE(parse("device_id=" + std::string(129, 'a')).ok());
+}
+
+}  // namespace
+}  // namespace escrow::api

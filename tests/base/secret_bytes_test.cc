@@ -4,7 +4,9 @@
 
 #include <openssl/crypto.h>
 
+#include <string>
 #include <type_traits>
+#include <vector>
 
 namespace escrow {
 namespace {
@@ -49,6 +51,29 @@ TEST_CASE("ConstantTimeEquals compares contents and sizes", "[base][secret]") {
   CHECK_FALSE(ConstantTimeEquals(SecretBytes::CopyOf(std::string_view("abc")),
                                  SecretBytes::CopyOf(std::string_view("abcd"))));
   CHECK(ConstantTimeEquals(SecretBytes(), SecretBytes()));
+}
+
+}  // namespace
+}  // namespace escrow
+
+namespace escrow {
+namespace {
+
+TEST_CASE("A full secure heap throws SecureHeapExhausted, and recovers once secrets are freed",
+          "[base][secret]") {
+  std::vector<SecretBytes> held;
+  bool exhausted = false;
+  try {
+    for (int i = 0; i < 100000; ++i) held.emplace_back(4096);  // far past the heap's size
+  } catch (const SecureHeapExhausted& e) {
+    exhausted = true;
+    CHECK(std::string(e.what()) == "secure heap exhausted");
+  }
+  REQUIRE(exhausted);
+  CHECK_FALSE(held.empty());
+  held.clear();
+  SecretBytes again(4096);  // room again
+  CHECK(again.size() == 4096);
 }
 
 }  // namespace

@@ -64,6 +64,7 @@ class VaultProcess {
   const std::string& state() const { return state_; }
   const std::string& tmp() const { return tmp_; }
   int port() const { return port_; }
+  int pid() const { return pid_; }
   std::string Url(const std::string& path) const;
   std::string CaFile() const { return state_ + "/tls/ca.crt"; }
   std::string ClientCert(const std::string& who) const {

@@ -1,90 +1,22 @@
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/ssl.h>
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
 #include "tests/faults/fault_util.h"
+#include "tests/faults/raw_tls.h"
 
 namespace escrow::faults {
 namespace {
-
-int ConnectTcp(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// True once the server closed the connection (EOF or reset); reads what it sent before.
-bool ClosedByPeer(int fd) {
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0) return true;
-    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
-  }
-}
-
-std::size_t CountClosed(const std::vector<int>& fds) {
-  std::size_t n = 0;
-  for (int fd : fds) n += ClosedByPeer(fd) ? 1U : 0U;
-  return n;
-}
 
 HttpResult Health(const VaultProcess& v) {
   Call c;
   c.path = "/v1/health";
   return v.Request(c);
-}
-
-// Ignores SIGPIPE while alive (writes to connections the server cut must not kill the test).
-struct IgnoreSigpipe {
-  struct sigaction old {};
-  IgnoreSigpipe() {
-    struct sigaction ign {};
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ign, &old);
-  }
-  ~IgnoreSigpipe() { sigaction(SIGPIPE, &old, nullptr); }
-  IgnoreSigpipe(const IgnoreSigpipe&) = delete;
-  IgnoreSigpipe& operator=(const IgnoreSigpipe&) = delete;
-};
-
-// A TLS connection without a client certificate (what an anonymous attacker can open).
-struct TlsConn {
-  int fd = -1;
-  SSL* ssl = nullptr;
-};
-
-TlsConn ConnectTls(SSL_CTX* ctx, int port) {
-  TlsConn c;
-  c.fd = ConnectTcp(port);
-  if (c.fd < 0) return c;
-  c.ssl = SSL_new(ctx);
-  SSL_set_fd(c.ssl, c.fd);
-  SSL_set_tlsext_host_name(c.ssl, "localhost");
-  if (SSL_connect(c.ssl) != 1) {
-    SSL_free(c.ssl);
-    c.ssl = nullptr;
-  }
-  return c;
 }
 
 TEST_CASE("Hundreds of idle and slow-trickling connections neither starve other clients nor "
@@ -95,6 +27,8 @@ TEST_CASE("Hundreds of idle and slow-trickling connections neither starve other 
   SetConf(conf, "server", "handshake_timeout_ms", "1500");
   SetConf(conf, "server", "read_timeout_ms", "1500");
   SetConf(conf, "server", "idle_timeout_ms", "3000");
+  // All from one address: this test is about the timeouts, not the per-address cap.
+  SetConf(conf, "server", "max_unmapped_connections_per_address", "0");
   REQUIRE(v.Start());
   IgnoreSigpipe sigpipe;
 
@@ -111,12 +45,12 @@ TEST_CASE("Hundreds of idle and slow-trickling connections neither starve other 
     REQUIRE(fd >= 0);
     trickle.push_back(fd);
   }
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  REQUIRE(SSL_CTX_load_verify_locations(ctx, v.CaFile().c_str(), nullptr) == 1);
+  const TlsClientContext ctx(v.CaFile());
   std::vector<TlsConn> slow;
+  slow.reserve(10);
   for (int i = 0; i < 10; ++i) {
-    slow.push_back(ConnectTls(ctx, v.port()));
-    REQUIRE(slow.back().ssl != nullptr);
+    slow.emplace_back(ctx, v.port());
+    REQUIRE(slow.back().ok());
   }
 
   std::atomic<bool> stop{false};
@@ -130,7 +64,7 @@ TEST_CASE("Hundreds of idle and slow-trickling connections neither starve other 
       for (std::size_t i = 0; i < slow.size(); ++i) {
         if (cut[i]) continue;
         const char byte = step < header.size() ? header[step] : 'a';
-        if (SSL_write(slow[i].ssl, &byte, 1) != 1) {
+        if (SSL_write(slow[i].ssl(), &byte, 1) != 1) {
           cut[i] = true;
           ++tls_cut;
         }
@@ -157,11 +91,7 @@ TEST_CASE("Hundreds of idle and slow-trickling connections neither starve other 
   trickler.join();
   for (int fd : idle) close(fd);
   for (int fd : trickle) close(fd);
-  for (TlsConn& c : slow) {
-    SSL_free(c.ssl);
-    close(c.fd);
-  }
-  SSL_CTX_free(ctx);
+  slow.clear();
   CHECK(Health(v).status == 200);
   CHECK(v.running());
 }
@@ -172,6 +102,7 @@ TEST_CASE("Past max_connections new connections are refused at once and service 
   VaultProcess v;
   const std::string conf = v.state() + "/vault.conf";
   SetConf(conf, "server", "max_connections", "50");
+  SetConf(conf, "server", "max_unmapped_connections_per_address", "0");
   SetConf(conf, "server", "handshake_timeout_ms", "1500");
   REQUIRE(v.Start());
   std::vector<int> fds;

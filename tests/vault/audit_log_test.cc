@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/vault/vault_fixture.h"
+#include "vault/base/utf8.h"
 
 namespace escrow::vault {
 namespace {
@@ -147,6 +148,43 @@ TEST_CASE("A failing change writes neither itself nor its events", "[vault][audi
   CHECK(s.code() == Code::kFailedPrecondition);
   CHECK(f.audit().head().seq == 1);
   CHECK_FALSE(f.store().GetMeta("probe")->has_value());
+}
+
+}  // namespace
+}  // namespace escrow::vault
+
+namespace escrow::vault {
+namespace {
+
+TEST_CASE("Every audit field is stored as clean UTF-8 of bounded length, whatever is passed",
+          "[vault][audit]") {
+  VaultFixture f;
+  std::string hostile = "\xff";
+  for (int i = 0; i < 256; ++i) hostile.push_back(static_cast<char>(i));
+  hostile += std::string(8000, '\xff');
+  REQUIRE(f.audit()
+              .Append(AuditEvent{hostile, hostile, hostile, hostile, hostile, hostile, hostile})
+              .ok());
+  REQUIRE(f.audit().Append(AuditEvent{"alice", "user", "ok.event", "mac-1", "ok", "", "n=1"}).ok());
+  Result<std::vector<storage::AuditRow>> rows = f.store().ListAudit(0, 10, std::nullopt);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  const AuditRecord r = ToAuditRecord((*rows)[0]);
+  for (const std::string* field : {&r.event.actor, &r.event.role, &r.event.action,
+                                   &r.event.device_id, &r.event.outcome, &r.event.reason,
+                                   &r.event.detail}) {
+    CHECK(IsCleanUtf8(AsBytes(*field)));
+    CHECK(field->size() <= 1600);
+    CHECK(field->rfind("\\xff", 0) == 0);  // escaped, not dropped
+  }
+  CHECK(r.event.device_id.size() <= 160);
+  // Clean fields are kept as they are.
+  const AuditRecord ok = ToAuditRecord((*rows)[1]);
+  CHECK(ok.event.actor == "alice");
+  CHECK(ok.event.device_id == "mac-1");
+  Result<AuditVerifyReport> v = f.audit().Verify();
+  REQUIRE(v.ok());
+  CHECK(v->ok);
 }
 
 }  // namespace

@@ -291,3 +291,49 @@ TEST_CASE("Keys survive a restart on the same token and database", "[vault][serv
 
 }  // namespace
 }  // namespace escrow::vault
+
+namespace escrow::vault {
+namespace {
+
+TEST_CASE("A denied retrieval's audit record keeps the stated reason and the version asked for",
+          "[vault][service][audit]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice", Ownership::kPersonal);
+  SecretBytes k = Key(kKey1);
+  REQUIRE(s.StoreKey(User("alice"), "mac-1", k, &k).ok());
+  const std::uint64_t seq = f.audit().head().seq;
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "ticket \"42\" \xff", 1u).status().reason() ==
+        "personal_device");
+  Result<AuditPage> page = s.ListAudit(Auditor(), std::string_view("mac-1"), seq, 10);
+  REQUIRE(page.ok());
+  REQUIRE_FALSE(page->records.empty());
+  const AuditEvent& e = page->records.front().event;
+  CHECK(e.outcome == "denied");
+  CHECK(e.reason == "personal_device");
+  CHECK_THAT(e.detail, Catch::Contains("asked version=1"));
+  CHECK_THAT(e.detail, Catch::Contains(R"(stated reason="ticket "42" \xff")"));
+}
+
+TEST_CASE("Health checks the database and the token's keys without any cryptography, and a "
+          "started monitor answers from its newest check",
+          "[vault][service][health]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  CHECK(s.CheckHealth().ok);
+  CHECK(s.Health().ok);
+  s.StartHealthMonitor(std::chrono::hours(1));  // no periodic check within this test
+  CHECK(s.Health().ok);
+  // The master key is gone from the token: the cached answer stands until a check runs.
+  REQUIRE(f.keys().DestroyKey(hsm::KeyRole::kMaster, 1).ok());
+  CHECK(s.Health().ok);
+  HealthReport direct = s.CheckHealth();
+  CHECK_FALSE(direct.ok);
+  CHECK(direct.hsm == "unavailable");
+  s.NoteUnavailable();  // what a request that met the failure does
+  CHECK_FALSE(s.Health().ok);
+  CHECK(s.Health().hsm == "unavailable");
+}
+
+}  // namespace
+}  // namespace escrow::vault

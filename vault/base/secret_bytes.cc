@@ -36,7 +36,7 @@ SecretBytes::SecretBytes(std::size_t size) {
   if (size == 0) return;
   EnsureHeap();
   void* p = CRYPTO_secure_zalloc(size, __FILE__, __LINE__);
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr) throw SecureHeapExhausted();
   data_ = static_cast<std::uint8_t*>(p);
   size_ = size;
   capacity_ = size;

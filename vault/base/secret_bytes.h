@@ -2,10 +2,18 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <string_view>
 
 namespace escrow {
+
+// Thrown when the secure heap has no room for a secret: an overload that passes once other
+// requests free their secrets. Servers answer it 503 and go on; it is never a crash.
+class SecureHeapExhausted : public std::bad_alloc {
+ public:
+  const char* what() const noexcept override { return "secure heap exhausted"; }
+};
 
 // Key material, PINs, shares and plaintext recovery keys. The bytes live in OpenSSL's secure
 // heap: one mlock'ed region marked MADV_DONTDUMP with guard pages, so they are neither swapped
@@ -14,7 +22,7 @@ namespace escrow {
 class SecretBytes {
  public:
   SecretBytes() = default;
-  explicit SecretBytes(std::size_t size);  // zero-filled
+  explicit SecretBytes(std::size_t size);  // zero-filled; SecureHeapExhausted when full
   // Copies `bytes` in. The caller remains responsible for wiping its own copy.
   static SecretBytes CopyOf(std::span<const std::uint8_t> bytes);
   static SecretBytes CopyOf(std::string_view text);
