@@ -137,6 +137,16 @@ inline constexpr Query kIncrementQuota{
     "INSERT INTO quota (principal, day, count) VALUES (?1, ?2, 1) "
     "ON CONFLICT (principal, day) DO UPDATE SET count = count + 1 RETURNING count"};
 
+// quota_events (migration 5): one row per release counted against a principal's quota, read
+// and pruned through the index on (principal, at_ms).
+inline constexpr Query kQuotaWindow{
+    "read quota window",
+    "SELECT count(*), min(at_ms) FROM quota_events WHERE principal = ?1 AND at_ms > ?2"};
+inline constexpr Query kInsertQuotaEvent{
+    "insert quota event", "INSERT INTO quota_events (principal, at_ms) VALUES (?1, ?2)"};
+inline constexpr Query kPruneQuotaEvents{
+    "prune quota events", "DELETE FROM quota_events WHERE principal = ?1 AND at_ms <= ?2"};
+
 }  // namespace escrow::storage::queries
 
 #undef ESCROW_DEVICE_COLUMNS

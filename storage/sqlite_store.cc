@@ -257,6 +257,18 @@ Result<std::int64_t> SqliteStore::GetQuota(std::string_view principal, std::stri
   });
 }
 
+Result<QuotaWindow> SqliteStore::GetQuotaWindow(std::string_view principal, std::int64_t since_ms) {
+  return WithReader(*readers_, [&](Database& db) -> Result<QuotaWindow> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kQuotaWindow));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, since_ms));
+    ESCROW_ASSIGN_OR_RETURN(std::optional<QuotaWindow> window,
+                            ReadOne<QuotaWindow>(*stmt, ReadQuotaWindow));
+    if (!window) return Status::Internal("read quota window: no row");
+    return *window;
+  });
+}
+
 Result<std::optional<std::string>> SqliteStore::GetMeta(std::string_view key) {
   return WithReader(*readers_, [&](Database& db) -> Result<std::optional<std::string>> {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetMeta));

@@ -239,6 +239,37 @@ Result<std::int64_t> SqliteWriteTxn::DoIncrementQuota(std::string_view principal
   return count;
 }
 
+Result<QuotaWindow> SqliteWriteTxn::AddQuotaEvent(std::string_view principal, std::int64_t at_ms,
+                                                  std::int64_t since_ms) {
+  ESCROW_TXN_USABLE();
+  Result<QuotaWindow> window = DoAddQuotaEvent(principal, at_ms, since_ms);
+  if (!window.ok()) return Track(window.status());
+  return window;
+}
+
+Result<QuotaWindow> SqliteWriteTxn::DoAddQuotaEvent(std::string_view principal, std::int64_t at_ms,
+                                                    std::int64_t since_ms) {
+  {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kPruneQuotaEvents));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, since_ms));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+  }
+  {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kInsertQuotaEvent));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, at_ms));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+  }
+  ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kQuotaWindow));
+  ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
+  ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, since_ms));
+  ESCROW_ASSIGN_OR_RETURN(std::optional<QuotaWindow> window,
+                          ReadOne<QuotaWindow>(*stmt, ReadQuotaWindow));
+  if (!window) return Status::Internal("read quota window: no row");
+  return *window;
+}
+
 Status SqliteWriteTxn::Isolated(const std::function<Status(WriteTxn&)>& fn) {
   ESCROW_TXN_USABLE();
   Result<Savepoint> savepoint = Savepoint::Begin(db_, depth_ + 1);
