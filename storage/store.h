@@ -113,8 +113,6 @@ class WriteTxn {
   // The newest audit record, read inside the transaction (the write lock is held: no other
   // process can append before this transaction ends).
   virtual Result<std::optional<AuditRow>> LastAudit() = 0;
-  // Adds one to (principal, day) and returns the new count.
-  virtual Result<std::int64_t> IncrementQuota(std::string_view principal, std::string_view day) = 0;
   // Records a quota event of `principal` at `at_ms` and returns the principal's events after
   // `since_ms` (the start of the window), this one included. First deletes the principal's
   // events at or before `since_ms`: they have left the window, so the table keeps at most one
@@ -170,7 +168,6 @@ class Store {
       const std::optional<KeyVersionKey>& after) = 0;
   // Number of key versions per master-key version.
   virtual Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() = 0;
-  virtual Result<std::int64_t> GetQuota(std::string_view principal, std::string_view day) = 0;
   // The principal's quota events after `since_ms` (the start of the window).
   virtual Result<QuotaWindow> GetQuotaWindow(std::string_view principal, std::int64_t since_ms) = 0;
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;

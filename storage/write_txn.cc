@@ -218,27 +218,6 @@ Result<std::optional<AuditRow>> SqliteWriteTxn::LastAudit() {
   return row;
 }
 
-Result<std::int64_t> SqliteWriteTxn::IncrementQuota(std::string_view principal,
-                                                    std::string_view day) {
-  ESCROW_TXN_USABLE();
-  Result<std::int64_t> count = DoIncrementQuota(principal, day);
-  if (!count.ok()) return Track(count.status());
-  return count;
-}
-
-Result<std::int64_t> SqliteWriteTxn::DoIncrementQuota(std::string_view principal,
-                                                      std::string_view day) {
-  ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kIncrementQuota));
-  ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
-  ESCROW_RETURN_IF_ERROR(stmt->BindText(2, day));
-  ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
-  if (!has_row) return Status::Internal("increment quota: no count returned");
-  const std::int64_t count = stmt->ColumnInt64(0);
-  ESCROW_ASSIGN_OR_RETURN(bool more, stmt->Step());  // run the statement to its end
-  if (more) return Status::Internal("increment quota: more than one count returned");
-  return count;
-}
-
 Result<QuotaWindow> SqliteWriteTxn::AddQuotaEvent(std::string_view principal, std::int64_t at_ms,
                                                   std::int64_t since_ms) {
   ESCROW_TXN_USABLE();

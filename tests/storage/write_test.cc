@@ -32,7 +32,7 @@ TEST_CASE("A failing Write callback rolls back everything", "[storage][write]") 
     ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(MakeKeyVersion("dev-1", 1)));
     ESCROW_RETURN_IF_ERROR(txn.AppendAudit(MakeAudit(1)));
     ESCROW_RETURN_IF_ERROR(txn.SetMeta("k", "v"));
-    ESCROW_RETURN_IF_ERROR(txn.IncrementQuota("helpdesk-1", "2024-01-01").status());
+    ESCROW_RETURN_IF_ERROR(txn.AddQuotaEvent("helpdesk-1", 1'700'000'000'000, 0).status());
     return Status::PermissionDenied("policy said no", "forbidden");
   });
   CHECK(s.code() == Code::kPermissionDenied);
@@ -41,7 +41,7 @@ TEST_CASE("A failing Write callback rolls back everything", "[storage][write]") 
   CHECK_FALSE(store->GetKeyVersion("dev-1", 1)->has_value());
   CHECK_FALSE(store->LastAudit()->has_value());
   CHECK_FALSE(store->GetMeta("k")->has_value());
-  CHECK(*store->GetQuota("helpdesk-1", "2024-01-01") == 0);
+  CHECK(store->GetQuotaWindow("helpdesk-1", 0)->count == 0);
   // The writer is usable afterwards.
   MustWrite(*store, [](WriteTxn& txn) { return txn.UpsertDevice(MakeDevice("dev-2")); });
   CHECK(HasDevice(*store, "dev-2"));
@@ -111,25 +111,6 @@ TEST_CASE("Store reads and writes meta values", "[storage][write]") {
   MustWrite(*store, [](WriteTxn& txn) { return txn.SetMeta("active_master_key_version", "2"); });
   CHECK(*store->GetMeta("active_master_key_version") == std::optional<std::string>("2"));
   CHECK(*store->GetMeta("rotation_state") == std::optional<std::string>(""));
-}
-
-TEST_CASE("Store counts quota per principal and day", "[storage][write]") {
-  StoreFixture f;
-  auto store = f.Open();
-  std::vector<std::int64_t> counts;
-  for (int i = 0; i < 3; ++i) {
-    MustWrite(*store, [&](WriteTxn& txn) -> Status {
-      ESCROW_ASSIGN_OR_RETURN(std::int64_t n, txn.IncrementQuota("hd-1", "2024-05-01"));
-      counts.push_back(n);
-      return Status::Ok();
-    });
-  }
-  MustWrite(*store,
-            [](WriteTxn& txn) { return txn.IncrementQuota("hd-1", "2024-05-02").status(); });
-  CHECK(counts == std::vector<std::int64_t>{1, 2, 3});
-  CHECK(*store->GetQuota("hd-1", "2024-05-01") == 3);
-  CHECK(*store->GetQuota("hd-1", "2024-05-02") == 1);
-  CHECK(*store->GetQuota("hd-2", "2024-05-01") == 0);
 }
 
 // Quota events as the vault writes them: `at_ms` now, the window the 24 h before it.
