@@ -165,11 +165,34 @@ CREATE TRIGGER key_versions_count_delete AFTER DELETE ON key_versions BEGIN
 END;
 )sql";
 
+// The helpdesk/admin quota counts releases in a rolling 24 hours: one row per release, kept
+// until it leaves the window (adding one deletes that principal's rows that have left it). A
+// count per UTC day (migration 1's quota table, no longer used) let the quota be spent twice
+// across midnight. Today's counts carry over as releases at today's midnight, which leave the
+// window when the day's count would have been reset: upgrading grants no extra quota. The old
+// rows are then emptied (they were never pruned); the table stays, as migrations are frozen.
+constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE quota_events (
+  principal TEXT    NOT NULL,
+  at_ms     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX quota_events_by_principal ON quota_events (principal, at_ms);
+INSERT INTO quota_events (principal, at_ms)
+  WITH RECURSIVE n (i) AS (
+    SELECT 1 UNION ALL
+    SELECT i + 1 FROM n WHERE i < (SELECT max(count) FROM quota WHERE day = date('now')))
+  SELECT q.principal, CAST((julianday(q.day) - 2440587.5) * 86400000 AS INTEGER)
+    FROM quota AS q JOIN n ON n.i <= q.count
+    WHERE q.day = date('now');
+DELETE FROM quota;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
     Migration{3, "index of active key versions", kSchemaV3},
     Migration{4, "key version state checked without a temporary index", kSchemaV4},
+    Migration{5, "quota counted over a rolling 24 hours", kSchemaV5},
 };
 
 constexpr Query kHasVersionTable{

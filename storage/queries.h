@@ -129,13 +129,15 @@ inline constexpr Query kSetMeta{"set meta",
                                 "INSERT INTO meta (key, value) VALUES (?1, ?2) "
                                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value"};
 
-// quota
-inline constexpr Query kGetQuota{"get quota",
-                                 "SELECT count FROM quota WHERE principal = ?1 AND day = ?2"};
-inline constexpr Query kIncrementQuota{
-    "increment quota",
-    "INSERT INTO quota (principal, day, count) VALUES (?1, ?2, 1) "
-    "ON CONFLICT (principal, day) DO UPDATE SET count = count + 1 RETURNING count"};
+// quota_events (migration 5): one row per release counted against a principal's quota, read
+// and pruned through the index on (principal, at_ms).
+inline constexpr Query kQuotaWindow{
+    "read quota window",
+    "SELECT count(*), min(at_ms) FROM quota_events WHERE principal = ?1 AND at_ms > ?2"};
+inline constexpr Query kInsertQuotaEvent{
+    "insert quota event", "INSERT INTO quota_events (principal, at_ms) VALUES (?1, ?2)"};
+inline constexpr Query kPruneQuotaEvents{
+    "prune quota events", "DELETE FROM quota_events WHERE principal = ?1 AND at_ms <= ?2"};
 
 }  // namespace escrow::storage::queries
 

@@ -101,4 +101,11 @@ Result<AuditRow> ReadAudit(const Statement& stmt) {
   return row;
 }
 
+Result<QuotaWindow> ReadQuotaWindow(const Statement& stmt) {
+  QuotaWindow window;
+  window.count = stmt.ColumnInt64(0);
+  if (!stmt.ColumnIsNull(1)) window.oldest_ms = stmt.ColumnInt64(1);
+  return window;
+}
+
 }  // namespace escrow::storage

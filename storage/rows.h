@@ -22,6 +22,8 @@ Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt);
 Status BindAudit(Statement& stmt, const AuditRow& row);  // ?1 .. ?12
 Result<AuditRow> ReadAudit(const Statement& stmt);
 
+Result<QuotaWindow> ReadQuotaWindow(const Statement& stmt);  // queries::kQuotaWindow's row
+
 template <class Row>
 using RowReader = Result<Row> (*)(const Statement&);
 

@@ -247,13 +247,15 @@ Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> SqliteStore::CountBy
   });
 }
 
-Result<std::int64_t> SqliteStore::GetQuota(std::string_view principal, std::string_view day) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::int64_t> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetQuota));
+Result<QuotaWindow> SqliteStore::GetQuotaWindow(std::string_view principal, std::int64_t since_ms) {
+  return WithReader(*readers_, [&](Database& db) -> Result<QuotaWindow> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kQuotaWindow));
     ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, day));
-    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
-    return has_row ? stmt->ColumnInt64(0) : std::int64_t{0};
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, since_ms));
+    ESCROW_ASSIGN_OR_RETURN(std::optional<QuotaWindow> window,
+                            ReadOne<QuotaWindow>(*stmt, ReadQuotaWindow));
+    if (!window) return Status::Internal("read quota window: no row");
+    return *window;
   });
 }
 

@@ -44,7 +44,7 @@ class SqliteStore final : public Store {
       std::uint32_t master_key_version, std::size_t limit,
       const std::optional<KeyVersionKey>& after) override;
   Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() override;
-  Result<std::int64_t> GetQuota(std::string_view principal, std::string_view day) override;
+  Result<QuotaWindow> GetQuotaWindow(std::string_view principal, std::int64_t since_ms) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Result<std::vector<AuditRow>> ListAudit(std::uint64_t after, std::size_t limit,
                                           std::optional<std::string_view> device_id) override;

@@ -67,6 +67,12 @@ struct AuditRow {
   std::uint32_t audit_key_version = 0;
 };
 
+// A principal's quota events (releases counted against a quota) after the start of a window.
+struct QuotaWindow {
+  std::int64_t count = 0;
+  std::optional<std::int64_t> oldest_ms;  // the earliest event's time; none if count is 0
+};
+
 // Operations inside one write transaction (BEGIN IMMEDIATE ... COMMIT). Not thread-safe:
 // used only by the thread running Store::Write.
 // Every method may also return kUnavailable (busy, disk full, read-only, I/O) or kDataLoss
@@ -107,8 +113,12 @@ class WriteTxn {
   // The newest audit record, read inside the transaction (the write lock is held: no other
   // process can append before this transaction ends).
   virtual Result<std::optional<AuditRow>> LastAudit() = 0;
-  // Adds one to (principal, day) and returns the new count.
-  virtual Result<std::int64_t> IncrementQuota(std::string_view principal, std::string_view day) = 0;
+  // Records a quota event of `principal` at `at_ms` and returns the principal's events after
+  // `since_ms` (the start of the window), this one included. First deletes the principal's
+  // events at or before `since_ms`: they have left the window, so the table keeps at most one
+  // window of events per principal and each call deletes at most that many.
+  virtual Result<QuotaWindow> AddQuotaEvent(std::string_view principal, std::int64_t at_ms,
+                                            std::int64_t since_ms) = 0;
   // Runs `fn` inside a SAVEPOINT: its changes are kept if it returns OK and undone if not,
   // leaving the rest of the transaction intact. Its Status is returned.
   virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;
@@ -158,7 +168,8 @@ class Store {
       const std::optional<KeyVersionKey>& after) = 0;
   // Number of key versions per master-key version.
   virtual Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() = 0;
-  virtual Result<std::int64_t> GetQuota(std::string_view principal, std::string_view day) = 0;
+  // The principal's quota events after `since_ms` (the start of the window).
+  virtual Result<QuotaWindow> GetQuotaWindow(std::string_view principal, std::int64_t since_ms) = 0;
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
 
   // Records with seq > after, optionally only those of one device, oldest first.

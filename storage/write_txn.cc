@@ -218,25 +218,35 @@ Result<std::optional<AuditRow>> SqliteWriteTxn::LastAudit() {
   return row;
 }
 
-Result<std::int64_t> SqliteWriteTxn::IncrementQuota(std::string_view principal,
-                                                    std::string_view day) {
+Result<QuotaWindow> SqliteWriteTxn::AddQuotaEvent(std::string_view principal, std::int64_t at_ms,
+                                                  std::int64_t since_ms) {
   ESCROW_TXN_USABLE();
-  Result<std::int64_t> count = DoIncrementQuota(principal, day);
-  if (!count.ok()) return Track(count.status());
-  return count;
+  Result<QuotaWindow> window = DoAddQuotaEvent(principal, at_ms, since_ms);
+  if (!window.ok()) return Track(window.status());
+  return window;
 }
 
-Result<std::int64_t> SqliteWriteTxn::DoIncrementQuota(std::string_view principal,
-                                                      std::string_view day) {
-  ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kIncrementQuota));
+Result<QuotaWindow> SqliteWriteTxn::DoAddQuotaEvent(std::string_view principal, std::int64_t at_ms,
+                                                    std::int64_t since_ms) {
+  {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kPruneQuotaEvents));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, since_ms));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+  }
+  {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kInsertQuotaEvent));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, at_ms));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+  }
+  ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db_.Prepare(queries::kQuotaWindow));
   ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
-  ESCROW_RETURN_IF_ERROR(stmt->BindText(2, day));
-  ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
-  if (!has_row) return Status::Internal("increment quota: no count returned");
-  const std::int64_t count = stmt->ColumnInt64(0);
-  ESCROW_ASSIGN_OR_RETURN(bool more, stmt->Step());  // run the statement to its end
-  if (more) return Status::Internal("increment quota: more than one count returned");
-  return count;
+  ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, since_ms));
+  ESCROW_ASSIGN_OR_RETURN(std::optional<QuotaWindow> window,
+                          ReadOne<QuotaWindow>(*stmt, ReadQuotaWindow));
+  if (!window) return Status::Internal("read quota window: no row");
+  return *window;
 }
 
 Status SqliteWriteTxn::Isolated(const std::function<Status(WriteTxn&)>& fn) {

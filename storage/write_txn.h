@@ -32,7 +32,8 @@ class SqliteWriteTxn final : public WriteTxn {
   Status SetMeta(std::string_view key, std::string_view value) override;
   Result<std::optional<std::string>> GetMeta(std::string_view key) override;
   Result<std::optional<AuditRow>> LastAudit() override;
-  Result<std::int64_t> IncrementQuota(std::string_view principal, std::string_view day) override;
+  Result<QuotaWindow> AddQuotaEvent(std::string_view principal, std::int64_t at_ms,
+                                    std::int64_t since_ms) override;
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 
   // OK, or the first error that made the transaction unfit to commit.
@@ -42,7 +43,8 @@ class SqliteWriteTxn final : public WriteTxn {
   // Records `s` as the poison if it may have ended the transaction; returns `s`.
   Status Track(Status s);
   Status DoAppendAudit(const AuditRow& row);
-  Result<std::int64_t> DoIncrementQuota(std::string_view principal, std::string_view day);
+  Result<QuotaWindow> DoAddQuotaEvent(std::string_view principal, std::int64_t at_ms,
+                                      std::int64_t since_ms);
 
   Database& db_;
   Status poison_;

@@ -69,7 +69,7 @@ struct VaultConfig {
   std::chrono::seconds checkin_window{std::chrono::hours(24 * 7)};
   std::chrono::seconds key_display{std::chrono::minutes(5)};
   bool rotate_after_retrieval = true;
-  int daily_quota = 25;
+  int daily_quota = 25;  // helpdesk/admin retrievals per person per rolling 24 hours; 0 = off
 
   // [limits]
   RateLimit retrieve_per_user{10, std::chrono::seconds(60)};

@@ -1,5 +1,6 @@
 // EscrowService: storing and releasing recovery keys.
 
+#include <algorithm>
 #include <limits>
 
 #include "vault/associated_data.h"
@@ -13,11 +14,16 @@ namespace {
 // Reasons are free text for the audit trail: 1 to 500 bytes, no control characters.
 bool IsValidReason(std::string_view s) { return IsPlainText(s, 500); }
 
-std::string UtcDay(TimePoint t) { return FormatRfc3339(t).substr(0, 10); }
+// Helpdesk and admin retrievals count against their quota for this long after each one: a
+// rolling window, because a count per UTC day could be spent twice across midnight.
+constexpr std::int64_t kQuotaWindowMs = std::int64_t{24} * 3600 * 1000;
 
-std::int64_t SecondsToUtcMidnight(TimePoint t) {
-  const std::int64_t s = ToUnixSeconds(t);
-  return 86400 - (s % 86400);
+// Seconds until the oldest retrieval in `window` leaves it and frees a slot (at least 1). An
+// event timed after `now_ms` (the clock was set back) is taken as now's: never an overflow.
+std::int64_t SecondsUntilSlotFrees(const storage::QuotaWindow& window, std::int64_t now_ms) {
+  const std::int64_t oldest_ms = std::min(window.oldest_ms.value_or(now_ms), now_ms);
+  const std::int64_t wait_ms = oldest_ms + kQuotaWindowMs - now_ms;
+  return std::max<std::int64_t>(1, (wait_ms + 999) / 1000);
 }
 
 // 'asked version=N; stated reason="..."; ' for what a retrieval asked ("" for nothing).
@@ -209,14 +215,18 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
                                                 "invalid_request"));
   }
   const TimePoint now = m.clock.Now();
-  const std::string day = UtcDay(now);
+  const std::int64_t now_ms = ToUnixMillis(now);
+  const std::int64_t window_start_ms = now_ms - kQuotaWindowMs;  // events after it count
   const bool quota_applies = d.via_role && m.options.daily_quota > 0;
-  const Status over_quota = Status::ResourceExhausted(
-      "daily retrieval quota reached", SecondsToUtcMidnight(now), "rate_limited");
+  auto over_quota = [&](const storage::QuotaWindow& window) {
+    return Status::ResourceExhausted("retrieval quota for 24 hours reached",
+                                     SecondsUntilSlotFrees(window, now_ms), "rate_limited");
+  };
   if (quota_applies) {
-    ESCROW_ASSIGN_OR_RETURN(std::int64_t used, m.store.GetQuota(caller.principal(), day));
-    if (used >= m.options.daily_quota) {
-      return deny(action, over_quota, "alert: daily quota exceeded");
+    ESCROW_ASSIGN_OR_RETURN(storage::QuotaWindow used,
+                            m.store.GetQuotaWindow(caller.principal(), window_start_ms));
+    if (used.count >= m.options.daily_quota) {
+      return deny(action, over_quota(used), "alert: daily quota exceeded");
     }
   }
 
@@ -228,10 +238,12 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
   // Fail closed: the key leaves only after this record is durable.
   Status s = m.audit.Commit(
       [&](storage::WriteTxn& txn) -> Status {
+        // Counted again under the write lock, as concurrent releases may all have passed the
+        // check above. A refusal rolls this change back, the event and the pruning alike.
         if (quota_applies) {
-          ESCROW_ASSIGN_OR_RETURN(std::int64_t count,
-                                  txn.IncrementQuota(caller.principal(), day));
-          if (count > m.options.daily_quota) return over_quota;
+          ESCROW_ASSIGN_OR_RETURN(storage::QuotaWindow used,
+                                  txn.AddQuotaEvent(caller.principal(), now_ms, window_start_ms));
+          if (used.count > m.options.daily_quota) return over_quota(used);
         }
         ESCROW_RETURN_IF_ERROR(txn.SetBurned(id, released));
         if (m.options.rotate_after_retrieval) {

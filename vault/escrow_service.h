@@ -25,7 +25,7 @@ struct EscrowOptions {
   std::chrono::seconds checkin_window{std::chrono::hours(24 * 7)};
   std::chrono::seconds key_display{std::chrono::minutes(5)};
   bool rotate_after_retrieval = true;
-  int daily_quota = 25;  // helpdesk and admin retrievals per person per UTC day; 0 = off
+  int daily_quota = 25;  // helpdesk and admin retrievals per person per rolling 24 hours; 0 = off
 };
 
 struct PutDeviceResult {

@@ -37,7 +37,7 @@ TEST_CASE("Store serves concurrent readers and writers", "[storage][concurrency]
         Status s = store->Write([&](WriteTxn& txn) -> Status {
           ESCROW_RETURN_IF_ERROR(txn.UpsertDevice(MakeDevice(id, "owner-" + std::to_string(w))));
           ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(MakeKeyVersion(id, 1)));
-          ESCROW_RETURN_IF_ERROR(txn.IncrementQuota("shared", "day").status());
+          ESCROW_RETURN_IF_ERROR(txn.AddQuotaEvent("shared", 1, 0).status());
           // Writes are serialised, so the head read here is the head at commit.
           const std::uint64_t seq = next_seq.load();
           ESCROW_RETURN_IF_ERROR(txn.AppendAudit(MakeAudit(seq, id)));
@@ -69,7 +69,7 @@ TEST_CASE("Store serves concurrent readers and writers", "[storage][concurrency]
   CHECK(write_failures.load() == 0);
   CHECK(read_failures.load() == 0);
   CHECK(reads.load() > 0);
-  CHECK(*store->GetQuota("shared", "day") == kWriters * kWritesEach);
+  CHECK(store->GetQuotaWindow("shared", 0)->count == kWriters * kWritesEach);
   auto last = store->LastAudit();
   REQUIRE(last.ok());
   REQUIRE(last->has_value());

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 
 #include "storage/sqlite_store.h"
 #include "tests/storage/store_fixture.h"
+#include "vault/base/clock.h"
 
 namespace escrow::storage {
 namespace {
@@ -92,8 +94,9 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
     });
   }
   // Back to what a vault of schema 2 left on disk.
-  REQUIRE(RawExec(f.path, "DROP INDEX key_versions_active; "
-                          "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
+  REQUIRE(RawExec(f.path,
+                  "DROP INDEX key_versions_active; DROP TABLE quota_events; "
+                  "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
 
   auto store = f.Open(/*create=*/false);
@@ -126,6 +129,50 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   auto after = store->CountByMasterKey();
   REQUIRE(after.ok());
   CHECK(*after == std::vector<std::pair<std::uint32_t, std::int64_t>>{{1, 3}});
+}
+
+TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling-window events",
+          "[storage][migrations][quota]") {
+  StoreFixture f;
+  { auto store = f.Open(); }
+  // Back to what a vault of schema 4 left on disk: counts per principal and UTC day.
+  REQUIRE(RawExec(f.path,
+                  "DROP TABLE quota_events; DELETE FROM schema_version WHERE version > 4; "
+                  "INSERT INTO quota (principal, day, count) VALUES "
+                  "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
+                  "('hd-1', date('now', '-1 day'), 25), ('hd-3', '2024-01-01', 7)") == SQLITE_OK);
+
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path,
+                 "SELECT count(*) FROM sqlite_schema WHERE name = "
+                 "'quota_events_by_principal'") == "1");
+  // Today's releases count from today's UTC midnight, so they leave the window when the old
+  // count would have been reset; earlier days are gone, and so are the old rows.
+  const std::string at = QueryOne(f.path, "SELECT DISTINCT at_ms FROM quota_events");
+  REQUIRE_FALSE(at.empty());
+  REQUIRE(at.find(',') == std::string::npos);
+  const std::int64_t midnight_ms = std::stoll(at);
+  constexpr std::int64_t kDayMs = 86'400'000;
+  CHECK(midnight_ms % kDayMs == 0);
+  const std::int64_t now_ms = ToUnixMillis(Clock::System().Now());
+  CHECK(midnight_ms <= now_ms);
+  CHECK(now_ms < midnight_ms + kDayMs + 60'000);  // a minute's slack across midnight
+  auto count = [&](std::string_view principal) {
+    Result<QuotaWindow> window =
+        store->GetQuotaWindow(principal, std::numeric_limits<std::int64_t>::min());
+    REQUIRE(window.ok());
+    return window->count;
+  };
+  CHECK(count("hd-1") == 3);
+  CHECK(count("hd-2") == 1);
+  CHECK(count("hd-3") == 0);
+  CHECK(QueryOne(f.path, "SELECT count(*) FROM quota") == "0");
+  // The upgraded table takes events.
+  MustWrite(*store, [&](WriteTxn& txn) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(QuotaWindow w, txn.AddQuotaEvent("hd-1", now_ms, now_ms - kDayMs));
+    return w.count == 4 ? Status::Ok() : Status::Internal("count " + std::to_string(w.count));
+  });
 }
 
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {

@@ -39,9 +39,10 @@ TEST_CASE("Key-version writes build no temporary tables", "[storage][query_plan]
   auto db = Database::Open({.path = f.path});
   REQUIRE(db.ok());
   // A CHECK of `state IN (three values)` compiled to a temporary index on every insert.
-  for (const Query* query : {&queries::kInsertKeyVersion, &queries::kSetKeyVersionState,
-                             &queries::kSetBurned, &queries::kBurnActive,
-                             &queries::kReplaceSealed, &queries::kAppendAudit}) {
+  for (const Query* query :
+       {&queries::kInsertKeyVersion, &queries::kSetKeyVersionState, &queries::kSetBurned,
+        &queries::kBurnActive, &queries::kReplaceSealed, &queries::kAppendAudit,
+        &queries::kInsertQuotaEvent, &queries::kPruneQuotaEvents}) {
     const std::string program = Program(**db, *query);
     INFO(query->name << ":\n" << program);
     CHECK_THAT(program, Catch::Contains("Halt"));  // the program was read at all
@@ -63,12 +64,12 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
        {&queries::kGetDevice, &queries::kListDevicesByOwner, &queries::kListDevicesBySerial,
         &queries::kSetRotationPending, &queries::kSetCheckin, &queries::kGetKeyVersion,
         &queries::kListKeyVersions, &queries::kListSealedUnder, &queries::kListSealedUnderAfter,
-        &queries::kSetKeyVersionState,
-        &queries::kSetBurned, &queries::kReplaceSealed, &queries::kLastAuditSeq,
-        &queries::kListAudit, &queries::kListAuditByDevice, &queries::kLastAudit,
-        &queries::kGetMeta, &queries::kGetQuota, &queries::kCurrentKeyVersion,
+        &queries::kSetKeyVersionState, &queries::kSetBurned, &queries::kReplaceSealed,
+        &queries::kLastAuditSeq, &queries::kListAudit, &queries::kListAuditByDevice,
+        &queries::kLastAudit, &queries::kGetMeta, &queries::kCurrentKeyVersion,
         &queries::kLatestKeyVersion, &queries::kListBurnedKeyVersions,
-        &queries::kListActiveVersions, &queries::kBurnActive}) {
+        &queries::kListActiveVersions, &queries::kBurnActive, &queries::kQuotaWindow,
+        &queries::kPruneQuotaEvents}) {
     const std::string plan = Plan(**db, *query);
     INFO(query->name << ":\n" << plan);
     CHECK_THAT(plan, Catch::Contains("SEARCH"));
@@ -91,6 +92,11 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
     CHECK_THAT(Plan(**db, queries::kListSealedUnderAfter),
                Catch::Contains("key_versions_by_master_key (master_key_version=? AND "
                                "(device_id,version)>(?,?))"));
+    CHECK_THAT(
+        Plan(**db, queries::kQuotaWindow),
+        Catch::Contains("COVERING INDEX quota_events_by_principal (principal=? AND at_ms>?)"));
+    CHECK_THAT(Plan(**db, queries::kPruneQuotaEvents),
+               Catch::Contains("INDEX quota_events_by_principal (principal=? AND at_ms<?)"));
     CHECK_THAT(Plan(**db, queries::kListAudit), Catch::Contains("INTEGER PRIMARY KEY (rowid>?)"));
     CHECK_THAT(Plan(**db, queries::kListAuditByDevice),
                Catch::Contains("audit_by_device (device_id=? AND rowid>?)"));

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
 
 #include <catch2/catch.hpp>
 
@@ -31,7 +32,7 @@ TEST_CASE("A failing Write callback rolls back everything", "[storage][write]") 
     ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(MakeKeyVersion("dev-1", 1)));
     ESCROW_RETURN_IF_ERROR(txn.AppendAudit(MakeAudit(1)));
     ESCROW_RETURN_IF_ERROR(txn.SetMeta("k", "v"));
-    ESCROW_RETURN_IF_ERROR(txn.IncrementQuota("helpdesk-1", "2024-01-01").status());
+    ESCROW_RETURN_IF_ERROR(txn.AddQuotaEvent("helpdesk-1", 1'700'000'000'000, 0).status());
     return Status::PermissionDenied("policy said no", "forbidden");
   });
   CHECK(s.code() == Code::kPermissionDenied);
@@ -40,7 +41,7 @@ TEST_CASE("A failing Write callback rolls back everything", "[storage][write]") 
   CHECK_FALSE(store->GetKeyVersion("dev-1", 1)->has_value());
   CHECK_FALSE(store->LastAudit()->has_value());
   CHECK_FALSE(store->GetMeta("k")->has_value());
-  CHECK(*store->GetQuota("helpdesk-1", "2024-01-01") == 0);
+  CHECK(store->GetQuotaWindow("helpdesk-1", 0)->count == 0);
   // The writer is usable afterwards.
   MustWrite(*store, [](WriteTxn& txn) { return txn.UpsertDevice(MakeDevice("dev-2")); });
   CHECK(HasDevice(*store, "dev-2"));
@@ -112,23 +113,94 @@ TEST_CASE("Store reads and writes meta values", "[storage][write]") {
   CHECK(*store->GetMeta("rotation_state") == std::optional<std::string>(""));
 }
 
-TEST_CASE("Store counts quota per principal and day", "[storage][write]") {
+// Quota events as the vault writes them: `at_ms` now, the window the 24 h before it.
+constexpr std::int64_t kWindowMs = 24 * 3600 * 1000;
+
+QuotaWindow MustAddQuotaEvent(Store& store, std::string_view principal, std::int64_t at_ms) {
+  QuotaWindow window;
+  MustWrite(store, [&](WriteTxn& txn) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(window, txn.AddQuotaEvent(principal, at_ms, at_ms - kWindowMs));
+    return Status::Ok();
+  });
+  return window;
+}
+
+QuotaWindow MustGetQuotaWindow(Store& store, std::string_view principal, std::int64_t since_ms) {
+  Result<QuotaWindow> window = store.GetQuotaWindow(principal, since_ms);
+  INFO(window.status().ToString());
+  REQUIRE(window.ok());
+  return *window;
+}
+
+TEST_CASE("Store counts quota events per principal in a rolling window",
+          "[storage][write][quota]") {
   StoreFixture f;
   auto store = f.Open();
+  constexpr std::int64_t t0 = 1'700'000'000'000;
+  CHECK(MustGetQuotaWindow(*store, "hd-1", t0).count == 0);
+  CHECK_FALSE(MustGetQuotaWindow(*store, "hd-1", t0).oldest_ms.has_value());
+
   std::vector<std::int64_t> counts;
-  for (int i = 0; i < 3; ++i) {
-    MustWrite(*store, [&](WriteTxn& txn) -> Status {
-      ESCROW_ASSIGN_OR_RETURN(std::int64_t n, txn.IncrementQuota("hd-1", "2024-05-01"));
-      counts.push_back(n);
-      return Status::Ok();
-    });
+  for (const std::int64_t at : {t0, t0 + 1000, t0 + 1000, t0 + 5000}) {  // two in one ms
+    const QuotaWindow w = MustAddQuotaEvent(*store, "hd-1", at);
+    CHECK(w.oldest_ms == std::optional<std::int64_t>(t0));
+    counts.push_back(w.count);
   }
-  MustWrite(*store,
-            [](WriteTxn& txn) { return txn.IncrementQuota("hd-1", "2024-05-02").status(); });
-  CHECK(counts == std::vector<std::int64_t>{1, 2, 3});
-  CHECK(*store->GetQuota("hd-1", "2024-05-01") == 3);
-  CHECK(*store->GetQuota("hd-1", "2024-05-02") == 1);
-  CHECK(*store->GetQuota("hd-2", "2024-05-01") == 0);
+  CHECK(counts == std::vector<std::int64_t>{1, 2, 3, 4});
+  MustAddQuotaEvent(*store, "hd-2", t0 + 2000);
+
+  // An event counts while it is after the window's start, and not once the start reaches it.
+  CHECK(MustGetQuotaWindow(*store, "hd-1", t0 - 1).count == 4);
+  const QuotaWindow later = MustGetQuotaWindow(*store, "hd-1", t0);
+  CHECK(later.count == 3);
+  CHECK(later.oldest_ms == std::optional<std::int64_t>(t0 + 1000));
+  CHECK(MustGetQuotaWindow(*store, "hd-1", t0 + 1000).count == 1);
+  CHECK(MustGetQuotaWindow(*store, "hd-1", t0 + 5000).count == 0);
+  CHECK(MustGetQuotaWindow(*store, "hd-2", t0 - 1).count == 1);
+  CHECK(MustGetQuotaWindow(*store, "hd-3", t0 - 1).count == 0);
+}
+
+TEST_CASE("Adding a quota event prunes the principal's events that left the window",
+          "[storage][write][quota]") {
+  StoreFixture f;
+  auto store = f.Open();
+  constexpr std::int64_t t0 = 1'700'000'000'000;
+  for (const std::int64_t at : {t0, t0 + 1000, t0 + 2000}) MustAddQuotaEvent(*store, "hd-1", at);
+  MustAddQuotaEvent(*store, "hd-2", t0);
+  auto rows = [&](std::string_view principal) {
+    // Old events are invisible to GetQuotaWindow: ask for every row the table holds.
+    return MustGetQuotaWindow(*store, principal, std::numeric_limits<std::int64_t>::min()).count;
+  };
+  REQUIRE(rows("hd-1") == 3);
+
+  // 24 h and 1 s after the first: the first two have left the window and are deleted.
+  const QuotaWindow w = MustAddQuotaEvent(*store, "hd-1", t0 + kWindowMs + 1000);
+  CHECK(w.count == 2);
+  CHECK(w.oldest_ms == std::optional<std::int64_t>(t0 + 2000));
+  CHECK(rows("hd-1") == 2);
+  CHECK(rows("hd-2") == 1);  // another principal's rows wait for that principal's next event
+
+  SECTION("a rolled-back event leaves the window and the pruned rows as they were") {
+    Status s = store->Write([&](WriteTxn& txn) -> Status {
+      ESCROW_RETURN_IF_ERROR(
+          txn.AddQuotaEvent("hd-1", t0 + 3 * kWindowMs, t0 + 2 * kWindowMs).status());
+      return Status::ResourceExhausted("over quota", 60);
+    });
+    CHECK(s.code() == Code::kResourceExhausted);
+    CHECK(rows("hd-1") == 2);
+  }
+  SECTION("inside Isolated, as the vault's release does") {
+    MustWrite(*store, [&](WriteTxn& txn) -> Status {
+      Status refused = txn.Isolated([&](WriteTxn& t) -> Status {
+        ESCROW_ASSIGN_OR_RETURN(QuotaWindow in,
+                                t.AddQuotaEvent("hd-1", t0 + kWindowMs + 2000, t0 + 2000));
+        constexpr std::int64_t kQuota = 1;
+        return in.count > kQuota ? Status::ResourceExhausted("over quota", 1) : Status::Ok();
+      });
+      return refused.code() == Code::kResourceExhausted ? Status::Ok() : refused;
+    });
+    CHECK(rows("hd-1") == 2);
+  }
 }
 
 TEST_CASE("Write called inside a Write callback fails instead of deadlocking", "[storage][write]") {

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "storage/store.h"
 #include "tests/vault/vault_fixture.h"
 
 namespace escrow::vault {
@@ -213,7 +214,7 @@ TEST_CASE("An owner change hides old versions from the new owner and sets rotati
             .reason() == "forbidden");
 }
 
-TEST_CASE("Helpdesk retrievals have a daily quota per person", "[vault][service]") {
+TEST_CASE("Helpdesk retrievals have a quota per person", "[vault][service][quota]") {
   EscrowOptions options;
   options.daily_quota = 2;
   VaultFixture f(options);
@@ -226,8 +227,8 @@ TEST_CASE("Helpdesk retrievals have a daily quota per person", "[vault][service]
   Result<RetrievedKey> third = s.Retrieve(Helpdesk("hd1"), "mac-1", "t3", std::nullopt);
   REQUIRE_FALSE(third.ok());
   CHECK(third.status().code() == Code::kResourceExhausted);
-  CHECK(third.status().retry_after_seconds() > 0);
-  // Another person, and the owner, are not affected; the next day resets it.
+  CHECK(third.status().retry_after_seconds() == 24 * 3600);  // both were made just now
+  // Another person, and the owner, are not affected; 24 hours later the slots are free.
   CHECK(s.Retrieve(Helpdesk("hd2"), "mac-1", "t", std::nullopt).ok());
   CHECK(s.Retrieve(User("alice"), "mac-1", "", std::nullopt).ok());
   f.clock().Advance(std::chrono::hours(24));
@@ -237,6 +238,128 @@ TEST_CASE("Helpdesk retrievals have a daily quota per person", "[vault][service]
   bool alert = false;
   for (const auto& r : page->records) alert |= r.event.detail.find("alert") != std::string::npos;
   CHECK(alert);
+}
+
+// Moves the clock forward to the next hh:mm UTC.
+void AdvanceToUtc(testing::ManualClock& clock, int hour, int minute) {
+  constexpr std::int64_t kDayMs = 86'400'000;
+  const std::int64_t now = ToUnixMillis(clock.Now());
+  std::int64_t target = now / kDayMs * kDayMs + (hour * 3600 + minute * 60) * std::int64_t{1000};
+  if (target <= now) target += kDayMs;
+  clock.Advance(std::chrono::milliseconds(target - now));
+}
+
+// How many of the principal's retrievals the quota counts now.
+std::int64_t QuotaUsed(VaultFixture& f, std::string_view principal) {
+  Result<storage::QuotaWindow> window =
+      f.store().GetQuotaWindow(principal, ToUnixMillis(f.clock().Now() - std::chrono::hours(24)));
+  REQUIRE(window.ok());
+  return window->count;
+}
+
+// The quota alerts in the audit trail of a device.
+int QuotaAlerts(EscrowService& s, std::string_view device_id) {
+  Result<AuditPage> page = s.ListAudit(Auditor(), device_id, 0, 1000);
+  REQUIRE(page.ok());
+  int alerts = 0;
+  for (const AuditRecord& r : page->records) {
+    // After what the caller said (the stated reason), the alert.
+    alerts += r.event.outcome == "denied" &&
+              r.event.detail.ends_with("alert: daily quota exceeded");
+  }
+  return alerts;
+}
+
+TEST_CASE("The helpdesk quota is a rolling 24 hours and cannot be spent twice across midnight",
+          "[vault][service][quota]") {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  EscrowOptions options;
+  options.daily_quota = 3;
+  VaultFixture f(options);
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice");
+  SecretBytes k = Key(kKey1);
+  REQUIRE(s.StoreKey(Mdm(), "mac-1", k, nullptr).ok());
+  auto retrieve = [&] { return s.Retrieve(Helpdesk("hd1"), "mac-1", "ticket", std::nullopt); };
+
+  // The whole quota at 23:59 UTC: at :00, :20 and :40.
+  AdvanceToUtc(f.clock(), 23, 59);
+  const TimePoint first = f.clock().Now();
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(retrieve().ok());
+    f.clock().Advance(seconds(20));
+  }
+  // 00:01 UTC: a new UTC day, but the same 24 hours. Retry-After is the time until the first
+  // retrieval leaves the window (24 h after it: 23 h 58 min from now).
+  AdvanceToUtc(f.clock(), 0, 1);
+  Result<RetrievedKey> after_midnight = retrieve();
+  REQUIRE_FALSE(after_midnight.ok());
+  CHECK(after_midnight.status().code() == Code::kResourceExhausted);
+  CHECK(after_midnight.status().reason() == "rate_limited");
+  CHECK(after_midnight.status().retry_after_seconds() == 24 * 3600 - 120);
+
+  // A millisecond before the first retrieval leaves: still refused, and told to wait 1 s.
+  f.clock().Advance(
+      std::chrono::duration_cast<milliseconds>(first + std::chrono::hours(24) - f.clock().Now()) -
+      milliseconds(1));
+  Result<RetrievedKey> just_before = retrieve();
+  REQUIRE_FALSE(just_before.ok());
+  CHECK(just_before.status().code() == Code::kResourceExhausted);
+  CHECK(just_before.status().retry_after_seconds() == 1);
+
+  // 24 h after the first retrieval its slot is free: one more, and only one.
+  f.clock().Advance(milliseconds(1));
+  CHECK(retrieve().ok());
+  Result<RetrievedKey> next = retrieve();
+  REQUIRE_FALSE(next.ok());
+  CHECK(next.status().code() == Code::kResourceExhausted);
+  CHECK(next.status().retry_after_seconds() == 20);  // the second one leaves 20 s later
+  f.clock().Advance(seconds(20));
+  CHECK(retrieve().ok());
+
+  // Each refusal released nothing, counted nothing and left an alert in the audit trail.
+  CHECK(QuotaUsed(f, "hd1") == 3);
+  CHECK(QuotaAlerts(s, "mac-1") == 3);
+}
+
+TEST_CASE("A helpdesk user's retrievals of their own device do not count against the quota",
+          "[vault][service][quota]") {
+  EscrowOptions options;
+  options.daily_quota = 2;
+  VaultFixture f(options);
+  EscrowService& s = f.service();
+  f.Enrol("hd-mac", "hd1");
+  f.Enrol("mac-1", "alice");
+  SecretBytes k = Key(kKey1);
+  REQUIRE(s.StoreKey(Mdm(), "hd-mac", k, nullptr).ok());
+  REQUIRE(s.StoreKey(Mdm(), "mac-1", k, nullptr).ok());
+  for (int i = 0; i < 5; ++i) CHECK(s.Retrieve(Helpdesk("hd1"), "hd-mac", "", std::nullopt).ok());
+  CHECK(QuotaUsed(f, "hd1") == 0);
+  CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t1", std::nullopt).ok());
+  CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t2", std::nullopt).ok());
+  CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t3", std::nullopt).status().code() ==
+        Code::kResourceExhausted);
+  // Over the quota, their own device is still theirs.
+  CHECK(s.Retrieve(Helpdesk("hd1"), "hd-mac", "", std::nullopt).ok());
+  CHECK(QuotaUsed(f, "hd1") == 2);
+}
+
+TEST_CASE("A quota of 0 switches the helpdesk quota off", "[vault][service][quota]") {
+  EscrowOptions options;
+  options.daily_quota = 0;
+  VaultFixture f(options);
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice");
+  SecretBytes k = Key(kKey1);
+  REQUIRE(s.StoreKey(Mdm(), "mac-1", k, nullptr).ok());
+  for (int i = 0; i < 30; ++i) {
+    INFO("retrieval " << i);
+    REQUIRE(s.Retrieve(Helpdesk("hd1"), "mac-1", "ticket", std::nullopt).ok());
+    REQUIRE(s.Retrieve(Admin("ad1"), "mac-1", "ticket", std::nullopt).ok());
+  }
+  CHECK(QuotaUsed(f, "hd1") == 0);  // nothing recorded either
+  CHECK(QuotaAlerts(s, "mac-1") == 0);
 }
 
 TEST_CASE("Listing devices: own for users, by owner or serial for roles", "[vault][service]") {
