@@ -67,7 +67,9 @@ Result<CtlVault> OpenCtlVault(const vault::VaultConfig& config, bool start_audit
 Result<std::uint32_t> MetaVersion(storage::Store& store, std::string_view key);
 Result<std::optional<std::uint32_t>> ParseVersion(std::string_view text);
 
-// The person running the ceremony (login name, $USER or uid) and this machine's name.
+// The person running the ceremony: the account name of the real user id (getpwuid_r), or
+// "uid N" if it has none. Never $USER or getlogin(): the caller sets the environment, and
+// getlogin() reads utmp, so either would let the audit record name someone else.
 std::string OperatorName();
 std::string HostName();
 

@@ -1,5 +1,14 @@
+#include <pwd.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <boost/json.hpp>
 
 #include "tests/tools/ctl_fixture.h"
 #include "tools/ctl_shares.h"
@@ -213,6 +222,61 @@ TEST_CASE("master-key backup checks its arguments", "[tools][ctl][backup]") {
                                                 ShellQuote(f.dir().str() + "/b"));
   CHECK(no_so.exit_code == 1);
   CHECK(no_so.err.find("--so-pin-file") != std::string::npos);
+}
+
+// Sets an environment variable for one scope and restores it after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    REQUIRE(::setenv(name, value, 1) == 0);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;  // two owners would restore twice
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST_CASE("Ceremony transcripts and audit records name the real user id's account, not $USER",
+          "[tools][ctl][backup][hsm]") {
+  const passwd* pw = ::getpwuid(::getuid());
+  REQUIRE(pw != nullptr);
+  const std::string real = pw->pw_name;
+  REQUIRE(real != "mallory");
+  const ScopedEnv user("USER", "mallory");
+  const ScopedEnv logname("LOGNAME", "mallory");
+
+  CtlFixture f;  // vaultctl init runs with USER=mallory
+  const std::string line = "operator:        " + real + " (host ";
+  CHECK(f.init_transcript().find(line) != std::string::npos);
+  const std::string out = f.dir().str() + "/backup";
+  CtlRun backup = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out) +
+                                                 " --so-pin-file " + ShellQuote(f.SoPinFile()));
+  INFO(backup.err);
+  REQUIRE(backup.exit_code == 0);
+  CHECK(backup.out.find(line) != std::string::npos);
+  CHECK(backup.out.find("mallory") == std::string::npos);
+
+  CtlRun exported = f.Ctl("audit export", "--format jsonl");
+  REQUIRE(exported.exit_code == 0);
+  std::istringstream lines(exported.out);
+  std::vector<std::string> actions;
+  for (std::string record; std::getline(lines, record);) {
+    const boost::json::object o = boost::json::parse(record).as_object();
+    if (o.at("role").as_string() != "operator") continue;
+    actions.emplace_back(o.at("action").as_string());
+    CHECK(o.at("actor").as_string() == real);
+  }
+  CHECK(actions == std::vector<std::string>{"ceremony.init", "ceremony.master_key.backup"});
 }
 
 }  // namespace
