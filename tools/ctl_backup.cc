@@ -29,14 +29,6 @@ struct BackupArgs {
   std::vector<std::string> recipients;
 };
 
-// --so-pin-file, or the dev state's DIR/hsm/so.pin beside a dev config.
-Result<std::string> SoPinPath(const vault::VaultConfig& config, const std::string& given) {
-  if (!given.empty()) return given;
-  if (config.dev) return (fs::path(config.path).parent_path() / "hsm" / "so.pin").string();
-  return Status::InvalidArgument("the ceremony key is marked trusted, which needs the SO: give "
-                                 "--so-pin-file");
-}
-
 // The output directory, created 0700 if missing; refuses to overwrite an earlier backup.
 Status PrepareOut(const fs::path& dir, unsigned shares) {
   std::error_code ec;
@@ -56,9 +48,11 @@ Status PrepareOut(const fs::path& dir, unsigned shares) {
 
 Result<std::string> Backup(const BackupArgs& a) {
   ESCROW_ASSIGN_OR_RETURN(vault::VaultConfig config, LoadCtlConfig(a.config));
+  ESCROW_ASSIGN_OR_RETURN(std::string so_pin_path,
+                          SoPinFileFor(config, a.so_pin_file,
+                                       "the ceremony key is marked trusted, which needs the SO"));
   const fs::path out = fs::absolute(a.out).lexically_normal();
   ESCROW_RETURN_IF_ERROR(PrepareOut(out, a.shares));
-  ESCROW_ASSIGN_OR_RETURN(std::string so_pin_path, SoPinPath(config, a.so_pin_file));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes so_pin, hsm::ReadPinFile(so_pin_path));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, hsm::ReadPinFile(config.hsm_pin_file));
 
@@ -170,7 +164,8 @@ void AddBackupCommand(CLI::App& master_key, CtlRunner& run) {
   cmd->add_option("--out", args->out, "Directory for keys.backup and share-1 ... share-N")
       ->required();
   cmd->add_option("--so-pin-file", args->so_pin_file,
-                  "SO PIN (default: the dev state's hsm/so.pin)");
+                  "SO PIN (required unless the config says dev = true: then the dev state's "
+                  "hsm/so.pin)");
   cmd->add_option("--recipient", args->recipients,
                   "One custodian certificate per share: share-i is CMS-encrypted to the i-th");
   cmd->callback([args, &run] {

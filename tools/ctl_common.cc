@@ -143,6 +143,17 @@ std::string HostName() {
   return name.data();
 }
 
+Result<std::string> SoPinFileFor(const vault::VaultConfig& config, const std::string& given,
+                                 std::string_view why) {
+  if (!given.empty()) return given;
+  if (config.dev) {
+    return (std::filesystem::path(config.path).parent_path() / "hsm" / "so.pin").string();
+  }
+  return Status::InvalidArgument(std::string(why) +
+                                 ": give --so-pin-file (hsm/so.pin beside the config is read "
+                                 "only for a dev = true state)");
+}
+
 Status AuditCeremony(vault::AuditLog& audit, std::string_view action, std::string detail,
                      vault::AuditLog::Change change, std::string_view outcome) {
   vault::AuditEvent event;

@@ -73,6 +73,13 @@ Result<std::optional<std::uint32_t>> ParseVersion(std::string_view text);
 std::string OperatorName();
 std::string HostName();
 
+// The SO PIN file of a ceremony: `given` (--so-pin-file) if set, else the dev state's
+// hsm/so.pin beside the config, but only if the config says dev = true: a production vault
+// never picks up an SO PIN that happens to lie there. kInvalidArgument naming --so-pin-file,
+// after `why` (what needs the SO), otherwise.
+Result<std::string> SoPinFileFor(const vault::VaultConfig& config, const std::string& given,
+                                 std::string_view why);
+
 // Appends one ceremony audit record (role "operator", actor the operator) after applying
 // `change` in the same transaction. `detail` is a JSON object text.
 Status AuditCeremony(vault::AuditLog& audit, std::string_view action, std::string detail,

@@ -224,6 +224,43 @@ TEST_CASE("master-key backup checks its arguments", "[tools][ctl][backup]") {
   CHECK(no_so.err.find("--so-pin-file") != std::string::npos);
 }
 
+TEST_CASE(
+    "Without dev = true, backup and restore never fall back to the hsm/so.pin beside the "
+    "config, and say so",
+    "[tools][ctl][backup][hsm]") {
+  CtlFixture f;
+  // The real SO PIN where a dev state keeps it: a production config must not pick it up.
+  const fs::path planted = fs::path(f.config()).parent_path() / "hsm" / "so.pin";
+  fs::create_directories(planted.parent_path());
+  std::ofstream(planted) << ReadFileBytes(f.SoPinFile());
+  REQUIRE(::chmod(planted.c_str(), 0600) == 0);
+  const std::string rule =
+      ": give --so-pin-file (hsm/so.pin beside the config is read only for a dev = true state)";
+  const std::string out = f.dir().str() + "/backup";
+
+  CtlRun backup = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out));
+  INFO(backup.err);
+  CHECK(backup.exit_code == 1);
+  CHECK(backup.err.find("the ceremony key is marked trusted, which needs the SO" + rule) !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(out));  // refused before anything was created
+
+  CtlRun made = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out) +
+                                               " --so-pin-file " + ShellQuote(f.SoPinFile()));
+  INFO(made.err);
+  REQUIRE(made.exit_code == 0);
+  LoseToken(f);
+  CtlRun restore = f.Ctl("master-key restore",
+                         "--backup " + ShellQuote(out + "/keys.backup") + Shares(out, {1, 2}));
+  INFO(restore.err);
+  CHECK(restore.exit_code == 1);
+  CHECK(restore.err.find("no token labelled " + f.token().label() +
+                         "; initialise one, or let restore initialise it with the SO PIN" + rule) !=
+        std::string::npos);
+  CHECK_FALSE(RunCommand(SoftHsmToken::ShellEnv() + "softhsm2-util --show-slots | grep -q " +
+                         ShellQuote(f.token().label())) == 0);
+}
+
 // Sets an environment variable for one scope and restores it after.
 class ScopedEnv {
  public:
