@@ -224,6 +224,83 @@ TEST_CASE("master-key backup checks its arguments", "[tools][ctl][backup]") {
   CHECK(no_so.err.find("--so-pin-file") != std::string::npos);
 }
 
+// A directory with exactly `mode` (chmod after mkdir, so the umask does not matter).
+void MakeDir(const std::string& path, mode_t mode) {
+  REQUIRE(::mkdir(path.c_str(), 0700) == 0);
+  REQUIRE(::chmod(path.c_str(), mode) == 0);
+}
+
+// master-key backup into `out` is refused with `reason`, and nothing was written there.
+void ExpectOutRefused(const CtlFixture& f, const std::string& out, const std::string& reason) {
+  CtlRun r = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out) +
+                                            " --so-pin-file " + ShellQuote(f.SoPinFile()));
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("vaultctl: master-key backup: --out ") != std::string::npos);
+  CHECK(r.err.find(reason) != std::string::npos);
+  std::error_code ec;
+  CHECK_FALSE(fs::exists(out + "/keys.backup", ec));
+  CHECK_FALSE(fs::exists(out + "/share-1", ec));
+}
+
+// master-key backup into `out` succeeds, and `out` is the caller's 0700 directory.
+void ExpectBackupIn(const CtlFixture& f, const std::string& out) {
+  CtlRun r = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out) +
+                                            " --so-pin-file " + ShellQuote(f.SoPinFile()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(out + "/keys.backup"));
+  CHECK(FileMode(out) == 0700);
+}
+
+TEST_CASE(
+    "master-key backup refuses an --out directory that is not empty, not the caller's, "
+    "open to group or others, or a symlink",
+    "[tools][ctl][backup][hsm]") {
+  CtlFixture f;
+  const std::string out = f.dir().str() + "/out";
+
+  SECTION("a directory that is not empty") {
+    MakeDir(out, 0700);
+    std::ofstream(out + "/planted") << "not a backup\n";
+    ExpectOutRefused(f, out, " is not empty (it has planted): give an empty or new directory");
+  }
+  SECTION("a group-readable directory") {
+    MakeDir(out, 0750);
+    ExpectOutRefused(f, out, " has mode 0750: group and others must have no access");
+  }
+  SECTION("a world-accessible directory") {
+    MakeDir(out, 0701);
+    ExpectOutRefused(f, out, " has mode 0701: group and others must have no access");
+  }
+  SECTION("a symlink to an empty directory of the caller's, with or without a trailing slash") {
+    const std::string target = f.dir().str() + "/target";
+    MakeDir(target, 0700);
+    REQUIRE(::symlink(target.c_str(), out.c_str()) == 0);
+    ExpectOutRefused(f, out, " is a symbolic link: give a real directory");
+    ExpectOutRefused(f, out + "/", " is a symbolic link: give a real directory");
+    CHECK(fs::is_empty(target));
+  }
+  SECTION("a directory owned by another user") {
+    if (::geteuid() != 0) {
+      WARN("SKIPPED: giving a directory to another user (chown) needs root");
+      return;
+    }
+    MakeDir(out, 0700);
+    REQUIRE(::chown(out.c_str(), 65534, 65534) == 0);
+    ExpectOutRefused(f, out,
+                     " is owned by uid 65534, not by the caller (uid " +
+                         std::to_string(::getuid()) + "): it must be the caller's own");
+  }
+  SECTION("an empty 0700 directory of the caller's is accepted") {
+    MakeDir(out, 0700);
+    ExpectBackupIn(f, out);
+  }
+  SECTION("a missing directory is created 0700, with its parents") {
+    ExpectBackupIn(f, f.dir().str() + "/new/parent/out");
+  }
+}
+
 TEST_CASE(
     "Without dev = true, backup and restore never fall back to the hsm/so.pin beside the "
     "config, and say so",
