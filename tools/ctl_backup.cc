@@ -1,11 +1,19 @@
 // vaultctl master-key backup --config FILE --shares N --threshold M --out DIR
 //                            [--so-pin-file F] [--recipient CERT]...
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
+#include <string_view>
 #include <system_error>
+#include <utility>
 
 #include <boost/json.hpp>
 #include <openssl/rand.h>
@@ -29,36 +37,98 @@ struct BackupArgs {
   std::vector<std::string> recipients;
 };
 
-// --so-pin-file, or the dev state's DIR/hsm/so.pin beside a dev config.
-Result<std::string> SoPinPath(const vault::VaultConfig& config, const std::string& given) {
-  if (!given.empty()) return given;
-  if (config.dev) return (fs::path(config.path).parent_path() / "hsm" / "so.pin").string();
-  return Status::InvalidArgument("the ceremony key is marked trusted, which needs the SO: give "
-                                 "--so-pin-file");
+// An open file descriptor, closed on destruction. Not thread-safe.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ScopedFd(ScopedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  ScopedFd(const ScopedFd&) = delete;  // two owners would close it twice
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  ScopedFd& operator=(ScopedFd&&) = delete;  // not needed; one fd per scope
+  ~ScopedFd() {
+    if (fd_ >= 0 && ::close(fd_) != 0) std::cerr << "vaultctl: warning: close failed\n";
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+std::string OctalMode(mode_t mode) {
+  std::ostringstream o;
+  o << std::oct << std::setw(4) << std::setfill('0') << (mode & 07777);
+  return o.str();
 }
 
-// The output directory, created 0700 if missing; refuses to overwrite an earlier backup.
-Status PrepareOut(const fs::path& dir, unsigned shares) {
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
+// The --out directory, which will hold the shares in the clear: created 0700 (its parent as
+// needed) if missing. An existing one must be a real directory (a symlink could point the
+// shares anywhere), owned by the real uid (someone else could read them or swap the files),
+// with no group or other access, and empty (no earlier backup overwritten, nothing planted).
+// The checks run on the opened directory (O_NOFOLLOW), not on a path that could change.
+// kFailedPrecondition or kAlreadyExists with a one-line reason naming the rule.
+Status PrepareOut(const fs::path& dir) {
+  const std::string name = "--out " + dir.string();
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Status::Unavailable("cannot stat " + name);
+    std::error_code ec;
     fs::create_directories(dir.parent_path(), ec);
-    if (::mkdir(dir.c_str(), 0700) != 0) return Status::Unavailable("cannot create " + dir.string());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::Unavailable("cannot create " + name);
+    }
+  } else if (S_ISLNK(st.st_mode)) {
+    return Status::FailedPrecondition(name + " is a symbolic link: give a real directory");
   }
-  std::vector<fs::path> paths{dir / "keys.backup"};
-  for (unsigned i = 1; i <= shares; ++i) paths.push_back(dir / ("share-" + std::to_string(i)));
-  for (const fs::path& p : paths) {
-    if (fs::exists(fs::symlink_status(p, ec))) {
-      return Status::AlreadyExists(p.string() + " exists; give an empty --out directory");
+  ScopedFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ELOOP) {
+      return Status::FailedPrecondition(name + " is a symbolic link: give a real directory");
+    }
+    if (errno == ENOTDIR) return Status::FailedPrecondition(name + " is not a directory");
+    return Status::Unavailable("cannot open " + name);
+  }
+  if (::fstat(fd.get(), &st) != 0) return Status::Unavailable("cannot stat " + name);
+  if (st.st_uid != ::getuid()) {
+    return Status::FailedPrecondition(name + " is owned by uid " + std::to_string(st.st_uid) +
+                                      ", not by the caller (uid " + std::to_string(::getuid()) +
+                                      "): it must be the caller's own");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return Status::FailedPrecondition(name + " has mode " + OctalMode(st.st_mode) +
+                                      ": group and others must have no access (chmod 700)");
+  }
+  std::unique_ptr<DIR, DirCloser> entries(::fdopendir(fd.get()));
+  if (entries == nullptr) return Status::Unavailable("cannot list " + name);
+  static_cast<void>(fd.release());  // closedir closes it now
+  for (;;) {
+    errno = 0;
+    const dirent* e = ::readdir(entries.get());  // NOLINT(concurrency-mt-unsafe): our own stream
+    if (e == nullptr) break;
+    const std::string_view entry = e->d_name;
+    if (entry != "." && entry != "..") {
+      return Status::AlreadyExists(name + " is not empty (it has " + std::string(entry) +
+                                   "): give an empty or new directory");
     }
   }
+  // A failed listing is not an empty directory.
+  if (errno != 0) return Status::Unavailable("cannot list " + name);
   return Status::Ok();
 }
 
 Result<std::string> Backup(const BackupArgs& a) {
   ESCROW_ASSIGN_OR_RETURN(vault::VaultConfig config, LoadCtlConfig(a.config));
-  const fs::path out = fs::absolute(a.out).lexically_normal();
-  ESCROW_RETURN_IF_ERROR(PrepareOut(out, a.shares));
-  ESCROW_ASSIGN_OR_RETURN(std::string so_pin_path, SoPinPath(config, a.so_pin_file));
+  ESCROW_ASSIGN_OR_RETURN(std::string so_pin_path,
+                          SoPinFileFor(config, a.so_pin_file,
+                                       "the ceremony key is marked trusted, which needs the SO"));
+  fs::path out = fs::absolute(a.out).lexically_normal();
+  // "DIR/" would make lstat and O_NOFOLLOW follow a symlink DIR: check the name itself.
+  if (!out.has_filename()) out = out.parent_path();
+  ESCROW_RETURN_IF_ERROR(PrepareOut(out));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes so_pin, hsm::ReadPinFile(so_pin_path));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, hsm::ReadPinFile(config.hsm_pin_file));
 
@@ -167,10 +237,13 @@ void AddBackupCommand(CLI::App& master_key, CtlRunner& run) {
   cmd->add_option("--shares", args->shares, "Number of shares N (2..255)")->required();
   cmd->add_option("--threshold", args->threshold, "Shares needed to restore M (2..N)")
       ->required();
-  cmd->add_option("--out", args->out, "Directory for keys.backup and share-1 ... share-N")
+  cmd->add_option("--out", args->out,
+                  "Directory for keys.backup and share-1 ... share-N: new, or empty, yours "
+                  "and mode 0700")
       ->required();
   cmd->add_option("--so-pin-file", args->so_pin_file,
-                  "SO PIN (default: the dev state's hsm/so.pin)");
+                  "SO PIN (required unless the config says dev = true: then the dev state's "
+                  "hsm/so.pin)");
   cmd->add_option("--recipient", args->recipients,
                   "One custodian certificate per share: share-i is CMS-encrypted to the i-th");
   cmd->callback([args, &run] {

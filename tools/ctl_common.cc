@@ -1,7 +1,8 @@
 #include "tools/ctl_common.h"
 
-#include <stdlib.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,11 +13,18 @@
 #include <iterator>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "tools/dev_certs.h"
 #include "vault/base/clock.h"
 
 namespace escrow::tools {
+namespace {
+
+// getpwuid_r's buffer stops growing here: a longer entry is not a real account.
+constexpr std::size_t kMaxPasswdBuffer = 1 << 20;
+
+}  // namespace
 
 int CtlFail(const Status& status, std::string_view context) {
   std::cerr << "vaultctl: " << context << ": " << status.message() << "\n";
@@ -110,17 +118,40 @@ Result<std::uint32_t> MetaVersion(storage::Store& store, std::string_view key) {
 }
 
 std::string OperatorName() {
-  std::array<char, 256> name{};
-  if (::getlogin_r(name.data(), name.size()) == 0 && name[0] != '\0') return name.data();
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): read-only use of the environment
-  if (const char* user = std::getenv("USER"); user != nullptr && user[0] != '\0') return user;
-  return "uid " + std::to_string(::getuid());
+  // The audit record's actor must be who really ran the ceremony: the real uid's name from
+  // the password database, which the caller cannot set ($USER and utmp it can).
+  const uid_t uid = ::getuid();
+  const long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buffer(hint > 0 ? static_cast<std::size_t>(hint) : 1024);
+  passwd entry{};
+  passwd* found = nullptr;
+  int rc = 0;
+  while ((rc = ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
+         buffer.size() < kMaxPasswdBuffer) {
+    buffer.resize(buffer.size() * 2);
+  }
+  if (rc == 0 && found != nullptr && found->pw_name != nullptr) {
+    std::string name = found->pw_name;
+    if (!name.empty()) return name;
+  }
+  return "uid " + std::to_string(uid);
 }
 
 std::string HostName() {
   std::array<char, 256> name{};
   if (::gethostname(name.data(), name.size() - 1) != 0) return "unknown";
   return name.data();
+}
+
+Result<std::string> SoPinFileFor(const vault::VaultConfig& config, const std::string& given,
+                                 std::string_view why) {
+  if (!given.empty()) return given;
+  if (config.dev) {
+    return (std::filesystem::path(config.path).parent_path() / "hsm" / "so.pin").string();
+  }
+  return Status::InvalidArgument(std::string(why) +
+                                 ": give --so-pin-file (hsm/so.pin beside the config is read "
+                                 "only for a dev = true state)");
 }
 
 Status AuditCeremony(vault::AuditLog& audit, std::string_view action, std::string detail,

@@ -67,9 +67,18 @@ Result<CtlVault> OpenCtlVault(const vault::VaultConfig& config, bool start_audit
 Result<std::uint32_t> MetaVersion(storage::Store& store, std::string_view key);
 Result<std::optional<std::uint32_t>> ParseVersion(std::string_view text);
 
-// The person running the ceremony (login name, $USER or uid) and this machine's name.
+// The person running the ceremony: the account name of the real user id (getpwuid_r), or
+// "uid N" if it has none. Never $USER or getlogin(): the caller sets the environment, and
+// getlogin() reads utmp, so either would let the audit record name someone else.
 std::string OperatorName();
 std::string HostName();
+
+// The SO PIN file of a ceremony: `given` (--so-pin-file) if set, else the dev state's
+// hsm/so.pin beside the config, but only if the config says dev = true: a production vault
+// never picks up an SO PIN that happens to lie there. kInvalidArgument naming --so-pin-file,
+// after `why` (what needs the SO), otherwise.
+Result<std::string> SoPinFileFor(const vault::VaultConfig& config, const std::string& given,
+                                 std::string_view why);
 
 // Appends one ceremony audit record (role "operator", actor the operator) after applying
 // `change` in the same transaction. `detail` is a JSON object text.

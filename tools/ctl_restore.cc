@@ -24,8 +24,6 @@
 namespace escrow::tools {
 namespace {
 
-namespace fs = std::filesystem;
-
 constexpr std::size_t kMaxShareBytes = 4096;
 constexpr std::size_t kMaxBackupBytes = 1 << 20;
 
@@ -38,15 +36,11 @@ struct RestoreArgs {
 // missing. Returns whether it was initialised.
 Result<bool> EnsureToken(const vault::VaultConfig& config, const std::string& so_pin_file) {
   if (hsm::TokenSerial(config.hsm_module, config.hsm_token_label).ok()) return false;
-  std::string so_path = so_pin_file;
-  if (so_path.empty() && config.dev) {
-    so_path = (fs::path(config.path).parent_path() / "hsm" / "so.pin").string();
-  }
-  if (so_path.empty()) {
-    return Status::FailedPrecondition("no token labelled " + config.hsm_token_label +
-                                      "; initialise one, or give --so-pin-file to let restore "
-                                      "initialise it");
-  }
+  ESCROW_ASSIGN_OR_RETURN(
+      const std::string so_path,
+      SoPinFileFor(config, so_pin_file,
+                   "no token labelled " + config.hsm_token_label +
+                       "; initialise one, or let restore initialise it with the SO PIN"));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes so_pin, hsm::ReadPinFile(so_path));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, hsm::ReadPinFile(config.hsm_pin_file));
   ESCROW_RETURN_IF_ERROR(
@@ -140,8 +134,8 @@ void AddRestoreCommand(CLI::App& master_key, CtlRunner& run) {
   cmd->add_option("--backup", args->backup, "DIR/keys.backup")->required();
   cmd->add_option("--share", args->shares, "A plain (decrypted) share file; repeat")->required();
   cmd->add_option("--so-pin-file", args->so_pin_file,
-                  "SO PIN, to initialise the token if it does not exist (default: the dev "
-                  "state's hsm/so.pin)");
+                  "SO PIN, to initialise the token if it does not exist (default with "
+                  "dev = true only: the dev state's hsm/so.pin)");
   cmd->callback([args, &run] {
     run = [args]() -> int {
       CtlPrepareSecrets();

@@ -1,5 +1,14 @@
+#include <pwd.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <boost/json.hpp>
 
 #include "tests/tools/ctl_fixture.h"
 #include "tools/ctl_shares.h"
@@ -213,6 +222,175 @@ TEST_CASE("master-key backup checks its arguments", "[tools][ctl][backup]") {
                                                 ShellQuote(f.dir().str() + "/b"));
   CHECK(no_so.exit_code == 1);
   CHECK(no_so.err.find("--so-pin-file") != std::string::npos);
+}
+
+// A directory with exactly `mode` (chmod after mkdir, so the umask does not matter).
+void MakeDir(const std::string& path, mode_t mode) {
+  REQUIRE(::mkdir(path.c_str(), 0700) == 0);
+  REQUIRE(::chmod(path.c_str(), mode) == 0);
+}
+
+// master-key backup into `out` is refused with `reason`, and nothing was written there.
+void ExpectOutRefused(const CtlFixture& f, const std::string& out, const std::string& reason) {
+  CtlRun r = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out) +
+                                            " --so-pin-file " + ShellQuote(f.SoPinFile()));
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("vaultctl: master-key backup: --out ") != std::string::npos);
+  CHECK(r.err.find(reason) != std::string::npos);
+  std::error_code ec;
+  CHECK_FALSE(fs::exists(out + "/keys.backup", ec));
+  CHECK_FALSE(fs::exists(out + "/share-1", ec));
+}
+
+// master-key backup into `out` succeeds, and `out` is the caller's 0700 directory.
+void ExpectBackupIn(const CtlFixture& f, const std::string& out) {
+  CtlRun r = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out) +
+                                            " --so-pin-file " + ShellQuote(f.SoPinFile()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(out + "/keys.backup"));
+  CHECK(FileMode(out) == 0700);
+}
+
+TEST_CASE(
+    "master-key backup refuses an --out directory that is not empty, not the caller's, "
+    "open to group or others, or a symlink",
+    "[tools][ctl][backup][hsm]") {
+  CtlFixture f;
+  const std::string out = f.dir().str() + "/out";
+
+  SECTION("a directory that is not empty") {
+    MakeDir(out, 0700);
+    std::ofstream(out + "/planted") << "not a backup\n";
+    ExpectOutRefused(f, out, " is not empty (it has planted): give an empty or new directory");
+  }
+  SECTION("a group-readable directory") {
+    MakeDir(out, 0750);
+    ExpectOutRefused(f, out, " has mode 0750: group and others must have no access");
+  }
+  SECTION("a world-accessible directory") {
+    MakeDir(out, 0701);
+    ExpectOutRefused(f, out, " has mode 0701: group and others must have no access");
+  }
+  SECTION("a symlink to an empty directory of the caller's, with or without a trailing slash") {
+    const std::string target = f.dir().str() + "/target";
+    MakeDir(target, 0700);
+    REQUIRE(::symlink(target.c_str(), out.c_str()) == 0);
+    ExpectOutRefused(f, out, " is a symbolic link: give a real directory");
+    ExpectOutRefused(f, out + "/", " is a symbolic link: give a real directory");
+    CHECK(fs::is_empty(target));
+  }
+  SECTION("a directory owned by another user") {
+    if (::geteuid() != 0) {
+      WARN("SKIPPED: giving a directory to another user (chown) needs root");
+      return;
+    }
+    MakeDir(out, 0700);
+    REQUIRE(::chown(out.c_str(), 65534, 65534) == 0);
+    ExpectOutRefused(f, out,
+                     " is owned by uid 65534, not by the caller (uid " +
+                         std::to_string(::getuid()) + "): it must be the caller's own");
+  }
+  SECTION("an empty 0700 directory of the caller's is accepted") {
+    MakeDir(out, 0700);
+    ExpectBackupIn(f, out);
+  }
+  SECTION("a missing directory is created 0700, with its parents") {
+    ExpectBackupIn(f, f.dir().str() + "/new/parent/out");
+  }
+}
+
+TEST_CASE(
+    "Without dev = true, backup and restore never fall back to the hsm/so.pin beside the "
+    "config, and say so",
+    "[tools][ctl][backup][hsm]") {
+  CtlFixture f;
+  // The real SO PIN where a dev state keeps it: a production config must not pick it up.
+  const fs::path planted = fs::path(f.config()).parent_path() / "hsm" / "so.pin";
+  fs::create_directories(planted.parent_path());
+  std::ofstream(planted) << ReadFileBytes(f.SoPinFile());
+  REQUIRE(::chmod(planted.c_str(), 0600) == 0);
+  const std::string rule =
+      ": give --so-pin-file (hsm/so.pin beside the config is read only for a dev = true state)";
+  const std::string out = f.dir().str() + "/backup";
+
+  CtlRun backup = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out));
+  INFO(backup.err);
+  CHECK(backup.exit_code == 1);
+  CHECK(backup.err.find("the ceremony key is marked trusted, which needs the SO" + rule) !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(out));  // refused before anything was created
+
+  CtlRun made = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out) +
+                                               " --so-pin-file " + ShellQuote(f.SoPinFile()));
+  INFO(made.err);
+  REQUIRE(made.exit_code == 0);
+  LoseToken(f);
+  CtlRun restore = f.Ctl("master-key restore",
+                         "--backup " + ShellQuote(out + "/keys.backup") + Shares(out, {1, 2}));
+  INFO(restore.err);
+  CHECK(restore.exit_code == 1);
+  CHECK(restore.err.find("no token labelled " + f.token().label() +
+                         "; initialise one, or let restore initialise it with the SO PIN" + rule) !=
+        std::string::npos);
+  CHECK_FALSE(RunCommand(SoftHsmToken::ShellEnv() + "softhsm2-util --show-slots | grep -q " +
+                         ShellQuote(f.token().label())) == 0);
+}
+
+// Sets an environment variable for one scope and restores it after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    REQUIRE(::setenv(name, value, 1) == 0);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;  // two owners would restore twice
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST_CASE("Ceremony transcripts and audit records name the real user id's account, not $USER",
+          "[tools][ctl][backup][hsm]") {
+  const passwd* pw = ::getpwuid(::getuid());
+  REQUIRE(pw != nullptr);
+  const std::string real = pw->pw_name;
+  REQUIRE(real != "mallory");
+  const ScopedEnv user("USER", "mallory");
+  const ScopedEnv logname("LOGNAME", "mallory");
+
+  CtlFixture f;  // vaultctl init runs with USER=mallory
+  const std::string line = "operator:        " + real + " (host ";
+  CHECK(f.init_transcript().find(line) != std::string::npos);
+  const std::string out = f.dir().str() + "/backup";
+  CtlRun backup = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out) +
+                                                 " --so-pin-file " + ShellQuote(f.SoPinFile()));
+  INFO(backup.err);
+  REQUIRE(backup.exit_code == 0);
+  CHECK(backup.out.find(line) != std::string::npos);
+  CHECK(backup.out.find("mallory") == std::string::npos);
+
+  CtlRun exported = f.Ctl("audit export", "--format jsonl");
+  REQUIRE(exported.exit_code == 0);
+  std::istringstream lines(exported.out);
+  std::vector<std::string> actions;
+  for (std::string record; std::getline(lines, record);) {
+    const boost::json::object o = boost::json::parse(record).as_object();
+    if (o.at("role").as_string() != "operator") continue;
+    actions.emplace_back(o.at("action").as_string());
+    CHECK(o.at("actor").as_string() == real);
+  }
+  CHECK(actions == std::vector<std::string>{"ceremony.init", "ceremony.master_key.backup"});
 }
 
 }  // namespace

@@ -115,6 +115,7 @@ TEST_CASE("The report bounds each scenario by its HSM operations and the commit 
         Approx(5000));
   CHECK_THAT(report->table, Catch::Contains("45.0%"));
   CHECK_THAT(report->table, Catch::Contains("session copies"));
+  CHECK_THAT(report->table, Catch::Contains("master-key rotation, 1,000 records"));
 }
 
 TEST_CASE("A report without ceilings says n/a, and one without runs is refused",
