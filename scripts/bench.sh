@@ -84,9 +84,9 @@ say "initialising a dev vault in $state"
   { cat "$work/init.log" >&2; exit 1; }
 # A benchmark is not a brute-force attack: switch the retrieval limits and the quota off.
 conf="$state/vault.conf"
-sed -i -E 's/^(retrieve_per_user|requests_per_client|failed_auth)[[:space:]]*=.*/\1 = { count = 0, window_seconds = 60 }/' "$conf"
+sed -i -E 's/^(retrieve_per_user|requests_per_client|requests_per_user|failed_auth)[[:space:]]*=.*/\1 = { count = 0, window_seconds = 60 }/' "$conf"
 sed -i -E 's/^daily_quota[[:space:]]*=.*/daily_quota = 0/' "$conf"
-for key in retrieve_per_user requests_per_client failed_auth; do
+for key in retrieve_per_user requests_per_client requests_per_user failed_auth; do
   grep -q "^$key = { count = 0," "$conf" || { echo "bench.sh: could not switch off $key in $conf" >&2; exit 1; }
 done
 grep -q '^daily_quota = 0$' "$conf" || { echo "bench.sh: could not set daily_quota = 0" >&2; exit 1; }
