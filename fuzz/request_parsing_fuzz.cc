@@ -1,11 +1,14 @@
 // Fuzzes the request-body and query parsers of api/request_parsing with the same bytes:
-// every parser either accepts or answers a 4xx HttpError, never crashes, leaks or hangs.
+// every parser either accepts or answers a 4xx HttpError, never crashes, leaks or hangs; and
+// the audit trail's EscapeText, whose output must be clean UTF-8 within its bound.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "api/request_parsing.h"
+#include "vault/base/bytes.h"
+#include "vault/base/utf8.h"
 
 namespace {
 
@@ -33,6 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (auto query = api::ParseQuery(text)) {
     RequireClientError(api::ParseAuditQuery(*query));
+  }
+  // What the audit trail keeps of any bytes: clean UTF-8 within the bound.
+  for (std::size_t max : {std::size_t{0}, std::size_t{5}, std::size_t{160}}) {
+    const std::string escaped = escrow::EscapeText(text, max);
+    Require(escaped.size() <= max && escrow::IsCleanUtf8(escrow::AsBytes(escaped)));
   }
   return 0;
 }

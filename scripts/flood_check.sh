@@ -30,7 +30,7 @@ state=$work/state
 conf=$state/vault.conf
 # The measurement is one user's retrievals: switch off the limits that would throttle it
 # (a key an older build does not have is simply not there).
-sed -i -E 's/^(retrieve_per_user|requests_per_user)[[:space:]]*=.*/\1 = { count = 0, window_seconds = 60 }/' "$conf"
+sed -i -E 's/^(retrieve_per_user|requests_per_client|requests_per_user)[[:space:]]*=.*/\1 = { count = 0, window_seconds = 60 }/' "$conf"
 "$vaultd" --config "$conf" --listen 127.0.0.1:0 2>"$work/vaultd.log" &
 pid=$!
 port=
@@ -58,8 +58,13 @@ retrieve() {
     --devices 100 --mix retrieve --connections 4 --duration 10 --warmup 2 --quiet --json "$1"
 }
 latency() {
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); l=r["latency"]
-print(f"{r[\"requests_per_s\"]:.0f}/s, p50 {l[\"p50_ms\"]:.2f} ms, p99 {l[\"p99_ms\"]:.2f} ms, errors {r[\"errors\"]}")' "$1"
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+l = r["latency"]
+print("%.0f/s, p50 %.2f ms, p99 %.2f ms, errors %d"
+      % (r["requests_per_s"], l["p50_ms"], l["p99_ms"], r["errors"]))
+PY
 }
 retrieve "$work/alone.json"
 flood health --seconds 14 >"$work/health.json" &

@@ -257,21 +257,37 @@ TEST_CASE("Oversized key fields are refused before the secure heap, however many
           "and a full secure heap is never a crash (S1)",
           "[faults][flood][secure-heap]") {
   VaultProcess v;
-  SetConf(v.state() + "/vault.conf", "server", "worker_threads", "96");
+  SetConf(v.state() + "/vault.conf", "server", "worker_threads", "256");
   REQUIRE(v.Start());
   v.Enrol("lx-1", "alice", "corporate", "linux");
   IgnoreSigpipe sigpipe;
   const TlsClientContext mdm(v.CaFile(), v.ClientCert("mdm"), v.ClientKey("mdm"));
+  // 16 KiB of key fields a request (two 7,900-byte fields), from 240 connections at once:
+  // copied in, they would need about 4 MiB of the 1 MiB secure heap.
   const std::string big(7900, 'k');
-  const std::string body =
-      R"({"recovery_key":")" + big + R"(","confirm_recovery_key":")" + big + R"("})";
-  std::atomic<int> refused{0}, other{0};
-  Parallel(0, 192, 96, [&](int) {
-    const int status =
-        OneShot(mdm, v.port(), HttpRequest("PUT", "/v1/devices/lx-1/recovery-key", {}, body));
-    (status == 400 ? refused : other)++;
+  const std::string request = HttpRequest(
+      "PUT", "/v1/devices/lx-1/recovery-key", {},
+      R"({"recovery_key":")" + big + R"(","confirm_recovery_key":")" + big + R"("})");
+  constexpr int kConnections = 240;
+  std::vector<TlsConn> conns;
+  conns.reserve(kConnections);
+  for (int i = 0; i < kConnections; ++i) {
+    conns.emplace_back(mdm, v.port());
+    REQUIRE(conns.back().ok());
+  }
+  std::atomic<int> refused{0}, other{0}, ready{0};
+  Parallel(0, kConnections, kConnections, [&](int i) {
+    ++ready;
+    while (ready < kConnections) std::this_thread::yield();  // all at once
+    for (int round = 0; round < 4; ++round) {
+      std::optional<RawResponse> r;
+      if (conns[static_cast<std::size_t>(i)].Write(request)) {
+        r = conns[static_cast<std::size_t>(i)].Read();
+      }
+      (r && r->status == 400 ? refused : other)++;
+    }
   });
-  CHECK(refused == 192);
+  CHECK(refused == 4 * kConnections);
   CHECK(other == 0);
   CHECK(v.Mdm("PUT", "/v1/devices/lx-1/recovery-key", R"({"recovery_key":"a fine passphrase"})")
             .status == 200);
