@@ -8,8 +8,8 @@ namespace escrow::api {
 namespace {
 
 std::string Labels(std::string_view method, const std::string& route, int status) {
-  return "method=\"" + std::string(method) + "\",route=\"" + route + "\",status=\"" + std::to_string(status) +
-         "\"";
+  return "method=\"" + std::string(method) + "\",route=\"" + route + "\",status=\"" +
+         std::to_string(status) + "\"";
 }
 
 std::string Num(double v) {

@@ -1,14 +1,18 @@
 #include "api/rate_limiter.h"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
+#include <memory>
 
 namespace escrow::api {
 
 RateLimiter::RateLimiter(vault::RateLimit limit, std::size_t capacity)
     : limit_(limit), capacity_(std::max<std::size_t>(capacity, 1)) {
   if (limit_.enabled()) index_.reserve(std::min<std::size_t>(capacity_, 4096));
+  // Without randomness the salt stays zero: still bounded, only collisions become computable.
+  (void)RAND_bytes(salt_.data(), static_cast<int>(salt_.size()));
 }
 
 std::size_t RateLimiter::size() const {
@@ -24,7 +28,12 @@ LimitDecision RateLimiter::Hit(std::string_view key, SteadyTime now) {
   std::array<std::uint8_t, EVP_MAX_MD_SIZE> md{};
   unsigned int md_len = 0;
   Digest digest{};
-  if (EVP_Digest(key.data(), key.size(), md.data(), &md_len, EVP_sha256(), nullptr) == 1) {
+  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                      &EVP_MD_CTX_free);
+  if (ctx != nullptr && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1 &&
+      EVP_DigestUpdate(ctx.get(), salt_.data(), salt_.size()) == 1 &&
+      EVP_DigestUpdate(ctx.get(), key.data(), key.size()) == 1 &&
+      EVP_DigestFinal_ex(ctx.get(), md.data(), &md_len) == 1) {
     std::copy_n(md.begin(), digest.size(), digest.begin());
   }  // else every key shares one counter: stricter, never looser
 

@@ -29,8 +29,9 @@ struct LimitDecision {
 // Fixed-window counters in memory, one per key (a user, a client, a client and token hash).
 // A limit with count 0 allows everything. Windows start at a key's first hit.
 //
-// Bounded whatever clients send: keys are kept as 128-bit SHA-256 prefixes (fixed size, and
-// no chosen collisions in the hash table), at most `capacity` of them, in the order their
+// Bounded whatever clients send: keys are kept as 128-bit prefixes of SHA-256(salt | key), the
+// salt random per limiter (fixed size, and no collisions chosen offline to turn a lookup into
+// a scan), at most `capacity` of them, in the order their
 // windows started. Each hit drops the keys whose window ended more than a window ago and,
 // when full, the key whose window started first (its count starts again: a flood of new keys
 // can reset an old key's window, never extend one's allowance within it). O(1) amortised per
@@ -69,6 +70,7 @@ class RateLimiter {
 
   const vault::RateLimit limit_;
   const std::size_t capacity_;
+  std::array<std::uint8_t, 32> salt_{};
   mutable std::mutex mu_;
   Order order_;
   std::unordered_map<Digest, Order::iterator, DigestHash> index_;

@@ -12,7 +12,6 @@
 #include "api/jwt_verifier.h"
 #include "api/request_parsing.h"
 #include "vault/base/bytes.h"
-#include "vault/base/utf8.h"
 
 namespace escrow::api {
 namespace json = boost::json;
@@ -27,16 +26,6 @@ ApiResponse JsonResponse(int status, const json::object& body) {
 
 std::size_t TrackedKeys(const vault::VaultConfig& config) {
   return static_cast<std::size_t>(std::max(config.max_tracked_keys, 1));
-}
-
-// Short, non-reversible handle of a presented token for the failed-auth limiter's key.
-std::string TokenHash(std::string_view token) {
-  std::array<std::uint8_t, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  if (EVP_Digest(token.data(), token.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
-    return "unhashable";
-  }
-  return HexEncode(std::span<const std::uint8_t>(md.data(), 16));
 }
 
 // "Bearer <token>" (scheme case-insensitive) -> token; nullopt if malformed.
@@ -85,12 +74,16 @@ RequestHandler::RequestHandler(vault::EscrowService& service, const JwtVerifier*
       requests_per_client_(config.requests_per_client, TrackedKeys(config)),
       requests_per_user_(config.requests_per_user, TrackedKeys(config)),
       failed_auth_(config.failed_auth, TrackedKeys(config)),
+      failed_auth_audits_(vault::RateLimit{1, config.failed_auth.window}, TrackedKeys(config)),
       invalid_ids_(vault::RateLimit{1, std::chrono::seconds(60)}, TrackedKeys(config)) {
   metrics_.TrackLimiters({{"retrieve_per_user", &retrieve_per_user_},
                           {"requests_per_client", &requests_per_client_},
                           {"requests_per_user", &requests_per_user_},
-                          {"failed_auth", &failed_auth_}});
+                          {"failed_auth", &failed_auth_},
+                          {"invalid_ids", &invalid_ids_}});
 }
+
+RequestHandler::~RequestHandler() { metrics_.TrackLimiters({}); }
 
 bool RequestHandler::AnswersAtOnce(const ApiRequest& request) {
   if (!request.client) return true;
@@ -101,7 +94,8 @@ bool RequestHandler::AnswersAtOnce(const ApiRequest& request) {
 ApiResponse RequestHandler::InvalidDeviceId(const vault::Caller& caller, std::string_view id) {
   const LimitDecision d = invalid_ids_.Hit(caller.principal());
   if (d.first_hit) {
-    std::string detail = "invalid device id \"" + EscapeText(id, 64) + "\"";
+    // Cut here, escaped once by the audit log (whatever is not clean UTF-8 becomes \xNN).
+    std::string detail = "invalid device id \"" + std::string(id.substr(0, 64)) + "\"";
     if (d.previous_count > 1) {
       detail += "; " + std::to_string(d.previous_count) + " invalid ids in the previous minute";
     }
@@ -194,13 +188,23 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   }
   if (!caller) {
     // Throttled per client and presented token, so one bad token never locks out the
-    // frontend's other users.
-    const std::string key =
-        client.name + ":" + (request.authorization ? TokenHash(*request.authorization) : "none");
+    // frontend's other users; audited once per client and window, however many tokens a
+    // client throttles in it, so that new tokens never grow the audit trail.
+    const std::string key = client.name + '\n' + request.authorization.value_or("");
     LimitDecision d = failed_auth_.Hit(key);
-    ApiResponse r = d.allowed ? ErrorResponse(MakeError(401, "unauthenticated"))
-                              : Throttled("failed_auth", d, client.name, client.role,
-                                          "failed authentication with one token");
+    ApiResponse r;
+    if (d.allowed) {
+      r = ErrorResponse(MakeError(401, "unauthenticated"));
+    } else {
+      const LimitDecision per_client = failed_auth_audits_.Hit(client.name);
+      d.first_denial = per_client.first_hit;
+      std::string detail = "failed authentication with one token";
+      if (per_client.previous_count > 1) {
+        detail += "; " + std::to_string(per_client.previous_count) +
+                  " throttled attempts by this client in the previous window";
+      }
+      r = Throttled("failed_auth", d, client.name, client.role, detail);
+    }
     r.auth_error = auth_error;
     return finish(std::move(r), client.name);
   }

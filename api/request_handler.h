@@ -56,6 +56,7 @@ class RequestHandler {
                  const Clock& clock = Clock::System());
   RequestHandler(const RequestHandler&) = delete;  // owns the limiters
   RequestHandler& operator=(const RequestHandler&) = delete;
+  ~RequestHandler();  // stops the metrics reading the limiters
 
   ApiResponse Handle(ApiRequest& request);
 
@@ -83,7 +84,8 @@ class RequestHandler {
   RateLimiter requests_per_client_;
   RateLimiter requests_per_user_;
   RateLimiter failed_auth_;
-  RateLimiter invalid_ids_;  // one audit record per principal and minute
+  RateLimiter failed_auth_audits_;  // one audit record per client and window
+  RateLimiter invalid_ids_;         // one audit record per principal and minute
 };
 
 // The JSON error answer for `error`.

@@ -68,7 +68,10 @@ std::vector<std::shared_ptr<HttpsSession>> SessionRegistry::Snapshot() const {
 
 UnmappedConnections::Address UnmappedConnections::Key(const boost::asio::ip::address& a) {
   if (a.is_v4()) return net::ip::make_address_v6(net::ip::v4_mapped, a.to_v4()).to_bytes();
-  return a.to_v6().to_bytes();
+  Address bytes = a.to_v6().to_bytes();
+  // One IPv6 host commonly holds a whole /64: count the /64 (v4-mapped stay whole).
+  if (!a.to_v6().is_v4_mapped()) std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return bytes;
 }
 
 bool UnmappedConnections::TryAdd(const Address& address, std::size_t cap) {
@@ -120,9 +123,9 @@ struct Server::Impl {
       : clients(config.clients),
         handler(service, verifier, config, metrics),
         tls(std::move(tls_context)),
+        ctx{tls, workers, handler, clients, metrics, sessions, unmapped, {}, 1024, 64, {}},
         ioc(static_cast<int>(ThreadCount(config.io_threads))),
         workers(ThreadCount(config.worker_threads > 0 ? config.worker_threads : kDefaultWorkers)),
-        ctx{tls, workers, handler, clients, metrics, sessions, unmapped, {}, 1024, 64, {}},
         signals(ioc, SIGINT, SIGTERM),
         drain_timer(ioc),
         io_threads(ThreadCount(config.io_threads)),
@@ -170,9 +173,11 @@ struct Server::Impl {
   SessionRegistry sessions;
   UnmappedConnections unmapped;
   net::ssl::context tls;
+  // Before ioc: sessions still pending when a drain times out are destroyed with ioc, and
+  // reach ctx (and what it names) from their destructors.
+  ServerContext ctx;
   net::io_context ioc;
   net::thread_pool workers;
-  ServerContext ctx;
   std::shared_ptr<Listener> listener;
   net::signal_set signals;
   net::steady_timer drain_timer;
@@ -195,6 +200,8 @@ Result<std::unique_ptr<Server>> Server::Create(const vault::VaultConfig& config,
   ESCROW_ASSIGN_OR_RETURN(HostPort hp, ParseListen(listen));
   ESCROW_ASSIGN_OR_RETURN(net::ssl::context tls, MakeServerTlsContext(config));
   auto impl = std::make_unique<Impl>(config, std::move(tls), service, verifier);
+  // Health is answered on the io threads, from the monitor's newest check: never in place.
+  service.StartHealthMonitor();
 
   boost::system::error_code ec;
   net::ip::address address = net::ip::make_address(hp.host, ec);

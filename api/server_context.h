@@ -42,7 +42,8 @@ class SessionRegistry {
 // connections: an address leaves the map with its last one. Thread-safe.
 class UnmappedConnections {
  public:
-  using Address = boost::asio::ip::address_v6::bytes_type;  // IPv4 as v4-mapped
+  // IPv4 as v4-mapped; IPv6 by its /64.
+  using Address = boost::asio::ip::address_v6::bytes_type;
   static Address Key(const boost::asio::ip::address& address);
 
   // Counts one more connection from `address`, unless `cap` are open already (cap 0: no cap).

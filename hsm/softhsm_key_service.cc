@@ -64,7 +64,13 @@ auto SoftHsmKeyService::InLane(Retry retry, Op&& op) {
       if (Status s = ConnectLocked(); !s.ok()) return R(s);
     }
     session_->ClearLastError();
-    R result = op(*session_);
+    R result = R(Status::Internal("unset"));
+    try {
+      result = op(*session_);
+    } catch (const SecureHeapExhausted&) {
+      // No room for a secret now: an overload, reported like one (and audited by the caller).
+      return R(Status::Unavailable("secure heap exhausted"));
+    }
     if (StatusOf(result).ok()) return result;
     const CK_RV rv = session_->last_error();
     if (IsSessionLevelError(rv)) {

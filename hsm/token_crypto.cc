@@ -66,13 +66,14 @@ Result<SecretBytes> GcmDecrypt(Pkcs11Session& session, CK_OBJECT_HANDLE key,
   in.insert(in.end(), sealed.ciphertext.begin(), sealed.ciphertext.end());
   in.insert(in.end(), sealed.tag.begin(), sealed.tag.end());
 
+  // Room for the whole input (some tokens ask for it before they strip the tag), and never a
+  // null pointer: that would make C_Decrypt a size query and leave the operation active.
+  // Allocated before the operation starts: a full secure heap must not leave one active.
+  SecretBytes plaintext(std::max<std::size_t>(in.size(), 1));
   CK_GCM_PARAMS params = GcmParams(sealed.iv, aad);
   CK_MECHANISM mechanism{CKM_AES_GCM, &params, sizeof params};
   CK_RV rv = session.fns()->C_DecryptInit(session.handle(), &mechanism, key);
   ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_DecryptInit"));
-  // Room for the whole input (some tokens ask for it before they strip the tag), and never a
-  // null pointer: that would make C_Decrypt a size query and leave the operation active.
-  SecretBytes plaintext(std::max<std::size_t>(in.size(), 1));
   CK_ULONG out_len = plaintext.size();
   rv = session.fns()->C_Decrypt(session.handle(), in.data(), in.size(),
                                 plaintext.mutable_span().data(), &out_len);

@@ -127,16 +127,15 @@ AuditHead AuditLog::head() const {
 }
 
 void SanitizeAuditEvent(AuditEvent& e) {
-  // Owners, serials and names are at most 256 bytes, device ids 128, reasons 500.
+  // Owners, serials and names are at most 256 bytes, device ids 128, reasons 500; what
+  // callers send is cut shorter where it enters (ids, stated reasons). A detail may be a
+  // ceremony's JSON record (share check values, key lists): bounded, but generously.
   for (auto [field, max] : {std::pair{&e.actor, 320}, std::pair{&e.role, 64},
                             std::pair{&e.action, 64}, std::pair{&e.device_id, 160},
                             std::pair{&e.outcome, 16}, std::pair{&e.reason, 640},
-                            std::pair{&e.detail, 1600}}) {
+                            std::pair{&e.detail, 65536}}) {
     const auto limit = static_cast<std::size_t>(max);
-    if (field->size() <= limit && field->find('\\') == std::string::npos &&
-        IsCleanUtf8(AsBytes(*field))) {
-      continue;  // the common case: nothing to escape, no copy
-    }
+    if (field->size() <= limit && IsCleanUtf8(AsBytes(*field))) continue;  // no copy
     *field = EscapeText(*field, limit);
   }
 }

@@ -147,7 +147,10 @@ EscrowService::EscrowService(hsm::KeyService& keys, storage::Store& store, Audit
                              const Clock& clock, EscrowOptions options)
     : impl_(std::make_unique<Impl>(keys, store, audit, clock, options)) {}
 
-EscrowService::~EscrowService() = default;
+EscrowService::~EscrowService() {
+  // The monitor's thread calls into this service: stop it while everything is still whole.
+  if (impl_) impl_->health.reset();
+}
 
 Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::string_view id,
                                                  const DeviceSpec& spec) {
@@ -378,7 +381,7 @@ void EscrowService::StartHealthMonitor(std::chrono::milliseconds interval) {
 }
 
 void EscrowService::NoteUnavailable() {
-  if (impl_->health) impl_->health->Refresh();
+  if (impl_->health) impl_->health->Poke();
 }
 
 }  // namespace escrow::vault

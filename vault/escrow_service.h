@@ -107,7 +107,8 @@ class EscrowService {
   HealthReport CheckHealth();
   // Checks once now, then every `interval` on a thread of its own.
   void StartHealthMonitor(std::chrono::milliseconds interval = std::chrono::seconds(1));
-  // A request met an unavailable HSM or database: check again at once.
+  // A request met an unavailable HSM or database: the monitor checks again at once (on its
+  // own thread; this returns at once).
   void NoteUnavailable();
 
  private:

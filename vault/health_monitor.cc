@@ -23,7 +23,22 @@ void HealthMonitor::Start() {
 
 HealthReport HealthMonitor::Current() const {
   std::lock_guard lock(mu_);
+  if (std::chrono::steady_clock::now() - checked_at_ > 3 * interval_) {
+    HealthReport stale;
+    stale.ok = false;
+    stale.hsm = "unknown";
+    stale.database = "unknown";
+    return stale;
+  }
   return current_;
+}
+
+void HealthMonitor::Poke() {
+  {
+    std::lock_guard lock(mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
 }
 
 void HealthMonitor::Refresh() {
@@ -31,12 +46,15 @@ void HealthMonitor::Refresh() {
   HealthReport report = check_();
   std::lock_guard lock(mu_);
   current_ = std::move(report);
+  checked_at_ = std::chrono::steady_clock::now();
 }
 
 void HealthMonitor::Loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) break;
+    cv_.wait_for(lock, interval_, [this] { return stopping_ || poked_; });
+    if (stopping_) break;
+    poked_ = false;
     lock.unlock();
     Refresh();
     lock.lock();

@@ -12,8 +12,9 @@ namespace escrow::vault {
 
 // Keeps the newest answer of a health check, so that GET /v1/health never waits for the HSM
 // or the database and an anonymous flood of it costs one check a second, whatever its rate.
-// A thread of its own runs `check` every `interval`; Refresh() runs it at once (after a real
-// error). Thread-safe.
+// A thread of its own runs `check` every `interval`, and at once after Poke() (requests that
+// met a failure poke it; pokes coalesce into one check). An answer older than three intervals
+// (a check that hangs) is reported as unavailable. Thread-safe.
 class HealthMonitor {
  public:
   using Check = std::function<HealthReport()>;
@@ -26,6 +27,8 @@ class HealthMonitor {
   void Start();
   // The newest answer; never blocks on the check.
   HealthReport Current() const;
+  // Asks the thread to check again now; returns at once.
+  void Poke();
   // Runs the check now on the calling thread and keeps its answer.
   void Refresh();
 
@@ -38,6 +41,8 @@ class HealthMonitor {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   HealthReport current_;
+  std::chrono::steady_clock::time_point checked_at_;
+  bool poked_ = false;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -54,7 +54,9 @@ Result<SecretBytes> NormalizeWindows(const SecretBytes& input) {
 
 Result<SecretBytes> NormalizeLinux(const SecretBytes& input) {
   auto in = input.RevealSecret();
-  if (in.size() < 8 || in.size() > kMaxRecoveryKeyBytes || !IsCleanUtf8(in)) return Invalid(Platform::kLinux);
+  if (in.size() < 8 || in.size() > kMaxRecoveryKeyBytes || !IsCleanUtf8(in)) {
+    return Invalid(Platform::kLinux);
+  }
   return SecretBytes::CopyOf(in);
 }
 

@@ -32,11 +32,6 @@ TEST_CASE("Metrics renders request counts and latency histograms as Prometheus t
   CHECK(text.back() == '\n');
 }
 
-}  // namespace
-}  // namespace escrow::api
-
-namespace escrow::api {
-namespace {
 
 TEST_CASE("Metrics folds methods it does not know into one label", "[api][metrics]") {
   CHECK(MethodLabel("GET") == "GET");

@@ -42,11 +42,6 @@ TEST_CASE("RateLimiter's first denial of a new window is audited again", "[api][
   CHECK(limiter.Hit("k", t0 + seconds(11)).first_denial);
 }
 
-}  // namespace
-}  // namespace escrow::api
-
-namespace escrow::api {
-namespace {
 
 TEST_CASE("RateLimiter tracks at most its capacity of keys, forgetting the oldest window first",
           "[api][limits]") {

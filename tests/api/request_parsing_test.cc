@@ -129,11 +129,6 @@ TEST_CASE("ParseAuditQuery validates after and limit", "[api][parsing]") {
   }
 }
 
-}  // namespace
-}  // namespace escrow::api
-
-namespace escrow::api {
-namespace {
 
 TEST_CASE("Request bodies that repeat a JSON key are refused", "[api][parsing]") {
   const std::string dup_device =

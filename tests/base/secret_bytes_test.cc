@@ -53,18 +53,15 @@ TEST_CASE("ConstantTimeEquals compares contents and sizes", "[base][secret]") {
   CHECK(ConstantTimeEquals(SecretBytes(), SecretBytes()));
 }
 
-}  // namespace
-}  // namespace escrow
-
-namespace escrow {
-namespace {
 
 TEST_CASE("A full secure heap throws SecureHeapExhausted, and recovers once secrets are freed",
           "[base][secret]") {
+  SecretBytes probe(1);
+  REQUIRE(CRYPTO_secure_allocated(probe.RevealSecret().data()) == 1);  // the 1 MiB heap is on
   std::vector<SecretBytes> held;
   bool exhausted = false;
   try {
-    for (int i = 0; i < 100000; ++i) held.emplace_back(4096);  // far past the heap's size
+    for (int i = 0; i < 1024; ++i) held.emplace_back(4096);  // 4 MiB: far past the heap
   } catch (const SecureHeapExhausted& e) {
     exhausted = true;
     CHECK(std::string(e.what()) == "secure heap exhausted");

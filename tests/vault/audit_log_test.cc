@@ -150,11 +150,6 @@ TEST_CASE("A failing change writes neither itself nor its events", "[vault][audi
   CHECK_FALSE(f.store().GetMeta("probe")->has_value());
 }
 
-}  // namespace
-}  // namespace escrow::vault
-
-namespace escrow::vault {
-namespace {
 
 TEST_CASE("Every audit field is stored as clean UTF-8 of bounded length, whatever is passed",
           "[vault][audit]") {
@@ -174,10 +169,15 @@ TEST_CASE("Every audit field is stored as clean UTF-8 of bounded length, whateve
                                    &r.event.device_id, &r.event.outcome, &r.event.reason,
                                    &r.event.detail}) {
     CHECK(IsCleanUtf8(AsBytes(*field)));
-    CHECK(field->size() <= 1600);
     CHECK(field->rfind("\\xff", 0) == 0);  // escaped, not dropped
   }
+  CHECK(r.event.actor.size() <= 320);
+  CHECK(r.event.role.size() <= 64);
+  CHECK(r.event.action.size() <= 64);
   CHECK(r.event.device_id.size() <= 160);
+  CHECK(r.event.outcome.size() <= 16);
+  CHECK(r.event.reason.size() <= 640);
+  CHECK(r.event.detail.size() <= 65536);
   // Clean fields are kept as they are.
   const AuditRecord ok = ToAuditRecord((*rows)[1]);
   CHECK(ok.event.actor == "alice");
@@ -185,6 +185,22 @@ TEST_CASE("Every audit field is stored as clean UTF-8 of bounded length, whateve
   Result<AuditVerifyReport> v = f.audit().Verify();
   REQUIRE(v.ok());
   CHECK(v->ok);
+}
+
+TEST_CASE("A ceremony's JSON detail is stored unchanged, escapes and length alike",
+          "[vault][audit]") {
+  VaultFixture f;
+  std::string detail = R"({"out":"C:\backups\"q"","share_checks":[)";
+  for (int i = 0; i < 255; ++i) detail += (i ? ",\"" : "\"") + std::string(64, 'a') + "\"";
+  detail += "]}";
+  REQUIRE(detail.size() > 16000);
+  REQUIRE(f.audit()
+              .Append(AuditEvent{"root", "operator", "ceremony.backup", "", "ok", "", detail})
+              .ok());
+  Result<std::vector<storage::AuditRow>> rows = f.store().ListAudit(0, 10, std::nullopt);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK(ToAuditRecord(rows->front()).event.detail == detail);
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ std::string EscapeText(std::string_view text, std::size_t max_bytes) {
   while (i < s.size()) {
     std::size_t n = CleanUtf8CharLength(s, i);
     std::string piece;
-    if (n == 0 || s[i] == '\\') {
+    if (n == 0) {
       piece = {'\\', 'x', kHex[s[i] >> 4], kHex[s[i] & 0xF]};
       n = 1;
     } else {

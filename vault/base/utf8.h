@@ -17,9 +17,8 @@ std::size_t CleanUtf8CharLength(std::span<const std::uint8_t> s, std::size_t i);
 bool IsCleanUtf8(std::span<const std::uint8_t> s);
 
 // `s` as clean UTF-8 of at most `max_bytes` bytes, for logs and the audit trail: every byte
-// that is not part of a clean character becomes "\xNN" (so does a backslash, "\x5c", so that
-// an escape can't be forged), and a text that does not fit is cut at a character boundary
-// and ends in "...".
+// that is not part of a clean character becomes "\xNN", and a text that does not fit is cut
+// at a character boundary and ends in "...". Clean text (JSON included) comes out unchanged.
 std::string EscapeText(std::string_view s, std::size_t max_bytes);
 
 }  // namespace escrow
