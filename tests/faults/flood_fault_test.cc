@@ -92,7 +92,13 @@ TEST_CASE("Thousands of made-up methods without a certificate leave vaultd's mem
   CHECK(unauthenticated == 3300);
   INFO("RSS before " << rss_before << " KiB, after " << rss_after << " KiB");
   // Unfolded, each method kept 4 KiB for good: 12 MiB for these 3,000.
+#ifdef ESCROW_SANITIZED
+  // ASan's quarantine holds freed memory back (hundreds of MiB): RSS says nothing there. The
+  // metrics below still show that nothing of the methods is kept.
+  WARN("RSS not compared under sanitizers: " << rss_before << " -> " << rss_after << " KiB");
+#else
   CHECK(rss_after - rss_before < 5 * 1024);
+#endif
   const HttpResult m = v.Mdm("GET", "/v1/metrics");
   REQUIRE(m.status == 200);
   CHECK(m.body.find("AAAA") == std::string::npos);
