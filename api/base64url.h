@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "vault/base/bytes.h"
+#include "base/bytes.h"
 
 namespace escrow::api {
 

@@ -21,7 +21,7 @@
 #include <openssl/x509.h>
 
 #include "api/base64url.h"
-#include "vault/base/ssl_ptr.h"
+#include "base/ssl_ptr.h"
 
 namespace escrow::api {
 namespace {

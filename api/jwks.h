@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 
 // OpenSSL's EVP_PKEY (`typedef struct evp_pkey_st EVP_PKEY` in <openssl/types.h>), declared
 // here so this header does not pull OpenSSL into every includer.

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "api/jwks.h"
-#include "vault/base/clock.h"
-#include "vault/base/result.h"
+#include "base/clock.h"
+#include "base/result.h"
 
 namespace escrow::api {
 

@@ -11,8 +11,8 @@
 #include "api/json_views.h"
 #include "api/jwt_verifier.h"
 #include "api/request_parsing.h"
-#include "vault/base/bytes.h"
-#include "vault/base/utf8.h"
+#include "base/bytes.h"
+#include "base/utf8.h"
 
 namespace escrow::api {
 namespace json = boost::json;

@@ -9,7 +9,7 @@
 #include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "api/routes.h"
-#include "vault/base/clock.h"
+#include "base/clock.h"
 #include "vault/config.h"
 #include "vault/escrow_service.h"
 #include "vault/types.h"

@@ -3,7 +3,7 @@
 #include <memory>
 #include <string>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 #include "vault/config.h"
 #include "vault/escrow_service.h"
 

@@ -1,8 +1,8 @@
 #pragma once
 
+#include "base/result.h"
 #include "tools/loadgen_options.h"
 #include "tools/loadgen_stats.h"
-#include "vault/base/result.h"
 
 namespace escrow::tools::loadgen {
 

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include "vault/base/result.h"
-#include "vault/base/status.h"
+#include "base/result.h"
+#include "base/status.h"
 
 namespace escrow::tools::loadgen {
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 
 namespace escrow::tools::loadgen {
 

@@ -1,4 +1,4 @@
-#include "vault/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 
 #include <cstring>
 #include <mutex>
@@ -6,7 +6,7 @@
 
 #include <openssl/crypto.h>
 
-#include "vault/base/check.h"
+#include "base/check.h"
 
 namespace escrow {
 namespace {

@@ -1,9 +1,9 @@
-#include "vault/base/status.h"
+#include "base/status.h"
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "vault/base/check.h"
+#include "base/check.h"
 
 namespace escrow {
 

@@ -1,4 +1,4 @@
-#include "vault/base/clock.h"
+#include "base/clock.h"
 
 #include <charconv>
 #include <cstdio>

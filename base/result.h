@@ -3,8 +3,8 @@
 #include <utility>
 #include <variant>
 
-#include "vault/base/check.h"
-#include "vault/base/status.h"
+#include "base/check.h"
+#include "base/status.h"
 
 namespace escrow {
 
