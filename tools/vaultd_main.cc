@@ -18,9 +18,9 @@
 #include <boost/json.hpp>
 
 #include "api/json_log.h"
-#include "api/jwks.h"
-#include "api/jwt_verifier.h"
 #include "api/server.h"
+#include "auth/jwks.h"
+#include "auth/jwt_verifier.h"
 #include "base/clock.h"
 #include "base/secret_bytes.h"
 #include "hsm/key_service.h"
@@ -62,23 +62,23 @@ Result<std::uint32_t> MetaVersion(storage::Store& store, const std::string& key)
   return n;
 }
 
-Result<api::JwtVerifier> MakeVerifier(const vault::VaultConfig& config) {
-  std::vector<api::JwtKey> keys;
+Result<auth::JwtVerifier> MakeVerifier(const vault::VaultConfig& config) {
+  std::vector<auth::JwtKey> keys;
   for (const std::string& path : config.idp_keys) {
-    Result<api::JwtKey> key = api::LoadJwtKeyPemFile(path, "");
+    Result<auth::JwtKey> key = auth::LoadJwtKeyPemFile(path, "");
     if (!key.ok()) return key.status().WithContext("idp key " + path);
     keys.push_back(std::move(*key));
   }
   if (!config.idp_jwks.empty()) {
-    Result<std::vector<api::JwtKey>> set = api::LoadJwksFile(config.idp_jwks);
+    Result<std::vector<auth::JwtKey>> set = auth::LoadJwksFile(config.idp_jwks);
     if (!set.ok()) return set.status().WithContext("idp jwks " + config.idp_jwks);
-    for (api::JwtKey& k : *set) keys.push_back(std::move(k));
+    for (auth::JwtKey& k : *set) keys.push_back(std::move(k));
   }
-  api::JwtPolicy policy;
+  auth::JwtPolicy policy;
   policy.issuers = config.issuers;
   policy.audience = config.audience;
   policy.owner_claim = config.owner_claim;
-  return api::JwtVerifier::Create(std::move(keys), std::move(policy));
+  return auth::JwtVerifier::Create(std::move(keys), std::move(policy));
 }
 
 // Invariant 7 (DESIGN.md): vault/hardening.h does the work; this logs its warnings.
@@ -140,7 +140,7 @@ int Run(int argc, char** argv) {
   }
   if (!config.softhsm_conf.empty()) setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
 
-  Result<api::JwtVerifier> verifier = MakeVerifier(config);
+  Result<auth::JwtVerifier> verifier = MakeVerifier(config);
   if (!verifier.ok()) return Fatal(verifier.status().message());
 
   Result<std::unique_ptr<hsm::KeyService>> keys =

@@ -13,7 +13,7 @@
 // here so this header does not pull OpenSSL into every includer.
 struct evp_pkey_st;
 
-namespace escrow::api {
+namespace escrow::auth {
 
 // A public key that may verify identity-provider tokens, with the one algorithm pinned to
 // its type: EC P-256 => ES256, RSA of 2048..8192 bits => RS256. The algorithm is never taken
@@ -58,4 +58,4 @@ Result<std::vector<JwtKey>> LoadJwksFile(const std::filesystem::path& path);
 // different claims out of the same signed bytes. Shared by the JWKS loader and JwtVerifier.
 bool IsStrictJson(std::string_view text, std::size_t max_depth = 32);
 
-}  // namespace escrow::api
+}  // namespace escrow::auth

@@ -1,4 +1,4 @@
-#include "tests/api/jwt_test_util.h"
+#include "tests/auth/jwt_test_util.h"
 
 #include <stdexcept>
 
@@ -12,9 +12,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "api/base64url.h"
+#include "auth/base64url.h"
 
-namespace escrow::api::testing {
+namespace escrow::auth::testing {
 namespace {
 
 void Check(bool ok, const char* what) {
@@ -202,4 +202,4 @@ std::string MintRaw(std::string_view header_json, std::string_view payload_json,
   return SigningInput(header_json, payload_json) + "." + std::string(signature_b64);
 }
 
-}  // namespace escrow::api::testing
+}  // namespace escrow::auth::testing

@@ -1,4 +1,4 @@
-#include "api/jwt_verifier.h"
+#include "auth/jwt_verifier.h"
 
 #include <algorithm>
 #include <array>
@@ -22,9 +22,9 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "api/base64url.h"
+#include "auth/base64url.h"
 
-namespace escrow::api {
+namespace escrow::auth {
 namespace {
 
 struct MdCtxDeleter {
@@ -449,4 +449,4 @@ Result<VerifiedToken> JwtVerifier::Verify(std::string_view token, TimePoint now)
 
 std::size_t JwtVerifier::cached_tokens() const { return cache_ ? cache_->size() : 0; }
 
-}  // namespace escrow::api
+}  // namespace escrow::auth

@@ -1,8 +1,8 @@
-#include "api/base64url.h"
+#include "auth/base64url.h"
 
 #include <array>
 
-namespace escrow::api {
+namespace escrow::auth {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -81,4 +81,4 @@ std::string Base64UrlEncode(std::span<const std::uint8_t> bytes) {
 
 std::string Base64UrlEncode(std::string_view bytes) { return Base64UrlEncode(AsBytes(bytes)); }
 
-}  // namespace escrow::api
+}  // namespace escrow::auth

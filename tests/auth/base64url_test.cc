@@ -1,10 +1,10 @@
-#include "api/base64url.h"
+#include "auth/base64url.h"
 
 #include <string>
 
 #include <catch2/catch.hpp>
 
-namespace escrow::api {
+namespace escrow::auth {
 namespace {
 
 TEST_CASE("Base64Url round-trips every length and byte value", "[api][jwt][base64url]") {
@@ -54,4 +54,4 @@ TEST_CASE("Base64Url rejects non-canonical trailing bits", "[api][jwt][base64url
 }
 
 }  // namespace
-}  // namespace escrow::api
+}  // namespace escrow::auth

@@ -1,14 +1,14 @@
-#include "api/jwks.h"
+#include "auth/jwks.h"
 
 #include <fstream>
 #include <string>
 
 #include <catch2/catch.hpp>
 
-#include "tests/api/jwt_test_util.h"
+#include "tests/auth/jwt_test_util.h"
 #include "tests/support/temp_dir.h"
 
-namespace escrow::api {
+namespace escrow::auth {
 namespace {
 
 using testing::TestKey;
@@ -174,4 +174,4 @@ TEST_CASE("IsStrictJson rejects duplicate keys at any depth", "[api][jwt][jwks]"
 }
 
 }  // namespace
-}  // namespace escrow::api
+}  // namespace escrow::auth

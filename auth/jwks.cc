@@ -1,4 +1,4 @@
-#include "api/jwks.h"
+#include "auth/jwks.h"
 
 #include <algorithm>
 #include <fstream>
@@ -20,10 +20,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "api/base64url.h"
+#include "auth/base64url.h"
 #include "base/ssl_ptr.h"
 
-namespace escrow::api {
+namespace escrow::auth {
 namespace {
 
 
@@ -346,4 +346,4 @@ bool IsStrictJson(std::string_view text, std::size_t max_depth) {
   return !ec && n == text.size() && parser.done();
 }
 
-}  // namespace escrow::api
+}  // namespace escrow::auth

@@ -8,11 +8,11 @@
 #include <string_view>
 #include <vector>
 
-#include "api/jwks.h"
+#include "auth/jwks.h"
 #include "base/clock.h"
 #include "base/result.h"
 
-namespace escrow::api {
+namespace escrow::auth {
 
 // What a bearer token must say to be accepted (API.md, "Who is calling").
 struct JwtPolicy {
@@ -74,4 +74,4 @@ class JwtVerifier {
   std::shared_ptr<TokenCache> cache_;  // null only in a moved-from verifier
 };
 
-}  // namespace escrow::api
+}  // namespace escrow::auth

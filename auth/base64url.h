@@ -8,7 +8,7 @@
 
 #include "base/bytes.h"
 
-namespace escrow::api {
+namespace escrow::auth {
 
 // base64url without padding (RFC 7515 section 2), as JOSE uses it.
 //
@@ -23,4 +23,4 @@ std::optional<std::string> Base64UrlDecodeToString(std::string_view text);
 std::string Base64UrlEncode(std::span<const std::uint8_t> bytes);
 std::string Base64UrlEncode(std::string_view bytes);
 
-}  // namespace escrow::api
+}  // namespace escrow::auth

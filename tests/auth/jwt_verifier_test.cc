@@ -1,4 +1,4 @@
-#include "api/jwt_verifier.h"
+#include "auth/jwt_verifier.h"
 
 #include <algorithm>
 #include <atomic>
@@ -13,9 +13,9 @@
 #include <catch2/catch.hpp>
 #include <openssl/err.h>
 
-#include "tests/api/jwt_test_util.h"
+#include "tests/auth/jwt_test_util.h"
 
-namespace escrow::api {
+namespace escrow::auth {
 namespace {
 
 using testing::B64;
@@ -712,4 +712,4 @@ TEST_CASE("JwtVerifier verification speed", "[api][jwt][.bench]") {
 }
 
 }  // namespace
-}  // namespace escrow::api
+}  // namespace escrow::auth
