@@ -9,9 +9,9 @@
 
 #include <boost/json/object.hpp>
 
-#include "tools/loadgen_options.h"
+#include "bench/loadgen/options.h"
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 
 // HTTP status recorded for a request that got no response (connect, TLS or I/O error).
 inline constexpr int kTransportError = 0;
@@ -55,4 +55,4 @@ struct RunResult {
 boost::json::object ToJson(const RunResult& r);
 std::string ToTable(const RunResult& r);
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

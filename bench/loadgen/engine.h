@@ -1,10 +1,10 @@
 #pragma once
 
 #include "base/result.h"
-#include "tools/loadgen_options.h"
-#include "tools/loadgen_stats.h"
+#include "bench/loadgen/options.h"
+#include "bench/loadgen/stats.h"
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 
 // Drives `options.connections` keep-alive HTTPS connections (each a coroutine on its own
 // strand, with a client certificate per role) against a loopback vaultd until the duration
@@ -13,4 +13,4 @@ namespace escrow::tools::loadgen {
 // kUnavailable when the target cannot be resolved.
 Result<RunResult> Run(const Options& options);
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

@@ -18,15 +18,15 @@
 
 #include <boost/json/serialize.hpp>
 
-#include "tools/loadgen_engine.h"
-#include "tools/loadgen_options.h"
-#include "tools/loadgen_report.h"
+#include "bench/loadgen/engine.h"
+#include "bench/loadgen/options.h"
+#include "bench/loadgen/report.h"
 #include <CLI/CLI.hpp>
 
 namespace {
 
 namespace fs = std::filesystem;
-namespace lg = escrow::tools::loadgen;
+namespace lg = escrow::bench::loadgen;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;

@@ -9,7 +9,7 @@
 #include "base/result.h"
 #include "base/status.h"
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 
 // The request kinds the generator drives (API.md "Endpoints"). kEnroll is the seeding
 // step: enrol, check in and store a first key for one device, each device exactly once.
@@ -70,4 +70,4 @@ Result<bool> ResolvesToLoopbackOnly(const std::string& host);
 
 std::string DeviceId(std::string_view prefix, std::uint32_t index);
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

@@ -1,4 +1,4 @@
-#include "tools/loadgen_stats.h"
+#include "bench/loadgen/stats.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <numeric>
 #include <sstream>
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 namespace {
 
 double Ms(std::uint32_t us) { return static_cast<double>(us) / 1000.0; }
@@ -167,4 +167,4 @@ std::string ToTable(const RunResult& r) {
   return out.str();
 }
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

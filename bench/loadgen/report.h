@@ -4,7 +4,7 @@
 
 #include "base/result.h"
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 
 // The bench's one table and its JSON twin.
 struct Report {
@@ -19,4 +19,4 @@ struct Report {
 // kInvalidArgument for a file that is not the expected JSON.
 Result<Report> BuildReport(const std::string& dir);
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 
 // A snapshot of the counters a run's resource figures are deltas of. Reading them is cheap
 // (a few /proc files), so the engine takes one at the start and one at the end of the
@@ -23,4 +23,4 @@ double ProcessCpuSeconds(int pid);
 // holds `path`, or by the whole disk when it is a partition; negative if unknown.
 double DiskFlushes(const std::string& path);
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

@@ -1,4 +1,4 @@
-// The bench's arithmetic (tools/loadgen_stats, tools/loadgen_report): percentiles, and each
+// The bench's arithmetic (bench/loadgen/stats, bench/loadgen/report): percentiles, and each
 // vault figure related to the ceiling that bounds it. Pure logic on hand-made inputs, so that
 // a wrong formula shows here and not as a misleading table.
 #include <catch2/catch.hpp>
@@ -10,11 +10,11 @@
 
 #include <boost/json/parse.hpp>
 
+#include "bench/loadgen/report.h"
+#include "bench/loadgen/stats.h"
 #include "tests/support/temp_dir.h"
-#include "tools/loadgen_report.h"
-#include "tools/loadgen_stats.h"
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 namespace {
 
 namespace fs = std::filesystem;
@@ -136,4 +136,4 @@ TEST_CASE("A report without ceilings says n/a, and one without runs is refused",
 }
 
 }  // namespace
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

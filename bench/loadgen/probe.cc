@@ -1,4 +1,4 @@
-#include "tools/loadgen_probe.h"
+#include "bench/loadgen/probe.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 namespace {
 
 double Seconds(const timeval& tv) {
@@ -91,4 +91,4 @@ ProbeSample TakeSample(int server_pid, const std::string& disk_path) {
   return s;
 }
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

@@ -1,4 +1,4 @@
-#include "tools/loadgen_engine.h"
+#include "bench/loadgen/engine.h"
 
 #include <array>
 #include <atomic>
@@ -26,9 +26,9 @@
 #include <boost/json/serialize.hpp>
 #include <openssl/ssl.h>
 
-#include "tools/loadgen_probe.h"
+#include "bench/loadgen/probe.h"
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 namespace {
 
 namespace net = boost::asio;
@@ -379,4 +379,4 @@ Result<RunResult> Run(const Options& options) {
   return engine.Run();
 }
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

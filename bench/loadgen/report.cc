@@ -1,4 +1,4 @@
-#include "tools/loadgen_report.h"
+#include "bench/loadgen/report.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -12,7 +12,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 namespace {
 
 namespace fs = std::filesystem;
@@ -363,4 +363,4 @@ Result<Report> BuildReport(const std::string& dir_name) {
   return report;
 }
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen

@@ -1,4 +1,4 @@
-#include "tools/loadgen_options.h"
+#include "bench/loadgen/options.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <memory>
 
-namespace escrow::tools::loadgen {
+namespace escrow::bench::loadgen {
 namespace {
 
 constexpr std::array<std::string_view, kOpCount> kOpNames{"store", "retrieve", "status", "enroll"};
@@ -135,4 +135,4 @@ std::string DeviceId(std::string_view prefix, std::uint32_t index) {
   return id;
 }
 
-}  // namespace escrow::tools::loadgen
+}  // namespace escrow::bench::loadgen
