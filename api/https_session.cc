@@ -12,8 +12,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
-#include "api/json_log.h"
 #include "base/bytes.h"
+#include "base/log.h"
 #include "base/secret_bytes.h"
 
 namespace escrow::api {

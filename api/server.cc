@@ -15,12 +15,12 @@
 
 #include "api/client_registry.h"
 #include "api/https_session.h"
-#include "api/json_log.h"
 #include "api/listener.h"
 #include "api/metrics.h"
 #include "api/request_handler.h"
 #include "api/server_context.h"
 #include "api/tls_context.h"
+#include "base/log.h"
 
 namespace escrow::api {
 namespace net = boost::asio;

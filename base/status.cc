@@ -1,9 +1,10 @@
 #include "base/status.h"
 
-#include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "base/check.h"
+#include "base/log.h"
 
 namespace escrow {
 
@@ -38,8 +39,9 @@ std::string Status::ToString() const {
 }
 
 void CheckFailed(const char* expr, const char* file, int line) {
-  std::fprintf(stderr, "{\"event\":\"check_failed\",\"expr\":\"%s\",\"at\":\"%s:%d\"}\n", expr,
-               file, line);
+  LogJson({{"event", "check_failed"},
+           {"expr", expr},
+           {"at", std::string(file) + ":" + std::to_string(line)}});
   std::abort();
 }
 

@@ -17,11 +17,11 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
-#include "api/json_log.h"
 #include "api/server.h"
 #include "auth/jwks.h"
 #include "auth/jwt_verifier.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/secret_bytes.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
@@ -34,7 +34,7 @@ namespace escrow::tools {
 namespace {
 
 int Fatal(const std::string& error) {
-  api::LogError("fatal", error);
+  LogError("fatal", error);
   return 1;
 }
 
@@ -85,8 +85,8 @@ Result<auth::JwtVerifier> MakeVerifier(const vault::VaultConfig& config) {
 Status Harden() {
   Result<vault::HardeningReport> report = vault::HardenProcess();
   if (!report.ok()) return report.status();
-  for (const std::string& warning : report->warnings) api::LogInfo("warning", warning);
-  if (!report->memory_warning.empty()) api::LogInfo("warning", report->memory_warning);
+  for (const std::string& warning : report->warnings) LogInfo("warning", warning);
+  if (!report->memory_warning.empty()) LogInfo("warning", report->memory_warning);
   return Status::Ok();
 }
 
@@ -96,7 +96,7 @@ Status DropPrivileges(const std::string& user) {
   Result<vault::PrivilegeDrop> dropped = vault::DropPrivileges(user);
   if (!dropped.ok()) return dropped.status();
   if (*dropped == vault::PrivilegeDrop::kNoUser) {
-    api::LogInfo("warning", "running as root: set 'user' in the config to drop privileges");
+    LogInfo("warning", "running as root: set 'user' in the config to drop privileges");
   }
   return Status::Ok();
 }
@@ -172,7 +172,7 @@ int Run(int argc, char** argv) {
         line["event"] = "audit_checkpoint";
         line["seq"] = head.seq;
         line["hash"] = head.hash;
-        api::LogJson(line);
+        LogJson(line);
       },
       config.audit_batch_max);
   if (Status s = audit.Start(); !s.ok()) return Fatal("audit: " + s.message());
@@ -196,10 +196,10 @@ int Run(int argc, char** argv) {
   boost::json::object ready;
   ready["event"] = "ready";
   ready["listen"] = (*server)->listen_address();
-  api::LogJson(ready);
+  LogJson(ready);
   (*server)->Run();
   server->reset();
-  api::LogInfo("stopped", "drained and stopped");
+  LogInfo("stopped", "drained and stopped");
   return 0;
 }
 
@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
   try {
     return escrow::tools::Run(argc, argv);
   } catch (const std::exception& e) {
-    escrow::api::LogError("fatal", e.what());
+    escrow::LogError("fatal", e.what());
     return 1;
   }
 }

@@ -1,4 +1,4 @@
-#include "api/json_log.h"
+#include "base/log.h"
 
 #include <cstdio>
 #include <mutex>
@@ -6,7 +6,7 @@
 
 #include <boost/json/serialize.hpp>
 
-namespace escrow::api {
+namespace escrow {
 namespace {
 std::mutex& LogMutex() {
   static std::mutex mu;
@@ -36,4 +36,4 @@ void LogInfo(std::string_view event, std::string_view message) {
   LogJson(o);
 }
 
-}  // namespace escrow::api
+}  // namespace escrow
