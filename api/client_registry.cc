@@ -6,7 +6,7 @@
 
 #include <array>
 
-#include "vault/base/bytes.h"
+#include "base/bytes.h"
 
 namespace escrow::api {
 namespace {

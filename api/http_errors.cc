@@ -5,7 +5,7 @@
 
 #include <boost/json.hpp>
 
-#include "vault/base/check.h"
+#include "base/check.h"
 
 namespace escrow::api {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "vault/base/status.h"
+#include "base/status.h"
 
 namespace escrow::api {
 

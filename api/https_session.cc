@@ -12,9 +12,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
-#include "api/json_log.h"
-#include "vault/base/bytes.h"
-#include "vault/base/secret_bytes.h"
+#include "base/bytes.h"
+#include "base/log.h"
+#include "base/secret_bytes.h"
 
 namespace escrow::api {
 namespace beast = boost::beast;

@@ -2,8 +2,8 @@
 
 #include <boost/json.hpp>
 
-#include "vault/base/check.h"
-#include "vault/base/clock.h"
+#include "base/check.h"
+#include "base/clock.h"
 
 namespace escrow::api {
 namespace json = boost::json;

@@ -5,7 +5,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 
 #include "api/https_session.h"
-#include "api/json_log.h"
+#include "base/log.h"
 
 namespace escrow::api {
 namespace net = boost::asio;

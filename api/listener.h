@@ -8,7 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "api/server_context.h"
-#include "vault/base/status.h"
+#include "base/status.h"
 
 namespace escrow::api {
 

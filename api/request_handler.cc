@@ -1,17 +1,14 @@
 #include "api/request_handler.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
-#include <array>
 
 #include <boost/json.hpp>
 
 #include "api/json_views.h"
-#include "api/jwt_verifier.h"
 #include "api/request_parsing.h"
-#include "vault/base/bytes.h"
+#include "auth/jwt_verifier.h"
 
 namespace escrow::api {
 namespace json = boost::json;
@@ -63,7 +60,7 @@ ApiResponse ErrorResponse(const HttpError& error) {
   return r;
 }
 
-RequestHandler::RequestHandler(vault::EscrowService& service, const JwtVerifier* verifier,
+RequestHandler::RequestHandler(vault::EscrowService& service, const auth::JwtVerifier* verifier,
                                const vault::VaultConfig& config, Metrics& metrics,
                                const Clock& clock)
     : service_(service),
@@ -175,7 +172,7 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   } else if (verifier_ == nullptr) {
     auth_error = "no token verifier";
   } else if (std::optional<std::string_view> token = BearerToken(*request.authorization)) {
-    Result<VerifiedToken> v = verifier_->Verify(*token, clock_.Now());
+    Result<auth::VerifiedToken> v = verifier_->Verify(*token, clock_.Now());
     if (v.ok()) {
       vault::RoleSet roles;
       for (const std::string& r : v->roles) roles.AddByName(r);

@@ -9,14 +9,16 @@
 #include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "api/routes.h"
-#include "vault/base/clock.h"
+#include "base/clock.h"
 #include "vault/config.h"
 #include "vault/escrow_service.h"
 #include "vault/types.h"
 
-namespace escrow::api {
-
+namespace escrow::auth {
 class JwtVerifier;
+}  // namespace escrow::auth
+
+namespace escrow::api {
 
 // One HTTP request as the session read it, without Beast types.
 struct ApiRequest {
@@ -51,7 +53,7 @@ struct ApiResponse {
 class RequestHandler {
  public:
   // `verifier` may be null: then every bearer token fails.
-  RequestHandler(vault::EscrowService& service, const JwtVerifier* verifier,
+  RequestHandler(vault::EscrowService& service, const auth::JwtVerifier* verifier,
                  const vault::VaultConfig& config, Metrics& metrics,
                  const Clock& clock = Clock::System());
   RequestHandler(const RequestHandler&) = delete;  // owns the limiters
@@ -77,7 +79,7 @@ class RequestHandler {
   ApiResponse InvalidDeviceId(const vault::Caller& caller, std::string_view id);
 
   vault::EscrowService& service_;
-  const JwtVerifier* verifier_;
+  const auth::JwtVerifier* verifier_;
   Metrics& metrics_;
   const Clock& clock_;
   RateLimiter retrieve_per_user_;

@@ -9,7 +9,7 @@
 
 #include <boost/json.hpp>
 
-#include "api/jwks.h"
+#include "auth/jwks.h"
 #include "vault/key_format.h"
 
 namespace escrow::api {
@@ -70,7 +70,7 @@ std::string ParseObject(std::string_view body, json::storage_ptr sp, std::span<u
   if (ec) return "the body is not valid JSON";
   // boost::json keeps the last of repeated keys, other parsers the first: refuse them, so that
   // a frontend and the vault can never read different values out of one body.
-  if (!IsStrictJson(body, opts.max_depth)) return "the body repeats a JSON key";
+  if (!auth::IsStrictJson(body, opts.max_depth)) return "the body repeats a JSON key";
   out = p.release();
   if (!out.is_object()) return "the body must be a JSON object";
   return {};

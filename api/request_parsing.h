@@ -7,8 +7,8 @@
 #include <string_view>
 
 #include "api/http_errors.h"
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
+#include "base/result.h"
+#include "base/secret_bytes.h"
 #include "vault/types.h"
 
 namespace escrow::api {

@@ -15,12 +15,12 @@
 
 #include "api/client_registry.h"
 #include "api/https_session.h"
-#include "api/json_log.h"
 #include "api/listener.h"
 #include "api/metrics.h"
 #include "api/request_handler.h"
 #include "api/server_context.h"
 #include "api/tls_context.h"
+#include "base/log.h"
 
 namespace escrow::api {
 namespace net = boost::asio;
@@ -119,7 +119,7 @@ Result<HostPort> ParseListen(const std::string& listen) {
 
 struct Server::Impl {
   Impl(const vault::VaultConfig& config, net::ssl::context tls_context,
-       vault::EscrowService& service, const JwtVerifier* verifier)
+       vault::EscrowService& service, const auth::JwtVerifier* verifier)
       : clients(config.clients),
         handler(service, verifier, config, metrics),
         tls(std::move(tls_context)),
@@ -196,7 +196,7 @@ Server::~Server() {
 Result<std::unique_ptr<Server>> Server::Create(const vault::VaultConfig& config,
                                                const std::string& listen,
                                                vault::EscrowService& service,
-                                               const JwtVerifier* verifier) {
+                                               const auth::JwtVerifier* verifier) {
   ESCROW_ASSIGN_OR_RETURN(HostPort hp, ParseListen(listen));
   ESCROW_ASSIGN_OR_RETURN(net::ssl::context tls, MakeServerTlsContext(config));
   auto impl = std::make_unique<Impl>(config, std::move(tls), service, verifier);

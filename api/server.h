@@ -3,13 +3,15 @@
 #include <memory>
 #include <string>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 #include "vault/config.h"
 #include "vault/escrow_service.h"
 
-namespace escrow::api {
-
+namespace escrow::auth {
 class JwtVerifier;
+}  // namespace escrow::auth
+
+namespace escrow::api {
 
 // The vault's HTTPS API server: TLS listener, sessions on io threads, request handling on a
 // worker pool (config.worker_threads), graceful drain on SIGTERM/SIGINT. Beast stays behind
@@ -24,7 +26,7 @@ class Server {
   static Result<std::unique_ptr<Server>> Create(const vault::VaultConfig& config,
                                                 const std::string& listen,
                                                 vault::EscrowService& service,
-                                                const JwtVerifier* verifier);
+                                                const auth::JwtVerifier* verifier);
   Server(const Server&) = delete;  // owns threads and sockets
   Server& operator=(const Server&) = delete;
   ~Server();

@@ -4,7 +4,7 @@
 
 #include <boost/asio/ssl/context.hpp>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 #include "vault/config.h"
 
 namespace escrow::api {

@@ -18,20 +18,20 @@
 #include <string_view>
 #include <vector>
 
-#include "api/base64url.h"
-#include "api/jwks.h"
-#include "api/jwt_verifier.h"
+#include "auth/base64url.h"
+#include "auth/jwks.h"
+#include "auth/jwt_verifier.h"
 
 namespace {
 
-namespace api = escrow::api;
+namespace auth = escrow::auth;
 
 void Require(bool ok) {
   if (!ok) std::abort();
 }
 
 EVP_PKEY* g_key = nullptr;
-std::optional<api::JwtVerifier> g_verifier;
+std::optional<auth::JwtVerifier> g_verifier;
 
 std::string Sign(std::string_view input) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -49,7 +49,7 @@ std::string Sign(std::string_view input) {
   BN_bn2binpad(ECDSA_SIG_get0_r(sig), reinterpret_cast<unsigned char*>(raw.data()), 32);
   BN_bn2binpad(ECDSA_SIG_get0_s(sig), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
   ECDSA_SIG_free(sig);
-  return api::Base64UrlEncode(raw);
+  return auth::Base64UrlEncode(raw);
 }
 
 }  // namespace
@@ -58,13 +58,13 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   g_key = EVP_EC_gen("P-256");
   Require(g_key != nullptr);
   Require(EVP_PKEY_up_ref(g_key) == 1);
-  escrow::Result<api::JwtKey> key =
-      api::MakeJwtKey("k1", std::shared_ptr<evp_pkey_st>(g_key, EVP_PKEY_free));
+  escrow::Result<auth::JwtKey> key =
+      auth::MakeJwtKey("k1", std::shared_ptr<evp_pkey_st>(g_key, EVP_PKEY_free));
   Require(key.ok());
-  api::JwtPolicy policy;
+  auth::JwtPolicy policy;
   policy.issuers = {"https://idp.example"};
   policy.audience = "escrow-vault";
-  escrow::Result<api::JwtVerifier> v = api::JwtVerifier::Create({*key}, policy);
+  escrow::Result<auth::JwtVerifier> v = auth::JwtVerifier::Create({*key}, policy);
   Require(v.ok());
   g_verifier.emplace(std::move(*v));
   return 0;
@@ -75,14 +75,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
 
   // base64url: strict, so accepted text has exactly one spelling.
-  if (auto decoded = api::Base64UrlDecode(rest)) {
-    Require(api::Base64UrlEncode(*decoded) == rest);
-    Require(api::Base64UrlDecodeToString(rest).has_value());
+  if (auto decoded = auth::Base64UrlDecode(rest)) {
+    Require(auth::Base64UrlEncode(*decoded) == rest);
+    Require(auth::Base64UrlDecodeToString(rest).has_value());
   }
-  const std::string encoded = api::Base64UrlEncode(rest);
-  std::optional<std::string> round = api::Base64UrlDecodeToString(encoded);
+  const std::string encoded = auth::Base64UrlEncode(rest);
+  std::optional<std::string> round = auth::Base64UrlDecodeToString(encoded);
   Require(round && *round == rest);
-  (void)api::IsStrictJson(rest);
+  (void)auth::IsStrictJson(rest);
 
   std::string token;
   if (data[0] % 2 == 0) {
@@ -91,14 +91,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t nl = rest.find('\n');
     const std::string_view header = rest.substr(0, nl);
     const std::string_view payload = nl == std::string_view::npos ? "" : rest.substr(nl + 1);
-    const std::string input = api::Base64UrlEncode(header) + "." + api::Base64UrlEncode(payload);
+    const std::string input = auth::Base64UrlEncode(header) + "." + auth::Base64UrlEncode(payload);
     token = input + "." + Sign(input);
   }
   // A fixed "now" (2025-01-01T00:00:00Z), so a crash reproduces.
   const escrow::TimePoint now{std::chrono::seconds(1735689600)};
-  escrow::Result<api::VerifiedToken> verified = g_verifier->Verify(token, now);
+  escrow::Result<auth::VerifiedToken> verified = g_verifier->Verify(token, now);
   if (verified.ok()) {
-    Require(!verified->user.empty() && verified->user.size() <= api::JwtVerifier::kMaxOwnerBytes);
+    Require(!verified->user.empty() && verified->user.size() <= auth::JwtVerifier::kMaxOwnerBytes);
   } else {
     Require(verified.status().code() == escrow::Code::kUnauthenticated);
   }

@@ -7,8 +7,8 @@
 #include <string_view>
 
 #include "api/request_parsing.h"
-#include "vault/base/bytes.h"
-#include "vault/base/utf8.h"
+#include "base/bytes.h"
+#include "base/utf8.h"
 
 namespace {
 

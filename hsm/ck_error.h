@@ -7,7 +7,7 @@
 
 #include <p11-kit/pkcs11.h>
 
-#include "vault/base/status.h"
+#include "base/status.h"
 
 namespace escrow::hsm {
 

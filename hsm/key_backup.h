@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.h"
+#include "base/result.h"
+#include "base/secret_bytes.h"
 #include "hsm/key_service.h"
-#include "vault/base/bytes.h"
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
 
 namespace escrow::hsm {
 

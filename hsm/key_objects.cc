@@ -5,8 +5,8 @@
 #include <limits>
 #include <tuple>
 
+#include "base/bytes.h"
 #include "hsm/ck_error.h"
-#include "vault/base/bytes.h"
 
 namespace escrow::hsm {
 namespace {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
+#include "base/result.h"
+#include "base/secret_bytes.h"
 
 namespace escrow::hsm {
 

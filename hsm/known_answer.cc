@@ -8,9 +8,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "base/bytes.h"
 #include "hsm/ck_error.h"
 #include "hsm/token_crypto.h"
-#include "vault/base/bytes.h"
 
 namespace escrow::hsm {
 namespace {

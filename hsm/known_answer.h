@@ -4,8 +4,8 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/status.h"
 #include "hsm/pkcs11_session.h"
-#include "vault/base/status.h"
 
 namespace escrow::hsm {
 

@@ -2,13 +2,13 @@
 
 #include <dlfcn.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <system_error>
 #include <utility>
 
+#include "base/log.h"
 #include "hsm/ck_error.h"
 
 namespace escrow::hsm {
@@ -139,7 +139,8 @@ void Pkcs11Module::Release(Pkcs11Module* module) noexcept {
 Pkcs11Module::~Pkcs11Module() {
   if (finalize_ && !uninitialized_ && fns_ != nullptr) {
     if (const CK_RV rv = fns_->C_Finalize(nullptr); rv != CKR_OK) {
-      std::fprintf(stderr, "hsm: C_Finalize(%s): %s\n", path_.c_str(), CkRvName(rv).c_str());
+      LogJson({{"event", "pkcs11_cleanup_failed"}, {"call", "C_Finalize"}, {"module", path_},
+               {"error", CkRvName(rv)}});
     }
   }
   if (library_ != nullptr) dlclose(library_);

@@ -7,7 +7,7 @@
 
 #include <p11-kit/pkcs11.h>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 
 namespace escrow::hsm {
 

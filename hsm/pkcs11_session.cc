@@ -1,8 +1,8 @@
 #include "hsm/pkcs11_session.h"
 
-#include <cstdio>
 #include <utility>
 
+#include "base/log.h"
 #include "hsm/ck_error.h"
 
 namespace escrow::hsm {
@@ -46,7 +46,8 @@ void Pkcs11Session::Close() noexcept {
   const CK_RV rv = module_->fns()->C_CloseSession(handle_);
   // A session on a lost token is already gone; anything else is worth a line in the log.
   if (rv != CKR_OK && !IsSessionLevelError(rv)) {
-    std::fprintf(stderr, "hsm: C_CloseSession: %s\n", CkRvName(rv).c_str());
+    LogJson({{"event", "pkcs11_cleanup_failed"}, {"call", "C_CloseSession"},
+             {"error", CkRvName(rv)}});
   }
   handle_ = CK_INVALID_HANDLE;
 }
@@ -70,7 +71,8 @@ ScopedObject::~ScopedObject() {
   const CK_RV rv = session_->fns()->C_DestroyObject(session_->handle(), handle_);
   // Session objects die with their session, so a lost session leaks nothing.
   if (rv != CKR_OK && !IsSessionLevelError(rv)) {
-    std::fprintf(stderr, "hsm: C_DestroyObject: %s\n", CkRvName(rv).c_str());
+    LogJson({{"event", "pkcs11_cleanup_failed"}, {"call", "C_DestroyObject"},
+             {"error", CkRvName(rv)}});
   }
 }
 

@@ -7,9 +7,9 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/result.h"
+#include "base/secret_bytes.h"
 #include "hsm/pkcs11_module.h"
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
 
 namespace escrow::hsm {
 

@@ -5,7 +5,7 @@
 
 #include <openssl/rand.h>
 
-#include "vault/base/check.h"
+#include "base/check.h"
 
 namespace escrow::hsm {
 namespace {

@@ -8,10 +8,10 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/result.h"
+#include "base/secret_bytes.h"
 #include "hsm/key_service.h"
 #include "hsm/pkcs11_session.h"
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
 
 namespace escrow::hsm {
 

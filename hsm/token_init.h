@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
+#include "base/result.h"
+#include "base/secret_bytes.h"
 
 namespace escrow::hsm {
 

@@ -7,10 +7,10 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/result.h"
 #include "hsm/key_service.h"
 #include "hsm/pkcs11_module.h"
 #include "hsm/pkcs11_session.h"
-#include "vault/base/result.h"
 
 namespace escrow::hsm {
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string_view>
 
-#include "vault/base/status.h"
+#include "base/status.h"
 
 namespace escrow::hsm {
 

@@ -65,7 +65,7 @@ else
 fi
 vaultd="$root/$build/tools/vaultd"
 vaultctl="$root/$build/tools/vaultctl"
-loadgen="$root/$build/tools/loadgen"
+loadgen="$root/$build/bench/loadgen"
 
 # ---- a fresh dev vault ------------------------------------------------------------------------
 work=$(mktemp -d "$root/$build/bench-run.XXXXXX")

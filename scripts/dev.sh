@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, creates a development state in
 # ./state (once), prints ready-to-paste curl commands, and runs vaultd in the foreground on
-# 127.0.0.1:8443. Ctrl-C stops it (SIGINT drains like SIGTERM).
+# 127.0.0.1:8443. Ctrl-C stops it (SIGINT drains like SIGTERM). Builds in build-dev/ (tests off),
+# apart from scripts/test.sh's build/ (tests on), so running one after the other rebuilds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=${STATE_DIR:-$PWD/state}
 listen=${LISTEN:-127.0.0.1:8443}
 scripts/install-deps.sh
-BUILD_DIR=build scripts/build.sh -DESCROW_BUILD_TESTS=OFF >/dev/null
-bin=$PWD/build/tools
+BUILD_DIR=build-dev scripts/build.sh -DESCROW_BUILD_TESTS=OFF >/dev/null
+bin=$PWD/build-dev/tools
 if [[ ! -f $state/vault.conf ]]; then
   "$bin/vaultctl" init --state-dir "$state" --dev --listen "$listen"
 fi

@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 vaultd=$build/tools/vaultd
 vaultctl=$build/tools/vaultctl
-loadgen=$build/tools/loadgen
+loadgen=$build/bench/loadgen
+# A build of a commit before the load generator moved to bench/ has it in tools/.
+[[ -x $loadgen || ! -x $build/tools/loadgen ]] || loadgen=$build/tools/loadgen
 for b in "$vaultd" "$vaultctl" "$loadgen"; do
   [[ -x $b ]] || { echo "flood_check.sh: $b is not built" >&2; exit 1; }
 done

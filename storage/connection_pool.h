@@ -6,8 +6,8 @@
 #include <mutex>
 #include <vector>
 
+#include "base/result.h"
 #include "storage/database.h"
-#include "vault/base/result.h"
 
 namespace escrow::storage {
 

@@ -1,11 +1,11 @@
 #include "storage/database.h"
 
-#include <cstdio>
 #include <mutex>
 #include <utility>
 
 #include <sqlite3.h>
 
+#include "base/log.h"
 #include "storage/sqlite_error.h"
 
 namespace escrow::storage {
@@ -28,8 +28,7 @@ Database::~Database() {
   cache_.clear();
   const int rc = sqlite3_close(db_);
   if (rc != SQLITE_OK) {
-    std::fprintf(stderr, "{\"event\":\"sqlite_close_failed\",\"error\":\"%s\"}\n",
-                 sqlite3_errstr(rc));
+    LogError("sqlite_close_failed", sqlite3_errstr(rc));
   }
 }
 

@@ -6,8 +6,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/result.h"
 #include "storage/statement.h"
-#include "vault/base/result.h"
 
 struct sqlite3;
 

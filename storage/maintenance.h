@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "vault/base/status.h"
+#include "base/status.h"
 
 namespace escrow::storage {
 

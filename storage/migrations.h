@@ -3,7 +3,7 @@
 #include <span>
 #include <string_view>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 
 namespace escrow::storage {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "vault/base/bytes.h"
-#include "vault/base/result.h"
+#include "base/bytes.h"
+#include "base/result.h"
 
 struct sqlite3_stmt;
 

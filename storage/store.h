@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "vault/base/bytes.h"
-#include "vault/base/result.h"
+#include "base/bytes.h"
+#include "base/result.h"
 
 namespace escrow::storage {
 

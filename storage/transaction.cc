@@ -1,9 +1,9 @@
 #include "storage/transaction.h"
 
-#include <cstdio>
 #include <string>
 #include <utility>
 
+#include "base/log.h"
 #include "storage/database.h"
 
 namespace escrow::storage {
@@ -14,8 +14,7 @@ constexpr Query kCommit{"commit", "COMMIT"};
 constexpr Query kRollback{"rollback", "ROLLBACK"};
 
 void LogUndoFailure(const Status& s) {
-  std::fprintf(stderr, "{\"event\":\"sqlite_rollback_failed\",\"error\":\"%s\"}\n",
-               s.ToString().c_str());
+  LogError("sqlite_rollback_failed", s.ToString());
 }
 
 Status RunSavepointSql(Database& db, std::string_view name, const std::string& sql) {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "vault/base/result.h"
+#include "base/result.h"
 
 namespace escrow::storage {
 

@@ -4,8 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "base/clock.h"
 #include "tools/ctl_commands.h"
-#include "vault/base/clock.h"
 
 namespace escrow::tools {
 namespace {

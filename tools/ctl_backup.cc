@@ -18,12 +18,12 @@
 #include <boost/json.hpp>
 #include <openssl/rand.h>
 
+#include "base/clock.h"
 #include "hsm/key_backup.h"
 #include "hsm/pin_file.h"
 #include "tools/ctl_commands.h"
 #include "tools/ctl_keys_backup.h"
 #include "tools/ctl_shares.h"
-#include "vault/base/clock.h"
 
 namespace escrow::tools {
 namespace {

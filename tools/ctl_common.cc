@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "tools/dev_certs.h"
-#include "vault/base/clock.h"
 
 namespace escrow::tools {
 namespace {

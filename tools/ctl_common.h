@@ -11,11 +11,11 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+#include "base/secret_bytes.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
 #include "vault/audit_log.h"
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
 #include "vault/config.h"
 
 namespace escrow::tools {

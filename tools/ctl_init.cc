@@ -10,11 +10,11 @@
 
 #include <boost/json.hpp>
 
+#include "base/clock.h"
 #include "hsm/key_service.h"
 #include "hsm/pin_file.h"
 #include "hsm/token_init.h"
 #include "tools/ctl_commands.h"
-#include "vault/base/clock.h"
 
 namespace escrow::tools {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
+#include "base/secret_bytes.h"
 #include "hsm/key_backup.h"
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
 
 namespace escrow::tools {
 

@@ -15,7 +15,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "vault/base/check.h"
+#include "base/check.h"
 
 // libgfshare's header has no extern "C" of its own.
 extern "C" {

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "vault/base/bytes.h"
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
+#include "base/bytes.h"
+#include "base/result.h"
+#include "base/secret_bytes.h"
 
 namespace escrow::tools {
 

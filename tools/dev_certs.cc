@@ -20,8 +20,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "vault/base/bytes.h"
-#include "vault/base/ssl_ptr.h"
+#include "base/bytes.h"
+#include "base/ssl_ptr.h"
 
 namespace escrow::tools {
 namespace {

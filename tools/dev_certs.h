@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 
 namespace escrow::tools {
 

@@ -17,14 +17,14 @@
 #include <boost/json.hpp>
 #include <openssl/rand.h>
 
+#include "base/clock.h"
+#include "base/secret_bytes.h"
 #include "hsm/key_service.h"
 #include "hsm/token_init.h"
-#include "tools/ctl_common.h"
 #include "storage/store.h"
+#include "tools/ctl_common.h"
 #include "tools/dev_certs.h"
 #include "vault/audit_log.h"
-#include "vault/base/clock.h"
-#include "vault/base/secret_bytes.h"
 #include "vault/config.h"
 
 namespace escrow::tools {

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <string>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 
 namespace escrow::tools {
 

@@ -11,8 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "vault/base/bytes.h"
-#include "vault/base/ssl_ptr.h"
+#include "base/bytes.h"
+#include "base/ssl_ptr.h"
 
 namespace escrow::tools {
 namespace {

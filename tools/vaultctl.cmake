@@ -1,7 +1,7 @@
 # vaultctl: key ceremony and operations (API.md, "Operator commands").
 find_package(CLI11 REQUIRED)
 
-# The development PKI and token minting need only vault/base and OpenSSL: a library of their
+# The development PKI and token minting need only base/ and OpenSSL: a library of their
 # own so that tests can call them in-process.
 add_library(escrow_tools_dev STATIC
   ${CMAKE_CURRENT_LIST_DIR}/dev_certs.cc

@@ -16,10 +16,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/clock.h"
 #include "tools/ctl_commands.h"
 #include "tools/dev_state.h"
 #include "tools/dev_token.h"
-#include "vault/base/clock.h"
 #include "vault/config.h"
 #include "vault/hardening.h"
 

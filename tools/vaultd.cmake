@@ -3,5 +3,5 @@ find_package(CLI11 REQUIRED)
 
 add_executable(vaultd ${CMAKE_CURRENT_LIST_DIR}/vaultd_main.cc)
 target_link_libraries(vaultd PRIVATE
-  escrow::api escrow::vault escrow::hsm escrow::storage escrow::base
+  escrow::api escrow::auth escrow::vault escrow::hsm escrow::storage escrow::base
   Boost::json CLI11::CLI11 escrow_options)

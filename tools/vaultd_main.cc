@@ -17,15 +17,15 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
-#include "api/json_log.h"
-#include "api/jwks.h"
-#include "api/jwt_verifier.h"
 #include "api/server.h"
+#include "auth/jwks.h"
+#include "auth/jwt_verifier.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/secret_bytes.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
 #include "vault/audit_log.h"
-#include "vault/base/clock.h"
-#include "vault/base/secret_bytes.h"
 #include "vault/config.h"
 #include "vault/escrow_service.h"
 #include "vault/hardening.h"
@@ -34,7 +34,7 @@ namespace escrow::tools {
 namespace {
 
 int Fatal(const std::string& error) {
-  api::LogError("fatal", error);
+  LogError("fatal", error);
   return 1;
 }
 
@@ -62,31 +62,31 @@ Result<std::uint32_t> MetaVersion(storage::Store& store, const std::string& key)
   return n;
 }
 
-Result<api::JwtVerifier> MakeVerifier(const vault::VaultConfig& config) {
-  std::vector<api::JwtKey> keys;
+Result<auth::JwtVerifier> MakeVerifier(const vault::VaultConfig& config) {
+  std::vector<auth::JwtKey> keys;
   for (const std::string& path : config.idp_keys) {
-    Result<api::JwtKey> key = api::LoadJwtKeyPemFile(path, "");
+    Result<auth::JwtKey> key = auth::LoadJwtKeyPemFile(path, "");
     if (!key.ok()) return key.status().WithContext("idp key " + path);
     keys.push_back(std::move(*key));
   }
   if (!config.idp_jwks.empty()) {
-    Result<std::vector<api::JwtKey>> set = api::LoadJwksFile(config.idp_jwks);
+    Result<std::vector<auth::JwtKey>> set = auth::LoadJwksFile(config.idp_jwks);
     if (!set.ok()) return set.status().WithContext("idp jwks " + config.idp_jwks);
-    for (api::JwtKey& k : *set) keys.push_back(std::move(k));
+    for (auth::JwtKey& k : *set) keys.push_back(std::move(k));
   }
-  api::JwtPolicy policy;
+  auth::JwtPolicy policy;
   policy.issuers = config.issuers;
   policy.audience = config.audience;
   policy.owner_claim = config.owner_claim;
-  return api::JwtVerifier::Create(std::move(keys), std::move(policy));
+  return auth::JwtVerifier::Create(std::move(keys), std::move(policy));
 }
 
 // Invariant 7 (DESIGN.md): vault/hardening.h does the work; this logs its warnings.
 Status Harden() {
   Result<vault::HardeningReport> report = vault::HardenProcess();
   if (!report.ok()) return report.status();
-  for (const std::string& warning : report->warnings) api::LogInfo("warning", warning);
-  if (!report->memory_warning.empty()) api::LogInfo("warning", report->memory_warning);
+  for (const std::string& warning : report->warnings) LogInfo("warning", warning);
+  if (!report->memory_warning.empty()) LogInfo("warning", report->memory_warning);
   return Status::Ok();
 }
 
@@ -96,7 +96,7 @@ Status DropPrivileges(const std::string& user) {
   Result<vault::PrivilegeDrop> dropped = vault::DropPrivileges(user);
   if (!dropped.ok()) return dropped.status();
   if (*dropped == vault::PrivilegeDrop::kNoUser) {
-    api::LogInfo("warning", "running as root: set 'user' in the config to drop privileges");
+    LogInfo("warning", "running as root: set 'user' in the config to drop privileges");
   }
   return Status::Ok();
 }
@@ -140,7 +140,7 @@ int Run(int argc, char** argv) {
   }
   if (!config.softhsm_conf.empty()) setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
 
-  Result<api::JwtVerifier> verifier = MakeVerifier(config);
+  Result<auth::JwtVerifier> verifier = MakeVerifier(config);
   if (!verifier.ok()) return Fatal(verifier.status().message());
 
   Result<std::unique_ptr<hsm::KeyService>> keys =
@@ -172,7 +172,7 @@ int Run(int argc, char** argv) {
         line["event"] = "audit_checkpoint";
         line["seq"] = head.seq;
         line["hash"] = head.hash;
-        api::LogJson(line);
+        LogJson(line);
       },
       config.audit_batch_max);
   if (Status s = audit.Start(); !s.ok()) return Fatal("audit: " + s.message());
@@ -196,10 +196,10 @@ int Run(int argc, char** argv) {
   boost::json::object ready;
   ready["event"] = "ready";
   ready["listen"] = (*server)->listen_address();
-  api::LogJson(ready);
+  LogJson(ready);
   (*server)->Run();
   server->reset();
-  api::LogInfo("stopped", "drained and stopped");
+  LogInfo("stopped", "drained and stopped");
   return 0;
 }
 
@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
   try {
     return escrow::tools::Run(argc, argv);
   } catch (const std::exception& e) {
-    escrow::api::LogError("fatal", e.what());
+    escrow::LogError("fatal", e.what());
     return 1;
   }
 }

@@ -1,6 +1,6 @@
 #include "vault/associated_data.h"
 
-#include "vault/base/check.h"
+#include "base/check.h"
 
 namespace escrow::vault {
 

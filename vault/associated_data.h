@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "vault/base/bytes.h"
+#include "base/bytes.h"
 #include "vault/types.h"
 
 namespace escrow::vault {

@@ -2,10 +2,10 @@
 
 #include <openssl/evp.h>
 
+#include "base/check.h"
+#include "base/utf8.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
-#include "vault/base/check.h"
-#include "vault/base/utf8.h"
 
 namespace escrow::vault {
 namespace {

@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "vault/base/bytes.h"
-#include "vault/base/clock.h"
-#include "vault/base/result.h"
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/result.h"
 
 namespace escrow::hsm {
 class KeyService;

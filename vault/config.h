@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 
 namespace escrow::vault {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
+#include "base/secret_bytes.h"
 #include "vault/audit_log.h"
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
 #include "vault/policy.h"
 #include "vault/types.h"
 

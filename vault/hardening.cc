@@ -19,7 +19,7 @@
 
 #include <seccomp.h>
 
-#include "vault/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 
 namespace escrow::vault {
 namespace {

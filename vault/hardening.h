@@ -4,8 +4,8 @@
 #include <string_view>
 #include <vector>
 
-#include "vault/base/result.h"
-#include "vault/base/status.h"
+#include "base/result.h"
+#include "base/status.h"
 
 namespace escrow::vault {
 

@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "vault/base/utf8.h"
+#include "base/utf8.h"
 
 namespace escrow::vault {
 namespace {

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "vault/base/result.h"
-#include "vault/base/secret_bytes.h"
+#include "base/result.h"
+#include "base/secret_bytes.h"
 #include "vault/types.h"
 
 namespace escrow::vault {

@@ -1,7 +1,7 @@
 #include "vault/types.h"
 
-#include "vault/base/bytes.h"
-#include "vault/base/utf8.h"
+#include "base/bytes.h"
+#include "base/utf8.h"
 
 namespace escrow::vault {
 

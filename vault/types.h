@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "vault/base/clock.h"
+#include "base/clock.h"
 
 namespace escrow::vault {
 

@@ -8,7 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "vault/base/bytes.h"
+#include "base/bytes.h"
 
 namespace escrow::api {
 namespace {

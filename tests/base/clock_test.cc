@@ -1,4 +1,4 @@
-#include "vault/base/clock.h"
+#include "base/clock.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "vault/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 
 #include <catch2/catch.hpp>
 

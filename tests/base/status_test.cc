@@ -1,8 +1,8 @@
-#include "vault/base/status.h"
+#include "base/status.h"
 
 #include <catch2/catch.hpp>
 
-#include "vault/base/result.h"
+#include "base/result.h"
 
 namespace escrow {
 namespace {

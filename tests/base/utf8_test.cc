@@ -1,10 +1,10 @@
-#include "vault/base/utf8.h"
+#include "base/utf8.h"
 
 #include <catch2/catch.hpp>
 
 #include <string>
 
-#include "vault/base/bytes.h"
+#include "base/bytes.h"
 
 namespace escrow {
 namespace {

@@ -1,4 +1,4 @@
-// The bench's load generator (tools/loadgen) against the real vaultd: what it counts is what
+// The bench's load generator (bench/loadgen) against the real vaultd: what it counts is what
 // the vault did, and it drives nothing but loopback.
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "base/clock.h"
 #include "tests/e2e/e2e_util.h"
-#include "vault/base/clock.h"
 
 namespace escrow::e2e {
 namespace {

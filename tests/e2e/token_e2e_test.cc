@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "api/base64url.h"
+#include "auth/base64url.h"
 #include "tests/e2e/e2e_util.h"
 
 namespace escrow::e2e {
@@ -15,8 +15,8 @@ Parts Split(const std::string& token) {
   const std::size_t a = token.find('.');
   const std::size_t b = token.find('.', a + 1);
   Parts p;
-  p.header = *api::Base64UrlDecodeToString(token.substr(0, a));
-  p.payload = Json(*api::Base64UrlDecodeToString(token.substr(a + 1, b - a - 1))).as_object();
+  p.header = *auth::Base64UrlDecodeToString(token.substr(0, a));
+  p.payload = Json(*auth::Base64UrlDecodeToString(token.substr(a + 1, b - a - 1))).as_object();
   return p;
 }
 

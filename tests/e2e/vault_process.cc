@@ -21,7 +21,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "api/base64url.h"
+#include "auth/base64url.h"
 
 #ifndef ESCROW_VAULTD_PATH
 #error "ESCROW_VAULTD_PATH must be defined by the build"
@@ -223,7 +223,7 @@ void VaultProcess::Enrol(const std::string& id, const std::string& owner,
 
 std::string SignEs256(const std::string& header, const std::string& payload,
                       const std::string& key_pem_path) {
-  const std::string input = api::Base64UrlEncode(header) + "." + api::Base64UrlEncode(payload);
+  const std::string input = auth::Base64UrlEncode(header) + "." + auth::Base64UrlEncode(payload);
   FILE* f = std::fopen(key_pem_path.c_str(), "r");
   if (f == nullptr) throw std::runtime_error("cannot open " + key_pem_path);
   EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
@@ -245,21 +245,21 @@ std::string SignEs256(const std::string& header, const std::string& payload,
   BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw.data(), 32);
   BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw.data() + 32, 32);
   ECDSA_SIG_free(sig);
-  return input + "." + api::Base64UrlEncode(raw);
+  return input + "." + auth::Base64UrlEncode(raw);
 }
 
 std::string SignHs256(const std::string& header, const std::string& payload,
                       const std::string& secret) {
-  const std::string input = api::Base64UrlEncode(header) + "." + api::Base64UrlEncode(payload);
+  const std::string input = auth::Base64UrlEncode(header) + "." + auth::Base64UrlEncode(payload);
   std::vector<std::uint8_t> mac(32);
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac.data(), &len);
-  return input + "." + api::Base64UrlEncode(mac);
+  return input + "." + auth::Base64UrlEncode(mac);
 }
 
 std::string Unsigned(const std::string& header, const std::string& payload) {
-  return api::Base64UrlEncode(header) + "." + api::Base64UrlEncode(payload) + ".";
+  return auth::Base64UrlEncode(header) + "." + auth::Base64UrlEncode(payload) + ".";
 }
 
 }  // namespace escrow::e2e

@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "vault/base/clock.h"
+#include "base/clock.h"
 
 namespace escrow::testing {
 

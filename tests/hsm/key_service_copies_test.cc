@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "base/bytes.h"
 #include "hsm/key_objects.h"
 #include "hsm/key_service.h"
 #include "hsm/pkcs11_module.h"
@@ -13,7 +14,6 @@
 #include "hsm/token_slots.h"
 #include "tests/hsm/key_service_fixture.h"
 #include "tests/support/softhsm_token.h"
-#include "vault/base/bytes.h"
 
 namespace escrow::hsm {
 namespace {

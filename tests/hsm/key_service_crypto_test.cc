@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/bytes.h"
 #include "hsm/key_service.h"
-#include "vault/base/bytes.h"
 #include "tests/support/softhsm_token.h"
 
 namespace escrow::hsm {

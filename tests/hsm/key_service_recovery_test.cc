@@ -4,10 +4,10 @@
 
 #include <filesystem>
 
+#include "base/bytes.h"
 #include "hsm/key_service.h"
 #include "tests/hsm/key_service_fixture.h"
 #include "tests/support/softhsm_token.h"
-#include "vault/base/bytes.h"
 
 namespace escrow::hsm {
 namespace {

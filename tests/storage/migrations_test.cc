@@ -9,9 +9,9 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include "base/clock.h"
 #include "storage/sqlite_store.h"
 #include "tests/storage/store_fixture.h"
-#include "vault/base/clock.h"
 
 namespace escrow::storage {
 namespace {

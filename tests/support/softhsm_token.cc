@@ -12,8 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "base/secret_bytes.h"
 #include "hsm/token_init.h"
-#include "vault/base/secret_bytes.h"
 
 namespace escrow::testing {
 namespace {

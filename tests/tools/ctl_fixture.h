@@ -14,6 +14,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "base/clock.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
 #include "tests/support/softhsm_token.h"
@@ -21,7 +22,6 @@
 #include "tests/tools/tools_test_util.h"
 #include "vault/associated_data.h"
 #include "vault/audit_log.h"
-#include "vault/base/clock.h"
 #include "vault/escrow_service.h"
 
 namespace escrow::testing {

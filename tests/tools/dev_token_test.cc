@@ -5,10 +5,10 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "base/bytes.h"
 #include "tests/support/temp_dir.h"
 #include "tests/tools/tools_test_util.h"
 #include "tools/dev_certs.h"
-#include "vault/base/bytes.h"
 
 namespace escrow::tools {
 namespace {

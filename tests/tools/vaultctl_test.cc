@@ -15,11 +15,11 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "base/bytes.h"
+#include "base/clock.h"
 #include "storage/store.h"
 #include "tests/support/temp_dir.h"
 #include "tests/tools/tools_test_util.h"
-#include "vault/base/bytes.h"
-#include "vault/base/clock.h"
 #include "vault/config.h"
 
 namespace escrow::tools {

@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "base/utf8.h"
 #include "tests/vault/vault_fixture.h"
-#include "vault/base/utf8.h"
 
 namespace escrow::vault {
 namespace {
