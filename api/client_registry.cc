@@ -7,6 +7,7 @@
 #include <array>
 
 #include "base/bytes.h"
+#include "base/ssl_ptr.h"
 
 namespace escrow::api {
 namespace {
@@ -30,22 +31,22 @@ std::optional<PeerCert> DescribeCert(const x509_st* cert) {
     return std::nullopt;  // none, or ambiguous
   }
   const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx));
-  unsigned char* utf8 = nullptr;
-  int len = ASN1_STRING_to_UTF8(&utf8, data);
+  unsigned char* utf8_out = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&utf8_out, data);
+  const SslBuffer<unsigned char> utf8(utf8_out);
   if (len < 0) return std::nullopt;
   PeerCert peer;
-  peer.cn.assign(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
-  OPENSSL_free(utf8);
+  peer.cn.assign(reinterpret_cast<const char*>(utf8.get()), static_cast<std::size_t>(len));
 
   const X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert);
-  unsigned char* der = nullptr;
-  int der_len = i2d_X509_PUBKEY(spki, &der);
+  unsigned char* der_out = nullptr;
+  const int der_len = i2d_X509_PUBKEY(spki, &der_out);
+  const SslBuffer<unsigned char> der(der_out);
   if (der_len <= 0) return std::nullopt;
   std::array<std::uint8_t, EVP_MAX_MD_SIZE> md{};
   unsigned int md_len = 0;
-  int ok = EVP_Digest(der, static_cast<std::size_t>(der_len), md.data(), &md_len, EVP_sha256(),
-                      nullptr);
-  OPENSSL_free(der);
+  const int ok = EVP_Digest(der.get(), static_cast<std::size_t>(der_len), md.data(), &md_len,
+                            EVP_sha256(), nullptr);
   if (ok != 1) return std::nullopt;
   peer.spki_sha256 = HexEncode(std::span<const std::uint8_t>(md.data(), md_len));
   if (peer.cn.find('\0') != std::string::npos) return std::nullopt;

@@ -4,7 +4,8 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <memory>
+
+#include "base/ssl_ptr.h"
 
 namespace escrow::api {
 
@@ -28,8 +29,7 @@ LimitDecision RateLimiter::Hit(std::string_view key, SteadyTime now) {
   std::array<std::uint8_t, EVP_MAX_MD_SIZE> md{};
   unsigned int md_len = 0;
   Digest digest{};
-  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                      &EVP_MD_CTX_free);
+  const SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   if (ctx != nullptr && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1 &&
       EVP_DigestUpdate(ctx.get(), salt_.data(), salt_.size()) == 1 &&
       EVP_DigestUpdate(ctx.get(), key.data(), key.size()) == 1 &&

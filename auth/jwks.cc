@@ -33,7 +33,7 @@ constexpr int kMaxRsaBits = 8192;
 constexpr std::size_t kMaxKeyFileBytes = 1 << 20;
 
 std::shared_ptr<evp_pkey_st> Share(SslPtr<EVP_PKEY> pkey) {
-  return {pkey.release(), [](EVP_PKEY* p) { EVP_PKEY_free(p); }};
+  return {pkey.release(), SslDeleter<EVP_PKEY>{}};
 }
 
 // Clears OpenSSL's thread-local error queue on scope exit, so a rejected key leaves no
@@ -271,20 +271,19 @@ Result<JwtKey> JwtKeyFromPem(std::string_view pem, std::string kid) {
   if (PEM_read_bio(bio.get(), &name, &header, &der, &der_len) != 1) {
     return Invalid("no PEM block found");
   }
+  const SslBuffer<char> name_owner(name);
+  const SslBuffer<char> header_owner(header);
+  const SslBuffer<unsigned char> der_owner(der);
   const std::string block_name = name;
-  OPENSSL_free(name);
-  OPENSSL_free(header);
-  std::unique_ptr<unsigned char, void (*)(unsigned char*)> der_owner(
-      der, [](unsigned char* p) { OPENSSL_free(p); });
   // Exactly one block: a second one (a chain, a private key) is more than we asked for.
   char* n2 = nullptr;
   char* h2 = nullptr;
   unsigned char* d2 = nullptr;
   long l2 = 0;  // NOLINT(google-runtime-int)
   const bool another = PEM_read_bio(bio.get(), &n2, &h2, &d2, &l2) == 1;
-  OPENSSL_free(n2);
-  OPENSSL_free(h2);
-  OPENSSL_free(d2);
+  const SslBuffer<char> n2_owner(n2);
+  const SslBuffer<char> h2_owner(h2);
+  const SslBuffer<unsigned char> d2_owner(d2);
   if (another) return Invalid("PEM text holds more than one block");
 
   const unsigned char* p = der;

@@ -23,19 +23,10 @@
 #include <openssl/rsa.h>
 
 #include "auth/base64url.h"
+#include "base/ssl_ptr.h"
 
 namespace escrow::auth {
 namespace {
-
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
-};
-struct EcdsaSigDeleter {
-  void operator()(ECDSA_SIG* p) const noexcept { ECDSA_SIG_free(p); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* p) const noexcept { BN_free(p); }
-};
 
 constexpr std::size_t kEs256SignatureBytes = 64;  // r || s, 32 bytes each (RFC 7518 3.4)
 // NumericDates beyond 2^53 s are not integers in every JSON reader, and bounding them keeps
@@ -95,9 +86,9 @@ bool VerifySignature(const JwtKey& key, std::string_view signing_input,
   std::span<const std::uint8_t> sig = signature;
   if (key.alg == JwtKey::Alg::kES256) {
     if (signature.size() != kEs256SignatureBytes) return false;
-    std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter> ecdsa(ECDSA_SIG_new());
-    std::unique_ptr<BIGNUM, BnDeleter> r(BN_bin2bn(signature.data(), 32, nullptr));
-    std::unique_ptr<BIGNUM, BnDeleter> s(BN_bin2bn(signature.data() + 32, 32, nullptr));
+    SslPtr<ECDSA_SIG> ecdsa(ECDSA_SIG_new());
+    SslPtr<BIGNUM> r(BN_bin2bn(signature.data(), 32, nullptr));
+    SslPtr<BIGNUM> s(BN_bin2bn(signature.data() + 32, 32, nullptr));
     if (ecdsa == nullptr || r == nullptr || s == nullptr ||
         ECDSA_SIG_set0(ecdsa.get(), r.get(), s.get()) != 1) {
       ERR_clear_error();
@@ -117,7 +108,7 @@ bool VerifySignature(const JwtKey& key, std::string_view signing_input,
     return false;
   }
 
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
   bool ok = ctx != nullptr &&
             EVP_DigestVerifyInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key.pkey.get()) == 1;

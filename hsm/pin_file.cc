@@ -6,32 +6,20 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/unique_fd.h"
+
 namespace escrow::hsm {
 namespace {
 
 constexpr std::size_t kMaxPinFileBytes = 256;
 
-// Closes the descriptor on every path.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;  // two owners would close it twice
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
 Result<SecretBytes> ReadPinFile(const std::string& path) {
   if (path.empty()) return Status::InvalidArgument("no PIN file configured");
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     return Status::InvalidArgument("cannot read PIN file " + path + ": " + std::strerror(errno));
   }
   // Read straight into secure memory: no std::string or stdio buffer ever holds the PIN.

@@ -12,6 +12,8 @@
 #include <system_error>
 #include <vector>
 
+#include "base/unique_fd.h"
+
 namespace escrow::hsm {
 namespace {
 
@@ -28,17 +30,14 @@ std::string_view Trim(std::string_view s) {
 Status SyncPath(const std::filesystem::path& path, bool directory) {
   int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
   if (directory) flags |= O_DIRECTORY;
-  const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) {
+  const UniqueFd fd(::open(path.c_str(), flags));
+  if (!fd.valid()) {
     if (errno == ENOENT) return Status::Ok();
     return Status::Unavailable("cannot open " + path.string() + " to sync it: " +
                                std::strerror(errno));
   }
-  const int rc = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  if (rc != 0) {
-    return Status::Unavailable("fsync " + path.string() + ": " + std::strerror(saved));
+  if (::fsync(fd.get()) != 0) {
+    return Status::Unavailable("fsync " + path.string() + ": " + std::strerror(errno));
   }
   return Status::Ok();
 }

@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "base/unique_fd.h"
 #include "storage/database.h"
 #include "storage/sqlite_error.h"
 
@@ -28,12 +29,9 @@ Status Errno(std::string_view what, const std::string& path) {
 }
 
 Status SyncFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open", path);
-  const int rc = ::fsync(fd);
-  Status s = rc == 0 ? Status::Ok() : Errno("fsync", path);
-  ::close(fd);
-  return s;
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Errno("open", path);
+  return ::fsync(fd.get()) == 0 ? Status::Ok() : Errno("fsync", path);
 }
 
 void RemoveQuietly(const std::string& path) {
@@ -66,12 +64,9 @@ Status CopyInto(Database& source, const std::string& partial) {
 }  // namespace
 
 Status SyncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("open directory", dir);
-  const int rc = ::fsync(fd);
-  Status s = rc == 0 ? Status::Ok() : Errno("fsync directory", dir);
-  ::close(fd);
-  return s;
+  const UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return Errno("open directory", dir);
+  return ::fsync(fd.get()) == 0 ? Status::Ok() : Errno("fsync directory", dir);
 }
 
 Status BackupDatabase(Database& source, const std::string& path) {
@@ -81,14 +76,14 @@ Status BackupDatabase(Database& source, const std::string& path) {
   }
   const std::string partial = path + ".partial";
   // O_EXCL: two backups to one path must not write into each other's file.
-  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  UniqueFd fd(::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
     if (errno == EEXIST) {
       return Status::AlreadyExists("a backup is in progress or was interrupted: " + partial);
     }
     return Errno("create", partial);
   }
-  ::close(fd);
+  ESCROW_RETURN_IF_ERROR(fd.Close(partial));
 
   Status s = CopyInto(source, partial);
   if (s.ok()) s = SyncFile(partial);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "base/unique_fd.h"
 #include "storage/maintenance.h"
 #include "storage/migrations.h"
 #include "storage/queries.h"
@@ -45,13 +46,12 @@ Status RunInTransaction(Database& db, const std::function<Status(WriteTxn&)>& fn
 // Creates the file 0600 before SQLite does (it would use 0644): it holds ciphertext, owners
 // and the audit trail, and SQLite gives the -wal and -shm files the same mode.
 Status CreatePrivateFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
     if (errno == EEXIST) return Status::Ok();  // created meanwhile: open it as it is
     return Status::Unavailable("create " + path + ": " + std::strerror(errno));
   }
-  ::close(fd);
-  return Status::Ok();
+  return fd.Close(path);
 }
 
 std::string ParentDirectory(const std::string& path) {

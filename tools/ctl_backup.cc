@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "base/clock.h"
+#include "base/unique_fd.h"
 #include "hsm/key_backup.h"
 #include "hsm/pin_file.h"
 #include "tools/ctl_commands.h"
@@ -37,23 +38,6 @@ struct BackupArgs {
   std::vector<std::string> recipients;
 };
 
-// An open file descriptor, closed on destruction. Not thread-safe.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ScopedFd(ScopedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  ScopedFd(const ScopedFd&) = delete;  // two owners would close it twice
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ScopedFd& operator=(ScopedFd&&) = delete;  // not needed; one fd per scope
-  ~ScopedFd() {
-    if (fd_ >= 0 && ::close(fd_) != 0) std::cerr << "vaultctl: warning: close failed\n";
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 struct DirCloser {
   void operator()(DIR* d) const { ::closedir(d); }
@@ -84,7 +68,7 @@ Status PrepareOut(const fs::path& dir) {
   } else if (S_ISLNK(st.st_mode)) {
     return Status::FailedPrecondition(name + " is a symbolic link: give a real directory");
   }
-  ScopedFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ELOOP) {
       return Status::FailedPrecondition(name + " is a symbolic link: give a real directory");

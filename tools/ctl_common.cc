@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/unique_fd.h"
 #include "tools/dev_certs.h"
 
 namespace escrow::tools {
@@ -191,19 +192,18 @@ Result<std::string> ReadSmallFile(const std::filesystem::path& path, std::size_t
 }
 
 Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::NotFound("cannot read " + path.string());
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::NotFound("cannot read " + path.string());
   SecretBytes buffer(max_bytes + 1);
   std::size_t got = 0;
   for (;;) {
     std::span<std::uint8_t> room = buffer.mutable_span().subspan(got);
     if (room.empty()) break;
-    const ssize_t n = ::read(fd, room.data(), room.size());
+    const ssize_t n = ::read(fd.get(), room.data(), room.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<std::size_t>(n);
   }
-  ::close(fd);
   if (got > max_bytes) {
     return Status::InvalidArgument(path.string() + " is larger than " +
                                    std::to_string(max_bytes) + " bytes");

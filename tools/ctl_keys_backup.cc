@@ -11,6 +11,8 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include "base/ssl_ptr.h"
+
 namespace escrow::tools {
 namespace {
 
@@ -18,18 +20,13 @@ constexpr std::string_view kFormat = "escrow-keys-backup-v1";
 constexpr std::string_view kMacPrefix = "\nmac: ";
 constexpr std::size_t kKeyCheckBytes = 8;
 
-struct KdfFree {
-  void operator()(EVP_KDF* p) const { EVP_KDF_free(p); }
-  void operator()(EVP_KDF_CTX* p) const { EVP_KDF_CTX_free(p); }
-};
-
 // HKDF-SHA256(ikm = ceremony key, salt = backup id, info = purpose): one key per purpose, so
 // the MAC key and the key check never reveal each other or the ceremony key.
 Result<SecretBytes> DeriveKey(const SecretBytes& ceremony_key, const std::string& backup_id,
                               std::string_view purpose) {
-  std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  SslPtr<EVP_KDF> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (kdf == nullptr) return Status::Internal("HKDF unavailable");
-  std::unique_ptr<EVP_KDF_CTX, KdfFree> ctx(EVP_KDF_CTX_new(kdf.get()));
+  SslPtr<EVP_KDF_CTX> ctx(EVP_KDF_CTX_new(kdf.get()));
   if (ctx == nullptr) return Status::Internal("HKDF unavailable");
   std::string digest = "SHA256";
   std::string salt = backup_id;

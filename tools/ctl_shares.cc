@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "base/check.h"
+#include "base/ssl_ptr.h"
 
 // libgfshare's header has no extern "C" of its own.
 extern "C" {
@@ -29,18 +30,11 @@ constexpr std::string_view kHeader = "escrow-vault ceremony key share v1\n";
 constexpr std::size_t kCheckBytes = 8;
 constexpr std::string_view kHexDigits = "0123456789abcdef";
 
-template <class T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
+// libgfshare's context (not OpenSSL's: SslPtr covers those).
+struct GfshareFree {
+  void operator()(gfshare_ctx* ctx) const noexcept { gfshare_ctx_free(ctx); }
 };
-template <class T, void (*Free)(T*)>
-using Owned = std::unique_ptr<T, Deleter<T, Free>>;
-
-void FreeGfshare(gfshare_ctx* ctx) { gfshare_ctx_free(ctx); }
-void FreeBio(BIO* bio) { BIO_free_all(bio); }
-void FreeCms(CMS_ContentInfo* cms) { CMS_ContentInfo_free(cms); }
-void FreeCerts(STACK_OF(X509)* certs) { sk_X509_pop_free(certs, X509_free); }
-void FreeMdCtx(EVP_MD_CTX* ctx) { EVP_MD_CTX_free(ctx); }
+using GfsharePtr = std::unique_ptr<gfshare_ctx, GfshareFree>;
 
 // libgfshare's randomness: the coefficients of the sharing polynomial must be unpredictable,
 // so they come from OpenSSL's CSPRNG, never random(). No way to report failure through
@@ -65,7 +59,7 @@ void PutText(std::span<std::uint8_t> out, std::size_t& pos, std::string_view tex
 // share of another backup) before recombination. Not secret and not a MAC: keys.backup's MAC
 // under the recombined key is what authenticates.
 std::string CheckValue(const CeremonyShare& s) {
-  Owned<EVP_MD_CTX, FreeMdCtx> ctx(EVP_MD_CTX_new());
+  SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   ESCROW_CHECK(ctx != nullptr);
   const std::string fields = "escrow-share-v1|" + s.backup_id + "|" + std::to_string(s.index) +
                              "|" + std::to_string(s.threshold) + "|" +
@@ -107,7 +101,7 @@ Result<std::vector<CeremonyShare>> SplitSecret(const SecretBytes& secret,
   gfshare_fill_rand = FillRandom;
   std::vector<unsigned char> coords(count);
   for (unsigned i = 0; i < count; ++i) coords[i] = static_cast<unsigned char>(i + 1);
-  Owned<gfshare_ctx, FreeGfshare> ctx(gfshare_ctx_init_enc(
+  GfsharePtr ctx(gfshare_ctx_init_enc(
       coords.data(), count, threshold, static_cast<unsigned int>(secret.size())));
   if (ctx == nullptr) return Status::Internal("gfshare_ctx_init_enc failed");
   // libgfshare copies the secret into its context (wiped with random bytes when freed).
@@ -154,7 +148,7 @@ Result<SecretBytes> CombineShares(const std::vector<CeremonyShare>& shares) {
   gfshare_fill_rand = FillRandom;
   std::vector<unsigned char> coords;
   for (const CeremonyShare& s : shares) coords.push_back(s.index);
-  Owned<gfshare_ctx, FreeGfshare> ctx(gfshare_ctx_init_dec(
+  GfsharePtr ctx(gfshare_ctx_init_dec(
       coords.data(), static_cast<unsigned int>(coords.size()),
       static_cast<unsigned int>(first.value.size())));
   if (ctx == nullptr) return Status::Internal("gfshare_ctx_init_dec failed");
@@ -242,30 +236,30 @@ Result<CeremonyShare> ParseShare(std::span<const std::uint8_t> bytes, const std:
 }
 
 Result<Bytes> CmsEncryptTo(const SecretBytes& content, const std::filesystem::path& cert_path) {
-  Owned<BIO, FreeBio> cert_bio(BIO_new_file(cert_path.c_str(), "r"));
+  SslPtr<BIO> cert_bio(BIO_new_file(cert_path.c_str(), "r"));
   if (cert_bio == nullptr) {
     return Status::InvalidArgument("cannot read the recipient certificate " + cert_path.string());
   }
-  X509* cert = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr);
+  SslPtr<X509> cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
     return Status::InvalidArgument(cert_path.string() + " is not a PEM certificate");
   }
-  Owned<STACK_OF(X509), FreeCerts> recipients(sk_X509_new_null());
-  if (recipients == nullptr || sk_X509_push(recipients.get(), cert) == 0) {
-    X509_free(cert);
+  SslPtr<STACK_OF(X509)> recipients(sk_X509_new_null());
+  if (recipients == nullptr || sk_X509_push(recipients.get(), cert.get()) == 0) {
     return Status::Internal("cannot build the recipient list");
   }
+  (void)cert.release();  // the stack owns it now
   // A read-only BIO over the secure-heap bytes: the share is not copied to the normal heap.
-  Owned<BIO, FreeBio> in(BIO_new_mem_buf(content.RevealSecret().data(),
+  SslPtr<BIO> in(BIO_new_mem_buf(content.RevealSecret().data(),
                                          static_cast<int>(content.size())));
-  Owned<CMS_ContentInfo, FreeCms> cms(
+  SslPtr<CMS_ContentInfo> cms(
       CMS_encrypt(recipients.get(), in.get(), EVP_aes_256_cbc(), CMS_BINARY));
   if (cms == nullptr) {
     ERR_clear_error();
     return Status::InvalidArgument("cannot encrypt to " + cert_path.string() +
                                    " (unsupported key type?)");
   }
-  Owned<BIO, FreeBio> out(BIO_new(BIO_s_mem()));
+  SslPtr<BIO> out(BIO_new(BIO_s_mem()));
   if (out == nullptr || SMIME_write_CMS(out.get(), cms.get(), nullptr, CMS_BINARY) != 1) {
     ERR_clear_error();
     return Status::Internal("cannot write the CMS message");

@@ -22,6 +22,7 @@
 
 #include "base/bytes.h"
 #include "base/ssl_ptr.h"
+#include "base/unique_fd.h"
 
 namespace escrow::tools {
 namespace {
@@ -52,28 +53,20 @@ Status ErrnoStatus(std::string_view what, const std::filesystem::path& path, int
 // Private keys go from OpenSSL to the file descriptor without passing through our buffers.
 Status WritePemFile(const std::filesystem::path& path, unsigned mode,
                     const std::function<int(BIO*)>& write) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        static_cast<mode_t>(mode));
-  if (fd < 0) return ErrnoStatus("cannot create", path, errno);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     static_cast<mode_t>(mode)));
+  if (!fd.valid()) return ErrnoStatus("cannot create", path, errno);
   // Exactly `mode`: secrets stay 0600 whatever the umask, certificates are public.
-  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return ErrnoStatus("cannot chmod", path, err);
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) {
+    return ErrnoStatus("cannot chmod", path, errno);
   }
-  SslPtr<BIO> bio(BIO_new_fd(fd, BIO_NOCLOSE));
+  SslPtr<BIO> bio(BIO_new_fd(fd.get(), BIO_NOCLOSE));
   if (!bio || write(bio.get()) != 1 || BIO_flush(bio.get()) != 1) {
-    ::close(fd);
     return OpenSslError("PEM_write " + path.filename().string());
   }
   bio.reset();
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return ErrnoStatus("cannot sync", path, err);
-  }
-  if (::close(fd) != 0) return ErrnoStatus("cannot close", path, errno);
-  return Status::Ok();
+  if (::fsync(fd.get()) != 0) return ErrnoStatus("cannot sync", path, errno);
+  return fd.Close(path.string());
 }
 
 Result<SslPtr<EVP_PKEY>> GenerateP256() {
@@ -163,14 +156,14 @@ Result<SslPtr<X509>> IssueCertificate(const CertSpec& spec, EVP_PKEY* subject_ke
 }
 
 Result<std::string> SpkiFingerprint(EVP_PKEY* key) {
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(key, &der);
+  unsigned char* der_out = nullptr;
+  const int len = i2d_PUBKEY(key, &der_out);
+  const SslBuffer<unsigned char> der(der_out);
   if (len <= 0 || der == nullptr) return OpenSslError("i2d_PUBKEY");
   std::array<std::uint8_t, 32> digest{};
   unsigned int digest_len = 0;
-  const int ok = EVP_Digest(der, static_cast<std::size_t>(len), digest.data(), &digest_len,
-                            EVP_sha256(), nullptr);
-  OPENSSL_free(der);
+  const int ok = EVP_Digest(der.get(), static_cast<std::size_t>(len), digest.data(),
+                            &digest_len, EVP_sha256(), nullptr);
   if (ok != 1 || digest_len != digest.size()) return OpenSslError("EVP_Digest(SHA-256)");
   return HexEncode(digest);
 }
@@ -261,32 +254,23 @@ Result<std::string> CertificateKeyFingerprint(const std::filesystem::path& path)
 
 Status WriteNewFile(const std::filesystem::path& path, std::span<const std::uint8_t> data,
                     unsigned mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        static_cast<mode_t>(mode));
-  if (fd < 0) return ErrnoStatus("cannot create", path, errno);
-  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return ErrnoStatus("cannot chmod", path, err);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     static_cast<mode_t>(mode)));
+  if (!fd.valid()) return ErrnoStatus("cannot create", path, errno);
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) {
+    return ErrnoStatus("cannot chmod", path, errno);
   }
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    const ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return ErrnoStatus("cannot write", path, err);
+      return ErrnoStatus("cannot write", path, errno);
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return ErrnoStatus("cannot sync", path, err);
-  }
-  if (::close(fd) != 0) return ErrnoStatus("cannot close", path, errno);
-  return Status::Ok();
+  if (::fsync(fd.get()) != 0) return ErrnoStatus("cannot sync", path, errno);
+  return fd.Close(path.string());
 }
 
 Status WriteNewFile(const std::filesystem::path& path, std::string_view text, unsigned mode) {

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "base/check.h"
+#include "base/ssl_ptr.h"
 #include "base/utf8.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
@@ -49,14 +50,13 @@ Bytes EncodeAuditRecord(const storage::AuditRow& row) {
 
 Bytes ChainHash(std::span<const std::uint8_t> prev_hash, std::span<const std::uint8_t> encoded) {
   Bytes out(kHashBytes);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   ESCROW_CHECK(ctx != nullptr);
   unsigned int len = 0;
-  const bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-                  EVP_DigestUpdate(ctx, prev_hash.data(), prev_hash.size()) == 1 &&
-                  EVP_DigestUpdate(ctx, encoded.data(), encoded.size()) == 1 &&
-                  EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
-  EVP_MD_CTX_free(ctx);
+  const bool ok = EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) == 1 &&
+                  EVP_DigestUpdate(ctx.get(), encoded.data(), encoded.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx.get(), out.data(), &len) == 1;
   ESCROW_CHECK(ok && len == kHashBytes);
   return out;
 }
