@@ -21,6 +21,7 @@
 #include "auth/jwks.h"
 #include "auth/jwt_verifier.h"
 #include "base/clock.h"
+#include "base/host_port.h"
 #include "base/log.h"
 #include "base/secret_bytes.h"
 #include "hsm/key_service.h"
@@ -119,7 +120,8 @@ int Run(int argc, char** argv) {
   if (!loaded.ok()) return Fatal(loaded.status().message());
   const vault::VaultConfig& config = *loaded;
   if (listen.empty()) listen = config.listen;
-  if (config.dev && !vault::IsLoopbackListen(listen)) {
+  const Result<HostPort> hp = ParseHostPort(listen);
+  if (config.dev && (!hp.ok() || !IsLoopbackHost(hp->host))) {
     return Fatal("a dev config serves on loopback only, not " + listen);
   }
   for (const auto& [what, path] : {std::pair{"PIN file", config.hsm_pin_file},
