@@ -32,6 +32,7 @@
 #include "hsm/token_sync.h"
 #include "tools/ctl_commands.h"
 #include "vault/associated_data.h"
+#include "vault/meta.h"
 #include "vault/types.h"
 
 namespace escrow::tools {
@@ -267,12 +268,12 @@ Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> OldVersions(storage:
 
 // Steps 1-3: the target version (recorded, generated or found, synced, probed, active).
 Result<std::uint32_t> PrepareTarget(CtlVault& v, const CrashPoints& crash, std::ostream& out) {
-  ESCROW_ASSIGN_OR_RETURN(const std::uint32_t active,
-                          MetaVersion(*v.store, "active_master_key_version"));
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> target_text,
-                          v.store->GetMeta("rotation_target"));
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::uint32_t> target,
-                          ParseVersion(target_text.value_or("")));
+  ESCROW_ASSIGN_OR_RETURN(
+      const std::uint32_t active,
+      vault::ReadMetaVersion(*v.store, vault::MetaKey::kActiveMasterKeyVersion));
+  ESCROW_ASSIGN_OR_RETURN(
+      std::optional<std::uint32_t> target,
+      vault::ReadOptionalMetaVersion(*v.store, vault::MetaKey::kRotationTarget));
   Result<hsm::KeyInfo> active_key = v.keys->FindKey(hsm::KeyRole::kMaster, active);
   if (!active_key.ok()) return active_key.status().WithContext("the active master key");
   if (target) {
