@@ -137,17 +137,10 @@ struct Resealed {
 // only in the SecretBytes of this function.
 Result<hsm::Sealed> Reseal(hsm::KeyService& keys, const storage::KeyVersionRow& row,
                            std::uint32_t from, std::uint32_t to) {
-  const std::optional<vault::Platform> kind = vault::ParsePlatform(row.kind);
-  const std::optional<vault::Ownership> ownership = vault::ParseOwnership(row.ownership);
-  if (!kind || !ownership || row.owner.size() >= 65536 || row.device_id.size() >= 65536) {
-    return Status::DataLoss("record failed its integrity check");
-  }
-  const Bytes old_aad =
-      vault::RecoveryKeyAad(*kind, row.device_id, row.version, from, *ownership, row.owner);
+  ESCROW_ASSIGN_OR_RETURN(const Bytes old_aad, vault::AadForRow(row, from));
   const hsm::Sealed old_sealed{row.iv, row.ciphertext, row.tag};
   ESCROW_ASSIGN_OR_RETURN(SecretBytes plain, keys.Decrypt(from, old_sealed, old_aad));
-  const Bytes new_aad =
-      vault::RecoveryKeyAad(*kind, row.device_id, row.version, to, *ownership, row.owner);
+  ESCROW_ASSIGN_OR_RETURN(const Bytes new_aad, vault::AadForRow(row, to));
   return keys.Encrypt(to, plain.RevealSecret(), new_aad);
 }
 

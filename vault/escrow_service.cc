@@ -120,13 +120,7 @@ Result<std::uint32_t> EscrowService::Impl::ActiveMasterKeyVersion() {
 }
 
 Result<SecretBytes> EscrowService::Impl::Open(const storage::KeyVersionRow& row) {
-  std::optional<Platform> kind = ParsePlatform(row.kind);
-  std::optional<Ownership> ownership = ParseOwnership(row.ownership);
-  if (!kind || !ownership || row.owner.size() >= 65536) {
-    return Status::DataLoss("A stored record failed its integrity check.", "integrity_error");
-  }
-  const Bytes aad = RecoveryKeyAad(*kind, row.device_id, row.version, row.master_key_version,
-                                   *ownership, row.owner);
+  ESCROW_ASSIGN_OR_RETURN(const Bytes aad, AadForRow(row));
   hsm::Sealed sealed{row.iv, row.ciphertext, row.tag};
   Result<SecretBytes> plain = keys.Decrypt(row.master_key_version, sealed, aad);
   if (!plain.ok()) {
