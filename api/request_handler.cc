@@ -250,121 +250,130 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
 
 ApiResponse RequestHandler::Dispatch(const RouteMatch& route, const vault::Caller& caller,
                                      std::string_view query, ApiRequest& request) {
-  const std::string& id = route.device_id;
-  const std::string_view body = request.body;
-  const bool takes_body = route.id == RouteId::kPutDevice || route.id == RouteId::kCheckIn ||
-                          route.id == RouteId::kStoreKey || route.id == RouteId::kRetrieveKey ||
-                          route.id == RouteId::kRotateKey;
-  if (takes_body) {
-    if (std::optional<HttpError> e = CheckBodyType(body, request.content_type)) {
+  const RouteDef& def = *route.def;
+  if (def.takes_body) {
+    if (std::optional<HttpError> e = CheckBodyType(request.body, request.content_type)) {
       return ErrorResponse(*e);
     }
   }
   // A malformed id is a malformed request: 400 before any device lookup.
-  if (route.path_template.find("{id}") != std::string::npos && !vault::IsValidDeviceId(id)) {
-    return InvalidDeviceId(caller, id);
+  if (route.path_template.find("{id}") != std::string::npos &&
+      !vault::IsValidDeviceId(route.device_id)) {
+    return InvalidDeviceId(caller, route.device_id);
   }
-  auto fail = [](const Status& s, bool store_route = false) {
-    return ErrorResponse(ErrorFromStatus(s, store_route));
-  };
+  if (def.handler == nullptr) return ErrorResponse(MakeError(404, "not_found"));
+  return (this->*def.handler)(RouteCall{caller, route.device_id, query, request});
+}
 
-  switch (route.id) {
-    case RouteId::kPutDevice: {
-      Parsed<vault::DeviceSpec> spec = ParseDeviceSpec(body);
-      if (!spec.ok()) return ErrorResponse(spec.error);
-      Result<vault::PutDeviceResult> r = service_.PutDevice(caller, id, *spec.value);
-      if (!r.ok()) return fail(r.status());
-      return JsonResponse(r->created ? 201 : 200, DeviceJson(r->device));
-    }
-    case RouteId::kGetDevice: {
-      Result<vault::Device> r = service_.GetDevice(caller, id);
-      if (!r.ok()) return fail(r.status());
-      return JsonResponse(200, DeviceJson(*r));
-    }
-    case RouteId::kListDevices: {
-      std::optional<std::map<std::string, std::string>> q = ParseQuery(query);
-      if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
-      std::optional<std::string_view> owner, serial;
-      if (auto it = q->find("owner"); it != q->end()) owner = it->second;
-      if (auto it = q->find("serial"); it != q->end()) serial = it->second;
-      Result<std::vector<vault::Device>> r = service_.ListDevices(caller, owner, serial);
-      if (!r.ok()) return fail(r.status());
-      return JsonResponse(200, DeviceListJson(*r));
-    }
-    case RouteId::kCheckIn: {
-      if (std::optional<HttpError> e = CheckEmptyObject(body)) return ErrorResponse(*e);
-      Result<bool> r = service_.CheckIn(caller, id);
-      if (!r.ok()) return fail(r.status());
-      json::object o;
-      o["rotation_required"] = *r;
-      return JsonResponse(200, o);
-    }
-    case RouteId::kStoreKey: {
-      Parsed<StoreKeyBody> parsed = ParseStoreKey(body);
-      OPENSSL_cleanse(request.body.data(), request.body.size());
-      if (!parsed.ok()) return ErrorResponse(parsed.error);
-      const SecretBytes* confirm =
-          parsed.value->confirm_recovery_key ? &*parsed.value->confirm_recovery_key : nullptr;
-      Result<vault::StoreKeyResult> r =
-          service_.StoreKey(caller, id, parsed.value->recovery_key, confirm);
-      if (!r.ok()) return fail(r.status(), /*store_route=*/true);
-      return JsonResponse(200, StoreKeyJson(*r));
-    }
-    case RouteId::kRetrieveKey: {
-      Parsed<RetrieveBody> parsed = ParseRetrieve(body);
-      if (!parsed.ok()) return ErrorResponse(parsed.error);
-      Result<vault::RetrievedKey> r =
-          service_.Retrieve(caller, id, parsed.value->reason, parsed.value->version);
-      if (!r.ok()) return fail(r.status());
-      ApiResponse resp;
-      resp.status = 200;
-      resp.sensitive = true;
-      resp.body = RetrievedKeyBody(*r);
-      return resp;
-    }
-    case RouteId::kRotateKey: {
-      if (std::optional<HttpError> e = CheckEmptyObject(body)) return ErrorResponse(*e);
-      Status s = service_.RequestRotation(caller, id);
-      if (!s.ok()) return fail(s);
-      json::object o;
-      o["rotation_pending"] = true;
-      return JsonResponse(202, o);
-    }
-    case RouteId::kListVersions: {
-      Result<std::vector<vault::VersionInfo>> r = service_.ListVersions(caller, id);
-      if (!r.ok()) return fail(r.status());
-      return JsonResponse(200, VersionsJson(*r));
-    }
-    case RouteId::kListAudit: {
-      std::optional<std::map<std::string, std::string>> q = ParseQuery(query);
-      if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
-      Parsed<AuditQuery> aq = ParseAuditQuery(*q);
-      if (!aq.ok()) return ErrorResponse(aq.error);
-      std::optional<std::string_view> device;
-      if (aq.value->device_id) device = *aq.value->device_id;
-      Result<vault::AuditPage> r =
-          service_.ListAudit(caller, device, aq.value->after, aq.value->limit);
-      if (!r.ok()) return fail(r.status());
-      return JsonResponse(200, AuditPageJson(*r));
-    }
-    case RouteId::kVerifyAudit: {
-      Result<vault::AuditVerifyReport> r = service_.VerifyAudit(caller);
-      if (!r.ok()) return fail(r.status());
-      return JsonResponse(200, AuditVerifyJson(*r));
-    }
-    case RouteId::kMetrics: {
-      if (Status s = service_.AuthorizeMetrics(caller); !s.ok()) return fail(s);
-      ApiResponse resp;
-      resp.status = 200;
-      resp.content_type = "text/plain; version=0.0.4";
-      resp.body = metrics_.Render();
-      return resp;
-    }
-    case RouteId::kHealth:
-    case RouteId::kNone:
-      break;
-  }
-  return ErrorResponse(MakeError(404, "not_found"));
+namespace {
+
+ApiResponse Fail(const Status& s, bool store_route = false) {
+  return ErrorResponse(ErrorFromStatus(s, store_route));
+}
+
+}  // namespace
+
+ApiResponse RequestHandler::PutDevice(const RouteCall& call) {
+  Parsed<vault::DeviceSpec> spec = ParseDeviceSpec(call.request.body);
+  if (!spec.ok()) return ErrorResponse(spec.error);
+  Result<vault::PutDeviceResult> r = service_.PutDevice(call.caller, call.id, *spec.value);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(r->created ? 201 : 200, DeviceJson(r->device));
+}
+
+ApiResponse RequestHandler::GetDevice(const RouteCall& call) {
+  Result<vault::Device> r = service_.GetDevice(call.caller, call.id);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, DeviceJson(*r));
+}
+
+ApiResponse RequestHandler::ListDevices(const RouteCall& call) {
+  std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
+  if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
+  std::optional<std::string_view> owner, serial;
+  if (auto it = q->find("owner"); it != q->end()) owner = it->second;
+  if (auto it = q->find("serial"); it != q->end()) serial = it->second;
+  Result<std::vector<vault::Device>> r = service_.ListDevices(call.caller, owner, serial);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, DeviceListJson(*r));
+}
+
+ApiResponse RequestHandler::CheckIn(const RouteCall& call) {
+  if (std::optional<HttpError> e = CheckEmptyObject(call.request.body)) return ErrorResponse(*e);
+  Result<bool> r = service_.CheckIn(call.caller, call.id);
+  if (!r.ok()) return Fail(r.status());
+  json::object o;
+  o["rotation_required"] = *r;
+  return JsonResponse(200, o);
+}
+
+ApiResponse RequestHandler::StoreKey(const RouteCall& call) {
+  std::string& body = call.request.body;
+  Parsed<StoreKeyBody> parsed = ParseStoreKey(body);
+  OPENSSL_cleanse(body.data(), body.size());
+  if (!parsed.ok()) return ErrorResponse(parsed.error);
+  const SecretBytes* confirm =
+      parsed.value->confirm_recovery_key ? &*parsed.value->confirm_recovery_key : nullptr;
+  Result<vault::StoreKeyResult> r =
+      service_.StoreKey(call.caller, call.id, parsed.value->recovery_key, confirm);
+  if (!r.ok()) return Fail(r.status(), /*store_route=*/true);
+  return JsonResponse(200, StoreKeyJson(*r));
+}
+
+ApiResponse RequestHandler::RetrieveKey(const RouteCall& call) {
+  Parsed<RetrieveBody> parsed = ParseRetrieve(call.request.body);
+  if (!parsed.ok()) return ErrorResponse(parsed.error);
+  Result<vault::RetrievedKey> r =
+      service_.Retrieve(call.caller, call.id, parsed.value->reason, parsed.value->version);
+  if (!r.ok()) return Fail(r.status());
+  ApiResponse resp;
+  resp.status = 200;
+  resp.sensitive = true;
+  resp.body = RetrievedKeyBody(*r);
+  return resp;
+}
+
+ApiResponse RequestHandler::RotateKey(const RouteCall& call) {
+  if (std::optional<HttpError> e = CheckEmptyObject(call.request.body)) return ErrorResponse(*e);
+  Status s = service_.RequestRotation(call.caller, call.id);
+  if (!s.ok()) return Fail(s);
+  json::object o;
+  o["rotation_pending"] = true;
+  return JsonResponse(202, o);
+}
+
+ApiResponse RequestHandler::ListVersions(const RouteCall& call) {
+  Result<std::vector<vault::VersionInfo>> r = service_.ListVersions(call.caller, call.id);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, VersionsJson(*r));
+}
+
+ApiResponse RequestHandler::ListAudit(const RouteCall& call) {
+  std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
+  if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
+  Parsed<AuditQuery> aq = ParseAuditQuery(*q);
+  if (!aq.ok()) return ErrorResponse(aq.error);
+  std::optional<std::string_view> device;
+  if (aq.value->device_id) device = *aq.value->device_id;
+  Result<vault::AuditPage> r =
+      service_.ListAudit(call.caller, device, aq.value->after, aq.value->limit);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, AuditPageJson(*r));
+}
+
+ApiResponse RequestHandler::VerifyAudit(const RouteCall& call) {
+  Result<vault::AuditVerifyReport> r = service_.VerifyAudit(call.caller);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, AuditVerifyJson(*r));
+}
+
+ApiResponse RequestHandler::GetMetrics(const RouteCall& call) {
+  if (Status s = service_.AuthorizeMetrics(call.caller); !s.ok()) return Fail(s);
+  ApiResponse resp;
+  resp.status = 200;
+  resp.content_type = "text/plain; version=0.0.4";
+  resp.body = metrics_.Render();
+  return resp;
 }
 
 }  // namespace escrow::api

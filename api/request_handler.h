@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "api/http_errors.h"
 #include "api/metrics.h"
@@ -46,6 +48,15 @@ struct ApiResponse {
   std::string auth_error;  // why authentication failed, for the log (never token contents)
 };
 
+// What a route's handler gets: the authenticated caller, the {id} segment (already checked
+// against API.md's rule), the query string and the request (whose body it may wipe).
+struct RouteCall {
+  const vault::Caller& caller;
+  const std::string& id;
+  std::string_view query;
+  ApiRequest& request;
+};
+
 // The per-request pipeline of API.md, in its order: 401 certificate, 431, 401 token, 429,
 // 404/405 route, 413/415/400 request, then the escrow service (whose Status is mapped in
 // http_errors). Pure of sockets, so it runs on a worker thread: it blocks on the service.
@@ -69,6 +80,7 @@ class RequestHandler {
   static bool AnswersAtOnce(const ApiRequest& request);
 
  private:
+  friend std::span<const RouteDef> RouteTable();  // the table names the handlers below
   struct Authn;
   ApiResponse Dispatch(const RouteMatch& route, const vault::Caller& caller,
                        std::string_view query, ApiRequest& request);
@@ -77,6 +89,19 @@ class RequestHandler {
   // 400 invalid_request for a device id that breaks API.md's rule, audited once per principal
   // and window (with the previous window's count), the id escaped and cut short.
   ApiResponse InvalidDeviceId(const vault::Caller& caller, std::string_view id);
+
+  // The route handlers of RouteTable(), one per endpoint.
+  ApiResponse PutDevice(const RouteCall& call);
+  ApiResponse GetDevice(const RouteCall& call);
+  ApiResponse ListDevices(const RouteCall& call);
+  ApiResponse CheckIn(const RouteCall& call);
+  ApiResponse StoreKey(const RouteCall& call);
+  ApiResponse RetrieveKey(const RouteCall& call);
+  ApiResponse RotateKey(const RouteCall& call);
+  ApiResponse ListVersions(const RouteCall& call);
+  ApiResponse ListAudit(const RouteCall& call);
+  ApiResponse VerifyAudit(const RouteCall& call);
+  ApiResponse GetMetrics(const RouteCall& call);
 
   vault::EscrowService& service_;
   const auth::JwtVerifier* verifier_;

@@ -3,29 +3,10 @@
 #include <array>
 #include <vector>
 
+#include "api/request_handler.h"
+
 namespace escrow::api {
 namespace {
-
-struct RouteDef {
-  std::string_view method;
-  std::string_view path;  // "{id}" matches one non-empty segment
-  RouteId id;
-};
-
-constexpr std::array kRoutes{
-    RouteDef{"GET", "/v1/health", RouteId::kHealth},
-    RouteDef{"GET", "/v1/devices", RouteId::kListDevices},
-    RouteDef{"GET", "/v1/devices/{id}", RouteId::kGetDevice},
-    RouteDef{"PUT", "/v1/devices/{id}", RouteId::kPutDevice},
-    RouteDef{"POST", "/v1/devices/{id}/checkin", RouteId::kCheckIn},
-    RouteDef{"PUT", "/v1/devices/{id}/recovery-key", RouteId::kStoreKey},
-    RouteDef{"POST", "/v1/devices/{id}/recovery-key/retrieve", RouteId::kRetrieveKey},
-    RouteDef{"POST", "/v1/devices/{id}/recovery-key/rotate", RouteId::kRotateKey},
-    RouteDef{"GET", "/v1/devices/{id}/recovery-key/versions", RouteId::kListVersions},
-    RouteDef{"GET", "/v1/audit", RouteId::kListAudit},
-    RouteDef{"GET", "/v1/audit/verify", RouteId::kVerifyAudit},
-    RouteDef{"GET", "/v1/metrics", RouteId::kMetrics},
-};
 
 std::vector<std::string_view> Split(std::string_view path) {
   std::vector<std::string_view> out;
@@ -58,9 +39,32 @@ bool PathMatches(std::string_view pattern, std::string_view path, std::string& i
 
 }  // namespace
 
+// A friend of RequestHandler: the handlers are its private members.
+std::span<const RouteDef> RouteTable() {
+  using H = RequestHandler;
+  static constexpr std::array kRoutes{
+      RouteDef{"GET", "/v1/health", RouteId::kHealth, false, nullptr},
+      RouteDef{"GET", "/v1/devices", RouteId::kListDevices, false, &H::ListDevices},
+      RouteDef{"GET", "/v1/devices/{id}", RouteId::kGetDevice, false, &H::GetDevice},
+      RouteDef{"PUT", "/v1/devices/{id}", RouteId::kPutDevice, true, &H::PutDevice},
+      RouteDef{"POST", "/v1/devices/{id}/checkin", RouteId::kCheckIn, true, &H::CheckIn},
+      RouteDef{"PUT", "/v1/devices/{id}/recovery-key", RouteId::kStoreKey, true, &H::StoreKey},
+      RouteDef{"POST", "/v1/devices/{id}/recovery-key/retrieve", RouteId::kRetrieveKey, true,
+               &H::RetrieveKey},
+      RouteDef{"POST", "/v1/devices/{id}/recovery-key/rotate", RouteId::kRotateKey, true,
+               &H::RotateKey},
+      RouteDef{"GET", "/v1/devices/{id}/recovery-key/versions", RouteId::kListVersions, false,
+               &H::ListVersions},
+      RouteDef{"GET", "/v1/audit", RouteId::kListAudit, false, &H::ListAudit},
+      RouteDef{"GET", "/v1/audit/verify", RouteId::kVerifyAudit, false, &H::VerifyAudit},
+      RouteDef{"GET", "/v1/metrics", RouteId::kMetrics, false, &H::GetMetrics},
+  };
+  return kRoutes;
+}
+
 RouteMatch MatchRoute(std::string_view method, std::string_view path) {
   RouteMatch m;
-  for (const RouteDef& r : kRoutes) {
+  for (const RouteDef& r : RouteTable()) {
     std::string id;
     if (!PathMatches(r.path, path, id)) continue;
     if (!m.path_known) {
@@ -70,14 +74,17 @@ RouteMatch MatchRoute(std::string_view method, std::string_view path) {
     }
     if (!m.allow.empty()) m.allow += ", ";
     m.allow += r.method;
-    if (r.method == method) m.id = r.id;
+    if (r.method == method) {
+      m.id = r.id;
+      m.def = &r;
+    }
   }
   if (!m.path_known) m.path_template = "unknown";
   return m;
 }
 
 std::string_view RouteTemplate(RouteId id) {
-  for (const RouteDef& r : kRoutes) {
+  for (const RouteDef& r : RouteTable()) {
     if (r.id == id) return r.path;
   }
   return "unknown";

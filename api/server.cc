@@ -20,6 +20,7 @@
 #include "api/request_handler.h"
 #include "api/server_context.h"
 #include "api/tls_context.h"
+#include "base/host_port.h"
 #include "base/log.h"
 
 namespace escrow::api {
@@ -96,25 +97,6 @@ std::size_t UnmappedConnections::CountFor(const Address& address) const {
   std::lock_guard lock(mu_);
   auto it = open_.find(address);
   return it == open_.end() ? 0 : it->second;
-}
-
-Result<HostPort> ParseListen(const std::string& listen) {
-  std::size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
-    return Status::InvalidArgument("listen address must be HOST:PORT: " + listen);
-  }
-  HostPort hp;
-  hp.host = listen.substr(0, colon);
-  if (hp.host.front() == '[') {
-    if (hp.host.back() != ']') return Status::InvalidArgument("bad IPv6 address: " + listen);
-    hp.host = hp.host.substr(1, hp.host.size() - 2);
-  }
-  std::string_view port(listen.data() + colon + 1, listen.size() - colon - 1);
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), hp.port);
-  if (ec != std::errc() || ptr != port.data() + port.size()) {
-    return Status::InvalidArgument("bad port in listen address: " + listen);
-  }
-  return hp;
 }
 
 struct Server::Impl {
@@ -197,7 +179,7 @@ Result<std::unique_ptr<Server>> Server::Create(const vault::VaultConfig& config,
                                                const std::string& listen,
                                                vault::EscrowService& service,
                                                const auth::JwtVerifier* verifier) {
-  ESCROW_ASSIGN_OR_RETURN(HostPort hp, ParseListen(listen));
+  ESCROW_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(listen, "listen address"));
   ESCROW_ASSIGN_OR_RETURN(net::ssl::context tls, MakeServerTlsContext(config));
   auto impl = std::make_unique<Impl>(config, std::move(tls), service, verifier);
   // Health is answered on the io threads, from the monitor's newest check: never in place.

@@ -43,11 +43,4 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// Splits "HOST:PORT" ("[::1]:8443" for IPv6). nullopt-like error as kInvalidArgument.
-struct HostPort {
-  std::string host;
-  std::uint16_t port = 0;
-};
-Result<HostPort> ParseListen(const std::string& listen);
-
 }  // namespace escrow::api

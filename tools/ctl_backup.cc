@@ -25,6 +25,7 @@
 #include "tools/ctl_commands.h"
 #include "tools/ctl_keys_backup.h"
 #include "tools/ctl_shares.h"
+#include "vault/meta.h"
 
 namespace escrow::tools {
 namespace {
@@ -124,9 +125,11 @@ Result<std::string> Backup(const BackupArgs& a) {
     options.path = config.db_path;
     options.read_connections = 1;
     ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store, storage::Store::Open(options));
-    ESCROW_ASSIGN_OR_RETURN(backup.active_master_key_version,
-                            MetaVersion(*store, "active_master_key_version"));
-    ESCROW_ASSIGN_OR_RETURN(backup.audit_key_version, MetaVersion(*store, "audit_key_version"));
+    ESCROW_ASSIGN_OR_RETURN(
+        backup.active_master_key_version,
+        vault::ReadMetaVersion(*store, vault::MetaKey::kActiveMasterKeyVersion));
+    ESCROW_ASSIGN_OR_RETURN(backup.audit_key_version,
+                            vault::ReadMetaVersion(*store, vault::MetaKey::kAuditKeyVersion));
   }
 
   // A fresh ceremony key, known to us only so that it can be split, in secure memory.

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/unique_fd.h"
 #include "tools/dev_certs.h"
+#include "vault/meta.h"
 
 namespace escrow::tools {
 namespace {
@@ -86,7 +87,8 @@ Result<CtlVault> OpenCtlVault(const vault::VaultConfig& config, bool start_audit
   Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(options);
   if (!store.ok()) return store.status().WithContext("database");
   v.store = std::move(*store);
-  Result<std::uint32_t> audit_version = MetaVersion(*v.store, "audit_key_version");
+  Result<std::uint32_t> audit_version =
+      vault::ReadMetaVersion(*v.store, vault::MetaKey::kAuditKeyVersion);
   if (!audit_version.ok()) return audit_version.status().WithContext("database");
   v.audit_key_version = *audit_version;
   v.audit = std::make_unique<vault::AuditLog>(*v.keys, *v.store, Clock::System(),
@@ -95,27 +97,6 @@ Result<CtlVault> OpenCtlVault(const vault::VaultConfig& config, bool start_audit
     if (Status s = v.audit->Start(); !s.ok()) return s.WithContext("audit");
   }
   return v;
-}
-
-Result<std::optional<std::uint32_t>> ParseVersion(std::string_view text) {
-  if (text.empty()) return std::optional<std::uint32_t>();
-  std::uint64_t n = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9' || n > 0xffffffffULL / 10) {
-      return Status::DataLoss("bad version \"" + std::string(text) + "\"");
-    }
-    n = n * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  if (n == 0 || n > 0xffffffffULL) return Status::DataLoss("bad version " + std::string(text));
-  return std::optional<std::uint32_t>(static_cast<std::uint32_t>(n));
-}
-
-Result<std::uint32_t> MetaVersion(storage::Store& store, std::string_view key) {
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> text, store.GetMeta(key));
-  if (!text) return Status::NotFound("no " + std::string(key) + " in the database");
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::uint32_t> version, ParseVersion(*text));
-  if (!version) return Status::DataLoss(std::string(key) + " is empty");
-  return *version;
 }
 
 std::string OperatorName() {

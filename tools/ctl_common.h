@@ -62,11 +62,6 @@ struct CtlVault {
 // does not exist; otherwise the Status of KeyService::Open / Store::Open / AuditLog::Start.
 Result<CtlVault> OpenCtlVault(const vault::VaultConfig& config, bool start_audit);
 
-// A decimal meta value (e.g. active_master_key_version). kNotFound if absent; kDataLoss if
-// not a positive 32-bit number.
-Result<std::uint32_t> MetaVersion(storage::Store& store, std::string_view key);
-Result<std::optional<std::uint32_t>> ParseVersion(std::string_view text);
-
 // The person running the ceremony: the account name of the real user id (getpwuid_r), or
 // "uid N" if it has none. Never $USER or getlogin(): the caller sets the environment, and
 // getlogin() reads utmp, so either would let the audit record name someone else.

@@ -32,6 +32,7 @@
 #include "hsm/token_sync.h"
 #include "tools/ctl_commands.h"
 #include "vault/associated_data.h"
+#include "vault/meta.h"
 #include "vault/types.h"
 
 namespace escrow::tools {
@@ -136,17 +137,10 @@ struct Resealed {
 // only in the SecretBytes of this function.
 Result<hsm::Sealed> Reseal(hsm::KeyService& keys, const storage::KeyVersionRow& row,
                            std::uint32_t from, std::uint32_t to) {
-  const std::optional<vault::Platform> kind = vault::ParsePlatform(row.kind);
-  const std::optional<vault::Ownership> ownership = vault::ParseOwnership(row.ownership);
-  if (!kind || !ownership || row.owner.size() >= 65536 || row.device_id.size() >= 65536) {
-    return Status::DataLoss("record failed its integrity check");
-  }
-  const Bytes old_aad =
-      vault::RecoveryKeyAad(*kind, row.device_id, row.version, from, *ownership, row.owner);
+  ESCROW_ASSIGN_OR_RETURN(const Bytes old_aad, vault::AadForRow(row, from));
   const hsm::Sealed old_sealed{row.iv, row.ciphertext, row.tag};
   ESCROW_ASSIGN_OR_RETURN(SecretBytes plain, keys.Decrypt(from, old_sealed, old_aad));
-  const Bytes new_aad =
-      vault::RecoveryKeyAad(*kind, row.device_id, row.version, to, *ownership, row.owner);
+  ESCROW_ASSIGN_OR_RETURN(const Bytes new_aad, vault::AadForRow(row, to));
   return keys.Encrypt(to, plain.RevealSecret(), new_aad);
 }
 
@@ -267,12 +261,12 @@ Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> OldVersions(storage:
 
 // Steps 1-3: the target version (recorded, generated or found, synced, probed, active).
 Result<std::uint32_t> PrepareTarget(CtlVault& v, const CrashPoints& crash, std::ostream& out) {
-  ESCROW_ASSIGN_OR_RETURN(const std::uint32_t active,
-                          MetaVersion(*v.store, "active_master_key_version"));
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> target_text,
-                          v.store->GetMeta("rotation_target"));
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::uint32_t> target,
-                          ParseVersion(target_text.value_or("")));
+  ESCROW_ASSIGN_OR_RETURN(
+      const std::uint32_t active,
+      vault::ReadMetaVersion(*v.store, vault::MetaKey::kActiveMasterKeyVersion));
+  ESCROW_ASSIGN_OR_RETURN(
+      std::optional<std::uint32_t> target,
+      vault::ReadOptionalMetaVersion(*v.store, vault::MetaKey::kRotationTarget));
   Result<hsm::KeyInfo> active_key = v.keys->FindKey(hsm::KeyRole::kMaster, active);
   if (!active_key.ok()) return active_key.status().WithContext("the active master key");
   if (target) {

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "tools/ctl_commands.h"
+#include "vault/meta.h"
 
 namespace escrow::tools {
 namespace {
@@ -30,11 +31,11 @@ Result<std::string> DescribeStatus(const vault::VaultConfig& config) {
   ESCROW_ASSIGN_OR_RETURN(CtlVault v, OpenCtlVault(config, false));
   const hsm::TokenInfo token = v.keys->token();
   ESCROW_ASSIGN_OR_RETURN(std::vector<hsm::KeyInfo> keys, v.keys->ListKeys());
-  Result<std::uint32_t> active = MetaVersion(*v.store, "active_master_key_version");
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> target_text,
-                          v.store->GetMeta("rotation_target"));
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::uint32_t> target,
-                          ParseVersion(target_text.value_or("")));
+  Result<std::uint32_t> active =
+      vault::ReadMetaVersion(*v.store, vault::MetaKey::kActiveMasterKeyVersion);
+  ESCROW_ASSIGN_OR_RETURN(
+      std::optional<std::uint32_t> target,
+      vault::ReadOptionalMetaVersion(*v.store, vault::MetaKey::kRotationTarget));
   ESCROW_ASSIGN_OR_RETURN(auto counts, v.store->CountByMasterKey());
   ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> last, v.store->LastAudit());
   ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> backup, v.store->GetMeta("last_backup"));

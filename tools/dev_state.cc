@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "base/clock.h"
+#include "base/host_port.h"
 #include "base/secret_bytes.h"
 #include "hsm/key_service.h"
 #include "hsm/token_init.h"
@@ -174,13 +175,11 @@ std::string RenderTranscript(const TranscriptInput& in) {
 }
 
 Status CheckListen(const std::string& listen) {
-  const std::size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size() ||
-      listen.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
-      listen.size() - colon - 1 > 5 || std::stoul(listen.substr(colon + 1)) > 65535) {
+  Result<HostPort> hp = ParseHostPort(listen);
+  if (!hp.ok()) {
     return Status::InvalidArgument("--listen must be HOST:PORT, got \"" + listen + "\"");
   }
-  if (!vault::IsLoopbackListen(listen)) {
+  if (!IsLoopbackHost(hp->host)) {
     return Status::InvalidArgument("a dev state listens on loopback only (vaultd refuses "
                                    "dev = true elsewhere), got \"" + listen + "\"");
   }

@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
 #include "api/server.h"
 #include "auth/jwks.h"
 #include "auth/jwt_verifier.h"
 #include "base/clock.h"
+#include "base/host_port.h"
 #include "base/log.h"
 #include "base/secret_bytes.h"
 #include "hsm/key_service.h"
@@ -29,6 +29,8 @@
 #include "vault/config.h"
 #include "vault/escrow_service.h"
 #include "vault/hardening.h"
+#include "vault/meta.h"
+#include <CLI/CLI.hpp>
 
 namespace escrow::tools {
 namespace {
@@ -50,16 +52,6 @@ Status CheckPrivateFile(const std::string& what, const std::string& path) {
                                    " is accessible by group or others (chmod 600 it)");
   }
   return Status::Ok();
-}
-
-Result<std::uint32_t> MetaVersion(storage::Store& store, const std::string& key) {
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> v, store.GetMeta(key));
-  if (!v || v->empty() || v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos) {
-    return Status::DataLoss("database meta " + key + " is missing or malformed");
-  }
-  std::uint32_t n = static_cast<std::uint32_t>(std::stoul(*v));
-  if (n == 0) return Status::DataLoss("database meta " + key + " is 0");
-  return n;
 }
 
 Result<auth::JwtVerifier> MakeVerifier(const vault::VaultConfig& config) {
@@ -119,7 +111,8 @@ int Run(int argc, char** argv) {
   if (!loaded.ok()) return Fatal(loaded.status().message());
   const vault::VaultConfig& config = *loaded;
   if (listen.empty()) listen = config.listen;
-  if (config.dev && !vault::IsLoopbackListen(listen)) {
+  const Result<HostPort> hp = ParseHostPort(listen);
+  if (config.dev && (!hp.ok() || !IsLoopbackHost(hp->host))) {
     return Fatal("a dev config serves on loopback only, not " + listen);
   }
   for (const auto& [what, path] : {std::pair{"PIN file", config.hsm_pin_file},
@@ -152,9 +145,11 @@ int Run(int argc, char** argv) {
   Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);
   if (!store.ok()) return Fatal("database: " + store.status().message());
 
-  Result<std::uint32_t> master_version = MetaVersion(**store, "active_master_key_version");
+  Result<std::uint32_t> master_version =
+      vault::ReadMetaVersion(**store, vault::MetaKey::kActiveMasterKeyVersion);
   if (!master_version.ok()) return Fatal(master_version.status().message());
-  Result<std::uint32_t> audit_version = MetaVersion(**store, "audit_key_version");
+  Result<std::uint32_t> audit_version =
+      vault::ReadMetaVersion(**store, vault::MetaKey::kAuditKeyVersion);
   if (!audit_version.ok()) return Fatal(audit_version.status().message());
   if (Result<hsm::KeyInfo> k = (*keys)->FindKey(hsm::KeyRole::kMaster, *master_version); !k.ok()) {
     return Fatal("hsm: master key v" + std::to_string(*master_version) + ": " +

@@ -1,6 +1,9 @@
 #include "vault/associated_data.h"
 
+#include <optional>
+
 #include "base/check.h"
+#include "base/status.h"
 
 namespace escrow::vault {
 
@@ -22,6 +25,20 @@ Bytes RecoveryKeyAad(Platform kind, std::string_view device_id, std::uint32_t ke
   AppendU16Be(out, static_cast<std::uint16_t>(owner.size()));
   Append(out, owner);
   return out;
+}
+
+Result<Bytes> AadForRow(const storage::KeyVersionRow& row) {
+  return AadForRow(row, row.master_key_version);
+}
+
+Result<Bytes> AadForRow(const storage::KeyVersionRow& row, std::uint32_t master_key_version) {
+  const std::optional<Platform> kind = ParsePlatform(row.kind);
+  const std::optional<Ownership> ownership = ParseOwnership(row.ownership);
+  if (!kind || !ownership || row.device_id.size() >= 65536 || row.owner.size() >= 65536) {
+    return Status::DataLoss("A stored record failed its integrity check.", "integrity_error");
+  }
+  return RecoveryKeyAad(*kind, row.device_id, row.version, master_key_version, *ownership,
+                        row.owner);
 }
 
 }  // namespace escrow::vault

@@ -4,6 +4,8 @@
 #include <string_view>
 
 #include "base/bytes.h"
+#include "base/result.h"
+#include "storage/store.h"
 #include "vault/types.h"
 
 namespace escrow::vault {
@@ -17,5 +19,14 @@ namespace escrow::vault {
 Bytes RecoveryKeyAad(Platform kind, std::string_view device_id, std::uint32_t key_version,
                      std::uint32_t master_key_version, Ownership ownership,
                      std::string_view owner);
+
+// The associated data a stored key version was sealed under: its kind, device, version,
+// master-key version, ownership and owner as recorded in the row. The one way from a row to
+// a decrypt (the escrow service's reads, vaultctl's master-key rotation). kDataLoss
+// "integrity_error" if the row cannot have been written by us: an unknown kind or ownership,
+// or a device id or owner of 65536 bytes or more.
+Result<Bytes> AadForRow(const storage::KeyVersionRow& row);
+// The same row's associated data under another master-key version (a rotation reseals it).
+Result<Bytes> AadForRow(const storage::KeyVersionRow& row, std::uint32_t master_key_version);
 
 }  // namespace escrow::vault

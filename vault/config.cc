@@ -1,6 +1,5 @@
 #include "vault/config.h"
 
-#include <arpa/inet.h>
 
 #include <filesystem>
 #include <set>
@@ -319,21 +318,6 @@ std::string RenderConfig(const VaultConfig& c) {
   o << "max_tracked_keys = " << c.max_tracked_keys << "\n";
   o << "\n[audit]\nbatch_max = " << c.audit_batch_max << "\n";
   return o.str();
-}
-
-bool IsLoopbackListen(const std::string& listen) {
-  const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host == "localhost") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
-  return false;
 }
 
 }  // namespace escrow::vault

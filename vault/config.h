@@ -93,7 +93,4 @@ Result<VaultConfig> LoadConfig(const std::string& path);
 // The config as TOML text (used by vaultctl init).
 std::string RenderConfig(const VaultConfig& config);
 
-// True if `listen` ("HOST:PORT") names a loopback address.
-bool IsLoopbackListen(const std::string& listen);
-
 }  // namespace escrow::vault

@@ -7,6 +7,7 @@
 #include "vault/escrow_service.h"
 #include "vault/escrow_service_impl.h"
 #include "vault/key_format.h"
+#include "vault/meta.h"
 
 namespace escrow::vault {
 namespace {
@@ -136,9 +137,11 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
     v.tag = std::move(sealed->tag);
     Status s = m.audit.Commit(
         [&](storage::WriteTxn& txn) -> Status {
-          ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> active,
-                                  txn.GetMeta("active_master_key_version"));
-          if (!active || *active != std::to_string(v.master_key_version)) {
+          Result<std::uint32_t> active = ReadMetaVersion(txn, MetaKey::kActiveMasterKeyVersion);
+          const bool gone = !active.ok() && (active.status().code() == Code::kNotFound ||
+                                             active.status().code() == Code::kDataLoss);
+          if (!active.ok() && !gone) return active.status();
+          if (gone || *active != v.master_key_version) {
             return Status::FailedPrecondition("the active master key changed", changed);
           }
           ESCROW_RETURN_IF_ERROR(txn.SupersedeActiveKeyVersions(id));

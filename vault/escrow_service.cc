@@ -4,6 +4,7 @@
 
 #include "vault/associated_data.h"
 #include "vault/escrow_service_impl.h"
+#include "vault/meta.h"
 
 namespace escrow::vault {
 namespace {
@@ -111,25 +112,15 @@ Result<Device> EscrowService::Impl::ToDevice(const storage::DeviceRow& row) {
 }
 
 Result<std::uint32_t> EscrowService::Impl::ActiveMasterKeyVersion() {
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> v, store.GetMeta("active_master_key_version"));
-  if (!v) return Status::Unavailable("no active master-key version in the database");
-  std::uint32_t n = 0;
-  for (char c : *v) {
-    if (c < '0' || c > '9' || n > 100000000) return Status::DataLoss("bad master-key version");
-    n = n * 10 + static_cast<std::uint32_t>(c - '0');
+  Result<std::uint32_t> version = ReadMetaVersion(store, MetaKey::kActiveMasterKeyVersion);
+  if (!version.ok() && version.status().code() == Code::kNotFound) {
+    return Status::Unavailable("no active master-key version in the database");
   }
-  if (n == 0) return Status::DataLoss("bad master-key version");
-  return n;
+  return version;
 }
 
 Result<SecretBytes> EscrowService::Impl::Open(const storage::KeyVersionRow& row) {
-  std::optional<Platform> kind = ParsePlatform(row.kind);
-  std::optional<Ownership> ownership = ParseOwnership(row.ownership);
-  if (!kind || !ownership || row.owner.size() >= 65536) {
-    return Status::DataLoss("A stored record failed its integrity check.", "integrity_error");
-  }
-  const Bytes aad = RecoveryKeyAad(*kind, row.device_id, row.version, row.master_key_version,
-                                   *ownership, row.owner);
+  ESCROW_ASSIGN_OR_RETURN(const Bytes aad, AadForRow(row));
   hsm::Sealed sealed{row.iv, row.ciphertext, row.tag};
   Result<SecretBytes> plain = keys.Decrypt(row.master_key_version, sealed, aad);
   if (!plain.ok()) {

@@ -18,6 +18,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "base/host_port.h"
 #include "bench/loadgen/engine.h"
 #include "bench/loadgen/options.h"
 #include "bench/loadgen/report.h"
@@ -57,15 +58,12 @@ void FromStateDir(const fs::path& dir, lg::Options& o) {
 
 int DoRun(lg::Options o, const std::string& target, const std::string& mix,
           const std::string& state_dir, const std::string& token_file) {
-  const std::size_t colon = target.rfind(':');
-  if (colon == std::string::npos || colon + 1 == target.size()) {
+  escrow::Result<escrow::HostPort> hp = escrow::ParseHostPort(target);
+  if (!hp.ok()) {
     return Fail(escrow::Status::InvalidArgument("--target must be HOST:PORT"), kExitUsage);
   }
-  o.host = target.substr(0, colon);
-  if (o.host.size() >= 2 && o.host.front() == '[' && o.host.back() == ']') {
-    o.host = o.host.substr(1, o.host.size() - 2);
-  }
-  o.port = target.substr(colon + 1);
+  o.host = hp->host;
+  o.port = std::to_string(hp->port);
   escrow::Result<std::vector<lg::MixEntry>> parsed = lg::ParseMix(mix);
   if (!parsed.ok()) return Fail(parsed.status(), kExitUsage);
   o.mix = *parsed;

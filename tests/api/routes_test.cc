@@ -41,5 +41,20 @@ TEST_CASE("MatchRoute tells unknown paths from wrong methods", "[api][routes]") 
   }
 }
 
+TEST_CASE("The route table carries each endpoint's body rule and handler", "[api][routes]") {
+  for (const RouteDef& r : RouteTable()) {
+    CAPTURE(r.path, r.method);
+    // API.md: PUT and POST take a JSON body; GETs do not.
+    CHECK(r.takes_body == (r.method != "GET"));
+    // Only /v1/health is answered before dispatch.
+    CHECK((r.handler == nullptr) == (r.id == RouteId::kHealth));
+    const RouteMatch m = MatchRoute(r.method, r.path);
+    CHECK(m.id == r.id);
+    CHECK(m.def == &r);
+    CHECK(RouteTemplate(r.id) == r.path);
+  }
+  CHECK(MatchRoute("DELETE", "/v1/devices/mac1").def == nullptr);
+}
+
 }  // namespace
 }  // namespace escrow::api

@@ -1,5 +1,7 @@
 #include "vault/associated_data.h"
 
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 namespace escrow::vault {
@@ -27,6 +29,48 @@ TEST_CASE("Length prefixes keep different rows from colliding", "[vault][aad]") 
         RecoveryKeyAad(Platform::kLinux, "a", 1, 1, Ownership::kPersonal, "b"));
   CHECK(RecoveryKeyAad(Platform::kLinux, "a", 1, 2, Ownership::kCorporate, "b") !=
         RecoveryKeyAad(Platform::kLinux, "a", 2, 1, Ownership::kCorporate, "b"));
+}
+
+storage::KeyVersionRow Row() {
+  storage::KeyVersionRow row;
+  row.device_id = "mac-1";
+  row.version = 2;
+  row.kind = "macos";
+  row.owner = "alice";
+  row.ownership = "personal";
+  row.master_key_version = 3;
+  return row;
+}
+
+TEST_CASE("AadForRow is the associated data of the row's recorded fields", "[vault][aad]") {
+  const storage::KeyVersionRow row = Row();
+  Result<Bytes> aad = AadForRow(row);
+  REQUIRE(aad.ok());
+  CHECK(*aad == RecoveryKeyAad(Platform::kMacos, "mac-1", 2, 3, Ownership::kPersonal, "alice"));
+  Result<Bytes> under_4 = AadForRow(row, 4);
+  REQUIRE(under_4.ok());
+  CHECK(*under_4 == RecoveryKeyAad(Platform::kMacos, "mac-1", 2, 4, Ownership::kPersonal, "alice"));
+  storage::KeyVersionRow longest = Row();
+  longest.owner.assign(65535, 'o');
+  longest.device_id.assign(65535, 'd');
+  CHECK(AadForRow(longest).ok());
+}
+
+TEST_CASE("AadForRow refuses a row we cannot have written", "[vault][aad]") {
+  std::vector<storage::KeyVersionRow> bad(5, Row());
+  bad[0].kind = "amiga";
+  bad[1].ownership = "borrowed";
+  bad[2].owner.assign(65536, 'o');
+  bad[3].device_id.assign(65536, 'd');
+  bad[4].kind = "";
+  for (const storage::KeyVersionRow& row : bad) {
+    for (const Result<Bytes>& aad : {AadForRow(row), AadForRow(row, 9)}) {
+      REQUIRE_FALSE(aad.ok());
+      CHECK(aad.status().code() == Code::kDataLoss);
+      CHECK(aad.status().reason() == "integrity_error");
+      CHECK(aad.status().message() == "A stored record failed its integrity check.");
+    }
+  }
 }
 
 }  // namespace

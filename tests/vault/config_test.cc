@@ -84,16 +84,5 @@ TEST_CASE("Config errors name the key in one line", "[vault][config]") {
   CHECK_FALSE(LoadConfig(dir.str() + "/missing.conf").ok());
 }
 
-TEST_CASE("Loopback addresses are recognised", "[vault][config]") {
-  CHECK(IsLoopbackListen("127.0.0.1:8443"));
-  CHECK(IsLoopbackListen("127.5.0.1:0"));
-  CHECK(IsLoopbackListen("[::1]:8443"));
-  CHECK(IsLoopbackListen("localhost:8443"));
-  CHECK_FALSE(IsLoopbackListen("0.0.0.0:8443"));
-  CHECK_FALSE(IsLoopbackListen("10.0.0.1:8443"));
-  CHECK_FALSE(IsLoopbackListen("[::]:8443"));
-  CHECK_FALSE(IsLoopbackListen("8443"));
-}
-
 }  // namespace
 }  // namespace escrow::vault
