@@ -168,11 +168,11 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
                                              std::string_view reason,
                                              std::optional<std::uint32_t> version) {
   Impl& m = *impl_;
-  // Every record of a refused attempt keeps what the caller said: the version and reason.
-  const std::string said = SaidInRetrieval(reason, version);
+  // Every record of a refused attempt keeps what the caller said: the version and reason
+  // (built only for a refusal; a release records them in its own fields).
   auto deny = [&](Action a, Status status, std::string detail = {}) {
     std::string what = detail.empty() ? status.message() : std::move(detail);
-    return m.Deny(caller, a, id, std::move(status), said + what);
+    return m.Deny(caller, a, id, std::move(status), SaidInRetrieval(reason, version) + what);
   };
   std::lock_guard lock(m.StripeFor(id));
   Result<storage::DeviceRow> row = m.LoadDevice(id);
