@@ -166,9 +166,8 @@ ApiResponse HttpsSession::Handle(ApiRequest& request) {
   } catch (const SecureHeapExhausted& e) {
     // Too many secrets in flight at once: an overload that passes, answered like one.
     LogError("handler_exception", e.what());
-    const std::string_view target = request.target;
     const bool store =
-        MatchRoute(request.method, target.substr(0, target.find('?'))).id == RouteId::kStoreKey;
+        MatchRoute(request.method, SplitTarget(request.target).path).id == RouteId::kStoreKey;
     response = ErrorResponse(MakeError(503, store ? "store_failed" : "unavailable"));
     response.route = "unknown";
   } catch (const std::exception& e) {

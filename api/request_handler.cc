@@ -84,8 +84,7 @@ RequestHandler::~RequestHandler() { metrics_.TrackLimiters({}); }
 
 bool RequestHandler::AnswersAtOnce(const ApiRequest& request) {
   if (!request.client) return true;
-  const std::string_view target = request.target;
-  return target.substr(0, target.find('?')) == "/v1/health";
+  return SplitTarget(request.target).path == "/v1/health";
 }
 
 ApiResponse RequestHandler::InvalidDeviceId(const vault::Caller& caller, std::string_view id) {
@@ -121,11 +120,7 @@ ApiResponse RequestHandler::Throttled(std::string_view limit, const LimitDecisio
 
 ApiResponse RequestHandler::Handle(ApiRequest& request) {
   BodyWiper wiper{request.body};
-  const std::string_view target = request.target;
-  const std::size_t qpos = target.find('?');
-  const std::string_view path = target.substr(0, qpos);
-  const std::string_view query =
-      qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+  const auto [path, query] = SplitTarget(request.target);
   const RouteMatch route = MatchRoute(request.method, path);
   const bool health_path = route.path_template == "/v1/health";
 

@@ -83,6 +83,12 @@ RouteMatch MatchRoute(std::string_view method, std::string_view path) {
   return m;
 }
 
+TargetParts SplitTarget(std::string_view target) {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
 std::string_view RouteTemplate(RouteId id) {
   for (const RouteDef& r : RouteTable()) {
     if (r.id == id) return r.path;

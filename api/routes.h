@@ -55,6 +55,13 @@ struct RouteMatch {
 // Pure and thread-safe.
 RouteMatch MatchRoute(std::string_view method, std::string_view path);
 
+// A request target split at its first '?': the path, and the query ("" if none).
+struct TargetParts {
+  std::string_view path;
+  std::string_view query;
+};
+TargetParts SplitTarget(std::string_view target);
+
 // The path template of a route id (for metrics).
 std::string_view RouteTemplate(RouteId id);
 

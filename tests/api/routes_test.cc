@@ -56,5 +56,14 @@ TEST_CASE("The route table carries each endpoint's body rule and handler", "[api
   CHECK(MatchRoute("DELETE", "/v1/devices/mac1").def == nullptr);
 }
 
+TEST_CASE("SplitTarget cuts a request target at its first '?'", "[api][routes]") {
+  CHECK(SplitTarget("/v1/health").path == "/v1/health");
+  CHECK(SplitTarget("/v1/health").query.empty());
+  const TargetParts t = SplitTarget("/v1/audit?after=3&q=a?b");
+  CHECK(t.path == "/v1/audit");
+  CHECK(t.query == "after=3&q=a?b");
+  CHECK(SplitTarget("/v1/devices?").query.empty());
+}
+
 }  // namespace
 }  // namespace escrow::api
