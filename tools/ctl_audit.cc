@@ -33,9 +33,8 @@ int Verify(const std::string& config_path, const std::string& expect) {
   if (!report.ok()) return CtlFail(report.status(), "audit verify");
   if (!report->ok) {
     std::cerr << "vaultctl: audit verify: FAILED at record "
-              << (report->first_bad ? std::to_string(*report->first_bad) : std::string("?"))
-              << ": " << report->problem << " (" << report->records
-              << " records before it verified)\n";
+              << (report->first_bad ? std::to_string(*report->first_bad) : std::string("?")) << ": "
+              << report->problem << " (" << report->records << " records before it verified)\n";
     return kCtlFailed;
   }
   return CtlPrint(std::to_string(report->head.seq) + ":" + report->head.hash + "\n");
@@ -76,9 +75,8 @@ void AddAuditCommands(CLI::App& app, CtlRunner& run) {
   verify->add_option("--config", args->config, "vault.conf")->required();
   verify->add_option("--expect-head", args->expect_head,
                      "SEQ:HASH kept outside the vault; an older head is a rollback");
-  verify->callback([args, &run] {
-    run = [args]() -> int { return Verify(args->config, args->expect_head); };
-  });
+  verify->callback(
+      [args, &run] { run = [args]() -> int { return Verify(args->config, args->expect_head); }; });
   CLI::App* exp = audit->add_subcommand("export", "Export the audit records for a SIEM");
   exp->add_option("--config", args->config, "vault.conf")->required();
   exp->add_option("--since", args->since, "Only records at or after this RFC 3339 time");

@@ -21,8 +21,7 @@ void AddBackupCommand(CLI::App& master_key, CtlRunner& run) {
   CLI::App* cmd = master_key.add_subcommand("backup", "Back up the keys as Shamir shares");
   cmd->add_option("--config", args->config, "vault.conf")->required();
   cmd->add_option("--shares", args->shares, "Number of shares N (2..255)")->required();
-  cmd->add_option("--threshold", args->threshold, "Shares needed to restore M (2..N)")
-      ->required();
+  cmd->add_option("--threshold", args->threshold, "Shares needed to restore M (2..N)")->required();
   cmd->add_option("--out", args->out,
                   "Directory for keys.backup and share-1 ... share-N: new, or empty, yours "
                   "and mode 0700")
@@ -45,8 +44,7 @@ void AddBackupCommand(CLI::App& master_key, CtlRunner& run) {
       Result<vault::VaultConfig> config = LoadCtlConfig(args->config);
       if (!config.ok()) return CtlFail(config.status(), "master-key backup");
       Result<ops::KeyBackupReport> report = ops::BackupKeys(
-          {*config, args->out, args->so_pin_file, args->shares, args->threshold,
-           args->recipients});
+          {*config, args->out, args->so_pin_file, args->shares, args->threshold, args->recipients});
       if (!report.ok()) return CtlFail(report.status(), "master-key backup");
       return CtlPrint(report->transcript);
     };

@@ -4,9 +4,8 @@
 // its own file: flags -> options -> one ceremony of vault/ops -> its result printed. main()
 // only wires them.
 
-#include <CLI/CLI.hpp>
-
 #include "tools/ctl_common.h"
+#include <CLI/CLI.hpp>
 
 namespace escrow::tools {
 

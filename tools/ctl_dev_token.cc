@@ -25,8 +25,7 @@ void AddDevTokenCommand(CLI::App& app, CtlRunner& run) {
   cmd->add_option("--state-dir", args->state_dir, "Development state directory")->required();
   cmd->add_option("--sub", args->sub, "Subject (the user)")->required();
   cmd->add_option("--roles", args->roles, "Comma-separated roles, e.g. helpdesk,admin");
-  cmd->add_option("--ttl", args->ttl, "Seconds until exp (may be negative)")
-      ->capture_default_str();
+  cmd->add_option("--ttl", args->ttl, "Seconds until exp (may be negative)")->capture_default_str();
   cmd->add_option("--nbf", args->nbf, "nbf in seconds from now (may be negative)");
   cmd->add_option("--iss", args->iss, "Issuer (default: the config's first issuer)");
   cmd->add_option("--aud", args->aud, "Audience (default: the config's audience)");

@@ -27,7 +27,7 @@ int RunProduction(const InitArgs& a) {
     return CtlUsage("init --config needs --module, --token-label and --pin-file");
   }
   CtlPrepareSecrets();
-  ops::ProductionInitOptions options{a.config,      a.module, a.token_label, a.pin_file,
+  ops::ProductionInitOptions options{a.config,      a.module, a.token_label,    a.pin_file,
                                      a.so_pin_file, a.db,     a.backup_capable, {}};
   // The token store this process uses, recorded so that vaultd and later ceremonies find it.
   // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts

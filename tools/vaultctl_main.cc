@@ -8,10 +8,9 @@
 #include <iostream>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
 #include "tools/ctl_commands.h"
 #include "vault/hardening.h"
+#include <CLI/CLI.hpp>
 
 namespace escrow::tools {
 namespace {

@@ -29,9 +29,9 @@ TEST_CASE("ParseAuditHead takes SEQ:HASH with 64 lowercase hex digits only", "[o
   REQUIRE(head.ok());
   CHECK(head->seq == 11);
   CHECK(head->hash == hash);
-  for (const std::string& bad : std::vector<std::string>{"", ":" + hash, "11" + hash, "x1:" + hash, "11:" + hash + "0",
-                                "11:" + std::string(64, 'A'), "11:XYZ",
-                                std::string(20, '1') + ":" + hash}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", ":" + hash, "11" + hash, "x1:" + hash, "11:" + hash + "0",
+           "11:" + std::string(64, 'A'), "11:XYZ", std::string(20, '1') + ":" + hash}) {
     INFO(bad);
     CHECK(ParseAuditHead(bad).status().code() == Code::kInvalidArgument);
   }
@@ -96,16 +96,14 @@ TEST_CASE("BackupDatabase copies online, records the head it holds, and never ov
   CHECK(report->path == copy.string());
   CHECK(report->head.seq == 1);  // the copy holds init; its own record comes after it
   CHECK(f.audit().head().seq == 2);
-  CHECK(report->text.find("audit head in the backup: 1:" + report->head.hash) !=
-        std::string::npos);
+  CHECK(report->text.find("audit head in the backup: 1:" + report->head.hash) != std::string::npos);
   CHECK(FileMode(copy) == 0600);
   CHECK(BackupDatabase({copy.string()}, ViewOf(f)).status().code() == Code::kAlreadyExists);
 
   Result<StatusReport> status = DescribeStatus(ViewOf(f));
   REQUIRE(status.ok());
   CHECK(status->last_backup.find(copy.string()) != std::string::npos);
-  CHECK(status->last_backup.find("(audit head 1:" + report->head.hash + ")") !=
-        std::string::npos);
+  CHECK(status->last_backup.find("(audit head 1:" + report->head.hash + ")") != std::string::npos);
 }
 
 }  // namespace

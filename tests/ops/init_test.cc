@@ -181,7 +181,8 @@ TEST_CASE("Production and dev init share the guard: a second init is refused in 
   }
 }
 
-TEST_CASE("A failed init leaves nothing behind and can simply run again", "[ops][init][guard][hsm]") {
+TEST_CASE("A failed init leaves nothing behind and can simply run again",
+          "[ops][init][guard][hsm]") {
   SoftHsmToken token;
   TempDir dir;
   const fs::path config = dir.path() / "etc" / "vault.conf";

@@ -41,9 +41,9 @@ TEST_CASE("Rotate re-encrypts every record in batches, stopping only at safe poi
   CHECK(report->text.find("records per master key version: v2=50\n") != std::string::npos);
   CHECK(notes.str().find("active master key: escrow-master-v2") != std::string::npos);
   CHECK(notes.str().find("re-encrypting: 50/50 records (100%)") != std::string::npos);
-  const std::vector<std::string> expected = {"target", "keygen", "activate", "batch:1", "batch:2",
-                                             "batch:3", "batch:4", "batch:5", "batch:6", "batch:7",
-                                             "batch:8", "complete"};
+  const std::vector<std::string> expected = {"target",  "keygen",  "activate", "batch:1",
+                                             "batch:2", "batch:3", "batch:4",  "batch:5",
+                                             "batch:6", "batch:7", "batch:8",  "complete"};
   CHECK(points == expected);
   for (std::size_t i = 0; i < 50; ++i) CHECK(f.Retrieve(i) == CtlFixture::KeyFor(i));
   CHECK(vault::ReadMetaVersion(f.store(), vault::MetaKey::kActiveMasterKeyVersion).value() == 2);

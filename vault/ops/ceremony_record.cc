@@ -3,9 +3,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 #include <array>
+#include <cerrno>
 #include <filesystem>
 #include <utility>
 #include <vector>

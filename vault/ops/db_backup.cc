@@ -20,8 +20,7 @@ namespace fs = std::filesystem;
 // The newest audit record of the database file at `path`, read through the same store code
 // (the copy is a complete vault database).
 Result<vault::AuditHead> HeadOf(const fs::path& path) {
-  ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> copy,
-                          OpenStore(path.string(), false, 1));
+  ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> copy, OpenStore(path.string(), false, 1));
   ESCROW_RETURN_IF_ERROR(copy->IntegrityCheck());
   ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> last, copy->LastAudit());
   if (!last) return vault::AuditHead{0, std::string(64, '0')};

@@ -17,9 +17,9 @@ struct DbBackupOptions {
 };
 
 struct DbBackupReport {
-  std::string path;      // absolute
+  std::string path;       // absolute
   vault::AuditHead head;  // the newest audit record in the copy
-  std::string text;      // what vaultctl prints
+  std::string text;       // what vaultctl prints
 };
 
 // REQUIRES: vault.audit started. kAlreadyExists if `out` exists (never overwritten); the

@@ -62,8 +62,8 @@ Result<std::string> ReadSmallFile(const std::filesystem::path& path, std::size_t
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   const auto got = static_cast<std::size_t>(in.gcount());
   if (got > max_bytes) {
-    return Status::InvalidArgument(path.string() + " is larger than " +
-                                   std::to_string(max_bytes) + " bytes");
+    return Status::InvalidArgument(path.string() + " is larger than " + std::to_string(max_bytes) +
+                                   " bytes");
   }
   text.resize(got);
   return text;
@@ -83,8 +83,8 @@ Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_
     got += static_cast<std::size_t>(n);
   }
   if (got > max_bytes) {
-    return Status::InvalidArgument(path.string() + " is larger than " +
-                                   std::to_string(max_bytes) + " bytes");
+    return Status::InvalidArgument(path.string() + " is larger than " + std::to_string(max_bytes) +
+                                   " bytes");
   }
   buffer.Truncate(got);
   return buffer;

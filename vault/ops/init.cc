@@ -34,15 +34,15 @@ namespace fs = std::filesystem;
 Result<vault::AuditHead> CreateDatabase(hsm::KeyService& keys, const fs::path& db,
                                         std::string detail) {
   ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store, OpenStore(db.string(), true));
-  vault::AuditLog audit(keys, *store, Clock::System(), 1, nullptr);
-  ESCROW_RETURN_IF_ERROR(audit.Start());
+  const std::unique_ptr<vault::AuditLog> audit = NewAuditLog(keys, *store, 1);
+  ESCROW_RETURN_IF_ERROR(audit->Start());
   auto set_versions = [](storage::WriteTxn& txn) -> Status {
     ESCROW_RETURN_IF_ERROR(
         vault::WriteMetaVersion(txn, vault::MetaKey::kActiveMasterKeyVersion, 1));
     return vault::WriteMetaVersion(txn, vault::MetaKey::kAuditKeyVersion, 1);
   };
-  ESCROW_RETURN_IF_ERROR(RecordCeremony(audit, "ceremony.init", std::move(detail), set_versions));
-  return audit.head();
+  ESCROW_RETURN_IF_ERROR(RecordCeremony(*audit, "ceremony.init", std::move(detail), set_versions));
+  return audit->head();
 }
 
 Result<InitReport> RunInit(InitMode& mode) {
@@ -55,9 +55,7 @@ Result<InitReport> RunInit(InitMode& mode) {
   InitGuard guard;
   InitReport report;
   ESCROW_ASSIGN_OR_RETURN(report.token_initialised, mode.PrepareToken(guard));
-  Result<std::unique_ptr<hsm::KeyService>> opened = hsm::KeyService::Open(mode.Hsm());
-  if (!opened.ok()) return opened.status().WithContext("hsm");
-  keys = std::move(*opened);
+  ESCROW_ASSIGN_OR_RETURN(keys, OpenKeys(mode.Hsm()));
   guard.Keys(&keys, mode.TokenOutlivesFailure());
   ESCROW_RETURN_IF_ERROR(RefuseExistingKeys(*keys, mode.token_label()));
   for (const hsm::KeyRole role : {hsm::KeyRole::kMaster, hsm::KeyRole::kAudit}) {
@@ -74,12 +72,11 @@ Result<InitReport> RunInit(InitMode& mode) {
   fs::create_directories(paths.db.parent_path(), ec);
   guard.File(paths.db);
   for (const char* suffix : {"-wal", "-shm", "-journal"}) guard.File(paths.db.string() + suffix);
-  ESCROW_ASSIGN_OR_RETURN(
-      report.head,
-      CreateDatabase(*keys, paths.db,
-                     InitCeremonyDetail(mode.dev(), mode.module(), report.token,
-                                        report.token_initialised, mode.backup_capable(),
-                                        report.keys)));
+  ESCROW_ASSIGN_OR_RETURN(report.head,
+                          CreateDatabase(*keys, paths.db,
+                                         InitCeremonyDetail(mode.dev(), mode.module(), report.token,
+                                                            report.token_initialised,
+                                                            mode.backup_capable(), report.keys)));
 
   // The config last but one: its presence marks the vault as initialised.
   guard.File(paths.config);

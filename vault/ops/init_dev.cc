@@ -82,8 +82,8 @@ class DevInit final : public InitMode {
  public:
   explicit DevInit(DevInitOptions options) : o_(std::move(options)) {
     if (!o_.state_dir.empty()) dir_ = fs::absolute(o_.state_dir).lexically_normal();
-    softhsm_conf_ = o_.shared_softhsm_conf.empty() ? DevSoftHsmConf(dir_)
-                                                   : fs::path(o_.shared_softhsm_conf);
+    softhsm_conf_ =
+        o_.shared_softhsm_conf.empty() ? DevSoftHsmConf(dir_) : fs::path(o_.shared_softhsm_conf);
   }
 
   bool dev() const override { return true; }
@@ -100,8 +100,10 @@ class DevInit final : public InitMode {
       return Status::InvalidArgument("--listen must be HOST:PORT, got \"" + o_.listen + "\"");
     }
     if (!IsLoopbackHost(hp->host)) {
-      return Status::InvalidArgument("a dev state listens on loopback only (vaultd refuses "
-                                     "dev = true elsewhere), got \"" + o_.listen + "\"");
+      return Status::InvalidArgument(
+          "a dev state listens on loopback only (vaultd refuses "
+          "dev = true elsewhere), got \"" +
+          o_.listen + "\"");
     }
     if (o_.state_dir.empty()) return Status::InvalidArgument("--state-dir is empty");
     return Status::Ok();
@@ -122,8 +124,8 @@ class DevInit final : public InitMode {
     if (created_dir) guard.MadeDir(dir_);
     for (std::string_view entry : kStateEntries) guard.Tree(dir_ / entry);
     const fs::path hsm_dir = dir_ / "hsm";
-    for (const fs::path& d : {hsm_dir, dir_ / "tls", dir_ / "tls" / "clients", dir_ / "idp",
-                              dir_ / "ceremony"}) {
+    for (const fs::path& d :
+         {hsm_dir, dir_ / "tls", dir_ / "tls" / "clients", dir_ / "idp", dir_ / "ceremony"}) {
       ESCROW_RETURN_IF_ERROR(MakeDir(d));
     }
     if (o_.shared_softhsm_conf.empty()) {
@@ -131,10 +133,12 @@ class DevInit final : public InitMode {
       ESCROW_RETURN_IF_ERROR(WriteNewFile(
           softhsm_conf_,
           "# SoftHSMv2 token store of the escrow vault's development state (vaultctl init --dev)\n"
-          "directories.tokendir = " + (hsm_dir / "tokens").string() + "\n"
-          "objectstore.backend = file\n"
-          "log.level = ERROR\n"
-          "slots.removable = false\n",
+          "directories.tokendir = " +
+              (hsm_dir / "tokens").string() +
+              "\n"
+              "objectstore.backend = file\n"
+              "log.level = ERROR\n"
+              "slots.removable = false\n",
           0600));
     }
     ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, RandomPin());
@@ -186,7 +190,8 @@ class DevInit final : public InitMode {
     t.listen = o_.listen;
     const InitPaths p = paths();
     t.files = {{"config", p.config}, {"database", p.db}, {"softhsm config", softhsm_conf_}};
-    if (o_.shared_softhsm_conf.empty()) t.files.emplace_back("token store", dir_ / "hsm" / "tokens");
+    if (o_.shared_softhsm_conf.empty())
+      t.files.emplace_back("token store", dir_ / "hsm" / "tokens");
     t.files.insert(t.files.end(), {{"user PIN", UserPin()},
                                    {"SO PIN", SoPin()},
                                    {"CA", pki_.ca_cert},

@@ -88,15 +88,15 @@ class ProductionInit final : public InitMode {
   void Describe(InitTranscript& t) const override {
     t.token_origin = initialised_ ? "(initialised by this ceremony)" : "(adopted)";
     t.active_master_key_version = 1;
-    t.paths = {{"config", paths_.config},
-               {"database", paths_.db},
-               {"transcript", paths_.transcript}};
+    t.paths = {
+        {"config", paths_.config}, {"database", paths_.db}, {"transcript", paths_.transcript}};
     t.closing = "next: fill in [tls], [[clients]] and [idp] of the config before starting vaultd";
   }
 
  private:
   static InitClaim Refusal(const fs::path& path, std::string_view what) {
-    return {path, std::string(what) + " " + path.string() + " exists; init refuses to overwrite it"};
+    return {path,
+            std::string(what) + " " + path.string() + " exists; init refuses to overwrite it"};
   }
 
   const ProductionInitOptions o_;

@@ -34,8 +34,8 @@ std::string RenderInitTranscript(const InitTranscript& t) {
       << Field("token label") << t.token.label << "\n"
       << Field("token serial") << t.token.serial << "\n";
   if (t.token_origin) {
-    out << Field("token") << t.token.manufacturer << " " << t.token.model << " "
-        << *t.token_origin << "\n";
+    out << Field("token") << t.token.manufacturer << " " << t.token.model << " " << *t.token_origin
+        << "\n";
   }
   out << Field("backup-capable") << (t.backup_capable ? "yes" : "no") << "\n";
   if (t.listen) out << Field("listen") << *t.listen << "\n";
@@ -44,8 +44,7 @@ std::string RenderInitTranscript(const InitTranscript& t) {
     out << "  " << key.label << KeyGap(key.label, t.dev) << "role " << RoleName(key.role)
         << "  version " << key.version << "  check value " << key.check_value << "  "
         << (key.sensitive ? "sensitive" : "NOT SENSITIVE") << ", "
-        << (key.extractable ? "extractable only wrapped under a trusted key"
-                            : "never extractable")
+        << (key.extractable ? "extractable only wrapped under a trusted key" : "never extractable")
         << "\n";
   }
   if (t.active_master_key_version) {

@@ -199,20 +199,18 @@ Result<KeyBackupReport> BackupKeys(const KeyBackupOptions& a) {
       << check;
     if (!a.recipients.empty()) t << "  CMS-encrypted to " << a.recipients[i];
     t << "\n";
-    shares_json.push_back(boost::json::object{
-        {"index", shares[i].index},
-        {"check", check},
-        {"recipient", a.recipients.empty() ? std::string() : a.recipients[i]}});
+    shares_json.push_back(
+        boost::json::object{{"index", shares[i].index},
+                            {"check", check},
+                            {"recipient", a.recipients.empty() ? std::string() : a.recipients[i]}});
   }
   t << "files:           " << (out / "keys.backup").string() << ", " << (out / "share-1").string()
     << " ... share-" << a.shares << "\n"
     << "hand each share to its custodian and remove it from this machine\n";
-  boost::json::object detail{{"backup_id", backup.backup_id},
-                             {"out", out.string()},
-                             {"threshold", a.threshold},
-                             {"shares", a.shares},
-                             {"keys", std::move(keys_json)},
-                             {"share_checks", std::move(shares_json)}};
+  boost::json::object detail{
+      {"backup_id", backup.backup_id}, {"out", out.string()},
+      {"threshold", a.threshold},      {"shares", a.shares},
+      {"keys", std::move(keys_json)},  {"share_checks", std::move(shares_json)}};
   ESCROW_RETURN_IF_ERROR(
       RecordCeremony(v.audit(), "ceremony.master_key.backup", boost::json::serialize(detail)));
   report.transcript = t.str();

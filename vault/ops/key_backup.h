@@ -25,17 +25,17 @@ namespace escrow::ops {
 
 struct KeyBackupOptions {
   vault::VaultConfig config;
-  std::string out;          // new, or empty, the caller's own and mode 0700
-  std::string so_pin_file;  // empty: the dev state's hsm/so.pin, for dev = true only
-  unsigned shares = 0;      // N, 2..255
-  unsigned threshold = 0;   // M, 2..N
+  std::string out;                      // new, or empty, the caller's own and mode 0700
+  std::string so_pin_file;              // empty: the dev state's hsm/so.pin, for dev = true only
+  unsigned shares = 0;                  // N, 2..255
+  unsigned threshold = 0;               // M, 2..N
   std::vector<std::string> recipients;  // none, or one certificate per share (CMS)
 };
 
 struct KeyBackupReport {
   std::string transcript;  // what vaultctl prints
   std::string backup_id;
-  std::string keys_file;               // DIR/keys.backup
+  std::string keys_file;                 // DIR/keys.backup
   std::vector<std::string> share_files;  // DIR/share-1 ... share-N
 };
 
@@ -48,9 +48,9 @@ Result<KeyBackupReport> BackupKeys(const KeyBackupOptions& options);
 
 struct KeyRestoreOptions {
   vault::VaultConfig config;
-  std::string backup;                // DIR/keys.backup
-  std::vector<std::string> shares;   // plain (decrypted) share files
-  std::string so_pin_file;           // to initialise a missing token; see KeyBackupOptions
+  std::string backup;               // DIR/keys.backup
+  std::vector<std::string> shares;  // plain (decrypted) share files
+  std::string so_pin_file;          // to initialise a missing token; see KeyBackupOptions
 };
 
 struct KeyRestoreReport {

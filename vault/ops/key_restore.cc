@@ -51,8 +51,9 @@ Result<KeyRestoreReport> RestoreKeys(const KeyRestoreOptions& a) {
     ESCROW_ASSIGN_OR_RETURN(SecretBytes text, ReadSecretFile(path, kMaxShareBytes));
     if (text.RevealSecretText().find("Content-Type: application/") != std::string_view::npos ||
         text.RevealSecretText().starts_with("MIME-Version")) {
-      return Status::InvalidArgument(path + " is still CMS-encrypted: its custodian decrypts it "
-                                            "first (openssl cms -decrypt)");
+      return Status::InvalidArgument(path +
+                                     " is still CMS-encrypted: its custodian decrypts it "
+                                     "first (openssl cms -decrypt)");
     }
     ESCROW_ASSIGN_OR_RETURN(CeremonyShare share, ParseShare(text.RevealSecret(), path));
     shares.push_back(std::move(share));
@@ -79,9 +80,9 @@ Result<KeyRestoreReport> RestoreKeys(const KeyRestoreOptions& a) {
   report.token_initialised = initialised;
   {
     ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, hsm::ReadPinFile(config.hsm_pin_file));
-    ESCROW_RETURN_IF_ERROR(hsm::UnwrapVaultKeys(
-        {config.hsm_module, config.hsm_token_label, &user_pin, nullptr}, ceremony_key,
-        backup.keys));
+    ESCROW_RETURN_IF_ERROR(
+        hsm::UnwrapVaultKeys({config.hsm_module, config.hsm_token_label, &user_pin, nullptr},
+                             ceremony_key, backup.keys));
   }
 
   std::ostringstream t;

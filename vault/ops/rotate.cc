@@ -127,7 +127,7 @@ Status ReencryptVersion(const Vault& v, std::uint32_t from, std::uint32_t to,
                                        {"version", row.version},
                                        {"master_key_version", from}};
             (void)RecordCeremony(v.audit, "ceremony.master_key.rotate_integrity_error",
-                                boost::json::serialize(detail), {}, "error");
+                                 boost::json::serialize(detail), {}, "error");
             return Status::DataLoss("record of " + which +
                                     " failed its integrity check; rotation stopped (it resumes "
                                     "when run again once the record is dealt with)");
@@ -160,12 +160,10 @@ Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> OldVersions(storage:
 
 // Steps 1-3: the target version (recorded, generated or found, synced, probed, active).
 Result<std::uint32_t> PrepareTarget(const Vault& v, const RotateOptions& o, std::ostream& out) {
-  ESCROW_ASSIGN_OR_RETURN(
-      const std::uint32_t active,
-      vault::ReadMetaVersion(v.store, vault::MetaKey::kActiveMasterKeyVersion));
-  ESCROW_ASSIGN_OR_RETURN(
-      std::optional<std::uint32_t> target,
-      vault::ReadOptionalMetaVersion(v.store, vault::MetaKey::kRotationTarget));
+  ESCROW_ASSIGN_OR_RETURN(const std::uint32_t active,
+                          vault::ReadMetaVersion(v.store, vault::MetaKey::kActiveMasterKeyVersion));
+  ESCROW_ASSIGN_OR_RETURN(std::optional<std::uint32_t> target,
+                          vault::ReadOptionalMetaVersion(v.store, vault::MetaKey::kRotationTarget));
   Result<hsm::KeyInfo> active_key = v.keys.FindKey(hsm::KeyRole::kMaster, active);
   if (!active_key.ok()) return active_key.status().WithContext("the active master key");
   if (target) {
@@ -178,11 +176,11 @@ Result<std::uint32_t> PrepareTarget(const Vault& v, const RotateOptions& o, std:
     }
     ++next;
     boost::json::object detail{{"from", active}, {"to", next}};
-    ESCROW_RETURN_IF_ERROR(RecordCeremony(
-        v.audit, "ceremony.master_key.rotate_begin", boost::json::serialize(detail),
-        [next](storage::WriteTxn& txn) {
-          return vault::WriteMetaVersion(txn, vault::MetaKey::kRotationTarget, next);
-        }));
+    ESCROW_RETURN_IF_ERROR(
+        RecordCeremony(v.audit, "ceremony.master_key.rotate_begin", boost::json::serialize(detail),
+                       [next](storage::WriteTxn& txn) {
+                         return vault::WriteMetaVersion(txn, vault::MetaKey::kRotationTarget, next);
+                       }));
     target = next;
     AtPoint(o, "target");
   }
@@ -207,13 +205,11 @@ Result<std::uint32_t> PrepareTarget(const Vault& v, const RotateOptions& o, std:
                                {"label", key->label},
                                {"check_value", key->check_value},
                                {"previous", active}};
-    ESCROW_RETURN_IF_ERROR(RecordCeremony(v.audit, "ceremony.master_key.activate",
-                                         boost::json::serialize(detail),
-                                         [version](storage::WriteTxn& txn) {
-                                           return vault::WriteMetaVersion(
-                                               txn, vault::MetaKey::kActiveMasterKeyVersion,
-                                               version);
-                                         }));
+    ESCROW_RETURN_IF_ERROR(RecordCeremony(
+        v.audit, "ceremony.master_key.activate", boost::json::serialize(detail),
+        [version](storage::WriteTxn& txn) {
+          return vault::WriteMetaVersion(txn, vault::MetaKey::kActiveMasterKeyVersion, version);
+        }));
     AtPoint(o, "activate");
   }
   out << "active master key: " << key->label << " (check value " << key->check_value << ")\n";
@@ -284,11 +280,11 @@ Result<RotateReport> Rotate(const RotateOptions& o, const Vault& v) {
   boost::json::array from_json(from_versions.begin(), from_versions.end());
   boost::json::object detail{
       {"to", target}, {"from", from_json}, {"records", stats.replaced}, {"seconds", seconds}};
-  ESCROW_RETURN_IF_ERROR(RecordCeremony(
-      v.audit, "ceremony.master_key.rotate_complete", boost::json::serialize(detail),
-      [](storage::WriteTxn& txn) {
-        return vault::ClearMetaVersion(txn, vault::MetaKey::kRotationTarget);
-      }));
+  ESCROW_RETURN_IF_ERROR(RecordCeremony(v.audit, "ceremony.master_key.rotate_complete",
+                                        boost::json::serialize(detail), [](storage::WriteTxn& txn) {
+                                          return vault::ClearMetaVersion(
+                                              txn, vault::MetaKey::kRotationTarget);
+                                        }));
 
   out << "master key rotated to escrow-master-v" << target << "\n"
       << "records re-encrypted: " << stats.replaced << " in " << std::fixed;

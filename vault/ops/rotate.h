@@ -48,8 +48,8 @@ struct RotateReport {
   std::string text;  // what vaultctl prints on stdout
   std::uint32_t target = 0;
   std::vector<std::uint32_t> from_versions;
-  std::int64_t records = 0;  // re-encrypted
-  std::vector<std::string> retired;  // labels destroyed with retire_old
+  std::int64_t records = 0;                                    // re-encrypted
+  std::vector<std::string> retired;                            // labels destroyed with retire_old
   std::vector<std::pair<std::uint32_t, std::int64_t>> counts;  // records per version after
 };
 

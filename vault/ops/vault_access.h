@@ -55,6 +55,14 @@ class OpenedVault {
 // or AuditLog::Start ("audit: ...").
 Result<OpenedVault> OpenVault(const vault::VaultConfig& config, bool start_audit);
 
+// Opens the token named by `hsm` (user login). The Status of KeyService::Open, "hsm: ...".
+Result<std::unique_ptr<hsm::KeyService>> OpenKeys(const hsm::HsmConfig& hsm);
+
+// The audit chain of `store` under audit key `audit_key_version`, not started; no checkpoint
+// sink (a ceremony's head goes into its transcript or report instead).
+std::unique_ptr<vault::AuditLog> NewAuditLog(hsm::KeyService& keys, storage::Store& store,
+                                             std::uint32_t audit_key_version);
+
 // Opens a database file without the HSM. `create` makes a new one (init); otherwise it must
 // exist. A ceremony that only reads a little asks for one read connection.
 Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& path, bool create,
