@@ -1,54 +1,13 @@
-// vaultctl db backup --config FILE --out FILE: a consistent online copy of the database.
+// vaultctl db backup --config FILE --out FILE: ops::BackupDatabase.
 
-#include <iostream>
-#include <system_error>
+#include <memory>
+#include <string>
 
-#include <boost/json.hpp>
-
-#include "base/clock.h"
 #include "tools/ctl_commands.h"
+#include "vault/ops/db_backup.h"
+#include "vault/ops/vault_access.h"
 
 namespace escrow::tools {
-namespace {
-
-namespace fs = std::filesystem;
-
-// The newest audit record of the database file at `path`, read through the same store code
-// (the copy is a complete vault database).
-Result<vault::AuditHead> HeadOf(const fs::path& path) {
-  storage::StoreOptions options;
-  options.path = path.string();
-  options.create = false;
-  options.read_connections = 1;
-  ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> copy, storage::Store::Open(options));
-  ESCROW_RETURN_IF_ERROR(copy->IntegrityCheck());
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> last, copy->LastAudit());
-  if (!last) return vault::AuditHead{0, std::string(64, '0')};
-  return vault::AuditHead{last->seq, HexEncode(last->hash)};
-}
-
-Result<std::string> BackupDatabase(const vault::VaultConfig& config, const std::string& out) {
-  const fs::path path = fs::absolute(out).lexically_normal();
-  std::error_code ec;
-  if (fs::exists(fs::symlink_status(path, ec))) {
-    return Status::AlreadyExists(path.string() + " exists; db backup writes a new file");
-  }
-  ESCROW_ASSIGN_OR_RETURN(CtlVault v, OpenCtlVault(config, true));
-  // SQLite's online backup API: a consistent snapshot while vaultd keeps writing.
-  ESCROW_RETURN_IF_ERROR(v.store->BackupTo(path.string()));
-  Result<vault::AuditHead> head = HeadOf(path);
-  if (!head.ok()) return head.status().WithContext("reading the copy " + path.string());
-  const std::string head_text = std::to_string(head->seq) + ":" + head->hash;
-  const std::string time = FormatRfc3339(Clock::System().Now());
-  boost::json::object record{{"time", time}, {"path", path.string()}, {"audit_head", head_text}};
-  const std::string meta = boost::json::serialize(record);
-  ESCROW_RETURN_IF_ERROR(AuditCeremony(
-      *v.audit, "ceremony.db_backup", meta,
-      [&meta](storage::WriteTxn& txn) { return txn.SetMeta("last_backup", meta); }));
-  return "database backup: " + path.string() + "\naudit head in the backup: " + head_text + "\n";
-}
-
-}  // namespace
 
 void AddDbCommands(CLI::App& app, CtlRunner& run) {
   struct Args {
@@ -65,7 +24,11 @@ void AddDbCommands(CLI::App& app, CtlRunner& run) {
       CtlPrepareSecrets();
       Result<vault::VaultConfig> config = LoadCtlConfig(args->config);
       if (!config.ok()) return CtlFail(config.status(), "db backup");
-      return CtlPrint(BackupDatabase(*config, args->out), "db backup");
+      Result<ops::OpenedVault> vault = ops::OpenVault(*config, true);
+      if (!vault.ok()) return CtlFail(vault.status(), "db backup");
+      Result<ops::DbBackupReport> report = ops::BackupDatabase({args->out}, vault->view());
+      if (!report.ok()) return CtlFail(report.status(), "db backup");
+      return CtlPrint(report->text);
     };
   });
 }

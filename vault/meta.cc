@@ -29,6 +29,8 @@ std::string_view MetaKeyName(MetaKey key) {
       return "audit_key_version";
     case MetaKey::kRotationTarget:
       return "rotation_target";
+    case MetaKey::kLastBackup:
+      return "last_backup";
   }
   ESCROW_CHECK(false);
   return {};
@@ -64,6 +66,22 @@ Result<std::optional<std::uint32_t>> ReadOptionalMetaVersion(storage::Store& sto
   if (!text || text->empty()) return std::optional<std::uint32_t>();
   ESCROW_ASSIGN_OR_RETURN(std::uint32_t version, ParseMetaVersion(key, *text));
   return std::optional<std::uint32_t>(version);
+}
+
+Status WriteMetaVersion(storage::WriteTxn& txn, MetaKey key, std::uint32_t version) {
+  return txn.SetMeta(MetaKeyName(key), std::to_string(version));
+}
+
+Status ClearMetaVersion(storage::WriteTxn& txn, MetaKey key) {
+  return txn.SetMeta(MetaKeyName(key), "");
+}
+
+Result<std::optional<std::string>> ReadMetaText(storage::Store& store, MetaKey key) {
+  return ReadText(store, key);
+}
+
+Status WriteMetaText(storage::WriteTxn& txn, MetaKey key, std::string_view text) {
+  return txn.SetMeta(MetaKeyName(key), text);
 }
 
 }  // namespace escrow::vault

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "base/result.h"
@@ -9,12 +10,13 @@
 
 namespace escrow::vault {
 
-// The meta rows that hold a key version. One parser for all of them, so vaultd, vaultctl and
-// the escrow service agree on what a stored version may be.
+// The meta rows. One parser for the versions, so vaultd, vaultctl and the escrow service agree
+// on what a stored version may be, and one writer, so no caller spells a row's key by hand.
 enum class MetaKey {
   kActiveMasterKeyVersion,  // "active_master_key_version": the key new records are sealed under
   kAuditKeyVersion,         // "audit_key_version": the key the audit chain is MACed with
   kRotationTarget,          // "rotation_target": a master-key rotation in progress; "" = none
+  kLastBackup,              // "last_backup": the newest `db backup` as JSON text (not a version)
 };
 
 // The row's key in the meta table, e.g. "active_master_key_version".
@@ -32,5 +34,14 @@ Result<std::uint32_t> ReadMetaVersion(storage::WriteTxn& txn, MetaKey key);
 
 // For a version that may be unset (rotation_target): nullopt if the row is absent or empty.
 Result<std::optional<std::uint32_t>> ReadOptionalMetaVersion(storage::Store& store, MetaKey key);
+
+// Writes `version` in its canonical decimal form (what ParseMetaVersion reads back).
+Status WriteMetaVersion(storage::WriteTxn& txn, MetaKey key, std::uint32_t version);
+// Writes "" (no version): a finished rotation clears rotation_target this way.
+Status ClearMetaVersion(storage::WriteTxn& txn, MetaKey key);
+
+// A row that holds text (last_backup): nullopt if absent; written as given.
+Result<std::optional<std::string>> ReadMetaText(storage::Store& store, MetaKey key);
+Status WriteMetaText(storage::WriteTxn& txn, MetaKey key, std::string_view text);
 
 }  // namespace escrow::vault

@@ -11,7 +11,7 @@
 #include <boost/json.hpp>
 
 #include "tests/tools/ctl_fixture.h"
-#include "tools/ctl_shares.h"
+#include "vault/ops/shares.h"
 
 namespace escrow::testing {
 namespace {
@@ -123,10 +123,10 @@ TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads
     // A share forged consistently (value changed, check value recomputed) gives a wrong
     // ceremony key: keys.backup's MAC refuses it.
     const std::string text4 = ReadFileBytes(out + "/share-4");
-    Result<tools::CeremonyShare> parsed = tools::ParseShare(AsBytes(text4), "share-4");
+    Result<ops::CeremonyShare> parsed = ops::ParseShare(AsBytes(text4), "share-4");
     REQUIRE(parsed.ok());
     parsed->value.mutable_span()[0] ^= 0x01;
-    const SecretBytes forged_text = tools::RenderShare(*parsed);
+    const SecretBytes forged_text = ops::RenderShare(*parsed);
     const std::string forged = f.dir().str() + "/forged-share";
     std::ofstream(forged) << forged_text.RevealSecretText();
     CtlRun wrong = f.Ctl(restore, backup_arg + Shares(out, {1, 3}) + " --share " + ShellQuote(forged) + with_so);

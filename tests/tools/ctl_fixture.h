@@ -191,6 +191,7 @@ class CtlFixture {
   const SoftHsmToken& token() const { return token_; }
   const std::string& init_transcript() const { return init_transcript_; }
   vault::EscrowService& service() { return *service_; }
+  vault::AuditLog& audit() { return *audit_; }
   storage::Store& store() { return *store_; }
   hsm::KeyService& keys() { return *keys_; }
 

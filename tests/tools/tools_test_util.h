@@ -1,7 +1,7 @@
 #pragma once
 
 // Helpers for the vaultctl tests: JWT decoding and ES256 verification done independently of
-// tools/dev_token.cc, file modes, shell quoting.
+// vault/ops/dev_token.cc, file modes, shell quoting.
 
 #include <sys/stat.h>
 

@@ -17,6 +17,7 @@ TEST_CASE("Meta keys have their stored names", "[vault][meta]") {
   CHECK(MetaKeyName(MetaKey::kActiveMasterKeyVersion) == "active_master_key_version");
   CHECK(MetaKeyName(MetaKey::kAuditKeyVersion) == "audit_key_version");
   CHECK(MetaKeyName(MetaKey::kRotationTarget) == "rotation_target");
+  CHECK(MetaKeyName(MetaKey::kLastBackup) == "last_backup");
 }
 
 TEST_CASE("ParseMetaVersion accepts 1..2^32-1 in canonical decimal", "[vault][meta]") {
@@ -78,6 +79,40 @@ TEST_CASE("ReadMetaVersion reads the store and a write transaction alike", "[vau
       store.Write([](storage::WriteTxn& txn) { return txn.SetMeta("rotation_target", "x"); }).ok());
   CHECK(ReadOptionalMetaVersion(store, MetaKey::kRotationTarget).status().code() ==
         Code::kDataLoss);
+}
+
+TEST_CASE("Meta writers store what the readers parse back, under the rows' own names",
+          "[vault][meta]") {
+  testing::TempDir dir;
+  storage::StoreOptions options;
+  options.path = dir.str() + "/vault.db";
+  options.create = true;
+  Result<std::unique_ptr<storage::Store>> opened = storage::Store::Open(options);
+  REQUIRE(opened.ok());
+  storage::Store& store = **opened;
+
+  REQUIRE(store
+              .Write([](storage::WriteTxn& txn) -> Status {
+                ESCROW_RETURN_IF_ERROR(WriteMetaVersion(txn, kActive, 4294967295U));
+                ESCROW_RETURN_IF_ERROR(WriteMetaVersion(txn, MetaKey::kRotationTarget, 3));
+                return WriteMetaText(txn, MetaKey::kLastBackup, R"({"path":"/b"})");
+              })
+              .ok());
+  CHECK(*ReadMetaVersion(store, kActive) == 4294967295U);
+  CHECK(*store.GetMeta("active_master_key_version") == std::optional<std::string>("4294967295"));
+  CHECK(*ReadOptionalMetaVersion(store, MetaKey::kRotationTarget) ==
+        std::optional<std::uint32_t>(3));
+  CHECK(*ReadMetaText(store, MetaKey::kLastBackup) ==
+        std::optional<std::string>(R"({"path":"/b"})"));
+
+  REQUIRE(store
+              .Write([](storage::WriteTxn& txn) {
+                return ClearMetaVersion(txn, MetaKey::kRotationTarget);
+              })
+              .ok());
+  CHECK(*store.GetMeta("rotation_target") == std::optional<std::string>(""));
+  CHECK_FALSE(ReadOptionalMetaVersion(store, MetaKey::kRotationTarget)->has_value());
+  CHECK_FALSE(ReadMetaText(store, MetaKey::kAuditKeyVersion)->has_value());
 }
 
 }  // namespace

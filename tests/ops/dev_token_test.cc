@@ -1,4 +1,4 @@
-#include "tools/dev_token.h"
+#include "vault/ops/dev_token.h"
 
 #include <string>
 
@@ -8,9 +8,10 @@
 #include "base/bytes.h"
 #include "tests/support/temp_dir.h"
 #include "tests/tools/tools_test_util.h"
-#include "tools/dev_certs.h"
+#include "vault/ops/dev_certs.h"
+#include "vault/ops/files.h"
 
-namespace escrow::tools {
+namespace escrow::ops {
 namespace {
 
 using escrow::testing::B64UrlDecode;
@@ -18,7 +19,7 @@ using escrow::testing::SplitDots;
 using escrow::testing::TempDir;
 using escrow::testing::VerifyEs256;
 
-TEST_CASE("Base64UrlNoPad follows RFC 4648 test vectors without padding", "[tools][dev_token]") {
+TEST_CASE("Base64UrlNoPad follows RFC 4648 test vectors without padding", "[ops][dev_token]") {
   CHECK(Base64UrlNoPad(AsBytes("")).empty());
   CHECK(Base64UrlNoPad(AsBytes("f")) == "Zg");
   CHECK(Base64UrlNoPad(AsBytes("fo")) == "Zm8");
@@ -30,14 +31,14 @@ TEST_CASE("Base64UrlNoPad follows RFC 4648 test vectors without padding", "[tool
   CHECK(Base64UrlNoPad(high) == "-__-");
 }
 
-TEST_CASE("SplitRoles drops empty items and spaces", "[tools][dev_token]") {
+TEST_CASE("SplitRoles drops empty items and spaces", "[ops][dev_token]") {
   CHECK(SplitRoles("").empty());
   CHECK(SplitRoles("helpdesk,admin") == std::vector<std::string>{"helpdesk", "admin"});
   CHECK(SplitRoles(" auditor ,,admin,") == std::vector<std::string>{"auditor", "admin"});
 }
 
 TEST_CASE("DevTokenPayload always writes roles as an array and nbf only when given",
-          "[tools][dev_token]") {
+          "[ops][dev_token]") {
   DevTokenClaims claims;
   claims.iss = "https://idp.dev.local";
   claims.sub = "alice@example.com";
@@ -58,7 +59,7 @@ TEST_CASE("DevTokenPayload always writes roles as an array and nbf only when giv
 }
 
 TEST_CASE("MintDevToken signs an ES256 JWT that verifies with the public key",
-          "[tools][dev_token]") {
+          "[ops][dev_token]") {
   TempDir dir;
   const auto key = dir.path() / "dev-signing.key";
   const auto pub = dir.path() / "dev-signing.pub";
@@ -96,7 +97,7 @@ TEST_CASE("MintDevToken signs an ES256 JWT that verifies with the public key",
   }
 }
 
-TEST_CASE("MintDevToken refuses a missing or non-EC key", "[tools][dev_token]") {
+TEST_CASE("MintDevToken refuses a missing or non-EC key", "[ops][dev_token]") {
   TempDir dir;
   DevTokenClaims claims;
   claims.sub = "x";
@@ -110,4 +111,4 @@ TEST_CASE("MintDevToken refuses a missing or non-EC key", "[tools][dev_token]") 
 }
 
 }  // namespace
-}  // namespace escrow::tools
+}  // namespace escrow::ops

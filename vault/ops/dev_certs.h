@@ -9,7 +9,7 @@
 
 #include "base/result.h"
 
-namespace escrow::tools {
+namespace escrow::ops {
 
 // The development PKI of `vaultctl init --dev`, made with the OpenSSL 3 API: an EC P-256 CA
 // (basicConstraints CA:TRUE, keyCertSign), a server certificate for localhost and 127.0.0.1
@@ -50,10 +50,4 @@ Status CreateEcSigningKey(const std::filesystem::path& key_path,
 // certificate.
 Result<std::string> CertificateKeyFingerprint(const std::filesystem::path& path);
 
-// Creates `path` exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) with `mode`, writes `data` and
-// fsyncs it. kAlreadyExists if it exists, kUnavailable on any other I/O error.
-Status WriteNewFile(const std::filesystem::path& path, std::span<const std::uint8_t> data,
-                    unsigned mode);
-Status WriteNewFile(const std::filesystem::path& path, std::string_view text, unsigned mode);
-
-}  // namespace escrow::tools
+}  // namespace escrow::ops

@@ -12,7 +12,7 @@
 #include "base/result.h"
 #include "base/secret_bytes.h"
 
-namespace escrow::tools {
+namespace escrow::ops {
 
 // One share of a backup's ceremony key. `backup_id` ties it to one keys.backup; `index` is its
 // x coordinate (1..count); any `threshold` shares of the same backup give the key back.
@@ -51,4 +51,4 @@ Result<Bytes> CmsEncryptTo(const SecretBytes& content, const std::filesystem::pa
 // Lowercase hex of `n` random bytes (RAND_bytes). kInternal if the RNG fails.
 Result<std::string> RandomHex(std::size_t n);
 
-}  // namespace escrow::tools
+}  // namespace escrow::ops

@@ -1,4 +1,4 @@
-#include "tools/ctl_keys_backup.h"
+#include "vault/ops/keys_backup_file.h"
 
 #include <memory>
 #include <string_view>
@@ -13,7 +13,7 @@
 
 #include "base/ssl_ptr.h"
 
-namespace escrow::tools {
+namespace escrow::ops {
 namespace {
 
 constexpr std::string_view kFormat = "escrow-keys-backup-v1";
@@ -195,4 +195,4 @@ Status AuthenticateKeysBackup(const std::string& text, const SecretBytes& ceremo
       "another backup (or keys.backup is damaged)");
 }
 
-}  // namespace escrow::tools
+}  // namespace escrow::ops

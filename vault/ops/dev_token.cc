@@ -1,4 +1,4 @@
-#include "tools/dev_token.h"
+#include "vault/ops/dev_token.h"
 
 #include <array>
 #include <memory>
@@ -14,7 +14,7 @@
 #include "base/bytes.h"
 #include "base/ssl_ptr.h"
 
-namespace escrow::tools {
+namespace escrow::ops {
 namespace {
 
 
@@ -147,4 +147,4 @@ Result<std::string> MintDevToken(const DevTokenClaims& claims,
   return signing_input + "." + Base64UrlNoPad(signature);
 }
 
-}  // namespace escrow::tools
+}  // namespace escrow::ops

@@ -1,4 +1,4 @@
-#include "tools/dev_certs.h"
+#include "vault/ops/dev_certs.h"
 
 #include <sys/stat.h>
 
@@ -10,8 +10,9 @@
 
 #include "tests/support/temp_dir.h"
 #include "tests/tools/tools_test_util.h"
+#include "vault/ops/files.h"
 
-namespace escrow::tools {
+namespace escrow::ops {
 namespace {
 
 using escrow::testing::FileMode;
@@ -51,7 +52,7 @@ struct PkiFixture {
 };
 
 TEST_CASE("CreateDevPki writes a CA, a server and client certificates that verify",
-          "[tools][dev_certs]") {
+          "[ops][dev_certs]") {
   PkiFixture f;
   REQUIRE(f.pki.clients.size() == 2);
 
@@ -124,7 +125,7 @@ TEST_CASE("CreateDevPki writes a CA, a server and client certificates that verif
 }
 
 TEST_CASE("CertificateKeyFingerprint reports unreadable and non-certificate files",
-          "[tools][dev_certs]") {
+          "[ops][dev_certs]") {
   TempDir dir;
   CHECK(CertificateKeyFingerprint(dir.path() / "none.crt").status().code() == Code::kNotFound);
   REQUIRE(WriteNewFile(dir.path() / "junk.crt", std::string_view("junk"), 0644).ok());
@@ -132,7 +133,7 @@ TEST_CASE("CertificateKeyFingerprint reports unreadable and non-certificate file
         Code::kInvalidArgument);
 }
 
-TEST_CASE("CreateEcSigningKey writes a 0600 P-256 key and its public key", "[tools][dev_certs]") {
+TEST_CASE("CreateEcSigningKey writes a 0600 P-256 key and its public key", "[ops][dev_certs]") {
   TempDir dir;
   const auto key = dir.path() / "k.key";
   const auto pub = dir.path() / "k.pub";
@@ -150,4 +151,4 @@ TEST_CASE("CreateEcSigningKey writes a 0600 P-256 key and its public key", "[too
 }
 
 }  // namespace
-}  // namespace escrow::tools
+}  // namespace escrow::ops

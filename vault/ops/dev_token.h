@@ -10,7 +10,7 @@
 
 #include "base/result.h"
 
-namespace escrow::tools {
+namespace escrow::ops {
 
 // The claims of a development identity-provider token. Times are Unix seconds.
 struct DevTokenClaims {
@@ -40,4 +40,4 @@ std::string Base64UrlNoPad(std::span<const std::uint8_t> bytes);
 // Splits "a,b,,c" into {"a","b","c"} (empty items dropped, no trimming beyond spaces).
 std::vector<std::string> SplitRoles(std::string_view list);
 
-}  // namespace escrow::tools
+}  // namespace escrow::ops

@@ -1,4 +1,4 @@
-#include "tools/ctl_shares.h"
+#include "vault/ops/shares.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -23,7 +23,7 @@ extern "C" {
 #include <libgfshare.h>
 }
 
-namespace escrow::tools {
+namespace escrow::ops {
 namespace {
 
 constexpr std::string_view kHeader = "escrow-vault ceremony key share v1\n";
@@ -270,4 +270,4 @@ Result<Bytes> CmsEncryptTo(const SecretBytes& content, const std::filesystem::pa
   return Bytes(data, data + len);
 }
 
-}  // namespace escrow::tools
+}  // namespace escrow::ops

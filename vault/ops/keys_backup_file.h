@@ -16,7 +16,7 @@
 #include "base/secret_bytes.h"
 #include "hsm/key_backup.h"
 
-namespace escrow::tools {
+namespace escrow::ops {
 
 struct KeysBackup {
   std::string backup_id;  // 32 lowercase hex digits, also in every share
@@ -41,4 +41,4 @@ Result<KeysBackup> ParseKeysBackup(const std::string& text);
 // is wrong (a wrong or forged share) or the file was damaged or altered.
 Status AuthenticateKeysBackup(const std::string& text, const SecretBytes& ceremony_key);
 
-}  // namespace escrow::tools
+}  // namespace escrow::ops

@@ -1,4 +1,4 @@
-#include "tools/dev_certs.h"
+#include "vault/ops/dev_certs.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -23,8 +23,9 @@
 #include "base/bytes.h"
 #include "base/ssl_ptr.h"
 #include "base/unique_fd.h"
+#include "vault/ops/files.h"
 
-namespace escrow::tools {
+namespace escrow::ops {
 namespace {
 
 
@@ -43,11 +44,6 @@ Status OpenSslError(std::string_view call) {
                           (err != 0 ? std::string(buf.data()) : std::string("failed")));
 }
 
-Status ErrnoStatus(std::string_view what, const std::filesystem::path& path, int err) {
-  std::string msg = std::string(what) + " " + path.string() + ": " + std::strerror(err);
-  if (err == EEXIST) return Status::AlreadyExists(std::move(msg));
-  return Status::Unavailable(std::move(msg));
-}
 
 // Creates `path` exclusively with `mode` and runs `write` on a BIO over it, then fsyncs.
 // Private keys go from OpenSSL to the file descriptor without passing through our buffers.
@@ -55,17 +51,17 @@ Status WritePemFile(const std::filesystem::path& path, unsigned mode,
                     const std::function<int(BIO*)>& write) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      static_cast<mode_t>(mode)));
-  if (!fd.valid()) return ErrnoStatus("cannot create", path, errno);
+  if (!fd.valid()) return FileError("cannot create", path, errno);
   // Exactly `mode`: secrets stay 0600 whatever the umask, certificates are public.
   if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) {
-    return ErrnoStatus("cannot chmod", path, errno);
+    return FileError("cannot chmod", path, errno);
   }
   SslPtr<BIO> bio(BIO_new_fd(fd.get(), BIO_NOCLOSE));
   if (!bio || write(bio.get()) != 1 || BIO_flush(bio.get()) != 1) {
     return OpenSslError("PEM_write " + path.filename().string());
   }
   bio.reset();
-  if (::fsync(fd.get()) != 0) return ErrnoStatus("cannot sync", path, errno);
+  if (::fsync(fd.get()) != 0) return FileError("cannot sync", path, errno);
   return fd.Close(path.string());
 }
 
@@ -252,29 +248,4 @@ Result<std::string> CertificateKeyFingerprint(const std::filesystem::path& path)
   return SpkiFingerprint(X509_get0_pubkey(cert.get()));
 }
 
-Status WriteNewFile(const std::filesystem::path& path, std::span<const std::uint8_t> data,
-                    unsigned mode) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     static_cast<mode_t>(mode)));
-  if (!fd.valid()) return ErrnoStatus("cannot create", path, errno);
-  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) {
-    return ErrnoStatus("cannot chmod", path, errno);
-  }
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("cannot write", path, errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) return ErrnoStatus("cannot sync", path, errno);
-  return fd.Close(path.string());
-}
-
-Status WriteNewFile(const std::filesystem::path& path, std::string_view text, unsigned mode) {
-  return WriteNewFile(path, AsBytes(text), mode);
-}
-
-}  // namespace escrow::tools
+}  // namespace escrow::ops
