@@ -91,7 +91,7 @@ Result<CtlVault> OpenCtlVault(const vault::VaultConfig& config, bool start_audit
       vault::ReadMetaVersion(*v.store, vault::MetaKey::kAuditKeyVersion);
   if (!audit_version.ok()) return audit_version.status().WithContext("database");
   v.audit_key_version = *audit_version;
-  v.audit = std::make_unique<vault::AuditLog>(*v.keys, *v.store, Clock::System(),
+  v.audit = std::make_unique<vault::CommitPipeline>(*v.keys, *v.store, Clock::System(),
                                               *audit_version, nullptr);
   if (start_audit) {
     if (Status s = v.audit->Start(); !s.ok()) return s.WithContext("audit");
@@ -136,8 +136,8 @@ Result<std::string> SoPinFileFor(const vault::VaultConfig& config, const std::st
                                  "only for a dev = true state)");
 }
 
-Status AuditCeremony(vault::AuditLog& audit, std::string_view action, std::string detail,
-                     vault::AuditLog::Change change, std::string_view outcome) {
+Status AuditCeremony(vault::CommitPipeline& audit, std::string_view action, std::string detail,
+                     vault::CommitPipeline::Change change, std::string_view outcome) {
   vault::AuditEvent event;
   event.actor = OperatorName();
   event.role = "operator";

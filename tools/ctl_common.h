@@ -15,7 +15,7 @@
 #include "base/secret_bytes.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 #include "vault/config.h"
 
 namespace escrow::tools {
@@ -46,7 +46,7 @@ struct CtlVault {
   vault::VaultConfig config;
   std::unique_ptr<hsm::KeyService> keys;
   std::unique_ptr<storage::Store> store;
-  std::unique_ptr<vault::AuditLog> audit;  // started only if asked for
+  std::unique_ptr<vault::CommitPipeline> audit;  // started only if asked for
   std::uint32_t audit_key_version = 0;
 
   CtlVault() = default;
@@ -77,8 +77,8 @@ Result<std::string> SoPinFileFor(const vault::VaultConfig& config, const std::st
 
 // Appends one ceremony audit record (role "operator", actor the operator) after applying
 // `change` in the same transaction. `detail` is a JSON object text.
-Status AuditCeremony(vault::AuditLog& audit, std::string_view action, std::string detail,
-                     vault::AuditLog::Change change = {}, std::string_view outcome = "ok");
+Status AuditCeremony(vault::CommitPipeline& audit, std::string_view action, std::string detail,
+                     vault::CommitPipeline::Change change = {}, std::string_view outcome = "ok");
 
 // Writes `text` to a new file of mode 0600 (kAlreadyExists if it exists), fsynced.
 Status WriteNewPrivateFile(const std::filesystem::path& path, std::string_view text);

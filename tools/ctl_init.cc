@@ -206,7 +206,7 @@ Result<std::string> InitCeremony(const InitCeremonyOptions& o) {
     guard.File(db_path);
     for (const char* suffix : {"-wal", "-shm", "-journal"}) guard.File(db_path.string() + suffix);
     ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store, storage::Store::Open(options));
-    vault::AuditLog audit(*keys, *store, Clock::System(), 1, nullptr);
+    vault::CommitPipeline audit(*keys, *store, Clock::System(), 1, nullptr);
     ESCROW_RETURN_IF_ERROR(audit.Start());
     auto set_versions = [](storage::WriteTxn& txn) -> Status {
       ESCROW_RETURN_IF_ERROR(txn.SetMeta("active_master_key_version", "1"));

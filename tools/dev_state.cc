@@ -25,7 +25,7 @@
 #include "storage/store.h"
 #include "tools/ctl_common.h"
 #include "tools/dev_certs.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 #include "vault/config.h"
 
 namespace escrow::tools {
@@ -268,7 +268,7 @@ Result<std::string> InitDevState(const DevInitOptions& options) {
     ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                             storage::Store::Open(store_options));
     ESCROW_RETURN_IF_ERROR(WriteMeta(*store).WithContext("writing the key versions"));
-    vault::AuditLog audit(*keys, *store, Clock::System(), 1, [](const vault::AuditHead&) {});
+    vault::CommitPipeline audit(*keys, *store, Clock::System(), 1, [](const vault::AuditHead&) {});
     ESCROW_RETURN_IF_ERROR(audit.Start());
     vault::AuditEvent event;
     event.actor = operator_name;
