@@ -7,6 +7,7 @@
 
 #include <array>
 #include <exception>
+#include <sstream>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -214,34 +215,40 @@ void HttpsSession::OnResponse(ApiResponse r) {
     response_.set(http::field::retry_after, std::to_string(r.retry_after_seconds));
   }
   response_sensitive_ = r.sensitive;
-  response_.body() = std::move(r.body);  // the same buffer: wiped after the write
   response_.keep_alive(keep_alive_);
-  response_.prepare_payload();
   beast::get_lowest_layer(stream_).expires_after(ctx_.timeouts.write);
-  // A body that carries a key goes out in a write of its own, straight from its buffer: written
-  // with the header, the SSL stream would first copy both into a buffer (on the stack, or in
-  // Beast's flat_stream) that nothing wipes.
-  serializer_.emplace(response_);
-  if (!response_sensitive_) {
-    http::async_write(stream_, *serializer_,
-                      beast::bind_front_handler(&HttpsSession::OnWrite, shared_from_this()));
+  if (response_sensitive_) {
+    // A body that carries a key goes out from one buffer of ours, header and body together,
+    // reserved at its final size (never reallocated) and wiped after the write. Written as
+    // Beast's header and body buffers, the SSL stream would first copy them into a buffer (on
+    // the stack, or in Beast's flat_stream) that nothing wipes; a single buffer it encrypts
+    // where it lies. One TLS record and one send, where a header and a body written apart
+    // took two.
+    response_.content_length(r.body.size());
+    std::ostringstream head;
+    head << response_.base();
+    const std::string header = head.str();
+    sensitive_out_.reserve(header.size() + r.body.size());
+    sensitive_out_.append(header).append(r.body);
+    OPENSSL_cleanse(r.body.data(), r.body.size());
+    net::async_write(stream_, net::buffer(sensitive_out_),
+                     beast::bind_front_handler(&HttpsSession::OnWrite, shared_from_this()));
     return;
   }
-  http::async_write_header(
-      stream_, *serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-        if (ec) return self->OnWrite(ec, n);
-        http::async_write(self->stream_, *self->serializer_,
-                          beast::bind_front_handler(&HttpsSession::OnWrite, self));
-      });
+  response_.body() = std::move(r.body);
+  response_.prepare_payload();
+  serializer_.emplace(response_);
+  http::async_write(stream_, *serializer_,
+                    beast::bind_front_handler(&HttpsSession::OnWrite, shared_from_this()));
 }
 
 void HttpsSession::OnWrite(beast::error_code ec, std::size_t /*bytes*/) {
   const int status = static_cast<int>(response_.result_int());
   serializer_.reset();
   if (response_sensitive_) {
-    std::string& body = response_.body();
-    OPENSSL_cleanse(body.data(), body.size());
-    body.clear();
+    OPENSSL_cleanse(sensitive_out_.data(), sensitive_out_.size());
+    sensitive_out_.clear();
+    sensitive_out_.shrink_to_fit();  // the next key's answer is reserved afresh, at its size
     response_sensitive_ = false;
   }
   const auto latency = std::chrono::steady_clock::now() - started_;

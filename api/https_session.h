@@ -70,6 +70,7 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
   std::optional<boost::beast::http::response_serializer<boost::beast::http::string_body>>
       serializer_;
   bool response_sensitive_ = false;
+  std::string sensitive_out_;  // header and body of a response that carries a key; wiped
   bool keep_alive_ = false;
   // For the access log of the request in flight.
   std::chrono::steady_clock::time_point started_;

@@ -5,7 +5,7 @@
 
 #include <boost/json/object.hpp>
 
-#include "vault/audit_log.h"
+#include "vault/audit_chain.h"
 #include "vault/escrow_service.h"
 #include "vault/types.h"
 

@@ -1,40 +1,42 @@
 #include "api/routes.h"
 
 #include <array>
-#include <vector>
 
 #include "api/request_handler.h"
 
 namespace escrow::api {
 namespace {
 
-std::vector<std::string_view> Split(std::string_view path) {
-  std::vector<std::string_view> out;
-  if (path.empty() || path.front() != '/') return out;
-  path.remove_prefix(1);
-  while (true) {
-    std::size_t slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
-  return out;
+// The next segment of `path` (which starts after a '/'), and the rest after its '/'.
+std::string_view NextSegment(std::string_view& rest, bool& more) {
+  const std::size_t slash = rest.find('/');
+  std::string_view segment = rest.substr(0, slash);
+  more = slash != std::string_view::npos;
+  rest = more ? rest.substr(slash + 1) : std::string_view();
+  return segment;
 }
 
-// True if `path` fits `pattern`; the {id} segment goes to `id`.
-bool PathMatches(std::string_view pattern, std::string_view path, std::string& id) {
-  std::vector<std::string_view> want = Split(pattern);
-  std::vector<std::string_view> got = Split(path);
-  if (want.size() != got.size() || got.empty()) return false;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    if (got[i].empty()) return false;
-    if (want[i] == "{id}") {
-      id = std::string(got[i]);
-    } else if (want[i] != got[i]) {
+// True if `path` fits `pattern`, segment by segment; the {id} segment goes to `id`. Walks both
+// in place: matching runs once per table entry for every request, so it allocates nothing.
+bool PathMatches(std::string_view pattern, std::string_view path, std::string_view& id) {
+  if (path.empty() || path.front() != '/' || pattern.empty() || pattern.front() != '/') {
+    return false;
+  }
+  pattern.remove_prefix(1);
+  path.remove_prefix(1);
+  bool want_more = true;
+  bool got_more = true;
+  while (want_more && got_more) {
+    const std::string_view want = NextSegment(pattern, want_more);
+    const std::string_view got = NextSegment(path, got_more);
+    if (got.empty()) return false;
+    if (want == "{id}") {
+      id = got;
+    } else if (want != got) {
       return false;
     }
   }
-  return true;
+  return want_more == got_more;
 }
 
 }  // namespace
@@ -65,12 +67,12 @@ std::span<const RouteDef> RouteTable() {
 RouteMatch MatchRoute(std::string_view method, std::string_view path) {
   RouteMatch m;
   for (const RouteDef& r : RouteTable()) {
-    std::string id;
+    std::string_view id;
     if (!PathMatches(r.path, path, id)) continue;
     if (!m.path_known) {
       m.path_known = true;
       m.path_template = std::string(r.path);
-      m.device_id = id;
+      m.device_id = std::string(id);
     }
     if (!m.allow.empty()) m.allow += ", ";
     m.allow += r.method;

@@ -3,12 +3,15 @@
 # a fresh dev vault on loopback with the retrieval limits off, seeds devices, runs the standard
 # scenarios and the machine-ceiling programs, prints one table and writes it as JSON.
 #
-#   scripts/bench.sh [--quick] [--out FILE] [--keep]
+#   scripts/bench.sh [--quick] [--out FILE] [--keep] [--bin DIR]
 #
 #   --quick   a reduced run (short scenarios, 100,000 devices for the large case, 2,000
 #             rotation records): under two minutes once built
 #   --out     where the JSON goes (default: bench-results.json in the repository root)
 #   --keep    keep the run's directory (state, logs, per-run JSON) and say where it is
+#   --bin     take vaultd and vaultctl from DIR (another checkout's build-release/tools, built
+#             with this script's flags) and everything else from this tree: an A/B run of two
+#             commits with one load generator, one set of ceilings and one table
 #
 # Only loopback is ever driven. Timings are informative; no test depends on them.
 set -euo pipefail
@@ -18,12 +21,14 @@ root=$(pwd)
 mode=full
 out="$root/bench-results.json"
 keep=0
+bin=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) mode=quick ;;
     --out) out=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --bin) bin=$(cd "$2" && pwd); shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -63,8 +68,10 @@ if grep -Eq '^[[:space:]]*add_subdirectory\(bench\)' CMakeLists.txt; then
 else
   ceilings_bin="$build/bench-standalone"
 fi
-vaultd="$root/$build/tools/vaultd"
-vaultctl="$root/$build/tools/vaultctl"
+vaultd="${bin:-$root/$build/tools}/vaultd"
+vaultctl="${bin:-$root/$build/tools}/vaultctl"
+[[ -x $vaultd && -x $vaultctl ]] || { echo "bench.sh: no vaultd and vaultctl in ${bin:-$build/tools}" >&2; exit 1; }
+[[ -z $bin ]] || say "vaultd and vaultctl from $bin"
 loadgen="$root/$build/bench/loadgen"
 
 # ---- a fresh dev vault ------------------------------------------------------------------------
@@ -244,8 +251,9 @@ fi
 [[ -z $vaultd_pid ]] || stop_vaultd
 
 # ---- the table --------------------------------------------------------------------------------
-printf '{"mode": "%s", "date": "%s", "commit": "%s", "cores": %d, "kernel": "%s", "devices": %d, "large_devices": %d, "scenario_seconds": %d}\n' \
-  "$mode" "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+server_commit=$(git -C "${bin:-$root}" rev-parse --short HEAD 2>/dev/null || echo unknown)
+printf '{"mode": "%s", "date": "%s", "commit": "%s", "server_commit": "%s", "cores": %d, "kernel": "%s", "devices": %d, "large_devices": %d, "scenario_seconds": %d}\n' \
+  "$mode" "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$server_commit" \
   "$(nproc)" "$(uname -r)" "$devices" "$large" "$duration" >"$results/meta.json"
 "$loadgen" report --dir "$results" --json "$out"
 say "wrote $out"

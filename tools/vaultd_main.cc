@@ -25,7 +25,6 @@
 #include "base/secret_bytes.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
-#include "vault/audit_log.h"
 #include "vault/config.h"
 #include "vault/escrow_service.h"
 #include "vault/hardening.h"
@@ -160,24 +159,25 @@ int Run(int argc, char** argv) {
                  k.status().message());
   }
 
-  vault::AuditLog audit(
-      **keys, **store, Clock::System(), *audit_version,
-      [](const vault::AuditHead& head) {
-        boost::json::object line;
-        line["event"] = "audit_checkpoint";
-        line["seq"] = head.seq;
-        line["hash"] = head.hash;
-        LogJson(line);
-      },
-      config.audit_batch_max);
-  if (Status s = audit.Start(); !s.ok()) return Fatal("audit: " + s.message());
-
   vault::EscrowOptions options;
   options.checkin_window = config.checkin_window;
   options.key_display = config.key_display;
   options.rotate_after_retrieval = config.rotate_after_retrieval;
   options.daily_quota = config.daily_quota;
-  vault::EscrowService service(**keys, **store, audit, Clock::System(), options);
+  options.audit_key_version = *audit_version;
+  options.audit_batch_max = config.audit_batch_max;
+  options.audit_checkpoint = [](const vault::AuditHead& head) {
+    boost::json::object line;
+    line["event"] = "audit_checkpoint";
+    line["seq"] = head.seq;
+    line["hash"] = head.hash;
+    LogJson(line);
+  };
+  // The service owns the commit pipeline; opening it checks the newest audit group's MAC.
+  Result<std::unique_ptr<vault::EscrowService>> opened =
+      vault::EscrowService::Open(**keys, **store, Clock::System(), std::move(options));
+  if (!opened.ok()) return Fatal("audit: " + opened.status().message());
+  vault::EscrowService& service = **opened;
   // GET /v1/health answers from this monitor's newest check, never from the HSM itself.
   service.StartHealthMonitor();
 

@@ -135,7 +135,7 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
     v.iv = std::move(sealed->iv);
     v.ciphertext = std::move(sealed->ciphertext);
     v.tag = std::move(sealed->tag);
-    Status s = m.audit.Commit(
+    Status s = m.pipeline.Commit(
         [&](storage::WriteTxn& txn) -> Status {
           Result<std::uint32_t> active = ReadMetaVersion(txn, MetaKey::kActiveMasterKeyVersion);
           const bool gone = !active.ok() && (active.status().code() == Code::kNotFound ||
@@ -239,7 +239,7 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
   }
   const std::uint32_t released = target->version;
   // Fail closed: the key leaves only after this record is durable.
-  Status s = m.audit.Commit(
+  Status s = m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
         // Counted again under the write lock, as concurrent releases may all have passed the
         // check above. A refusal rolls this change back, the event and the pruning alike.

@@ -37,7 +37,7 @@ Status EscrowService::Impl::Deny(const Caller& caller, Action action, std::strin
   std::string reason = status.reason().empty() ? std::string(CodeName(status.code()))
                                                : status.reason();
   if (detail.empty()) detail = status.message();
-  Status audited = audit.Append(
+  Status audited = pipeline.Append(
       Event(caller, action, device_id, failure ? "error" : "denied", reason, std::move(detail)));
   if (!audited.ok()) return Status::Unavailable("audit unavailable: " + audited.message());
   return status;
@@ -45,7 +45,7 @@ Status EscrowService::Impl::Deny(const Caller& caller, Action action, std::strin
 
 Status EscrowService::Impl::AuditOk(const Caller& caller, Action action,
                                     std::string_view device_id, std::string detail) {
-  Status s = audit.Append(Event(caller, action, device_id, "ok", {}, std::move(detail)));
+  Status s = pipeline.Append(Event(caller, action, device_id, "ok", {}, std::move(detail)));
   if (!s.ok()) return Status::Unavailable("audit unavailable: " + s.message());
   return s;
 }
@@ -134,9 +134,20 @@ Result<SecretBytes> EscrowService::Impl::Open(const storage::KeyVersionRow& row)
 
 // ---- Service ---------------------------------------------------------------------------
 
-EscrowService::EscrowService(hsm::KeyService& keys, storage::Store& store, AuditLog& audit,
-                             const Clock& clock, EscrowOptions options)
-    : impl_(std::make_unique<Impl>(keys, store, audit, clock, options)) {}
+EscrowService::EscrowService(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
+                             EscrowOptions options)
+    : impl_(std::make_unique<Impl>(keys, store, clock, std::move(options))) {}
+
+Result<std::unique_ptr<EscrowService>> EscrowService::Open(hsm::KeyService& keys,
+                                                           storage::Store& store,
+                                                           const Clock& clock,
+                                                           EscrowOptions options) {
+  std::unique_ptr<EscrowService> service(new EscrowService(keys, store, clock, std::move(options)));
+  ESCROW_RETURN_IF_ERROR(service->impl_->pipeline.Start());
+  return service;
+}
+
+CommitPipeline& EscrowService::commits() { return impl_->pipeline; }
 
 EscrowService::~EscrowService() {
   // The monitor's thread calls into this service: stop it while everything is still whole.
@@ -197,7 +208,7 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
     events.push_back(m.Event(caller, Action::kChangeOwnership, id, "ok", {},
                              "owner or ownership changed; rotation pending"));
   }
-  Status s = m.audit.Commit(
+  Status s = m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
         ESCROW_RETURN_IF_ERROR(txn.UpsertDevice(row));
         // The previous owner knows these keys: a rotation must move away from all of them.
@@ -261,7 +272,7 @@ Result<bool> EscrowService::CheckIn(const Caller& caller, std::string_view id) {
   if (!row.ok()) return row.status();
   const std::int64_t now = NowMs(m.clock);
   const bool rotate = row->rotation_pending;
-  ESCROW_RETURN_IF_ERROR(m.audit.Commit(
+  ESCROW_RETURN_IF_ERROR(m.pipeline.Commit(
       [&](storage::WriteTxn& txn) { return txn.SetCheckin(id, now); },
       {m.Event(caller, Action::kCheckIn, id, "ok", {}, rotate ? "rotation_required" : "")}));
   return rotate;
@@ -272,7 +283,7 @@ Status EscrowService::RequestRotation(const Caller& caller, std::string_view id)
   std::lock_guard lock(m.StripeFor(id));
   Result<storage::DeviceRow> row = m.Authorize(caller, Action::kRequestRotation, id);
   if (!row.ok()) return row.status();
-  return m.audit.Commit(
+  return m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
         ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, true));
         // A requested rotation must move away from the keys in use now.
@@ -322,7 +333,7 @@ Result<AuditVerifyReport> EscrowService::VerifyAudit(const Caller& caller) {
   Impl& m = *impl_;
   Decision d = Decide(caller, Action::kReadAudit, nullptr);
   if (!d.allowed) return m.Deny(caller, Action::kReadAudit, {}, d.denial);
-  ESCROW_ASSIGN_OR_RETURN(AuditVerifyReport report, m.audit.Verify());
+  ESCROW_ASSIGN_OR_RETURN(AuditVerifyReport report, m.pipeline.Verify());
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kReadAudit, {},
                                    report.ok ? "verify ok" : "verify failed: " + report.problem));
   return report;
@@ -337,7 +348,7 @@ Status EscrowService::AuthorizeMetrics(const Caller& caller) {
 void EscrowService::RecordSecurityEvent(std::string_view actor, std::string_view role,
                                         std::string_view action, std::string_view reason,
                                         std::string_view detail) {
-  (void)impl_->audit.Append(AuditEvent{std::string(actor), std::string(role),
+  (void)impl_->pipeline.Append(AuditEvent{std::string(actor), std::string(role),
                                        std::string(action), {}, "denied", std::string(reason),
                                        std::string(detail)});
 }
@@ -353,7 +364,7 @@ HealthReport EscrowService::CheckHealth() {
     return h;
   }
   if (!m.keys.FindKey(hsm::KeyRole::kMaster, *mkv).ok() ||
-      !m.keys.FindKey(hsm::KeyRole::kAudit, m.audit.audit_key_version()).ok()) {
+      !m.keys.FindKey(hsm::KeyRole::kAudit, m.pipeline.audit_key_version()).ok()) {
     h.ok = false;
     h.hsm = "unavailable";
   }

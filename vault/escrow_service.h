@@ -8,7 +8,8 @@
 
 #include "base/result.h"
 #include "base/secret_bytes.h"
-#include "vault/audit_log.h"
+#include "vault/audit_chain.h"
+#include "vault/commit_pipeline.h"
 #include "vault/policy.h"
 #include "vault/types.h"
 
@@ -26,6 +27,12 @@ struct EscrowOptions {
   std::chrono::seconds key_display{std::chrono::minutes(5)};
   bool rotate_after_retrieval = true;
   int daily_quota = 25;  // helpdesk and admin retrievals per person per rolling 24 hours; 0 = off
+  // The service's commit pipeline (commit_pipeline.h): the audit key that MACs each group,
+  // the most commits in one group, and where each committed group's head goes (the
+  // checkpoint log line; may be empty).
+  std::uint32_t audit_key_version = 1;
+  int audit_batch_max = 256;
+  CheckpointSink audit_checkpoint;
 };
 
 struct PutDeviceResult {
@@ -62,13 +69,20 @@ struct HealthReport {
 // encryption_not_enabled / device_not_synced (kFailedPrecondition), rate_limited
 // (kResourceExhausted), integrity_error (kDataLoss), store_failed / unavailable
 // (kUnavailable).
+//
+// It owns the commit pipeline through which every change and audit record is written, and
+// starts it: Open() fails (kDataLoss) if the newest audit group's MAC fails.
 class EscrowService {
  public:
-  EscrowService(hsm::KeyService& keys, storage::Store& store, AuditLog& audit,
-                const Clock& clock, EscrowOptions options);
+  static Result<std::unique_ptr<EscrowService>> Open(hsm::KeyService& keys,
+                                                     storage::Store& store, const Clock& clock,
+                                                     EscrowOptions options);
   EscrowService(const EscrowService&) = delete;  // owns per-device locks
   EscrowService& operator=(const EscrowService&) = delete;
   ~EscrowService();
+
+  // Every write of the service goes through it; tests and the audit routes read its chain.
+  CommitPipeline& commits();
 
   Result<PutDeviceResult> PutDevice(const Caller& caller, std::string_view id,
                                     const DeviceSpec& spec);
@@ -113,6 +127,8 @@ class EscrowService {
 
  private:
   struct Impl;
+  EscrowService(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
+                EscrowOptions options);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -15,13 +15,18 @@
 namespace escrow::vault {
 
 struct EscrowService::Impl {
-  Impl(hsm::KeyService& k, storage::Store& s, AuditLog& a, const Clock& c, EscrowOptions o)
-      : keys(k), store(s), audit(a), clock(c), options(o) {}
+  Impl(hsm::KeyService& k, storage::Store& s, const Clock& c, EscrowOptions o)
+      : keys(k),
+        store(s),
+        clock(c),
+        pipeline(k, s, c, o.audit_key_version, o.audit_checkpoint, o.audit_batch_max),
+        options(std::move(o)) {}
 
   hsm::KeyService& keys;
   storage::Store& store;
-  AuditLog& audit;
   const Clock& clock;
+  // The only writer: every change and audit record of the service.
+  CommitPipeline pipeline;
   const EscrowOptions options;
   // Operations on one device are serialised by a striped lock (one node; a multi-node
   // deployment relies on the transaction's own checks instead).

@@ -35,7 +35,9 @@ TEST_CASE("MatchRoute tells unknown paths from wrong methods", "[api][routes]") 
   CHECK(m.id == RouteId::kNone);
   CHECK(m.allow == "PUT");
   for (const char* path : {"/", "/v2/health", "/v1/devices/", "/v1/devices//checkin",
-                           "/v1/health/", "/v1/devices/a/b", "", "v1/health"}) {
+                           "/v1/health/", "/v1/devices/a/b", "", "v1/health", "/v1",
+                           "//v1/health", "/v1/devices/mac1/", "/v1/audit/verify/x",
+                           "/v1/devices/m/recovery-key/retrieve/"}) {
     CAPTURE(path);
     CHECK_FALSE(MatchRoute("GET", path).path_known);
   }

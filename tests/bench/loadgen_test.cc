@@ -104,9 +104,15 @@ TEST_CASE("The report bounds each scenario by its HSM operations and the commit 
   CHECK(At(rows[0], {"fraction_of_ceiling"}) == Approx(0.45));
   CHECK(At(rows[0], {"audit_records_per_mac"}) == Approx(4));
   CHECK(At(rows[0], {"cpu_ceiling_per_s"}) == Approx(2 * 1000 / 0.5));
+  // overhead: 0.4 ms of vaultd CPU over the 0.225 ms of HSM time a store needs.
+  CHECK(At(rows[0], {"hsm_ms_per_request"}) == Approx(0.225));
+  CHECK(At(rows[0], {"overhead"}) == Approx(0.4 / 0.225));
+  CHECK_THAT(report->table, Catch::Contains("1.8x"));
+  CHECK_THAT(report->table, Catch::Contains("overhead"));
   // retrieve: decrypt + a whole MAC = 200 us -> 5,000/s; 1,000/s is 20%.
   CHECK(At(rows[1], {"hsm_term_per_s"}) == Approx(5000));
   CHECK(At(rows[1], {"fraction_of_ceiling"}) == Approx(0.2));
+  CHECK_FALSE(rows[1].as_object().contains("overhead"));  // no CPU figure, no overhead
   // rotation: 2,000 records/s against decrypt + encrypt = 5,000/s.
   CHECK(At(rows[2], {"ceiling_per_s"}) == Approx(5000));
   CHECK(At(rows[2], {"fraction_of_ceiling"}) == Approx(0.4));

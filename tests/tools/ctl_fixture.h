@@ -21,7 +21,6 @@
 #include "tests/support/temp_dir.h"
 #include "tests/tools/tools_test_util.h"
 #include "vault/associated_data.h"
-#include "vault/audit_log.h"
 #include "vault/escrow_service.h"
 
 namespace escrow::testing {
@@ -77,16 +76,14 @@ class CtlFixture {
     Result<std::unique_ptr<storage::Store>> store = storage::Store::Open({.path = db_path()});
     REQUIRE(store.ok());
     store_ = std::move(*store);
-    audit_ = std::make_unique<vault::AuditLog>(*keys_, *store_, Clock::System(), 1, nullptr);
-    Status s = audit_->Start();
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    service_ = std::make_unique<vault::EscrowService>(*keys_, *store_, *audit_, Clock::System(),
-                                                      vault::EscrowOptions{});
+    Result<std::unique_ptr<vault::EscrowService>> service =
+        vault::EscrowService::Open(*keys_, *store_, Clock::System(), vault::EscrowOptions{});
+    INFO(service.status().ToString());
+    REQUIRE(service.ok());
+    service_ = std::move(*service);
   }
   void Close() {
     service_.reset();
-    audit_.reset();
     store_.reset();
     keys_.reset();
   }
@@ -191,7 +188,7 @@ class CtlFixture {
   const SoftHsmToken& token() const { return token_; }
   const std::string& init_transcript() const { return init_transcript_; }
   vault::EscrowService& service() { return *service_; }
-  vault::AuditLog& audit() { return *audit_; }
+  vault::CommitPipeline& audit() { return service_->commits(); }
   storage::Store& store() { return *store_; }
   hsm::KeyService& keys() { return *keys_; }
 
@@ -202,7 +199,6 @@ class CtlFixture {
   std::string init_transcript_;
   std::unique_ptr<hsm::KeyService> keys_;
   std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<vault::AuditLog> audit_;
   std::unique_ptr<vault::EscrowService> service_;
 };
 

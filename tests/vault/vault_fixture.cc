@@ -32,17 +32,17 @@ void VaultFixture::Open() {
   Result<std::unique_ptr<storage::Store>> store = storage::Store::Open({.path = db_path()});
   REQUIRE(store.ok());
   store_ = std::move(*store);
-  audit_ = std::make_unique<vault::AuditLog>(
-      *keys_, *store_, clock_, 1, [this](const vault::AuditHead& h) { checkpoints_.push_back(h); });
-  Status s = audit_->Start();
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  service_ = std::make_unique<vault::EscrowService>(*keys_, *store_, *audit_, clock_, options_);
+  vault::EscrowOptions options = options_;
+  options.audit_checkpoint = [this](const vault::AuditHead& h) { checkpoints_.push_back(h); };
+  Result<std::unique_ptr<vault::EscrowService>> service =
+      vault::EscrowService::Open(*keys_, *store_, clock_, std::move(options));
+  INFO(service.status().ToString());
+  REQUIRE(service.ok());
+  service_ = std::move(*service);
 }
 
 void VaultFixture::Close() {
   service_.reset();
-  audit_.reset();
   store_.reset();
   keys_.reset();
 }

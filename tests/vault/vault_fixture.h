@@ -9,7 +9,7 @@
 #include "tests/fakes/manual_clock.h"
 #include "tests/support/softhsm_token.h"
 #include "tests/support/temp_dir.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 #include "vault/escrow_service.h"
 
 namespace escrow::testing {
@@ -30,7 +30,8 @@ class VaultFixture {
   }
 
   vault::EscrowService& service() { return *service_; }
-  vault::AuditLog& audit() { return *audit_; }
+  // The service's own commit pipeline (and, through it, the audit chain).
+  vault::CommitPipeline& audit() { return service_->commits(); }
   storage::Store& store() { return *store_; }
   hsm::KeyService& keys() { return *keys_; }
   ManualClock& clock() { return clock_; }
@@ -53,7 +54,6 @@ class VaultFixture {
   vault::EscrowOptions options_;
   std::unique_ptr<hsm::KeyService> keys_;
   std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<vault::AuditLog> audit_;
   std::unique_ptr<vault::EscrowService> service_;
   std::vector<vault::AuditHead> checkpoints_;
 };

@@ -11,7 +11,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "storage/store.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 #include "vault/ops/vault_access.h"
 
 namespace escrow::ops {

@@ -43,8 +43,8 @@ std::string HostName() {
   return name.data();
 }
 
-Status RecordCeremony(vault::AuditLog& audit, std::string_view action, std::string detail,
-                      vault::AuditLog::Change change, std::string_view outcome) {
+Status RecordCeremony(vault::CommitPipeline& audit, std::string_view action, std::string detail,
+                      vault::CommitPipeline::Change change, std::string_view outcome) {
   vault::AuditEvent event;
   event.actor = OperatorName();
   event.role = "operator";

@@ -9,7 +9,7 @@
 
 #include "base/result.h"
 #include "hsm/key_service.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 #include "vault/config.h"
 
 namespace escrow::ops {
@@ -22,9 +22,9 @@ std::string HostName();
 
 // Appends one ceremony audit record (role "operator", actor OperatorName()) after applying
 // `change` in the same transaction. `detail` is a JSON object text. The Status of
-// AuditLog::Commit, with the context "auditing <action>".
-Status RecordCeremony(vault::AuditLog& audit, std::string_view action, std::string detail,
-                      vault::AuditLog::Change change = {}, std::string_view outcome = "ok");
+// CommitPipeline::Commit, with the context "auditing <action>".
+Status RecordCeremony(vault::CommitPipeline& audit, std::string_view action, std::string detail,
+                      vault::CommitPipeline::Change change = {}, std::string_view outcome = "ok");
 
 // The SO PIN file of a ceremony: `given` (--so-pin-file) if set, else the dev state's
 // hsm/so.pin beside the config, but only if the config says dev = true: a production vault

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "base/result.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 #include "vault/ops/vault_access.h"
 
 namespace escrow::ops {

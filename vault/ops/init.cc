@@ -34,7 +34,7 @@ namespace fs = std::filesystem;
 Result<vault::AuditHead> CreateDatabase(hsm::KeyService& keys, const fs::path& db,
                                         std::string detail) {
   ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store, OpenStore(db.string(), true));
-  const std::unique_ptr<vault::AuditLog> audit = NewAuditLog(keys, *store, 1);
+  const std::unique_ptr<vault::CommitPipeline> audit = NewCommitPipeline(keys, *store, 1);
   ESCROW_RETURN_IF_ERROR(audit->Start());
   auto set_versions = [](storage::WriteTxn& txn) -> Status {
     ESCROW_RETURN_IF_ERROR(

@@ -14,7 +14,7 @@
 
 #include "base/result.h"
 #include "hsm/key_service.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 
 namespace escrow::ops {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "hsm/key_service.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 
 namespace escrow::ops {
 

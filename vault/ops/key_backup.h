@@ -18,7 +18,7 @@
 
 #include "base/result.h"
 #include "hsm/key_backup.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 #include "vault/config.h"
 
 namespace escrow::ops {

@@ -30,9 +30,9 @@ Result<std::unique_ptr<hsm::KeyService>> OpenKeys(const hsm::HsmConfig& hsm) {
   return keys;
 }
 
-std::unique_ptr<vault::AuditLog> NewAuditLog(hsm::KeyService& keys, storage::Store& store,
+std::unique_ptr<vault::CommitPipeline> NewCommitPipeline(hsm::KeyService& keys, storage::Store& store,
                                              std::uint32_t audit_key_version) {
-  return std::make_unique<vault::AuditLog>(keys, store, Clock::System(), audit_key_version,
+  return std::make_unique<vault::CommitPipeline>(keys, store, Clock::System(), audit_key_version,
                                            nullptr);
 }
 
@@ -50,7 +50,7 @@ Result<OpenedVault> OpenVault(const vault::VaultConfig& config, bool start_audit
   Result<std::uint32_t> audit_version =
       vault::ReadMetaVersion(*v.store_, vault::MetaKey::kAuditKeyVersion);
   if (!audit_version.ok()) return audit_version.status().WithContext("database");
-  v.audit_ = NewAuditLog(*v.keys_, *v.store_, *audit_version);
+  v.audit_ = NewCommitPipeline(*v.keys_, *v.store_, *audit_version);
   if (start_audit) {
     if (Status s = v.audit_->Start(); !s.ok()) return s.WithContext("audit");
   }

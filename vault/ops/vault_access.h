@@ -12,7 +12,7 @@
 #include "base/result.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
-#include "vault/audit_log.h"
+#include "vault/commit_pipeline.h"
 #include "vault/config.h"
 
 namespace escrow::ops {
@@ -22,7 +22,7 @@ namespace escrow::ops {
 struct Vault {
   hsm::KeyService& keys;
   storage::Store& store;
-  vault::AuditLog& audit;
+  vault::CommitPipeline& audit;
 };
 
 // The vault opened from a config and owned. Members are destroyed in reverse order (audit
@@ -39,20 +39,20 @@ class OpenedVault {
   Vault view() const { return Vault{*keys_, *store_, *audit_}; }
   hsm::KeyService& keys() const { return *keys_; }
   storage::Store& store() const { return *store_; }
-  vault::AuditLog& audit() const { return *audit_; }
+  vault::CommitPipeline& audit() const { return *audit_; }
 
  private:
   friend Result<OpenedVault> OpenVault(const vault::VaultConfig& config, bool start_audit);
   std::unique_ptr<hsm::KeyService> keys_;
   std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<vault::AuditLog> audit_;
+  std::unique_ptr<vault::CommitPipeline> audit_;
 };
 
 // Opens the token (user login) and the existing database named by `config`, and the audit
 // chain under the database's audit key version; with `start_audit`, also starts the chain
 // (which checks the newest group's MAC). kNotFound if the database does not exist; otherwise
 // the Status of KeyService::Open ("hsm: ..."), Store::Open ("database: ..."), the meta row,
-// or AuditLog::Start ("audit: ...").
+// or CommitPipeline::Start ("audit: ...").
 Result<OpenedVault> OpenVault(const vault::VaultConfig& config, bool start_audit);
 
 // Opens the token named by `hsm` (user login). The Status of KeyService::Open, "hsm: ...".
@@ -60,7 +60,7 @@ Result<std::unique_ptr<hsm::KeyService>> OpenKeys(const hsm::HsmConfig& hsm);
 
 // The audit chain of `store` under audit key `audit_key_version`, not started; no checkpoint
 // sink (a ceremony's head goes into its transcript or report instead).
-std::unique_ptr<vault::AuditLog> NewAuditLog(hsm::KeyService& keys, storage::Store& store,
+std::unique_ptr<vault::CommitPipeline> NewCommitPipeline(hsm::KeyService& keys, storage::Store& store,
                                              std::uint32_t audit_key_version);
 
 // Opens a database file without the HSM. `create` makes a new one (init); otherwise it must

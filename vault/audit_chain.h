@@ -1,14 +1,11 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/bytes.h"
@@ -72,8 +69,8 @@ Bytes ChainHash(std::span<const std::uint8_t> prev_hash, std::span<const std::ui
 Bytes MacInput(std::uint64_t seq, std::span<const std::uint8_t> hash);
 
 // Makes every field clean UTF-8 of a bounded length (EscapeText): whatever a caller passes,
-// no record holds invalid UTF-8, a control character or more than a few KiB. Commit() applies
-// it to every event.
+// no record holds invalid UTF-8, a control character or more than a few KiB. The commit
+// pipeline applies it to every event.
 void SanitizeAuditEvent(AuditEvent& event);
 
 // The API view of a stored row.
@@ -82,57 +79,66 @@ AuditRecord ToAuditRecord(const storage::AuditRow& row);
 // Called after each committed group with its head, for the checkpoint log line.
 using CheckpointSink = std::function<void(const AuditHead&)>;
 
-// The audit chain and the vault's only writer. Commit() hands a change and its audit events
-// to one writer thread that groups concurrent commits into one durable SQLite transaction
-// (each change in its own savepoint), chains the records in software and MACs only the last
-// record of the group in the HSM. Commit() returns after its own group is on disk, so no
-// answer is sent before its commit. Thread-safe.
-class AuditLog {
+// Where the chain stands: the sequence and hash of its newest record (0 and 32 zero bytes
+// for an empty log).
+struct ChainTip {
+  std::uint64_t seq = 0;
+  Bytes hash;
+};
+
+// The audit chain itself: how records are linked (hash), sealed (the HSM MAC of a group's
+// newest record) and verified, and the head this process last committed. It writes nothing:
+// the commit pipeline (commit_pipeline.h) appends the records it links, inside its own
+// transaction. Thread-safe (the head is guarded; the rest is pure or read-only).
+class AuditChain {
  public:
-  AuditLog(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
-           std::uint32_t audit_key_version, CheckpointSink sink, int batch_max = 256);
-  AuditLog(const AuditLog&) = delete;  // owns the writer thread
-  AuditLog& operator=(const AuditLog&) = delete;
-  ~AuditLog();  // drains queued commits, then stops the writer
+  AuditChain(hsm::KeyService& keys, storage::Store& store, std::uint32_t audit_key_version);
+  AuditChain(const AuditChain&) = delete;  // one head per store and process
+  AuditChain& operator=(const AuditChain&) = delete;
 
-  // Loads the head from the database and starts the writer. kDataLoss if the newest group's
-  // MAC fails (the database was edited or rolled back past the HSM's knowledge).
-  Status Start();
-
-  using Change = std::function<Status(storage::WriteTxn&)>;
-  // Applies `change` (may be empty) and appends `events` atomically and durably. If the change
-  // fails, nothing of it and none of its events are written, and its Status is returned. If the
-  // transaction or the MAC fails, kUnavailable.
-  Status Commit(Change change, std::vector<AuditEvent> events);
-  Status Append(AuditEvent event) { return Commit({}, {std::move(event)}); }
+  // Loads the head from the database. kDataLoss if the newest record is not sealed or fails
+  // its MAC (the database was edited or rolled back past the HSM's knowledge); the HSM's
+  // kUnavailable as it is.
+  Status LoadHead();
 
   AuditHead head() const;
+  ChainTip tip() const;
   std::uint32_t audit_key_version() const { return audit_key_version_; }
+
+  // Inside a write transaction: where the next record continues the chain. Another process
+  // may have appended since this one's last group (vaultctl's ceremony records while vaultd
+  // serves); the write lock is held, so the stored head cannot move before the commit, and it
+  // is continued once its MAC proves it came from the vault. kDataLoss if the stored log went
+  // back behind this process's head, or its newest record is unsealed or fails its MAC.
+  Result<ChainTip> TipIn(storage::WriteTxn& txn) const;
+
+  // Turns `event` into the record after `tip` (its sequence, time, key version and hash) and
+  // advances `tip` to it.
+  storage::AuditRow Link(ChainTip& tip, std::int64_t time_ms, AuditEvent&& event) const;
+
+  // Seals a group: the HSM MAC of its newest record (one HSM operation per group). The HSM's
+  // failure is kUnavailable.
+  Status Seal(storage::AuditRow& newest) const;
+
+  // After a durable commit: the head moves to `tip`. Returns the new head, or nullopt if
+  // nothing was appended.
+  std::optional<AuditHead> Advance(const ChainTip& tip);
 
   // Walks the whole chain: sequence, hashes and every group MAC (HSM); the newest record must
   // be sealed. With `expected`, a head older than it (truncation or rollback) or a different
   // hash at that sequence fails.
-  Result<AuditVerifyReport> Verify(const std::optional<AuditHead>& expected = std::nullopt);
+  Result<AuditVerifyReport> Verify(const std::optional<AuditHead>& expected = std::nullopt) const;
 
  private:
-  struct Job;
-  void WriterLoop();
-  void RunGroup(std::vector<std::shared_ptr<Job>>& group);
+  // kDataLoss unless `row` carries a MAC that the HSM accepts (the HSM's kUnavailable as is).
+  Status CheckSealed(const storage::AuditRow& row) const;
 
   hsm::KeyService& keys_;
   storage::Store& store_;
-  const Clock& clock_;
   const std::uint32_t audit_key_version_;
-  CheckpointSink sink_;
-  const std::size_t batch_max_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;  // the writer waits here for jobs (or stopping_)
-  std::deque<std::shared_ptr<Job>> queue_;
-  bool stopping_ = false;
-  std::uint64_t head_seq_ = 0;  // guarded by mu_ for readers; written by the writer thread
-  Bytes head_hash_;
-  std::thread writer_;
+  ChainTip head_;  // guarded by mu_
 };
 
 }  // namespace escrow::vault

@@ -1,0 +1,112 @@
+#include "vault/commit_pipeline.h"
+
+#include <algorithm>
+
+#include "base/check.h"
+#include "storage/store.h"
+
+namespace escrow::vault {
+
+// One caller's commit, on its own stack while it waits in the queue.
+struct CommitPipeline::Writer {
+  Writer(Change c, std::vector<AuditEvent> e) : change(std::move(c)), events(std::move(e)) {}
+
+  Change change;
+  std::vector<AuditEvent> events;
+  Status status;                // set by the leader that wrote it
+  bool done = false;            // guarded by mu_
+  std::condition_variable cv;   // this caller waits here alone: a group wakes only its own
+};
+
+CommitPipeline::CommitPipeline(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
+                               std::uint32_t audit_key_version, CheckpointSink sink,
+                               int batch_max)
+    : chain_(keys, store, audit_key_version),
+      store_(store),
+      clock_(clock),
+      sink_(std::move(sink)),
+      batch_max_(static_cast<std::size_t>(batch_max > 0 ? batch_max : 1)) {}
+
+CommitPipeline::~CommitPipeline() {
+  std::lock_guard lock(mu_);
+  // A caller still queued would wake on a destroyed mutex.
+  ESCROW_CHECK(writers_.empty());
+  started_ = false;
+}
+
+Status CommitPipeline::Start() {
+  ESCROW_RETURN_IF_ERROR(chain_.LoadHead());
+  std::lock_guard lock(mu_);
+  started_ = true;
+  return Status::Ok();
+}
+
+std::size_t CommitPipeline::queued() const {
+  std::lock_guard lock(mu_);
+  return writers_.size();
+}
+
+Status CommitPipeline::Commit(Change change, std::vector<AuditEvent> events) {
+  for (AuditEvent& e : events) SanitizeAuditEvent(e);
+  Writer self(std::move(change), std::move(events));
+  std::unique_lock lock(mu_);
+  if (!started_) return Status::Unavailable("audit log is not running");
+  writers_.push_back(&self);
+  // A leader ahead of us may take our commit into its group (then `done`), or finish its
+  // group without it and hand us the front.
+  self.cv.wait(lock, [&] { return self.done || writers_.front() == &self; });
+  if (self.done) return self.status;
+
+  // The leader: the queue's first batch_max commits, ours first, written without the lock so
+  // that later callers queue behind this group (and one of them leads the next).
+  const std::size_t n = std::min(writers_.size(), batch_max_);
+  std::vector<Writer*> group(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(n));
+  lock.unlock();
+  WriteGroup(group);
+  lock.lock();
+  for (std::size_t i = 0; i < n; ++i) {
+    Writer* w = writers_.front();
+    writers_.pop_front();
+    if (w == &self) continue;
+    // Woken under the lock, as LevelDB does: a follower that saw `done` without waiting could
+    // otherwise return and destroy its condition variable before this notify reaches it.
+    w->done = true;
+    w->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();  // the next group's leader
+  return self.status;
+}
+
+void CommitPipeline::WriteGroup(std::span<Writer* const> group) {
+  const std::int64_t now_ms = ToUnixMillis(clock_.Now());
+  ChainTip tip;
+  Status status = store_.Write([&](storage::WriteTxn& txn) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(tip, chain_.TipIn(txn));
+    std::vector<storage::AuditRow> rows;
+    for (Writer* w : group) {
+      // Its own savepoint: a failing change takes back only itself, and its events are not
+      // written; the rest of the group goes on.
+      w->status = w->change ? txn.Isolated(w->change) : Status::Ok();
+      if (!w->status.ok()) continue;
+      for (AuditEvent& e : w->events) rows.push_back(chain_.Link(tip, now_ms, std::move(e)));
+    }
+    if (rows.empty()) return Status::Ok();
+    // One HSM operation per group: the MAC of its newest record.
+    ESCROW_RETURN_IF_ERROR(chain_.Seal(rows.back()));
+    for (const storage::AuditRow& row : rows) ESCROW_RETURN_IF_ERROR(txn.AppendAudit(row));
+    return Status::Ok();
+  });
+  if (!status.ok()) {
+    // Nothing of the group is on disk, or it is unknown whether it is: no caller may answer
+    // as if its change were made.
+    const Status failed =
+        Status::Unavailable("audit commit failed: " + status.message(), "unavailable");
+    for (Writer* w : group) w->status = failed;
+    return;
+  }
+  if (std::optional<AuditHead> committed = chain_.Advance(tip); committed && sink_) {
+    sink_(*committed);
+  }
+}
+
+}  // namespace escrow::vault

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "vault/audit_chain.h"
+
+namespace escrow::hsm {
+class KeyService;
+}
+namespace escrow::storage {
+class Store;
+class WriteTxn;
+}  // namespace escrow::storage
+
+namespace escrow::vault {
+
+// The vault's only database writer: every change goes in with its audit events, and comes
+// back only once both are durable. Concurrent commits are grouped into one SQLite transaction
+// (each change in its own savepoint), the group's records are linked into the audit chain and
+// only the newest is MACed in the HSM: one fsync and one HSM operation per group, however many
+// callers wait on it.
+//
+// Grouping is LevelDB's leader/follower write (DBImpl::Write): callers queue under a mutex;
+// the caller at the front is the leader, takes up to batch_max queued commits (its own first),
+// writes them itself outside the lock, then wakes each follower with its own Status and hands
+// the front to the next waiting caller. No thread of its own, so a request crosses no thread
+// to commit. Owned by the escrow service in vaultd; vaultctl's ceremonies use one of their
+// own. Thread-safe; Commit() blocks (disk and HSM), so never call it from an I/O thread.
+class CommitPipeline {
+ public:
+  CommitPipeline(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
+                 std::uint32_t audit_key_version, CheckpointSink sink, int batch_max = 256);
+  CommitPipeline(const CommitPipeline&) = delete;  // one head and one queue per store
+  CommitPipeline& operator=(const CommitPipeline&) = delete;
+  // REQUIRES: no Commit() in flight (callers are done with the pipeline before it goes).
+  ~CommitPipeline();
+
+  // Loads the chain's head and opens the pipeline. kDataLoss if the newest group's MAC fails
+  // (the database was edited or rolled back past the HSM's knowledge). Until it succeeds,
+  // Commit() answers kUnavailable.
+  Status Start();
+
+  using Change = std::function<Status(storage::WriteTxn&)>;
+  // Applies `change` (may be empty) and appends `events` atomically and durably; returns only
+  // once they are on disk. If the change fails, nothing of it and none of its events are
+  // written, the rest of its group is not affected, and its Status is returned. If the
+  // transaction or the group's MAC fails, every commit of the group gets kUnavailable.
+  Status Commit(Change change, std::vector<AuditEvent> events);
+  Status Append(AuditEvent event) { return Commit({}, {std::move(event)}); }
+
+  // Commits queued now, the group being written included (for tests and metrics).
+  std::size_t queued() const;
+
+  AuditHead head() const { return chain_.head(); }
+  std::uint32_t audit_key_version() const { return chain_.audit_key_version(); }
+  const AuditChain& chain() const { return chain_; }
+  // The chain's Verify (audit_chain.h).
+  Result<AuditVerifyReport> Verify(const std::optional<AuditHead>& expected = std::nullopt) {
+    return chain_.Verify(expected);
+  }
+
+ private:
+  struct Writer;
+  // Runs one group in one transaction and sets each writer's status; the leader calls it
+  // without holding mu_.
+  void WriteGroup(std::span<Writer* const> group);
+
+  AuditChain chain_;
+  storage::Store& store_;
+  const Clock& clock_;
+  CheckpointSink sink_;
+  const std::size_t batch_max_;
+
+  mutable std::mutex mu_;
+  std::deque<Writer*> writers_;  // guarded by mu_; the front one leads, the rest wait
+  bool started_ = false;         // guarded by mu_
+};
+
+}  // namespace escrow::vault
