@@ -70,7 +70,9 @@ int Export(const vault::VaultConfig& config, const std::string& since_text,
   if (!store.ok()) return CtlFail(store.status(), "audit export");
   std::uint64_t after = 0;
   for (;;) {
-    Result<std::vector<storage::AuditRow>> page = (*store)->ListAudit(after, kPage, std::nullopt);
+    Result<std::vector<storage::AuditRow>> page = storage::ReadValue(
+        **store,
+        [&](storage::ReadTxn& txn) { return txn.audit().List(after, kPage, std::nullopt); });
     if (!page.ok()) return CtlFail(page.status(), "audit export");
     for (const storage::AuditRow& row : *page) {
       after = row.seq;

@@ -22,7 +22,9 @@ Result<vault::AuditHead> HeadOf(const fs::path& path) {
   options.read_connections = 1;
   ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> copy, storage::Store::Open(options));
   ESCROW_RETURN_IF_ERROR(copy->IntegrityCheck());
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> last, copy->LastAudit());
+  ESCROW_ASSIGN_OR_RETURN(
+      std::optional<storage::AuditRow> last,
+      storage::ReadValue(*copy, [](storage::ReadTxn& txn) { return txn.audit().Last(); }));
   if (!last) return vault::AuditHead{0, std::string(64, '0')};
   return vault::AuditHead{last->seq, HexEncode(last->hash)};
 }
@@ -44,7 +46,7 @@ Result<std::string> BackupDatabase(const vault::VaultConfig& config, const std::
   const std::string meta = boost::json::serialize(record);
   ESCROW_RETURN_IF_ERROR(AuditCeremony(
       *v.audit, "ceremony.db_backup", meta,
-      [&meta](storage::WriteTxn& txn) { return txn.SetMeta("last_backup", meta); }));
+      [&meta](storage::WriteTxn& txn) { return txn.meta().Set("last_backup", meta); }));
   return "database backup: " + path.string() + "\naudit head in the backup: " + head_text + "\n";
 }
 

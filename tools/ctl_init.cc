@@ -209,8 +209,8 @@ Result<std::string> InitCeremony(const InitCeremonyOptions& o) {
     vault::AuditLog audit(*keys, *store, Clock::System(), 1, nullptr);
     ESCROW_RETURN_IF_ERROR(audit.Start());
     auto set_versions = [](storage::WriteTxn& txn) -> Status {
-      ESCROW_RETURN_IF_ERROR(txn.SetMeta("active_master_key_version", "1"));
-      return txn.SetMeta("audit_key_version", "1");
+      ESCROW_RETURN_IF_ERROR(txn.meta().Set("active_master_key_version", "1"));
+      return txn.meta().Set("audit_key_version", "1");
     };
     ESCROW_RETURN_IF_ERROR(AuditCeremony(
         audit, "ceremony.init",

@@ -164,8 +164,8 @@ Result<BatchCount> CommitBatch(storage::Store& store, const std::vector<Resealed
   Status written = store.Write([&](storage::WriteTxn& txn) -> Status {
     count = {};
     for (const Resealed& r : resealed) {
-      Status s = txn.ReplaceSealed(r.device_id, r.version, from, to, r.sealed.iv,
-                                   r.sealed.ciphertext, r.sealed.tag);
+      Status s = txn.versions().ReplaceSealed(r.device_id, r.version, from, to, r.sealed.iv,
+                                              r.sealed.ciphertext, r.sealed.tag);
       if (s.code() == Code::kNotFound) {
         ++count.skipped;
         continue;
@@ -206,7 +206,9 @@ Status ReencryptVersion(CtlVault& v, std::uint32_t from, std::uint32_t to, std::
     bool found = false;
     for (;;) {
       Result<std::vector<storage::KeyVersionRow>> rows =
-          v.store->ListSealedUnder(from, batch, after);
+          storage::ReadValue(*v.store, [&](storage::ReadTxn& txn) {
+            return txn.versions().ListSealedUnder(from, batch, after);
+          });
       if (!rows.ok()) {
         (void)settle();
         return rows.status();
@@ -251,7 +253,9 @@ Status ReencryptVersion(CtlVault& v, std::uint32_t from, std::uint32_t to, std::
 // The old versions that still seal records (every version but `target` with a count > 0).
 Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> OldVersions(storage::Store& store,
                                                                         std::uint32_t target) {
-  ESCROW_ASSIGN_OR_RETURN(auto counts, store.CountByMasterKey());
+  ESCROW_ASSIGN_OR_RETURN(auto counts, storage::ReadValue(store, [](storage::ReadTxn& txn) {
+                            return txn.versions().CountByMasterKey();
+                          }));
   std::vector<std::pair<std::uint32_t, std::int64_t>> old;
   for (const auto& [version, n] : counts) {
     if (version != target && n > 0) old.emplace_back(version, n);
@@ -282,7 +286,7 @@ Result<std::uint32_t> PrepareTarget(CtlVault& v, const CrashPoints& crash, std::
     boost::json::object detail{{"from", active}, {"to", next}};
     ESCROW_RETURN_IF_ERROR(AuditCeremony(
         *v.audit, "ceremony.master_key.rotate_begin", boost::json::serialize(detail),
-        [&text](storage::WriteTxn& txn) { return txn.SetMeta("rotation_target", text); }));
+        [&text](storage::WriteTxn& txn) { return txn.meta().Set("rotation_target", text); }));
     target = next;
     crash.At("target");
   }
@@ -310,7 +314,7 @@ Result<std::uint32_t> PrepareTarget(CtlVault& v, const CrashPoints& crash, std::
     ESCROW_RETURN_IF_ERROR(AuditCeremony(*v.audit, "ceremony.master_key.activate",
                                          boost::json::serialize(detail),
                                          [&text](storage::WriteTxn& txn) {
-                                           return txn.SetMeta("active_master_key_version", text);
+                                           return txn.meta().Set("active_master_key_version", text);
                                          }));
     crash.At("activate");
   }
@@ -379,7 +383,7 @@ Result<std::string> Rotate(const vault::VaultConfig& config, bool retire_old) {
       {"to", target}, {"from", from_json}, {"records", stats.replaced}, {"seconds", seconds}};
   ESCROW_RETURN_IF_ERROR(
       AuditCeremony(*v.audit, "ceremony.master_key.rotate_complete", boost::json::serialize(detail),
-                    [](storage::WriteTxn& txn) { return txn.SetMeta("rotation_target", ""); }));
+                    [](storage::WriteTxn& txn) { return txn.meta().Set("rotation_target", ""); }));
 
   out << "master key rotated to escrow-master-v" << target << "\n"
       << "records re-encrypted: " << stats.replaced << " in " << std::fixed;
@@ -391,7 +395,9 @@ Result<std::string> Rotate(const vault::VaultConfig& config, bool retire_old) {
   }
   out << "\n";
   if (retire_old) ESCROW_RETURN_IF_ERROR(RetireOld(v, target, out));
-  ESCROW_ASSIGN_OR_RETURN(auto counts, v.store->CountByMasterKey());
+  ESCROW_ASSIGN_OR_RETURN(auto counts, storage::ReadValue(*v.store, [](storage::ReadTxn& txn) {
+                            return txn.versions().CountByMasterKey();
+                          }));
   out << "records per master key version:";
   if (counts.empty()) out << " none";
   for (const auto& [version, n] : counts) out << " v" << version << "=" << n;

@@ -36,9 +36,16 @@ Result<std::string> DescribeStatus(const vault::VaultConfig& config) {
   ESCROW_ASSIGN_OR_RETURN(
       std::optional<std::uint32_t> target,
       vault::ReadOptionalMetaVersion(*v.store, vault::MetaKey::kRotationTarget));
-  ESCROW_ASSIGN_OR_RETURN(auto counts, v.store->CountByMasterKey());
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> last, v.store->LastAudit());
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> backup, v.store->GetMeta("last_backup"));
+  ESCROW_ASSIGN_OR_RETURN(auto counts, storage::ReadValue(*v.store, [](storage::ReadTxn& txn) {
+                            return txn.versions().CountByMasterKey();
+                          }));
+  ESCROW_ASSIGN_OR_RETURN(
+      std::optional<storage::AuditRow> last,
+      storage::ReadValue(*v.store, [](storage::ReadTxn& txn) { return txn.audit().Last(); }));
+  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> backup,
+                          storage::ReadValue(*v.store, [](storage::ReadTxn& txn) {
+                            return txn.meta().Get("last_backup");
+                          }));
   std::map<std::uint32_t, std::int64_t> per_version(counts.begin(), counts.end());
 
   std::ostringstream out;

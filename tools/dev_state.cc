@@ -188,8 +188,8 @@ Status CheckListen(const std::string& listen) {
 
 Status WriteMeta(storage::Store& store) {
   return store.Write([](storage::WriteTxn& txn) -> Status {
-    ESCROW_RETURN_IF_ERROR(txn.SetMeta("active_master_key_version", "1"));
-    return txn.SetMeta("audit_key_version", "1");
+    ESCROW_RETURN_IF_ERROR(txn.meta().Set("active_master_key_version", "1"));
+    return txn.meta().Set("audit_key_version", "1");
   });
 }
 

@@ -97,7 +97,8 @@ AuditLog::~AuditLog() {
 }
 
 Status AuditLog::Start() {
-  Result<std::optional<storage::AuditRow>> last = store_.LastAudit();
+  Result<std::optional<storage::AuditRow>> last =
+      storage::ReadValue(store_, [](storage::ReadTxn& txn) { return txn.audit().Last(); });
   if (!last.ok()) return last.status();
   if (last->has_value()) {
     const storage::AuditRow& row = **last;
@@ -188,7 +189,7 @@ void AuditLog::RunGroup(std::vector<std::shared_ptr<Job>>& group) {
     // Another process may have appended since our last group (vaultctl's ceremony records
     // while vaultd serves). The write lock is held, so the stored head cannot move until we
     // commit: continue the chain from it, once its MAC proves it came from the vault.
-    Result<std::optional<storage::AuditRow>> stored = txn.LastAudit();
+    Result<std::optional<storage::AuditRow>> stored = txn.audit().Last();
     if (!stored.ok()) return stored.status();
     const std::uint64_t stored_seq = stored->has_value() ? (*stored)->seq : 0;
     if (stored_seq < seq) {
@@ -232,7 +233,7 @@ void AuditLog::RunGroup(std::vector<std::shared_ptr<Job>>& group) {
     Result<hsm::Mac> mac = keys_.Sign(audit_key_version_, MacInput(rows.back().seq, hash));
     if (!mac.ok()) return Status::Unavailable("audit MAC failed: " + mac.status().message());
     rows.back().mac = Bytes(mac->begin(), mac->end());
-    for (const storage::AuditRow& row : rows) ESCROW_RETURN_IF_ERROR(txn.AppendAudit(row));
+    for (const storage::AuditRow& row : rows) ESCROW_RETURN_IF_ERROR(txn.audit().Append(row));
     return Status::Ok();
   });
   if (!status.ok()) {
@@ -268,7 +269,9 @@ Result<AuditVerifyReport> AuditLog::Verify(const std::optional<AuditHead>& expec
   std::uint64_t after = 0;
   constexpr std::size_t kPage = 1000;
   for (;;) {
-    Result<std::vector<storage::AuditRow>> page = store_.ListAudit(after, kPage, std::nullopt);
+    Result<std::vector<storage::AuditRow>> page = storage::ReadValue(
+        store_,
+        [&](storage::ReadTxn& txn) { return txn.audit().List(after, kPage, std::nullopt); });
     if (!page.ok()) return page.status();
     for (storage::AuditRow& row : *page) {
       if (report.first_bad) break;
@@ -309,7 +312,9 @@ Result<AuditVerifyReport> AuditLog::Verify(const std::optional<AuditHead>& expec
                                     std::to_string(expected->seq) + ": truncated or rolled back");
     } else {
       Result<std::vector<storage::AuditRow>> at =
-          store_.ListAudit(expected->seq - (expected->seq > 0 ? 1 : 0), 1, std::nullopt);
+          storage::ReadValue(store_, [&](storage::ReadTxn& txn) {
+            return txn.audit().List(expected->seq - (expected->seq > 0 ? 1 : 0), 1, std::nullopt);
+          });
       if (!at.ok()) return at.status();
       const std::string got =
           expected->seq == 0 ? HexEncode(Bytes(kHashBytes, 0))
