@@ -1,52 +1,77 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
-#include <utility>
-#include <vector>
+#include <string>
 
-#include "storage/statement.h"
-#include "storage/store.h"
+#include "base/bytes.h"
+#include "storage/row_enums.h"
 
 namespace escrow::storage {
 
-// Binding rows to, and reading them from, the statements of queries.h, in the column order
-// given there. Readers return kDataLoss for a value that cannot be ours (the file is
-// untrusted); binders return what Statement's binds return.
+// Rows as stored. storage/ is untrusted: it holds ciphertext, hashes and metadata, never
+// plaintext key material, and vault/ checks everything it reads back (AAD, chain, MACs).
+// Closed sets are enums (row_enums.h): a stored text outside them reads as kDataLoss.
+// Times are Unix milliseconds.
 
-Status BindDevice(Statement& stmt, const DeviceRow& row);  // ?1 .. ?11
-Result<DeviceRow> ReadDevice(const Statement& stmt);
+struct DeviceRow {
+  std::string id;
+  std::string serial;
+  std::string name;
+  Platform platform = Platform::kMacos;
+  Ownership ownership = Ownership::kCorporate;
+  std::string owner;
+  bool encryption_enabled = false;
+  bool rotation_pending = false;
+  std::optional<std::int64_t> last_checkin_ms;
+  std::int64_t created_ms = 0;
+  std::int64_t updated_ms = 0;
+};
 
-Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row);  // ?1 .. ?13
-Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt);
+struct KeyVersionRow {
+  std::string device_id;
+  std::uint32_t version = 0;                    // 1, 2, 3, ... per device
+  Platform kind = Platform::kMacos;             // platform at storage
+  std::string owner;                            // owner at storage
+  Ownership ownership = Ownership::kCorporate;  // ownership at storage
+  std::uint32_t master_key_version = 0;
+  Bytes iv;
+  Bytes ciphertext;
+  Bytes tag;
+  VersionState state = VersionState::kActive;
+  std::int64_t stored_ms = 0;
+  std::string stored_by;
+  bool burned = false;  // released (or its owner changed): rotation must differ
+};
 
-Status BindAudit(Statement& stmt, const AuditRow& row);  // ?1 .. ?12
-Result<AuditRow> ReadAudit(const Statement& stmt);
+// One key version's identity: where a listing in (device_id, version) order resumes.
+struct KeyVersionKey {
+  std::string device_id;
+  std::uint32_t version = 0;
+};
 
-Result<QuotaWindow> ReadQuotaWindow(const Statement& stmt);  // queries::kQuotaWindow's row
+// The outcome ("ok", "denied", "error") and the other texts stay text: they are hashed into
+// the chain as they are, so that verification can name an edited record instead of failing
+// to read it.
+struct AuditRow {
+  std::uint64_t seq = 0;  // 1, 2, 3, ... gap-free
+  std::int64_t time_ms = 0;
+  std::string actor;
+  std::string role;
+  std::string action;
+  std::string device_id;
+  std::string outcome;  // ok | denied | error
+  std::string reason;
+  std::string detail;
+  Bytes hash;                // h_i, 32 bytes
+  std::optional<Bytes> mac;  // HSM HMAC of h_i on the last record of a group
+  std::uint32_t audit_key_version = 0;
+};
 
-template <class Row>
-using RowReader = Result<Row> (*)(const Statement&);
-
-// The statement's first row, if any, read with `read`.
-template <class Row>
-Result<std::optional<Row>> ReadOne(Statement& stmt, RowReader<Row> read) {
-  ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-  if (!has_row) return std::optional<Row>();
-  ESCROW_ASSIGN_OR_RETURN(Row row, read(stmt));
-  return std::optional<Row>(std::move(row));
-}
-
-// Every row of the statement, read with `read`.
-template <class Row>
-Result<std::vector<Row>> ReadAll(Statement& stmt, RowReader<Row> read) {
-  std::vector<Row> rows;
-  while (true) {
-    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-    if (!has_row) break;
-    ESCROW_ASSIGN_OR_RETURN(Row row, read(stmt));
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
+// A principal's quota events (releases counted against a quota) after the start of a window.
+struct QuotaWindow {
+  std::int64_t count = 0;
+  std::optional<std::int64_t> oldest_ms;  // the earliest event's time; none if count is 0
+};
 
 }  // namespace escrow::storage

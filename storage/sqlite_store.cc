@@ -11,10 +11,8 @@
 #include "base/unique_fd.h"
 #include "storage/maintenance.h"
 #include "storage/migrations.h"
-#include "storage/queries.h"
-#include "storage/rows.h"
+#include "storage/sqlite_txn.h"
 #include "storage/transaction.h"
-#include "storage/write_txn.h"
 
 namespace escrow::storage {
 namespace {
@@ -134,161 +132,14 @@ Result<std::unique_ptr<Database>> SqliteStore::OpenReader() const {
                          .busy_timeout_ms = options_.busy_timeout_ms});
 }
 
-Result<std::optional<DeviceRow>> SqliteStore::GetDevice(std::string_view id) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<DeviceRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetDevice));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, id));
-    return ReadOne<DeviceRow>(*stmt, ReadDevice);
-  });
-}
-
-Result<std::vector<DeviceRow>> SqliteStore::ListDevicesByOwner(std::string_view owner) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<DeviceRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesByOwner));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, owner));
-    return ReadAll<DeviceRow>(*stmt, ReadDevice);
-  });
-}
-
-Result<std::vector<DeviceRow>> SqliteStore::ListDevicesBySerial(std::string_view serial) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<DeviceRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesBySerial));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, serial));
-    return ReadAll<DeviceRow>(*stmt, ReadDevice);
-  });
-}
-
-Result<std::vector<DeviceRow>> SqliteStore::ListAllDevices(std::size_t limit) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<DeviceRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListAllDevices));
-    ESCROW_RETURN_IF_ERROR(stmt->BindCount(1, limit));
-    return ReadAll<DeviceRow>(*stmt, ReadDevice);
-  });
-}
-
-Result<std::optional<KeyVersionRow>> SqliteStore::GetKeyVersion(std::string_view device_id,
-                                                                std::uint32_t version) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<KeyVersionRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetKeyVersion));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
-    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(2, version));
-    return ReadOne<KeyVersionRow>(*stmt, ReadKeyVersion);
-  });
-}
-
-Result<std::vector<KeyVersionRow>> SqliteStore::ListKeyVersions(std::string_view device_id) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<KeyVersionRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListKeyVersions));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
-    return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
-  });
-}
-
-Result<std::optional<KeyVersionRow>> SqliteStore::CurrentKeyVersion(const DeviceRow& device) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<KeyVersionRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kCurrentKeyVersion));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device.id));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, device.platform));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(3, device.owner));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(4, device.ownership));
-    return ReadOne<KeyVersionRow>(*stmt, ReadKeyVersion);
-  });
-}
-
-Result<std::uint32_t> SqliteStore::LatestKeyVersionNumber(std::string_view device_id) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::uint32_t> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kLatestKeyVersion));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
-    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
-    if (!has_row) return Status::Internal("max(version) returned no row");
-    return stmt->ColumnUint32(0);
-  });
-}
-
-Result<std::vector<KeyVersionRow>> SqliteStore::ListBurnedKeyVersions(std::string_view device_id) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<KeyVersionRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListBurnedKeyVersions));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
-    return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
-  });
-}
-
-Result<std::vector<KeyVersionRow>> SqliteStore::ListSealedUnder(
-    std::uint32_t master_key_version, std::size_t limit,
-    const std::optional<KeyVersionKey>& after) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<KeyVersionRow>> {
-    if (!after) {
-      ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListSealedUnder));
-      ESCROW_RETURN_IF_ERROR(stmt->BindUint32(1, master_key_version));
-      ESCROW_RETURN_IF_ERROR(stmt->BindCount(2, limit));
-      return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
-    }
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListSealedUnderAfter));
-    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(1, master_key_version));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, after->device_id));
-    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(3, after->version));
-    ESCROW_RETURN_IF_ERROR(stmt->BindCount(4, limit));
-    return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
-  });
-}
-
-Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> SqliteStore::CountByMasterKey() {
-  using Counts = std::vector<std::pair<std::uint32_t, std::int64_t>>;
-  return WithReader(*readers_, [&](Database& db) -> Result<Counts> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kCountByMasterKey));
-    Counts counts;
-    while (true) {
-      ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
-      if (!has_row) break;
-      ESCROW_ASSIGN_OR_RETURN(std::uint32_t master_key_version, stmt->ColumnUint32(0));
-      counts.emplace_back(master_key_version, stmt->ColumnInt64(1));
-    }
-    return counts;
-  });
-}
-
-Result<QuotaWindow> SqliteStore::GetQuotaWindow(std::string_view principal, std::int64_t since_ms) {
-  return WithReader(*readers_, [&](Database& db) -> Result<QuotaWindow> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kQuotaWindow));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, principal));
-    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, since_ms));
-    ESCROW_ASSIGN_OR_RETURN(std::optional<QuotaWindow> window,
-                            ReadOne<QuotaWindow>(*stmt, ReadQuotaWindow));
-    if (!window) return Status::Internal("read quota window: no row");
-    return *window;
-  });
-}
-
-Result<std::optional<std::string>> SqliteStore::GetMeta(std::string_view key) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<std::string>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetMeta));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, key));
-    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
-    if (!has_row) return std::optional<std::string>();
-    return std::optional<std::string>(stmt->ColumnText(0));
-  });
-}
-
-Result<std::vector<AuditRow>> SqliteStore::ListAudit(std::uint64_t after, std::size_t limit,
-                                                     std::optional<std::string_view> device_id) {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::vector<AuditRow>> {
-    const Query& query = device_id ? queries::kListAuditByDevice : queries::kListAudit;
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(query));
-    // Past INT64_MAX no record can follow: every seq is a signed 64-bit integer.
-    if (after > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      return std::vector<AuditRow>();
-    }
-    ESCROW_RETURN_IF_ERROR(stmt->BindUint64(1, after));
-    ESCROW_RETURN_IF_ERROR(stmt->BindCount(2, limit));
-    if (device_id) ESCROW_RETURN_IF_ERROR(stmt->BindText(3, *device_id));
-    return ReadAll<AuditRow>(*stmt, ReadAudit);
-  });
-}
-
-Result<std::optional<AuditRow>> SqliteStore::LastAudit() {
-  return WithReader(*readers_, [&](Database& db) -> Result<std::optional<AuditRow>> {
-    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kLastAudit));
-    return ReadOne<AuditRow>(*stmt, ReadAudit);
+Status SqliteStore::Read(const std::function<Status(ReadTxn&)>& fn) {
+  return WithReader(*readers_, [&](Database& db) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginRead(db));
+    SqliteReadTxn read(db);
+    Status s = fn(read);
+    if (s.ok()) s = read.poison();
+    if (!s.ok()) return s;  // the destructor ends the snapshot
+    return txn.Commit();
   });
 }
 

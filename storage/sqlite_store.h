@@ -16,7 +16,8 @@ namespace escrow::storage {
 
 // Store on one SQLite file (private to storage/; callers use Store::Open). One writer
 // connection behind a mutex runs Write() in BEGIN IMMEDIATE transactions; a pool of
-// read-only connections serves reads concurrently (WAL). A writer left broken by an error
+// read-only connections serves Read() concurrently (WAL), one lease and one BEGIN .. COMMIT
+// per Read. A writer left broken by an error
 // (read-only file, full disk, I/O) is dropped and reopened at the next Write, so writes
 // work again once the cause is gone. Thread-safe.
 class SqliteStore final : public Store {
@@ -30,26 +31,7 @@ class SqliteStore final : public Store {
 
   int schema_version() const override { return schema_version_.load(); }
 
-  Result<std::optional<DeviceRow>> GetDevice(std::string_view id) override;
-  Result<std::vector<DeviceRow>> ListDevicesByOwner(std::string_view owner) override;
-  Result<std::vector<DeviceRow>> ListDevicesBySerial(std::string_view serial) override;
-  Result<std::vector<DeviceRow>> ListAllDevices(std::size_t limit) override;
-  Result<std::optional<KeyVersionRow>> GetKeyVersion(std::string_view device_id,
-                                                     std::uint32_t version) override;
-  Result<std::vector<KeyVersionRow>> ListKeyVersions(std::string_view device_id) override;
-  Result<std::optional<KeyVersionRow>> CurrentKeyVersion(const DeviceRow& device) override;
-  Result<std::uint32_t> LatestKeyVersionNumber(std::string_view device_id) override;
-  Result<std::vector<KeyVersionRow>> ListBurnedKeyVersions(std::string_view device_id) override;
-  Result<std::vector<KeyVersionRow>> ListSealedUnder(
-      std::uint32_t master_key_version, std::size_t limit,
-      const std::optional<KeyVersionKey>& after) override;
-  Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() override;
-  Result<QuotaWindow> GetQuotaWindow(std::string_view principal, std::int64_t since_ms) override;
-  Result<std::optional<std::string>> GetMeta(std::string_view key) override;
-  Result<std::vector<AuditRow>> ListAudit(std::uint64_t after, std::size_t limit,
-                                          std::optional<std::string_view> device_id) override;
-  Result<std::optional<AuditRow>> LastAudit() override;
-
+  Status Read(const std::function<Status(ReadTxn&)>& fn) override;
   Status Write(const std::function<Status(WriteTxn&)>& fn) override;
 
   Status BackupTo(const std::string& path) override;

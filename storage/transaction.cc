@@ -10,6 +10,7 @@ namespace escrow::storage {
 namespace {
 
 constexpr Query kBegin{"begin transaction", "BEGIN IMMEDIATE"};
+constexpr Query kBeginRead{"begin read transaction", "BEGIN"};
 constexpr Query kCommit{"commit", "COMMIT"};
 constexpr Query kRollback{"rollback", "ROLLBACK"};
 
@@ -27,6 +28,11 @@ std::string SavepointName(int depth) { return "escrow_sp" + std::to_string(depth
 
 Result<Transaction> Transaction::Begin(Database& db) {
   ESCROW_RETURN_IF_ERROR(db.Run(kBegin));
+  return Transaction(&db);
+}
+
+Result<Transaction> Transaction::BeginRead(Database& db) {
+  ESCROW_RETURN_IF_ERROR(db.Run(kBeginRead));
   return Transaction(&db);
 }
 

@@ -8,11 +8,14 @@ class Database;
 
 // BEGIN IMMEDIATE ... COMMIT on one connection: the write lock is taken at the start, so a
 // busy database fails here (kUnavailable after the busy timeout), never halfway through.
+// Or a read transaction, BEGIN (deferred) ... COMMIT: one snapshot for every read in it.
 // Rolls back in its destructor unless Commit() succeeded. Move-only; not thread-safe.
 class Transaction {
  public:
   // kUnavailable if the database is busy or read-only.
   static Result<Transaction> Begin(Database& db);
+  // A read transaction (the snapshot is taken at its first read). kUnavailable as Begin.
+  static Result<Transaction> BeginRead(Database& db);
 
   Transaction(Transaction&& other) noexcept;
   Transaction& operator=(Transaction&&) = delete;

@@ -1,7 +1,5 @@
 #include "vault/associated_data.h"
 
-#include <optional>
-
 #include "base/check.h"
 #include "base/status.h"
 
@@ -32,12 +30,13 @@ Result<Bytes> AadForRow(const storage::KeyVersionRow& row) {
 }
 
 Result<Bytes> AadForRow(const storage::KeyVersionRow& row, std::uint32_t master_key_version) {
-  const std::optional<Platform> kind = ParsePlatform(row.kind);
-  const std::optional<Ownership> ownership = ParseOwnership(row.ownership);
-  if (!kind || !ownership || row.device_id.size() >= 65536 || row.owner.size() >= 65536) {
+  const bool known_kind = ParsePlatform(PlatformName(row.kind)).has_value();
+  const bool known_ownership = ParseOwnership(OwnershipName(row.ownership)).has_value();
+  if (!known_kind || !known_ownership || row.device_id.size() >= 65536 ||
+      row.owner.size() >= 65536) {
     return Status::DataLoss("A stored record failed its integrity check.", "integrity_error");
   }
-  return RecoveryKeyAad(*kind, row.device_id, row.version, master_key_version, *ownership,
+  return RecoveryKeyAad(row.kind, row.device_id, row.version, master_key_version, row.ownership,
                         row.owner);
 }
 

@@ -5,7 +5,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
-#include "storage/store.h"
+#include "storage/rows.h"
 #include "vault/types.h"
 
 namespace escrow::vault {

@@ -101,7 +101,7 @@ Status AuditChain::CheckSealed(const storage::AuditRow& row) const {
 }
 
 Status AuditChain::LoadHead() {
-  Result<std::optional<storage::AuditRow>> last = store_.LastAudit();
+  Result<std::optional<storage::AuditRow>> last = storage::ReadValue(store_, [](storage::ReadTxn& txn) { return txn.audit().Last(); });
   if (!last.ok()) return last.status();
   if (!last->has_value()) return Status::Ok();
   const storage::AuditRow& row = **last;
@@ -123,7 +123,7 @@ ChainTip AuditChain::tip() const {
 
 Result<ChainTip> AuditChain::TipIn(storage::WriteTxn& txn) const {
   ChainTip tip = this->tip();
-  Result<std::optional<storage::AuditRow>> stored = txn.LastAudit();
+  Result<std::optional<storage::AuditRow>> stored = txn.audit().Last();
   if (!stored.ok()) return stored.status();
   const std::uint64_t stored_seq = stored->has_value() ? (*stored)->seq : 0;
   if (stored_seq < tip.seq) {
@@ -184,7 +184,8 @@ Result<AuditVerifyReport> AuditChain::Verify(const std::optional<AuditHead>& exp
   std::uint64_t after = 0;
   constexpr std::size_t kPage = 1000;
   for (;;) {
-    Result<std::vector<storage::AuditRow>> page = store_.ListAudit(after, kPage, std::nullopt);
+    Result<std::vector<storage::AuditRow>> page = storage::ReadValue(
+        store_, [&](storage::ReadTxn& txn) { return txn.audit().List(after, kPage, std::nullopt); });
     if (!page.ok()) return page.status();
     for (storage::AuditRow& row : *page) {
       if (report.first_bad) break;
@@ -225,7 +226,9 @@ Result<AuditVerifyReport> AuditChain::Verify(const std::optional<AuditHead>& exp
                                     std::to_string(expected->seq) + ": truncated or rolled back");
     } else {
       Result<std::vector<storage::AuditRow>> at =
-          store_.ListAudit(expected->seq - (expected->seq > 0 ? 1 : 0), 1, std::nullopt);
+          storage::ReadValue(store_, [&](storage::ReadTxn& txn) {
+            return txn.audit().List(expected->seq - (expected->seq > 0 ? 1 : 0), 1, std::nullopt);
+          });
       if (!at.ok()) return at.status();
       const std::string got =
           expected->seq == 0 ? HexEncode(Bytes(kHashBytes, 0))

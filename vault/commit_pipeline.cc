@@ -93,7 +93,7 @@ void CommitPipeline::WriteGroup(std::span<Writer* const> group) {
     if (rows.empty()) return Status::Ok();
     // One HSM operation per group: the MAC of its newest record.
     ESCROW_RETURN_IF_ERROR(chain_.Seal(rows.back()));
-    for (const storage::AuditRow& row : rows) ESCROW_RETURN_IF_ERROR(txn.AppendAudit(row));
+    for (const storage::AuditRow& row : rows) ESCROW_RETURN_IF_ERROR(txn.audit().Append(row));
     return Status::Ok();
   });
   if (!status.ok()) {

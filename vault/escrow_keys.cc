@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
+#include <vector>
 
 #include "vault/associated_data.h"
 #include "vault/escrow_service.h"
@@ -44,20 +46,35 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   Impl& m = *impl_;
   constexpr Action kAction = Action::kStoreKey;
   std::lock_guard lock(m.StripeFor(id));
-  Result<storage::DeviceRow> row = m.Authorize(caller, kAction, id);
+  // Everything the store reads, from one snapshot: the device, its current and burned
+  // versions, the last version number and the active master key.
+  std::optional<storage::KeyVersionRow> current;
+  std::vector<storage::KeyVersionRow> burned;
+  std::uint32_t latest = 0;
+  Result<std::uint32_t> mkv = Status::Unavailable("the active master-key version was not read");
+  Impl::DeviceRead read =
+      m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow& device) -> Status {
+        ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(device));
+        if (device.rotation_pending) {
+          ESCROW_ASSIGN_OR_RETURN(burned, txn.versions().ListBurned(id));
+        }
+        ESCROW_ASSIGN_OR_RETURN(latest, txn.versions().LatestNumber(id));
+        // A failure here is a refusal of its own, audited where the seal needs the version.
+        mkv = Impl::ActiveMasterKeyVersion(txn.meta());
+        return Status::Ok();
+      });
+  Result<storage::DeviceRow> row = m.Authorize(caller, kAction, id, std::move(read.device));
   if (!row.ok()) return row.status();
-  Result<Device> device = DeviceFromRow(*row);
-  if (!device.ok()) return m.Deny(caller, kAction, id, device.status());
 
   // 400s: presence, format, confirmation.
   if (confirm == nullptr && caller.kind == Caller::Kind::kUser) {
     return m.Deny(caller, kAction, id,
                   Status::InvalidArgument("confirm_recovery_key is required.", "invalid_request"));
   }
-  Result<SecretBytes> normal = NormalizeRecoveryKey(device->platform, key);
+  Result<SecretBytes> normal = NormalizeRecoveryKey(row->platform, key);
   if (!normal.ok()) return m.Deny(caller, kAction, id, normal.status());
   if (confirm != nullptr) {
-    Result<SecretBytes> normal_confirm = NormalizeRecoveryKey(device->platform, *confirm);
+    Result<SecretBytes> normal_confirm = NormalizeRecoveryKey(row->platform, *confirm);
     if (!normal_confirm.ok() || !ConstantTimeEquals(*normal, *normal_confirm)) {
       return m.Deny(caller, kAction, id,
                     Status::InvalidArgument("Keys must match. Check keys and try again.",
@@ -78,8 +95,7 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
                                              "device_not_synced"));
   }
 
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
-                          m.store.CurrentKeyVersion(*row));
+  if (!read.more.ok()) return m.ReadFailed(caller, kAction, id, read.more);
   if (current) {
     Result<SecretBytes> existing = m.Open(*current);
     if (!existing.ok()) return m.Deny(caller, kAction, id, existing.status());
@@ -94,8 +110,6 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   // (released, or known to a previous owner).
   bool clears_rotation = true;
   if (row->rotation_pending) {
-    ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> burned,
-                            m.store.ListBurnedKeyVersions(id));
     for (const auto& v : burned) {
       if (current && v.version == current->version) continue;  // differs: compared above
       Result<SecretBytes> old = m.Open(v);
@@ -106,7 +120,6 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
 
   storage::KeyVersionRow v;
   v.device_id = std::string(id);
-  ESCROW_ASSIGN_OR_RETURN(const std::uint32_t latest, m.store.LatestKeyVersionNumber(id));
   if (latest == std::numeric_limits<std::uint32_t>::max()) {
     return m.Deny(caller, kAction, id,
                   Status::FailedPrecondition("no key version number left", "store_failed"));
@@ -115,18 +128,21 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   v.kind = row->platform;
   v.owner = row->owner;
   v.ownership = row->ownership;
-  v.state = "active";
+  v.state = VersionState::kActive;
   v.stored_ms = ToUnixMillis(now);
   v.stored_by = caller.principal();
   const std::string changed = "master_key_changed";
   // Seals under the active master key and commits; a master-key rotation that switches the
   // active version in between makes the transaction refuse, and we seal again.
+  // The first attempt seals under the version read with the device; a retry reads it again.
+  bool first_attempt = true;
   auto seal_and_commit = [&]() -> Status {
-    Result<std::uint32_t> mkv = m.ActiveMasterKeyVersion();
+    if (!first_attempt) mkv = m.ActiveMasterKeyVersion();
+    first_attempt = false;
     if (!mkv.ok()) return m.Deny(caller, kAction, id, mkv.status());
     v.master_key_version = *mkv;
-    const Bytes aad = RecoveryKeyAad(device->platform, id, v.version, v.master_key_version,
-                                     device->ownership, row->owner);
+    const Bytes aad = RecoveryKeyAad(row->platform, id, v.version, v.master_key_version,
+                                     row->ownership, row->owner);
     Result<hsm::Sealed> sealed = m.keys.Encrypt(*mkv, normal->RevealSecret(), aad);
     if (!sealed.ok()) {
       return m.Deny(caller, kAction, id,
@@ -137,17 +153,18 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
     v.tag = std::move(sealed->tag);
     Status s = m.pipeline.Commit(
         [&](storage::WriteTxn& txn) -> Status {
-          Result<std::uint32_t> active = ReadMetaVersion(txn, MetaKey::kActiveMasterKeyVersion);
+          Result<std::uint32_t> active =
+              ReadMetaVersion(txn.meta(), MetaKey::kActiveMasterKeyVersion);
           const bool gone = !active.ok() && (active.status().code() == Code::kNotFound ||
                                              active.status().code() == Code::kDataLoss);
           if (!active.ok() && !gone) return active.status();
           if (gone || *active != v.master_key_version) {
             return Status::FailedPrecondition("the active master key changed", changed);
           }
-          ESCROW_RETURN_IF_ERROR(txn.SupersedeActiveKeyVersions(id));
-          ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(v));
+          ESCROW_RETURN_IF_ERROR(txn.versions().SupersedeActive(id));
+          ESCROW_RETURN_IF_ERROR(txn.versions().Insert(v));
           if (row->rotation_pending && clears_rotation) {
-            ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, false));
+            ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, false));
           }
           return Status::Ok();
         },
@@ -175,21 +192,44 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
     return m.Deny(caller, a, id, std::move(status), SaidInRetrieval(reason, version) + what);
   };
   std::lock_guard lock(m.StripeFor(id));
-  Result<storage::DeviceRow> row = m.LoadDevice(id);
+  const TimePoint now = m.clock.Now();
+  const std::int64_t now_ms = ToUnixMillis(now);
+  const std::int64_t window_start_ms = now_ms - kQuotaWindowMs;  // events after it count
+  // Only a helpdesk or admin retrieval can count against a quota (Decision::via_role).
+  const bool may_count = m.options.daily_quota > 0 && caller.kind == Caller::Kind::kUser &&
+                         (caller.roles.Has(Role::kHelpdesk) || caller.roles.Has(Role::kAdmin));
+  // Everything the store reads, from one snapshot: the device, its current version, the
+  // version asked for and the caller's quota window.
+  std::optional<storage::KeyVersionRow> current;
+  std::optional<storage::KeyVersionRow> asked;
+  std::optional<storage::QuotaWindow> used;
+  Impl::DeviceRead read =
+      m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow& device) -> Status {
+        ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(device));
+        if (version && !(current && current->version == *version)) {
+          ESCROW_ASSIGN_OR_RETURN(asked, txn.versions().Get(id, *version));
+        }
+        if (may_count) {
+          ESCROW_ASSIGN_OR_RETURN(used,
+                                  txn.limits().GetQuotaWindow(caller.principal(), window_start_ms));
+        }
+        return Status::Ok();
+      });
+  Result<storage::DeviceRow> row = std::move(read.device);
   if (!row.ok()) return deny(Action::kRetrieveCurrent, row.status());
   const Subject device_subject = SubjectOf(*row);
   if (!CanSee(caller, device_subject)) {
     return deny(Action::kRetrieveCurrent,
                 Status::NotFound("device not visible to caller", "device_not_found"));
   }
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
-                          m.store.CurrentKeyVersion(*row));
+  if (!read.more.ok()) {
+    return m.ReadFailed(caller, Action::kRetrieveCurrent, id, read.more,
+                        SaidInRetrieval(reason, version));
+  }
   // The version asked for: the current one unless another number is given.
   const storage::KeyVersionRow* target = current ? &*current : nullptr;
-  std::optional<storage::KeyVersionRow> asked;
   if (version && !(current && current->version == *version)) {
-    ESCROW_ASSIGN_OR_RETURN(asked, m.store.GetKeyVersion(id, *version));
-    if (asked && asked->state == "destroyed") asked.reset();
+    if (asked && asked->state == VersionState::kDestroyed) asked.reset();
     target = asked ? &*asked : nullptr;
   }
   const bool is_current = current ? target == &*current : target == nullptr;
@@ -203,8 +243,7 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
     return deny(action, no_key);
   }
   // A version is released only under the owner and ownership it was stored with.
-  const Subject recorded{target->owner,
-                         ParseOwnership(target->ownership).value_or(Ownership::kCorporate)};
+  const Subject recorded{target->owner, target->ownership};
   Decision d = Decide(caller, action, &recorded);
   if (!d.visible) return deny(action, no_key);  // a previous owner's version
   if (!d.allowed) return deny(action, d.denial);
@@ -217,19 +256,15 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
                                                 "control characters.",
                                                 "invalid_request"));
   }
-  const TimePoint now = m.clock.Now();
-  const std::int64_t now_ms = ToUnixMillis(now);
-  const std::int64_t window_start_ms = now_ms - kQuotaWindowMs;  // events after it count
   const bool quota_applies = d.via_role && m.options.daily_quota > 0;
   auto over_quota = [&](const storage::QuotaWindow& window) {
     return Status::ResourceExhausted("retrieval quota for 24 hours reached",
                                      SecondsUntilSlotFrees(window, now_ms), "rate_limited");
   };
   if (quota_applies) {
-    ESCROW_ASSIGN_OR_RETURN(storage::QuotaWindow used,
-                            m.store.GetQuotaWindow(caller.principal(), window_start_ms));
-    if (used.count >= m.options.daily_quota) {
-      return deny(action, over_quota(used), "alert: daily quota exceeded");
+    if (!used) return Status::Internal("the quota window was not read");
+    if (used->count >= m.options.daily_quota) {
+      return deny(action, over_quota(*used), "alert: daily quota exceeded");
     }
   }
 
@@ -244,13 +279,14 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
         // Counted again under the write lock, as concurrent releases may all have passed the
         // check above. A refusal rolls this change back, the event and the pruning alike.
         if (quota_applies) {
-          ESCROW_ASSIGN_OR_RETURN(storage::QuotaWindow used,
-                                  txn.AddQuotaEvent(caller.principal(), now_ms, window_start_ms));
-          if (used.count > m.options.daily_quota) return over_quota(used);
+          ESCROW_ASSIGN_OR_RETURN(
+              storage::QuotaWindow counted,
+              txn.limits().AddQuotaEvent(caller.principal(), now_ms, window_start_ms));
+          if (counted.count > m.options.daily_quota) return over_quota(counted);
         }
-        ESCROW_RETURN_IF_ERROR(txn.SetBurned(id, released));
+        ESCROW_RETURN_IF_ERROR(txn.versions().SetBurned(id, released));
         if (m.options.rotate_after_retrieval) {
-          ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, true));
+          ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true));
         }
         return Status::Ok();
       },

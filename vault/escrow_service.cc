@@ -14,6 +14,13 @@ bool IsValidLabel(std::string_view s) { return IsPlainText(s, 256); }
 
 std::int64_t NowMs(const Clock& clock) { return ToUnixMillis(clock.Now()); }
 
+// A stored row that cannot be ours (storage answers kDataLoss) is answered as a failed tag
+// is: one code and message for every integrity failure (STYLE §2).
+Status FromStore(Status s) {
+  if (s.code() != Code::kDataLoss) return s;
+  return Status::DataLoss("A stored record failed its integrity check.", "integrity_error");
+}
+
 }  // namespace
 
 // ---- Impl helpers ----------------------------------------------------------------------
@@ -50,17 +57,34 @@ Status EscrowService::Impl::AuditOk(const Caller& caller, Action action,
   return s;
 }
 
-Result<storage::DeviceRow> EscrowService::Impl::LoadDevice(std::string_view id) {
-  if (!IsValidDeviceId(id)) return Status::NotFound("no such device", "device_not_found");
-  Result<std::optional<storage::DeviceRow>> row = store.GetDevice(id);
-  if (!row.ok()) return row.status();
-  if (!row->has_value()) return Status::NotFound("no such device", "device_not_found");
-  return std::move(**row);
+EscrowService::Impl::DeviceRead EscrowService::Impl::ReadDevice(std::string_view id,
+                                                                const MoreReads& more) {
+  DeviceRead read;
+  if (!IsValidDeviceId(id)) return read;  // device_not_found, without a read
+  bool ran = false;
+  Status s = store.Read([&](storage::ReadTxn& txn) -> Status {
+    ran = true;
+    Result<std::optional<storage::DeviceRow>> row = txn.devices().Get(id);
+    if (!row.ok()) {
+      read.device = FromStore(row.status());
+      return Status::Ok();
+    }
+    if (!row->has_value()) return Status::Ok();  // device_not_found
+    read.device = std::move(**row);
+    if (more) read.more = more(txn, *read.device);
+    return Status::Ok();
+  });
+  if (!ran) {
+    read.device = s.ok() ? Status::Internal("the read transaction did not run") : s;
+  } else if (!s.ok() && read.device.ok() && read.more.ok()) {
+    read.more = s;  // the snapshot itself failed after the reads
+  }
+  return read;
 }
 
 Result<storage::DeviceRow> EscrowService::Impl::Authorize(const Caller& caller, Action action,
-                                                          std::string_view id) {
-  Result<storage::DeviceRow> row = LoadDevice(id);
+                                                          std::string_view id,
+                                                          Result<storage::DeviceRow> row) {
   if (!row.ok()) return Deny(caller, action, id, row.status());
   const Subject subject = SubjectOf(*row);
   Decision d = Decide(caller, action, &subject);
@@ -68,55 +92,46 @@ Result<storage::DeviceRow> EscrowService::Impl::Authorize(const Caller& caller, 
   return row;
 }
 
-Subject SubjectOf(const storage::DeviceRow& row) {
-  return Subject{row.owner, ParseOwnership(row.ownership).value_or(Ownership::kCorporate)};
+Status EscrowService::Impl::ReadFailed(const Caller& caller, Action action, std::string_view id,
+                                       Status status, std::string detail_prefix) {
+  if (status.code() != Code::kDataLoss) return status;
+  std::string detail = std::move(detail_prefix) + status.message();
+  return Deny(caller, action, id, FromStore(std::move(status)), std::move(detail));
 }
 
-Result<VersionState> ParseVersionState(std::string_view s) {
-  if (s == "active") return VersionState::kActive;
-  if (s == "superseded") return VersionState::kSuperseded;
-  if (s == "destroyed") return VersionState::kDestroyed;
-  return Status::DataLoss("unknown version state", "integrity_error");
-}
+Subject SubjectOf(const storage::DeviceRow& row) { return Subject{row.owner, row.ownership}; }
 
-Result<Device> DeviceFromRow(const storage::DeviceRow& row) {
-  std::optional<Platform> platform = ParsePlatform(row.platform);
-  std::optional<Ownership> ownership = ParseOwnership(row.ownership);
-  if (!platform || !ownership) {
-    return Status::DataLoss("device row holds an unknown platform or ownership",
-                            "integrity_error");
-  }
+Device ToDevice(const storage::DeviceRow& row,
+                const std::optional<storage::KeyVersionRow>& current) {
   Device d;
   d.id = row.id;
   d.serial = row.serial;
   d.name = row.name;
-  d.platform = *platform;
-  d.ownership = *ownership;
+  d.platform = row.platform;
+  d.ownership = row.ownership;
   d.owner = row.owner;
   d.encryption_enabled = row.encryption_enabled;
   d.rotation_pending = row.rotation_pending;
   if (row.last_checkin_ms) d.last_checkin_at = FromUnixMillis(*row.last_checkin_ms);
-  return d;
-}
-
-Result<Device> EscrowService::Impl::ToDevice(const storage::DeviceRow& row) {
-  ESCROW_ASSIGN_OR_RETURN(Device d, DeviceFromRow(row));
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> cur,
-                          store.CurrentKeyVersion(row));
-  if (cur) {
+  if (current) {
     d.has_recovery_key = true;
-    d.key_version = cur->version;
-    d.key_stored_at = FromUnixMillis(cur->stored_ms);
+    d.key_version = current->version;
+    d.key_stored_at = FromUnixMillis(current->stored_ms);
   }
   return d;
 }
 
-Result<std::uint32_t> EscrowService::Impl::ActiveMasterKeyVersion() {
-  Result<std::uint32_t> version = ReadMetaVersion(store, MetaKey::kActiveMasterKeyVersion);
+Result<std::uint32_t> EscrowService::Impl::ActiveMasterKeyVersion(storage::MetaReader& meta) {
+  Result<std::uint32_t> version = ReadMetaVersion(meta, MetaKey::kActiveMasterKeyVersion);
   if (!version.ok() && version.status().code() == Code::kNotFound) {
     return Status::Unavailable("no active master-key version in the database");
   }
   return version;
+}
+
+Result<std::uint32_t> EscrowService::Impl::ActiveMasterKeyVersion() {
+  return storage::ReadValue(
+      store, [](storage::ReadTxn& txn) { return ActiveMasterKeyVersion(txn.meta()); });
 }
 
 Result<SecretBytes> EscrowService::Impl::Open(const storage::KeyVersionRow& row) {
@@ -166,10 +181,23 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
                                           "invalid_request"));
   }
   std::lock_guard lock(m.StripeFor(id));
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::DeviceRow> existing, m.store.GetDevice(id));
+  // One snapshot: the device as it is, and the current version it will have under the spec's
+  // platform, owner and ownership (the upsert below changes no version's state, and the
+  // stripe lock keeps this node's other writes to the device out until it is answered).
+  storage::DeviceRow as_specified;
+  as_specified.id = std::string(id);
+  as_specified.platform = spec.platform;
+  as_specified.owner = spec.owner;
+  as_specified.ownership = spec.ownership;
+  std::optional<storage::DeviceRow> existing;
+  std::optional<storage::KeyVersionRow> current;
+  ESCROW_RETURN_IF_ERROR(FromStore(m.store.Read([&](storage::ReadTxn& txn) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(existing, txn.devices().Get(id));
+    ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(as_specified));
+    return Status::Ok();
+  })));
   const bool owner_changed =
-      existing && (existing->owner != spec.owner ||
-                   existing->ownership != OwnershipName(spec.ownership));
+      existing && (existing->owner != spec.owner || existing->ownership != spec.ownership);
   if (owner_changed) {
     Decision change = Decide(caller, Action::kChangeOwnership, nullptr);
     if (!change.allowed) {
@@ -190,8 +218,8 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
   row.id = std::string(id);
   row.serial = spec.serial;
   row.name = spec.name;
-  row.platform = std::string(PlatformName(spec.platform));
-  row.ownership = std::string(OwnershipName(spec.ownership));
+  row.platform = spec.platform;
+  row.ownership = spec.ownership;
   row.owner = spec.owner;
   row.encryption_enabled = spec.encryption_enabled;
   row.created_ms = existing ? existing->created_ms : now;
@@ -210,22 +238,29 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
   }
   Status s = m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
-        ESCROW_RETURN_IF_ERROR(txn.UpsertDevice(row));
+        ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(row));
         // The previous owner knows these keys: a rotation must move away from all of them.
-        if (owner_changed) ESCROW_RETURN_IF_ERROR(txn.BurnActiveKeyVersions(id));
+        if (owner_changed) ESCROW_RETURN_IF_ERROR(txn.versions().BurnActive(id));
         return Status::Ok();
       },
       std::move(events));
   if (!s.ok()) return s;
-  ESCROW_ASSIGN_OR_RETURN(Device device, m.ToDevice(row));
-  return PutDeviceResult{std::move(device), !existing.has_value()};
+  return PutDeviceResult{ToDevice(row, current), !existing.has_value()};
 }
 
 Result<Device> EscrowService::GetDevice(const Caller& caller, std::string_view id) {
   Impl& m = *impl_;
-  Result<storage::DeviceRow> row = m.Authorize(caller, Action::kViewDevice, id);
+  std::optional<storage::KeyVersionRow> current;
+  Impl::DeviceRead read =
+      m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow& row) -> Status {
+        ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(row));
+        return Status::Ok();
+      });
+  Result<storage::DeviceRow> row =
+      m.Authorize(caller, Action::kViewDevice, id, std::move(read.device));
   if (!row.ok()) return row.status();
-  ESCROW_ASSIGN_OR_RETURN(Device device, m.ToDevice(*row));
+  if (!read.more.ok()) return m.ReadFailed(caller, Action::kViewDevice, id, read.more);
+  Device device = ToDevice(*row, current);
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id));
   return device;
 }
@@ -250,16 +285,22 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
                   Status::InvalidArgument("owner and serial must be 1 to 256 characters.",
                                           "invalid_request"));
   }
-  Result<std::vector<storage::DeviceRow>> rows =
-      serial ? m.store.ListDevicesBySerial(*serial)
-             : m.store.ListDevicesByOwner(mine ? std::string_view(caller.user) : *owner);
-  if (!rows.ok()) return rows.status();
+  // The devices and their current versions, from one snapshot.
   std::vector<Device> out;
-  out.reserve(rows->size());
-  for (const storage::DeviceRow& row : *rows) {
-    ESCROW_ASSIGN_OR_RETURN(Device d, m.ToDevice(row));
-    out.push_back(std::move(d));
-  }
+  Status read = m.store.Read([&](storage::ReadTxn& txn) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(
+        std::vector<storage::DeviceRow> rows,
+        serial ? txn.devices().ListBySerial(*serial)
+               : txn.devices().ListByOwner(mine ? std::string_view(caller.user) : *owner));
+    out.reserve(rows.size());
+    for (const storage::DeviceRow& row : rows) {
+      ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
+                              txn.versions().Current(row));
+      out.push_back(ToDevice(row, current));
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return m.ReadFailed(caller, Action::kListOthers, {}, read);
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kListOthers, {},
                                    serial ? "serial" : (mine ? "own" : "owner")));
   return out;
@@ -268,12 +309,13 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
 Result<bool> EscrowService::CheckIn(const Caller& caller, std::string_view id) {
   Impl& m = *impl_;
   std::lock_guard lock(m.StripeFor(id));
-  Result<storage::DeviceRow> row = m.Authorize(caller, Action::kCheckIn, id);
+  Result<storage::DeviceRow> row =
+      m.Authorize(caller, Action::kCheckIn, id, m.ReadDevice(id).device);
   if (!row.ok()) return row.status();
   const std::int64_t now = NowMs(m.clock);
   const bool rotate = row->rotation_pending;
   ESCROW_RETURN_IF_ERROR(m.pipeline.Commit(
-      [&](storage::WriteTxn& txn) { return txn.SetCheckin(id, now); },
+      [&](storage::WriteTxn& txn) { return txn.devices().SetCheckin(id, now); },
       {m.Event(caller, Action::kCheckIn, id, "ok", {}, rotate ? "rotation_required" : "")}));
   return rotate;
 }
@@ -281,13 +323,14 @@ Result<bool> EscrowService::CheckIn(const Caller& caller, std::string_view id) {
 Status EscrowService::RequestRotation(const Caller& caller, std::string_view id) {
   Impl& m = *impl_;
   std::lock_guard lock(m.StripeFor(id));
-  Result<storage::DeviceRow> row = m.Authorize(caller, Action::kRequestRotation, id);
+  Result<storage::DeviceRow> row =
+      m.Authorize(caller, Action::kRequestRotation, id, m.ReadDevice(id).device);
   if (!row.ok()) return row.status();
   return m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
-        ESCROW_RETURN_IF_ERROR(txn.SetRotationPending(id, true));
+        ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true));
         // A requested rotation must move away from the keys in use now.
-        return txn.BurnActiveKeyVersions(id);
+        return txn.versions().BurnActive(id);
       },
       {m.Event(caller, Action::kRequestRotation, id, "ok")});
 }
@@ -295,14 +338,20 @@ Status EscrowService::RequestRotation(const Caller& caller, std::string_view id)
 Result<std::vector<VersionInfo>> EscrowService::ListVersions(const Caller& caller,
                                                              std::string_view id) {
   Impl& m = *impl_;
-  Result<storage::DeviceRow> row = m.Authorize(caller, Action::kViewDevice, id);
+  std::vector<storage::KeyVersionRow> rows;
+  Impl::DeviceRead read =
+      m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow&) -> Status {
+        ESCROW_ASSIGN_OR_RETURN(rows, txn.versions().List(id));
+        return Status::Ok();
+      });
+  Result<storage::DeviceRow> row =
+      m.Authorize(caller, Action::kViewDevice, id, std::move(read.device));
   if (!row.ok()) return row.status();
-  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> rows, m.store.ListKeyVersions(id));
+  if (!read.more.ok()) return m.ReadFailed(caller, Action::kViewDevice, id, read.more);
   std::vector<VersionInfo> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
-    ESCROW_ASSIGN_OR_RETURN(VersionState state, ParseVersionState(r.state));
-    out.push_back(VersionInfo{r.version, state, FromUnixMillis(r.stored_ms), r.stored_by});
+    out.push_back(VersionInfo{r.version, r.state, FromUnixMillis(r.stored_ms), r.stored_by});
   }
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id, "versions"));
   return out;
@@ -319,7 +368,9 @@ Result<AuditPage> EscrowService::ListAudit(const Caller& caller,
                   Status::InvalidArgument("limit must be 1 to 1000.", "invalid_request"));
   }
   ESCROW_ASSIGN_OR_RETURN(std::vector<storage::AuditRow> rows,
-                          m.store.ListAudit(after, limit + 1, device_id));
+                          storage::ReadValue(m.store, [&](storage::ReadTxn& txn) {
+                            return txn.audit().List(after, limit + 1, device_id);
+                          }));
   AuditPage page;
   const bool more = rows.size() > limit;
   if (more) rows.resize(limit);

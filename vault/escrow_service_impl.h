@@ -3,7 +3,9 @@
 // Private to vault/: the state shared by escrow_service*.cc.
 
 #include <array>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,20 +48,39 @@ struct EscrowService::Impl {
   Status AuditOk(const Caller& caller, Action action, std::string_view device_id,
                  std::string detail = {});
 
-  // Loads a device, or device_not_found.
-  Result<storage::DeviceRow> LoadDevice(std::string_view id);
-  // Loads a device and decides `action` on it for `caller`; every refusal is audited.
-  Result<storage::DeviceRow> Authorize(const Caller& caller, Action action, std::string_view id);
-  // The device as API.md shows it, from its row and its versions.
-  Result<Device> ToDevice(const storage::DeviceRow& row);
+  // What one request read about one device, from one snapshot.
+  struct DeviceRead {
+    // The device, or device_not_found (an invalid id, or none stored), or the failure to
+    // read it: callers audit any of these as a refusal.
+    Result<storage::DeviceRow> device = Status::NotFound("no such device", "device_not_found");
+    // The failure of the reads after the device's, if any.
+    Status more;
+  };
+  using MoreReads = std::function<Status(storage::ReadTxn&, const storage::DeviceRow&)>;
+  // One read transaction for a request about one device (one connection, one snapshot,
+  // instead of a lease per row): loads the device and, if found, runs `more` on the same
+  // snapshot. An invalid id reads nothing.
+  DeviceRead ReadDevice(std::string_view id, const MoreReads& more = nullptr);
+  // Decides `action` on a loaded device for `caller`; every refusal (a failed load included)
+  // is audited.
+  Result<storage::DeviceRow> Authorize(const Caller& caller, Action action, std::string_view id,
+                                       Result<storage::DeviceRow> row);
+  // A failed read after the device's: a row that cannot be ours is answered and audited as
+  // integrity_error (DESIGN.md, invariant 2); anything else (the database busy or gone) is
+  // returned as it is, unaudited.
+  // `detail_prefix` goes before the storage's message in the audit record.
+  Status ReadFailed(const Caller& caller, Action action, std::string_view id, Status status,
+                    std::string detail_prefix = {});
+  // The active master-key version, read in `meta`'s transaction or in one of its own.
+  static Result<std::uint32_t> ActiveMasterKeyVersion(storage::MetaReader& meta);
   Result<std::uint32_t> ActiveMasterKeyVersion();
   // Decrypts one stored version under the associated data of its own row.
   Result<SecretBytes> Open(const storage::KeyVersionRow& row);
 };
 
-// Converts a row to the domain type; kDataLoss on a value the code does not know.
-Result<Device> DeviceFromRow(const storage::DeviceRow& row);
-Result<VersionState> ParseVersionState(std::string_view s);
+// The device as API.md shows it, from its row and its current version (if any).
+Device ToDevice(const storage::DeviceRow& row,
+                const std::optional<storage::KeyVersionRow>& current);
 // The policy subject of a device: its present owner and ownership.
 Subject SubjectOf(const storage::DeviceRow& row);
 

@@ -7,11 +7,6 @@
 namespace escrow::vault {
 namespace {
 
-template <typename Source>
-Result<std::optional<std::string>> ReadText(Source& source, MetaKey key) {
-  return source.GetMeta(MetaKeyName(key));
-}
-
 Result<std::uint32_t> Required(MetaKey key, const std::optional<std::string>& text) {
   if (!text) {
     return Status::NotFound("no database meta " + std::string(MetaKeyName(key)));
@@ -51,37 +46,44 @@ Result<std::uint32_t> ParseMetaVersion(MetaKey key, std::string_view text) {
   return static_cast<std::uint32_t>(n);
 }
 
+Result<std::uint32_t> ReadMetaVersion(storage::MetaReader& meta, MetaKey key) {
+  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> text, meta.Get(MetaKeyName(key)));
+  return Required(key, text);
+}
+
 Result<std::uint32_t> ReadMetaVersion(storage::Store& store, MetaKey key) {
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadText(store, key));
-  return Required(key, text);
+  return storage::ReadValue(
+      store, [key](storage::ReadTxn& txn) { return ReadMetaVersion(txn.meta(), key); });
 }
 
-Result<std::uint32_t> ReadMetaVersion(storage::WriteTxn& txn, MetaKey key) {
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadText(txn, key));
-  return Required(key, text);
-}
-
-Result<std::optional<std::uint32_t>> ReadOptionalMetaVersion(storage::Store& store, MetaKey key) {
-  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadText(store, key));
+Result<std::optional<std::uint32_t>> ReadOptionalMetaVersion(storage::MetaReader& meta,
+                                                             MetaKey key) {
+  ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> text, meta.Get(MetaKeyName(key)));
   if (!text || text->empty()) return std::optional<std::uint32_t>();
   ESCROW_ASSIGN_OR_RETURN(std::uint32_t version, ParseMetaVersion(key, *text));
   return std::optional<std::uint32_t>(version);
 }
 
+Result<std::optional<std::uint32_t>> ReadOptionalMetaVersion(storage::Store& store, MetaKey key) {
+  return storage::ReadValue(
+      store, [key](storage::ReadTxn& txn) { return ReadOptionalMetaVersion(txn.meta(), key); });
+}
+
 Status WriteMetaVersion(storage::WriteTxn& txn, MetaKey key, std::uint32_t version) {
-  return txn.SetMeta(MetaKeyName(key), std::to_string(version));
+  return txn.meta().Set(MetaKeyName(key), std::to_string(version));
 }
 
 Status ClearMetaVersion(storage::WriteTxn& txn, MetaKey key) {
-  return txn.SetMeta(MetaKeyName(key), "");
+  return txn.meta().Set(MetaKeyName(key), "");
 }
 
 Result<std::optional<std::string>> ReadMetaText(storage::Store& store, MetaKey key) {
-  return ReadText(store, key);
+  return storage::ReadValue(
+      store, [key](storage::ReadTxn& txn) { return txn.meta().Get(MetaKeyName(key)); });
 }
 
 Status WriteMetaText(storage::WriteTxn& txn, MetaKey key, std::string_view text) {
-  return txn.SetMeta(MetaKeyName(key), text);
+  return txn.meta().Set(MetaKeyName(key), text);
 }
 
 }  // namespace escrow::vault

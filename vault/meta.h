@@ -26,13 +26,16 @@ std::string_view MetaKeyName(MetaKey key);
 // naming the key otherwise (an empty text included).
 Result<std::uint32_t> ParseMetaVersion(MetaKey key, std::string_view text);
 
-// Reads and parses the version under `key`, from the store or inside a write transaction
-// (a seal re-reads the active master-key version there so that a rotation cannot race it).
-// kNotFound if the row is absent; kDataLoss if it does not parse.
+// Reads and parses the version under `key` inside a transaction, read or write (a seal
+// re-reads the active master-key version in its write transaction so that a rotation cannot
+// race it), or in a read transaction of its own. kNotFound if the row is absent; kDataLoss if
+// it does not parse.
+Result<std::uint32_t> ReadMetaVersion(storage::MetaReader& meta, MetaKey key);
 Result<std::uint32_t> ReadMetaVersion(storage::Store& store, MetaKey key);
-Result<std::uint32_t> ReadMetaVersion(storage::WriteTxn& txn, MetaKey key);
 
 // For a version that may be unset (rotation_target): nullopt if the row is absent or empty.
+Result<std::optional<std::uint32_t>> ReadOptionalMetaVersion(storage::MetaReader& meta,
+                                                             MetaKey key);
 Result<std::optional<std::uint32_t>> ReadOptionalMetaVersion(storage::Store& store, MetaKey key);
 
 // Writes `version` in its canonical decimal form (what ParseMetaVersion reads back).

@@ -5,32 +5,6 @@
 
 namespace escrow::vault {
 
-std::string_view PlatformName(Platform p) {
-  switch (p) {
-    case Platform::kMacos: return "macos";
-    case Platform::kWindows: return "windows";
-    case Platform::kLinux: return "linux";
-  }
-  return "unknown";
-}
-
-std::optional<Platform> ParsePlatform(std::string_view s) {
-  if (s == "macos") return Platform::kMacos;
-  if (s == "windows") return Platform::kWindows;
-  if (s == "linux") return Platform::kLinux;
-  return std::nullopt;
-}
-
-std::string_view OwnershipName(Ownership o) {
-  return o == Ownership::kCorporate ? "corporate" : "personal";
-}
-
-std::optional<Ownership> ParseOwnership(std::string_view s) {
-  if (s == "corporate") return Ownership::kCorporate;
-  if (s == "personal") return Ownership::kPersonal;
-  return std::nullopt;
-}
-
 void RoleSet::AddByName(std::string_view name) {
   if (name == "helpdesk") Add(Role::kHelpdesk);
   if (name == "admin") Add(Role::kAdmin);
@@ -55,15 +29,6 @@ std::string Caller::RoleName() const {
     case Kind::kMdm: return "mdm";
     case Kind::kOperator: return "operator";
     case Kind::kUser: return roles.ToString();
-  }
-  return "unknown";
-}
-
-std::string_view VersionStateName(VersionState s) {
-  switch (s) {
-    case VersionState::kActive: return "active";
-    case VersionState::kSuperseded: return "superseded";
-    case VersionState::kDestroyed: return "destroyed";
   }
   return "unknown";
 }

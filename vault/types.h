@@ -6,17 +6,21 @@
 #include <string_view>
 
 #include "base/clock.h"
+#include "storage/row_enums.h"
 
 namespace escrow::vault {
 
-// The codes are part of the associated data (DESIGN.md): never renumber.
-enum class Platform : std::uint8_t { kMacos = 1, kWindows = 2, kLinux = 3 };
-enum class Ownership : std::uint8_t { kCorporate = 1, kPersonal = 2 };
-
-std::string_view PlatformName(Platform p);
-std::optional<Platform> ParsePlatform(std::string_view s);
-std::string_view OwnershipName(Ownership o);
-std::optional<Ownership> ParseOwnership(std::string_view s);
+// One enum per concept: platform, ownership and a key version's state are the rows' own
+// (storage/row_enums.h, with their one text mapping), so that a row read from the database
+// is already typed and a value the code does not know is kDataLoss there, not a default here.
+using storage::Ownership;
+using storage::OwnershipName;
+using storage::ParseOwnership;
+using storage::ParsePlatform;
+using storage::Platform;
+using storage::PlatformName;
+using storage::VersionState;
+using storage::VersionStateName;
 
 // Roles a signed-in user may hold on top of the owner's rights every user has.
 enum class Role : std::uint8_t { kHelpdesk = 1, kAdmin = 2, kAuditor = 4 };
@@ -81,9 +85,6 @@ struct DeviceSpec {
   std::string owner;
   bool encryption_enabled = false;
 };
-
-enum class VersionState { kActive, kSuperseded, kDestroyed };
-std::string_view VersionStateName(VersionState s);
 
 struct VersionInfo {
   std::uint32_t version = 0;

@@ -65,7 +65,7 @@ void ExpectAuditedInit(const fs::path& config_path, std::string_view mode) {
   OpenedVault v = OpenWritten(config_path, false);
   CHECK(vault::ReadMetaVersion(v.store(), vault::MetaKey::kActiveMasterKeyVersion).value() == 1);
   CHECK(vault::ReadMetaVersion(v.store(), vault::MetaKey::kAuditKeyVersion).value() == 1);
-  Result<std::optional<storage::AuditRow>> last = v.store().LastAudit();
+  Result<std::optional<storage::AuditRow>> last = storage::ReadValue(v.store(), [](storage::ReadTxn& rtx) { return rtx.audit().Last(); });
   REQUIRE(last.ok());
   REQUIRE(last->has_value());
   const storage::AuditRow& row = **last;

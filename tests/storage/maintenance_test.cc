@@ -10,6 +10,10 @@
 namespace escrow::storage {
 namespace {
 
+using testing::GetDevice;
+using testing::GetKeyVersion;
+using testing::LastAudit;
+using testing::ListAllDevices;
 using testing::MakeAudit;
 using testing::MakeDevice;
 using testing::MakeKeyVersion;
@@ -22,9 +26,9 @@ void Fill(Store& store, int devices) {
       const std::string id = "dev-" + std::to_string(i);
       DeviceRow row = MakeDevice(id);
       row.name = std::string(200, static_cast<char>('a' + i % 26));
-      ESCROW_RETURN_IF_ERROR(txn.UpsertDevice(row));
-      ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(MakeKeyVersion(id, 1)));
-      ESCROW_RETURN_IF_ERROR(txn.AppendAudit(MakeAudit(static_cast<std::uint64_t>(i) + 1, id)));
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(row));
+      ESCROW_RETURN_IF_ERROR(txn.versions().Insert(MakeKeyVersion(id, 1)));
+      ESCROW_RETURN_IF_ERROR(txn.audit().Append(MakeAudit(static_cast<std::uint64_t>(i) + 1, id)));
     }
     return Status::Ok();
   });
@@ -40,7 +44,7 @@ TEST_CASE("BackupTo writes a consistent copy that opens with the same rows",
   INFO(s.ToString());
   REQUIRE(s.ok());
   // Writes after the backup are not in it.
-  MustWrite(*store, [](WriteTxn& txn) { return txn.UpsertDevice(MakeDevice("later")); });
+  MustWrite(*store, [](WriteTxn& txn) { return txn.devices().Upsert(MakeDevice("later")); });
 
   CHECK_FALSE(std::filesystem::exists(backup + ".partial"));
   struct stat st {};
@@ -53,15 +57,15 @@ TEST_CASE("BackupTo writes a consistent copy that opens with the same rows",
   INFO(copy.status().ToString());
   REQUIRE(copy.ok());
   CHECK((*copy)->IntegrityCheck().ok());
-  auto devices = (*copy)->ListAllDevices(1000);
+  auto devices = ListAllDevices(**copy, 1000);
   REQUIRE(devices.ok());
   CHECK(devices->size() == 50);
-  CHECK_FALSE((*copy)->GetDevice("later")->has_value());
-  auto version = (*copy)->GetKeyVersion("dev-7", 1);
+  CHECK_FALSE(GetDevice(**copy, "later")->has_value());
+  auto version = GetKeyVersion(**copy, "dev-7", 1);
   REQUIRE(version.ok());
   REQUIRE(version->has_value());
   CHECK((*version)->ciphertext == MakeKeyVersion("dev-7", 1).ciphertext);
-  auto head = (*copy)->LastAudit();
+  auto head = LastAudit(**copy);
   REQUIRE(head.ok());
   CHECK((*head)->seq == 50);
 

@@ -16,6 +16,12 @@
 namespace escrow::storage {
 namespace {
 
+using testing::CountByMasterKey;
+using testing::CurrentKeyVersion;
+using testing::GetDevice;
+using testing::GetMeta;
+using testing::GetQuotaWindow;
+using testing::ListKeyVersions;
 using testing::MakeDevice;
 using testing::MustWrite;
 using testing::RawExec;
@@ -68,15 +74,15 @@ TEST_CASE("Store keeps its data across a reopen", "[storage][migrations]") {
   StoreFixture f;
   {
     auto store = f.Open();
-    MustWrite(*store, [](WriteTxn& txn) { return txn.UpsertDevice(MakeDevice("dev-1")); });
-    MustWrite(*store, [](WriteTxn& txn) { return txn.SetMeta("active_master_key", "3"); });
+    MustWrite(*store, [](WriteTxn& txn) { return txn.devices().Upsert(MakeDevice("dev-1")); });
+    MustWrite(*store, [](WriteTxn& txn) { return txn.meta().Set("active_master_key", "3"); });
   }
   auto store = f.Open(/*create=*/false);
-  auto device = store->GetDevice("dev-1");
+  auto device = GetDevice(*store, "dev-1");
   REQUIRE(device.ok());
   REQUIRE(device->has_value());
   CHECK((*device)->owner == "alice");
-  auto meta = store->GetMeta("active_master_key");
+  auto meta = GetMeta(*store, "active_master_key");
   REQUIRE(meta.ok());
   CHECK(*meta == std::optional<std::string>("3"));
 }
@@ -87,10 +93,10 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   {
     auto store = f.Open();
     MustWrite(*store, [](WriteTxn& txn) {
-      ESCROW_RETURN_IF_ERROR(txn.UpsertDevice(MakeDevice("dev-1")));
-      ESCROW_RETURN_IF_ERROR(txn.InsertKeyVersion(testing::MakeKeyVersion("dev-1", 1)));
-      ESCROW_RETURN_IF_ERROR(txn.SetKeyVersionState("dev-1", 1, "superseded"));
-      return txn.InsertKeyVersion(testing::MakeKeyVersion("dev-1", 2));
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("dev-1")));
+      ESCROW_RETURN_IF_ERROR(txn.versions().Insert(testing::MakeKeyVersion("dev-1", 1)));
+      ESCROW_RETURN_IF_ERROR(txn.versions().SetState("dev-1", 1, VersionState::kSuperseded));
+      return txn.versions().Insert(testing::MakeKeyVersion("dev-1", 2));
     });
   }
   // Back to what a vault of schema 2 left on disk.
@@ -103,30 +109,36 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   CHECK(store->schema_version() == LatestSchemaVersion());
   CHECK(QueryOne(f.path, "SELECT count(*) FROM sqlite_schema WHERE name = "
                          "'key_versions_active'") == "1");
-  auto device = store->GetDevice("dev-1");
+  auto device = GetDevice(*store, "dev-1");
   REQUIRE(device.ok());
   REQUIRE(device->has_value());
-  auto current = store->CurrentKeyVersion(**device);
+  auto current = CurrentKeyVersion(*store, **device);
   REQUIRE(current.ok());
   REQUIRE(current->has_value());
   CHECK((*current)->version == 2u);  // the rows written before the upgrade are indexed
-  auto versions = store->ListKeyVersions("dev-1");
+  auto versions = ListKeyVersions(*store, "dev-1");
   REQUIRE(versions.ok());
   REQUIRE(versions->size() == 2);  // migration 4 moved every row
-  CHECK((*versions)[0].state == "superseded");
+  CHECK((*versions)[0].state == VersionState::kSuperseded);
   CHECK((*versions)[0].ciphertext == testing::MakeKeyVersion("dev-1", 1).ciphertext);
-  auto counts = store->CountByMasterKey();
+  auto counts = CountByMasterKey(*store);
   REQUIRE(counts.ok());
   CHECK(*counts == std::vector<std::pair<std::uint32_t, std::int64_t>>{{1, 2}});
   // The checks and the count triggers are in force on the rebuilt table.
   KeyVersionRow bad = testing::MakeKeyVersion("dev-1", 3);
-  bad.state = "lost";
-  CHECK(store->Write([&](WriteTxn& txn) { return txn.InsertKeyVersion(bad); }).code() ==
+  bad.state = static_cast<VersionState>(0);  // no text: refused before it reaches the table
+  CHECK(store->Write([&](WriteTxn& txn) { return txn.versions().Insert(bad); }).code() ==
         Code::kInvalidArgument);
+  // The table's own check, reached with SQL as an operator's sqlite3 would.
+  CHECK(RawExec(f.path,
+                "INSERT INTO key_versions SELECT device_id, 9, kind, owner, ownership, "
+                "master_key_version, iv, ciphertext, tag, 'lost', stored_ms, stored_by, burned "
+                "FROM key_versions WHERE device_id = 'dev-1' AND version = 1") ==
+        SQLITE_CONSTRAINT);
   MustWrite(*store, [](WriteTxn& txn) {
-    return txn.InsertKeyVersion(testing::MakeKeyVersion("dev-1", 3));
+    return txn.versions().Insert(testing::MakeKeyVersion("dev-1", 3));
   });
-  auto after = store->CountByMasterKey();
+  auto after = CountByMasterKey(*store);
   REQUIRE(after.ok());
   CHECK(*after == std::vector<std::pair<std::uint32_t, std::int64_t>>{{1, 3}});
 }
@@ -160,7 +172,7 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
   CHECK(now_ms < midnight_ms + kDayMs + 60'000);  // a minute's slack across midnight
   auto count = [&](std::string_view principal) {
     Result<QuotaWindow> window =
-        store->GetQuotaWindow(principal, std::numeric_limits<std::int64_t>::min());
+        GetQuotaWindow(*store, principal, std::numeric_limits<std::int64_t>::min());
     REQUIRE(window.ok());
     return window->count;
   };
@@ -170,7 +182,8 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
   CHECK(QueryOne(f.path, "SELECT count(*) FROM quota") == "0");
   // The upgraded table takes events.
   MustWrite(*store, [&](WriteTxn& txn) -> Status {
-    ESCROW_ASSIGN_OR_RETURN(QuotaWindow w, txn.AddQuotaEvent("hd-1", now_ms, now_ms - kDayMs));
+    ESCROW_ASSIGN_OR_RETURN(QuotaWindow w,
+                            txn.limits().AddQuotaEvent("hd-1", now_ms, now_ms - kDayMs));
     return w.count == 4 ? Status::Ok() : Status::Internal("count " + std::to_string(w.count));
   });
 }

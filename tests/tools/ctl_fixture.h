@@ -101,7 +101,8 @@ class CtlFixture {
   // Inserts devices [first, first+n) with one key version each, sealed under the active
   // master key with the vault's own associated data, in large transactions.
   void Populate(std::size_t first, std::size_t n) {
-    Result<std::optional<std::string>> active = store_->GetMeta("active_master_key_version");
+    Result<std::optional<std::string>> active = storage::ReadValue(
+        *store_, [](storage::ReadTxn& txn) { return txn.meta().Get("active_master_key_version"); });
     REQUIRE(active.ok());
     const auto mkv = static_cast<std::uint32_t>(std::stoul(active->value()));
     const std::int64_t now = ToUnixMillis(Clock::System().Now());
@@ -113,8 +114,8 @@ class CtlFixture {
         d.id = DeviceId(i);
         d.serial = "SN" + std::to_string(i);
         d.name = "Mac " + std::to_string(i);
-        d.platform = "macos";
-        d.ownership = "corporate";
+        d.platform = storage::Platform::kMacos;
+        d.ownership = storage::Ownership::kCorporate;
         d.owner = OwnerOf(i);
         d.encryption_enabled = true;
         d.last_checkin_ms = now;
@@ -122,11 +123,11 @@ class CtlFixture {
         storage::KeyVersionRow v;
         v.device_id = d.id;
         v.version = 1;
-        v.kind = "macos";
+        v.kind = storage::Platform::kMacos;
         v.owner = d.owner;
-        v.ownership = "corporate";
+        v.ownership = storage::Ownership::kCorporate;
         v.master_key_version = mkv;
-        v.state = "active";
+        v.state = storage::VersionState::kActive;
         v.stored_ms = now;
         v.stored_by = "mdm";
         const Bytes aad = vault::RecoveryKeyAad(vault::Platform::kMacos, d.id, 1, mkv,
@@ -140,8 +141,8 @@ class CtlFixture {
       }
       Status s = store_->Write([&](storage::WriteTxn& txn) -> Status {
         for (const auto& [d, v] : rows) {
-          if (Status e = txn.UpsertDevice(d); !e.ok()) return e;
-          if (Status e = txn.InsertKeyVersion(v); !e.ok()) return e;
+          if (Status e = txn.devices().Upsert(d); !e.ok()) return e;
+          if (Status e = txn.versions().Insert(v); !e.ok()) return e;
         }
         return Status::Ok();
       });
@@ -161,7 +162,8 @@ class CtlFixture {
 
   // Counts per master-key version, zeros left out.
   std::map<std::uint32_t, std::int64_t> Counts() {
-    Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> c = store_->CountByMasterKey();
+    Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> c = storage::ReadValue(
+        *store_, [](storage::ReadTxn& txn) { return txn.versions().CountByMasterKey(); });
     REQUIRE(c.ok());
     std::map<std::uint32_t, std::int64_t> out;
     for (const auto& [v, n] : *c) {

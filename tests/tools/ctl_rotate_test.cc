@@ -84,7 +84,8 @@ void RotateUnderTraffic(std::size_t records) {
   }
   CHECK(bad == 0);
   // Older versions of the devices that got new keys were re-encrypted too.
-  Result<std::vector<storage::KeyVersionRow>> versions = f.store().ListKeyVersions("dev-0");
+  Result<std::vector<storage::KeyVersionRow>> versions = storage::ReadValue(
+      f.store(), [](storage::ReadTxn& txn) { return txn.versions().List("dev-0"); });
   REQUIRE(versions.ok());
   for (const storage::KeyVersionRow& v : *versions) CHECK(v.master_key_version == 2);
 }

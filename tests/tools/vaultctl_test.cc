@@ -230,13 +230,16 @@ TEST_CASE("vaultctl init --dev creates the dev state of API.md", "[tools][vaultc
     options.path = (state / "vault.db").string();
     Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(options);
     REQUIRE(store.ok());
-    Result<std::optional<std::string>> master = (*store)->GetMeta("active_master_key_version");
+    Result<std::optional<std::string>> master = storage::ReadValue(
+        **store, [](storage::ReadTxn& txn) { return txn.meta().Get("active_master_key_version"); });
     REQUIRE(master.ok());
     CHECK(*master == std::optional<std::string>("1"));
-    Result<std::optional<std::string>> audit_key = (*store)->GetMeta("audit_key_version");
+    Result<std::optional<std::string>> audit_key = storage::ReadValue(
+        **store, [](storage::ReadTxn& txn) { return txn.meta().Get("audit_key_version"); });
     REQUIRE(audit_key.ok());
     CHECK(*audit_key == std::optional<std::string>("1"));
-    Result<std::optional<storage::AuditRow>> last = (*store)->LastAudit();
+    Result<std::optional<storage::AuditRow>> last =
+        storage::ReadValue(**store, [](storage::ReadTxn& txn) { return txn.audit().Last(); });
     REQUIRE(last.ok());
     REQUIRE(last->has_value());
     const storage::AuditRow& row = **last;

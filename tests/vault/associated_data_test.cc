@@ -35,9 +35,9 @@ storage::KeyVersionRow Row() {
   storage::KeyVersionRow row;
   row.device_id = "mac-1";
   row.version = 2;
-  row.kind = "macos";
+  row.kind = Platform::kMacos;
   row.owner = "alice";
-  row.ownership = "personal";
+  row.ownership = Ownership::kPersonal;
   row.master_key_version = 3;
   return row;
 }
@@ -58,11 +58,12 @@ TEST_CASE("AadForRow is the associated data of the row's recorded fields", "[vau
 
 TEST_CASE("AadForRow refuses a row we cannot have written", "[vault][aad]") {
   std::vector<storage::KeyVersionRow> bad(5, Row());
-  bad[0].kind = "amiga";
-  bad[1].ownership = "borrowed";
+  // Typed rows hold only known values when read; a row built in code may still hold others.
+  bad[0].kind = static_cast<Platform>(0x41);
+  bad[1].ownership = static_cast<Ownership>(9);
   bad[2].owner.assign(65536, 'o');
   bad[3].device_id.assign(65536, 'd');
-  bad[4].kind = "";
+  bad[4].kind = static_cast<Platform>(0);
   for (const storage::KeyVersionRow& row : bad) {
     for (const Result<Bytes>& aad : {AadForRow(row), AadForRow(row, 9)}) {
       REQUIRE_FALSE(aad.ok());

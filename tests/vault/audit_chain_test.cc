@@ -80,7 +80,8 @@ TEST_CASE("Recomputing the chain after an edit fails the group MAC", "[vault][au
   Fill(f, 3);
   // Rewrite record 2 and recompute the hashes of 2 and 3 in software, as an attacker could:
   // only the HSM's MAC on the head catches it.
-  std::vector<storage::AuditRow> rows = *f.store().ListAudit(0, 10, std::nullopt);
+  std::vector<storage::AuditRow> rows = *storage::ReadValue(
+      f.store(), [](storage::ReadTxn& txn) { return txn.audit().List(0, 10, std::nullopt); });
   rows[1].detail = "forged";
   Bytes prev = rows[0].hash;
   for (std::size_t i = 1; i < rows.size(); ++i) {
@@ -128,7 +129,8 @@ TEST_CASE("Every audit field is stored as clean UTF-8 of bounded length, whateve
               .Append(AuditEvent{hostile, hostile, hostile, hostile, hostile, hostile, hostile})
               .ok());
   REQUIRE(f.audit().Append(AuditEvent{"alice", "user", "ok.event", "mac-1", "ok", "", "n=1"}).ok());
-  Result<std::vector<storage::AuditRow>> rows = f.store().ListAudit(0, 10, std::nullopt);
+  Result<std::vector<storage::AuditRow>> rows = storage::ReadValue(
+      f.store(), [](storage::ReadTxn& txn) { return txn.audit().List(0, 10, std::nullopt); });
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 2);
   const AuditRecord r = ToAuditRecord((*rows)[0]);
@@ -164,7 +166,8 @@ TEST_CASE("A ceremony's JSON detail is stored unchanged, escapes and length alik
   REQUIRE(f.audit()
               .Append(AuditEvent{"root", "operator", "ceremony.backup", "", "ok", "", detail})
               .ok());
-  Result<std::vector<storage::AuditRow>> rows = f.store().ListAudit(0, 10, std::nullopt);
+  Result<std::vector<storage::AuditRow>> rows = storage::ReadValue(
+      f.store(), [](storage::ReadTxn& txn) { return txn.audit().List(0, 10, std::nullopt); });
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 1);
   CHECK(ToAuditRecord(rows->front()).event.detail == detail);

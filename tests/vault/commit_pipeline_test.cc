@@ -32,13 +32,13 @@ AuditEvent EventNamed(const std::string& detail) {
 // A change that writes meta `key` and then fails or succeeds.
 CommitPipeline::Change SetMetaChange(std::string key, bool fail) {
   return [key = std::move(key), fail](storage::WriteTxn& txn) -> Status {
-    ESCROW_RETURN_IF_ERROR(txn.SetMeta(key, "1"));
+    ESCROW_RETURN_IF_ERROR(txn.meta().Set(key, "1"));
     return fail ? Status::FailedPrecondition("refused on purpose") : Status::Ok();
   };
 }
 
 bool HasMeta(VaultFixture& f, const std::string& key) {
-  Result<std::optional<std::string>> v = f.store().GetMeta(key);
+  Result<std::optional<std::string>> v = storage::ReadValue(f.store(), [&](storage::ReadTxn& rtx) { return rtx.meta().Get(key); });
   return v.ok() && v->has_value();
 }
 
@@ -100,13 +100,13 @@ TEST_CASE("A failing change writes neither itself nor its events", "[vault][audi
   Fill(f, 1);
   Status s = f.audit().Commit(
       [](storage::WriteTxn& txn) -> Status {
-        ESCROW_RETURN_IF_ERROR(txn.SetMeta("probe", "1"));
+        ESCROW_RETURN_IF_ERROR(txn.meta().Set("probe", "1"));
         return Status::FailedPrecondition("no");
       },
       {AuditEvent{"a", "user", "x", "", "ok", "", ""}});
   CHECK(s.code() == Code::kFailedPrecondition);
   CHECK(f.audit().head().seq == 1);
-  CHECK_FALSE(f.store().GetMeta("probe")->has_value());
+  CHECK_FALSE(storage::ReadValue(f.store(), [&](storage::ReadTxn& rtx) { return rtx.meta().Get("probe"); })->has_value());
 }
 
 TEST_CASE("Many threads commit at once: each returns only after its own commit is visible, "
@@ -147,7 +147,7 @@ TEST_CASE("Many threads commit at once: each returns only after its own commit i
   CHECK(wrong_status == 0);
   CHECK(not_visible == 0);
 
-  Result<std::vector<storage::AuditRow>> rows = f.store().ListAudit(0, 10000, std::nullopt);
+  Result<std::vector<storage::AuditRow>> rows = storage::ReadValue(f.store(), [&](storage::ReadTxn& rtx) { return rtx.audit().List(0, 10000, std::nullopt); });
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == static_cast<std::size_t>(events_ok.load()));
   for (std::size_t i = 0; i < rows->size(); ++i) CHECK((*rows)[i].seq == i + 1);
@@ -204,7 +204,7 @@ TEST_CASE("Commits queued behind a leader go out as one group: one MAC and one c
   }
   // The leader's group, then one group of the six followers.
   CHECK(f.checkpoints().size() == checkpoints_before + 2);
-  Result<std::vector<storage::AuditRow>> rows = f.store().ListAudit(0, 100, std::nullopt);
+  Result<std::vector<storage::AuditRow>> rows = storage::ReadValue(f.store(), [&](storage::ReadTxn& rtx) { return rtx.audit().List(0, 100, std::nullopt); });
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 1 + kFollowers - 1);
   CHECK(rows->front().detail == "leader");
@@ -233,7 +233,7 @@ TEST_CASE("A group holds at most batch_max commits", "[vault][audit][pipeline]")
   leader.join();
   for (auto& t : followers) t.join();
   // The leader alone, then the five queued followers as 2 + 2 + 1.
-  Result<std::vector<storage::AuditRow>> rows = f.store().ListAudit(0, 100, std::nullopt);
+  Result<std::vector<storage::AuditRow>> rows = storage::ReadValue(f.store(), [&](storage::ReadTxn& rtx) { return rtx.audit().List(0, 100, std::nullopt); });
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 6);
   std::vector<bool> sealed;
@@ -276,7 +276,7 @@ TEST_CASE("A group whose MAC fails fails every commit in it with kUnavailable an
     CHECK_FALSE(HasMeta(f, "doomed-" + std::to_string(i)));
   }
   CHECK(broken.head().seq == 1);
-  CHECK(f.store().LastAudit()->value().seq == 1);
+  CHECK(storage::ReadValue(f.store(), [&](storage::ReadTxn& rtx) { return rtx.audit().Last(); })->value().seq == 1);
   // The vault's own pipeline goes on from the same head.
   Fill(f, 1);
   CHECK(f.audit().head().seq == 2);
@@ -287,7 +287,7 @@ TEST_CASE("A pipeline that was not started refuses commits", "[vault][audit][pip
   VaultFixture f;
   CommitPipeline idle(f.keys(), f.store(), f.clock(), 1, {});
   CHECK(idle.Append(EventNamed("x")).code() == Code::kUnavailable);
-  CHECK(f.store().LastAudit()->has_value() == false);
+  CHECK(storage::ReadValue(f.store(), [&](storage::ReadTxn& rtx) { return rtx.audit().Last(); })->has_value() == false);
 }
 
 }  // namespace

@@ -127,7 +127,9 @@ TEST_CASE("A denial changes nothing but the audit trail", "[vault][service]") {
   auto snapshot = [&] {
     Device d = *s.GetDevice(Admin(), "mac-1");
     return std::make_tuple(d.rotation_pending, d.key_version, d.owner, d.name,
-                           f.store().ListKeyVersions("mac-1")->size());
+                           storage::ReadValue(f.store(), [](storage::ReadTxn& txn) {
+                             return txn.versions().List("mac-1");
+                           })->size());
   };
   const auto before = snapshot();
   const std::uint64_t seq_before = f.audit().head().seq;
@@ -253,8 +255,10 @@ void AdvanceToUtc(testing::ManualClock& clock, int hour, int minute) {
 
 // How many of the principal's retrievals the quota counts now.
 std::int64_t QuotaUsed(VaultFixture& f, std::string_view principal) {
-  Result<storage::QuotaWindow> window =
-      f.store().GetQuotaWindow(principal, ToUnixMillis(f.clock().Now() - std::chrono::hours(24)));
+  Result<storage::QuotaWindow> window = storage::ReadValue(f.store(), [&](storage::ReadTxn& txn) {
+    return txn.limits().GetQuotaWindow(principal,
+                                       ToUnixMillis(f.clock().Now() - std::chrono::hours(24)));
+  });
   REQUIRE(window.ok());
   return window->count;
 }

@@ -140,7 +140,10 @@ TEST_CASE("If the audit record cannot be written, no key is released", "[vault][
   Result<Device> d = f.service().GetDevice(Mdm(), "mac-1");
   REQUIRE(d.ok());
   CHECK_FALSE(d->rotation_pending);
-  CHECK_FALSE(f.store().ListKeyVersions("mac-1")->front().burned);
+  CHECK_FALSE(storage::ReadValue(f.store(),
+                                 [](storage::ReadTxn& txn) { return txn.versions().List("mac-1"); })
+                  ->front()
+                  .burned);
 }
 
 }  // namespace

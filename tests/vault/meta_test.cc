@@ -49,9 +49,9 @@ TEST_CASE("ReadMetaVersion reads the store and a write transaction alike", "[vau
 
   REQUIRE(store
               .Write([](storage::WriteTxn& txn) -> Status {
-                ESCROW_RETURN_IF_ERROR(txn.SetMeta("active_master_key_version", "7"));
-                ESCROW_RETURN_IF_ERROR(txn.SetMeta("audit_key_version", "0"));
-                return txn.SetMeta("rotation_target", "");
+                ESCROW_RETURN_IF_ERROR(txn.meta().Set("active_master_key_version", "7"));
+                ESCROW_RETURN_IF_ERROR(txn.meta().Set("audit_key_version", "0"));
+                return txn.meta().Set("rotation_target", "");
               })
               .ok());
   CHECK(*ReadMetaVersion(store, kActive) == 7);
@@ -61,13 +61,13 @@ TEST_CASE("ReadMetaVersion reads the store and a write transaction alike", "[vau
   REQUIRE(store
               .Write([](storage::WriteTxn& txn) -> Status {
                 Result<std::uint32_t> active =
-                    ReadMetaVersion(txn, MetaKey::kActiveMasterKeyVersion);
+                    ReadMetaVersion(txn.meta(), MetaKey::kActiveMasterKeyVersion);
                 if (!active.ok() || *active != 7) return Status::Internal("txn read");
-                if (ReadMetaVersion(txn, MetaKey::kAuditKeyVersion).status().code() !=
+                if (ReadMetaVersion(txn.meta(), MetaKey::kAuditKeyVersion).status().code() !=
                     Code::kDataLoss) {
                   return Status::Internal("txn parse");
                 }
-                return txn.SetMeta("rotation_target", "8");
+                return txn.meta().Set("rotation_target", "8");
               })
               .ok());
   Result<std::optional<std::uint32_t>> target =
@@ -75,8 +75,8 @@ TEST_CASE("ReadMetaVersion reads the store and a write transaction alike", "[vau
   REQUIRE(target.ok());
   CHECK(*target == std::optional<std::uint32_t>(8));
 
-  REQUIRE(
-      store.Write([](storage::WriteTxn& txn) { return txn.SetMeta("rotation_target", "x"); }).ok());
+  REQUIRE(store.Write([](storage::WriteTxn& txn) { return txn.meta().Set("rotation_target", "x"); })
+              .ok());
   CHECK(ReadOptionalMetaVersion(store, MetaKey::kRotationTarget).status().code() ==
         Code::kDataLoss);
 }
@@ -99,7 +99,7 @@ TEST_CASE("Meta writers store what the readers parse back, under the rows' own n
               })
               .ok());
   CHECK(*ReadMetaVersion(store, kActive) == 4294967295U);
-  CHECK(*store.GetMeta("active_master_key_version") == std::optional<std::string>("4294967295"));
+  CHECK(*storage::ReadValue(store, [&](storage::ReadTxn& rtx) { return rtx.meta().Get("active_master_key_version"); }) == std::optional<std::string>("4294967295"));
   CHECK(*ReadOptionalMetaVersion(store, MetaKey::kRotationTarget) ==
         std::optional<std::uint32_t>(3));
   CHECK(*ReadMetaText(store, MetaKey::kLastBackup) ==
@@ -110,7 +110,7 @@ TEST_CASE("Meta writers store what the readers parse back, under the rows' own n
                 return ClearMetaVersion(txn, MetaKey::kRotationTarget);
               })
               .ok());
-  CHECK(*store.GetMeta("rotation_target") == std::optional<std::string>(""));
+  CHECK(*storage::ReadValue(store, [&](storage::ReadTxn& rtx) { return rtx.meta().Get("rotation_target"); }) == std::optional<std::string>(""));
   CHECK_FALSE(ReadOptionalMetaVersion(store, MetaKey::kRotationTarget)->has_value());
   CHECK_FALSE(ReadMetaText(store, MetaKey::kAuditKeyVersion)->has_value());
 }

@@ -14,8 +14,8 @@ VaultFixture::VaultFixture(vault::EscrowOptions options) : options_(options) {
   REQUIRE(store.ok());
   REQUIRE((*store)
               ->Write([](storage::WriteTxn& txn) {
-                ESCROW_RETURN_IF_ERROR(txn.SetMeta("active_master_key_version", "1"));
-                return txn.SetMeta("audit_key_version", "1");
+                ESCROW_RETURN_IF_ERROR(txn.meta().Set("active_master_key_version", "1"));
+                return txn.meta().Set("audit_key_version", "1");
               })
               .ok());
   Open();

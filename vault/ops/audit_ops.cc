@@ -39,7 +39,7 @@ Result<AuditExportReport> ExportAudit(const AuditExportOptions& options, storage
   std::uint64_t after = 0;
   for (;;) {
     ESCROW_ASSIGN_OR_RETURN(std::vector<storage::AuditRow> page,
-                            store.ListAudit(after, kPage, std::nullopt));
+                            storage::ReadValue(store, [&](storage::ReadTxn& rtx) { return rtx.audit().List(after, kPage, std::nullopt); }));
     for (const storage::AuditRow& row : page) {
       after = row.seq;
       if (since_ms && row.time_ms < *since_ms) continue;

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 Result<vault::AuditHead> HeadOf(const fs::path& path) {
   ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> copy, OpenStore(path.string(), false, 1));
   ESCROW_RETURN_IF_ERROR(copy->IntegrityCheck());
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> last, copy->LastAudit());
+  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> last, storage::ReadValue(*copy, [](storage::ReadTxn& rtx) { return rtx.audit().Last(); }));
   if (!last) return vault::AuditHead{0, std::string(64, '0')};
   return vault::AuditHead{last->seq, HexEncode(last->hash)};
 }

@@ -63,7 +63,7 @@ Result<BatchCount> CommitBatch(storage::Store& store, const std::vector<Resealed
   Status written = store.Write([&](storage::WriteTxn& txn) -> Status {
     count = {};
     for (const Resealed& r : resealed) {
-      Status s = txn.ReplaceSealed(r.device_id, r.version, from, to, r.sealed.iv,
+      Status s = txn.versions().ReplaceSealed(r.device_id, r.version, from, to, r.sealed.iv,
                                    r.sealed.ciphertext, r.sealed.tag);
       if (s.code() == Code::kNotFound) {
         ++count.skipped;
@@ -105,7 +105,9 @@ Status ReencryptVersion(const Vault& v, std::uint32_t from, std::uint32_t to,
     bool found = false;
     for (;;) {
       Result<std::vector<storage::KeyVersionRow>> rows =
-          v.store.ListSealedUnder(from, std::max<std::size_t>(o.batch, 1), after);
+          storage::ReadValue(v.store, [&](storage::ReadTxn& rtx) {
+            return rtx.versions().ListSealedUnder(from, std::max<std::size_t>(o.batch, 1), after);
+          });
       if (!rows.ok()) {
         (void)settle();
         return rows.status();
@@ -150,7 +152,7 @@ Status ReencryptVersion(const Vault& v, std::uint32_t from, std::uint32_t to,
 // The old versions that still seal records (every version but `target` with a count > 0).
 Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> OldVersions(storage::Store& store,
                                                                         std::uint32_t target) {
-  ESCROW_ASSIGN_OR_RETURN(auto counts, store.CountByMasterKey());
+  ESCROW_ASSIGN_OR_RETURN(auto counts, storage::ReadValue(store, [&](storage::ReadTxn& rtx) { return rtx.versions().CountByMasterKey(); }));
   std::vector<std::pair<std::uint32_t, std::int64_t>> old;
   for (const auto& [version, n] : counts) {
     if (version != target && n > 0) old.emplace_back(version, n);
@@ -296,7 +298,7 @@ Result<RotateReport> Rotate(const RotateOptions& o, const Vault& v) {
   }
   out << "\n";
   if (o.retire_old) ESCROW_RETURN_IF_ERROR(RetireOld(v, o, target, out, report));
-  ESCROW_ASSIGN_OR_RETURN(report.counts, v.store.CountByMasterKey());
+  ESCROW_ASSIGN_OR_RETURN(report.counts, storage::ReadValue(v.store, [&](storage::ReadTxn& rtx) { return rtx.versions().CountByMasterKey(); }));
   out << "records per master key version:";
   if (report.counts.empty()) out << " none";
   for (const auto& [version, n] : report.counts) out << " v" << version << "=" << n;

@@ -34,8 +34,8 @@ Result<StatusReport> DescribeStatus(const Vault& v) {
       vault::ReadMetaVersion(v.store, vault::MetaKey::kActiveMasterKeyVersion);
   ESCROW_ASSIGN_OR_RETURN(r.rotation_target,
                           vault::ReadOptionalMetaVersion(v.store, vault::MetaKey::kRotationTarget));
-  ESCROW_ASSIGN_OR_RETURN(auto counts, v.store.CountByMasterKey());
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> last, v.store.LastAudit());
+  ESCROW_ASSIGN_OR_RETURN(auto counts, storage::ReadValue(v.store, [&](storage::ReadTxn& rtx) { return rtx.versions().CountByMasterKey(); }));
+  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> last, storage::ReadValue(v.store, [&](storage::ReadTxn& rtx) { return rtx.audit().Last(); }));
   ESCROW_ASSIGN_OR_RETURN(std::optional<std::string> backup,
                           vault::ReadMetaText(v.store, vault::MetaKey::kLastBackup));
   r.records_per_version = {counts.begin(), counts.end()};

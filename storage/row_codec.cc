@@ -1,15 +1,55 @@
-#include "storage/rows.h"
+#include "storage/row_codec.h"
 
+#include <string>
 #include <utility>
 
+#include "storage/database.h"
+
 namespace escrow::storage {
+namespace {
+
+template <class Enum>
+Status BindEnum(Statement& stmt, int index, Enum value, std::string_view what,
+                std::string_view (*name)(Enum), std::optional<Enum> (*parse)(std::string_view)) {
+  const std::string_view text = name(value);
+  if (!parse(text)) {
+    return Status::InvalidArgument(std::string(stmt.name()) + ": unknown " + std::string(what));
+  }
+  return stmt.BindText(index, text);
+}
+
+// The column's text as an enum value; kDataLoss, naming the column, if it is none of ours.
+template <class Enum>
+Result<Enum> ColumnEnum(const Statement& stmt, int column, std::string_view what,
+                        std::optional<Enum> (*parse)(std::string_view)) {
+  std::optional<Enum> value = parse(stmt.ColumnText(column));
+  if (!value) {
+    return Status::DataLoss(std::string(stmt.name()) + ": a stored " + std::string(what) +
+                            " is not one this code knows");
+  }
+  return *value;
+}
+
+}  // namespace
+
+Status BindPlatform(Statement& stmt, int index, Platform value) {
+  return BindEnum(stmt, index, value, "platform", PlatformName, ParsePlatform);
+}
+
+Status BindOwnership(Statement& stmt, int index, Ownership value) {
+  return BindEnum(stmt, index, value, "ownership", OwnershipName, ParseOwnership);
+}
+
+Status BindVersionState(Statement& stmt, int index, VersionState value) {
+  return BindEnum(stmt, index, value, "version state", VersionStateName, ParseVersionState);
+}
 
 Status BindDevice(Statement& stmt, const DeviceRow& row) {
   ESCROW_RETURN_IF_ERROR(stmt.BindText(1, row.id));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(2, row.serial));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(3, row.name));
-  ESCROW_RETURN_IF_ERROR(stmt.BindText(4, row.platform));
-  ESCROW_RETURN_IF_ERROR(stmt.BindText(5, row.ownership));
+  ESCROW_RETURN_IF_ERROR(BindPlatform(stmt, 4, row.platform));
+  ESCROW_RETURN_IF_ERROR(BindOwnership(stmt, 5, row.ownership));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(6, row.owner));
   ESCROW_RETURN_IF_ERROR(stmt.BindBool(7, row.encryption_enabled));
   ESCROW_RETURN_IF_ERROR(stmt.BindBool(8, row.rotation_pending));
@@ -24,8 +64,8 @@ Result<DeviceRow> ReadDevice(const Statement& stmt) {
   row.id = stmt.ColumnText(0);
   row.serial = stmt.ColumnText(1);
   row.name = stmt.ColumnText(2);
-  row.platform = stmt.ColumnText(3);
-  row.ownership = stmt.ColumnText(4);
+  ESCROW_ASSIGN_OR_RETURN(row.platform, ColumnEnum(stmt, 3, "platform", ParsePlatform));
+  ESCROW_ASSIGN_OR_RETURN(row.ownership, ColumnEnum(stmt, 4, "ownership", ParseOwnership));
   row.owner = stmt.ColumnText(5);
   row.encryption_enabled = stmt.ColumnBool(6);
   row.rotation_pending = stmt.ColumnBool(7);
@@ -38,14 +78,14 @@ Result<DeviceRow> ReadDevice(const Statement& stmt) {
 Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row) {
   ESCROW_RETURN_IF_ERROR(stmt.BindText(1, row.device_id));
   ESCROW_RETURN_IF_ERROR(stmt.BindUint32(2, row.version));
-  ESCROW_RETURN_IF_ERROR(stmt.BindText(3, row.kind));
+  ESCROW_RETURN_IF_ERROR(BindPlatform(stmt, 3, row.kind));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(4, row.owner));
-  ESCROW_RETURN_IF_ERROR(stmt.BindText(5, row.ownership));
+  ESCROW_RETURN_IF_ERROR(BindOwnership(stmt, 5, row.ownership));
   ESCROW_RETURN_IF_ERROR(stmt.BindUint32(6, row.master_key_version));
   ESCROW_RETURN_IF_ERROR(stmt.BindBlob(7, row.iv));
   ESCROW_RETURN_IF_ERROR(stmt.BindBlob(8, row.ciphertext));
   ESCROW_RETURN_IF_ERROR(stmt.BindBlob(9, row.tag));
-  ESCROW_RETURN_IF_ERROR(stmt.BindText(10, row.state));
+  ESCROW_RETURN_IF_ERROR(BindVersionState(stmt, 10, row.state));
   ESCROW_RETURN_IF_ERROR(stmt.BindInt64(11, row.stored_ms));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(12, row.stored_by));
   return stmt.BindBool(13, row.burned);
@@ -55,14 +95,14 @@ Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
   KeyVersionRow row;
   row.device_id = stmt.ColumnText(0);
   ESCROW_ASSIGN_OR_RETURN(row.version, stmt.ColumnUint32(1));
-  row.kind = stmt.ColumnText(2);
+  ESCROW_ASSIGN_OR_RETURN(row.kind, ColumnEnum(stmt, 2, "kind", ParsePlatform));
   row.owner = stmt.ColumnText(3);
-  row.ownership = stmt.ColumnText(4);
+  ESCROW_ASSIGN_OR_RETURN(row.ownership, ColumnEnum(stmt, 4, "ownership", ParseOwnership));
   ESCROW_ASSIGN_OR_RETURN(row.master_key_version, stmt.ColumnUint32(5));
   row.iv = stmt.ColumnBlob(6);
   row.ciphertext = stmt.ColumnBlob(7);
   row.tag = stmt.ColumnBlob(8);
-  row.state = stmt.ColumnText(9);
+  ESCROW_ASSIGN_OR_RETURN(row.state, ColumnEnum(stmt, 9, "version state", ParseVersionState));
   row.stored_ms = stmt.ColumnInt64(10);
   row.stored_by = stmt.ColumnText(11);
   row.burned = stmt.ColumnBool(12);
@@ -106,6 +146,11 @@ Result<QuotaWindow> ReadQuotaWindow(const Statement& stmt) {
   window.count = stmt.ColumnInt64(0);
   if (!stmt.ColumnIsNull(1)) window.oldest_ms = stmt.ColumnInt64(1);
   return window;
+}
+
+Status ExpectOneChange(const Database& db, std::string_view what) {
+  if (db.changes() == 0) return Status::NotFound(std::string(what) + " not found");
+  return Status::Ok();
 }
 
 }  // namespace escrow::storage

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "storage/rows.h"
+
+namespace escrow::storage {
+
+// The audit records (the chain itself is vault/'s), read inside one transaction (txn.h gives
+// the errors every method may also return). Not thread-safe: it belongs to its transaction.
+class AuditReader {
+ public:
+  virtual ~AuditReader() = default;
+  // Records with seq > after, optionally only those of one device, oldest first.
+  virtual Result<std::vector<AuditRow>> List(std::uint64_t after, std::size_t limit,
+                                             std::optional<std::string_view> device_id) = 0;
+  // The newest record. Inside a write transaction the write lock is held: no other process
+  // can append before the transaction ends.
+  virtual Result<std::optional<AuditRow>> Last() = 0;
+};
+
+// The audit records inside a write transaction. Append-only.
+class AuditWriter : public AuditReader {
+ public:
+  // kAlreadyExists if seq exists; kInvalidArgument unless seq is the last seq + 1 (the
+  // sequence stays gap-free), or if the hash is not 32 bytes or the MAC not 16 to 64.
+  virtual Status Append(const AuditRow& row) = 0;
+};
+
+}  // namespace escrow::storage

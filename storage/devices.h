@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "storage/rows.h"
+
+namespace escrow::storage {
+
+// The devices table, read inside one transaction (txn.h gives the errors every method may
+// also return). Not thread-safe: it belongs to its transaction.
+class DeviceReader {
+ public:
+  virtual ~DeviceReader() = default;
+  // nullopt if there is no such device (not an error).
+  virtual Result<std::optional<DeviceRow>> Get(std::string_view id) = 0;
+  // In id order.
+  virtual Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner) = 0;
+  virtual Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) = 0;
+  // The first `limit` devices in id order.
+  virtual Result<std::vector<DeviceRow>> ListAll(std::size_t limit) = 0;
+};
+
+// The devices table inside a write transaction; its reads see the transaction's own writes.
+class DeviceWriter : public DeviceReader {
+ public:
+  // Insert or replace by id (created_ms kept on replace). kInvalidArgument for an empty id or
+  // an enum value that is not one of ours.
+  virtual Status Upsert(const DeviceRow& row) = 0;
+  // kNotFound if the device does not exist (both). updated_ms is left as it is.
+  virtual Status SetRotationPending(std::string_view device_id, bool pending) = 0;
+  virtual Status SetCheckin(std::string_view device_id, std::int64_t when_ms) = 0;
+};
+
+}  // namespace escrow::storage

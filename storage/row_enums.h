@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace escrow::storage {
+
+// The closed sets that rows hold, with their one mapping to and from the text stored in the
+// database. vault/types.h re-exports them: there is one enum per concept.
+// A row whose text maps to none of them cannot be ours: readers answer kDataLoss.
+
+// The codes are part of the associated data (DESIGN.md): never renumber.
+enum class Platform : std::uint8_t { kMacos = 1, kWindows = 2, kLinux = 3 };
+enum class Ownership : std::uint8_t { kCorporate = 1, kPersonal = 2 };
+// A key version's life: the device's current key, replaced by a newer one, or gone.
+enum class VersionState : std::uint8_t { kActive = 1, kSuperseded = 2, kDestroyed = 3 };
+
+// "macos", "windows", "linux"; "unknown" for a value that is none of them.
+std::string_view PlatformName(Platform p);
+std::optional<Platform> ParsePlatform(std::string_view s);
+// "corporate", "personal"; "unknown" otherwise.
+std::string_view OwnershipName(Ownership o);
+std::optional<Ownership> ParseOwnership(std::string_view s);
+// "active", "superseded", "destroyed"; "unknown" otherwise.
+std::string_view VersionStateName(VersionState s);
+std::optional<VersionState> ParseVersionState(std::string_view s);
+
+}  // namespace escrow::storage

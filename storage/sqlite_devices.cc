@@ -1,0 +1,69 @@
+#include "storage/sqlite_devices.h"
+
+#include "storage/database.h"
+#include "storage/queries.h"
+#include "storage/row_codec.h"
+
+namespace escrow::storage {
+
+Result<std::optional<DeviceRow>> SqliteDevices::Get(std::string_view id) {
+  return ctx_.Run([&](Database& db) -> Result<std::optional<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetDevice));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, id));
+    return ReadOne<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Result<std::vector<DeviceRow>> SqliteDevices::ListByOwner(std::string_view owner) {
+  return ctx_.Run([&](Database& db) -> Result<std::vector<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesByOwner));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, owner));
+    return ReadAll<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Result<std::vector<DeviceRow>> SqliteDevices::ListBySerial(std::string_view serial) {
+  return ctx_.Run([&](Database& db) -> Result<std::vector<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesBySerial));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, serial));
+    return ReadAll<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Result<std::vector<DeviceRow>> SqliteDevices::ListAll(std::size_t limit) {
+  return ctx_.Run([&](Database& db) -> Result<std::vector<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListAllDevices));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(1, limit));
+    return ReadAll<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Status SqliteDevices::Upsert(const DeviceRow& row) {
+  return ctx_.Run([&](Database& db) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kUpsertDevice));
+    ESCROW_RETURN_IF_ERROR(BindDevice(*stmt, row));
+    return stmt->Run();
+  });
+}
+
+Status SqliteDevices::SetRotationPending(std::string_view device_id, bool pending) {
+  return ctx_.Run([&](Database& db) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kSetRotationPending));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindBool(2, pending));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+    return ExpectOneChange(db, "device");
+  });
+}
+
+Status SqliteDevices::SetCheckin(std::string_view device_id, std::int64_t when_ms) {
+  return ctx_.Run([&](Database& db) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kSetCheckin));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, when_ms));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+    return ExpectOneChange(db, "device");
+  });
+}
+
+}  // namespace escrow::storage

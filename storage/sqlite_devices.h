@@ -1,0 +1,26 @@
+#pragma once
+
+#include "storage/devices.h"
+#include "storage/sqlite_txn_context.h"
+
+namespace escrow::storage {
+
+// The devices table in one SQLite transaction (private to storage/). A read transaction hands
+// it out as a DeviceReader only. Not thread-safe: it belongs to its transaction.
+class SqliteDevices final : public DeviceWriter {
+ public:
+  explicit SqliteDevices(SqliteTxnContext& ctx) : ctx_(ctx) {}
+
+  Result<std::optional<DeviceRow>> Get(std::string_view id) override;
+  Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner) override;
+  Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) override;
+  Result<std::vector<DeviceRow>> ListAll(std::size_t limit) override;
+  Status Upsert(const DeviceRow& row) override;
+  Status SetRotationPending(std::string_view device_id, bool pending) override;
+  Status SetCheckin(std::string_view device_id, std::int64_t when_ms) override;
+
+ private:
+  SqliteTxnContext& ctx_;
+};
+
+}  // namespace escrow::storage

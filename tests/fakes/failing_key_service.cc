@@ -1,0 +1,83 @@
+#include "tests/fakes/failing_key_service.h"
+
+#include "base/check.h"
+
+namespace escrow::testing {
+
+void FailingKeyService::FailOn(KeyOp op, Status status) {
+  ESCROW_CHECK(!status.ok());
+  std::lock_guard lock(mu_);
+  failures_[op] = std::move(status);
+}
+
+void FailingKeyService::Heal(KeyOp op) {
+  std::lock_guard lock(mu_);
+  failures_.erase(op);
+}
+
+int FailingKeyService::calls(KeyOp op) const {
+  std::lock_guard lock(mu_);
+  auto it = calls_.find(op);
+  return it == calls_.end() ? 0 : it->second;
+}
+
+Status FailingKeyService::Attempt(KeyOp op) {
+  std::lock_guard lock(mu_);
+  ++calls_[op];
+  auto it = failures_.find(op);
+  return it == failures_.end() ? Status::Ok() : it->second;
+}
+
+Result<hsm::KeyInfo> FailingKeyService::GenerateKey(hsm::KeyRole role, std::uint32_t version,
+                                                    bool backup_capable) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kGenerate));
+  return inner_.GenerateKey(role, version, backup_capable);
+}
+
+Result<hsm::KeyInfo> FailingKeyService::FindKey(hsm::KeyRole role, std::uint32_t version) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kFind));
+  return inner_.FindKey(role, version);
+}
+
+Result<std::vector<hsm::KeyInfo>> FailingKeyService::ListKeys() {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kList));
+  return inner_.ListKeys();
+}
+
+Status FailingKeyService::DestroyKey(hsm::KeyRole role, std::uint32_t version) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kDestroy));
+  return inner_.DestroyKey(role, version);
+}
+
+Result<hsm::Sealed> FailingKeyService::Encrypt(std::uint32_t master_version,
+                                               std::span<const std::uint8_t> plaintext,
+                                               std::span<const std::uint8_t> aad) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kEncrypt));
+  return inner_.Encrypt(master_version, plaintext, aad);
+}
+
+Result<SecretBytes> FailingKeyService::Decrypt(std::uint32_t master_version,
+                                               const hsm::Sealed& sealed,
+                                               std::span<const std::uint8_t> aad) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kDecrypt));
+  return inner_.Decrypt(master_version, sealed, aad);
+}
+
+Result<hsm::Mac> FailingKeyService::Sign(std::uint32_t audit_version,
+                                         std::span<const std::uint8_t> data) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kSign));
+  return inner_.Sign(audit_version, data);
+}
+
+Status FailingKeyService::Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+                                 std::span<const std::uint8_t> mac) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kVerify));
+  return inner_.Verify(audit_version, data, mac);
+}
+
+Status FailingKeyService::Probe(std::uint32_t master_version) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kProbe));
+  return inner_.Probe(master_version);
+}
+
+}  // namespace escrow::testing

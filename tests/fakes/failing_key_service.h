@@ -1,0 +1,54 @@
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "hsm/key_service.h"
+
+namespace escrow::testing {
+
+// The operations a FailingKeyService can fail, one per KeyService method.
+enum class KeyOp { kGenerate, kFind, kList, kDestroy, kEncrypt, kDecrypt, kSign, kVerify, kProbe };
+
+// Wraps a real or fake KeyService and fails the chosen operations with a chosen Status (an HSM
+// that is lost, or a MAC that cannot be made), so that fail-closed paths are proven in unit
+// tests. Thread-safe.
+class FailingKeyService final : public hsm::KeyService {
+ public:
+  explicit FailingKeyService(hsm::KeyService& inner) : inner_(inner) {}
+  FailingKeyService(const FailingKeyService&) = delete;  // the failures are this one's
+  FailingKeyService& operator=(const FailingKeyService&) = delete;
+
+  // From now on `op` answers `status` without reaching the inner service.
+  // REQUIRES: !status.ok().
+  void FailOn(KeyOp op, Status status);
+  void Heal(KeyOp op);
+  // How often `op` was attempted, failed attempts included.
+  int calls(KeyOp op) const;
+
+  hsm::TokenInfo token() const override { return inner_.token(); }
+  Result<hsm::KeyInfo> GenerateKey(hsm::KeyRole role, std::uint32_t version,
+                                   bool backup_capable) override;
+  Result<hsm::KeyInfo> FindKey(hsm::KeyRole role, std::uint32_t version) override;
+  Result<std::vector<hsm::KeyInfo>> ListKeys() override;
+  Status DestroyKey(hsm::KeyRole role, std::uint32_t version) override;
+  Result<hsm::Sealed> Encrypt(std::uint32_t master_version, std::span<const std::uint8_t> plaintext,
+                              std::span<const std::uint8_t> aad) override;
+  Result<SecretBytes> Decrypt(std::uint32_t master_version, const hsm::Sealed& sealed,
+                              std::span<const std::uint8_t> aad) override;
+  Result<hsm::Mac> Sign(std::uint32_t audit_version, std::span<const std::uint8_t> data) override;
+  Status Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+                std::span<const std::uint8_t> mac) override;
+  Status Probe(std::uint32_t master_version) override;
+
+ private:
+  // Counts the attempt; the injected failure of `op`, if any, else OK.
+  Status Attempt(KeyOp op);
+
+  hsm::KeyService& inner_;
+  mutable std::mutex mu_;
+  std::map<KeyOp, Status> failures_;  // guarded by mu_
+  std::map<KeyOp, int> calls_;        // guarded by mu_
+};
+
+}  // namespace escrow::testing

@@ -1,0 +1,288 @@
+#include "tests/fakes/failing_store.h"
+
+#include "base/check.h"
+
+namespace escrow::testing {
+namespace {
+
+using storage::AuditRow;
+using storage::DeviceRow;
+using storage::KeyVersionRow;
+using storage::QuotaWindow;
+
+bool EndsTransaction(const Status& s) {
+  return s.code() == Code::kUnavailable || s.code() == Code::kDataLoss ||
+         s.code() == Code::kInternal;
+}
+
+// One wrapped transaction's health, shared by its stores and its savepoints.
+class TxnState {
+ public:
+  explicit TxnState(FailingStore& owner) : owner_(owner) {}
+
+  // Runs `fn` (the inner store's call) unless the transaction is poisoned or `op` is to fail.
+  template <class Fn>
+  auto Call(StoreOp op, Fn&& fn) -> decltype(fn()) {
+    if (!poison_.ok()) return poison_;
+    if (Status injected = owner_.Attempt(op); !injected.ok()) {
+      if (EndsTransaction(injected)) poison_ = injected;
+      return injected;
+    }
+    return fn();
+  }
+  const Status& poison() const { return poison_; }
+
+ private:
+  FailingStore& owner_;
+  Status poison_;
+};
+
+// Each wrapper holds the inner reader and, in a write transaction, the inner writer (the
+// write methods are reachable only there).
+class FailingDevices final : public storage::DeviceWriter {
+ public:
+  FailingDevices(TxnState& st, storage::DeviceReader& r, storage::DeviceWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<std::optional<DeviceRow>> Get(std::string_view id) override {
+    return st_.Call(StoreOp::kDeviceGet, [&] { return r_.Get(id); });
+  }
+  Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner) override {
+    return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListByOwner(owner); });
+  }
+  Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) override {
+    return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListBySerial(serial); });
+  }
+  Result<std::vector<DeviceRow>> ListAll(std::size_t limit) override {
+    return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListAll(limit); });
+  }
+  Status Upsert(const DeviceRow& row) override {
+    return st_.Call(StoreOp::kDeviceUpsert, [&] { return w_->Upsert(row); });
+  }
+  Status SetRotationPending(std::string_view id, bool pending) override {
+    return st_.Call(StoreOp::kDeviceSetRotationPending,
+                    [&] { return w_->SetRotationPending(id, pending); });
+  }
+  Status SetCheckin(std::string_view id, std::int64_t when_ms) override {
+    return st_.Call(StoreOp::kDeviceSetCheckin, [&] { return w_->SetCheckin(id, when_ms); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::DeviceReader& r_;
+  storage::DeviceWriter* w_;
+};
+
+class FailingKeyVersions final : public storage::KeyVersionWriter {
+ public:
+  FailingKeyVersions(TxnState& st, storage::KeyVersionReader& r, storage::KeyVersionWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<std::optional<KeyVersionRow>> Get(std::string_view id, std::uint32_t v) override {
+    return st_.Call(StoreOp::kVersionGet, [&] { return r_.Get(id, v); });
+  }
+  Result<std::vector<KeyVersionRow>> List(std::string_view id) override {
+    return st_.Call(StoreOp::kVersionList, [&] { return r_.List(id); });
+  }
+  Result<std::optional<KeyVersionRow>> Current(const DeviceRow& device) override {
+    return st_.Call(StoreOp::kVersionCurrent, [&] { return r_.Current(device); });
+  }
+  Result<std::uint32_t> LatestNumber(std::string_view id) override {
+    return st_.Call(StoreOp::kVersionLatestNumber, [&] { return r_.LatestNumber(id); });
+  }
+  Result<std::vector<KeyVersionRow>> ListBurned(std::string_view id) override {
+    return st_.Call(StoreOp::kVersionList, [&] { return r_.ListBurned(id); });
+  }
+  Result<std::vector<KeyVersionRow>> ListSealedUnder(
+      std::uint32_t mkv, std::size_t limit,
+      const std::optional<storage::KeyVersionKey>& after) override {
+    return st_.Call(StoreOp::kVersionList, [&] { return r_.ListSealedUnder(mkv, limit, after); });
+  }
+  Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() override {
+    return st_.Call(StoreOp::kVersionCount, [&] { return r_.CountByMasterKey(); });
+  }
+  Status Insert(const KeyVersionRow& row) override {
+    return st_.Call(StoreOp::kVersionInsert, [&] { return w_->Insert(row); });
+  }
+  Status SetState(std::string_view id, std::uint32_t v, storage::VersionState s) override {
+    return st_.Call(StoreOp::kVersionSetState, [&] { return w_->SetState(id, v, s); });
+  }
+  Status SetBurned(std::string_view id, std::uint32_t v) override {
+    return st_.Call(StoreOp::kVersionSetBurned, [&] { return w_->SetBurned(id, v); });
+  }
+  Status SupersedeActive(std::string_view id) override {
+    return st_.Call(StoreOp::kVersionSupersedeActive, [&] { return w_->SupersedeActive(id); });
+  }
+  Status BurnActive(std::string_view id) override {
+    return st_.Call(StoreOp::kVersionBurnActive, [&] { return w_->BurnActive(id); });
+  }
+  Status ReplaceSealed(std::string_view id, std::uint32_t v, std::uint32_t from, std::uint32_t to,
+                       const Bytes& iv, const Bytes& ct, const Bytes& tag) override {
+    return st_.Call(StoreOp::kVersionReplaceSealed,
+                    [&] { return w_->ReplaceSealed(id, v, from, to, iv, ct, tag); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::KeyVersionReader& r_;
+  storage::KeyVersionWriter* w_;
+};
+
+class FailingAuditRecords final : public storage::AuditWriter {
+ public:
+  FailingAuditRecords(TxnState& st, storage::AuditReader& r, storage::AuditWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<std::vector<AuditRow>> List(std::uint64_t after, std::size_t limit,
+                                     std::optional<std::string_view> device_id) override {
+    return st_.Call(StoreOp::kAuditList, [&] { return r_.List(after, limit, device_id); });
+  }
+  Result<std::optional<AuditRow>> Last() override {
+    return st_.Call(StoreOp::kAuditLast, [&] { return r_.Last(); });
+  }
+  Status Append(const AuditRow& row) override {
+    return st_.Call(StoreOp::kAuditAppend, [&] { return w_->Append(row); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::AuditReader& r_;
+  storage::AuditWriter* w_;
+};
+
+class FailingLimits final : public storage::LimitWriter {
+ public:
+  FailingLimits(TxnState& st, storage::LimitReader& r, storage::LimitWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<QuotaWindow> GetQuotaWindow(std::string_view principal, std::int64_t since) override {
+    return st_.Call(StoreOp::kQuotaGet, [&] { return r_.GetQuotaWindow(principal, since); });
+  }
+  Result<QuotaWindow> AddQuotaEvent(std::string_view principal, std::int64_t at,
+                                    std::int64_t since) override {
+    return st_.Call(StoreOp::kQuotaAdd, [&] { return w_->AddQuotaEvent(principal, at, since); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::LimitReader& r_;
+  storage::LimitWriter* w_;
+};
+
+class FailingMetaValues final : public storage::MetaWriter {
+ public:
+  FailingMetaValues(TxnState& st, storage::MetaReader& r, storage::MetaWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    return st_.Call(StoreOp::kMetaGet, [&] { return r_.Get(key); });
+  }
+  Status Set(std::string_view key, std::string_view value) override {
+    return st_.Call(StoreOp::kMetaSet, [&] { return w_->Set(key, value); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::MetaReader& r_;
+  storage::MetaWriter* w_;
+};
+
+class FailingReadTxn final : public storage::ReadTxn {
+ public:
+  FailingReadTxn(TxnState& st, storage::ReadTxn& inner)
+      : devices_(st, inner.devices(), nullptr),
+        versions_(st, inner.versions(), nullptr),
+        audit_(st, inner.audit(), nullptr),
+        limits_(st, inner.limits(), nullptr),
+        meta_(st, inner.meta(), nullptr) {}
+  storage::DeviceReader& devices() override { return devices_; }
+  storage::KeyVersionReader& versions() override { return versions_; }
+  storage::AuditReader& audit() override { return audit_; }
+  storage::LimitReader& limits() override { return limits_; }
+  storage::MetaReader& meta() override { return meta_; }
+
+ private:
+  FailingDevices devices_;
+  FailingKeyVersions versions_;
+  FailingAuditRecords audit_;
+  FailingLimits limits_;
+  FailingMetaValues meta_;
+};
+
+class FailingWriteTxn final : public storage::WriteTxn {
+ public:
+  FailingWriteTxn(TxnState& st, storage::WriteTxn& inner)
+      : st_(st),
+        inner_(inner),
+        devices_(st, inner.devices(), &inner.devices()),
+        versions_(st, inner.versions(), &inner.versions()),
+        audit_(st, inner.audit(), &inner.audit()),
+        limits_(st, inner.limits(), &inner.limits()),
+        meta_(st, inner.meta(), &inner.meta()) {}
+  storage::DeviceWriter& devices() override { return devices_; }
+  storage::KeyVersionWriter& versions() override { return versions_; }
+  storage::AuditWriter& audit() override { return audit_; }
+  storage::LimitWriter& limits() override { return limits_; }
+  storage::MetaWriter& meta() override { return meta_; }
+  Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {
+    if (!st_.poison().ok()) return st_.poison();
+    return inner_.Isolated([&](storage::WriteTxn& inner) -> Status {
+      FailingWriteTxn nested(st_, inner);
+      Status s = fn(nested);
+      return s.ok() ? st_.poison() : s;
+    });
+  }
+
+ private:
+  TxnState& st_;
+  storage::WriteTxn& inner_;
+  FailingDevices devices_;
+  FailingKeyVersions versions_;
+  FailingAuditRecords audit_;
+  FailingLimits limits_;
+  FailingMetaValues meta_;
+};
+
+}  // namespace
+
+void FailingStore::FailOn(StoreOp op, Status status) {
+  ESCROW_CHECK(!status.ok());
+  std::lock_guard lock(mu_);
+  failures_[op] = std::move(status);
+}
+
+void FailingStore::Heal(StoreOp op) {
+  std::lock_guard lock(mu_);
+  failures_.erase(op);
+}
+
+int FailingStore::calls(StoreOp op) const {
+  std::lock_guard lock(mu_);
+  auto it = calls_.find(op);
+  return it == calls_.end() ? 0 : it->second;
+}
+
+Status FailingStore::Attempt(StoreOp op) {
+  std::lock_guard lock(mu_);
+  ++calls_[op];
+  auto it = failures_.find(op);
+  return it == failures_.end() ? Status::Ok() : it->second;
+}
+
+Status FailingStore::Read(const std::function<Status(storage::ReadTxn&)>& fn) {
+  ESCROW_RETURN_IF_ERROR(Attempt(StoreOp::kRead));
+  return inner_.Read([&](storage::ReadTxn& inner) -> Status {
+    TxnState st(*this);
+    FailingReadTxn txn(st, inner);
+    Status s = fn(txn);
+    return s.ok() ? st.poison() : s;
+  });
+}
+
+Status FailingStore::Write(const std::function<Status(storage::WriteTxn&)>& fn) {
+  ESCROW_RETURN_IF_ERROR(Attempt(StoreOp::kWrite));
+  return inner_.Write([&](storage::WriteTxn& inner) -> Status {
+    TxnState st(*this);
+    FailingWriteTxn txn(st, inner);
+    Status s = fn(txn);
+    // Fail closed, as SQLite does: a callback that ignored a fatal error commits nothing.
+    return s.ok() ? st.poison() : s;
+  });
+}
+
+}  // namespace escrow::testing

@@ -1,0 +1,94 @@
+#include "tests/fakes/fake_store.h"
+
+#include <utility>
+
+#include "storage/migrations.h"
+
+namespace escrow::testing {
+namespace {
+
+class FakeReadTxn final : public storage::ReadTxn {
+ public:
+  explicit FakeReadTxn(FakeState& state) : tables_(state) {}
+  storage::DeviceReader& devices() override { return tables_.devices; }
+  storage::KeyVersionReader& versions() override { return tables_.versions; }
+  storage::AuditReader& audit() override { return tables_.audit; }
+  storage::LimitReader& limits() override { return tables_.limits; }
+  storage::MetaReader& meta() override { return tables_.meta; }
+
+ private:
+  FakeTables tables_;
+};
+
+class FakeWriteTxn final : public storage::WriteTxn {
+ public:
+  explicit FakeWriteTxn(FakeState& state) : state_(state), tables_(state) {}
+  storage::DeviceWriter& devices() override { return tables_.devices; }
+  storage::KeyVersionWriter& versions() override { return tables_.versions; }
+  storage::AuditWriter& audit() override { return tables_.audit; }
+  storage::LimitWriter& limits() override { return tables_.limits; }
+  storage::MetaWriter& meta() override { return tables_.meta; }
+
+  // A savepoint is a copy of the state, put back if `fn` fails.
+  Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {
+    FakeState saved = state_;
+    Status s = fn(*this);
+    if (!s.ok()) state_ = std::move(saved);
+    return s;
+  }
+
+ private:
+  FakeState& state_;
+  FakeTables tables_;
+};
+
+// Clears the writing thread however the Write ends.
+class WritingThreadMark {
+ public:
+  explicit WritingThreadMark(std::atomic<std::thread::id>& mark) : mark_(mark) {
+    mark_ = std::this_thread::get_id();
+  }
+  WritingThreadMark(const WritingThreadMark&) = delete;  // one mark per Write
+  WritingThreadMark& operator=(const WritingThreadMark&) = delete;
+  ~WritingThreadMark() { mark_ = std::thread::id(); }
+
+ private:
+  std::atomic<std::thread::id>& mark_;
+};
+
+}  // namespace
+
+int FakeStore::schema_version() const { return storage::LatestSchemaVersion(); }
+
+std::shared_ptr<FakeState> FakeStore::Snapshot() const {
+  std::lock_guard lock(mu_);
+  return committed_;
+}
+
+Status FakeStore::Read(const std::function<Status(storage::ReadTxn&)>& fn) {
+  // Holding the snapshot keeps it alive and unchanged for the whole transaction.
+  std::shared_ptr<FakeState> snapshot = Snapshot();
+  FakeReadTxn txn(*snapshot);
+  return fn(txn);
+}
+
+Status FakeStore::Write(const std::function<Status(storage::WriteTxn&)>& fn) {
+  if (writing_thread_.load() == std::this_thread::get_id()) {
+    return Status::Internal("Store::Write called from inside a Write callback");
+  }
+  std::lock_guard write_lock(write_mu_);
+  WritingThreadMark mark(writing_thread_);
+  auto working = std::make_shared<FakeState>(*Snapshot());
+  FakeWriteTxn txn(*working);
+  Status s = fn(txn);
+  if (!s.ok()) return s;  // the copy is dropped: nothing was written
+  std::lock_guard lock(mu_);
+  committed_ = std::move(working);
+  return Status::Ok();
+}
+
+Status FakeStore::BackupTo(const std::string& path) {
+  return Status::FailedPrecondition("an in-memory store has no file to copy to " + path);
+}
+
+}  // namespace escrow::testing

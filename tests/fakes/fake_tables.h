@@ -1,0 +1,116 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "storage/txn.h"
+
+namespace escrow::testing {
+
+// Everything an in-memory store holds. Copied whole for a write transaction and for each
+// savepoint: a fake for tests, where clarity beats speed.
+struct FakeState {
+  std::map<std::string, storage::DeviceRow, std::less<>> devices;
+  std::map<std::pair<std::string, std::uint32_t>, storage::KeyVersionRow> versions;
+  std::map<std::uint64_t, storage::AuditRow> audit;
+  std::map<std::string, std::multiset<std::int64_t>, std::less<>> quota_events;
+  std::map<std::string, std::string, std::less<>> meta;
+};
+
+// The narrow stores over one FakeState, with the Status semantics SQLite gives them (the
+// conformance suite holds both to it). A read transaction hands them out as readers only.
+// Not thread-safe: they belong to their transaction.
+
+class FakeDevices final : public storage::DeviceWriter {
+ public:
+  explicit FakeDevices(FakeState& state) : state_(state) {}
+  Result<std::optional<storage::DeviceRow>> Get(std::string_view id) override;
+  Result<std::vector<storage::DeviceRow>> ListByOwner(std::string_view owner) override;
+  Result<std::vector<storage::DeviceRow>> ListBySerial(std::string_view serial) override;
+  Result<std::vector<storage::DeviceRow>> ListAll(std::size_t limit) override;
+  Status Upsert(const storage::DeviceRow& row) override;
+  Status SetRotationPending(std::string_view device_id, bool pending) override;
+  Status SetCheckin(std::string_view device_id, std::int64_t when_ms) override;
+
+ private:
+  FakeState& state_;
+};
+
+class FakeKeyVersions final : public storage::KeyVersionWriter {
+ public:
+  explicit FakeKeyVersions(FakeState& state) : state_(state) {}
+  Result<std::optional<storage::KeyVersionRow>> Get(std::string_view device_id,
+                                                    std::uint32_t version) override;
+  Result<std::vector<storage::KeyVersionRow>> List(std::string_view device_id) override;
+  Result<std::optional<storage::KeyVersionRow>> Current(const storage::DeviceRow& device) override;
+  Result<std::uint32_t> LatestNumber(std::string_view device_id) override;
+  Result<std::vector<storage::KeyVersionRow>> ListBurned(std::string_view device_id) override;
+  Result<std::vector<storage::KeyVersionRow>> ListSealedUnder(
+      std::uint32_t master_key_version, std::size_t limit,
+      const std::optional<storage::KeyVersionKey>& after) override;
+  Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() override;
+  Status Insert(const storage::KeyVersionRow& row) override;
+  Status SetState(std::string_view device_id, std::uint32_t version,
+                  storage::VersionState state) override;
+  Status SetBurned(std::string_view device_id, std::uint32_t version) override;
+  Status SupersedeActive(std::string_view device_id) override;
+  Status BurnActive(std::string_view device_id) override;
+  Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
+                       std::uint32_t expected_old_master_version, std::uint32_t new_master_version,
+                       const Bytes& iv, const Bytes& ciphertext, const Bytes& tag) override;
+
+ private:
+  storage::KeyVersionRow* Find(std::string_view device_id, std::uint32_t version);
+
+  FakeState& state_;
+};
+
+class FakeAuditRecords final : public storage::AuditWriter {
+ public:
+  explicit FakeAuditRecords(FakeState& state) : state_(state) {}
+  Result<std::vector<storage::AuditRow>> List(std::uint64_t after, std::size_t limit,
+                                              std::optional<std::string_view> device_id) override;
+  Result<std::optional<storage::AuditRow>> Last() override;
+  Status Append(const storage::AuditRow& row) override;
+
+ private:
+  FakeState& state_;
+};
+
+class FakeLimits final : public storage::LimitWriter {
+ public:
+  explicit FakeLimits(FakeState& state) : state_(state) {}
+  Result<storage::QuotaWindow> GetQuotaWindow(std::string_view principal,
+                                              std::int64_t since_ms) override;
+  Result<storage::QuotaWindow> AddQuotaEvent(std::string_view principal, std::int64_t at_ms,
+                                             std::int64_t since_ms) override;
+
+ private:
+  FakeState& state_;
+};
+
+class FakeMetaValues final : public storage::MetaWriter {
+ public:
+  explicit FakeMetaValues(FakeState& state) : state_(state) {}
+  Result<std::optional<std::string>> Get(std::string_view key) override;
+  Status Set(std::string_view key, std::string_view value) override;
+
+ private:
+  FakeState& state_;
+};
+
+// The five of them over one state.
+struct FakeTables {
+  explicit FakeTables(FakeState& state)
+      : devices(state), versions(state), audit(state), limits(state), meta(state) {}
+  FakeDevices devices;
+  FakeKeyVersions versions;
+  FakeAuditRecords audit;
+  FakeLimits limits;
+  FakeMetaValues meta;
+};
+
+}  // namespace escrow::testing
