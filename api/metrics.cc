@@ -33,7 +33,14 @@ void Metrics::ObserveRequest(std::string_view method, std::string_view route, in
                              std::chrono::nanoseconds latency) {
   const double seconds = std::chrono::duration<double>(latency).count();
   std::lock_guard lock(mu_);
-  Histogram& h = requests_[Key{MethodLabel(method), std::string(route), status}];
+  const std::tuple<std::string_view, std::string_view, int> labels{MethodLabel(method), route,
+                                                                   status};
+  auto it = requests_.find(labels);
+  if (it == requests_.end()) {
+    it = requests_.emplace(Key{std::get<0>(labels), std::string(route), status}, Histogram{})
+             .first;
+  }
+  Histogram& h = it->second;
   ++h.count;
   h.sum += seconds;
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {

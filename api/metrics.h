@@ -3,10 +3,12 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -48,7 +50,8 @@ class Metrics {
   using Key = std::tuple<std::string_view, std::string, int>;  // method label, route, status
 
   mutable std::mutex mu_;
-  std::map<Key, Histogram> requests_;
+  // std::less<>: a request looks its histogram up by views, allocating only for a new label set.
+  std::map<Key, Histogram, std::less<>> requests_;
   std::map<std::string, std::uint64_t> throttled_;
   std::int64_t open_connections_ = 0;
   std::uint64_t connections_total_ = 0;

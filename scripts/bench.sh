@@ -94,6 +94,8 @@ conf="$state/vault.conf"
 sed -i -E 's/^(retrieve_per_user|requests_per_client|requests_per_user|failed_auth)[[:space:]]*=.*/\1 = { count = 0, window_seconds = 60 }/' "$conf"
 sed -i -E 's/^daily_quota[[:space:]]*=.*/daily_quota = 0/' "$conf"
 for key in retrieve_per_user requests_per_client requests_per_user failed_auth; do
+  # A limit the config does not have (an older vaultd's, with --bin) is not there to switch off.
+  grep -q "^$key[[:space:]]*=" "$conf" || { [[ -n $bin ]] && continue; }
   grep -q "^$key = { count = 0," "$conf" || { echo "bench.sh: could not switch off $key in $conf" >&2; exit 1; }
 done
 grep -q '^daily_quota = 0$' "$conf" || { echo "bench.sh: could not set daily_quota = 0" >&2; exit 1; }

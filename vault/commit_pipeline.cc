@@ -7,7 +7,7 @@
 
 namespace escrow::vault {
 
-// One caller's commit, on its own stack while it waits in the queue.
+// One caller's commit, queued until a leader has written it.
 struct CommitPipeline::Writer {
   Writer(Change c, std::vector<AuditEvent> e) : change(std::move(c)), events(std::move(e)) {}
 
@@ -48,42 +48,45 @@ std::size_t CommitPipeline::queued() const {
 
 Status CommitPipeline::Commit(Change change, std::vector<AuditEvent> events) {
   for (AuditEvent& e : events) SanitizeAuditEvent(e);
-  Writer self(std::move(change), std::move(events));
+  // Shared with the leader that writes it, so that the leader can wake it after releasing
+  // the lock (a follower woken under the lock would wake only to wait for the lock) without
+  // the follower returning and destroying its condition variable first.
+  auto self = std::make_shared<Writer>(std::move(change), std::move(events));
   std::unique_lock lock(mu_);
   if (!started_) return Status::Unavailable("audit log is not running");
-  writers_.push_back(&self);
+  writers_.push_back(self);
   // A leader ahead of us may take our commit into its group (then `done`), or finish its
   // group without it and hand us the front.
-  self.cv.wait(lock, [&] { return self.done || writers_.front() == &self; });
-  if (self.done) return self.status;
+  self->cv.wait(lock, [&] { return self->done || writers_.front() == self; });
+  if (self->done) return self->status;
 
   // The leader: the queue's first batch_max commits, ours first, written without the lock so
   // that later callers queue behind this group (and one of them leads the next).
-  const std::size_t n = std::min(writers_.size(), batch_max_);
-  std::vector<Writer*> group(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(n));
+  const auto n = static_cast<std::ptrdiff_t>(std::min(writers_.size(), batch_max_));
+  const std::vector<std::shared_ptr<Writer>> group(writers_.begin(), writers_.begin() + n);
   lock.unlock();
   WriteGroup(group);
   lock.lock();
-  for (std::size_t i = 0; i < n; ++i) {
-    Writer* w = writers_.front();
-    writers_.pop_front();
-    if (w == &self) continue;
-    // Woken under the lock, as LevelDB does: a follower that saw `done` without waiting could
-    // otherwise return and destroy its condition variable before this notify reaches it.
+  for (const std::shared_ptr<Writer>& w : group) {
     w->done = true;
-    w->cv.notify_one();
+    writers_.pop_front();
   }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();  // the next group's leader
-  return self.status;
+  const std::shared_ptr<Writer> next = writers_.empty() ? nullptr : writers_.front();
+  lock.unlock();
+  for (const std::shared_ptr<Writer>& w : group) {
+    if (w != self) w->cv.notify_one();
+  }
+  if (next) next->cv.notify_one();  // the next group's leader
+  return self->status;
 }
 
-void CommitPipeline::WriteGroup(std::span<Writer* const> group) {
+void CommitPipeline::WriteGroup(std::span<const std::shared_ptr<Writer>> group) {
   const std::int64_t now_ms = ToUnixMillis(clock_.Now());
   ChainTip tip;
   Status status = store_.Write([&](storage::WriteTxn& txn) -> Status {
     ESCROW_ASSIGN_OR_RETURN(tip, chain_.TipIn(txn));
     std::vector<storage::AuditRow> rows;
-    for (Writer* w : group) {
+    for (const std::shared_ptr<Writer>& w : group) {
       // Its own savepoint: a failing change takes back only itself, and its events are not
       // written; the rest of the group goes on.
       w->status = w->change ? txn.Isolated(w->change) : Status::Ok();
@@ -101,7 +104,7 @@ void CommitPipeline::WriteGroup(std::span<Writer* const> group) {
     // as if its change were made.
     const Status failed =
         Status::Unavailable("audit commit failed: " + status.message(), "unavailable");
-    for (Writer* w : group) w->status = failed;
+    for (const std::shared_ptr<Writer>& w : group) w->status = failed;
     return;
   }
   if (std::optional<AuditHead> committed = chain_.Advance(tip); committed && sink_) {

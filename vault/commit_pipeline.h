@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -72,7 +73,7 @@ class CommitPipeline {
   struct Writer;
   // Runs one group in one transaction and sets each writer's status; the leader calls it
   // without holding mu_.
-  void WriteGroup(std::span<Writer* const> group);
+  void WriteGroup(std::span<const std::shared_ptr<Writer>> group);
 
   AuditChain chain_;
   storage::Store& store_;
@@ -81,7 +82,7 @@ class CommitPipeline {
   const std::size_t batch_max_;
 
   mutable std::mutex mu_;
-  std::deque<Writer*> writers_;  // guarded by mu_; the front one leads, the rest wait
+  std::deque<std::shared_ptr<Writer>> writers_;  // guarded by mu_; the front leads, the rest wait
   bool started_ = false;         // guarded by mu_
 };
 
