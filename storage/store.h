@@ -122,6 +122,14 @@ class WriteTxn {
   // Runs `fn` inside a SAVEPOINT: its changes are kept if it returns OK and undone if not,
   // leaving the rest of the transaction intact. Its Status is returned.
   virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;
+
+ protected:
+  // Copied or moved only as a concrete transaction, never sliced through this interface.
+  WriteTxn() = default;
+  WriteTxn(const WriteTxn&) = default;
+  WriteTxn& operator=(const WriteTxn&) = default;
+  WriteTxn(WriteTxn&&) = default;
+  WriteTxn& operator=(WriteTxn&&) = default;
 };
 
 struct StoreOptions {
@@ -189,6 +197,14 @@ class Store {
   virtual Status BackupTo(const std::string& path) = 0;
   // PRAGMA integrity_check; kDataLoss naming the first problem.
   virtual Status IntegrityCheck() = 0;
+
+ protected:
+  // Copied or moved only as a concrete store, never sliced through this interface.
+  Store() = default;
+  Store(const Store&) = default;
+  Store& operator=(const Store&) = default;
+  Store(Store&&) = default;
+  Store& operator=(Store&&) = default;
 };
 
 }  // namespace escrow::storage

@@ -93,6 +93,8 @@ class AuditLog {
            std::uint32_t audit_key_version, CheckpointSink sink, int batch_max = 256);
   AuditLog(const AuditLog&) = delete;  // owns the writer thread
   AuditLog& operator=(const AuditLog&) = delete;
+  AuditLog(AuditLog&&) = delete;  // the writer thread holds its address
+  AuditLog& operator=(AuditLog&&) = delete;
   ~AuditLog();  // drains queued commits, then stops the writer
 
   // Loads the head from the database and starts the writer. kDataLoss if the newest group's

@@ -68,6 +68,8 @@ class EscrowService {
                 const Clock& clock, EscrowOptions options);
   EscrowService(const EscrowService&) = delete;  // owns per-device locks
   EscrowService& operator=(const EscrowService&) = delete;
+  EscrowService(EscrowService&&) = delete;  // nor moved: the API and monitor hold references
+  EscrowService& operator=(EscrowService&&) = delete;
   ~EscrowService();
 
   Result<PutDeviceResult> PutDevice(const Caller& caller, std::string_view id,

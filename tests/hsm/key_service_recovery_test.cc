@@ -76,6 +76,8 @@ class LibraryRestart {
   }
   LibraryRestart(const LibraryRestart&) = delete;
   LibraryRestart& operator=(const LibraryRestart&) = delete;
+  LibraryRestart(LibraryRestart&&) = delete;
+  LibraryRestart& operator=(LibraryRestart&&) = delete;
   ~LibraryRestart() { dlclose(library_); }
 
   unsigned long Finalize() {  // NOLINT(google-runtime-int): CK_RV

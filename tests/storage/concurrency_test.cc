@@ -69,7 +69,7 @@ TEST_CASE("Store serves concurrent readers and writers", "[storage][concurrency]
   CHECK(write_failures.load() == 0);
   CHECK(read_failures.load() == 0);
   CHECK(reads.load() > 0);
-  CHECK(store->GetQuotaWindow("shared", 0)->count == kWriters * kWritesEach);
+  CHECK(store->GetQuotaWindow("shared", 0)->count == std::int64_t{kWriters} * kWritesEach);
   auto last = store->LastAudit();
   REQUIRE(last.ok());
   REQUIRE(last->has_value());
