@@ -28,6 +28,8 @@ class InitGuard {
   InitGuard() = default;
   InitGuard(const InitGuard&) = delete;  // two owners would clean up twice
   InitGuard& operator=(const InitGuard&) = delete;
+  InitGuard(InitGuard&&) = delete;
+  InitGuard& operator=(InitGuard&&) = delete;
   ~InitGuard() {
     if (committed_) return;
     if (keys_ != nullptr) {

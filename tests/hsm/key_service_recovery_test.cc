@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <array>
+#include <cstdint>
 #include <filesystem>
 
 #include "base/bytes.h"
@@ -14,8 +16,8 @@ namespace {
 
 using escrow::testing::SoftHsmToken;
 
-const Bytes kPlaintext = {'r', 'k', '-', '1'};
-const Bytes kAad = {'a', 'a', 'd'};
+constexpr std::array<std::uint8_t, 4> kPlaintext = {'r', 'k', '-', '1'};
+constexpr std::array<std::uint8_t, 3> kAad = {'a', 'a', 'd'};
 
 void RequireUnavailable(const Status& status) {
   INFO(status.ToString());
