@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -54,10 +55,10 @@ class CrashPoints {
     if (at != nullptr) at_ = at;
   }
   void At(std::string_view point) const {
-    if (!at_.empty() && at_ == point) ::raise(SIGKILL);
+    if (!at_.empty() && at_ == point) (void)::raise(SIGKILL);  // never returns
   }
   void AtBatch(std::size_t n) const {
-    if (!at_.empty() && at_ == "batch:" + std::to_string(n)) ::raise(SIGKILL);
+    if (!at_.empty() && at_ == "batch:" + std::to_string(n)) (void)::raise(SIGKILL);
   }
 
  private:
@@ -73,7 +74,7 @@ std::size_t BatchSize() {
 }
 
 std::string FormatDuration(double seconds) {
-  const auto s = static_cast<long>(seconds + 0.5);
+  const long s = std::lround(seconds);
   std::ostringstream out;
   if (s >= 3600) out << s / 3600 << "h";
   if (s >= 60) out << (s / 60) % 60 << "m";
@@ -88,8 +89,12 @@ class Progress {
   explicit Progress(std::int64_t total) : total_(total), tty_(::isatty(STDERR_FILENO) == 1) {}
   Progress(const Progress&) = delete;  // one per rotation
   Progress& operator=(const Progress&) = delete;
+  Progress(Progress&&) = delete;
+  Progress& operator=(Progress&&) = delete;
   ~Progress() = default;
 
+  // Progress output is best effort: a failed write to stderr is not worth stopping a rotation,
+  // so the results of fprintf and fflush are ignored.
   void Update(std::int64_t done, bool final = false) {
     total_ = std::max(total_, done);
     const auto now = Clock::now();
@@ -101,20 +106,22 @@ class Progress {
       if (!final && now - last_ < std::chrono::milliseconds(100)) return;
       constexpr int kWidth = 30;
       const int filled = percent * kWidth / 100;
-      std::fprintf(stderr, "\rre-encrypting [%s%s] %3d%% %lld/%lld  %.0f records/s  ETA %s   ",
-                   std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                   std::string(static_cast<std::size_t>(kWidth - filled), ' ').c_str(), percent,
-                   static_cast<long long>(done), static_cast<long long>(total_), rate,
-                   FormatDuration(eta).c_str());
-      if (final) std::fprintf(stderr, "\n");
+      (void)std::fprintf(stderr,
+                         "\rre-encrypting [%s%s] %3d%% %lld/%lld  %.0f records/s  ETA %s   ",
+                         std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                         std::string(static_cast<std::size_t>(kWidth - filled), ' ').c_str(),
+                         percent, static_cast<long long>(done), static_cast<long long>(total_),
+                         rate, FormatDuration(eta).c_str());
+      if (final) (void)std::fprintf(stderr, "\n");
     } else {
       if (!final && percent < last_percent_ + 10 && now - last_ < std::chrono::seconds(5)) return;
-      std::fprintf(stderr, "re-encrypting: %lld/%lld records (%d%%), %.0f records/s, ETA %s\n",
-                   static_cast<long long>(done), static_cast<long long>(total_), percent, rate,
-                   FormatDuration(eta).c_str());
+      (void)std::fprintf(stderr,
+                         "re-encrypting: %lld/%lld records (%d%%), %.0f records/s, ETA %s\n",
+                         static_cast<long long>(done), static_cast<long long>(total_), percent,
+                         rate, FormatDuration(eta).c_str());
       last_percent_ = percent;
     }
-    std::fflush(stderr);
+    (void)std::fflush(stderr);
     last_ = now;
   }
 

@@ -47,9 +47,8 @@ Result<std::string> DescribeStatus(const vault::VaultConfig& config) {
       << "keys:\n";
   for (const hsm::KeyInfo& key : keys) {
     std::string use;
-    if (key.role == hsm::KeyRole::kMaster && active.ok() && key.version == *active) {
-      use = "  [active]";
-    } else if (key.role == hsm::KeyRole::kAudit && key.version == v.audit_key_version) {
+    if ((key.role == hsm::KeyRole::kMaster && active.ok() && key.version == *active) ||
+        (key.role == hsm::KeyRole::kAudit && key.version == v.audit_key_version)) {
       use = "  [active]";
     } else if (key.role == hsm::KeyRole::kMaster) {
       use = "  [" + std::to_string(per_version[key.version]) + " records]";

@@ -51,6 +51,8 @@ class StateDirGuard {
   StateDirGuard(fs::path dir, bool created_dir) : dir_(std::move(dir)), created_dir_(created_dir) {}
   StateDirGuard(const StateDirGuard&) = delete;  // two owners would clean up twice
   StateDirGuard& operator=(const StateDirGuard&) = delete;
+  StateDirGuard(StateDirGuard&&) = delete;
+  StateDirGuard& operator=(StateDirGuard&&) = delete;
   ~StateDirGuard() {
     if (committed_) return;
     std::error_code ec;
