@@ -93,7 +93,7 @@ HttpError ErrorFromStatus(const Status& status, bool store_route) {
     case Code::kUnauthenticated: http = 401; code = "unauthenticated"; break;
     case Code::kPermissionDenied: http = 403; code = "forbidden"; break;
     case Code::kNotFound: http = 404; code = "device_not_found"; break;
-    case Code::kFailedPrecondition: http = 409; code = "conflict"; break;
+    case Code::kFailedPrecondition:
     case Code::kAlreadyExists: http = 409; code = "conflict"; break;
     case Code::kResourceExhausted: http = 429; code = "rate_limited"; break;
     case Code::kDataLoss: http = 500; code = "integrity_error"; break;

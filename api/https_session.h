@@ -24,7 +24,7 @@ namespace escrow::api {
 // operations hold it (shared_from_this). All members are touched only on the strand.
 class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
  public:
-  static constexpr std::size_t kBodyLimit = 16 * 1024;
+  static constexpr std::size_t kBodyLimit = std::size_t{16} * 1024;
   static constexpr std::uint32_t kHeaderLimit = 8 * 1024;
 
   // `from` was counted in ctx.unmapped by the listener; the session uncounts it once a mapped
@@ -33,7 +33,9 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
                UnmappedConnections::Address from);
   HttpsSession(const HttpsSession&) = delete;  // owns a socket
   HttpsSession& operator=(const HttpsSession&) = delete;
-  ~HttpsSession();
+  HttpsSession(HttpsSession&&) = delete;  // shared_from_this: async work holds its address
+  HttpsSession& operator=(HttpsSession&&) = delete;
+  ~HttpsSession();  // NOLINT(bugprone-exception-escape): cannot throw, see WipeReadBuffer
 
   void Run();
   // Thread-safe: finish what is in flight, then close; an idle connection closes at once.

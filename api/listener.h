@@ -20,6 +20,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Listener(boost::asio::io_context& ioc, ServerContext& ctx);
   Listener(const Listener&) = delete;  // owns the acceptor
   Listener& operator=(const Listener&) = delete;
+  Listener(Listener&&) = delete;  // shared_from_this: async work holds its address
+  Listener& operator=(Listener&&) = delete;
+  ~Listener() = default;
 
   // Opens, binds and listens. kUnavailable naming the address on failure.
   Status Bind(const boost::asio::ip::tcp::endpoint& endpoint);

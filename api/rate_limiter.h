@@ -44,6 +44,9 @@ class RateLimiter {
   explicit RateLimiter(vault::RateLimit limit, std::size_t capacity = kDefaultCapacity);
   RateLimiter(const RateLimiter&) = delete;  // owns the counters behind a mutex
   RateLimiter& operator=(const RateLimiter&) = delete;
+  RateLimiter(RateLimiter&&) = delete;  // the mutex cannot move
+  RateLimiter& operator=(RateLimiter&&) = delete;
+  ~RateLimiter() = default;
 
   // Counts one event for `key` at `now` and says whether it is within the limit.
   LimitDecision Hit(std::string_view key, SteadyTime now = std::chrono::steady_clock::now());

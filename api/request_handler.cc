@@ -43,11 +43,16 @@ std::optional<std::string_view> BearerToken(std::string_view header) {
 
 // Wipes the request body on every path out of Handle(): it may carry a recovery key.
 struct BodyWiper {
-  std::string& body;
+  explicit BodyWiper(std::string& b) : body(b) {}
+  BodyWiper(const BodyWiper&) = delete;  // a scope guard: one wipe, at the end of its scope
+  BodyWiper& operator=(const BodyWiper&) = delete;
+  BodyWiper(BodyWiper&&) = delete;
+  BodyWiper& operator=(BodyWiper&&) = delete;
   ~BodyWiper() {
     if (!body.empty()) OPENSSL_cleanse(body.data(), body.size());
     body.clear();
   }
+  std::string& body;
 };
 
 }  // namespace

@@ -69,6 +69,8 @@ class RequestHandler {
                  const Clock& clock = Clock::System());
   RequestHandler(const RequestHandler&) = delete;  // owns the limiters
   RequestHandler& operator=(const RequestHandler&) = delete;
+  RequestHandler(RequestHandler&&) = delete;  // the metrics hold its limiters' addresses
+  RequestHandler& operator=(RequestHandler&&) = delete;
   ~RequestHandler();  // stops the metrics reading the limiters
 
   ApiResponse Handle(ApiRequest& request);

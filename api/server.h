@@ -29,6 +29,8 @@ class Server {
                                                 const auth::JwtVerifier* verifier);
   Server(const Server&) = delete;  // owns threads and sockets
   Server& operator=(const Server&) = delete;
+  Server(Server&&) = delete;  // its threads and sessions hold its address
+  Server& operator=(Server&&) = delete;
   ~Server();
 
   // "HOST:PORT" with the port actually bound.

@@ -42,6 +42,8 @@ struct ErrorQueueClearer {
   ErrorQueueClearer() = default;
   ErrorQueueClearer(const ErrorQueueClearer&) = delete;  // one scope, one clear
   ErrorQueueClearer& operator=(const ErrorQueueClearer&) = delete;
+  ErrorQueueClearer(ErrorQueueClearer&&) = delete;
+  ErrorQueueClearer& operator=(ErrorQueueClearer&&) = delete;
   ~ErrorQueueClearer() { ERR_clear_error(); }
 };
 

@@ -94,8 +94,8 @@ bool VerifySignature(const JwtKey& key, std::string_view signing_input,
       ERR_clear_error();
       return false;
     }
-    r.release();  // now owned by `ecdsa`
-    s.release();
+    (void)r.release();  // now owned by `ecdsa`
+    (void)s.release();
     const int der_len = i2d_ECDSA_SIG(ecdsa.get(), nullptr);
     if (der_len <= 0 || static_cast<std::size_t>(der_len) > der.size()) {
       ERR_clear_error();

@@ -46,7 +46,7 @@ struct VerifiedToken {
 // Verify is const and safe to call from any thread. Copies share the keys and the cache.
 class JwtVerifier {
  public:
-  static constexpr std::size_t kMaxTokenBytes = 8 * 1024;
+  static constexpr std::size_t kMaxTokenBytes = std::size_t{8} * 1024;
   static constexpr std::size_t kMaxOwnerBytes = 256;
   // When full, expired entries are dropped first, then the oldest inserted.
   static constexpr std::size_t kMaxCachedTokens = 4096;

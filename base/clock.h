@@ -16,6 +16,14 @@ class Clock {
   virtual ~Clock() = default;
   virtual TimePoint Now() const = 0;
   static const Clock& System();
+
+ protected:
+  // Copied or moved only as a concrete clock, never sliced through this interface.
+  Clock() = default;
+  Clock(const Clock&) = default;
+  Clock& operator=(const Clock&) = default;
+  Clock(Clock&&) = default;
+  Clock& operator=(Clock&&) = default;
 };
 
 // Unix seconds <-> time points, and RFC 3339 UTC ("2026-11-22T10:00:00Z").

@@ -18,8 +18,9 @@ void LogJson(const boost::json::object& event) {
   std::string line = boost::json::serialize(event);
   line.push_back('\n');
   std::lock_guard lock(LogMutex());
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  // A log line that cannot be written has nowhere else to go: the results are ignored.
+  (void)std::fwrite(line.data(), 1, line.size(), stderr);
+  (void)std::fflush(stderr);
 }
 
 void LogError(std::string_view event, std::string_view error) {

@@ -49,7 +49,11 @@ class [[nodiscard]] Result {
   ESCROW_ASSIGN_OR_RETURN_IMPL(ESCROW_CONCAT(escrow_result_, __LINE__), lhs, expr)
 #define ESCROW_CONCAT_INNER(a, b) a##b
 #define ESCROW_CONCAT(a, b) ESCROW_CONCAT_INNER(a, b)
+// bugprone-macro-parentheses is wrong here: `lhs` may be a declaration ("std::string x"),
+// which parentheses would not compile, and `tmp` is always one identifier (ESCROW_CONCAT's).
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ESCROW_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                 \
   if (!tmp.ok()) return tmp.status();                \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

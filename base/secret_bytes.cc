@@ -44,7 +44,7 @@ SecretBytes::SecretBytes(std::size_t size) {
 
 SecretBytes SecretBytes::CopyOf(std::span<const std::uint8_t> bytes) {
   SecretBytes s(bytes.size());
-  if (!bytes.empty()) std::memcpy(s.data_, bytes.data(), bytes.size());
+  if (!s.empty()) std::memcpy(s.data_, bytes.data(), s.size());
   return s;
 }
 

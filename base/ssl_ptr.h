@@ -20,10 +20,10 @@ namespace escrow {
 template <class T>
 struct SslDeleter;
 
-#define ESCROW_SSL_DELETER(Type, free_fn)                  \
-  template <>                                              \
-  struct SslDeleter<Type> {                                \
-    void operator()(Type* p) const noexcept { free_fn(p); } \
+#define ESCROW_SSL_DELETER(Type, free_fn)                     \
+  template <>                                                 \
+  struct SslDeleter<Type> {                                   \
+    void operator()(Type* p) const noexcept { (free_fn)(p); } \
   }
 
 ESCROW_SSL_DELETER(BIO, BIO_free_all);

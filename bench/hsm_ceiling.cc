@@ -38,8 +38,16 @@ constexpr char kUserPin[] = "bench-user-pin";
 constexpr char kSoPin[] = "bench-so-pin";
 
 [[noreturn]] void Die(const std::string& what, CK_RV rv = CKR_OK) {
-  std::fprintf(stderr, "hsm_ceiling: %s (CK_RV 0x%lx)\n", what.c_str(), rv);
+  (void)std::fprintf(stderr, "hsm_ceiling: %s (CK_RV 0x%lx)\n", what.c_str(), rv);
   std::exit(1);
+}
+
+// A flag's value as a number; anything else (atof would read it as 0) ends the program.
+double NumberFlag(const char* text) {
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (end == text || *end != '\0') Die(std::string("not a number: ") + text);
+  return v;
 }
 
 void Check(CK_RV rv, const char* call) {
@@ -65,10 +73,13 @@ class TempToken {
     ::setenv("SOFTHSM2_CONF", (dir_ / "softhsm2.conf").c_str(), 1);
     const std::string cmd = std::string("softhsm2-util --init-token --free --label ") + kLabel +
                             " --so-pin " + kSoPin + " --pin " + kUserPin + " >/dev/null";
+    // NOLINTNEXTLINE(cert-env33-c): bench-only, and the command is built from constants
     if (std::system(cmd.c_str()) != 0) Die("softhsm2-util --init-token failed");
   }
   TempToken(const TempToken&) = delete;  // one owner removes the directory
   TempToken& operator=(const TempToken&) = delete;
+  TempToken(TempToken&&) = delete;
+  TempToken& operator=(TempToken&&) = delete;
   ~TempToken() {
     std::error_code ec;
     fs::remove_all(dir_, ec);
@@ -220,7 +231,7 @@ int main(int argc, char** argv) {
     if (flag == "--module") {
       module = argv[i + 1];
     } else if (flag == "--seconds") {
-      seconds = std::atof(argv[i + 1]);
+      seconds = NumberFlag(argv[i + 1]);
     } else {
       Die("usage: hsm_ceiling [--module PATH] [--seconds S]");
     }
@@ -271,7 +282,9 @@ int main(int argc, char** argv) {
   for (const Case& c : cases) {
     const double rate = Measure(f, slot, *c.keys, c.op, c.threads, seconds);
     char item[96];
-    std::snprintf(item, sizeof item, "%s\"%s\": %.1f", json.size() > 1 ? ", " : "", c.name, rate);
+    // Case names are short literals: the item always fits.
+    (void)std::snprintf(item, sizeof item, "%s\"%s\": %.1f", json.size() > 1 ? ", " : "", c.name,
+                        rate);
     json += item;
   }
   json += "}";

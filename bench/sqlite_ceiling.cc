@@ -25,8 +25,16 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 [[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "sqlite_ceiling: %s\n", what.c_str());
+  (void)std::fprintf(stderr, "sqlite_ceiling: %s\n", what.c_str());
   std::exit(1);
+}
+
+// A flag's value as a number; anything else (atof would read it as 0) ends the program.
+double NumberFlag(const char* text) {
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (end == text || *end != '\0') Die(std::string("not a number: ") + text);
+  return v;
 }
 
 void Exec(sqlite3* db, const char* sql) {
@@ -88,9 +96,10 @@ int main(int argc, char** argv) {
     if (flag == "--dir") {
       dir = argv[i + 1];
     } else if (flag == "--seconds") {
-      seconds = std::atof(argv[i + 1]);
+      seconds = NumberFlag(argv[i + 1]);
     } else if (flag == "--group") {
-      group = std::atoi(argv[i + 1]);
+      const double g = NumberFlag(argv[i + 1]);
+      group = g >= 1 && g <= 1e6 ? static_cast<int>(g) : 0;  // 0: the usage below
     } else {
       Die("usage: sqlite_ceiling --dir DIR [--seconds S] [--group N]");
     }

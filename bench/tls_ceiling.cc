@@ -29,9 +29,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 [[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "tls_ceiling: %s\n", what.c_str());
+  (void)std::fprintf(stderr, "tls_ceiling: %s\n", what.c_str());
   ERR_print_errors_fp(stderr);
   std::exit(1);
+}
+
+// A flag's value as a number; anything else (atof would read it as 0) ends the program.
+double NumberFlag(const char* text) {
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (end == text || *end != '\0') Die(std::string("not a number: ") + text);
+  return v;
 }
 
 struct CtxDeleter {
@@ -137,7 +145,7 @@ int main(int argc, char** argv) {
           "--client-key K [--seconds S]");
     }
   }
-  const double seconds = std::atof(args["--seconds"].c_str());
+  const double seconds = NumberFlag(args["--seconds"].c_str());
   CtxPtr server = MakeCtx(true, args["--ca"], args["--server-cert"], args["--server-key"]);
   CtxPtr client = MakeCtx(false, args["--ca"], args["--client-cert"], args["--client-key"]);
 

@@ -37,6 +37,8 @@ class FindGuard {
   explicit FindGuard(Pkcs11Session& session) : session_(session) {}
   FindGuard(const FindGuard&) = delete;  // would end the search twice
   FindGuard& operator=(const FindGuard&) = delete;
+  FindGuard(FindGuard&&) = delete;
+  FindGuard& operator=(FindGuard&&) = delete;
   ~FindGuard() { (void)session_.fns()->C_FindObjectsFinal(session_.handle()); }
 
  private:

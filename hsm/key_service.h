@@ -98,6 +98,14 @@ class KeyService {
   // Known-answer self test (encrypt-then-decrypt round trip under the given master key and
   // an HMAC under a session key). OK when the HSM computes correctly.
   virtual Status Probe(std::uint32_t master_version) = 0;
+
+ protected:
+  // Copied or moved only as a concrete service, never sliced through this interface.
+  KeyService() = default;
+  KeyService(const KeyService&) = default;
+  KeyService& operator=(const KeyService&) = default;
+  KeyService(KeyService&&) = default;
+  KeyService& operator=(KeyService&&) = default;
 };
 
 }  // namespace escrow::hsm

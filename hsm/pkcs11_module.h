@@ -27,6 +27,8 @@ class Pkcs11Module {
 
   Pkcs11Module(const Pkcs11Module&) = delete;  // one C_Finalize per C_Initialize
   Pkcs11Module& operator=(const Pkcs11Module&) = delete;
+  Pkcs11Module(Pkcs11Module&&) = delete;  // shared by address (Acquire)
+  Pkcs11Module& operator=(Pkcs11Module&&) = delete;
   ~Pkcs11Module();  // C_Finalize (if we initialised it), then dlclose
 
   // C_Finalize, then C_Initialize: the library forgets every session and login and scans its

@@ -65,6 +65,8 @@ class ScopedObject {
       : session_(&session), handle_(handle) {}
   ScopedObject(const ScopedObject&) = delete;  // two owners would destroy it twice
   ScopedObject& operator=(const ScopedObject&) = delete;
+  ScopedObject(ScopedObject&&) = delete;
+  ScopedObject& operator=(ScopedObject&&) = delete;
   ~ScopedObject();
   CK_OBJECT_HANDLE get() const { return handle_; }
 

@@ -47,6 +47,8 @@ class SoftHsmKeyService final : public KeyService {
 
   SoftHsmKeyService(const SoftHsmKeyService&) = delete;  // owns a session and a PIN
   SoftHsmKeyService& operator=(const SoftHsmKeyService&) = delete;
+  SoftHsmKeyService(SoftHsmKeyService&&) = delete;  // held by unique_ptr only
+  SoftHsmKeyService& operator=(SoftHsmKeyService&&) = delete;
   ~SoftHsmKeyService() override = default;
 
   TokenInfo token() const override { return token_; }

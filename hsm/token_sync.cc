@@ -105,7 +105,7 @@ std::optional<std::filesystem::path> FindTokenSubdir(const std::filesystem::path
     std::ifstream in(it->path() / "token.object", std::ios::binary);
     if (!in) continue;
     // token.object holds the token's attributes and wrapped (never plaintext) token keys.
-    std::string content(64 * 1024, '\0');
+    std::string content(std::size_t{64} * 1024, '\0');
     in.read(content.data(), static_cast<std::streamsize>(content.size()));
     content.resize(static_cast<std::size_t>(in.gcount()));
     if (content.find(serial) == std::string::npos) continue;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ccache pkg-config clang-14 libclang-rt-14-dev
+  build-essential cmake ccache pkg-config clang-14 clang-tidy-14 libclang-rt-14-dev
   libssl-dev openssl libsqlite3-dev sqlite3
   libboost1.81-dev libboost-json1.81-dev
   catch2 libp11-kit-dev libtomlplusplus-dev libcli11-dev libspdlog-dev

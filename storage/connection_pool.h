@@ -23,6 +23,8 @@ class ConnectionPool {
 
   ConnectionPool(const ConnectionPool&) = delete;  // leases point back to it
   ConnectionPool& operator=(const ConnectionPool&) = delete;
+  ConnectionPool(ConnectionPool&&) = delete;
+  ConnectionPool& operator=(ConnectionPool&&) = delete;
   ~ConnectionPool();  // REQUIRES: no lease outstanding
 
   // One borrowed connection, given back on destruction.

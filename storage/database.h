@@ -36,6 +36,8 @@ class Database {
 
   Database(const Database&) = delete;  // two owners would close it twice
   Database& operator=(const Database&) = delete;
+  Database(Database&&) = delete;  // its statements point back to it
+  Database& operator=(Database&&) = delete;
   ~Database();  // finalizes cached statements, then sqlite3_close (logs a failure)
 
   // The cached statement for `query`, prepared once with SQLITE_PREPARE_PERSISTENT.

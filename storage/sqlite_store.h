@@ -27,6 +27,8 @@ class SqliteStore final : public Store {
 
   SqliteStore(const SqliteStore&) = delete;  // owns connections
   SqliteStore& operator=(const SqliteStore&) = delete;
+  SqliteStore(SqliteStore&&) = delete;
+  SqliteStore& operator=(SqliteStore&&) = delete;
   ~SqliteStore() override;
 
   int schema_version() const override { return schema_version_.load(); }

@@ -124,7 +124,7 @@ int Run(int argc, char** argv) {
     if (f != nullptr) {
       char buf[4096];
       const std::size_t n = std::fread(buf, 1, sizeof buf, f);
-      std::fclose(f);
+      (void)std::fclose(f);  // opened read-only: nothing was written that a close could lose
       if (std::string_view(buf, n).find("PRIVATE KEY") != std::string_view::npos) {
         if (Status s = CheckPrivateFile("IdP private key", path); !s.ok()) return Fatal(s.message());
       }

@@ -103,7 +103,7 @@ class Reader {
     Reader r(*t, Name(key), base_);
     ESCROW_RETURN_IF_ERROR(OnlyKeys(*t, Name(key), {"count", "window_seconds"}));
     ESCROW_RETURN_IF_ERROR(r.Int("count", out.count, 0, 1'000'000'000));
-    return r.Seconds("window_seconds", out.window, 1, 86400 * 366);
+    return r.Seconds("window_seconds", out.window, 1, std::int64_t{86400} * 366);
   }
 
  private:

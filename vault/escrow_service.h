@@ -79,6 +79,8 @@ class EscrowService {
                                                      EscrowOptions options);
   EscrowService(const EscrowService&) = delete;  // owns per-device locks
   EscrowService& operator=(const EscrowService&) = delete;
+  EscrowService(EscrowService&&) = delete;  // nor moved: the API and monitor hold references
+  EscrowService& operator=(EscrowService&&) = delete;
   ~EscrowService();
 
   // Every write of the service goes through it; tests and the audit routes read its chain.

@@ -21,6 +21,8 @@ class HealthMonitor {
   HealthMonitor(Check check, std::chrono::milliseconds interval);
   HealthMonitor(const HealthMonitor&) = delete;  // owns a thread
   HealthMonitor& operator=(const HealthMonitor&) = delete;
+  HealthMonitor(HealthMonitor&&) = delete;  // its thread holds its address
+  HealthMonitor& operator=(HealthMonitor&&) = delete;
   ~HealthMonitor();  // stops and joins the thread
 
   // Runs the first check, then starts the thread.

@@ -128,8 +128,8 @@ Status Validate(const Options& o) {
 }
 
 std::string DeviceId(std::string_view prefix, std::uint32_t index) {
-  std::array<char, 16> digits{};
-  std::snprintf(digits.data(), digits.size(), "%06u", index);
+  std::array<char, 16> digits{};  // a uint32 takes at most 10 digits: it always fits
+  (void)std::snprintf(digits.data(), digits.size(), "%06u", index);
   std::string id(prefix);
   id += digits.data();
   return id;

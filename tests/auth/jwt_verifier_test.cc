@@ -27,7 +27,7 @@ using testing::TestKey;
 
 constexpr std::int64_t kNow = 1'800'000'000;
 constexpr std::int64_t kExp = kNow + 600;
-const TimePoint kNowTp = FromUnixSeconds(kNow);
+constexpr TimePoint kNowTp{std::chrono::seconds(kNow)};  // FromUnixSeconds(kNow), at compile time
 
 constexpr const char* kEcHeader = R"({"alg":"ES256","typ":"JWT","kid":"ec-1"})";
 constexpr const char* kRsaHeader = R"({"alg":"RS256","typ":"JWT","kid":"rsa-1"})";

@@ -122,7 +122,7 @@ TEST_CASE("vaultd limits retrievals per user and answers 429 with Retry-After",
   HttpResult r = v.As(alice, "POST", "/v1/devices/mac1/recovery-key/retrieve", "{}");
   CHECK(r.status == 429);
   CHECK(ErrCode(r) == "rate_limited");
-  const int wait = std::atoi(r.headers["retry-after"].c_str());
+  const int wait = std::stoi(r.headers["retry-after"]);  // throws (fails the test) on junk
   CHECK(wait >= 1);
   CHECK(wait <= 60);
   // Other calls of the same user are not retrievals.

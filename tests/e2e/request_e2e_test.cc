@@ -12,7 +12,8 @@ TEST_CASE("vaultd answers malformed requests with API.md's 4xx errors", "[e2e][r
   const std::string alice = v.Token("alice@example.com");
 
   SECTION("a body over 16 KiB: 413") {
-    std::string body = R"({"serial":"C02X","pad":")" + std::string(17 * 1024, 'x') + "\"}";
+    std::string body =
+        R"({"serial":"C02X","pad":")" + std::string(std::size_t{17} * 1024, 'x') + "\"}";
     HttpResult r = v.Mdm("PUT", "/v1/devices/mac2", body);
     CHECK(r.status == 413);
     CHECK(ErrCode(r) == "payload_too_large");
@@ -24,7 +25,7 @@ TEST_CASE("vaultd answers malformed requests with API.md's 4xx errors", "[e2e][r
     Call c;
     c.path = "/v1/devices/mac1";
     c.who = "mdm";
-    c.extra_headers = {"X-Pad: " + std::string(9 * 1024, 'y')};
+    c.extra_headers = {"X-Pad: " + std::string(std::size_t{9} * 1024, 'y')};
     HttpResult r = v.Request(c);
     CHECK(r.status == 431);
     CHECK(ErrCode(r) == "headers_too_large");

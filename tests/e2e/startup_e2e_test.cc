@@ -47,7 +47,7 @@ TEST_CASE("vaultd refuses to start on a bad state, with a one-line reason", "[e2
     const std::string cmd = "sqlite3 '" + v.state() +
                             "/vault.db' \"UPDATE meta SET value='2' WHERE "
                             "key='active_master_key_version'\"";
-    REQUIRE(std::system(cmd.c_str()) == 0);
+    REQUIRE(Sh(cmd) == 0);
     CHECK_FALSE(v.Start());
     CHECK(v.start_exit_status() != 0);
     CHECK_THAT(LastLine(v.Log()), Catch::Contains("master key v2"));
@@ -56,7 +56,7 @@ TEST_CASE("vaultd refuses to start on a bad state, with a one-line reason", "[e2
     const std::string conf = v.state() + "/vault.conf";
     const std::string cmd =
         "sed -i 's/^token_label = .*/token_label = \"no-such-token\"/' '" + conf + "'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
+    REQUIRE(Sh(cmd) == 0);
     CHECK_FALSE(v.Start());
     CHECK(v.start_exit_status() != 0);
     CHECK_THAT(LastLine(v.Log()), Catch::Contains("no-such-token"));

@@ -97,13 +97,13 @@ TEST_CASE("Thousands of made-up methods without a certificate leave vaultd's mem
   // metrics below still show that nothing of the methods is kept.
   WARN("RSS not compared under sanitizers: " << rss_before << " -> " << rss_after << " KiB");
 #else
-  CHECK(rss_after - rss_before < 5 * 1024);
+  CHECK(rss_after - rss_before < 5L * 1024);
 #endif
   const HttpResult m = v.Mdm("GET", "/v1/metrics");
   REQUIRE(m.status == 200);
   CHECK(m.body.find("AAAA") == std::string::npos);
   CHECK_THAT(m.body, Catch::Contains(R"(method="other",route="/v1/devices/{id}",status="401")"));
-  CHECK(m.body.size() < 64 * 1024);
+  CHECK(m.body.size() < std::size_t{64} * 1024);
   CHECK(v.running());
 }
 

@@ -13,8 +13,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kKey1 = "ABCD-EFGH-IJKL-MNOP-QRST-UVWX";
-const std::string kKey2 = "ZZZZ-YYYY-XXXX-WWWW-VVVV-2345";
+constexpr const char* kKey1 = "ABCD-EFGH-IJKL-MNOP-QRST-UVWX";
+constexpr const char* kKey2 = "ZZZZ-YYYY-XXXX-WWWW-VVVV-2345";
 
 HttpResult StoreAs(const VaultProcess& v, const std::string& token, const std::string& id,
                    const std::string& key) {

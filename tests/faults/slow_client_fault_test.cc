@@ -56,7 +56,9 @@ TEST_CASE("Hundreds of idle and slow-trickling connections neither starve other 
   std::atomic<bool> stop{false};
   std::atomic<int> tls_cut{0};
   std::thread trickler([&] {
-    const std::string hello = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    // The start of a ClientHello, NULs included (a plain std::string would stop at the first).
+    constexpr char kHello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    const std::string hello(kHello, sizeof kHello - 1);
     const std::string header = "GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
     std::vector<bool> cut(slow.size(), false);
     for (std::size_t step = 0; !stop; ++step) {

@@ -22,6 +22,8 @@ class TmpfsMount {
   }
   TmpfsMount(const TmpfsMount&) = delete;
   TmpfsMount& operator=(const TmpfsMount&) = delete;
+  TmpfsMount(TmpfsMount&&) = delete;
+  TmpfsMount& operator=(TmpfsMount&&) = delete;
   ~TmpfsMount() {
     if (mounted_) Sh("umount -l " + Quote(dir_));
   }

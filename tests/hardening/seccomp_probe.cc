@@ -51,10 +51,10 @@ int main(int argc, char** argv) {
   if (argc != 2) return 2;
   const std::string_view action = argv[1];
   if (escrow::Status s = escrow::vault::InstallSeccomp(); !s.ok()) {
-    std::fprintf(stderr, "seccomp_probe: %s\n", s.message().c_str());
+    (void)std::fprintf(stderr, "seccomp_probe: %s\n", s.message().c_str());
     return 3;
   }
-  std::fflush(stdout);
+  (void)std::fflush(stdout);  // best effort: the probe may be killed next
   if (action == "allowed") return Allowed();
   if (action == "ptrace") {
     ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -275,10 +276,14 @@ std::vector<std::string> FindInMemory(pid_t pid, const std::string& needle) {
   const int mem = open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY);
   if (mem < 0) return {"cannot open /proc/PID/mem"};
   for (std::string line; std::getline(maps, line);) {
+    // "START-END PERMS ..." in hex; from_chars, unlike sscanf, reports an overflow.
     unsigned long start = 0, end = 0;
-    char perms[5] = {};
-    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &start, &end, perms) != 3) continue;
-    if (perms[0] != 'r' || line.find("[vvar]") != std::string::npos) continue;
+    const char* const last = line.data() + line.size();
+    const auto [dash, start_ec] = std::from_chars(line.data(), last, start, 16);
+    if (start_ec != std::errc() || dash == last || *dash != '-') continue;
+    const auto [space, end_ec] = std::from_chars(dash + 1, last, end, 16);
+    if (end_ec != std::errc() || last - space < 2 || *space != ' ') continue;
+    if (space[1] != 'r' || line.find("[vvar]") != std::string::npos) continue;
     // Sanitizer shadow memory: terabytes of reserved zero pages, never a secret.
     if (end - start > (1UL << 30)) continue;
     // In chunks that overlap by the needle's length, so that no occurrence is split.

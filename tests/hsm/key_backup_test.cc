@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <string>
+#include <string_view>
 
 #include "tests/hsm/key_service_fixture.h"
 #include "tests/support/softhsm_token.h"
@@ -32,8 +33,8 @@ struct Original {
   std::vector<KeyInfo> infos;
 };
 
-const std::string kPlain = "ABCD-EFGH-IJKL-MNOP-QRST-UVWX";
-const std::string kAad = "aad";
+constexpr std::string_view kPlain = "ABCD-EFGH-IJKL-MNOP-QRST-UVWX";
+constexpr std::string_view kAad = "aad";
 
 // Generates master v1, v2 and audit v1, seals one record and MACs one message; closes the
 // KeyService (its login would make the SO login of WrapVaultKeys fail).

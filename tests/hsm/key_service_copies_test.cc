@@ -1,6 +1,8 @@
 // KeyService runs its crypto on session copies of the token keys (softhsm_key_service.h). These
 // tests look at the copies through a second session of the same process, as any code in the
 // process could, and destroy token keys behind the service's back, as another process would.
+#include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,8 +23,8 @@ namespace {
 using escrow::testing::RunCommand;
 using escrow::testing::SoftHsmToken;
 
-const Bytes kPlaintext = {'r', 'k', '-', '1'};
-const Bytes kAad = {'a', 'a', 'd'};
+constexpr std::array<std::uint8_t, 4> kPlaintext = {'r', 'k', '-', '1'};
+constexpr std::array<std::uint8_t, 3> kAad = {'a', 'a', 'd'};
 
 // A second logged-in session on the fixture's token, in this process.
 Pkcs11Session Observer(const SoftHsmToken& token) {

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <array>
+#include <cstdint>
 #include <filesystem>
 
 #include "base/bytes.h"
@@ -14,8 +16,8 @@ namespace {
 
 using escrow::testing::SoftHsmToken;
 
-const Bytes kPlaintext = {'r', 'k', '-', '1'};
-const Bytes kAad = {'a', 'a', 'd'};
+constexpr std::array<std::uint8_t, 4> kPlaintext = {'r', 'k', '-', '1'};
+constexpr std::array<std::uint8_t, 3> kAad = {'a', 'a', 'd'};
 
 void RequireUnavailable(const Status& status) {
   INFO(status.ToString());
@@ -76,6 +78,8 @@ class LibraryRestart {
   }
   LibraryRestart(const LibraryRestart&) = delete;
   LibraryRestart& operator=(const LibraryRestart&) = delete;
+  LibraryRestart(LibraryRestart&&) = delete;
+  LibraryRestart& operator=(LibraryRestart&&) = delete;
   ~LibraryRestart() { dlclose(library_); }
 
   unsigned long Finalize() {  // NOLINT(google-runtime-int): CK_RV

@@ -93,7 +93,7 @@ TEST_CASE("IntegrityCheck passes on a good file and reports kDataLoss on a damag
   const std::string damaged = (f.dir.path() / "damaged.db").string();
   std::filesystem::copy_file(f.path, damaged);
   const auto size = std::filesystem::file_size(damaged);
-  REQUIRE(size > 8 * 4096);
+  REQUIRE(size > std::uintmax_t{8} * 4096);
   {
     // Garbage over a page in the middle, well clear of the header and the schema page.
     std::fstream out(damaged, std::ios::in | std::ios::out | std::ios::binary);

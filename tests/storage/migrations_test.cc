@@ -210,7 +210,7 @@ TEST_CASE("Store refuses files that are not vault databases", "[storage][migrati
   StoreFixture f;
 
   SECTION("random bytes") {
-    std::mt19937 rng(42);
+    std::mt19937 rng(42);  // NOLINT(cert-msc32-c,cert-msc51-cpp): a reproducible bad file
     std::ofstream out(f.path, std::ios::binary);
     for (int i = 0; i < 8192; ++i) out.put(static_cast<char>(rng() & 0xff));
     out.close();

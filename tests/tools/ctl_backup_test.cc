@@ -347,6 +347,8 @@ class ScopedEnv {
   }
   ScopedEnv(const ScopedEnv&) = delete;  // two owners would restore twice
   ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ScopedEnv(ScopedEnv&&) = delete;
+  ScopedEnv& operator=(ScopedEnv&&) = delete;
   ~ScopedEnv() {
     if (old_) {
       ::setenv(name_, old_->c_str(), 1);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -103,13 +104,13 @@ std::string CliFingerprint(const fs::path& cert) {
   return Trim(out);
 }
 
-const std::vector<std::string> kFiles = {
+constexpr std::string_view kFiles[] = {
     "vault.conf",          "vault.db",        "hsm/softhsm2.conf",      "hsm/user.pin",
     "hsm/so.pin",          "tls/ca.crt",      "tls/ca.key",             "tls/server.crt",
     "tls/server.key",      "tls/clients/portal.crt", "tls/clients/portal.key",
     "tls/clients/mdm.crt", "tls/clients/mdm.key",    "idp/dev-signing.key",
     "idp/dev-signing.pub", "ceremony/init.txt"};
-const std::vector<std::string> kSecrets = {
+constexpr std::string_view kSecrets[] = {
     "hsm/user.pin", "hsm/so.pin", "tls/ca.key", "tls/server.key", "tls/clients/portal.key",
     "tls/clients/mdm.key", "idp/dev-signing.key"};
 
@@ -123,12 +124,12 @@ TEST_CASE("vaultctl init --dev creates the dev state of API.md", "[tools][vaultc
 
   SECTION("every file exists, the directory is 0700 and every secret 0600") {
     CHECK(FileMode(state) == 0700);
-    for (const std::string& rel : kFiles) {
+    for (std::string_view rel : kFiles) {
       INFO(rel);
       CHECK(fs::is_regular_file(state / rel));
     }
     CHECK(fs::is_directory(state / "hsm" / "tokens"));
-    for (const std::string& rel : kSecrets) {
+    for (std::string_view rel : kSecrets) {
       INFO(rel);
       CHECK(FileMode(state / rel) == 0600);
     }

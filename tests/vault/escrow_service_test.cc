@@ -231,7 +231,7 @@ TEST_CASE("Helpdesk retrievals have a quota per person", "[vault][service][quota
   Result<RetrievedKey> third = s.Retrieve(Helpdesk("hd1"), "mac-1", "t3", std::nullopt);
   REQUIRE_FALSE(third.ok());
   CHECK(third.status().code() == Code::kResourceExhausted);
-  CHECK(third.status().retry_after_seconds() == 24 * 3600);  // both were made just now
+  CHECK(third.status().retry_after_seconds() == std::int64_t{24} * 3600);  // both were made just now
   // Another person, and the owner, are not affected; 24 hours later the slots are free.
   CHECK(s.Retrieve(Helpdesk("hd2"), "mac-1", "t", std::nullopt).ok());
   CHECK(s.Retrieve(User("alice"), "mac-1", "", std::nullopt).ok());

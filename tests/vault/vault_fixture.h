@@ -20,6 +20,10 @@ namespace escrow::testing {
 class VaultFixture {
  public:
   explicit VaultFixture(vault::EscrowOptions options = {});
+  VaultFixture(const VaultFixture&) = delete;  // owns the token, the database and services
+  VaultFixture& operator=(const VaultFixture&) = delete;
+  VaultFixture(VaultFixture&&) = delete;
+  VaultFixture& operator=(VaultFixture&&) = delete;
   ~VaultFixture();
 
   void Open();

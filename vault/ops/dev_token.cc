@@ -69,7 +69,7 @@ Result<Bytes> SignEs256(EVP_PKEY* key, std::string_view input) {
   const unsigned char* p = der.data();
   SslPtr<ECDSA_SIG> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
   if (!sig) return OpenSslError("d2i_ECDSA_SIG");
-  Bytes raw(2 * kP256CoordinateBytes);
+  Bytes raw(std::size_t{2} * kP256CoordinateBytes);
   if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), raw.data(), kP256CoordinateBytes) !=
           kP256CoordinateBytes ||
       BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), raw.data() + kP256CoordinateBytes,
