@@ -34,8 +34,7 @@ void Metrics::ObserveRequest(std::string_view method, std::string_view route, in
                              std::chrono::nanoseconds latency) {
   const double seconds = std::chrono::duration<double>(latency).count();
   std::lock_guard lock(mu_);
-  const std::tuple<std::string_view, std::string_view, int> labels{MethodLabel(method), route,
-                                                                   status};
+  const KeyView labels{MethodLabel(method), route, status};
   auto it = requests_.find(labels);
   if (it == requests_.end()) {
     it = requests_.emplace(Key{std::get<0>(labels), std::string(route), status}, Histogram{})

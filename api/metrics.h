@@ -50,8 +50,20 @@ class Metrics {
   using Key = std::tuple<std::string_view, std::string, int>;  // method label, route, status
 
   mutable std::mutex mu_;
-  // std::less<>: a request looks its histogram up by views, allocating only for a new label set.
-  std::map<Key, Histogram, std::less<>> requests_;
+  // A request looks its histogram up by views, allocating only for a new label set. Both
+  // sides compare as views: clang 14 cannot compare a tuple holding std::string with one
+  // holding std::string_view (libstdc++ 12's tuple <=>), which std::less<> would need.
+  using KeyView = std::tuple<std::string_view, std::string_view, int>;
+  struct KeyLess {
+    using is_transparent = void;
+    static KeyView View(const Key& k) { return {std::get<0>(k), std::get<1>(k), std::get<2>(k)}; }
+    static const KeyView& View(const KeyView& v) { return v; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) < View(b);
+    }
+  };
+  std::map<Key, Histogram, KeyLess> requests_;
   std::map<std::string, std::uint64_t> throttled_;
   std::int64_t open_connections_ = 0;
   std::uint64_t connections_total_ = 0;

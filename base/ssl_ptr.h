@@ -20,11 +20,15 @@ namespace escrow {
 template <class T>
 struct SslDeleter;
 
-#define ESCROW_SSL_DELETER(Type, free_fn)                     \
-  template <>                                                 \
-  struct SslDeleter<Type> {                                   \
-    void operator()(Type* p) const noexcept { (free_fn)(p); } \
+// bugprone-macro-parentheses is wrong here: `Type` is a type name, which parentheses in
+// "Type* p" would turn into an expression.
+// NOLINTBEGIN(bugprone-macro-parentheses)
+#define ESCROW_SSL_DELETER(Type, free_fn)                  \
+  template <>                                              \
+  struct SslDeleter<Type> {                                \
+    void operator()(Type* p) const noexcept { free_fn(p); } \
   }
+// NOLINTEND(bugprone-macro-parentheses)
 
 ESCROW_SSL_DELETER(BIO, BIO_free_all);
 ESCROW_SSL_DELETER(BIGNUM, BN_free);

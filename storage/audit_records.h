@@ -22,6 +22,14 @@ class AuditReader {
   // The newest record. Inside a write transaction the write lock is held: no other process
   // can append before the transaction ends.
   virtual Result<std::optional<AuditRow>> Last() = 0;
+
+ protected:
+  // Copied or moved only as a concrete store, never sliced through this interface.
+  AuditReader() = default;
+  AuditReader(const AuditReader&) = default;
+  AuditReader& operator=(const AuditReader&) = default;
+  AuditReader(AuditReader&&) = default;
+  AuditReader& operator=(AuditReader&&) = default;
 };
 
 // The audit records inside a write transaction. Append-only.

@@ -23,6 +23,14 @@ class DeviceReader {
   virtual Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) = 0;
   // The first `limit` devices in id order.
   virtual Result<std::vector<DeviceRow>> ListAll(std::size_t limit) = 0;
+
+ protected:
+  // Copied or moved only as a concrete store, never sliced through this interface.
+  DeviceReader() = default;
+  DeviceReader(const DeviceReader&) = default;
+  DeviceReader& operator=(const DeviceReader&) = default;
+  DeviceReader(DeviceReader&&) = default;
+  DeviceReader& operator=(DeviceReader&&) = default;
 };
 
 // The devices table inside a write transaction; its reads see the transaction's own writes.

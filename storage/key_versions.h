@@ -37,6 +37,14 @@ class KeyVersionReader {
       const std::optional<KeyVersionKey>& after) = 0;
   // Number of key versions per master-key version (those with none left out), ascending.
   virtual Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() = 0;
+
+ protected:
+  // Copied or moved only as a concrete store, never sliced through this interface.
+  KeyVersionReader() = default;
+  KeyVersionReader(const KeyVersionReader&) = default;
+  KeyVersionReader& operator=(const KeyVersionReader&) = default;
+  KeyVersionReader(KeyVersionReader&&) = default;
+  KeyVersionReader& operator=(KeyVersionReader&&) = default;
 };
 
 // The key versions inside a write transaction; its reads see the transaction's own writes.

@@ -16,6 +16,14 @@ class LimitReader {
   virtual ~LimitReader() = default;
   // The principal's quota events after `since_ms` (the start of the window).
   virtual Result<QuotaWindow> GetQuotaWindow(std::string_view principal, std::int64_t since_ms) = 0;
+
+ protected:
+  // Copied or moved only as a concrete store, never sliced through this interface.
+  LimitReader() = default;
+  LimitReader(const LimitReader&) = default;
+  LimitReader& operator=(const LimitReader&) = default;
+  LimitReader(LimitReader&&) = default;
+  LimitReader& operator=(LimitReader&&) = default;
 };
 
 class LimitWriter : public LimitReader {

@@ -16,6 +16,14 @@ class MetaReader {
   virtual ~MetaReader() = default;
   // nullopt if the key is absent.
   virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
+
+ protected:
+  // Copied or moved only as a concrete store, never sliced through this interface.
+  MetaReader() = default;
+  MetaReader(const MetaReader&) = default;
+  MetaReader& operator=(const MetaReader&) = default;
+  MetaReader(MetaReader&&) = default;
+  MetaReader& operator=(MetaReader&&) = default;
 };
 
 class MetaWriter : public MetaReader {

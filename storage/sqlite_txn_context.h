@@ -20,6 +20,9 @@ class SqliteTxnContext {
   explicit SqliteTxnContext(Database& db) : db_(db) {}
   SqliteTxnContext(const SqliteTxnContext&) = delete;  // the stores point at this one
   SqliteTxnContext& operator=(const SqliteTxnContext&) = delete;
+  SqliteTxnContext(SqliteTxnContext&&) = delete;
+  SqliteTxnContext& operator=(SqliteTxnContext&&) = delete;
+  ~SqliteTxnContext() = default;
 
   Database& db() { return db_; }
   // OK, or the first error that made the transaction unfit to go on.

@@ -50,6 +50,14 @@ class Store {
   virtual Status BackupTo(const std::string& path) = 0;
   // A full check of the stored structures; kDataLoss naming the first problem.
   virtual Status IntegrityCheck() = 0;
+
+ protected:
+  // Copied or moved only as a concrete store, never sliced through this interface.
+  Store() = default;
+  Store(const Store&) = default;
+  Store& operator=(const Store&) = default;
+  Store(Store&&) = default;
+  Store& operator=(Store&&) = default;
 };
 
 // One read transaction that returns one value: `fn(ReadTxn&)` returns a Result<T>, and so

@@ -33,6 +33,14 @@ class ReadTxn {
   virtual AuditReader& audit() = 0;
   virtual LimitReader& limits() = 0;
   virtual MetaReader& meta() = 0;
+
+ protected:
+  // Copied or moved only as a concrete transaction, never sliced through this interface.
+  ReadTxn() = default;
+  ReadTxn(const ReadTxn&) = default;
+  ReadTxn& operator=(const ReadTxn&) = default;
+  ReadTxn(ReadTxn&&) = default;
+  ReadTxn& operator=(ReadTxn&&) = default;
 };
 
 // One write transaction (serialised with every other write). Its stores read inside it and
@@ -50,6 +58,14 @@ class WriteTxn {
   // Runs `fn` inside a savepoint: its changes are kept if it returns OK and undone if not,
   // leaving the rest of the transaction intact. Its Status is returned.
   virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;
+
+ protected:
+  // Copied or moved only as a concrete transaction, never sliced through this interface.
+  WriteTxn() = default;
+  WriteTxn(const WriteTxn&) = default;
+  WriteTxn& operator=(const WriteTxn&) = default;
+  WriteTxn(WriteTxn&&) = default;
+  WriteTxn& operator=(WriteTxn&&) = default;
 };
 
 }  // namespace escrow::storage

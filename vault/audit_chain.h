@@ -95,6 +95,9 @@ class AuditChain {
   AuditChain(hsm::KeyService& keys, storage::Store& store, std::uint32_t audit_key_version);
   AuditChain(const AuditChain&) = delete;  // one head per store and process
   AuditChain& operator=(const AuditChain&) = delete;
+  AuditChain(AuditChain&&) = delete;
+  AuditChain& operator=(AuditChain&&) = delete;
+  ~AuditChain() = default;
 
   // Loads the head from the database. kDataLoss if the newest record is not sealed or fails
   // its MAC (the database was edited or rolled back past the HSM's knowledge); the HSM's

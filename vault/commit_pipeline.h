@@ -42,6 +42,8 @@ class CommitPipeline {
                  std::uint32_t audit_key_version, CheckpointSink sink, int batch_max = 256);
   CommitPipeline(const CommitPipeline&) = delete;  // one head and one queue per store
   CommitPipeline& operator=(const CommitPipeline&) = delete;
+  CommitPipeline(CommitPipeline&&) = delete;
+  CommitPipeline& operator=(CommitPipeline&&) = delete;
   // REQUIRES: no Commit() in flight (callers are done with the pipeline before it goes).
   ~CommitPipeline();
 

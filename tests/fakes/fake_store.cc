@@ -50,6 +50,8 @@ class WritingThreadMark {
   }
   WritingThreadMark(const WritingThreadMark&) = delete;  // one mark per Write
   WritingThreadMark& operator=(const WritingThreadMark&) = delete;
+  WritingThreadMark(WritingThreadMark&&) = delete;
+  WritingThreadMark& operator=(WritingThreadMark&&) = delete;
   ~WritingThreadMark() { mark_ = std::thread::id(); }
 
  private:

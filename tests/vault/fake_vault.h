@@ -61,6 +61,8 @@ struct FakeVault {
   }
   FakeVault(const FakeVault&) = delete;  // the service points into this one
   FakeVault& operator=(const FakeVault&) = delete;
+  FakeVault(FakeVault&&) = delete;
+  FakeVault& operator=(FakeVault&&) = delete;
 
   // Everything the store holds about the device, its keys, the audit head and the quota, as
   // text: two dumps are equal when nothing was changed.

@@ -34,6 +34,8 @@ class InitGuard {
   InitGuard() = default;
   InitGuard(const InitGuard&) = delete;  // two owners would clean up twice
   InitGuard& operator=(const InitGuard&) = delete;
+  InitGuard(InitGuard&&) = delete;
+  InitGuard& operator=(InitGuard&&) = delete;
   ~InitGuard();
 
   // The key service, closed before the files go (a token store may be among them).

@@ -28,6 +28,8 @@ class InitMode {
   InitMode() = default;
   InitMode(const InitMode&) = delete;  // holds the state of one init
   InitMode& operator=(const InitMode&) = delete;
+  InitMode(InitMode&&) = delete;
+  InitMode& operator=(InitMode&&) = delete;
   virtual ~InitMode() = default;
 
   virtual bool dev() const = 0;

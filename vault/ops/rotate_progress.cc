@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -10,7 +11,7 @@ namespace escrow::ops {
 namespace {
 
 std::string FormatDuration(double seconds) {
-  const auto s = static_cast<long>(seconds + 0.5);
+  const auto s = std::lround(seconds);
   std::ostringstream out;
   if (s >= 3600) out << s / 3600 << "h";
   if (s >= 60) out << (s / 60) % 60 << "m";
@@ -33,7 +34,7 @@ void RotateProgress::Update(std::int64_t done, bool final) {
     if (!final && now - last_ < std::chrono::milliseconds(100)) return;
     constexpr int kWidth = 30;
     const int filled = percent * kWidth / 100;
-    std::snprintf(line.data(), line.size(),
+    (void)std::snprintf(line.data(), line.size(),
                   "\rre-encrypting [%s%s] %3d%% %lld/%lld  %.0f records/s  ETA %s   ",
                   std::string(static_cast<std::size_t>(filled), '#').c_str(),
                   std::string(static_cast<std::size_t>(kWidth - filled), ' ').c_str(), percent,
@@ -43,7 +44,7 @@ void RotateProgress::Update(std::int64_t done, bool final) {
     if (final) *out_ << "\n";
   } else {
     if (!final && percent < last_percent_ + 10 && now - last_ < std::chrono::seconds(5)) return;
-    std::snprintf(line.data(), line.size(),
+    (void)std::snprintf(line.data(), line.size(),
                   "re-encrypting: %lld/%lld records (%d%%), %.0f records/s, ETA %s\n",
                   static_cast<long long>(done), static_cast<long long>(total_), percent, rate,
                   FormatDuration(eta).c_str());

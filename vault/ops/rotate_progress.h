@@ -17,6 +17,8 @@ class RotateProgress {
       : total_(total), out_(out), tty_(terminal) {}
   RotateProgress(const RotateProgress&) = delete;  // one per rotation
   RotateProgress& operator=(const RotateProgress&) = delete;
+  RotateProgress(RotateProgress&&) = delete;
+  RotateProgress& operator=(RotateProgress&&) = delete;
   ~RotateProgress() = default;
 
   void Update(std::int64_t done, bool final = false);

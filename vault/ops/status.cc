@@ -60,9 +60,11 @@ std::string RenderStatus(const StatusReport& r) {
       << "keys:\n";
   for (const hsm::KeyInfo& key : r.keys) {
     std::string use;
-    if (key.role == hsm::KeyRole::kMaster && active.ok() && key.version == *active) {
-      use = "  [active]";
-    } else if (key.role == hsm::KeyRole::kAudit && key.version == r.audit_key_version) {
+    const bool active_master =
+        key.role == hsm::KeyRole::kMaster && active.ok() && key.version == *active;
+    const bool active_audit =
+        key.role == hsm::KeyRole::kAudit && key.version == r.audit_key_version;
+    if (active_master || active_audit) {
       use = "  [active]";
     } else if (key.role == hsm::KeyRole::kMaster) {
       use = "  [" + std::to_string(per_version[key.version]) + " records]";

@@ -118,7 +118,7 @@ TEMPLATE_LIST_TEST_CASE("Store reads and writes meta values", "[storage][conform
 }
 
 // Quota events as the vault writes them: `at_ms` now, the window the 24 h before it.
-constexpr std::int64_t kWindowMs = 24 * 3600 * 1000;
+constexpr std::int64_t kWindowMs = std::int64_t{24} * 3600 * 1000;
 
 QuotaWindow MustAddQuotaEvent(Store& store, std::string_view principal, std::int64_t at_ms) {
   QuotaWindow window;
