@@ -13,6 +13,7 @@
 #include "storage/migrations.h"
 #include "storage/sqlite_txn.h"
 #include "storage/transaction.h"
+#include "storage/writing_thread_mark.h"
 
 namespace escrow::storage {
 namespace {
@@ -57,21 +58,6 @@ std::string ParentDirectory(const std::string& path) {
   return dir.empty() ? "." : dir;
 }
 
-// Clears writing_thread_ however the Write ends.
-class WritingThreadMark {
- public:
-  explicit WritingThreadMark(std::atomic<std::thread::id>& mark) : mark_(mark) {
-    mark_ = std::this_thread::get_id();
-  }
-  WritingThreadMark(const WritingThreadMark&) = delete;  // one mark per Write
-  WritingThreadMark& operator=(const WritingThreadMark&) = delete;
-  WritingThreadMark(WritingThreadMark&&) = delete;
-  WritingThreadMark& operator=(WritingThreadMark&&) = delete;
-  ~WritingThreadMark() { mark_ = std::thread::id(); }
-
- private:
-  std::atomic<std::thread::id>& mark_;
-};
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "storage/migrations.h"
+#include "storage/writing_thread_mark.h"
 
 namespace escrow::testing {
 namespace {
@@ -42,21 +43,6 @@ class FakeWriteTxn final : public storage::WriteTxn {
   FakeTables tables_;
 };
 
-// Clears the writing thread however the Write ends.
-class WritingThreadMark {
- public:
-  explicit WritingThreadMark(std::atomic<std::thread::id>& mark) : mark_(mark) {
-    mark_ = std::this_thread::get_id();
-  }
-  WritingThreadMark(const WritingThreadMark&) = delete;  // one mark per Write
-  WritingThreadMark& operator=(const WritingThreadMark&) = delete;
-  WritingThreadMark(WritingThreadMark&&) = delete;
-  WritingThreadMark& operator=(WritingThreadMark&&) = delete;
-  ~WritingThreadMark() { mark_ = std::thread::id(); }
-
- private:
-  std::atomic<std::thread::id>& mark_;
-};
 
 }  // namespace
 
@@ -79,7 +65,7 @@ Status FakeStore::Write(const std::function<Status(storage::WriteTxn&)>& fn) {
     return Status::Internal("Store::Write called from inside a Write callback");
   }
   std::lock_guard write_lock(write_mu_);
-  WritingThreadMark mark(writing_thread_);
+  storage::WritingThreadMark mark(writing_thread_);
   auto working = std::make_shared<FakeState>(*Snapshot());
   FakeWriteTxn txn(*working);
   Status s = fn(txn);
