@@ -1,6 +1,7 @@
 #include "hsm/key_objects.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <limits>
 #include <tuple>
@@ -11,8 +12,13 @@
 namespace escrow::hsm {
 namespace {
 
-constexpr std::string_view kMasterPrefix = "escrow-master-v";
-constexpr std::string_view kAuditPrefix = "escrow-audit-v";
+// Each role's label prefix, in KeyRole's order.
+constexpr std::array<std::pair<KeyRole, std::string_view>, 4> kPrefixes{{
+    {KeyRole::kMaster, "escrow-master-v"},
+    {KeyRole::kAudit, "escrow-audit-v"},
+    {KeyRole::kFingerprint, "escrow-fingerprint-v"},
+    {KeyRole::kState, "escrow-state-v"},
+}};
 constexpr CK_ULONG kKeyBytes = 32;
 constexpr std::size_t kCheckValueBytes = 3;
 
@@ -72,21 +78,23 @@ Result<bool> ReadBool(Pkcs11Session& session, CK_OBJECT_HANDLE object, CK_ATTRIB
 
 }  // namespace
 
+std::string_view KeyLabelPrefix(KeyRole role) {
+  for (const auto& [r, prefix] : kPrefixes) {
+    if (r == role) return prefix;
+  }
+  return "escrow-unknown-v";  // unreachable: every role has a prefix
+}
+
 std::string KeyLabel(KeyRole role, std::uint32_t version) {
-  return std::string(role == KeyRole::kMaster ? kMasterPrefix : kAuditPrefix) +
-         std::to_string(version);
+  return std::string(KeyLabelPrefix(role)) + std::to_string(version);
 }
 
 std::optional<LabelledKey> ParseKeyLabel(std::string_view label) {
-  KeyRole role = KeyRole::kMaster;
-  if (label.starts_with(kMasterPrefix)) {
-    label.remove_prefix(kMasterPrefix.size());
-  } else if (label.starts_with(kAuditPrefix)) {
-    role = KeyRole::kAudit;
-    label.remove_prefix(kAuditPrefix.size());
-  } else {
-    return std::nullopt;
-  }
+  const auto* it = std::find_if(kPrefixes.begin(), kPrefixes.end(),
+                                [&](const auto& p) { return label.starts_with(p.second); });
+  if (it == kPrefixes.end()) return std::nullopt;
+  const KeyRole role = it->first;
+  label.remove_prefix(it->second.size());
   if (label.empty() || (label.size() > 1 && label.front() == '0')) return std::nullopt;
   if (!std::all_of(label.begin(), label.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return std::nullopt;

@@ -20,6 +20,8 @@ namespace escrow::hsm {
 
 // "escrow-master-v<N>" / "escrow-audit-v<N>".
 std::string KeyLabel(KeyRole role, std::uint32_t version);
+// "escrow-master-v", "escrow-audit-v", ... (the label without its version).
+std::string_view KeyLabelPrefix(KeyRole role);
 
 struct LabelledKey {
   KeyRole role;

@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "base/bytes.h"
 #include "base/result.h"
 #include "base/secret_bytes.h"
 
@@ -20,13 +23,17 @@ struct HsmConfig {
   std::string pin_file;
 };
 
-enum class KeyRole { kMaster, kAudit };
+// Every key has one job (DESIGN.md, second release): the master key seals recovery keys; the
+// audit, fingerprint and state keys only MAC (the audit chain's groups, a version's keyed
+// fingerprint, a device's state record).
+enum class KeyRole { kMaster, kAudit, kFingerprint, kState };
 
 // What the token says about one of the vault's keys. Never key material.
 struct KeyInfo {
   KeyRole role = KeyRole::kMaster;
   std::uint32_t version = 0;
-  std::string label;        // escrow-master-v<N> / escrow-audit-v<N>
+  std::string
+      label;  // escrow-master-v<N>, escrow-audit-v<N>, escrow-fingerprint-v<N>, escrow-state-v<N>
   std::string check_value;  // CKA_CHECK_VALUE: 6 lowercase hex digits (3 bytes)
   bool sensitive = true;
   bool extractable = false;
@@ -47,6 +54,10 @@ struct Sealed {
 };
 
 using Mac = std::array<std::uint8_t, 32>;
+
+inline constexpr std::size_t kMaxCheckpointBytes = 256;
+// The Status reason of a module that cannot keep the checkpoint data object.
+inline constexpr std::string_view kNoDataObjects = "no_data_objects";
 
 // How long a key destroyed or replaced on the token by another process may still be used by a
 // KeyService that used it just before: the service checks the token object again before the
@@ -69,13 +80,14 @@ class KeyService {
   virtual TokenInfo token() const = 0;
 
   // Generates escrow-master-v<version> (AES-256, token, private, sensitive, encrypt/decrypt
-  // only) or escrow-audit-v<version> (generic secret for CKM_SHA256_HMAC, sign/verify only).
+  // only), or escrow-audit-v<version>, escrow-fingerprint-v<version> or escrow-state-v<version>
+  // (generic secrets for CKM_SHA256_HMAC, sign/verify only).
   // Not extractable unless `backup_capable`: then extractable only with CKA_WRAP_WITH_TRUSTED.
   // kAlreadyExists if that label exists. The token directory is synced before returning.
   virtual Result<KeyInfo> GenerateKey(KeyRole role, std::uint32_t version, bool backup_capable) = 0;
   // kNotFound if the key is not on the token.
   virtual Result<KeyInfo> FindKey(KeyRole role, std::uint32_t version) = 0;
-  // Every escrow-master-v* and escrow-audit-v* key on the token, by role then version.
+  // Every key of the vault's roles on the token, by role then version.
   virtual Result<std::vector<KeyInfo>> ListKeys() = 0;
   // Destroys a key object. kNotFound if absent.
   virtual Status DestroyKey(KeyRole role, std::uint32_t version) = 0;
@@ -89,11 +101,22 @@ class KeyService {
   virtual Result<SecretBytes> Decrypt(std::uint32_t master_version, const Sealed& sealed,
                                       std::span<const std::uint8_t> aad) = 0;
 
-  // HMAC-SHA256 under escrow-audit-v<audit_version>.
-  virtual Result<Mac> Sign(std::uint32_t audit_version, std::span<const std::uint8_t> data) = 0;
-  // OK if valid; kDataLoss if not; kUnavailable if the HSM fails.
-  virtual Status Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+  // HMAC-SHA256 under the MAC key of `role` (kAudit, kFingerprint or kState) and `version`.
+  // kInvalidArgument for kMaster (it never MACs); kNotFound if the key is not on the token.
+  virtual Result<Mac> Sign(KeyRole role, std::uint32_t version,
+                           std::span<const std::uint8_t> data) = 0;
+  // OK if valid; kDataLoss if not; kUnavailable if the HSM fails; as Sign for the role.
+  virtual Status Verify(KeyRole role, std::uint32_t version, std::span<const std::uint8_t> data,
                         std::span<const std::uint8_t> mac) = 0;
+
+  // The audit checkpoint kept on the token (DESIGN.md: restoring an older copy of the whole
+  // database is caught at start): one data object, `escrow-audit-checkpoint`, whose value is
+  // the caller's (at most kMaxCheckpointBytes). nullopt if none was written yet;
+  // kFailedPrecondition with reason kNoDataObjects if the module keeps no data objects (then
+  // WriteCheckpoint answers the same and writes nothing).
+  virtual Result<std::optional<Bytes>> ReadCheckpoint() = 0;
+  // Replaces the value (creating the object the first time); durable on return.
+  virtual Status WriteCheckpoint(std::span<const std::uint8_t> value) = 0;
 
   // Known-answer self test (encrypt-then-decrypt round trip under the given master key and
   // an HMAC under a session key). OK when the HSM computes correctly.

@@ -246,20 +246,40 @@ Result<SecretBytes> SoftHsmKeyService::Decrypt(std::uint32_t master_version, con
   });
 }
 
-Result<Mac> SoftHsmKeyService::Sign(std::uint32_t audit_version,
+namespace {
+Status MacRoleOnly(KeyRole role) {
+  if (role == KeyRole::kMaster) return Status::InvalidArgument("the master key never MACs");
+  return Status::Ok();
+}
+}  // namespace
+
+Result<Mac> SoftHsmKeyService::Sign(KeyRole role, std::uint32_t version,
                                     std::span<const std::uint8_t> data) {
+  ESCROW_RETURN_IF_ERROR(MacRoleOnly(role));
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<Mac> {
-    ESCROW_ASSIGN_OR_RETURN(const LaneKey key, KeyLocked(session, KeyRole::kAudit, audit_version));
+    ESCROW_ASSIGN_OR_RETURN(const LaneKey key, KeyLocked(session, role, version));
     return HmacSign(session, key.use, data);
   });
 }
 
-Status SoftHsmKeyService::Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+Status SoftHsmKeyService::Verify(KeyRole role, std::uint32_t version,
+                                 std::span<const std::uint8_t> data,
                                  std::span<const std::uint8_t> mac) {
+  ESCROW_RETURN_IF_ERROR(MacRoleOnly(role));
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Status {
-    ESCROW_ASSIGN_OR_RETURN(const LaneKey key, KeyLocked(session, KeyRole::kAudit, audit_version));
+    ESCROW_ASSIGN_OR_RETURN(const LaneKey key, KeyLocked(session, role, version));
     return HmacVerify(session, key.use, data, mac);
   });
+}
+
+Result<std::optional<Bytes>> SoftHsmKeyService::ReadCheckpoint() {
+  return Status::FailedPrecondition("the audit checkpoint data object is not built yet",
+                                    std::string(kNoDataObjects));
+}
+
+Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> /*value*/) {
+  return Status::FailedPrecondition("the audit checkpoint data object is not built yet",
+                                    std::string(kNoDataObjects));
 }
 
 Status SoftHsmKeyService::Probe(std::uint32_t master_version) {

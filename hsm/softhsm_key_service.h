@@ -60,9 +60,12 @@ class SoftHsmKeyService final : public KeyService {
                          std::span<const std::uint8_t> aad) override;
   Result<SecretBytes> Decrypt(std::uint32_t master_version, const Sealed& sealed,
                               std::span<const std::uint8_t> aad) override;
-  Result<Mac> Sign(std::uint32_t audit_version, std::span<const std::uint8_t> data) override;
-  Status Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+  Result<Mac> Sign(KeyRole role, std::uint32_t version,
+                   std::span<const std::uint8_t> data) override;
+  Status Verify(KeyRole role, std::uint32_t version, std::span<const std::uint8_t> data,
                 std::span<const std::uint8_t> mac) override;
+  Result<std::optional<Bytes>> ReadCheckpoint() override;
+  Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
   // kNotFound if the master key does not exist (a caller's mistake, not an HSM fault).
   Status Probe(std::uint32_t master_version) override;
 

@@ -24,7 +24,7 @@ AuditRecord ToAuditRecord(const storage::AuditRow& row) {
   AuditRecord r;
   r.seq = row.seq;
   r.time = FromUnixMillis(row.time_ms);
-  r.event = AuditEvent{row.actor, row.role, row.action, row.device_id,
+  r.event = AuditEvent{row.actor,   row.role,   row.action, row.device_id,
                        row.outcome, row.reason, row.detail};
   r.hash = HexEncode(row.hash);
   r.sealed = row.mac.has_value();
@@ -33,8 +33,8 @@ AuditRecord ToAuditRecord(const storage::AuditRow& row) {
 
 Bytes EncodeAuditRecord(const storage::AuditRow& row) {
   Bytes out;
-  out.reserve(64 + row.actor.size() + row.action.size() + row.device_id.size() +
-              row.reason.size() + row.detail.size());
+  out.reserve(64 + row.actor.size() + row.action.size() + row.device_id.size() + row.reason.size() +
+              row.detail.size());
   AppendU64Be(out, row.seq);
   AppendU64Be(out, static_cast<std::uint64_t>(row.time_ms));
   AppendField(out, row.actor);
@@ -73,10 +73,10 @@ void SanitizeAuditEvent(AuditEvent& e) {
   // Owners, serials and names are at most 256 bytes, device ids 128, reasons 500; what
   // callers send is cut shorter where it enters (ids, stated reasons). A detail may be a
   // ceremony's JSON record (share check values, key lists): bounded, but generously.
-  for (auto [field, max] : {std::pair{&e.actor, 320}, std::pair{&e.role, 64},
-                            std::pair{&e.action, 64}, std::pair{&e.device_id, 160},
-                            std::pair{&e.outcome, 16}, std::pair{&e.reason, 640},
-                            std::pair{&e.detail, 65536}}) {
+  for (auto [field, max] :
+       {std::pair{&e.actor, 320}, std::pair{&e.role, 64}, std::pair{&e.action, 64},
+        std::pair{&e.device_id, 160}, std::pair{&e.outcome, 16}, std::pair{&e.reason, 640},
+        std::pair{&e.detail, 65536}}) {
     const auto limit = static_cast<std::size_t>(max);
     if (field->size() <= limit && IsCleanUtf8(AsBytes(*field))) continue;  // no copy
     *field = EscapeText(*field, limit);
@@ -95,13 +95,15 @@ Status AuditChain::CheckSealed(const storage::AuditRow& row) const {
   if (!row.mac.has_value()) {
     return Status::DataLoss("audit head record " + std::to_string(row.seq) + " is not sealed");
   }
-  Status s = keys_.Verify(row.audit_key_version, MacInput(row.seq, row.hash), *row.mac);
+  Status s = keys_.Verify(hsm::KeyRole::kAudit, row.audit_key_version, MacInput(row.seq, row.hash),
+                          *row.mac);
   if (s.ok() || s.code() != Code::kDataLoss) return s;
   return Status::DataLoss("audit head record " + std::to_string(row.seq) + " fails its MAC");
 }
 
 Status AuditChain::LoadHead() {
-  Result<std::optional<storage::AuditRow>> last = storage::ReadValue(store_, [](storage::ReadTxn& txn) { return txn.audit().Last(); });
+  Result<std::optional<storage::AuditRow>> last =
+      storage::ReadValue(store_, [](storage::ReadTxn& txn) { return txn.audit().Last(); });
   if (!last.ok()) return last.status();
   if (!last->has_value()) return Status::Ok();
   const storage::AuditRow& row = **last;
@@ -156,7 +158,8 @@ storage::AuditRow AuditChain::Link(ChainTip& tip, std::int64_t time_ms, AuditEve
 }
 
 Status AuditChain::Seal(storage::AuditRow& newest) const {
-  Result<hsm::Mac> mac = keys_.Sign(audit_key_version_, MacInput(newest.seq, newest.hash));
+  Result<hsm::Mac> mac =
+      keys_.Sign(hsm::KeyRole::kAudit, audit_key_version_, MacInput(newest.seq, newest.hash));
   if (!mac.ok()) return Status::Unavailable("audit MAC failed: " + mac.status().message());
   newest.mac = Bytes(mac->begin(), mac->end());
   return Status::Ok();
@@ -185,7 +188,8 @@ Result<AuditVerifyReport> AuditChain::Verify(const std::optional<AuditHead>& exp
   constexpr std::size_t kPage = 1000;
   for (;;) {
     Result<std::vector<storage::AuditRow>> page = storage::ReadValue(
-        store_, [&](storage::ReadTxn& txn) { return txn.audit().List(after, kPage, std::nullopt); });
+        store_,
+        [&](storage::ReadTxn& txn) { return txn.audit().List(after, kPage, std::nullopt); });
     if (!page.ok()) return page.status();
     for (storage::AuditRow& row : *page) {
       if (report.first_bad) break;
@@ -199,7 +203,8 @@ Result<AuditVerifyReport> AuditChain::Verify(const std::optional<AuditHead>& exp
         break;
       }
       if (row.mac.has_value()) {
-        Status s = keys_.Verify(row.audit_key_version, MacInput(row.seq, row.hash), *row.mac);
+        Status s = keys_.Verify(hsm::KeyRole::kAudit, row.audit_key_version,
+                                MacInput(row.seq, row.hash), *row.mac);
         if (s.code() == Code::kUnavailable) return s;
         if (!s.ok()) {
           fail(row.seq, "record " + std::to_string(row.seq) + " fails its group MAC");
@@ -216,23 +221,23 @@ Result<AuditVerifyReport> AuditChain::Verify(const std::optional<AuditHead>& exp
   }
   report.head = AuditHead{last ? last->seq : 0, HexEncode(last ? last->hash : prev)};
   if (!report.first_bad && last && !last->mac.has_value()) {
-    fail(last->seq, "newest record " + std::to_string(last->seq) +
-                        " is not sealed: the log was truncated");
+    fail(last->seq,
+         "newest record " + std::to_string(last->seq) + " is not sealed: the log was truncated");
   }
   if (!report.first_bad && expected) {
     if (report.head.seq < expected->seq) {
       fail(report.head.seq + 1, "log ends at " + std::to_string(report.head.seq) +
-                                    ", before the expected head " +
-                                    std::to_string(expected->seq) + ": truncated or rolled back");
+                                    ", before the expected head " + std::to_string(expected->seq) +
+                                    ": truncated or rolled back");
     } else {
       Result<std::vector<storage::AuditRow>> at =
           storage::ReadValue(store_, [&](storage::ReadTxn& txn) {
             return txn.audit().List(expected->seq - (expected->seq > 0 ? 1 : 0), 1, std::nullopt);
           });
       if (!at.ok()) return at.status();
-      const std::string got =
-          expected->seq == 0 ? HexEncode(Bytes(kHashBytes, 0))
-                             : (at->empty() ? std::string() : HexEncode(at->front().hash));
+      const std::string got = expected->seq == 0
+                                  ? HexEncode(Bytes(kHashBytes, 0))
+                                  : (at->empty() ? std::string() : HexEncode(at->front().hash));
       if (got != expected->hash) {
         fail(expected->seq, "record " + std::to_string(expected->seq) +
                                 " differs from the expected head: the log was rewritten");

@@ -63,16 +63,27 @@ Result<SecretBytes> FailingKeyService::Decrypt(std::uint32_t master_version,
   return inner_.Decrypt(master_version, sealed, aad);
 }
 
-Result<hsm::Mac> FailingKeyService::Sign(std::uint32_t audit_version,
+Result<hsm::Mac> FailingKeyService::Sign(hsm::KeyRole role, std::uint32_t version,
                                          std::span<const std::uint8_t> data) {
   ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kSign));
-  return inner_.Sign(audit_version, data);
+  return inner_.Sign(role, version, data);
 }
 
-Status FailingKeyService::Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+Status FailingKeyService::Verify(hsm::KeyRole role, std::uint32_t version,
+                                 std::span<const std::uint8_t> data,
                                  std::span<const std::uint8_t> mac) {
   ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kVerify));
-  return inner_.Verify(audit_version, data, mac);
+  return inner_.Verify(role, version, data, mac);
+}
+
+Result<std::optional<Bytes>> FailingKeyService::ReadCheckpoint() {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kReadCheckpoint));
+  return inner_.ReadCheckpoint();
+}
+
+Status FailingKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kWriteCheckpoint));
+  return inner_.WriteCheckpoint(value);
 }
 
 Status FailingKeyService::Probe(std::uint32_t master_version) {

@@ -8,7 +8,19 @@
 namespace escrow::testing {
 
 // The operations a FailingKeyService can fail, one per KeyService method.
-enum class KeyOp { kGenerate, kFind, kList, kDestroy, kEncrypt, kDecrypt, kSign, kVerify, kProbe };
+enum class KeyOp {
+  kGenerate,
+  kFind,
+  kList,
+  kDestroy,
+  kEncrypt,
+  kDecrypt,
+  kSign,
+  kVerify,
+  kProbe,
+  kReadCheckpoint,
+  kWriteCheckpoint,
+};
 
 // Wraps a real or fake KeyService and fails the chosen operations with a chosen Status (an HSM
 // that is lost, or a MAC that cannot be made), so that fail-closed paths are proven in unit
@@ -36,9 +48,12 @@ class FailingKeyService final : public hsm::KeyService {
                               std::span<const std::uint8_t> aad) override;
   Result<SecretBytes> Decrypt(std::uint32_t master_version, const hsm::Sealed& sealed,
                               std::span<const std::uint8_t> aad) override;
-  Result<hsm::Mac> Sign(std::uint32_t audit_version, std::span<const std::uint8_t> data) override;
-  Status Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+  Result<hsm::Mac> Sign(hsm::KeyRole role, std::uint32_t version,
+                        std::span<const std::uint8_t> data) override;
+  Status Verify(hsm::KeyRole role, std::uint32_t version, std::span<const std::uint8_t> data,
                 std::span<const std::uint8_t> mac) override;
+  Result<std::optional<Bytes>> ReadCheckpoint() override;
+  Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
   Status Probe(std::uint32_t master_version) override;
 
  private:

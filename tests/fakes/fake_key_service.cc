@@ -64,8 +64,11 @@ Bytes Tag(const SecretBytes& key, std::span<const std::uint8_t> iv,
 }
 
 std::string Label(hsm::KeyRole role, std::uint32_t version) {
-  return std::string(role == hsm::KeyRole::kMaster ? "escrow-master-v" : "escrow-audit-v") +
-         std::to_string(version);
+  std::string_view prefix = "escrow-master-v";
+  if (role == hsm::KeyRole::kAudit) prefix = "escrow-audit-v";
+  if (role == hsm::KeyRole::kFingerprint) prefix = "escrow-fingerprint-v";
+  if (role == hsm::KeyRole::kState) prefix = "escrow-state-v";
+  return std::string(prefix) + std::to_string(version);
 }
 
 }  // namespace
@@ -154,22 +157,39 @@ Result<SecretBytes> FakeKeyService::Decrypt(std::uint32_t master_version, const 
   return plain;
 }
 
-Result<hsm::Mac> FakeKeyService::Sign(std::uint32_t audit_version,
+Result<hsm::Mac> FakeKeyService::Sign(hsm::KeyRole role, std::uint32_t version,
                                       std::span<const std::uint8_t> data) {
+  if (role == hsm::KeyRole::kMaster) return Status::InvalidArgument("the master key never MACs");
   std::lock_guard lock(mu_);
-  ESCROW_ASSIGN_OR_RETURN(const Key* key, FindLocked(hsm::KeyRole::kAudit, audit_version));
+  ESCROW_ASSIGN_OR_RETURN(const Key* key, FindLocked(role, version));
   return Hmac(key->secret, {data});
 }
 
-Status FakeKeyService::Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+Status FakeKeyService::Verify(hsm::KeyRole role, std::uint32_t version,
+                              std::span<const std::uint8_t> data,
                               std::span<const std::uint8_t> mac) {
+  if (role == hsm::KeyRole::kMaster) return Status::InvalidArgument("the master key never MACs");
   std::lock_guard lock(mu_);
-  ESCROW_ASSIGN_OR_RETURN(const Key* key, FindLocked(hsm::KeyRole::kAudit, audit_version));
+  ESCROW_ASSIGN_OR_RETURN(const Key* key, FindLocked(role, version));
   const Block expected = Hmac(key->secret, {data});
   if (mac.size() != expected.size() ||
       CRYPTO_memcmp(mac.data(), expected.data(), expected.size()) != 0) {
     return Status::DataLoss("MAC does not verify");
   }
+  return Status::Ok();
+}
+
+Result<std::optional<Bytes>> FakeKeyService::ReadCheckpoint() {
+  std::lock_guard lock(mu_);
+  return checkpoint_;
+}
+
+Status FakeKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
+  if (value.size() > hsm::kMaxCheckpointBytes) {
+    return Status::InvalidArgument("checkpoint value too long");
+  }
+  std::lock_guard lock(mu_);
+  checkpoint_ = Bytes(value.begin(), value.end());
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "hsm/key_service.h"
@@ -11,9 +12,9 @@ namespace escrow::testing {
 
 // An in-memory hsm::KeyService for unit tests: keys are random bytes held in SecretBytes, a
 // seal is an encrypt-then-MAC construction on HMAC-SHA256 (a keystream and a 128-bit tag over
-// IV, associated data and ciphertext), and audit MACs are HMAC-SHA256. Same Status contract
-// as the token's: kAlreadyExists, kNotFound for an absent key, kDataLoss for a record or MAC
-// that fails its check. Not an HSM and no protection at all: tests only. Thread-safe.
+// IV, associated data and ciphertext), MACs are HMAC-SHA256, and the checkpoint is a member. Same
+// Status contract as the token's: kAlreadyExists, kNotFound for an absent key, kDataLoss for a
+// record or MAC that fails its check. Not an HSM and no protection at all: tests only. Thread-safe.
 class FakeKeyService final : public hsm::KeyService {
  public:
   FakeKeyService() = default;
@@ -30,9 +31,12 @@ class FakeKeyService final : public hsm::KeyService {
                               std::span<const std::uint8_t> aad) override;
   Result<SecretBytes> Decrypt(std::uint32_t master_version, const hsm::Sealed& sealed,
                               std::span<const std::uint8_t> aad) override;
-  Result<hsm::Mac> Sign(std::uint32_t audit_version, std::span<const std::uint8_t> data) override;
-  Status Verify(std::uint32_t audit_version, std::span<const std::uint8_t> data,
+  Result<hsm::Mac> Sign(hsm::KeyRole role, std::uint32_t version,
+                        std::span<const std::uint8_t> data) override;
+  Status Verify(hsm::KeyRole role, std::uint32_t version, std::span<const std::uint8_t> data,
                 std::span<const std::uint8_t> mac) override;
+  Result<std::optional<Bytes>> ReadCheckpoint() override;
+  Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
   // OK if the master key exists (the fake computes correctly); kNotFound if not.
   Status Probe(std::uint32_t master_version) override;
 
@@ -47,7 +51,8 @@ class FakeKeyService final : public hsm::KeyService {
   Result<const Key*> FindLocked(hsm::KeyRole role, std::uint32_t version) const;
 
   mutable std::mutex mu_;
-  std::map<KeyId, Key> keys_;  // guarded by mu_
+  std::map<KeyId, Key> keys_;        // guarded by mu_
+  std::optional<Bytes> checkpoint_;  // guarded by mu_
 };
 
 }  // namespace escrow::testing

@@ -1,11 +1,10 @@
 #include "hsm/key_backup.h"
 
-#include <catch2/catch.hpp>
-
-#include <openssl/rand.h>
-
 #include <string>
 #include <string_view>
+
+#include <catch2/catch.hpp>
+#include <openssl/rand.h>
 
 #include "tests/hsm/key_service_fixture.h"
 #include "tests/support/softhsm_token.h"
@@ -47,7 +46,7 @@ Original MakeKeys(const SoftHsmToken& token, bool backup_capable) {
   Result<Sealed> sealed = keys->Encrypt(2, AsBytes(kPlain), AsBytes(kAad));
   REQUIRE(sealed.ok());
   o.sealed = *sealed;
-  Result<Mac> mac = keys->Sign(1, AsBytes(kAad));
+  Result<Mac> mac = keys->Sign(hsm::KeyRole::kAudit, 1, AsBytes(kAad));
   REQUIRE(mac.ok());
   o.mac = *mac;
   Result<std::vector<KeyInfo>> infos = keys->ListKeys();
@@ -81,8 +80,8 @@ TEST_CASE("Backup-capable keys wrap under a trusted ceremony key and unwrap into
   // The ceremony key was a session object: nothing of it is left on the token.
   std::string listing;
   REQUIRE(RunCommand(SoftHsmToken::ShellEnv() + "pkcs11-tool --module " + source.module_path() +
-                         " --token-label '" + source.label() + "' --login --pin '" +
-                         source.pin() + "' -O 2>&1",
+                         " --token-label '" + source.label() + "' --login --pin '" + source.pin() +
+                         "' -O 2>&1",
                      &listing) == 0);
   CHECK(listing.find("escrow-ceremony") == std::string::npos);
   CHECK(listing.find("escrow-master-v2") != std::string::npos);
@@ -99,7 +98,7 @@ TEST_CASE("Backup-capable keys wrap under a trusted ceremony key and unwrap into
     Result<SecretBytes> plain = keys->Decrypt(2, original.sealed, AsBytes(kAad));
     REQUIRE(plain.ok());
     CHECK(plain->RevealSecretText() == kPlain);
-    CHECK(keys->Verify(1, AsBytes(kAad), original.mac).ok());
+    CHECK(keys->Verify(hsm::KeyRole::kAudit, 1, AsBytes(kAad), original.mac).ok());
     Result<std::vector<KeyInfo>> infos = keys->ListKeys();
     REQUIRE(infos.ok());
     REQUIRE(infos->size() == 3);

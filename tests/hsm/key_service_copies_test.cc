@@ -76,7 +76,7 @@ TEST_CASE("Crypto runs on session copies as sensitive and as unextractable as th
     CHECK(SessionCopies(observer).empty());  // made on first use, not at generation
     Result<Sealed> sealed = keys->Encrypt(1, kPlaintext, kAad);
     REQUIRE(sealed.ok());
-    REQUIRE(keys->Sign(1, kAad).ok());
+    REQUIRE(keys->Sign(hsm::KeyRole::kAudit, 1, kAad).ok());
     REQUIRE(keys->Decrypt(1, *sealed, kAad).ok());
 
     const std::vector<CK_OBJECT_HANDLE> copies = SessionCopies(observer);
@@ -129,15 +129,15 @@ TEST_CASE("A key deleted by another process stops working within the recheck int
   Pkcs11Session observer = Observer(token);
   Result<Sealed> sealed = keys->Encrypt(1, kPlaintext, kAad);
   REQUIRE(sealed.ok());
-  REQUIRE(keys->Sign(1, kAad).ok());
+  REQUIRE(keys->Sign(hsm::KeyRole::kAudit, 1, kAad).ok());
 
   DeleteWithPkcs11Tool(token, "escrow-master-v1");
   testing::WaitPastKeyRecheck();
   CHECK(keys->Encrypt(1, kPlaintext, kAad).status().code() == Code::kNotFound);
   CHECK(keys->Decrypt(1, *sealed, kAad).status().code() == Code::kNotFound);
   CHECK(keys->Probe(1).code() == Code::kNotFound);
-  CHECK(SessionCopies(observer).size() == 1);  // the master key's copy is gone
-  CHECK(keys->Sign(1, kAad).ok());             // the audit key is untouched
+  CHECK(SessionCopies(observer).size() == 1);             // the master key's copy is gone
+  CHECK(keys->Sign(hsm::KeyRole::kAudit, 1, kAad).ok());  // the audit key is untouched
 
   SECTION("a key re-created under the label is used from then on") {
     REQUIRE(keys->GenerateKey(KeyRole::kMaster, 1, false).ok());

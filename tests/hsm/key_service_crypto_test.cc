@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "base/bytes.h"
 #include "hsm/key_service.h"
@@ -172,28 +172,29 @@ TEST_CASE("Every truncation of the record is an integrity failure", "[hsm][gcm][
 TEST_CASE("KeyService signs and verifies HMAC-SHA256 under the audit key", "[hsm][hmac]") {
   Fixture f;
   const Bytes data = ToBytes("audit head 42 9f86d081884c7d659a2feaa0c55ad015");
-  Result<Mac> mac = f.keys->Sign(1, data);
+  Result<Mac> mac = f.keys->Sign(hsm::KeyRole::kAudit, 1, data);
   REQUIRE(mac.ok());
-  CHECK(f.keys->Verify(1, data, *mac).ok());
-  Result<Mac> again = f.keys->Sign(1, data);
+  CHECK(f.keys->Verify(hsm::KeyRole::kAudit, 1, data, *mac).ok());
+  Result<Mac> again = f.keys->Sign(hsm::KeyRole::kAudit, 1, data);
   REQUIRE(again.ok());
   CHECK(*again == *mac);  // deterministic
 
   SECTION("tampered data") {
     Bytes tampered = data;
     tampered.back() ^= 0x01;
-    CHECK(f.keys->Verify(1, tampered, *mac).code() == Code::kDataLoss);
+    CHECK(f.keys->Verify(hsm::KeyRole::kAudit, 1, tampered, *mac).code() == Code::kDataLoss);
   }
   SECTION("tampered or truncated MAC") {
     Mac bad = *mac;
     bad[7] ^= 0x40;
-    CHECK(f.keys->Verify(1, data, bad).code() == Code::kDataLoss);
-    CHECK(f.keys->Verify(1, data, std::span(mac->data(), 31)).code() == Code::kDataLoss);
-    CHECK(f.keys->Verify(1, data, {}).code() == Code::kDataLoss);
+    CHECK(f.keys->Verify(hsm::KeyRole::kAudit, 1, data, bad).code() == Code::kDataLoss);
+    CHECK(f.keys->Verify(hsm::KeyRole::kAudit, 1, data, std::span(mac->data(), 31)).code() ==
+          Code::kDataLoss);
+    CHECK(f.keys->Verify(hsm::KeyRole::kAudit, 1, data, {}).code() == Code::kDataLoss);
   }
   SECTION("another audit key") {
     REQUIRE(f.keys->GenerateKey(KeyRole::kAudit, 2, false).ok());
-    CHECK(f.keys->Verify(2, data, *mac).code() == Code::kDataLoss);
+    CHECK(f.keys->Verify(hsm::KeyRole::kAudit, 2, data, *mac).code() == Code::kDataLoss);
   }
 }
 
@@ -221,7 +222,7 @@ TEST_CASE("Concurrent Encrypt and Decrypt from 4 threads all succeed", "[hsm][co
         }
         Result<SecretBytes> opened = f.keys->Decrypt(1, *sealed, aad);
         if (!opened.ok() || !Equals(*opened, plaintext)) ++failures;
-        if (i % 10 == 0 && !f.keys->Sign(1, aad).ok()) ++failures;
+        if (i % 10 == 0 && !f.keys->Sign(hsm::KeyRole::kAudit, 1, aad).ok()) ++failures;
       }
     });
   }

@@ -1,8 +1,8 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "hsm/key_service.h"
 #include "tests/hsm/key_service_fixture.h"
@@ -82,7 +82,7 @@ TEST_CASE("KeyService finds keys and decrypts records after a reopen", "[hsm][ke
     Result<Sealed> out = keys->Encrypt(3, plaintext, aad);
     REQUIRE(out.ok());
     sealed = *out;
-    Result<Mac> signed_mac = keys->Sign(2, aad);
+    Result<Mac> signed_mac = keys->Sign(hsm::KeyRole::kAudit, 2, aad);
     REQUIRE(signed_mac.ok());
     mac = *signed_mac;
   }
@@ -95,7 +95,7 @@ TEST_CASE("KeyService finds keys and decrypts records after a reopen", "[hsm][ke
   REQUIRE(opened.ok());
   CHECK(std::equal(plaintext.begin(), plaintext.end(), opened->RevealSecret().begin(),
                    opened->RevealSecret().end()));
-  CHECK(keys->Verify(2, aad, mac).ok());
+  CHECK(keys->Verify(hsm::KeyRole::kAudit, 2, aad, mac).ok());
 }
 
 TEST_CASE("KeyService lists the vault's keys by role then version", "[hsm][keys]") {
@@ -122,7 +122,7 @@ TEST_CASE("KeyService answers kNotFound for a missing key version", "[hsm][keys]
   CHECK(keys->FindKey(KeyRole::kAudit, 1).status().code() == Code::kNotFound);
   const std::vector<std::uint8_t> data = {1};
   CHECK(keys->Encrypt(2, data, data).status().code() == Code::kNotFound);
-  CHECK(keys->Sign(1, data).status().code() == Code::kNotFound);
+  CHECK(keys->Sign(hsm::KeyRole::kAudit, 1, data).status().code() == Code::kNotFound);
   CHECK(keys->DestroyKey(KeyRole::kMaster, 2).code() == Code::kNotFound);
 }
 
@@ -154,8 +154,7 @@ TEST_CASE("KeyService destroys a key", "[hsm][keys]") {
   CHECK(keys->GenerateKey(KeyRole::kMaster, 1, false).ok());
 }
 
-TEST_CASE("A backup-capable key is extractable only under a trusted wrapping key",
-          "[hsm][keys]") {
+TEST_CASE("A backup-capable key is extractable only under a trusted wrapping key", "[hsm][keys]") {
   SoftHsmToken token;
   std::unique_ptr<KeyService> keys = OpenKeys(token);
   Result<KeyInfo> backup = keys->GenerateKey(KeyRole::kMaster, 1, true);
@@ -200,8 +199,8 @@ TEST_CASE("The master key never leaves the HSM in the clear (pkcs11-tool)", "[hs
   CHECK_THAT(audit_block, !Catch::Contains("encrypt"));
 
   std::string read_out;
-  const int rc = Pkcs11Tool(token, "--read-object --type secrkey --label escrow-master-v1",
-                            &read_out);
+  const int rc =
+      Pkcs11Tool(token, "--read-object --type secrkey --label escrow-master-v1", &read_out);
   INFO(read_out);
   CHECK(rc != 0);
   CHECK_THAT(read_out, !Catch::Contains(master->check_value));

@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
-
 #include <dlfcn.h>
 
 #include <array>
 #include <cstdint>
 #include <filesystem>
+
+#include <catch2/catch.hpp>
 
 #include "base/bytes.h"
 #include "hsm/key_service.h"
@@ -32,7 +32,7 @@ void RequireWorking(KeyService& keys, const Sealed& old_record) {
   Result<Sealed> sealed = keys.Encrypt(1, kPlaintext, kAad);
   REQUIRE(sealed.ok());
   CHECK(keys.Decrypt(1, *sealed, kAad).ok());
-  CHECK(keys.Sign(1, kAad).ok());
+  CHECK(keys.Sign(hsm::KeyRole::kAudit, 1, kAad).ok());
 }
 
 TEST_CASE("A token whose directory is deleted mid-run is unavailable, not a data loss",
@@ -41,7 +41,7 @@ TEST_CASE("A token whose directory is deleted mid-run is unavailable, not a data
   std::unique_ptr<KeyService> keys = OpenWithKeys(token);
   Result<Sealed> sealed = keys->Encrypt(1, kPlaintext, kAad);
   REQUIRE(sealed.ok());
-  Result<Mac> mac = keys->Sign(1, kAad);
+  Result<Mac> mac = keys->Sign(hsm::KeyRole::kAudit, 1, kAad);
   REQUIRE(mac.ok());
 
   std::filesystem::remove_all(token.token_dir());
@@ -49,8 +49,8 @@ TEST_CASE("A token whose directory is deleted mid-run is unavailable, not a data
 
   RequireUnavailable(keys->Decrypt(1, *sealed, kAad).status());
   RequireUnavailable(keys->Encrypt(1, kPlaintext, kAad).status());
-  RequireUnavailable(keys->Sign(1, kAad).status());
-  RequireUnavailable(keys->Verify(1, kAad, *mac));
+  RequireUnavailable(keys->Sign(hsm::KeyRole::kAudit, 1, kAad).status());
+  RequireUnavailable(keys->Verify(hsm::KeyRole::kAudit, 1, kAad, *mac));
   RequireUnavailable(keys->FindKey(KeyRole::kMaster, 1).status());
   RequireUnavailable(keys->ListKeys().status());
   RequireUnavailable(keys->Probe(1));
@@ -115,7 +115,7 @@ TEST_CASE("KeyService logs in again when the HSM comes back, without a restart",
     REQUIRE(restart.Finalize() == 0);
     RequireUnavailable(keys->Decrypt(1, *sealed, kAad).status());
     RequireUnavailable(keys->Encrypt(1, kPlaintext, kAad).status());
-    RequireUnavailable(keys->Sign(1, kAad).status());
+    RequireUnavailable(keys->Sign(hsm::KeyRole::kAudit, 1, kAad).status());
     RequireUnavailable(keys->FindKey(KeyRole::kMaster, 1).status());
     RequireUnavailable(keys->Probe(1));
     REQUIRE(restart.Initialize() == 0);
