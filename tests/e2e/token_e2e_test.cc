@@ -111,7 +111,7 @@ TEST_CASE("vaultd throttles failed authentication per client and token", "[e2e][
   HttpResult r = v.As(bad, "GET", "/v1/devices/mac1");
   CHECK(r.status == 429);
   CHECK(ErrCode(r) == "rate_limited");
-  CHECK(std::atoi(r.headers["retry-after"].c_str()) >= 1);
+  CHECK(std::stoi(r.headers["retry-after"]) >= 1);
   // Another user of the same frontend is not locked out.
   CHECK(v.As(v.Token("alice@example.com"), "GET", "/v1/devices/mac1").status == 200);
   CHECK(v.Stop() == 0);

@@ -173,7 +173,7 @@ HttpResult VaultProcess::Request(const Call& call) const {
   HttpResult r;
   std::string code;
   r.curl_exit = Sh(cmd, &code);
-  r.status = code.empty() ? 0 : std::atoi(code.c_str());
+  r.status = code.empty() ? 0 : std::stoi(code);
   r.body = testing::ReadFileBytes(base + ".body");
   std::istringstream hdrs(testing::ReadFileBytes(base + ".hdr"));
   for (std::string line; std::getline(hdrs, line);) {
@@ -227,7 +227,7 @@ std::string SignEs256(const std::string& header, const std::string& payload,
   FILE* f = std::fopen(key_pem_path.c_str(), "r");
   if (f == nullptr) throw std::runtime_error("cannot open " + key_pem_path);
   EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
-  std::fclose(f);
+  (void)std::fclose(f);  // read only: nothing to lose at close
   if (key == nullptr) throw std::runtime_error("not a private key: " + key_pem_path);
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::size_t der_len = 0;
