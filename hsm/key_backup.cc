@@ -30,23 +30,6 @@ CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, Bytes& bytes) {
   return {type, bytes.data(), bytes.size()};
 }
 
-// One attribute's bytes; empty if the token does not have it.
-Result<Bytes> ReadAttrBytes(Pkcs11Session& session, CK_OBJECT_HANDLE object,
-                            CK_ATTRIBUTE_TYPE type) {
-  CK_ATTRIBUTE attr{type, nullptr, 0};
-  CK_RV rv = session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1);
-  if (rv == CKR_ATTRIBUTE_TYPE_INVALID || attr.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
-    return Bytes{};
-  }
-  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
-  Bytes out(attr.ulValueLen);
-  attr.pValue = out.data();
-  rv = session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1);
-  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
-  out.resize(attr.ulValueLen);
-  return out;
-}
-
 std::string CheckValueOf(Bytes check) {
   if (check.size() > kCheckValueBytes) check.resize(kCheckValueBytes);
   return HexEncode(check);
@@ -99,7 +82,8 @@ Result<CK_OBJECT_HANDLE> CreateCeremonyKey(Pkcs11Session& session, const SecretB
       Attr(CKA_LABEL, label),
   };
   CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-  const CK_RV rv = session.fns()->C_CreateObject(session.handle(), attrs, std::size(attrs), &handle);
+  const CK_RV rv =
+      session.fns()->C_CreateObject(session.handle(), attrs, std::size(attrs), &handle);
   ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_CreateObject (ceremony key)"));
   return handle;
 }
@@ -209,8 +193,9 @@ Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
     for (const KeyInfo& info : infos) {
       if (!info.extractable) {
         return Status::FailedPrecondition(
-            info.label + " is not backup-capable (it was not created with --backup-capable, so "
-                         "it can never leave the HSM); master-key backup is refused");
+            info.label +
+            " is not backup-capable (it was not created with --backup-capable, so "
+            "it can never leave the HSM); master-key backup is refused");
       }
     }
     for (const KeyInfo& info : infos) {
@@ -222,7 +207,7 @@ Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
       key.label = info.label;
       key.extractable = info.extractable;
       key.check_value = info.check_value;
-      ESCROW_ASSIGN_OR_RETURN(key.id, ReadAttrBytes(session, handle, CKA_ID));
+      ESCROW_ASSIGN_OR_RETURN(key.id, ReadAttributeBytes(session, handle, CKA_ID));
       Result<Bytes> wrapped = WrapOne(session, ceremony.get(), handle);
       if (!wrapped.ok()) return wrapped.status().WithContext("wrapping " + info.label);
       key.wrapped = std::move(*wrapped);
@@ -263,7 +248,7 @@ Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
       ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, UnwrapOne(session, unwrapping.get(), key));
       created.push_back(handle);
       ESCROW_RETURN_IF_ERROR(SetCheckValue(session, handle, key));
-      ESCROW_ASSIGN_OR_RETURN(Bytes check, ReadAttrBytes(session, handle, CKA_CHECK_VALUE));
+      ESCROW_ASSIGN_OR_RETURN(Bytes check, ReadAttributeBytes(session, handle, CKA_CHECK_VALUE));
       const std::string got = CheckValueOf(std::move(check));
       if (!key.check_value.empty() && got != key.check_value) {
         return Status::DataLoss(key.label + " unwrapped to check value " + got + ", expected " +

@@ -51,23 +51,6 @@ class FindGuard {
   Pkcs11Session& session_;
 };
 
-// One attribute's bytes; empty if the token does not have it.
-Result<std::vector<std::uint8_t>> ReadBytes(Pkcs11Session& session, CK_OBJECT_HANDLE object,
-                                            CK_ATTRIBUTE_TYPE type) {
-  CK_ATTRIBUTE attr{type, nullptr, 0};
-  CK_RV rv = session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1);
-  if (rv == CKR_ATTRIBUTE_TYPE_INVALID || attr.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
-    return std::vector<std::uint8_t>{};
-  }
-  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
-  std::vector<std::uint8_t> out(attr.ulValueLen);
-  attr.pValue = out.data();
-  rv = session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1);
-  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
-  out.resize(attr.ulValueLen);
-  return out;
-}
-
 Result<bool> ReadBool(Pkcs11Session& session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type) {
   CK_BBOOL flag = CK_FALSE;
   CK_ATTRIBUTE attr = Attr(type, &flag);
@@ -191,7 +174,7 @@ Result<KeyInfo> ReadKeyInfo(Pkcs11Session& session, CK_OBJECT_HANDLE key, KeyRol
   info.version = version;
   info.label = KeyLabel(role, version);
   ESCROW_ASSIGN_OR_RETURN(std::vector<std::uint8_t> check,
-                          ReadBytes(session, key, CKA_CHECK_VALUE));
+                          ReadAttributeBytes(session, key, CKA_CHECK_VALUE));
   // Never more than 3 bytes: a longer check value would reveal more of the key's behaviour.
   if (check.size() > kCheckValueBytes) check.resize(kCheckValueBytes);
   info.check_value = HexEncode(check);
@@ -210,6 +193,22 @@ Result<CK_OBJECT_HANDLE> CopyKeyToSession(Pkcs11Session& session, CK_OBJECT_HAND
   return copy;
 }
 
+Result<Bytes> ReadAttributeBytes(Pkcs11Session& session, CK_OBJECT_HANDLE object,
+                                 CK_ATTRIBUTE_TYPE type) {
+  CK_ATTRIBUTE attr{type, nullptr, 0};
+  CK_RV rv = session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1);
+  if (rv == CKR_ATTRIBUTE_TYPE_INVALID || attr.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+    return Bytes{};
+  }
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
+  Bytes out(attr.ulValueLen);
+  attr.pValue = out.data();
+  rv = session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_GetAttributeValue"));
+  out.resize(attr.ulValueLen);
+  return out;
+}
+
 Result<bool> ObjectExists(Pkcs11Session& session, CK_OBJECT_HANDLE object) {
   CK_OBJECT_CLASS cls = 0;
   CK_ATTRIBUTE attr = Attr(CKA_CLASS, &cls);
@@ -225,7 +224,8 @@ Result<std::vector<KeyInfo>> ListKeyObjects(Pkcs11Session& session) {
   ESCROW_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindObjects(session, attrs));
   std::vector<KeyInfo> keys;
   for (const CK_OBJECT_HANDLE object : found) {
-    ESCROW_ASSIGN_OR_RETURN(std::vector<std::uint8_t> label, ReadBytes(session, object, CKA_LABEL));
+    ESCROW_ASSIGN_OR_RETURN(std::vector<std::uint8_t> label,
+                            ReadAttributeBytes(session, object, CKA_LABEL));
     const std::optional<LabelledKey> parsed =
         ParseKeyLabel(std::string_view(reinterpret_cast<const char*>(label.data()),  // NOLINT
                                        label.size()));

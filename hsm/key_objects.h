@@ -12,13 +12,14 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/bytes.h"
 #include "base/result.h"
 #include "hsm/key_service.h"
 #include "hsm/pkcs11_session.h"
 
 namespace escrow::hsm {
 
-// "escrow-master-v<N>" / "escrow-audit-v<N>".
+// "escrow-master-v<N>", "escrow-audit-v<N>", "escrow-fingerprint-v<N>" or "escrow-state-v<N>".
 std::string KeyLabel(KeyRole role, std::uint32_t version);
 // "escrow-master-v", "escrow-audit-v", ... (the label without its version).
 std::string_view KeyLabelPrefix(KeyRole role);
@@ -57,11 +58,17 @@ Result<KeyInfo> ReadKeyInfo(Pkcs11Session& session, CK_OBJECT_HANDLE key, KeyRol
 inline constexpr std::string_view kSessionCopyLabel = "escrow-session-copy";
 Result<CK_OBJECT_HANDLE> CopyKeyToSession(Pkcs11Session& session, CK_OBJECT_HANDLE key);
 
+// One attribute's bytes; empty if the object does not have it (CKR_ATTRIBUTE_TYPE_INVALID) or
+// the module will not say (CK_UNAVAILABLE_INFORMATION). Never use it on a key's CKA_VALUE.
+Result<Bytes> ReadAttributeBytes(Pkcs11Session& session, CK_OBJECT_HANDLE object,
+                                 CK_ATTRIBUTE_TYPE type);
+
 // Whether `object` still exists: false if the module calls its handle invalid (destroyed, by
 // this process or another); other failures are errors.
 Result<bool> ObjectExists(Pkcs11Session& session, CK_OBJECT_HANDLE object);
 
-// Every escrow-master-v* and escrow-audit-v* key, by role then version.
+// Every key of the vault's roles (a secret key of the role's type under one of KeyLabel's
+// labels), by role then version. Never a data object (the audit checkpoint) or a session copy.
 Result<std::vector<KeyInfo>> ListKeyObjects(Pkcs11Session& session);
 
 }  // namespace escrow::hsm

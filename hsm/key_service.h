@@ -64,10 +64,11 @@ inline constexpr std::string_view kNoDataObjects = "no_data_objects";
 // first use after this interval (its own DestroyKey takes effect at once).
 inline constexpr std::chrono::milliseconds kKeyRecheckInterval{1000};
 
-// The vault's view of an HSM: key generation and lookup, AES-GCM under a master key, and
-// HMAC-SHA256 under an audit key, all inside the token. Thread-safe: calls are serialised
-// through one lane (SoftHSMv2 gains nothing from a second thread). A lost session or token is
-// reopened and logged in again on the next call, so service resumes without a restart.
+// The vault's view of an HSM: key generation and lookup, AES-GCM under a master key,
+// HMAC-SHA256 under the audit, fingerprint and state keys, and the audit checkpoint's data
+// object, all inside the token. Thread-safe: calls are serialised through one lane (SoftHSMv2
+// gains nothing from a second thread). A lost session or token is reopened and logged in again
+// on the next call, so service resumes without a restart.
 class KeyService {
  public:
   virtual ~KeyService() = default;
@@ -110,12 +111,19 @@ class KeyService {
                         std::span<const std::uint8_t> mac) = 0;
 
   // The audit checkpoint kept on the token (DESIGN.md: restoring an older copy of the whole
-  // database is caught at start): one data object, `escrow-audit-checkpoint`, whose value is
-  // the caller's (at most kMaxCheckpointBytes). nullopt if none was written yet;
-  // kFailedPrecondition with reason kNoDataObjects if the module keeps no data objects (then
-  // WriteCheckpoint answers the same and writes nothing).
+  // database is caught at start): a private data object, `escrow-audit-checkpoint` (application
+  // `escrow-vault`), whose value is the caller's (at most kMaxCheckpointBytes). nullopt if none
+  // was written yet; kFailedPrecondition with reason kNoDataObjects if the module keeps no data
+  // objects (then WriteCheckpoint answers the same and writes nothing); kDataLoss if checkpoint
+  // objects exist but none is intact (never taken for "none yet"); kUnavailable if the HSM,
+  // session or token is lost.
   virtual Result<std::optional<Bytes>> ReadCheckpoint() = 0;
-  // Replaces the value (creating the object the first time); durable on return.
+  // Replaces the value (creating the object the first time); durable on return. A crash at any
+  // point leaves the old value or the new one, never none and never a torn one (the new object
+  // is created and synced before the old one is destroyed: hsm/data_object.h). kInvalidArgument
+  // for a value longer than kMaxCheckpointBytes (nothing changes); kFailedPrecondition with
+  // kNoDataObjects as above; kUnavailable if the HSM is lost or the token directory could not
+  // be synced (the new value may then be the one read back, or not).
   virtual Status WriteCheckpoint(std::span<const std::uint8_t> value) = 0;
 
   // Known-answer self test (encrypt-then-decrypt round trip under the given master key and

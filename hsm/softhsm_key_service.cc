@@ -3,7 +3,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "base/log.h"
 #include "hsm/ck_error.h"
+#include "hsm/data_object.h"
 #include "hsm/key_objects.h"
 #include "hsm/known_answer.h"
 #include "hsm/pin_file.h"
@@ -273,13 +275,75 @@ Status SoftHsmKeyService::Verify(KeyRole role, std::uint32_t version,
 }
 
 Result<std::optional<Bytes>> SoftHsmKeyService::ReadCheckpoint() {
-  return Status::FailedPrecondition("the audit checkpoint data object is not built yet",
-                                    std::string(kNoDataObjects));
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<std::optional<Bytes>> {
+    ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session));
+    if (scan.newest) {
+      return std::optional<Bytes>(std::move(scan.objects[*scan.newest].record->value));
+    }
+    if (!scan.objects.empty()) {
+      // Objects that all fail to decode are not "no checkpoint": that would let a damaged
+      // token pass for a new one, and a database rollback go unnoticed. Fail closed.
+      return Status::DataLoss("the token's " + std::string(kCheckpointLabel) +
+                              " object does not decode (damaged); remove it to go on");
+    }
+    // Nothing found may mean the token or login went away (see CheckSessionAlive).
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+    ESCROW_ASSIGN_OR_RETURN(const bool keeps, DataObjectsLocked(session));
+    if (!keeps) return NoDataObjects();
+    return std::optional<Bytes>();
+  });
 }
 
-Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> /*value*/) {
-  return Status::FailedPrecondition("the audit checkpoint data object is not built yet",
-                                    std::string(kNoDataObjects));
+Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
+  if (value.size() > kMaxCheckpointBytes) {
+    return Status::InvalidArgument("checkpoint value of " + std::to_string(value.size()) +
+                                   " bytes; at most " + std::to_string(kMaxCheckpointBytes));
+  }
+  // 1. A new object, one counter above the newest. Retrying is safe: if the lost call created
+  // its object, the retry's is simply newer, and step 3 destroys the other.
+  Result<std::uint64_t> counter =
+      InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<std::uint64_t> {
+        ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session));
+        std::uint64_t next = 1;
+        if (scan.newest) {
+          next = scan.objects[*scan.newest].record->counter + 1;
+          if (next == 0) return Status::Internal("checkpoint counter exhausted");
+        }
+        Result<CK_OBJECT_HANDLE> created = CreateCheckpointObject(session, next, value);
+        if (!created.ok() && created.status().reason() == kNoDataObjects) data_objects_ = false;
+        if (!created.ok()) return created.status();
+        data_objects_ = true;
+        return next;
+      });
+  if (!counter.ok()) return counter.status();
+  // 2. Durable before anything older goes: a power cut must not keep the unlink of the old
+  // file and lose the new one (SoftHSMv2 does not fsync). Outside the lane, as GenerateKey.
+  ESCROW_RETURN_IF_ERROR(Synced(SyncSoftHsmTokenDir(token_.serial), "wrote the checkpoint"));
+  // 3. Only now the older objects (and any that do not decode). A newer or equal counter is a
+  // concurrent writer's and stays. Not synced: an older object that comes back after a power
+  // cut loses to the newer one, and the next write removes it again. The new checkpoint is
+  // durable whatever happens here, so a failure is logged and left to the next write.
+  const Status cleanup = InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session));
+    for (const CheckpointObject& object : scan.objects) {
+      if (object.record && object.record->counter >= *counter) continue;
+      ESCROW_RETURN_IF_ERROR(session.Check(
+          session.fns()->C_DestroyObject(session.handle(), object.handle), "C_DestroyObject"));
+    }
+    return Status::Ok();
+  });
+  if (!cleanup.ok()) {
+    LogJson({{"event", "hsm_checkpoint_cleanup_failed"}, {"error", cleanup.ToString()}});
+  }
+  return Status::Ok();
+}
+
+Result<bool> SoftHsmKeyService::DataObjectsLocked(Pkcs11Session& session) {
+  if (!data_objects_) {
+    ESCROW_ASSIGN_OR_RETURN(const bool keeps, ModuleKeepsDataObjects(session));
+    data_objects_ = keeps;
+  }
+  return *data_objects_;
 }
 
 Status SoftHsmKeyService::Probe(std::uint32_t master_version) {

@@ -93,6 +93,9 @@ class SoftHsmKeyService final : public KeyService {
   // The key, from the cache or looked up and copied; first, once per kKeyRecheckInterval,
   // RecheckKeysLocked. REQUIRES: mu_ held.
   Result<LaneKey> KeyLocked(Pkcs11Session& session, KeyRole role, std::uint32_t version);
+  // Whether the module keeps private data objects (ModuleKeepsDataObjects), asked once and
+  // remembered. REQUIRES: mu_ held.
+  Result<bool> DataObjectsLocked(Pkcs11Session& session);
   // Forgets every copy whose token object no longer exists. REQUIRES: mu_ held.
   Status RecheckKeysLocked(Pkcs11Session& session);
   // FindKeyObject, where kNotFound on a lost token or login is kUnavailable. REQUIRES: mu_.
@@ -114,6 +117,7 @@ class SoftHsmKeyService final : public KeyService {
   std::optional<Pkcs11Session> session_;  // guarded by mu_; empty after losing the session
   std::map<KeyId, LaneKey> keys_;         // guarded by mu_; copies belong to session_
   std::chrono::steady_clock::time_point keys_checked_;  // guarded by mu_: the last recheck
+  std::optional<bool> data_objects_;  // guarded by mu_: unknown until asked or written
 };
 
 }  // namespace escrow::hsm

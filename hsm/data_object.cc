@@ -1,0 +1,174 @@
+#include "hsm/data_object.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include <openssl/sha.h>
+
+#include "hsm/ck_error.h"
+#include "hsm/key_objects.h"
+#include "hsm/key_service.h"
+
+namespace escrow::hsm {
+namespace {
+
+constexpr std::array<std::uint8_t, 4> kMagic = {'E', 'C', 'K', 'P'};
+constexpr std::uint8_t kFormat = 1;
+constexpr std::size_t kHeaderBytes = kMagic.size() + 1 + 8;
+constexpr std::size_t kDigestBytes = SHA256_DIGEST_LENGTH;
+
+CK_BBOOL kTrue = CK_TRUE;    // NOLINT: PKCS#11 templates take non-const pointers
+CK_BBOOL kFalse = CK_FALSE;  // NOLINT
+
+CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, CK_OBJECT_CLASS* cls) {
+  return {type, cls, sizeof(*cls)};
+}
+CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, CK_BBOOL* flag) { return {type, flag, sizeof(*flag)}; }
+CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, std::string& text) {
+  return {type, text.data(), text.size()};
+}
+CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, Bytes& bytes) {
+  return {type, bytes.data(), bytes.size()};
+}
+
+std::array<std::uint8_t, kDigestBytes> Digest(std::span<const std::uint8_t> bytes) {
+  std::array<std::uint8_t, kDigestBytes> out{};
+  SHA256(bytes.data(), bytes.size(), out.data());
+  return out;
+}
+
+std::uint64_t ReadU64Be(std::span<const std::uint8_t> bytes) {
+  std::uint64_t v = 0;
+  for (const std::uint8_t b : bytes.first(8)) v = (v << 8U) | b;
+  return v;
+}
+
+// A private data object of the checkpoint's label and application, token or session.
+Result<CK_OBJECT_HANDLE> CreateDataObject(Pkcs11Session& session, bool token, Bytes stored) {
+  CK_OBJECT_CLASS cls = CKO_DATA;
+  std::string label(kCheckpointLabel);
+  std::string application(kCheckpointApplication);
+  CK_ATTRIBUTE attrs[] = {
+      Attr(CKA_CLASS, &cls),  Attr(CKA_TOKEN, token ? &kTrue : &kFalse), Attr(CKA_PRIVATE, &kTrue),
+      Attr(CKA_LABEL, label), Attr(CKA_APPLICATION, application),        Attr(CKA_VALUE, stored),
+  };
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+  const CK_RV rv =
+      session.fns()->C_CreateObject(session.handle(), attrs, std::size(attrs), &handle);
+  if (IsDataObjectRefusal(rv)) return NoDataObjects(rv);
+  ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_CreateObject (data object)"));
+  return handle;
+}
+
+}  // namespace
+
+Bytes EncodeCheckpoint(std::uint64_t counter, std::span<const std::uint8_t> value) {
+  Bytes out;
+  out.reserve(kHeaderBytes + value.size() + kDigestBytes);
+  Append(out, kMagic);
+  AppendU8(out, kFormat);
+  AppendU64Be(out, counter);
+  Append(out, value);
+  Append(out, Digest(out));
+  return out;
+}
+
+std::optional<CheckpointRecord> DecodeCheckpoint(std::span<const std::uint8_t> stored) {
+  if (stored.size() < kHeaderBytes + kDigestBytes ||
+      stored.size() > kHeaderBytes + kMaxCheckpointBytes + kDigestBytes) {
+    return std::nullopt;
+  }
+  if (!std::equal(kMagic.begin(), kMagic.end(), stored.begin()) ||
+      stored[kMagic.size()] != kFormat) {
+    return std::nullopt;
+  }
+  const std::span<const std::uint8_t> body = stored.first(stored.size() - kDigestBytes);
+  const std::array<std::uint8_t, kDigestBytes> digest = Digest(body);
+  // Not a secret (the value is readable by the same login): a plain comparison will do.
+  if (!std::equal(digest.begin(), digest.end(), stored.last(kDigestBytes).begin())) {
+    return std::nullopt;
+  }
+  CheckpointRecord record;
+  record.counter = ReadU64Be(body.subspan(kMagic.size() + 1));
+  const std::span<const std::uint8_t> value = body.subspan(kHeaderBytes);
+  record.value.assign(value.begin(), value.end());
+  return record;
+}
+
+bool NewerCheckpoint(std::uint64_t a_counter, std::span<const std::uint8_t> a_stored,
+                     std::uint64_t b_counter, std::span<const std::uint8_t> b_stored) {
+  if (a_counter != b_counter) return a_counter > b_counter;
+  return std::lexicographical_compare(b_stored.begin(), b_stored.end(), a_stored.begin(),
+                                      a_stored.end());
+}
+
+Result<CheckpointScan> ScanCheckpoints(Pkcs11Session& session) {
+  CK_OBJECT_CLASS cls = CKO_DATA;
+  std::string label(kCheckpointLabel);
+  std::string application(kCheckpointApplication);
+  // Private only: a public object can be created without the PIN, so it must never count.
+  CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls), Attr(CKA_TOKEN, &kTrue), Attr(CKA_PRIVATE, &kTrue),
+                          Attr(CKA_LABEL, label), Attr(CKA_APPLICATION, application)};
+  ESCROW_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindObjects(session, attrs));
+  CheckpointScan scan;
+  Bytes newest_stored;
+  for (const CK_OBJECT_HANDLE handle : found) {
+    ESCROW_ASSIGN_OR_RETURN(Bytes stored, ReadAttributeBytes(session, handle, CKA_VALUE));
+    CheckpointObject object{handle, DecodeCheckpoint(stored)};
+    if (object.record &&
+        (!scan.newest ||
+         NewerCheckpoint(object.record->counter, stored, scan.objects[*scan.newest].record->counter,
+                         newest_stored))) {
+      scan.newest = scan.objects.size();
+      newest_stored = std::move(stored);
+    }
+    scan.objects.push_back(std::move(object));
+  }
+  return scan;
+}
+
+Result<CK_OBJECT_HANDLE> CreateCheckpointObject(Pkcs11Session& session, std::uint64_t counter,
+                                                std::span<const std::uint8_t> value) {
+  return CreateDataObject(session, true, EncodeCheckpoint(counter, value));
+}
+
+Result<bool> ModuleKeepsDataObjects(Pkcs11Session& session) {
+  Result<CK_OBJECT_HANDLE> probe = CreateDataObject(session, false, EncodeCheckpoint(0, {}));
+  if (!probe.ok()) {
+    if (probe.status().reason() == kNoDataObjects) return false;
+    return probe.status();
+  }
+  const ScopedObject destroyed(session, *probe);  // C_DestroyObject, at once
+  return true;
+}
+
+bool IsDataObjectRefusal(CK_RV rv) {
+  switch (rv) {
+    case CKR_ATTRIBUTE_TYPE_INVALID:
+    case CKR_ATTRIBUTE_VALUE_INVALID:
+    case CKR_ATTRIBUTE_READ_ONLY:
+    case CKR_TEMPLATE_INCOMPLETE:
+    case CKR_TEMPLATE_INCONSISTENT:
+    case CKR_FUNCTION_NOT_SUPPORTED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status NoDataObjects(CK_RV rv) {
+  return Status::FailedPrecondition(
+      "the PKCS#11 module keeps no private data objects (C_CreateObject: " + CkRvName(rv) +
+          "), so the audit checkpoint cannot be kept on the token",
+      std::string(kNoDataObjects));
+}
+
+Status NoDataObjects() {
+  return Status::FailedPrecondition(
+      "the PKCS#11 module keeps no private data objects, so the audit checkpoint cannot be "
+      "kept on the token",
+      std::string(kNoDataObjects));
+}
+
+}  // namespace escrow::hsm
