@@ -1,8 +1,11 @@
 #include "hsm/key_backup.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <utility>
+
+#include <openssl/crypto.h>
 
 #include "hsm/ck_error.h"
 #include "hsm/key_objects.h"
@@ -220,22 +223,16 @@ Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
   return out;
 }
 
-Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
-                       const std::vector<WrappedKey>& keys) {
-  if (login.user_pin == nullptr) return Status::InvalidArgument("restore needs the user PIN");
-  if (keys.empty()) return Status::InvalidArgument("no keys to restore");
-  ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, OpenSession(login));
-  ESCROW_RETURN_IF_ERROR(session.Login(CKU_USER, *login.user_pin));
-  ESCROW_ASSIGN_OR_RETURN(std::vector<KeyInfo> present, ListKeyObjects(session));
-  if (!present.empty()) {
-    return Status::FailedPrecondition("the token " + login.token_label + " already holds " +
-                                      present.front().label +
-                                      "; restore only into a token without vault keys");
-  }
-  for (const WrappedKey& key : keys) {
-    ESCROW_ASSIGN_OR_RETURN(bool exists, LabelExists(session, key.label));
+namespace {
+
+// Unwraps `keys` into the token of `session` (REQUIRES: logged in as the user) and verifies each
+// one's check value; all or nothing. The token directory is synced before returning.
+Status UnwrapAll(Pkcs11Session& session, const TokenLogin& login, const SecretBytes& ceremony_key,
+                 const std::vector<const WrappedKey*>& keys) {
+  for (const WrappedKey* key : keys) {
+    ESCROW_ASSIGN_OR_RETURN(bool exists, LabelExists(session, key->label));
     if (exists) {
-      return Status::FailedPrecondition("an object labelled " + key.label + " already exists");
+      return Status::FailedPrecondition("an object labelled " + key->label + " already exists");
     }
   }
   ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE unwrapping_handle,
@@ -244,15 +241,15 @@ Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
 
   std::vector<CK_OBJECT_HANDLE> created;
   Status status = [&]() -> Status {
-    for (const WrappedKey& key : keys) {
-      ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, UnwrapOne(session, unwrapping.get(), key));
+    for (const WrappedKey* key : keys) {
+      ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, UnwrapOne(session, unwrapping.get(), *key));
       created.push_back(handle);
-      ESCROW_RETURN_IF_ERROR(SetCheckValue(session, handle, key));
+      ESCROW_RETURN_IF_ERROR(SetCheckValue(session, handle, *key));
       ESCROW_ASSIGN_OR_RETURN(Bytes check, ReadAttributeBytes(session, handle, CKA_CHECK_VALUE));
       const std::string got = CheckValueOf(std::move(check));
-      if (!key.check_value.empty() && got != key.check_value) {
-        return Status::DataLoss(key.label + " unwrapped to check value " + got + ", expected " +
-                                key.check_value + ": wrong ceremony key or damaged backup");
+      if (!key->check_value.empty() && got != key->check_value) {
+        return Status::DataLoss(key->label + " unwrapped to check value " + got + ", expected " +
+                                key->check_value + ": wrong ceremony key or damaged backup");
       }
     }
     return Status::Ok();
@@ -270,6 +267,67 @@ Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
                           Pkcs11Module::Acquire(login.module_path));
   ESCROW_ASSIGN_OR_RETURN(TokenInfo token, ReadTokenInfo(*module, session.slot()));
   return SyncSoftHsmTokenDir(token.serial);
+}
+
+// Whether two check values are the same, in constant time. They are not secret (transcripts
+// print them), but the comparison costs nothing and leaves no doubt.
+bool SameCheckValue(const std::string& a, const std::string& b) {
+  return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+std::string VaultKeyLabel(KeyRole role, std::uint32_t version) { return KeyLabel(role, version); }
+
+Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
+                       const std::vector<WrappedKey>& keys) {
+  if (login.user_pin == nullptr) return Status::InvalidArgument("restore needs the user PIN");
+  if (keys.empty()) return Status::InvalidArgument("no keys to restore");
+  ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, OpenSession(login));
+  ESCROW_RETURN_IF_ERROR(session.Login(CKU_USER, *login.user_pin));
+  ESCROW_ASSIGN_OR_RETURN(std::vector<KeyInfo> present, ListKeyObjects(session));
+  if (!present.empty()) {
+    return Status::FailedPrecondition(
+        "the token " + login.token_label + " already holds " + present.front().label +
+        "; restore only into a token without vault keys, or give --add to import only the key "
+        "versions it lacks");
+  }
+  std::vector<const WrappedKey*> all;
+  for (const WrappedKey& key : keys) all.push_back(&key);
+  return UnwrapAll(session, login, ceremony_key, all);
+}
+
+Result<KeyImport> ImportMissingVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
+                                         const std::vector<WrappedKey>& keys) {
+  if (login.user_pin == nullptr) return Status::InvalidArgument("restore needs the user PIN");
+  if (keys.empty()) return Status::InvalidArgument("no keys to restore");
+  ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, OpenSession(login));
+  ESCROW_RETURN_IF_ERROR(session.Login(CKU_USER, *login.user_pin));
+  ESCROW_ASSIGN_OR_RETURN(std::vector<KeyInfo> present, ListKeyObjects(session));
+  KeyImport import;
+  std::vector<const WrappedKey*> missing;
+  // Every key the token has is checked before anything is imported: a token whose key under a
+  // label is another key than the backup's (a rotation done on both nodes, a token of another
+  // vault) must not end up with half of someone else's keys.
+  for (const WrappedKey& key : keys) {
+    const auto it = std::find_if(present.begin(), present.end(),
+                                 [&](const KeyInfo& info) { return info.label == key.label; });
+    if (it == present.end()) {
+      missing.push_back(&key);
+      continue;
+    }
+    if (!SameCheckValue(it->check_value, key.check_value)) {
+      return Status::FailedPrecondition(
+          "the token " + login.token_label + " holds " + key.label + " with check value " +
+          (it->check_value.empty() ? "(none)" : it->check_value) + ", the backup's " + key.label +
+          " has " + (key.check_value.empty() ? "(none)" : key.check_value) +
+          ": not the same key; nothing was imported");
+    }
+    import.present.push_back(key.label);
+  }
+  if (!missing.empty()) ESCROW_RETURN_IF_ERROR(UnwrapAll(session, login, ceremony_key, missing));
+  for (const WrappedKey* key : missing) import.imported.push_back(key->label);
+  return import;
 }
 
 }  // namespace escrow::hsm

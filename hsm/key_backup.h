@@ -1,7 +1,7 @@
 #pragma once
 
 // Moving the vault's keys out of one token and into another, wrapped under a ceremony key
-// (vaultctl master-key backup / restore). No PKCS#11 types here.
+// (vaultctl master-key backup / restore [--add]). No PKCS#11 types here.
 
 #include <cstdint>
 #include <string>
@@ -22,7 +22,7 @@ inline constexpr std::size_t kCeremonyKeyBytes = 32;
 struct WrappedKey {
   KeyRole role = KeyRole::kMaster;
   std::uint32_t version = 0;
-  std::string label;        // escrow-master-v<N> / escrow-audit-v<N>
+  std::string label;        // VaultKeyLabel(role, version)
   Bytes id;                 // CKA_ID
   bool extractable = true;  // backed-up keys are; restored as they were
   std::string check_value;  // CKA_CHECK_VALUE, 6 lowercase hex digits ("" if the token has none)
@@ -37,7 +37,13 @@ struct TokenLogin {
   const SecretBytes* so_pin = nullptr;  // WrapVaultKeys only
 };
 
-// Wraps every escrow-master-v* and escrow-audit-v* key on the token under `ceremony_key`.
+// The label a vault key of `role` and `version` has on the token: escrow-master-v<N>,
+// escrow-audit-v<N>, escrow-fingerprint-v<N> or escrow-state-v<N> (so that a backup file can be
+// checked against the one rule).
+std::string VaultKeyLabel(KeyRole role, std::uint32_t version);
+
+// Wraps every vault key on the token (every role of KeyRole, every version) under
+// `ceremony_key`, by role then version.
 //
 // PKCS#11 lets a key created with CKA_WRAP_WITH_TRUSTED leave the token only under a wrapping
 // key with CKA_TRUSTED=true, and only the security officer may set CKA_TRUSTED. So, on one
@@ -63,5 +69,22 @@ Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
 // kUnauthenticated as for KeyService::Open.
 Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
                        const std::vector<WrappedKey>& keys);
+
+// What ImportMissingVaultKeys did, by label, in the backup's order.
+struct KeyImport {
+  std::vector<std::string> imported;  // unwrapped into the token
+  std::vector<std::string> present;   // already there, the same key (same check value)
+};
+
+// restore --add: so that several nodes' tokens can follow a rotation done on one, imports the
+// keys of `keys` that the token lacks, as UnwrapVaultKeys does (all or nothing, check values
+// verified by the token, synced). A key the token already has (same label) is left alone and
+// must be the same key: its CKA_CHECK_VALUE equal to the recorded one. Every such key is
+// checked before anything is imported. Nothing to import is OK.
+// kFailedPrecondition naming the label: a key under the same label with another check value
+// (or none to compare), or another object under a missing key's label; otherwise as
+// UnwrapVaultKeys.
+Result<KeyImport> ImportMissingVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
+                                         const std::vector<WrappedKey>& keys);
 
 }  // namespace escrow::hsm

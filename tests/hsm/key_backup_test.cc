@@ -1,12 +1,15 @@
 #include "hsm/key_backup.h"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <openssl/rand.h>
 
 #include "tests/hsm/key_service_fixture.h"
+#include "tests/hsm/pkcs11_tool.h"
 #include "tests/support/softhsm_token.h"
 
 namespace escrow::hsm {
@@ -156,6 +159,115 @@ TEST_CASE("Wrapping needs the right SO PIN", "[hsm][backup]") {
   Result<std::vector<WrappedKey>> wrapped =
       WrapVaultKeys({token.module_path(), token.label(), &user_pin, &so_pin}, RandomKey());
   CHECK(wrapped.status().code() == Code::kUnauthenticated);
+}
+
+// The labels and check values on a token, as "label check" lines.
+std::vector<std::string> KeysOn(const SoftHsmToken& token) {
+  std::unique_ptr<KeyService> keys = OpenKeys(token);
+  Result<std::vector<KeyInfo>> infos = keys->ListKeys();
+  REQUIRE(infos.ok());
+  std::vector<std::string> out;
+  for (const KeyInfo& info : *infos) out.push_back(info.label + " " + info.check_value);
+  return out;
+}
+
+// The keys of `all` whose labels are not in `without`.
+std::vector<WrappedKey> Without(const std::vector<WrappedKey>& all,
+                                const std::vector<std::string>& without) {
+  std::vector<WrappedKey> out;
+  for (const WrappedKey& k : all) {
+    if (std::find(without.begin(), without.end(), k.label) == without.end()) out.push_back(k);
+  }
+  return out;
+}
+
+TEST_CASE(
+    "Every key role and version is wrapped, and ImportMissingVaultKeys imports only what a "
+    "token lacks",
+    "[hsm][backup]") {
+  SoftHsmToken source;
+  const Original original = MakeKeys(source, true);  // master v1, v2; audit v1
+  Mac state_mac{};
+  {
+    std::unique_ptr<KeyService> keys = OpenKeys(source);
+    REQUIRE(keys->GenerateKey(KeyRole::kFingerprint, 1, true).ok());
+    REQUIRE(keys->GenerateKey(KeyRole::kState, 1, true).ok());
+    REQUIRE(keys->GenerateKey(KeyRole::kState, 2, true).ok());
+    Result<Mac> mac = keys->Sign(KeyRole::kState, 2, AsBytes(kAad));
+    REQUIRE(mac.ok());
+    state_mac = *mac;
+  }
+  const SecretBytes user_pin = SecretBytes::CopyOf(source.pin());
+  const SecretBytes so_pin = SoPin(source);
+  const SecretBytes ceremony = RandomKey();
+  Result<std::vector<WrappedKey>> wrapped =
+      WrapVaultKeys({source.module_path(), source.label(), &user_pin, &so_pin}, ceremony);
+  INFO(wrapped.status().ToString());
+  REQUIRE(wrapped.ok());
+  std::vector<std::string> labels;
+  for (const WrappedKey& k : *wrapped) labels.push_back(k.label);
+  CHECK(labels == std::vector<std::string>{"escrow-master-v1", "escrow-master-v2",
+                                           "escrow-audit-v1", "escrow-fingerprint-v1",
+                                           "escrow-state-v1", "escrow-state-v2"});
+  for (const WrappedKey& k : *wrapped) CHECK(k.label == VaultKeyLabel(k.role, k.version));
+
+  // A node that followed the vault until before escrow-master-v2 and escrow-state-v2.
+  SoftHsmToken target;
+  const SecretBytes target_pin = SecretBytes::CopyOf(target.pin());
+  const TokenLogin target_login{target.module_path(), target.label(), &target_pin, nullptr};
+  const std::vector<std::string> later = {"escrow-master-v2", "escrow-state-v2"};
+  REQUIRE(UnwrapVaultKeys(target_login, ceremony, Without(*wrapped, later)).ok());
+
+  SECTION("the missing versions are imported, the others left alone; then nothing is left") {
+    Result<KeyImport> import = ImportMissingVaultKeys(target_login, ceremony, *wrapped);
+    INFO(import.status().ToString());
+    REQUIRE(import.ok());
+    CHECK(import->imported == later);
+    CHECK(import->present == std::vector<std::string>{"escrow-master-v1", "escrow-audit-v1",
+                                                      "escrow-fingerprint-v1", "escrow-state-v1"});
+    CHECK(KeysOn(target) == KeysOn(source));
+    {
+      std::unique_ptr<KeyService> keys = OpenKeys(target);
+      Result<SecretBytes> plain = keys->Decrypt(2, original.sealed, AsBytes(kAad));
+      REQUIRE(plain.ok());
+      CHECK(plain->RevealSecretText() == kPlain);
+      CHECK(keys->Verify(KeyRole::kState, 2, AsBytes(kAad), state_mac).ok());
+    }
+    Result<KeyImport> again = ImportMissingVaultKeys(target_login, ceremony, *wrapped);
+    REQUIRE(again.ok());
+    CHECK(again->imported.empty());
+    CHECK(again->present.size() == 6);
+  }
+  SECTION("another key under a label the backup has is refused by name, and nothing imported") {
+    {
+      std::unique_ptr<KeyService> keys = OpenKeys(target);
+      REQUIRE(keys->DestroyKey(KeyRole::kFingerprint, 1).ok());
+      REQUIRE(keys->GenerateKey(KeyRole::kFingerprint, 1, true).ok());  // the node's own
+    }
+    const std::vector<std::string> before = KeysOn(target);
+    Result<KeyImport> import = ImportMissingVaultKeys(target_login, ceremony, *wrapped);
+    CHECK(import.status().code() == Code::kFailedPrecondition);
+    CHECK_THAT(import.status().message(), Catch::Contains("escrow-fingerprint-v1"));
+    CHECK_THAT(import.status().message(), Catch::Contains("not the same key"));
+    CHECK(KeysOn(target) == before);
+  }
+  SECTION("another object under a missing key's label is refused, and nothing imported") {
+    const std::string path = target.WriteFile("squatter", "not a key");
+    std::string out;
+    REQUIRE(Pkcs11Tool(target,
+                       "--write-object " + path + " --type data --label escrow-state-v2 --private",
+                       &out) == 0);
+    const std::vector<std::string> before = KeysOn(target);
+    Result<KeyImport> import = ImportMissingVaultKeys(target_login, ceremony, *wrapped);
+    CHECK(import.status().code() == Code::kFailedPrecondition);
+    CHECK_THAT(import.status().message(), Catch::Contains("escrow-state-v2"));
+    CHECK(KeysOn(target) == before);
+  }
+  SECTION("a wrong ceremony key imports nothing") {
+    Result<KeyImport> import = ImportMissingVaultKeys(target_login, RandomKey(), *wrapped);
+    CHECK(import.status().code() == Code::kDataLoss);
+    CHECK(KeysOn(target).size() == 4);
+  }
 }
 
 }  // namespace
