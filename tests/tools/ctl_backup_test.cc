@@ -53,9 +53,8 @@ TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads
   const std::string out = f.dir().str() + "/backup";
   const std::string so_pin = f.SoPinFile();
 
-  CtlRun backup = f.Ctl("master-key backup",
-                        "--shares 5 --threshold 3 --out " + ShellQuote(out) +
-                            " --so-pin-file " + ShellQuote(so_pin));
+  CtlRun backup = f.Ctl("master-key backup", "--shares 5 --threshold 3 --out " + ShellQuote(out) +
+                                                 " --so-pin-file " + ShellQuote(so_pin));
   INFO(backup.err);
   REQUIRE(backup.exit_code == 0);
   CHECK(backup.out.find("any 3 of 5") != std::string::npos);
@@ -76,16 +75,17 @@ TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads
 
   SECTION("three shares restore into a fresh token with the same label") {
     // A fresh, empty token with the same label (as a replacement HSM would be set up).
-    REQUIRE(RunCommand(SoftHsmToken::ShellEnv() +
-                       "softhsm2-util --init-token --free --label " + ShellQuote(f.token().label()) +
-                       " --so-pin " + ShellQuote(ReadFileBytes(so_pin)) + " --pin " +
-                       ShellQuote(f.token().pin()) + " >/dev/null") == 0);
+    REQUIRE(RunCommand(SoftHsmToken::ShellEnv() + "softhsm2-util --init-token --free --label " +
+                       ShellQuote(f.token().label()) + " --so-pin " +
+                       ShellQuote(ReadFileBytes(so_pin)) + " --pin " + ShellQuote(f.token().pin()) +
+                       " >/dev/null") == 0);
     CtlRun r = f.Ctl(restore, backup_arg + Shares(out, {5, 2, 4}));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("verified by the token") != std::string::npos);
     f.Open();
-    for (std::size_t i = 0; i < kRecords + 100; ++i) REQUIRE(f.Retrieve(i) == CtlFixture::KeyFor(i));
+    for (std::size_t i = 0; i < kRecords + 100; ++i)
+      REQUIRE(f.Retrieve(i) == CtlFixture::KeyFor(i));
     CHECK(f.Ctl("audit verify").exit_code == 0);
     // A restored token that now holds keys refuses a second restore.
     f.Close();
@@ -95,13 +95,14 @@ TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads
   }
 
   SECTION("with no token left, restore initialises one with the SO PIN") {
-    CtlRun r = f.Ctl(restore, backup_arg + Shares(out, {1, 3, 5}) + " --so-pin-file " +
-                                  ShellQuote(so_pin));
+    CtlRun r = f.Ctl(restore,
+                     backup_arg + Shares(out, {1, 3, 5}) + " --so-pin-file " + ShellQuote(so_pin));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("initialised by this restore") != std::string::npos);
     f.Open();
-    for (std::size_t i = 0; i < kRecords + 100; i += 3) CHECK(f.Retrieve(i) == CtlFixture::KeyFor(i));
+    for (std::size_t i = 0; i < kRecords + 100; i += 3)
+      CHECK(f.Retrieve(i) == CtlFixture::KeyFor(i));
   }
 
   SECTION("two shares, a wrong share or a damaged backup fail and change nothing") {
@@ -116,7 +117,8 @@ TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads
     share[at] = share[at] == '0' ? '1' : '0';
     const std::string typo = f.dir().str() + "/typo-share";
     std::ofstream(typo) << share;
-    CtlRun bad = f.Ctl(restore, backup_arg + Shares(out, {1, 2}) + " --share " + ShellQuote(typo) + with_so);
+    CtlRun bad =
+        f.Ctl(restore, backup_arg + Shares(out, {1, 2}) + " --share " + ShellQuote(typo) + with_so);
     CHECK(bad.exit_code == 1);
     CHECK(bad.err.find("fails its check value") != std::string::npos);
 
@@ -129,7 +131,8 @@ TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads
     const SecretBytes forged_text = ops::RenderShare(*parsed);
     const std::string forged = f.dir().str() + "/forged-share";
     std::ofstream(forged) << forged_text.RevealSecretText();
-    CtlRun wrong = f.Ctl(restore, backup_arg + Shares(out, {1, 3}) + " --share " + ShellQuote(forged) + with_so);
+    CtlRun wrong = f.Ctl(
+        restore, backup_arg + Shares(out, {1, 3}) + " --share " + ShellQuote(forged) + with_so);
     CHECK(wrong.exit_code == 1);
     CHECK(wrong.err.find("do not give this backup's ceremony key") != std::string::npos);
 
@@ -139,7 +142,8 @@ TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads
     file[wrapped_at] = file[wrapped_at] == 'a' ? 'b' : 'a';
     const std::string damaged = f.dir().str() + "/damaged.backup";
     std::ofstream(damaged) << file;
-    CtlRun flipped = f.Ctl(restore, "--backup " + ShellQuote(damaged) + Shares(out, {1, 2, 3}) + with_so);
+    CtlRun flipped =
+        f.Ctl(restore, "--backup " + ShellQuote(damaged) + Shares(out, {1, 2, 3}) + with_so);
     CHECK(flipped.exit_code == 1);
     CHECK(flipped.err.find("keys.backup is damaged or was altered") != std::string::npos);
 
@@ -149,7 +153,8 @@ TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads
     other[id_at] = other[id_at] == 'a' ? 'b' : 'a';
     const std::string foreign = f.dir().str() + "/foreign-share";
     std::ofstream(foreign) << other;
-    CtlRun alien = f.Ctl(restore, backup_arg + Shares(out, {1, 2}) + " --share " + ShellQuote(foreign) + with_so);
+    CtlRun alien = f.Ctl(
+        restore, backup_arg + Shares(out, {1, 2}) + " --share " + ShellQuote(foreign) + with_so);
     CHECK(alien.exit_code == 1);
 
     // Nothing was created: no token, or an empty one.
@@ -157,6 +162,137 @@ TEST_CASE("master-key backup 3-of-5, token lost, restore from three shares reads
                            ShellQuote(f.token().label())) == 0);
     ExpectTokenEmpty(f);
   }
+}
+
+// A config for a second node of the fixture's vault: the same database, `token` as its HSM.
+std::string NodeConfig(const CtlFixture& f, const SoftHsmToken& token) {
+  std::string text = ReadFileBytes(f.config());
+  const auto replace_line = [&](const std::string& key, const std::string& value) {
+    const std::size_t at = text.find("\n" + key + " = ");
+    REQUIRE(at != std::string::npos);
+    const std::size_t end = text.find('\n', at + 1);
+    text.replace(at + 1, end - at - 1, key + " = '" + value + "'");
+  };
+  replace_line("token_label", token.label());
+  replace_line("pin_file", token.pin_file());
+  const std::string path = f.dir().str() + "/etc/node-b.conf";
+  std::ofstream(path) << text;
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  return path;
+}
+
+// Generates `role` v`version`, backup-capable, on `token` (as `vaultctl upgrade` will).
+void Generate(const SoftHsmToken& token, hsm::KeyRole role, std::uint32_t version) {
+  Result<std::unique_ptr<hsm::KeyService>> keys = hsm::KeyService::Open(token.config());
+  REQUIRE(keys.ok());
+  REQUIRE(keys.value()->GenerateKey(role, version, true).ok());
+}
+
+// Device i's current key retrieved through node B (its token, the shared database).
+std::string RetrieveOnNode(const SoftHsmToken& token, const std::string& db, std::size_t i) {
+  Result<std::unique_ptr<hsm::KeyService>> keys = hsm::KeyService::Open(token.config());
+  REQUIRE(keys.ok());
+  Result<std::unique_ptr<storage::Store>> store = storage::Store::Open({.path = db});
+  REQUIRE(store.ok());
+  Result<std::unique_ptr<vault::EscrowService>> service =
+      vault::EscrowService::Open(**keys, **store, Clock::System(), vault::EscrowOptions{});
+  INFO(service.status().ToString());
+  REQUIRE(service.ok());
+  const vault::Caller owner = vault::Caller::User(CtlFixture::OwnerOf(i), {}, "portal");
+  Result<vault::RetrievedKey> key =
+      (*service)->Retrieve(owner, CtlFixture::DeviceId(i), "", std::nullopt);
+  if (!key.ok()) return "error: " + key.status().ToString();
+  return std::string(key->recovery_key.RevealSecretText());
+}
+
+TEST_CASE("master-key restore --add lets a second node's token follow a rotation done on the first",
+          "[tools][ctl][backup][hsm]") {
+  CtlFixture f;  // node A
+  Generate(f.token(), hsm::KeyRole::kFingerprint, 1);
+  Generate(f.token(), hsm::KeyRole::kState, 1);
+  f.Open();
+  f.Populate(0, 40);
+  f.Close();
+  SoftHsmToken node_b;
+  const std::string config_b = NodeConfig(f, node_b);
+  const std::string so_pin = ShellQuote(f.SoPinFile());
+
+  // Node B starts from node A's first backup: every role of it.
+  const std::string out1 = f.dir().str() + "/backup1";
+  CtlRun backup1 = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " + ShellQuote(out1) +
+                                                  " --so-pin-file " + so_pin);
+  INFO(backup1.err);
+  REQUIRE(backup1.exit_code == 0);
+  for (const char* label :
+       {"escrow-master-v1", "escrow-audit-v1", "escrow-fingerprint-v1", "escrow-state-v1"}) {
+    CHECK_THAT(backup1.out, Catch::Contains(std::string("  ") + label + "  check value"));
+  }
+  CtlRun first = f.Run("master-key restore --config " + ShellQuote(config_b) + " --backup " +
+                       ShellQuote(out1 + "/keys.backup") + Shares(out1, {1, 3}));
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK_THAT(first.out, Catch::Contains("  escrow-state-v1  check value"));
+
+  // Node A rotates (every record moves to escrow-master-v2) and backs up again.
+  REQUIRE(f.Ctl("master-key rotate").exit_code == 0);
+  const std::string out2 = f.dir().str() + "/backup2";
+  REQUIRE(f.Ctl("master-key backup",
+                "--shares 3 --threshold 2 --out " + ShellQuote(out2) + " --so-pin-file " + so_pin)
+              .exit_code == 0);
+  CHECK_THAT(RetrieveOnNode(node_b, f.db_path(), 3), Catch::Contains("error: "));
+  const std::string restore_b = "master-key restore --config " + ShellQuote(config_b) +
+                                " --backup " + ShellQuote(out2 + "/keys.backup") +
+                                Shares(out2, {2, 3});
+
+  CtlRun plain = f.Run(restore_b);
+  CHECK(plain.exit_code == 1);
+  CHECK_THAT(plain.err, Catch::Contains("already holds"));
+  CHECK_THAT(plain.err, Catch::Contains("--add"));
+
+  CtlRun added = f.Run(restore_b + " --add");
+  INFO(added.err);
+  REQUIRE(added.exit_code == 0);
+  CHECK_THAT(added.out, Catch::Contains("master-key restore --add"));
+  CHECK_THAT(added.out, Catch::Contains("keys imported:\n  escrow-master-v2  check value "));
+  const std::size_t present_at = added.out.find("keys already on the token");
+  REQUIRE(present_at != std::string::npos);
+  for (const char* label :
+       {"escrow-master-v1", "escrow-audit-v1", "escrow-fingerprint-v1", "escrow-state-v1"}) {
+    CHECK(added.out.find(label, present_at) != std::string::npos);
+  }
+  for (std::size_t i = 0; i < 40; i += 3) {
+    CHECK(RetrieveOnNode(node_b, f.db_path(), i) == CtlFixture::KeyFor(i));
+  }
+  // The restore is an audit record naming what it imported.
+  CtlRun exported = f.Ctl("audit export", "--format jsonl");
+  REQUIRE(exported.exit_code == 0);
+  std::string last_restore;
+  std::istringstream lines(exported.out);
+  for (std::string record; std::getline(lines, record);) {
+    const boost::json::object o = boost::json::parse(record).as_object();
+    if (o.at("action").as_string() == "ceremony.master_key.restore") {
+      last_restore = std::string(o.at("detail").as_string());
+    }
+  }
+  const boost::json::object detail = boost::json::parse(last_restore).as_object();
+  CHECK(detail.at("mode").as_string() == "add");
+  REQUIRE(detail.at("keys").as_array().size() == 1);
+  CHECK(detail.at("keys").as_array()[0].as_object().at("label").as_string() == "escrow-master-v2");
+  CHECK(detail.at("already_present").as_array().size() == 4);
+  CHECK(f.Ctl("audit verify").exit_code == 0);
+
+  // Both nodes made an escrow-fingerprint-v2 of their own: --add refuses, naming it.
+  Generate(f.token(), hsm::KeyRole::kFingerprint, 2);
+  Generate(node_b, hsm::KeyRole::kFingerprint, 2);
+  const std::string out3 = f.dir().str() + "/backup3";
+  REQUIRE(f.Ctl("master-key backup",
+                "--shares 3 --threshold 2 --out " + ShellQuote(out3) + " --so-pin-file " + so_pin)
+              .exit_code == 0);
+  CtlRun refused = f.Run("master-key restore --config " + ShellQuote(config_b) + " --backup " +
+                         ShellQuote(out3 + "/keys.backup") + Shares(out3, {1, 2}) + " --add");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("escrow-fingerprint-v2"));
+  CHECK_THAT(refused.err, Catch::Contains("not the same key; nothing was imported"));
 }
 
 TEST_CASE("master-key backup shares CMS-encrypted to custodians decrypt with openssl cms",
@@ -182,8 +318,8 @@ TEST_CASE("master-key backup shares CMS-encrypted to custodians decrypt with ope
   // Restore refuses a share that is still encrypted.
   LoseToken(f);
   CtlRun still = f.Ctl("master-key restore", "--backup " + out + "/keys.backup --share " + out +
-                                                 "/share-1 --share " + out + "/share-2 --so-pin-file " +
-                                                 f.SoPinFile());
+                                                 "/share-1 --share " + out +
+                                                 "/share-2 --so-pin-file " + f.SoPinFile());
   CHECK(still.exit_code == 1);
   CHECK(still.err.find("still CMS-encrypted") != std::string::npos);
   for (int i : {1, 3}) {
@@ -192,8 +328,8 @@ TEST_CASE("master-key backup shares CMS-encrypted to custodians decrypt with ope
                        n + ".crt -inkey " + d + "/c" + n + ".key -out " + d + "/plain-" + n) == 0);
   }
   CtlRun restored = f.Ctl("master-key restore", "--backup " + out + "/keys.backup --share " + d +
-                                                    "/plain-1 --share " + d + "/plain-3 --so-pin-file " +
-                                                    f.SoPinFile());
+                                                    "/plain-1 --share " + d +
+                                                    "/plain-3 --so-pin-file " + f.SoPinFile());
   INFO(restored.err);
   REQUIRE(restored.exit_code == 0);
   f.Open();
@@ -218,8 +354,8 @@ TEST_CASE("master-key backup checks its arguments", "[tools][ctl][backup]") {
   CHECK(f.Ctl("master-key backup", "--shares 3 --threshold 1 --out /tmp/x").exit_code == 2);
   CHECK(f.Ctl("master-key backup", "--shares 3 --threshold 2 --out /tmp/x --recipient a.crt")
             .exit_code == 2);
-  CtlRun no_so = f.Ctl("master-key backup", "--shares 3 --threshold 2 --out " +
-                                                ShellQuote(f.dir().str() + "/b"));
+  CtlRun no_so = f.Ctl("master-key backup",
+                       "--shares 3 --threshold 2 --out " + ShellQuote(f.dir().str() + "/b"));
   CHECK(no_so.exit_code == 1);
   CHECK(no_so.err.find("--so-pin-file") != std::string::npos);
 }

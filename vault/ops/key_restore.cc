@@ -1,5 +1,6 @@
 // master-key restore: see vault/ops/key_backup.h.
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <system_error>
@@ -80,13 +81,20 @@ Result<KeyRestoreReport> RestoreKeys(const KeyRestoreOptions& a) {
   report.token_initialised = initialised;
   {
     ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, hsm::ReadPinFile(config.hsm_pin_file));
-    ESCROW_RETURN_IF_ERROR(
-        hsm::UnwrapVaultKeys({config.hsm_module, config.hsm_token_label, &user_pin, nullptr},
-                             ceremony_key, backup.keys));
+    const hsm::TokenLogin login{config.hsm_module, config.hsm_token_label, &user_pin, nullptr};
+    if (a.add) {
+      ESCROW_ASSIGN_OR_RETURN(hsm::KeyImport import,
+                              hsm::ImportMissingVaultKeys(login, ceremony_key, backup.keys));
+      report.restored = std::move(import.imported);
+      report.already_present = std::move(import.present);
+    } else {
+      ESCROW_RETURN_IF_ERROR(hsm::UnwrapVaultKeys(login, ceremony_key, backup.keys));
+      for (const hsm::WrappedKey& k : backup.keys) report.restored.push_back(k.label);
+    }
   }
 
   std::ostringstream t;
-  t << "Escrow vault key ceremony: master-key restore\n"
+  t << "Escrow vault key ceremony: master-key restore" << (a.add ? " --add" : "") << "\n"
     << "time:            " << FormatRfc3339(Clock::System().Now()) << "\n"
     << "operator:        " << OperatorName() << " (host " << HostName() << ")\n"
     << "backup id:       " << backup.backup_id << " (made " << backup.created << " from token "
@@ -95,13 +103,25 @@ Result<KeyRestoreReport> RestoreKeys(const KeyRestoreOptions& a) {
   for (const CeremonyShare& s : shares) t << static_cast<int>(s.index) << " ";
   t << "(threshold " << backup.threshold << ")\n"
     << "token:           " << config.hsm_token_label
-    << (initialised ? " (initialised by this restore)" : "") << "\n"
-    << "keys restored:\n";
-  boost::json::array keys_json;
-  for (const hsm::WrappedKey& k : backup.keys) {
-    t << "  " << k.label << "  check value " << k.check_value << " (verified by the token)\n";
-    keys_json.push_back(boost::json::object{{"label", k.label}, {"check_value", k.check_value}});
-    report.restored.push_back(k.label);
+    << (initialised ? " (initialised by this restore)" : "") << "\n";
+  // Labels in the backup's order, each with its recorded (and token-verified) check value.
+  const auto listed = [&](const std::vector<std::string>& labels, std::string_view note) {
+    boost::json::array json;
+    for (const hsm::WrappedKey& k : backup.keys) {
+      if (std::find(labels.begin(), labels.end(), k.label) == labels.end()) continue;
+      t << "  " << k.label << "  check value " << k.check_value << note << "\n";
+      json.push_back(boost::json::object{{"label", k.label}, {"check_value", k.check_value}});
+    }
+    return json;
+  };
+  t << (a.add ? "keys imported:\n" : "keys restored:\n");
+  if (report.restored.empty()) t << "  none: the token already holds every key of this backup\n";
+  boost::json::array keys_json = listed(report.restored, " (verified by the token)");
+  boost::json::array present_json;
+  if (a.add) {
+    t << "keys already on the token (the same keys: check values match; left alone):\n";
+    if (report.already_present.empty()) t << "  none\n";
+    present_json = listed(report.already_present, "");
   }
 
   // The audit key is back, so the chain can be continued (Start() checks its head's MAC).
@@ -117,6 +137,10 @@ Result<KeyRestoreReport> RestoreKeys(const KeyRestoreOptions& a) {
                              {"token_serial", v->keys().token().serial},
                              {"token_initialised", initialised},
                              {"keys", std::move(keys_json)}};
+  if (a.add) {
+    detail["mode"] = "add";
+    detail["already_present"] = std::move(present_json);
+  }
   ESCROW_RETURN_IF_ERROR(
       RecordCeremony(v->audit(), "ceremony.master_key.restore", boost::json::serialize(detail)));
   report.audited = true;

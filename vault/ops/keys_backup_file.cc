@@ -1,6 +1,8 @@
 #include "vault/ops/keys_backup_file.h"
 
+#include <array>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include <boost/json.hpp>
@@ -16,7 +18,11 @@
 namespace escrow::ops {
 namespace {
 
-constexpr std::string_view kFormat = "escrow-keys-backup-v1";
+// v2 (this release) adds the fingerprint and state roles. v1 files (master and audit keys
+// only) still restore; nothing writes them any more, and a v1 reader refuses a v2 file as of
+// an unknown format instead of misreading it.
+constexpr std::string_view kFormatV1 = "escrow-keys-backup-v1";
+constexpr std::string_view kFormat = "escrow-keys-backup-v2";
 constexpr std::string_view kMacPrefix = "\nmac: ";
 constexpr std::size_t kKeyCheckBytes = 8;
 
@@ -34,7 +40,8 @@ Result<SecretBytes> DeriveKey(const SecretBytes& ceremony_key, const std::string
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest.data(), 0),
       OSSL_PARAM_construct_octet_string(
-          OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(ceremony_key.RevealSecret().data()),  // NOLINT
+          OSSL_KDF_PARAM_KEY,
+          const_cast<std::uint8_t*>(ceremony_key.RevealSecret().data()),  // NOLINT
           ceremony_key.size()),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt.data(), salt.size()),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
@@ -70,6 +77,30 @@ Result<std::string> BodyMac(const SecretBytes& ceremony_key, const std::string& 
   return Hmac(key, body, 32);
 }
 
+// Each role's name in the file, in KeyRole's order; v1 knows only the first two.
+constexpr std::array<std::pair<hsm::KeyRole, std::string_view>, 4> kRoleNames{{
+    {hsm::KeyRole::kMaster, "master"},
+    {hsm::KeyRole::kAudit, "audit"},
+    {hsm::KeyRole::kFingerprint, "fingerprint"},
+    {hsm::KeyRole::kState, "state"},
+}};
+constexpr std::size_t kV1Roles = 2;
+
+std::string_view RoleName(hsm::KeyRole role) {
+  for (const auto& [r, name] : kRoleNames) {
+    if (r == role) return name;
+  }
+  return "unknown";  // unreachable: every role has a name
+}
+
+std::optional<hsm::KeyRole> ParseRole(std::string_view name, bool v1) {
+  const std::size_t known = v1 ? kV1Roles : kRoleNames.size();
+  for (std::size_t i = 0; i < known; ++i) {
+    if (kRoleNames[i].second == name) return kRoleNames[i].first;
+  }
+  return std::nullopt;
+}
+
 Status Damaged(std::string_view why) {
   return Status::DataLoss("keys.backup is damaged (" + std::string(why) + ")");
 }
@@ -86,7 +117,9 @@ Result<std::pair<std::string_view, std::string_view>> Split(const std::string& t
 std::uint32_t U32(const boost::json::object& o, const char* key) {
   const boost::json::value* v = o.if_contains(key);
   if (v == nullptr) return 0;
-  if (v->is_uint64() && v->as_uint64() <= 0xffffffffU) return static_cast<std::uint32_t>(v->as_uint64());
+  if (v->is_uint64() && v->as_uint64() <= 0xffffffffU) {
+    return static_cast<std::uint32_t>(v->as_uint64());
+  }
   if (v->is_int64() && v->as_int64() >= 0 && v->as_int64() <= 0xffffffff) {
     return static_cast<std::uint32_t>(v->as_int64());
   }
@@ -103,14 +136,13 @@ std::string Str(const boost::json::object& o, const char* key) {
 Result<std::string> RenderKeysBackup(const KeysBackup& b, const SecretBytes& ceremony_key) {
   boost::json::array keys;
   for (const hsm::WrappedKey& k : b.keys) {
-    keys.push_back(boost::json::object{
-        {"label", k.label},
-        {"role", k.role == hsm::KeyRole::kMaster ? "master" : "audit"},
-        {"version", k.version},
-        {"id", HexEncode(k.id)},
-        {"extractable", k.extractable},
-        {"check_value", k.check_value},
-        {"wrapped", HexEncode(k.wrapped)}});
+    keys.push_back(boost::json::object{{"label", k.label},
+                                       {"role", RoleName(k.role)},
+                                       {"version", k.version},
+                                       {"id", HexEncode(k.id)},
+                                       {"extractable", k.extractable},
+                                       {"check_value", k.check_value},
+                                       {"wrapped", HexEncode(k.wrapped)}});
   }
   ESCROW_ASSIGN_OR_RETURN(std::string key_check, KeyCheck(ceremony_key, b.backup_id));
   boost::json::object body{{"format", kFormat},
@@ -136,7 +168,9 @@ Result<KeysBackup> ParseKeysBackup(const std::string& text) {
   const boost::json::value v = boost::json::parse(parts.first, ec);
   if (ec || !v.is_object()) return Damaged("not JSON");
   const boost::json::object& o = v.as_object();
-  if (Str(o, "format") != kFormat) return Damaged("unknown format");
+  const std::string format = Str(o, "format");
+  if (format != kFormat && format != kFormatV1) return Damaged("unknown format");
+  const bool v1 = format == kFormatV1;
   KeysBackup b;
   b.backup_id = Str(o, "backup_id");
   b.created = Str(o, "created");
@@ -153,9 +187,9 @@ Result<KeysBackup> ParseKeysBackup(const std::string& text) {
     if (!kv.is_object()) return Damaged("bad key entry");
     const boost::json::object& ko = kv.as_object();
     hsm::WrappedKey k;
-    const std::string role = Str(ko, "role");
-    if (role != "master" && role != "audit") return Damaged("bad key role");
-    k.role = role == "master" ? hsm::KeyRole::kMaster : hsm::KeyRole::kAudit;
+    const std::optional<hsm::KeyRole> role = ParseRole(Str(ko, "role"), v1);
+    if (!role) return Damaged("bad key role");
+    k.role = *role;
     k.version = U32(ko, "version");
     k.label = Str(ko, "label");
     const boost::json::value* ex = ko.if_contains("extractable");
@@ -163,10 +197,8 @@ Result<KeysBackup> ParseKeysBackup(const std::string& text) {
     k.check_value = Str(ko, "check_value");
     std::optional<Bytes> id = HexDecode(Str(ko, "id"));
     std::optional<Bytes> wrapped = HexDecode(Str(ko, "wrapped"));
-    const std::string expected_label =
-        (k.role == hsm::KeyRole::kMaster ? "escrow-master-v" : "escrow-audit-v") +
-        std::to_string(k.version);
-    if (!id || !wrapped || wrapped->empty() || k.version == 0 || k.label != expected_label) {
+    if (!id || !wrapped || wrapped->empty() || k.version == 0 ||
+        k.label != hsm::VaultKeyLabel(k.role, k.version)) {
       return Damaged("bad key " + k.label);
     }
     k.id = std::move(*id);
