@@ -21,8 +21,8 @@
 
 int main(int argc, char** argv) {
   if (argc != 5 && argc != 6) {
-    std::fputs("usage: escrow_checkpoint_writer MODULE TOKEN_LABEL PIN_FILE FIRST [COUNT]\n",
-               stderr);
+    (void)std::fputs("usage: escrow_checkpoint_writer MODULE TOKEN_LABEL PIN_FILE FIRST [COUNT]\n",
+                     stderr);
     return 2;
   }
   const std::string module = argv[1];    // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
@@ -34,28 +34,28 @@ int main(int argc, char** argv) {
   escrow::Result<std::unique_ptr<escrow::hsm::KeyService>> keys =
       escrow::hsm::KeyService::Open({module, label, pin_file});
   if (!keys.ok()) {
-    std::fprintf(stderr, "open: %s\n", keys.status().ToString().c_str());
+    (void)std::fprintf(stderr, "open: %s\n", keys.status().ToString().c_str());
     return 1;
   }
-  std::puts("ready");
-  std::fflush(stdout);
+  (void)std::puts("ready");
+  (void)std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
   for (std::uint64_t n = first; count == 0 || n < first + count; ++n) {
     escrow::Bytes value;
     escrow::AppendU64Be(value, n);
     if (const escrow::Status s = (*keys)->WriteCheckpoint(value); !s.ok()) {
-      std::fprintf(stderr, "write %llu: %s\n", static_cast<unsigned long long>(n),
-                   s.ToString().c_str());
+      (void)std::fprintf(stderr, "write %llu: %s\n", static_cast<unsigned long long>(n),
+                         s.ToString().c_str());
       return 1;
     }
-    std::printf("%llu\n", static_cast<unsigned long long>(n));
-    std::fflush(stdout);
+    (void)std::printf("%llu\n", static_cast<unsigned long long>(n));
+    (void)std::fflush(stdout);
   }
   if (count > 0) {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
-    std::fprintf(stderr, "mean_us %lld\n",
-                 static_cast<long long>(us.count() / static_cast<long long>(count)));
+    (void)std::fprintf(stderr, "mean_us %lld\n",
+                       static_cast<long long>(us.count() / static_cast<long long>(count)));
   }
   return 0;
 }

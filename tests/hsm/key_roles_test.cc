@@ -3,6 +3,7 @@
 // generated, found, listed and destroyed like the others, MACs that never cross roles, the
 // master key never MACs, and the token's own attributes say sign/verify only.
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,7 @@ namespace {
 
 using escrow::testing::SoftHsmToken;
 
-const std::vector<std::uint8_t> kData = {'d', 'e', 'v', '-', '1'};
+constexpr std::array<std::uint8_t, 5> kData = {'d', 'e', 'v', '-', '1'};
 
 // A second logged-in session on the fixture's token, to read attributes as any client could.
 Pkcs11Session Observer(const SoftHsmToken& token) {
