@@ -1,5 +1,7 @@
 #include "base/bytes.h"
 
+#include <openssl/crypto.h>
+
 namespace escrow {
 
 std::string HexEncode(std::span<const std::uint8_t> bytes) {
@@ -51,5 +53,9 @@ void Append(Bytes& out, std::span<const std::uint8_t> bytes) {
   out.insert(out.end(), bytes.begin(), bytes.end());
 }
 void Append(Bytes& out, std::string_view s) { Append(out, AsBytes(s)); }
+
+bool ConstantTimeEquals(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 }  // namespace escrow

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -10,6 +11,13 @@
 #include "storage/rows.h"
 
 namespace escrow::storage {
+
+// The audit actions whose successful records change a device's state record (vault/policy.cc
+// names them; tests/vault checks the two agree). Frozen into migration 6's partial index: a
+// new one needs a migration.
+inline constexpr std::array<std::string_view, 6> kStateChangingActions{
+    "device.enrol", "device.change_owner", "key.store",
+    "key.retrieve", "key.retrieve_older",  "key.rotate"};
 
 // The audit records (the chain itself is vault/'s), read inside one transaction (txn.h gives
 // the errors every method may also return). Not thread-safe: it belongs to its transaction.
@@ -22,6 +30,12 @@ class AuditReader {
   // The newest record. Inside a write transaction the write lock is held: no other process
   // can append before the transaction ends.
   virtual Result<std::optional<AuditRow>> Last() = 0;
+  // The record with this sequence number; nullopt if there is none.
+  virtual Result<std::optional<AuditRow>> Get(std::uint64_t seq) = 0;
+  // The sequence number of the newest record that changed the device's state: outcome "ok"
+  // and one of kStateChangingActions, naming the device. nullopt if none. Served by a partial
+  // index (migration 6): the cost does not grow with the device's other records.
+  virtual Result<std::optional<std::uint64_t>> NewestStateChange(std::string_view device_id) = 0;
 
  protected:
   // Copied or moved only as a concrete store, never sliced through this interface.

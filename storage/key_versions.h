@@ -35,6 +35,10 @@ class KeyVersionReader {
   virtual Result<std::vector<KeyVersionRow>> ListSealedUnder(
       std::uint32_t master_key_version, std::size_t limit,
       const std::optional<KeyVersionKey>& after) = 0;
+  // Up to `limit` versions without a keyed fingerprint, in (device_id, version) order, after
+  // `after` if given (`vaultctl upgrade` fingerprints them once).
+  virtual Result<std::vector<KeyVersionRow>> ListUnfingerprinted(
+      std::size_t limit, const std::optional<KeyVersionKey>& after) = 0;
   // Number of key versions per master-key version (those with none left out), ascending.
   virtual Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() = 0;
 
@@ -61,6 +65,9 @@ class KeyVersionWriter : public KeyVersionReader {
   // Every active version of the device becomes superseded / burned; no error if none is.
   virtual Status SupersedeActive(std::string_view device_id) = 0;
   virtual Status BurnActive(std::string_view device_id) = 0;
+  // Sets a version's keyed fingerprint (32 bytes) and its key version. kNotFound if absent.
+  virtual Status SetFingerprint(std::string_view device_id, std::uint32_t version,
+                                const Bytes& fingerprint, std::uint32_t key_version) = 0;
   // Replaces the sealed fields of one version (master-key rotation). kNotFound if absent
   // or if its master_key_version is not `expected_old_master_version`.
   virtual Status ReplaceSealed(std::string_view device_id, std::uint32_t version,

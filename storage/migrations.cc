@@ -187,12 +187,39 @@ INSERT INTO quota_events (principal, at_ms)
 DELETE FROM quota;
 )sql";
 
+// The second release's authenticated state (DESIGN.md): each version's keyed fingerprint
+// (NULL until `vaultctl upgrade` computes it for versions stored before), each device's
+// state record, and a partial index of the audit records that change a device's state (its
+// WHERE is storage::kStateChangingActions and queries::kNewestStateChange's, word for word).
+constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE key_versions ADD COLUMN fingerprint BLOB
+  CHECK (fingerprint IS NULL OR length(fingerprint) = 32);
+ALTER TABLE key_versions ADD COLUMN fingerprint_key_version INTEGER
+  CHECK (fingerprint_key_version IS NULL OR fingerprint_key_version BETWEEN 1 AND 4294967295);
+CREATE TABLE device_states (
+  device_id          TEXT    NOT NULL PRIMARY KEY REFERENCES devices (id),
+  current_version    INTEGER NOT NULL CHECK (current_version BETWEEN 0 AND 4294967295),
+  rotation_pending   INTEGER NOT NULL CHECK (rotation_pending IN (0, 1)),
+  burned             BLOB    NOT NULL CHECK (length(burned) % 32 = 0),
+  audit_seq          INTEGER NOT NULL CHECK (audit_seq >= 1),
+  audit_hash         BLOB    NOT NULL CHECK (length(audit_hash) = 32),
+  state_key_version  INTEGER NOT NULL CHECK (state_key_version BETWEEN 1 AND 4294967295),
+  mac                BLOB    NOT NULL CHECK (length(mac) = 32)
+) STRICT, WITHOUT ROWID;
+-- ORs, not IN: SQLite evaluates `IN (list)` in an index's WHERE through a temporary index
+-- built on every insert into the table (see migration 4).
+CREATE INDEX audit_state_changes ON audit (device_id, seq) WHERE outcome = 'ok' AND (
+  action = 'device.enrol' OR action = 'device.change_owner' OR action = 'key.store' OR
+  action = 'key.retrieve' OR action = 'key.retrieve_older' OR action = 'key.rotate');
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
     Migration{3, "index of active key versions", kSchemaV3},
     Migration{4, "key version state checked without a temporary index", kSchemaV4},
     Migration{5, "quota counted over a rolling 24 hours", kSchemaV5},
+    Migration{6, "keyed fingerprints, device state records", kSchemaV6},
 };
 
 constexpr Query kHasVersionTable{

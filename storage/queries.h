@@ -11,7 +11,10 @@
   "last_checkin_ms, created_ms, updated_ms"
 #define ESCROW_KEY_VERSION_COLUMNS                                                        \
   "device_id, version, kind, owner, ownership, master_key_version, iv, ciphertext, tag, " \
-  "state, stored_ms, stored_by, burned"
+  "state, stored_ms, stored_by, burned, fingerprint, fingerprint_key_version"
+#define ESCROW_DEVICE_STATE_COLUMNS                                               \
+  "device_id, current_version, rotation_pending, burned, audit_seq, audit_hash, " \
+  "state_key_version, mac"
 #define ESCROW_AUDIT_COLUMNS                                                           \
   "seq, time_ms, actor, role, action, device_id, outcome, reason, detail, hash, mac, " \
   "audit_key_version"
@@ -79,8 +82,9 @@ inline constexpr Query kListSealedUnderAfter{
     " FROM key_versions WHERE master_key_version = ?1 AND (device_id, version) > (?2, ?3)"
     " ORDER BY device_id, version LIMIT ?4"};
 inline constexpr Query kInsertKeyVersion{
-    "insert key version", "INSERT INTO key_versions (" ESCROW_KEY_VERSION_COLUMNS
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"};
+    "insert key version",
+    "INSERT INTO key_versions (" ESCROW_KEY_VERSION_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"};
 inline constexpr Query kSetKeyVersionState{
     "set key version state",
     "UPDATE key_versions SET state = ?3 WHERE device_id = ?1 AND version = ?2"};
@@ -101,6 +105,19 @@ inline constexpr Query kReplaceSealed{
     "replace sealed key version",
     "UPDATE key_versions SET master_key_version = ?4, iv = ?5, ciphertext = ?6, tag = ?7 "
     "WHERE device_id = ?1 AND version = ?2 AND master_key_version = ?3"};
+inline constexpr Query kListUnfingerprinted{
+    "list key versions without a fingerprint",
+    "SELECT " ESCROW_KEY_VERSION_COLUMNS
+    " FROM key_versions WHERE fingerprint IS NULL ORDER BY device_id, version LIMIT ?1"};
+inline constexpr Query kListUnfingerprintedAfter{
+    "list key versions without a fingerprint after a row",
+    "SELECT " ESCROW_KEY_VERSION_COLUMNS
+    " FROM key_versions WHERE fingerprint IS NULL AND (device_id, version) > (?1, ?2)"
+    " ORDER BY device_id, version LIMIT ?3"};
+inline constexpr Query kSetFingerprint{
+    "set key version fingerprint",
+    "UPDATE key_versions SET fingerprint = ?3, fingerprint_key_version = ?4 "
+    "WHERE device_id = ?1 AND version = ?2"};
 // Kept by triggers (migration 2): as many rows as master-key versions, not key versions.
 inline constexpr Query kCountByMasterKey{
     "count key versions by master key",
@@ -122,6 +139,37 @@ inline constexpr Query kListAuditByDevice{
 inline constexpr Query kLastAudit{"read last audit record",
                                   "SELECT " ESCROW_AUDIT_COLUMNS
                                   " FROM audit WHERE seq = (SELECT max(seq) FROM audit)"};
+
+inline constexpr Query kGetAudit{"get audit record",
+                                 "SELECT " ESCROW_AUDIT_COLUMNS " FROM audit WHERE seq = ?1"};
+// Through the partial index of state changes (migration 6): its WHERE is repeated word for
+// word, as SQLite uses a partial index only for a query whose WHERE implies the index's.
+inline constexpr Query kNewestStateChange{
+    "read the newest state change of a device",
+    "SELECT max(seq) FROM audit INDEXED BY audit_state_changes WHERE device_id = ?1 AND "
+    "outcome = 'ok' AND (action = 'device.enrol' OR action = 'device.change_owner' OR "
+    "action = 'key.store' OR action = 'key.retrieve' OR action = 'key.retrieve_older' OR "
+    "action = 'key.rotate')"};
+
+// device_states (migration 6)
+inline constexpr Query kGetDeviceState{"get device state",
+                                       "SELECT " ESCROW_DEVICE_STATE_COLUMNS
+                                       " FROM device_states WHERE device_id = ?1"};
+inline constexpr Query kListDeviceStates{"list device states",
+                                         "SELECT " ESCROW_DEVICE_STATE_COLUMNS
+                                         " FROM device_states ORDER BY device_id LIMIT ?1"};
+inline constexpr Query kListDeviceStatesAfter{
+    "list device states after a device",
+    "SELECT " ESCROW_DEVICE_STATE_COLUMNS
+    " FROM device_states WHERE device_id > ?2 ORDER BY device_id LIMIT ?1"};
+inline constexpr Query kPutDeviceState{
+    "put device state",
+    "INSERT INTO device_states (" ESCROW_DEVICE_STATE_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+    "ON CONFLICT (device_id) DO UPDATE SET current_version = excluded.current_version, "
+    "rotation_pending = excluded.rotation_pending, burned = excluded.burned, "
+    "audit_seq = excluded.audit_seq, audit_hash = excluded.audit_hash, "
+    "state_key_version = excluded.state_key_version, mac = excluded.mac"};
 
 // meta
 inline constexpr Query kGetMeta{"get meta", "SELECT value FROM meta WHERE key = ?1"};

@@ -88,7 +88,13 @@ Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row) {
   ESCROW_RETURN_IF_ERROR(BindVersionState(stmt, 10, row.state));
   ESCROW_RETURN_IF_ERROR(stmt.BindInt64(11, row.stored_ms));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(12, row.stored_by));
-  return stmt.BindBool(13, row.burned);
+  ESCROW_RETURN_IF_ERROR(stmt.BindBool(13, row.burned));
+  if (!row.fingerprint) {
+    ESCROW_RETURN_IF_ERROR(stmt.BindNull(14));
+    return stmt.BindNull(15);
+  }
+  ESCROW_RETURN_IF_ERROR(stmt.BindBlob(14, *row.fingerprint));
+  return stmt.BindUint32(15, row.fingerprint_key_version);
 }
 
 Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
@@ -106,6 +112,34 @@ Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
   row.stored_ms = stmt.ColumnInt64(10);
   row.stored_by = stmt.ColumnText(11);
   row.burned = stmt.ColumnBool(12);
+  if (!stmt.ColumnIsNull(13)) {
+    row.fingerprint = stmt.ColumnBlob(13);
+    ESCROW_ASSIGN_OR_RETURN(row.fingerprint_key_version, stmt.ColumnUint32(14));
+  }
+  return row;
+}
+
+Status BindDeviceState(Statement& stmt, const DeviceStateRow& row) {
+  ESCROW_RETURN_IF_ERROR(stmt.BindText(1, row.device_id));
+  ESCROW_RETURN_IF_ERROR(stmt.BindUint32(2, row.current_version));
+  ESCROW_RETURN_IF_ERROR(stmt.BindBool(3, row.rotation_pending));
+  ESCROW_RETURN_IF_ERROR(stmt.BindBlob(4, row.burned));
+  ESCROW_RETURN_IF_ERROR(stmt.BindUint64(5, row.audit_seq));
+  ESCROW_RETURN_IF_ERROR(stmt.BindBlob(6, row.audit_hash));
+  ESCROW_RETURN_IF_ERROR(stmt.BindUint32(7, row.state_key_version));
+  return stmt.BindBlob(8, row.mac);
+}
+
+Result<DeviceStateRow> ReadDeviceState(const Statement& stmt) {
+  DeviceStateRow row;
+  row.device_id = stmt.ColumnText(0);
+  ESCROW_ASSIGN_OR_RETURN(row.current_version, stmt.ColumnUint32(1));
+  row.rotation_pending = stmt.ColumnBool(2);
+  row.burned = stmt.ColumnBlob(3);
+  ESCROW_ASSIGN_OR_RETURN(row.audit_seq, stmt.ColumnUint64(4));
+  row.audit_hash = stmt.ColumnBlob(5);
+  ESCROW_ASSIGN_OR_RETURN(row.state_key_version, stmt.ColumnUint32(6));
+  row.mac = stmt.ColumnBlob(7);
   return row;
 }
 

@@ -17,8 +17,10 @@ namespace escrow::storage {
 Status BindDevice(Statement& stmt, const DeviceRow& row);  // ?1 .. ?11
 Result<DeviceRow> ReadDevice(const Statement& stmt);
 
-Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row);  // ?1 .. ?13
+Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row);  // ?1 .. ?15
 Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt);
+Status BindDeviceState(Statement& stmt, const DeviceStateRow& row);  // ?1 .. ?8
+Result<DeviceStateRow> ReadDeviceState(const Statement& stmt);
 
 Status BindAudit(Statement& stmt, const AuditRow& row);  // ?1 .. ?12
 Result<AuditRow> ReadAudit(const Statement& stmt);

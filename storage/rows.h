@@ -42,6 +42,24 @@ struct KeyVersionRow {
   std::int64_t stored_ms = 0;
   std::string stored_by;
   bool burned = false;  // released (or its owner changed): rotation must differ
+  // The keyed fingerprint (API.md: HMAC-SHA256 under escrow-fingerprint-v<N>, bound to the
+  // device) and its key's N. Absent only on versions stored before `vaultctl upgrade`.
+  std::optional<Bytes> fingerprint;
+  std::uint32_t fingerprint_key_version = 0;
+};
+
+// A device's state record: which version is current, which keys are burned (as keyed
+// fingerprints), whether a rotation is pending, and the audit record that last changed it,
+// under an HSM MAC (escrow-state-v<N>) that vault/ computes and checks.
+struct DeviceStateRow {
+  std::string device_id;
+  std::uint32_t current_version = 0;  // 0: no current version
+  bool rotation_pending = false;
+  Bytes burned;  // the burned fingerprints, 32 bytes each, in ascending order, no repeats
+  std::uint64_t audit_seq = 0;
+  Bytes audit_hash;  // 32 bytes
+  std::uint32_t state_key_version = 0;
+  Bytes mac;  // 32 bytes
 };
 
 // One key version's identity: where a listing in (device_id, version) order resumes.

@@ -32,6 +32,29 @@ Result<std::optional<AuditRow>> SqliteAuditRecords::Last() {
   });
 }
 
+Result<std::optional<AuditRow>> SqliteAuditRecords::Get(std::uint64_t seq) {
+  return ctx_.Run([&](Database& db) -> Result<std::optional<AuditRow>> {
+    if (seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return std::optional<AuditRow>();
+    }
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kGetAudit));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint64(1, seq));
+    return ReadOne<AuditRow>(*stmt, ReadAudit);
+  });
+}
+
+Result<std::optional<std::uint64_t>> SqliteAuditRecords::NewestStateChange(
+    std::string_view device_id) {
+  return ctx_.Run([&](Database& db) -> Result<std::optional<std::uint64_t>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kNewestStateChange));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row || stmt->ColumnIsNull(0)) return std::optional<std::uint64_t>();
+    ESCROW_ASSIGN_OR_RETURN(std::uint64_t seq, stmt->ColumnUint64(0));
+    return std::optional<std::uint64_t>(seq);
+  });
+}
+
 Status SqliteAuditRecords::Append(const AuditRow& row) {
   return ctx_.Run([&](Database& db) -> Status {
     // The chain is gap-free: the next record is the head plus one (max(seq) reads one b-tree

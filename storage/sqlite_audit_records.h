@@ -14,6 +14,8 @@ class SqliteAuditRecords final : public AuditWriter {
   Result<std::vector<AuditRow>> List(std::uint64_t after, std::size_t limit,
                                      std::optional<std::string_view> device_id) override;
   Result<std::optional<AuditRow>> Last() override;
+  Result<std::optional<AuditRow>> Get(std::uint64_t seq) override;
+  Result<std::optional<std::uint64_t>> NewestStateChange(std::string_view device_id) override;
   Status Append(const AuditRow& row) override;
 
  private:

@@ -72,6 +72,22 @@ Result<std::vector<KeyVersionRow>> SqliteKeyVersions::ListSealedUnder(
   });
 }
 
+Result<std::vector<KeyVersionRow>> SqliteKeyVersions::ListUnfingerprinted(
+    std::size_t limit, const std::optional<KeyVersionKey>& after) {
+  return ctx_.Run([&](Database& db) -> Result<std::vector<KeyVersionRow>> {
+    if (!after) {
+      ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListUnfingerprinted));
+      ESCROW_RETURN_IF_ERROR(stmt->BindCount(1, limit));
+      return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
+    }
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListUnfingerprintedAfter));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, after->device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(2, after->version));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(3, limit));
+    return ReadAll<KeyVersionRow>(*stmt, ReadKeyVersion);
+  });
+}
+
 Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> SqliteKeyVersions::CountByMasterKey() {
   using Counts = std::vector<std::pair<std::uint32_t, std::int64_t>>;
   return ctx_.Run([&](Database& db) -> Result<Counts> {
@@ -137,6 +153,19 @@ Status SqliteKeyVersions::BurnActive(std::string_view device_id) {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kBurnActive));
     ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
     return stmt->Run();
+  });
+}
+
+Status SqliteKeyVersions::SetFingerprint(std::string_view device_id, std::uint32_t version,
+                                         const Bytes& fingerprint, std::uint32_t key_version) {
+  return ctx_.Run([&](Database& db) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kSetFingerprint));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(2, version));
+    ESCROW_RETURN_IF_ERROR(stmt->BindBlob(3, fingerprint));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(4, key_version));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+    return ExpectOneChange(db, "key version");
   });
 }
 

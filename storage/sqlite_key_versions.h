@@ -20,6 +20,8 @@ class SqliteKeyVersions final : public KeyVersionWriter {
   Result<std::vector<KeyVersionRow>> ListSealedUnder(
       std::uint32_t master_key_version, std::size_t limit,
       const std::optional<KeyVersionKey>& after) override;
+  Result<std::vector<KeyVersionRow>> ListUnfingerprinted(
+      std::size_t limit, const std::optional<KeyVersionKey>& after) override;
   Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() override;
 
   Status Insert(const KeyVersionRow& row) override;
@@ -27,6 +29,8 @@ class SqliteKeyVersions final : public KeyVersionWriter {
   Status SetBurned(std::string_view device_id, std::uint32_t version) override;
   Status SupersedeActive(std::string_view device_id) override;
   Status BurnActive(std::string_view device_id) override;
+  Status SetFingerprint(std::string_view device_id, std::uint32_t version, const Bytes& fingerprint,
+                        std::uint32_t key_version) override;
   Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
                        std::uint32_t expected_old_master_version, std::uint32_t new_master_version,
                        const Bytes& iv, const Bytes& ciphertext, const Bytes& tag) override;

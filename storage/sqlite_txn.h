@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "storage/sqlite_audit_records.h"
+#include "storage/sqlite_device_states.h"
 #include "storage/sqlite_devices.h"
 #include "storage/sqlite_key_versions.h"
 #include "storage/sqlite_limits.h"
@@ -17,12 +18,13 @@ class Database;
 // The narrow stores of one SQLite transaction, all on its one context.
 struct SqliteStores {
   explicit SqliteStores(SqliteTxnContext& ctx)
-      : devices(ctx), versions(ctx), audit(ctx), limits(ctx), meta(ctx) {}
+      : devices(ctx), versions(ctx), audit(ctx), limits(ctx), meta(ctx), states(ctx) {}
   SqliteDevices devices;
   SqliteKeyVersions versions;
   SqliteAuditRecords audit;
   SqliteLimits limits;
   SqliteMetaValues meta;
+  SqliteDeviceStates states;
 };
 
 // ReadTxn on a pooled read connection inside the BEGIN (deferred) that Store::Read opened:
@@ -36,6 +38,7 @@ class SqliteReadTxn final : public ReadTxn {
   AuditReader& audit() override { return stores_.audit; }
   LimitReader& limits() override { return stores_.limits; }
   MetaReader& meta() override { return stores_.meta; }
+  DeviceStateReader& states() override { return stores_.states; }
 
   // OK, or the first error that ended the transaction.
   const Status& poison() const { return ctx_.poison(); }
@@ -57,6 +60,7 @@ class SqliteWriteTxn final : public WriteTxn {
   AuditWriter& audit() override { return stores_.audit; }
   LimitWriter& limits() override { return stores_.limits; }
   MetaWriter& meta() override { return stores_.meta; }
+  DeviceStateWriter& states() override { return stores_.states; }
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 
   // OK, or the first error that made the transaction unfit to commit.

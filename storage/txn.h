@@ -4,6 +4,7 @@
 
 #include "base/result.h"
 #include "storage/audit_records.h"
+#include "storage/device_states.h"
 #include "storage/devices.h"
 #include "storage/key_versions.h"
 #include "storage/limits.h"
@@ -18,8 +19,6 @@ namespace escrow::storage {
 // even if the callback returned OK.
 //
 // Room for the second release (DESIGN.md), each a narrow store of its own beside these:
-//   states()          per-device state records (current version, burned fingerprints, the
-//                     audit record that last changed it, an HSM MAC);
 //   events()          event rows written in the audit record's transaction, read by pull;
 //   access_requests() requests to view a key, and their approvals.
 
@@ -33,6 +32,7 @@ class ReadTxn {
   virtual AuditReader& audit() = 0;
   virtual LimitReader& limits() = 0;
   virtual MetaReader& meta() = 0;
+  virtual DeviceStateReader& states() = 0;
 
  protected:
   // Copied or moved only as a concrete transaction, never sliced through this interface.
@@ -55,6 +55,7 @@ class WriteTxn {
   virtual AuditWriter& audit() = 0;
   virtual LimitWriter& limits() = 0;
   virtual MetaWriter& meta() = 0;
+  virtual DeviceStateWriter& states() = 0;
   // Runs `fn` inside a savepoint: its changes are kept if it returns OK and undone if not,
   // leaving the rest of the transaction intact. Its Status is returned.
   virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;

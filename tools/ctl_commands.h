@@ -17,6 +17,7 @@ void AddInitCommand(CLI::App& app, CtlRunner& run);
 void AddDevTokenCommand(CLI::App& app, CtlRunner& run);
 // vaultctl status --config FILE                                (tools/ctl_status.cc)
 void AddStatusCommand(CLI::App& app, CtlRunner& run);
+void AddUpgradeCommand(CLI::App& app, CtlRunner& run);
 // vaultctl master-key rotate | backup | restore                (ctl_rotate.cc, ctl_backup.cc,
 //                                                               ctl_restore.cc)
 void AddMasterKeyCommands(CLI::App& app, CtlRunner& run);

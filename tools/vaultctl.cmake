@@ -12,7 +12,8 @@ add_executable(vaultctl
   ${CMAKE_CURRENT_LIST_DIR}/ctl_init.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_restore.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_rotate.cc
-  ${CMAKE_CURRENT_LIST_DIR}/ctl_status.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_status.cc
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_upgrade.cc)
 target_include_directories(vaultctl PRIVATE ${PROJECT_SOURCE_DIR})
 target_link_libraries(vaultctl PRIVATE
   escrow::ops escrow::vault escrow::hsm escrow::storage escrow::base CLI11::CLI11 escrow_options)

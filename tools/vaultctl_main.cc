@@ -37,6 +37,7 @@ int Main(int argc, char** argv) {
   AddInitCommand(app, run);
   AddDevTokenCommand(app, run);
   AddStatusCommand(app, run);
+  AddUpgradeCommand(app, run);
   AddMasterKeyCommands(app, run);
   AddDbCommands(app, run);
   AddAuditCommands(app, run);

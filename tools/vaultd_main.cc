@@ -25,10 +25,12 @@
 #include "base/secret_bytes.h"
 #include "hsm/key_service.h"
 #include "storage/store.h"
+#include "vault/audit_checkpoint.h"
 #include "vault/config.h"
 #include "vault/escrow_service.h"
 #include "vault/hardening.h"
 #include "vault/meta.h"
+#include "vault/release_keys.h"
 #include <CLI/CLI.hpp>
 
 namespace escrow::tools {
@@ -114,8 +116,8 @@ int Run(int argc, char** argv) {
   if (config.dev && (!hp.ok() || !IsLoopbackHost(hp->host))) {
     return Fatal("a dev config serves on loopback only, not " + listen);
   }
-  for (const auto& [what, path] : {std::pair{"PIN file", config.hsm_pin_file},
-                                   std::pair{"TLS private key", config.tls_key}}) {
+  for (const auto& [what, path] :
+       {std::pair{"PIN file", config.hsm_pin_file}, std::pair{"TLS private key", config.tls_key}}) {
     if (Status s = CheckPrivateFile(what, path); !s.ok()) return Fatal(s.message());
   }
   for (const std::string& path : config.idp_keys) {
@@ -126,7 +128,8 @@ int Run(int argc, char** argv) {
       const std::size_t n = std::fread(buf, 1, sizeof buf, f);
       (void)std::fclose(f);  // opened read-only: nothing was written that a close could lose
       if (std::string_view(buf, n).find("PRIVATE KEY") != std::string_view::npos) {
-        if (Status s = CheckPrivateFile("IdP private key", path); !s.ok()) return Fatal(s.message());
+        if (Status s = CheckPrivateFile("IdP private key", path); !s.ok())
+          return Fatal(s.message());
       }
     }
   }
@@ -155,8 +158,14 @@ int Run(int argc, char** argv) {
                  k.status().message());
   }
   if (Result<hsm::KeyInfo> k = (*keys)->FindKey(hsm::KeyRole::kAudit, *audit_version); !k.ok()) {
-    return Fatal("hsm: audit key v" + std::to_string(*audit_version) + ": " +
-                 k.status().message());
+    return Fatal("hsm: audit key v" + std::to_string(*audit_version) + ": " + k.status().message());
+  }
+  // The keys this release needs: created by `init` or, for a vault of the first release, by
+  // `vaultctl upgrade` (never here: two nodes starting together would make two keys).
+  Result<vault::ReleaseKeys> release_keys = vault::FindReleaseKeys(**store, **keys);
+  if (!release_keys.ok()) {
+    return Fatal(release_keys.status().message() + "; run: vaultctl upgrade --config " +
+                 config_path);
   }
 
   vault::EscrowOptions options;
@@ -165,6 +174,8 @@ int Run(int argc, char** argv) {
   options.rotate_after_retrieval = config.rotate_after_retrieval;
   options.daily_quota = config.daily_quota;
   options.audit_key_version = *audit_version;
+  options.fingerprint_key_version = release_keys->fingerprint;
+  options.state_key_version = release_keys->state;
   options.audit_batch_max = config.audit_batch_max;
   options.audit_checkpoint = [](const vault::AuditHead& head) {
     boost::json::object line;
@@ -173,11 +184,28 @@ int Run(int argc, char** argv) {
     line["hash"] = head.hash;
     LogJson(line);
   };
+  // Before a key leaves, the head that records it is kept on the token (a module without
+  // data objects keeps none: said below, once).
+  options.release_guard = [&keys = **keys](const vault::AuditHead& head) -> Status {
+    Status kept = vault::KeepCheckpoint(keys, head);
+    if (!kept.ok() && kept.reason() == hsm::kNoDataObjects) return Status::Ok();
+    return kept;
+  };
   // The service owns the commit pipeline; opening it checks the newest audit group's MAC.
   Result<std::unique_ptr<vault::EscrowService>> opened =
       vault::EscrowService::Open(**keys, **store, Clock::System(), std::move(options));
   if (!opened.ok()) return Fatal("audit: " + opened.status().message());
   vault::EscrowService& service = **opened;
+  // An empty trail, or one shorter than the token's checkpoint, is a database that is not the
+  // one the vault left (emptied, or an older copy restored): refused.
+  Result<vault::StartHead> start =
+      vault::CheckStartHead(**keys, **store, service.commits().head());
+  if (!start.ok()) return Fatal(start.status().message());
+  if (!start->token_keeps_checkpoints) {
+    LogInfo("audit_checkpoint_not_kept",
+            "this HSM module keeps no data objects: restoring an older copy of the whole "
+            "database is not detected at start");
+  }
   // GET /v1/health answers from this monitor's newest check, never from the HSM itself.
   service.StartHealthMonitor();
 

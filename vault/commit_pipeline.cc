@@ -9,18 +9,20 @@ namespace escrow::vault {
 
 // One caller's commit, queued until a leader has written it.
 struct CommitPipeline::Writer {
-  Writer(Change c, std::vector<AuditEvent> e) : change(std::move(c)), events(std::move(e)) {}
+  Writer(Change c, std::vector<AuditEvent> e, Finish f, bool r)
+      : change(std::move(c)), events(std::move(e)), finish(std::move(f)), releases_key(r) {}
 
   Change change;
   std::vector<AuditEvent> events;
-  Status status;                // set by the leader that wrote it
-  bool done = false;            // guarded by mu_
-  std::condition_variable cv;   // this caller waits here alone: a group wakes only its own
+  Finish finish;
+  bool releases_key = false;
+  Status status;               // set by the leader that wrote it
+  bool done = false;           // guarded by mu_
+  std::condition_variable cv;  // this caller waits here alone: a group wakes only its own
 };
 
 CommitPipeline::CommitPipeline(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
-                               std::uint32_t audit_key_version, CheckpointSink sink,
-                               int batch_max)
+                               std::uint32_t audit_key_version, CheckpointSink sink, int batch_max)
     : chain_(keys, store, audit_key_version),
       store_(store),
       clock_(clock),
@@ -46,12 +48,15 @@ std::size_t CommitPipeline::queued() const {
   return writers_.size();
 }
 
-Status CommitPipeline::Commit(Change change, std::vector<AuditEvent> events) {
+Status CommitPipeline::Commit(Change change, std::vector<AuditEvent> events, Finish finish,
+                              bool releases_key) {
+  if (finish && events.empty()) return Status::Internal("a commit's finish needs an event");
   for (AuditEvent& e : events) SanitizeAuditEvent(e);
   // Shared with the leader that writes it, so that the leader can wake it after releasing
   // the lock (a follower woken under the lock would wake only to wait for the lock) without
   // the follower returning and destroying its condition variable first.
-  auto self = std::make_shared<Writer>(std::move(change), std::move(events));
+  auto self = std::make_shared<Writer>(std::move(change), std::move(events), std::move(finish),
+                                       releases_key);
   std::unique_lock lock(mu_);
   if (!started_) return Status::Unavailable("audit log is not running");
   writers_.push_back(self);
@@ -87,11 +92,24 @@ void CommitPipeline::WriteGroup(std::span<const std::shared_ptr<Writer>> group) 
     ESCROW_ASSIGN_OR_RETURN(tip, chain_.TipIn(txn));
     std::vector<storage::AuditRow> rows;
     for (const std::shared_ptr<Writer>& w : group) {
-      // Its own savepoint: a failing change takes back only itself, and its events are not
-      // written; the rest of the group goes on.
-      w->status = w->change ? txn.Isolated(w->change) : Status::Ok();
-      if (!w->status.ok()) continue;
-      for (AuditEvent& e : w->events) rows.push_back(chain_.Link(tip, now_ms, std::move(e)));
+      // Its own savepoint: a failing change or finish takes back only itself, and its events
+      // are not written (nor linked: the tip goes back); the rest of the group goes on.
+      if (!w->change && !w->finish) {  // events alone cannot fail: no savepoint
+        w->status = Status::Ok();
+        for (AuditEvent& e : w->events) rows.push_back(chain_.Link(tip, now_ms, std::move(e)));
+        continue;
+      }
+      const ChainTip before = tip;
+      const std::size_t linked = rows.size();
+      w->status = txn.Isolated([&](storage::WriteTxn& t) -> Status {
+        if (w->change) ESCROW_RETURN_IF_ERROR(w->change(t));
+        for (AuditEvent& e : w->events) rows.push_back(chain_.Link(tip, now_ms, std::move(e)));
+        return w->finish ? w->finish(t, tip) : Status::Ok();
+      });
+      if (!w->status.ok()) {
+        tip = before;
+        rows.resize(linked);
+      }
     }
     if (rows.empty()) return Status::Ok();
     // One HSM operation per group: the MAC of its newest record.
@@ -107,9 +125,23 @@ void CommitPipeline::WriteGroup(std::span<const std::shared_ptr<Writer>> group) 
     for (const std::shared_ptr<Writer>& w : group) w->status = failed;
     return;
   }
-  if (std::optional<AuditHead> committed = chain_.Advance(tip); committed && sink_) {
-    sink_(*committed);
+  const std::optional<AuditHead> committed = chain_.Advance(tip);
+  if (!committed) return;
+  if (release_guard_) {
+    const bool releases = std::any_of(group.begin(), group.end(), [](const auto& w) {
+      return w->releases_key && w->status.ok();
+    });
+    if (releases) {
+      if (Status kept = release_guard_(*committed); !kept.ok()) {
+        const Status failed =
+            Status::Unavailable("audit checkpoint not kept: " + kept.message(), "unavailable");
+        for (const std::shared_ptr<Writer>& w : group) {
+          if (w->releases_key && w->status.ok()) w->status = failed;
+        }
+      }
+    }
   }
+  if (sink_) sink_(*committed);
 }
 
 }  // namespace escrow::vault

@@ -53,11 +53,27 @@ class CommitPipeline {
   Status Start();
 
   using Change = std::function<Status(storage::WriteTxn&)>;
-  // Applies `change` (may be empty) and appends `events` atomically and durably; returns only
-  // once they are on disk. If the change fails, nothing of it and none of its events are
-  // written, the rest of its group is not affected, and its Status is returned. If the
-  // transaction or the group's MAC fails, every commit of the group gets kUnavailable.
-  Status Commit(Change change, std::vector<AuditEvent> events);
+  // Runs after the commit's events are linked into the chain, with the tip at its last one
+  // (its sequence and hash): for a record that must name the audit record of its own change
+  // (a device's state record).
+  using Finish = std::function<Status(storage::WriteTxn&, const ChainTip& last_event)>;
+  // Applies `change` (may be empty), appends `events` and runs `finish` (may be empty; needs
+  // at least one event) atomically and durably; returns only once they are on disk. If the
+  // change or the finish fails, nothing of it and none of its events are written, the rest of
+  // its group is not affected, and its Status is returned. If the transaction or the group's
+  // MAC fails, every commit of the group gets kUnavailable.
+  // `releases_key`: the commit releases a key, so its group's head must be kept by the
+  // release guard (below) before the commit returns OK.
+  Status Commit(Change change, std::vector<AuditEvent> events, Finish finish = {},
+                bool releases_key = false);
+
+  // Called with the head after each committed group that holds a key release, before any of
+  // its callers return: vaultd keeps it on the token (audit_checkpoint.h), so that restoring
+  // an older copy of the database is caught at start. If it fails, the releasing commits of
+  // the group answer kUnavailable (their records are durable; no key leaves). Set before
+  // Start().
+  using ReleaseGuard = std::function<Status(const AuditHead&)>;
+  void SetReleaseGuard(ReleaseGuard guard) { release_guard_ = std::move(guard); }
   Status Append(AuditEvent event) { return Commit({}, {std::move(event)}); }
 
   // Commits queued now, the group being written included (for tests and metrics).
@@ -81,11 +97,12 @@ class CommitPipeline {
   storage::Store& store_;
   const Clock& clock_;
   CheckpointSink sink_;
+  ReleaseGuard release_guard_;
   const std::size_t batch_max_;
 
   mutable std::mutex mu_;
   std::deque<std::shared_ptr<Writer>> writers_;  // guarded by mu_; the front leads, the rest wait
-  bool started_ = false;         // guarded by mu_
+  bool started_ = false;                         // guarded by mu_
 };
 
 }  // namespace escrow::vault

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "vault/associated_data.h"
+#include "vault/device_state.h"
 #include "vault/escrow_service.h"
 #include "vault/escrow_service_impl.h"
 #include "vault/key_format.h"
@@ -41,24 +42,21 @@ std::string SaidInRetrieval(std::string_view reason, std::optional<std::uint32_t
 }  // namespace
 
 Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string_view id,
-                                               const SecretBytes& key,
-                                               const SecretBytes* confirm) {
+                                               const SecretBytes& key, const SecretBytes* confirm) {
   Impl& m = *impl_;
   constexpr Action kAction = Action::kStoreKey;
   std::lock_guard lock(m.StripeFor(id));
   // Everything the store reads, from one snapshot: the device, its current and burned
   // versions, the last version number and the active master key.
   std::optional<storage::KeyVersionRow> current;
-  std::vector<storage::KeyVersionRow> burned;
   std::uint32_t latest = 0;
   Result<std::uint32_t> mkv = Status::Unavailable("the active master-key version was not read");
+  Result<StateEvidence> evidence = Status::NotFound("not read");
   Impl::DeviceRead read =
       m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow& device) -> Status {
         ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(device));
-        if (device.rotation_pending) {
-          ESCROW_ASSIGN_OR_RETURN(burned, txn.versions().ListBurned(id));
-        }
         ESCROW_ASSIGN_OR_RETURN(latest, txn.versions().LatestNumber(id));
+        evidence = ReadStateEvidence(txn.states(), txn.audit(), id);
         // A failure here is a refusal of its own, audited where the seal needs the version.
         mkv = Impl::ActiveMasterKeyVersion(txn.meta());
         return Status::Ok();
@@ -76,9 +74,9 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   if (confirm != nullptr) {
     Result<SecretBytes> normal_confirm = NormalizeRecoveryKey(row->platform, *confirm);
     if (!normal_confirm.ok() || !ConstantTimeEquals(*normal, *normal_confirm)) {
-      return m.Deny(caller, kAction, id,
-                    Status::InvalidArgument("Keys must match. Check keys and try again.",
-                                            "keys_mismatch"));
+      return m.Deny(
+          caller, kAction, id,
+          Status::InvalidArgument("Keys must match. Check keys and try again.", "keys_mismatch"));
     }
   }
   // 409s: the organisation's and the device's state.
@@ -90,33 +88,35 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   const TimePoint now = m.clock.Now();
   if (!row->last_checkin_ms ||
       FromUnixMillis(*row->last_checkin_ms) + m.options.checkin_window < now) {
-    return m.Deny(caller, kAction, id,
-                  Status::FailedPrecondition("device has not checked in recently",
-                                             "device_not_synced"));
+    return m.Deny(
+        caller, kAction, id,
+        Status::FailedPrecondition("device has not checked in recently", "device_not_synced"));
   }
 
   if (!read.more.ok()) return m.ReadFailed(caller, kAction, id, read.more);
-  if (current) {
-    Result<SecretBytes> existing = m.Open(*current);
-    if (!existing.ok()) return m.Deny(caller, kAction, id, existing.status());
-    if (ConstantTimeEquals(*existing, *normal)) {
-      // Already current: no new version, and a pending rotation stays pending.
-      ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, kAction, id,
-                                       "unchanged version=" + std::to_string(current->version)));
-      return StoreKeyResult{current->version, FromUnixMillis(current->stored_ms), false};
-    }
+  Result<storage::DeviceStateRow> state = m.TrustedState(id, evidence, *row, current);
+  if (!state.ok()) return m.Deny(caller, kAction, id, state.status());
+  // Keys are compared by their keyed fingerprints, never by decrypting (one HMAC here).
+  Result<Bytes> fingerprint = m.FingerprintOf(*row, *normal);
+  if (!fingerprint.ok()) {
+    return m.Deny(caller, kAction, id,
+                  Status::Unavailable(fingerprint.status().message(), "store_failed"));
   }
-  // A pending rotation is cleared only by a key that differs from every burned one
-  // (released, or known to a previous owner).
-  bool clears_rotation = true;
-  if (row->rotation_pending) {
-    for (const auto& v : burned) {
-      if (current && v.version == current->version) continue;  // differs: compared above
-      Result<SecretBytes> old = m.Open(v);
-      if (!old.ok()) return m.Deny(caller, kAction, id, old.status());
-      if (ConstantTimeEquals(*old, *normal)) clears_rotation = false;
-    }
+  storage::DeviceStateRow next = *state;
+  if (current && current->fingerprint && ConstantTimeEquals(*current->fingerprint, *fingerprint)) {
+    // Already current: no new version, and a pending rotation stays pending. The record is
+    // a state change all the same (its audit record names the device): the state follows it.
+    Status s = m.pipeline.Commit({},
+                                 {m.Event(caller, kAction, id, "ok", {},
+                                          "unchanged version=" + std::to_string(current->version))},
+                                 m.WriteState(std::move(next)));
+    if (!s.ok()) return Status::Unavailable(s.message(), "store_failed");
+    return StoreKeyResult{current->version, FromUnixMillis(current->stored_ms), false};
   }
+  // A seen key stays burned: a key released before, or stored under an earlier owner, is
+  // stored as burned and leaves (or sets) a rotation pending. Any other key clears one.
+  const bool burned = IsBurned(*state, *fingerprint);
+  next.rotation_pending = burned;
 
   storage::KeyVersionRow v;
   v.device_id = std::string(id);
@@ -131,6 +131,10 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   v.state = VersionState::kActive;
   v.stored_ms = ToUnixMillis(now);
   v.stored_by = caller.principal();
+  v.burned = burned;
+  v.fingerprint = *fingerprint;
+  v.fingerprint_key_version = m.options.fingerprint_key_version;
+  next.current_version = v.version;
   const std::string changed = "master_key_changed";
   // Seals under the active master key and commits; a master-key rotation that switches the
   // active version in between makes the transaction refuse, and we seal again.
@@ -163,14 +167,16 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
           }
           ESCROW_RETURN_IF_ERROR(txn.versions().SupersedeActive(id));
           ESCROW_RETURN_IF_ERROR(txn.versions().Insert(v));
-          if (row->rotation_pending && clears_rotation) {
-            ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, false));
+          if (row->rotation_pending != next.rotation_pending) {
+            ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, next.rotation_pending));
           }
           return Status::Ok();
         },
         {m.Event(caller, kAction, id, "ok", {},
                  "version=" + std::to_string(v.version) +
-                     (row->rotation_pending && clears_rotation ? " rotation_cleared" : ""))});
+                     (burned ? " burned_key rotation_pending"
+                             : (row->rotation_pending ? " rotation_cleared" : "")))},
+        m.WriteState(next));
     if (!s.ok() && s.reason() != changed) return Status::Unavailable(s.message(), "store_failed");
     return s;
   };
@@ -203,8 +209,10 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
   std::optional<storage::KeyVersionRow> current;
   std::optional<storage::KeyVersionRow> asked;
   std::optional<storage::QuotaWindow> used;
+  Result<StateEvidence> evidence = Status::NotFound("not read");
   Impl::DeviceRead read =
       m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow& device) -> Status {
+        evidence = ReadStateEvidence(txn.states(), txn.audit(), id);
         ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(device));
         if (version && !(current && current->version == *version)) {
           ESCROW_ASSIGN_OR_RETURN(asked, txn.versions().Get(id, *version));
@@ -268,6 +276,19 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
     }
   }
 
+  // Nothing is released from rows the state record does not vouch for: a current version
+  // flipped back, a pending flag or burned mark cleared, a record rolled back.
+  Result<storage::DeviceStateRow> state = m.TrustedState(id, evidence, *row, current);
+  if (!state.ok()) return deny(action, state.status());
+  if (!target->fingerprint) {
+    return deny(action, Status::DataLoss(
+                            "version " + std::to_string(target->version) + " has no fingerprint",
+                            "integrity_error"));
+  }
+  storage::DeviceStateRow next = std::move(*state);
+  Burn(next, *target->fingerprint);
+  if (m.options.rotate_after_retrieval) next.rotation_pending = true;
+
   Result<SecretBytes> plain = m.Open(*target);
   if (!plain.ok()) {
     return deny(action, plain.status(), "version=" + std::to_string(target->version));
@@ -291,7 +312,8 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
         return Status::Ok();
       },
       {m.Event(caller, action, id, "ok", std::string(reason),
-               "version=" + std::to_string(released))});
+               "version=" + std::to_string(released))},
+      m.WriteState(std::move(next)), /*releases_key=*/true);
   if (!s.ok()) {
     if (s.code() == Code::kResourceExhausted) {
       return deny(action, s, "alert: daily quota exceeded");

@@ -3,7 +3,9 @@
 #include <functional>
 
 #include "vault/associated_data.h"
+#include "vault/device_state.h"
 #include "vault/escrow_service_impl.h"
+#include "vault/fingerprint.h"
 #include "vault/meta.h"
 
 namespace escrow::vault {
@@ -32,7 +34,7 @@ std::mutex& EscrowService::Impl::StripeFor(std::string_view device_id) {
 AuditEvent EscrowService::Impl::Event(const Caller& caller, Action action,
                                       std::string_view device_id, std::string outcome,
                                       std::string reason, std::string detail) const {
-  return AuditEvent{caller.principal(), caller.RoleName(), std::string(ActionName(action)),
+  return AuditEvent{caller.principal(),     caller.RoleName(),  std::string(ActionName(action)),
                     std::string(device_id), std::move(outcome), std::move(reason),
                     std::move(detail)};
 }
@@ -41,8 +43,8 @@ Status EscrowService::Impl::Deny(const Caller& caller, Action action, std::strin
                                  Status status, std::string detail) {
   const bool failure = status.code() == Code::kDataLoss || status.code() == Code::kUnavailable ||
                        status.code() == Code::kInternal;
-  std::string reason = status.reason().empty() ? std::string(CodeName(status.code()))
-                                               : status.reason();
+  std::string reason =
+      status.reason().empty() ? std::string(CodeName(status.code())) : status.reason();
   if (detail.empty()) detail = status.message();
   Status audited = pipeline.Append(
       Event(caller, action, device_id, failure ? "error" : "denied", reason, std::move(detail)));
@@ -50,8 +52,8 @@ Status EscrowService::Impl::Deny(const Caller& caller, Action action, std::strin
   return status;
 }
 
-Status EscrowService::Impl::AuditOk(const Caller& caller, Action action,
-                                    std::string_view device_id, std::string detail) {
+Status EscrowService::Impl::AuditOk(const Caller& caller, Action action, std::string_view device_id,
+                                    std::string detail) {
   Status s = pipeline.Append(Event(caller, action, device_id, "ok", {}, std::move(detail)));
   if (!s.ok()) return Status::Unavailable("audit unavailable: " + s.message());
   return s;
@@ -147,6 +149,50 @@ Result<SecretBytes> EscrowService::Impl::Open(const storage::KeyVersionRow& row)
   return plain;
 }
 
+Result<storage::DeviceStateRow> EscrowService::Impl::TrustedState(
+    std::string_view id, const Result<StateEvidence>& evidence, const storage::DeviceRow& row,
+    const std::optional<storage::KeyVersionRow>& current) {
+  if (!evidence.ok()) return FromStore(evidence.status());
+  ESCROW_RETURN_IF_ERROR(CheckStateEvidence(keys, id, *evidence));
+  const storage::DeviceStateRow& state = *evidence->state;
+  const auto broken = [](const std::string& what) {
+    return Status::DataLoss("device state record: " + what, "integrity_error");
+  };
+  const std::uint32_t rows_current = current ? current->version : 0;
+  if (state.current_version != rows_current) {
+    return broken("current version " + std::to_string(state.current_version) +
+                  ", the key versions say " + std::to_string(rows_current));
+  }
+  if (state.rotation_pending != row.rotation_pending) {
+    return broken(std::string("rotation ") + (state.rotation_pending ? "pending" : "not pending") +
+                  ", the device row says otherwise");
+  }
+  if (current) {
+    if (!current->fingerprint) return broken("the current version has no fingerprint");
+    if (current->burned != IsBurned(state, *current->fingerprint)) {
+      return broken("the current version's burned mark disagrees with the burned set");
+    }
+  }
+  return state;
+}
+
+CommitPipeline::Finish EscrowService::Impl::WriteState(storage::DeviceStateRow next) {
+  return [this, next = std::move(next)](storage::WriteTxn& txn,
+                                        const ChainTip& last) mutable -> Status {
+    Status sealed = SealState(keys, options.state_key_version, last.seq, last.hash, next);
+    if (!sealed.ok()) return Status::Unavailable("state MAC: " + sealed.message(), "unavailable");
+    return txn.states().Put(next);
+  };
+}
+
+Result<Bytes> EscrowService::Impl::FingerprintOf(const storage::DeviceRow& row,
+                                                 const SecretBytes& normalised) {
+  Result<Bytes> fp =
+      Fingerprint(keys, options.fingerprint_key_version, row.platform, row.id, normalised);
+  if (!fp.ok()) return Status::Unavailable("fingerprint: " + fp.status().message(), "unavailable");
+  return fp;
+}
+
 // ---- Service ---------------------------------------------------------------------------
 
 EscrowService::EscrowService(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
@@ -191,9 +237,19 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
   as_specified.ownership = spec.ownership;
   std::optional<storage::DeviceRow> existing;
   std::optional<storage::KeyVersionRow> current;
+  // For an existing device: its current version as it is, every version (a new owner burns
+  // them all) and its state record, which must be the vault's before it is written anew.
+  std::optional<storage::KeyVersionRow> current_before;
+  std::vector<storage::KeyVersionRow> versions;
+  Result<StateEvidence> evidence = Status::NotFound("not read");
   ESCROW_RETURN_IF_ERROR(FromStore(m.store.Read([&](storage::ReadTxn& txn) -> Status {
     ESCROW_ASSIGN_OR_RETURN(existing, txn.devices().Get(id));
     ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(as_specified));
+    if (existing) {
+      ESCROW_ASSIGN_OR_RETURN(current_before, txn.versions().Current(*existing));
+      ESCROW_ASSIGN_OR_RETURN(versions, txn.versions().List(id));
+      evidence = ReadStateEvidence(txn.states(), txn.audit(), id);
+    }
     return Status::Ok();
   })));
   const bool owner_changed =
@@ -229,9 +285,33 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
   row.rotation_pending =
       existing ? (existing->rotation_pending || owner_changed || platform_changed) : false;
 
+  // The state record after this change: a new device has none yet; an existing one's must be
+  // the vault's, and a new owner burns every key the device has had (the previous owner
+  // knows them all).
+  storage::DeviceStateRow next;
+  next.device_id = row.id;
+  if (existing) {
+    Result<storage::DeviceStateRow> state = m.TrustedState(id, evidence, *existing, current_before);
+    if (!state.ok()) return m.Deny(caller, Action::kEnrolDevice, id, state.status());
+    next = std::move(*state);
+    if (owner_changed) {
+      for (const storage::KeyVersionRow& v : versions) {
+        if (!v.fingerprint) {
+          return m.Deny(
+              caller, Action::kEnrolDevice, id,
+              Status::DataLoss("version " + std::to_string(v.version) + " has no fingerprint",
+                               "integrity_error"));
+        }
+        Burn(next, *v.fingerprint);
+      }
+    }
+  }
+  next.current_version = current ? current->version : 0;
+  next.rotation_pending = row.rotation_pending;
+
   std::vector<AuditEvent> events;
-  events.push_back(m.Event(caller, Action::kEnrolDevice, id, "ok", {},
-                           existing ? "replaced" : "created"));
+  events.push_back(
+      m.Event(caller, Action::kEnrolDevice, id, "ok", {}, existing ? "replaced" : "created"));
   if (owner_changed) {
     events.push_back(m.Event(caller, Action::kChangeOwnership, id, "ok", {},
                              "owner or ownership changed; rotation pending"));
@@ -243,7 +323,7 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
         if (owner_changed) ESCROW_RETURN_IF_ERROR(txn.versions().BurnActive(id));
         return Status::Ok();
       },
-      std::move(events));
+      std::move(events), m.WriteState(std::move(next)));
   if (!s.ok()) return s;
   return PutDeviceResult{ToDevice(row, current), !existing.has_value()};
 }
@@ -270,9 +350,9 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
                                                        std::optional<std::string_view> serial) {
   Impl& m = *impl_;
   if (owner && serial) {
-    return m.Deny(caller, Action::kListOthers, {},
-                  Status::InvalidArgument("Pass either owner or serial, not both.",
-                                          "invalid_request"));
+    return m.Deny(
+        caller, Action::kListOthers, {},
+        Status::InvalidArgument("Pass either owner or serial, not both.", "invalid_request"));
   }
   const bool mine = !serial && (!owner || *owner == "me" ||
                                 (caller.kind == Caller::Kind::kUser && *owner == caller.user));
@@ -301,17 +381,32 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
     return Status::Ok();
   });
   if (!read.ok()) return m.ReadFailed(caller, Action::kListOthers, {}, read);
-  ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kListOthers, {},
-                                   serial ? "serial" : (mine ? "own" : "owner")));
+  ESCROW_RETURN_IF_ERROR(
+      m.AuditOk(caller, Action::kListOthers, {}, serial ? "serial" : (mine ? "own" : "owner")));
   return out;
 }
 
 Result<bool> EscrowService::CheckIn(const Caller& caller, std::string_view id) {
   Impl& m = *impl_;
   std::lock_guard lock(m.StripeFor(id));
+  // The answer tells the device whether to rotate: the pending flag it comes from must be
+  // the one the state record holds.
+  std::optional<storage::KeyVersionRow> current;
+  Result<StateEvidence> evidence = Status::NotFound("not read");
+  Impl::DeviceRead read =
+      m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow& device) -> Status {
+        ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(device));
+        evidence = ReadStateEvidence(txn.states(), txn.audit(), id);
+        return Status::Ok();
+      });
   Result<storage::DeviceRow> row =
-      m.Authorize(caller, Action::kCheckIn, id, m.ReadDevice(id).device);
+      m.Authorize(caller, Action::kCheckIn, id, std::move(read.device));
   if (!row.ok()) return row.status();
+  if (!read.more.ok()) return m.ReadFailed(caller, Action::kCheckIn, id, read.more);
+  if (Result<storage::DeviceStateRow> state = m.TrustedState(id, evidence, *row, current);
+      !state.ok()) {
+    return m.Deny(caller, Action::kCheckIn, id, state.status());
+  }
   const std::int64_t now = NowMs(m.clock);
   const bool rotate = row->rotation_pending;
   ESCROW_RETURN_IF_ERROR(m.pipeline.Commit(
@@ -323,16 +418,40 @@ Result<bool> EscrowService::CheckIn(const Caller& caller, std::string_view id) {
 Status EscrowService::RequestRotation(const Caller& caller, std::string_view id) {
   Impl& m = *impl_;
   std::lock_guard lock(m.StripeFor(id));
+  std::optional<storage::KeyVersionRow> current;
+  std::vector<storage::KeyVersionRow> versions;
+  Result<StateEvidence> evidence = Status::NotFound("not read");
+  Impl::DeviceRead read =
+      m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow& device) -> Status {
+        ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(device));
+        ESCROW_ASSIGN_OR_RETURN(versions, txn.versions().List(id));
+        evidence = ReadStateEvidence(txn.states(), txn.audit(), id);
+        return Status::Ok();
+      });
   Result<storage::DeviceRow> row =
-      m.Authorize(caller, Action::kRequestRotation, id, m.ReadDevice(id).device);
+      m.Authorize(caller, Action::kRequestRotation, id, std::move(read.device));
   if (!row.ok()) return row.status();
+  if (!read.more.ok()) return m.ReadFailed(caller, Action::kRequestRotation, id, read.more);
+  Result<storage::DeviceStateRow> state = m.TrustedState(id, evidence, *row, current);
+  if (!state.ok()) return m.Deny(caller, Action::kRequestRotation, id, state.status());
+  // A requested rotation must move away from the keys in use now: every active version.
+  storage::DeviceStateRow next = std::move(*state);
+  next.rotation_pending = true;
+  for (const storage::KeyVersionRow& v : versions) {
+    if (v.state != VersionState::kActive) continue;
+    if (!v.fingerprint) {
+      return m.Deny(caller, Action::kRequestRotation, id,
+                    Status::DataLoss("version " + std::to_string(v.version) + " has no fingerprint",
+                                     "integrity_error"));
+    }
+    Burn(next, *v.fingerprint);
+  }
   return m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
         ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true));
-        // A requested rotation must move away from the keys in use now.
         return txn.versions().BurnActive(id);
       },
-      {m.Event(caller, Action::kRequestRotation, id, "ok")});
+      {m.Event(caller, Action::kRequestRotation, id, "ok")}, m.WriteState(std::move(next)));
 }
 
 Result<std::vector<VersionInfo>> EscrowService::ListVersions(const Caller& caller,
@@ -399,9 +518,13 @@ Status EscrowService::AuthorizeMetrics(const Caller& caller) {
 void EscrowService::RecordSecurityEvent(std::string_view actor, std::string_view role,
                                         std::string_view action, std::string_view reason,
                                         std::string_view detail) {
-  (void)impl_->pipeline.Append(AuditEvent{std::string(actor), std::string(role),
-                                       std::string(action), {}, "denied", std::string(reason),
-                                       std::string(detail)});
+  (void)impl_->pipeline.Append(AuditEvent{std::string(actor),
+                                          std::string(role),
+                                          std::string(action),
+                                          {},
+                                          "denied",
+                                          std::string(reason),
+                                          std::string(detail)});
 }
 
 HealthReport EscrowService::CheckHealth() {

@@ -31,8 +31,16 @@ struct EscrowOptions {
   // the most commits in one group, and where each committed group's head goes (the
   // checkpoint log line; may be empty).
   std::uint32_t audit_key_version = 1;
+  // The keys of the second release's authenticated state: new fingerprints are made under
+  // escrow-fingerprint-v<fingerprint_key_version>, state records MACed under
+  // escrow-state-v<state_key_version> (vaultd reads both from the database's meta).
+  std::uint32_t fingerprint_key_version = 1;
+  std::uint32_t state_key_version = 1;
   int audit_batch_max = 256;
   CheckpointSink audit_checkpoint;
+  // Keeps the head after each group that releases a key, before the release (vaultd: the
+  // token's checkpoint, audit_checkpoint.h). Empty: none kept.
+  CommitPipeline::ReleaseGuard release_guard;
 };
 
 struct PutDeviceResult {
@@ -74,9 +82,8 @@ struct HealthReport {
 // starts it: Open() fails (kDataLoss) if the newest audit group's MAC fails.
 class EscrowService {
  public:
-  static Result<std::unique_ptr<EscrowService>> Open(hsm::KeyService& keys,
-                                                     storage::Store& store, const Clock& clock,
-                                                     EscrowOptions options);
+  static Result<std::unique_ptr<EscrowService>> Open(hsm::KeyService& keys, storage::Store& store,
+                                                     const Clock& clock, EscrowOptions options);
   EscrowService(const EscrowService&) = delete;  // owns per-device locks
   EscrowService& operator=(const EscrowService&) = delete;
   EscrowService(EscrowService&&) = delete;  // nor moved: the API and monitor hold references
@@ -96,10 +103,10 @@ class EscrowService {
   // Returns rotation_required.
   Result<bool> CheckIn(const Caller& caller, std::string_view id);
   // `key` and `confirm` are the raw submitted strings (not yet normalised).
-  Result<StoreKeyResult> StoreKey(const Caller& caller, std::string_view id,
-                                  const SecretBytes& key, const SecretBytes* confirm);
-  Result<RetrievedKey> Retrieve(const Caller& caller, std::string_view id,
-                                std::string_view reason, std::optional<std::uint32_t> version);
+  Result<StoreKeyResult> StoreKey(const Caller& caller, std::string_view id, const SecretBytes& key,
+                                  const SecretBytes* confirm);
+  Result<RetrievedKey> Retrieve(const Caller& caller, std::string_view id, std::string_view reason,
+                                std::optional<std::uint32_t> version);
   Status RequestRotation(const Caller& caller, std::string_view id);
   Result<std::vector<VersionInfo>> ListVersions(const Caller& caller, std::string_view id);
 
@@ -111,9 +118,8 @@ class EscrowService {
 
   // Records a refusal decided in api/ (throttling, a malformed id), audited once per principal
   // and window by the caller, with `reason` its API error code. Never fails the request path.
-  void RecordSecurityEvent(std::string_view actor, std::string_view role,
-                           std::string_view action, std::string_view reason,
-                           std::string_view detail);
+  void RecordSecurityEvent(std::string_view actor, std::string_view role, std::string_view action,
+                           std::string_view reason, std::string_view detail);
 
   // What GET /v1/health answers: with a monitor started, its newest check (never waits for the
   // HSM or the database); without one, a check made in place.

@@ -11,6 +11,7 @@
 
 #include "hsm/key_service.h"
 #include "storage/store.h"
+#include "vault/device_state.h"
 #include "vault/escrow_service.h"
 #include "vault/health_monitor.h"
 
@@ -22,7 +23,9 @@ struct EscrowService::Impl {
         store(s),
         clock(c),
         pipeline(k, s, c, o.audit_key_version, o.audit_checkpoint, o.audit_batch_max),
-        options(std::move(o)) {}
+        options(std::move(o)) {
+    pipeline.SetReleaseGuard(options.release_guard);
+  }
 
   hsm::KeyService& keys;
   storage::Store& store;
@@ -76,6 +79,20 @@ struct EscrowService::Impl {
   Result<std::uint32_t> ActiveMasterKeyVersion();
   // Decrypts one stored version under the associated data of its own row.
   Result<SecretBytes> Open(const storage::KeyVersionRow& row);
+
+  // The device's state record, checked (device_state.h: CheckStateEvidence) and compared with
+  // the rows this request read from the same snapshot: the current version and the pending
+  // flag must be what the record says, and the current version's burned mark must agree with
+  // the record's burned set. Any difference is kDataLoss integrity_error; the HSM's
+  // kUnavailable as it is.
+  Result<storage::DeviceStateRow> TrustedState(
+      std::string_view id, const Result<StateEvidence>& evidence, const storage::DeviceRow& row,
+      const std::optional<storage::KeyVersionRow>& current);
+  // A commit's finish that writes `next` as the device's state record, naming the commit's
+  // last audit record and MACed in the HSM.
+  CommitPipeline::Finish WriteState(storage::DeviceStateRow next);
+  // The keyed fingerprint of a normalised key on this device (API.md), in the HSM.
+  Result<Bytes> FingerprintOf(const storage::DeviceRow& row, const SecretBytes& normalised);
 };
 
 // The device as API.md shows it, from its row and its current version (if any).

@@ -26,6 +26,10 @@ std::string_view MetaKeyName(MetaKey key) {
       return "rotation_target";
     case MetaKey::kLastBackup:
       return "last_backup";
+    case MetaKey::kFingerprintKeyVersion:
+      return "fingerprint_key_version";
+    case MetaKey::kStateKeyVersion:
+      return "state_key_version";
   }
   ESCROW_CHECK(false);
   return {};

@@ -17,6 +17,8 @@ enum class MetaKey {
   kAuditKeyVersion,         // "audit_key_version": the key the audit chain is MACed with
   kRotationTarget,          // "rotation_target": a master-key rotation in progress; "" = none
   kLastBackup,              // "last_backup": the newest `db backup` as JSON text (not a version)
+  kFingerprintKeyVersion,   // "fingerprint_key_version": the key new fingerprints are made with
+  kStateKeyVersion,         // "state_key_version": the key new device state records are MACed with
 };
 
 // The row's key in the meta table, e.g. "active_master_key_version".

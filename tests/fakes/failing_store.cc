@@ -96,6 +96,10 @@ class FailingKeyVersions final : public storage::KeyVersionWriter {
       const std::optional<storage::KeyVersionKey>& after) override {
     return st_.Call(StoreOp::kVersionList, [&] { return r_.ListSealedUnder(mkv, limit, after); });
   }
+  Result<std::vector<KeyVersionRow>> ListUnfingerprinted(
+      std::size_t limit, const std::optional<storage::KeyVersionKey>& after) override {
+    return st_.Call(StoreOp::kVersionList, [&] { return r_.ListUnfingerprinted(limit, after); });
+  }
   Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() override {
     return st_.Call(StoreOp::kVersionCount, [&] { return r_.CountByMasterKey(); });
   }
@@ -113,6 +117,11 @@ class FailingKeyVersions final : public storage::KeyVersionWriter {
   }
   Status BurnActive(std::string_view id) override {
     return st_.Call(StoreOp::kVersionBurnActive, [&] { return w_->BurnActive(id); });
+  }
+  Status SetFingerprint(std::string_view id, std::uint32_t v, const Bytes& fp,
+                        std::uint32_t key_version) override {
+    return st_.Call(StoreOp::kVersionSetFingerprint,
+                    [&] { return w_->SetFingerprint(id, v, fp, key_version); });
   }
   Status ReplaceSealed(std::string_view id, std::uint32_t v, std::uint32_t from, std::uint32_t to,
                        const Bytes& iv, const Bytes& ct, const Bytes& tag) override {
@@ -136,6 +145,12 @@ class FailingAuditRecords final : public storage::AuditWriter {
   }
   Result<std::optional<AuditRow>> Last() override {
     return st_.Call(StoreOp::kAuditLast, [&] { return r_.Last(); });
+  }
+  Result<std::optional<AuditRow>> Get(std::uint64_t seq) override {
+    return st_.Call(StoreOp::kAuditGet, [&] { return r_.Get(seq); });
+  }
+  Result<std::optional<std::uint64_t>> NewestStateChange(std::string_view id) override {
+    return st_.Call(StoreOp::kAuditNewestStateChange, [&] { return r_.NewestStateChange(id); });
   }
   Status Append(const AuditRow& row) override {
     return st_.Call(StoreOp::kAuditAppend, [&] { return w_->Append(row); });
@@ -182,6 +197,27 @@ class FailingMetaValues final : public storage::MetaWriter {
   storage::MetaWriter* w_;
 };
 
+class FailingDeviceStates final : public storage::DeviceStateWriter {
+ public:
+  FailingDeviceStates(TxnState& st, storage::DeviceStateReader& r, storage::DeviceStateWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<std::optional<storage::DeviceStateRow>> Get(std::string_view id) override {
+    return st_.Call(StoreOp::kStateGet, [&] { return r_.Get(id); });
+  }
+  Result<std::vector<storage::DeviceStateRow>> List(
+      std::size_t limit, std::optional<std::string_view> after) override {
+    return st_.Call(StoreOp::kStateList, [&] { return r_.List(limit, after); });
+  }
+  Status Put(const storage::DeviceStateRow& row) override {
+    return st_.Call(StoreOp::kStatePut, [&] { return w_->Put(row); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::DeviceStateReader& r_;
+  storage::DeviceStateWriter* w_;
+};
+
 class FailingReadTxn final : public storage::ReadTxn {
  public:
   FailingReadTxn(TxnState& st, storage::ReadTxn& inner)
@@ -189,12 +225,14 @@ class FailingReadTxn final : public storage::ReadTxn {
         versions_(st, inner.versions(), nullptr),
         audit_(st, inner.audit(), nullptr),
         limits_(st, inner.limits(), nullptr),
-        meta_(st, inner.meta(), nullptr) {}
+        meta_(st, inner.meta(), nullptr),
+        states_(st, inner.states(), nullptr) {}
   storage::DeviceReader& devices() override { return devices_; }
   storage::KeyVersionReader& versions() override { return versions_; }
   storage::AuditReader& audit() override { return audit_; }
   storage::LimitReader& limits() override { return limits_; }
   storage::MetaReader& meta() override { return meta_; }
+  storage::DeviceStateReader& states() override { return states_; }
 
  private:
   FailingDevices devices_;
@@ -202,6 +240,7 @@ class FailingReadTxn final : public storage::ReadTxn {
   FailingAuditRecords audit_;
   FailingLimits limits_;
   FailingMetaValues meta_;
+  FailingDeviceStates states_;
 };
 
 class FailingWriteTxn final : public storage::WriteTxn {
@@ -213,12 +252,14 @@ class FailingWriteTxn final : public storage::WriteTxn {
         versions_(st, inner.versions(), &inner.versions()),
         audit_(st, inner.audit(), &inner.audit()),
         limits_(st, inner.limits(), &inner.limits()),
-        meta_(st, inner.meta(), &inner.meta()) {}
+        meta_(st, inner.meta(), &inner.meta()),
+        states_(st, inner.states(), &inner.states()) {}
   storage::DeviceWriter& devices() override { return devices_; }
   storage::KeyVersionWriter& versions() override { return versions_; }
   storage::AuditWriter& audit() override { return audit_; }
   storage::LimitWriter& limits() override { return limits_; }
   storage::MetaWriter& meta() override { return meta_; }
+  storage::DeviceStateWriter& states() override { return states_; }
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {
     if (!st_.poison().ok()) return st_.poison();
     return inner_.Isolated([&](storage::WriteTxn& inner) -> Status {
@@ -236,6 +277,7 @@ class FailingWriteTxn final : public storage::WriteTxn {
   FailingAuditRecords audit_;
   FailingLimits limits_;
   FailingMetaValues meta_;
+  FailingDeviceStates states_;
 };
 
 }  // namespace

@@ -9,8 +9,8 @@
 namespace escrow::testing {
 
 // The operations a FailingStore can fail: starting a transaction, or one method of a narrow
-// store (kVersionList covers List, ListBurned and ListSealedUnder; kDeviceList the three
-// device listings).
+// store (kVersionList covers List, ListBurned, ListSealedUnder and ListUnfingerprinted;
+// kDeviceList the three device listings).
 enum class StoreOp {
   kRead,
   kWrite,
@@ -30,9 +30,15 @@ enum class StoreOp {
   kVersionSupersedeActive,
   kVersionBurnActive,
   kVersionReplaceSealed,
+  kVersionSetFingerprint,
   kAuditList,
   kAuditLast,
+  kAuditGet,
+  kAuditNewestStateChange,
   kAuditAppend,
+  kStateGet,
+  kStateList,
+  kStatePut,
   kQuotaGet,
   kQuotaAdd,
   kMetaGet,

@@ -16,6 +16,7 @@ class FakeReadTxn final : public storage::ReadTxn {
   storage::AuditReader& audit() override { return tables_.audit; }
   storage::LimitReader& limits() override { return tables_.limits; }
   storage::MetaReader& meta() override { return tables_.meta; }
+  storage::DeviceStateReader& states() override { return tables_.states; }
 
  private:
   FakeTables tables_;
@@ -29,6 +30,7 @@ class FakeWriteTxn final : public storage::WriteTxn {
   storage::AuditWriter& audit() override { return tables_.audit; }
   storage::LimitWriter& limits() override { return tables_.limits; }
   storage::MetaWriter& meta() override { return tables_.meta; }
+  storage::DeviceStateWriter& states() override { return tables_.states; }
 
   // A savepoint is a copy of the state, put back if `fn` fails.
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {
@@ -42,7 +44,6 @@ class FakeWriteTxn final : public storage::WriteTxn {
   FakeState& state_;
   FakeTables tables_;
 };
-
 
 }  // namespace
 

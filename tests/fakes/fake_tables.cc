@@ -170,6 +170,18 @@ Result<std::vector<KeyVersionRow>> FakeKeyVersions::ListSealedUnder(
   return rows;
 }
 
+Result<std::vector<KeyVersionRow>> FakeKeyVersions::ListUnfingerprinted(
+    std::size_t limit, const std::optional<storage::KeyVersionKey>& after) {
+  std::vector<KeyVersionRow> rows;
+  for (const auto& [key, row] : state_.versions) {
+    if (rows.size() >= limit) break;
+    if (row.fingerprint) continue;
+    if (after && key <= std::make_pair(after->device_id, after->version)) continue;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> FakeKeyVersions::CountByMasterKey() {
   std::map<std::uint32_t, std::int64_t> counts;
   for (const auto& [key, row] : state_.versions) ++counts[row.master_key_version];
@@ -181,7 +193,8 @@ Status FakeKeyVersions::Insert(const KeyVersionRow& row) {
   if (!Known(row.kind)) return Refused(kStatement, "unknown platform");
   if (!Known(row.ownership)) return Refused(kStatement, "unknown ownership");
   if (!Known(row.state)) return Refused(kStatement, "unknown version state");
-  if (row.version == 0 || row.iv.size() != 12 || row.tag.size() != 16) {
+  if (row.version == 0 || row.iv.size() != 12 || row.tag.size() != 16 ||
+      (row.fingerprint && (row.fingerprint->size() != 32 || row.fingerprint_key_version == 0))) {
     return Refused(kStatement, "check");
   }
   if (Find(row.device_id, row.version) != nullptr) {
@@ -228,6 +241,18 @@ Status FakeKeyVersions::BurnActive(std::string_view device_id) {
   return Status::Ok();
 }
 
+Status FakeKeyVersions::SetFingerprint(std::string_view device_id, std::uint32_t version,
+                                       const Bytes& fingerprint, std::uint32_t key_version) {
+  if (fingerprint.size() != 32 || key_version == 0) {
+    return Refused("set key version fingerprint", "check");
+  }
+  KeyVersionRow* row = Find(device_id, version);
+  if (row == nullptr) return Status::NotFound("key version not found");
+  row->fingerprint = fingerprint;
+  row->fingerprint_key_version = key_version;
+  return Status::Ok();
+}
+
 Status FakeKeyVersions::ReplaceSealed(std::string_view device_id, std::uint32_t version,
                                       std::uint32_t expected_old_master_version,
                                       std::uint32_t new_master_version, const Bytes& iv,
@@ -260,6 +285,25 @@ Result<std::vector<AuditRow>> FakeAuditRecords::List(std::uint64_t after, std::s
 Result<std::optional<AuditRow>> FakeAuditRecords::Last() {
   if (state_.audit.empty()) return std::optional<AuditRow>();
   return std::optional<AuditRow>(state_.audit.rbegin()->second);
+}
+
+Result<std::optional<AuditRow>> FakeAuditRecords::Get(std::uint64_t seq) {
+  auto it = state_.audit.find(seq);
+  if (it == state_.audit.end()) return std::optional<AuditRow>();
+  return std::optional<AuditRow>(it->second);
+}
+
+Result<std::optional<std::uint64_t>> FakeAuditRecords::NewestStateChange(
+    std::string_view device_id) {
+  for (auto it = state_.audit.rbegin(); it != state_.audit.rend(); ++it) {
+    const AuditRow& row = it->second;
+    if (row.device_id != device_id || row.outcome != "ok") continue;
+    if (std::find(storage::kStateChangingActions.begin(), storage::kStateChangingActions.end(),
+                  row.action) != storage::kStateChangingActions.end()) {
+      return std::optional<std::uint64_t>(row.seq);
+    }
+  }
+  return std::optional<std::uint64_t>();
 }
 
 Status FakeAuditRecords::Append(const AuditRow& row) {
@@ -309,6 +353,35 @@ Status FakeMetaValues::Set(std::string_view key, std::string_view value) {
   } else {
     it->second = std::string(value);
   }
+  return Status::Ok();
+}
+
+// ---- device states ----------------------------------------------------------------------------
+
+Result<std::optional<storage::DeviceStateRow>> FakeDeviceStates::Get(std::string_view device_id) {
+  auto it = state_.states.find(device_id);
+  if (it == state_.states.end()) return std::optional<storage::DeviceStateRow>();
+  return std::optional<storage::DeviceStateRow>(it->second);
+}
+
+Result<std::vector<storage::DeviceStateRow>> FakeDeviceStates::List(
+    std::size_t limit, std::optional<std::string_view> after) {
+  std::vector<storage::DeviceStateRow> rows;
+  auto it = after ? state_.states.upper_bound(*after) : state_.states.begin();
+  for (; it != state_.states.end() && rows.size() < limit; ++it) rows.push_back(it->second);
+  return rows;
+}
+
+Status FakeDeviceStates::Put(const storage::DeviceStateRow& row) {
+  constexpr std::string_view kStatement = "put device state";
+  if (row.burned.size() % 32 != 0 || row.audit_seq == 0 || row.audit_hash.size() != 32 ||
+      row.state_key_version == 0 || row.mac.size() != 32) {
+    return Refused(kStatement, "check");
+  }
+  if (!state_.devices.contains(row.device_id)) {
+    return Status::FailedPrecondition(std::string(kStatement) + ": foreign key");
+  }
+  state_.states.insert_or_assign(row.device_id, row);
   return Status::Ok();
 }
 

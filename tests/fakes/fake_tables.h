@@ -18,6 +18,7 @@ struct FakeState {
   std::map<std::uint64_t, storage::AuditRow> audit;
   std::map<std::string, std::multiset<std::int64_t>, std::less<>> quota_events;
   std::map<std::string, std::string, std::less<>> meta;
+  std::map<std::string, storage::DeviceStateRow, std::less<>> states;
 };
 
 // The narrow stores over one FakeState, with the Status semantics SQLite gives them (the
@@ -51,6 +52,8 @@ class FakeKeyVersions final : public storage::KeyVersionWriter {
   Result<std::vector<storage::KeyVersionRow>> ListSealedUnder(
       std::uint32_t master_key_version, std::size_t limit,
       const std::optional<storage::KeyVersionKey>& after) override;
+  Result<std::vector<storage::KeyVersionRow>> ListUnfingerprinted(
+      std::size_t limit, const std::optional<storage::KeyVersionKey>& after) override;
   Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> CountByMasterKey() override;
   Status Insert(const storage::KeyVersionRow& row) override;
   Status SetState(std::string_view device_id, std::uint32_t version,
@@ -58,6 +61,8 @@ class FakeKeyVersions final : public storage::KeyVersionWriter {
   Status SetBurned(std::string_view device_id, std::uint32_t version) override;
   Status SupersedeActive(std::string_view device_id) override;
   Status BurnActive(std::string_view device_id) override;
+  Status SetFingerprint(std::string_view device_id, std::uint32_t version, const Bytes& fingerprint,
+                        std::uint32_t key_version) override;
   Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
                        std::uint32_t expected_old_master_version, std::uint32_t new_master_version,
                        const Bytes& iv, const Bytes& ciphertext, const Bytes& tag) override;
@@ -74,6 +79,8 @@ class FakeAuditRecords final : public storage::AuditWriter {
   Result<std::vector<storage::AuditRow>> List(std::uint64_t after, std::size_t limit,
                                               std::optional<std::string_view> device_id) override;
   Result<std::optional<storage::AuditRow>> Last() override;
+  Result<std::optional<storage::AuditRow>> Get(std::uint64_t seq) override;
+  Result<std::optional<std::uint64_t>> NewestStateChange(std::string_view device_id) override;
   Status Append(const storage::AuditRow& row) override;
 
  private:
@@ -102,15 +109,28 @@ class FakeMetaValues final : public storage::MetaWriter {
   FakeState& state_;
 };
 
-// The five of them over one state.
+class FakeDeviceStates final : public storage::DeviceStateWriter {
+ public:
+  explicit FakeDeviceStates(FakeState& state) : state_(state) {}
+  Result<std::optional<storage::DeviceStateRow>> Get(std::string_view device_id) override;
+  Result<std::vector<storage::DeviceStateRow>> List(std::size_t limit,
+                                                    std::optional<std::string_view> after) override;
+  Status Put(const storage::DeviceStateRow& row) override;
+
+ private:
+  FakeState& state_;
+};
+
+// All of them over one state.
 struct FakeTables {
   explicit FakeTables(FakeState& state)
-      : devices(state), versions(state), audit(state), limits(state), meta(state) {}
+      : devices(state), versions(state), audit(state), limits(state), meta(state), states(state) {}
   FakeDevices devices;
   FakeKeyVersions versions;
   FakeAuditRecords audit;
   FakeLimits limits;
   FakeMetaValues meta;
+  FakeDeviceStates states;
 };
 
 }  // namespace escrow::testing

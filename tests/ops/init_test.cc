@@ -76,7 +76,7 @@ void ExpectAuditedInit(const fs::path& config_path, std::string_view mode) {
   CHECK(row.mac.has_value());
   const boost::json::object detail = boost::json::parse(row.detail).as_object();
   CHECK(detail.at("mode").as_string() == mode);
-  CHECK(detail.at("keys").as_array().size() == 2);
+  CHECK(detail.at("keys").as_array().size() == 4);
 
   Result<vault::AuditVerifyReport> verified = VerifyAudit({}, v.view());
   REQUIRE(verified.ok());
@@ -97,9 +97,12 @@ TEST_CASE("Production init generates the keys, writes config, database and trans
   CHECK(report->config == config);
   CHECK(report->db == dir.path() / "etc" / "vault.db");
   CHECK_FALSE(report->token_initialised);
-  REQUIRE(report->keys.size() == 2);
+  REQUIRE(report->keys.size() == 4);
   CHECK(report->keys[0].label == "escrow-master-v1");
   CHECK(report->keys[1].label == "escrow-audit-v1");
+  CHECK(report->keys[2].label == "escrow-fingerprint-v1");
+  CHECK(report->keys[3].label == "escrow-state-v1");
+  CHECK(report->keys[3].extractable);  // the master key's rule, for every key
   CHECK(report->keys[0].extractable);
   CHECK(report->head.seq == 1);
   CHECK(ReadFileBytes(report->transcript_path) == report->transcript);

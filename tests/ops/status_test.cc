@@ -21,7 +21,7 @@ TEST_CASE("DescribeStatus reports keys, versions, records, audit head and backup
   Result<StatusReport> fresh = DescribeStatus(ViewOf(f));
   REQUIRE(fresh.ok());
   CHECK(fresh->token.label == f.token().label());
-  CHECK(fresh->keys.size() == 2);
+  CHECK(fresh->keys.size() == 4);  // master, audit, fingerprint, state
   REQUIRE(fresh->active_master_key_version.ok());
   CHECK(*fresh->active_master_key_version == 1);
   CHECK_FALSE(fresh->rotation_target);

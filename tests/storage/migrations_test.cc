@@ -102,13 +102,15 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   // Back to what a vault of schema 2 left on disk.
   REQUIRE(RawExec(f.path,
                   "DROP INDEX key_versions_active; DROP TABLE quota_events; "
+                  "DROP TABLE device_states; DROP INDEX audit_state_changes; "
                   "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
 
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
-  CHECK(QueryOne(f.path, "SELECT count(*) FROM sqlite_schema WHERE name = "
-                         "'key_versions_active'") == "1");
+  CHECK(QueryOne(f.path,
+                 "SELECT count(*) FROM sqlite_schema WHERE name = "
+                 "'key_versions_active'") == "1");
   auto device = GetDevice(*store, "dev-1");
   REQUIRE(device.ok());
   REQUIRE(device->has_value());
@@ -132,8 +134,8 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   // The table's own check, reached with SQL as an operator's sqlite3 would.
   CHECK(RawExec(f.path,
                 "INSERT INTO key_versions SELECT device_id, 9, kind, owner, ownership, "
-                "master_key_version, iv, ciphertext, tag, 'lost', stored_ms, stored_by, burned "
-                "FROM key_versions WHERE device_id = 'dev-1' AND version = 1") ==
+                "master_key_version, iv, ciphertext, tag, 'lost', stored_ms, stored_by, burned, "
+                "NULL, NULL FROM key_versions WHERE device_id = 'dev-1' AND version = 1") ==
         SQLITE_CONSTRAINT);
   MustWrite(*store, [](WriteTxn& txn) {
     return txn.versions().Insert(testing::MakeKeyVersion("dev-1", 3));
@@ -149,7 +151,10 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
   { auto store = f.Open(); }
   // Back to what a vault of schema 4 left on disk: counts per principal and UTC day.
   REQUIRE(RawExec(f.path,
-                  "DROP TABLE quota_events; DELETE FROM schema_version WHERE version > 4; "
+                  "DROP TABLE quota_events; DROP TABLE device_states; "
+                  "DROP INDEX audit_state_changes; ALTER TABLE key_versions DROP COLUMN "
+                  "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
+                  "DELETE FROM schema_version WHERE version > 4; "
                   "INSERT INTO quota (principal, day, count) VALUES "
                   "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
                   "('hd-1', date('now', '-1 day'), 25), ('hd-3', '2024-01-01', 7)") == SQLITE_OK);

@@ -60,16 +60,35 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
   // cannot pick a scan just because the tables are empty.
   REQUIRE((*db)->RunScript("analyze", "ANALYZE").ok());
 
-  for (const Query* query :
-       {&queries::kGetDevice, &queries::kListDevicesByOwner, &queries::kListDevicesBySerial,
-        &queries::kSetRotationPending, &queries::kSetCheckin, &queries::kGetKeyVersion,
-        &queries::kListKeyVersions, &queries::kListSealedUnder, &queries::kListSealedUnderAfter,
-        &queries::kSetKeyVersionState, &queries::kSetBurned, &queries::kReplaceSealed,
-        &queries::kLastAuditSeq, &queries::kListAudit, &queries::kListAuditByDevice,
-        &queries::kLastAudit, &queries::kGetMeta, &queries::kCurrentKeyVersion,
-        &queries::kLatestKeyVersion, &queries::kListBurnedKeyVersions,
-        &queries::kListActiveVersions, &queries::kBurnActive, &queries::kQuotaWindow,
-        &queries::kPruneQuotaEvents}) {
+  for (const Query* query : {&queries::kGetDevice,
+                             &queries::kListDevicesByOwner,
+                             &queries::kListDevicesBySerial,
+                             &queries::kSetRotationPending,
+                             &queries::kSetCheckin,
+                             &queries::kGetKeyVersion,
+                             &queries::kListKeyVersions,
+                             &queries::kListSealedUnder,
+                             &queries::kListSealedUnderAfter,
+                             &queries::kSetKeyVersionState,
+                             &queries::kSetBurned,
+                             &queries::kReplaceSealed,
+                             &queries::kLastAuditSeq,
+                             &queries::kListAudit,
+                             &queries::kListAuditByDevice,
+                             &queries::kLastAudit,
+                             &queries::kGetMeta,
+                             &queries::kCurrentKeyVersion,
+                             &queries::kLatestKeyVersion,
+                             &queries::kListBurnedKeyVersions,
+                             &queries::kListActiveVersions,
+                             &queries::kBurnActive,
+                             &queries::kQuotaWindow,
+                             &queries::kPruneQuotaEvents,
+                             &queries::kGetAudit,
+                             &queries::kNewestStateChange,
+                             &queries::kGetDeviceState,
+                             &queries::kListDeviceStatesAfter,
+                             &queries::kSetFingerprint}) {
     const std::string plan = Plan(**db, *query);
     INFO(query->name << ":\n" << plan);
     CHECK_THAT(plan, Catch::Contains("SEARCH"));
@@ -98,6 +117,9 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
     CHECK_THAT(Plan(**db, queries::kPruneQuotaEvents),
                Catch::Contains("INDEX quota_events_by_principal (principal=? AND at_ms<?)"));
     CHECK_THAT(Plan(**db, queries::kListAudit), Catch::Contains("INTEGER PRIMARY KEY (rowid>?)"));
+    CHECK_THAT(Plan(**db, queries::kNewestStateChange),
+               Catch::Contains("audit_state_changes (device_id=?)"));
+    CHECK_THAT(Plan(**db, queries::kGetDeviceState), Catch::Contains("PRIMARY KEY (device_id=?)"));
     CHECK_THAT(Plan(**db, queries::kListAuditByDevice),
                Catch::Contains("audit_by_device (device_id=? AND rowid>?)"));
   }

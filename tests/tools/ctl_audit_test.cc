@@ -35,7 +35,7 @@ TEST_CASE("audit verify prints only the head, and catches edits, truncation and 
   const std::string head = ok.out.substr(0, ok.out.size() - 1);
   const std::size_t colon = head.find(':');
   REQUIRE(colon != std::string::npos);
-  CHECK(head.substr(0, colon) == "11");  // init + 10 retrievals
+  CHECK(head.substr(0, colon) == "12");  // init, the upgrade of the populated rows, 10 releases
   CHECK(head.substr(colon + 1).find_first_not_of("0123456789abcdef") == std::string::npos);
   CHECK(head.size() - colon - 1 == 64);
   CHECK(f.Ctl("audit verify", "--expect-head " + head).exit_code == 0);
@@ -50,7 +50,7 @@ TEST_CASE("audit verify prints only the head, and catches edits, truncation and 
   SECTION("a truncated log is caught with --expect-head") {
     // Cut back to the end of an earlier group: the remaining head is sealed and verifies
     // by itself; only the head kept outside the vault shows the loss.
-    Sql(f, "DELETE FROM audit WHERE seq > (SELECT MAX(seq) FROM audit WHERE seq < 11 AND mac IS NOT NULL)");
+    Sql(f, "DELETE FROM audit WHERE seq > (SELECT MAX(seq) FROM audit WHERE seq < 12 AND mac IS NOT NULL)");
     CtlRun alone = f.Ctl("audit verify");
     CHECK(alone.exit_code == 0);
     CtlRun r = f.Ctl("audit verify", "--expect-head " + head);
@@ -59,7 +59,7 @@ TEST_CASE("audit verify prints only the head, and catches edits, truncation and 
     CHECK(r.err.find("truncated or rolled back") != std::string::npos);
   }
   SECTION("a malformed --expect-head is a usage error") {
-    CHECK(f.Ctl("audit verify", "--expect-head 11:XYZ").exit_code == 2);
+    CHECK(f.Ctl("audit verify", "--expect-head 12:XYZ").exit_code == 2);
   }
 }
 
@@ -86,7 +86,7 @@ TEST_CASE("audit export writes one JSON object per record for a SIEM", "[tools][
     CHECK(o.at("time").as_string().ends_with("Z"));
     CHECK(o.at("hash").as_string().size() == 64);
   }
-  CHECK(seq == 4);
+  CHECK(seq == 5);  // init, the upgrade, three releases
   CtlRun future = f.Ctl("audit export", "--since 2200-01-01T00:00:00Z --format jsonl");
   CHECK(future.exit_code == 0);
   CHECK(future.out.empty());

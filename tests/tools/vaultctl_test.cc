@@ -251,9 +251,11 @@ TEST_CASE("vaultctl init --dev creates the dev state of API.md", "[tools][vaultc
     const boost::json::object detail = boost::json::parse(row.detail).as_object();
     CHECK(detail.at("token_label").as_string() == "escrow-dev");
     const boost::json::array& keys = detail.at("keys").as_array();
-    REQUIRE(keys.size() == 2);
+    REQUIRE(keys.size() == 4);
     CHECK(keys[0].at("label").as_string() == "escrow-master-v1");
     CHECK(keys[1].at("label").as_string() == "escrow-audit-v1");
+    CHECK(keys[2].at("label").as_string() == "escrow-fingerprint-v1");
+    CHECK(keys[3].at("label").as_string() == "escrow-state-v1");
     const std::string kcv(keys[0].at("check_value").as_string());
     CHECK(out.find("check value " + kcv) != std::string::npos);
   }

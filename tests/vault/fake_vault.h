@@ -38,9 +38,13 @@ struct FakeVault {
   FakeVault() {
     REQUIRE(fake_keys.GenerateKey(hsm::KeyRole::kMaster, 1, false).ok());
     REQUIRE(fake_keys.GenerateKey(hsm::KeyRole::kAudit, 1, false).ok());
+    REQUIRE(fake_keys.GenerateKey(hsm::KeyRole::kFingerprint, 1, false).ok());
+    REQUIRE(fake_keys.GenerateKey(hsm::KeyRole::kState, 1, false).ok());
     REQUIRE(fake_store
                 .Write([](storage::WriteTxn& txn) {
                   ESCROW_RETURN_IF_ERROR(txn.meta().Set("active_master_key_version", "1"));
+                  ESCROW_RETURN_IF_ERROR(txn.meta().Set("fingerprint_key_version", "1"));
+                  ESCROW_RETURN_IF_ERROR(txn.meta().Set("state_key_version", "1"));
                   return txn.meta().Set("audit_key_version", "1");
                 })
                 .ok());
@@ -56,9 +60,7 @@ struct FakeVault {
     REQUIRE(service->StoreKey(mdm, "mac-1", SecretBytes::CopyOf(kFirstKey), nullptr).ok());
   }
 
-  ~FakeVault() {
-    service.reset();
-  }
+  ~FakeVault() { service.reset(); }
   FakeVault(const FakeVault&) = delete;  // the service points into this one
   FakeVault& operator=(const FakeVault&) = delete;
   FakeVault(FakeVault&&) = delete;

@@ -9,12 +9,16 @@ VaultFixture::VaultFixture(vault::EscrowOptions options) : options_(options) {
   REQUIRE(keys.ok());
   REQUIRE((*keys)->GenerateKey(hsm::KeyRole::kMaster, 1, false).ok());
   REQUIRE((*keys)->GenerateKey(hsm::KeyRole::kAudit, 1, false).ok());
+  REQUIRE((*keys)->GenerateKey(hsm::KeyRole::kFingerprint, 1, false).ok());
+  REQUIRE((*keys)->GenerateKey(hsm::KeyRole::kState, 1, false).ok());
   Result<std::unique_ptr<storage::Store>> store =
       storage::Store::Open({.path = db_path(), .create = true});
   REQUIRE(store.ok());
   REQUIRE((*store)
               ->Write([](storage::WriteTxn& txn) {
                 ESCROW_RETURN_IF_ERROR(txn.meta().Set("active_master_key_version", "1"));
+                ESCROW_RETURN_IF_ERROR(txn.meta().Set("fingerprint_key_version", "1"));
+                ESCROW_RETURN_IF_ERROR(txn.meta().Set("state_key_version", "1"));
                 return txn.meta().Set("audit_key_version", "1");
               })
               .ok());

@@ -44,14 +44,15 @@ std::string HostName() {
 }
 
 Status RecordCeremony(vault::CommitPipeline& audit, std::string_view action, std::string detail,
-                      vault::CommitPipeline::Change change, std::string_view outcome) {
+                      vault::CommitPipeline::Change change, std::string_view outcome,
+                      vault::CommitPipeline::Finish finish) {
   vault::AuditEvent event;
   event.actor = OperatorName();
   event.role = "operator";
   event.action = std::string(action);
   event.outcome = std::string(outcome);
   event.detail = std::move(detail);
-  Status s = audit.Commit(std::move(change), {std::move(event)});
+  Status s = audit.Commit(std::move(change), {std::move(event)}, std::move(finish));
   if (!s.ok()) return s.WithContext("auditing " + std::string(action));
   return s;
 }
@@ -68,7 +69,17 @@ Result<std::string> SoPinFileFor(const vault::VaultConfig& config, const std::st
 }
 
 std::string RoleName(hsm::KeyRole role) {
-  return role == hsm::KeyRole::kMaster ? "master" : "audit";
+  switch (role) {
+    case hsm::KeyRole::kMaster:
+      return "master";
+    case hsm::KeyRole::kAudit:
+      return "audit";
+    case hsm::KeyRole::kFingerprint:
+      return "fingerprint";
+    case hsm::KeyRole::kState:
+      return "state";
+  }
+  return "unknown";
 }
 
 }  // namespace escrow::ops

@@ -24,7 +24,8 @@ std::string HostName();
 // `change` in the same transaction. `detail` is a JSON object text. The Status of
 // CommitPipeline::Commit, with the context "auditing <action>".
 Status RecordCeremony(vault::CommitPipeline& audit, std::string_view action, std::string detail,
-                      vault::CommitPipeline::Change change = {}, std::string_view outcome = "ok");
+                      vault::CommitPipeline::Change change = {}, std::string_view outcome = "ok",
+                      vault::CommitPipeline::Finish finish = {});
 
 // The SO PIN file of a ceremony: `given` (--so-pin-file) if set, else the dev state's
 // hsm/so.pin beside the config, but only if the config says dev = true: a production vault
@@ -33,7 +34,7 @@ Status RecordCeremony(vault::CommitPipeline& audit, std::string_view action, std
 Result<std::string> SoPinFileFor(const vault::VaultConfig& config, const std::string& given,
                                  std::string_view why);
 
-// "master" / "audit".
+// "master", "audit", "fingerprint", "state".
 std::string RoleName(hsm::KeyRole role);
 
 }  // namespace escrow::ops

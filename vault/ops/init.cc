@@ -37,9 +37,12 @@ Result<vault::AuditHead> CreateDatabase(hsm::KeyService& keys, const fs::path& d
   const std::unique_ptr<vault::CommitPipeline> audit = NewCommitPipeline(keys, *store, 1);
   ESCROW_RETURN_IF_ERROR(audit->Start());
   auto set_versions = [](storage::WriteTxn& txn) -> Status {
-    ESCROW_RETURN_IF_ERROR(
-        vault::WriteMetaVersion(txn, vault::MetaKey::kActiveMasterKeyVersion, 1));
-    return vault::WriteMetaVersion(txn, vault::MetaKey::kAuditKeyVersion, 1);
+    for (const vault::MetaKey key :
+         {vault::MetaKey::kActiveMasterKeyVersion, vault::MetaKey::kAuditKeyVersion,
+          vault::MetaKey::kFingerprintKeyVersion, vault::MetaKey::kStateKeyVersion}) {
+      ESCROW_RETURN_IF_ERROR(vault::WriteMetaVersion(txn, key, 1));
+    }
+    return Status::Ok();
   };
   ESCROW_RETURN_IF_ERROR(RecordCeremony(*audit, "ceremony.init", std::move(detail), set_versions));
   return audit->head();
@@ -58,7 +61,10 @@ Result<InitReport> RunInit(InitMode& mode) {
   ESCROW_ASSIGN_OR_RETURN(keys, OpenKeys(mode.Hsm()));
   guard.Keys(&keys, mode.TokenOutlivesFailure());
   ESCROW_RETURN_IF_ERROR(RefuseExistingKeys(*keys, mode.token_label()));
-  for (const hsm::KeyRole role : {hsm::KeyRole::kMaster, hsm::KeyRole::kAudit}) {
+  // Every key the vault uses, each with one job (DESIGN.md), created here and only by
+  // ceremonies: vaultd never creates a key.
+  for (const hsm::KeyRole role : {hsm::KeyRole::kMaster, hsm::KeyRole::kAudit,
+                                  hsm::KeyRole::kFingerprint, hsm::KeyRole::kState}) {
     Result<hsm::KeyInfo> info = keys->GenerateKey(role, 1, mode.backup_capable());
     if (!info.ok()) return info.status().WithContext("generating the " + RoleName(role) + " key");
     guard.Generated(*info);
