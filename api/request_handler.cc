@@ -362,7 +362,19 @@ ApiResponse RequestHandler::ListAudit(const RouteCall& call) {
 }
 
 ApiResponse RequestHandler::VerifyAudit(const RouteCall& call) {
-  Result<vault::AuditVerifyReport> r = service_.VerifyAudit(call.caller);
+  // ?expect_head=SEQ:HASH, as `vaultctl audit verify --expect-head`: a head kept outside.
+  std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
+  if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
+  std::optional<vault::AuditHead> expected;
+  if (auto it = q->find("expect_head"); it != q->end()) {  // others are ignored, as /v1/audit
+    Result<vault::AuditHead> head = vault::ParseAuditHead(it->second);
+    if (!head.ok()) {
+      return ErrorResponse(MakeError(400, "invalid_request",
+                                     "expect_head must be SEQ:HASH (64 lowercase hex)"));
+    }
+    expected = std::move(*head);
+  }
+  Result<vault::AuditVerifyReport> r = service_.VerifyAudit(call.caller, expected);
   if (!r.ok()) return Fail(r.status());
   return JsonResponse(200, AuditVerifyJson(*r));
 }

@@ -1,5 +1,5 @@
-// vaultctl audit verify [--expect-head SEQ:HASH] and audit export [--since T] --format jsonl:
-// ops::VerifyAudit and ops::ExportAudit.
+// vaultctl audit verify [--expect-head SEQ:HASH], audit accept-head --yes and audit export
+// [--since T] --format jsonl: ops::VerifyAudit, ops::AcceptHead and ops::ExportAudit.
 
 #include <iostream>
 #include <memory>
@@ -62,11 +62,33 @@ int Export(const std::string& config_path, const std::string& since_text,
   return kCtlOk;
 }
 
+// Verifies the chain, records both heads and keeps the new one on the token.
+int AcceptHead(const std::string& config_path, bool yes) {
+  if (!yes) {
+    return CtlUsage("audit accept-head: accepting a database as the vault's trail needs --yes");
+  }
+  CtlPrepareSecrets();
+  Result<vault::VaultConfig> config = LoadCtlConfig(config_path);
+  if (!config.ok()) return CtlFail(config.status(), "audit accept-head");
+  Result<ops::OpenedVault> vault = ops::OpenVault(*config, true);
+  if (!vault.ok()) return CtlFail(vault.status(), "audit accept-head");
+  Result<ops::AcceptHeadReport> report = ops::AcceptHead(vault->view());
+  if (!report.ok()) return CtlFail(report.status(), "audit accept-head");
+  const std::string previous =
+      report->previous ? std::to_string(report->previous->seq) + ":" + report->previous->hash
+                       : "none";
+  return CtlPrint("accept-head\n  token checkpoint before: " + previous +
+                  "\n  database head accepted:  " + std::to_string(report->accepted.seq) + ":" +
+                  report->accepted.hash + "\n  token checkpoint now:    " +
+                  std::to_string(report->kept.seq) + ":" + report->kept.hash + "\n");
+}
+
 }  // namespace
 
 void AddAuditCommands(CLI::App& app, CtlRunner& run) {
   struct Args {
     std::string config, expect_head, since, format;
+    bool yes = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* audit = app.add_subcommand("audit", "Audit trail");
@@ -77,6 +99,12 @@ void AddAuditCommands(CLI::App& app, CtlRunner& run) {
                      "SEQ:HASH kept outside the vault; an older head is a rollback");
   verify->callback(
       [args, &run] { run = [args]() -> int { return Verify(args->config, args->expect_head); }; });
+  CLI::App* accept = audit->add_subcommand(
+      "accept-head", "Accept a database restored from backup: keep its head on the token");
+  accept->add_option("--config", args->config, "vault.conf")->required();
+  accept->add_flag("--yes", args->yes, "Confirm");
+  accept->callback(
+      [args, &run] { run = [args]() -> int { return AcceptHead(args->config, args->yes); }; });
   CLI::App* exp = audit->add_subcommand("export", "Export the audit records for a SIEM");
   exp->add_option("--config", args->config, "vault.conf")->required();
   exp->add_option("--since", args->since, "Only records at or after this RFC 3339 time");

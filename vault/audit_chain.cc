@@ -69,6 +69,21 @@ Bytes MacInput(std::uint64_t seq, std::span<const std::uint8_t> hash) {
   return out;
 }
 
+Result<AuditHead> ParseAuditHead(std::string_view text) {
+  constexpr std::size_t kHashHex = 64;
+  const std::size_t colon = text.find(':');
+  const Status bad = Status::InvalidArgument("an audit head is SEQ:HASH (64 lowercase hex)");
+  if (colon == std::string_view::npos || colon == 0 || colon > 19) return bad;
+  const std::string_view seq_text = text.substr(0, colon);
+  const std::string_view hash = text.substr(colon + 1);
+  if (seq_text.find_first_not_of("0123456789") != std::string_view::npos) return bad;
+  if (hash.size() != kHashHex ||
+      hash.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return bad;
+  }
+  return AuditHead{std::stoull(std::string(seq_text)), std::string(hash)};
+}
+
 void SanitizeAuditEvent(AuditEvent& e) {
   // Owners, serials and names are at most 256 bytes, device ids 128, reasons 500; what
   // callers send is cut shorter where it enters (ids, stated reasons). A detail may be a

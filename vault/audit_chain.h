@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.h"
@@ -67,6 +68,10 @@ Bytes EncodeAuditRecord(const storage::AuditRow& row);
 Bytes ChainHash(std::span<const std::uint8_t> prev_hash, std::span<const std::uint8_t> encoded);
 // The MAC input for the last record of a group: a domain tag, its sequence and hash.
 Bytes MacInput(std::uint64_t seq, std::span<const std::uint8_t> hash);
+
+// "SEQ:HASH" with HASH 64 lowercase hex digits: a head as `audit verify` prints it and as
+// --expect-head and ?expect_head= take it back. kInvalidArgument otherwise.
+Result<AuditHead> ParseAuditHead(std::string_view text);
 
 // Makes every field clean UTF-8 of a bounded length (EscapeText): whatever a caller passes,
 // no record holds invalid UTF-8, a control character or more than a few KiB. The commit

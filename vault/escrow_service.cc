@@ -499,11 +499,12 @@ Result<AuditPage> EscrowService::ListAudit(const Caller& caller,
   return page;
 }
 
-Result<AuditVerifyReport> EscrowService::VerifyAudit(const Caller& caller) {
+Result<AuditVerifyReport> EscrowService::VerifyAudit(const Caller& caller,
+                                                     const std::optional<AuditHead>& expected) {
   Impl& m = *impl_;
   Decision d = Decide(caller, Action::kReadAudit, nullptr);
   if (!d.allowed) return m.Deny(caller, Action::kReadAudit, {}, d.denial);
-  ESCROW_ASSIGN_OR_RETURN(AuditVerifyReport report, m.pipeline.Verify());
+  ESCROW_ASSIGN_OR_RETURN(AuditVerifyReport report, m.pipeline.Verify(expected));
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kReadAudit, {},
                                    report.ok ? "verify ok" : "verify failed: " + report.problem));
   return report;

@@ -112,7 +112,10 @@ class EscrowService {
 
   Result<AuditPage> ListAudit(const Caller& caller, std::optional<std::string_view> device_id,
                               std::uint64_t after, std::size_t limit);
-  Result<AuditVerifyReport> VerifyAudit(const Caller& caller);
+  // With `expected` (a head kept outside the vault), an older head or another hash at its
+  // sequence fails the report.
+  Result<AuditVerifyReport> VerifyAudit(const Caller& caller,
+                                        const std::optional<AuditHead>& expected = std::nullopt);
   // May the caller read metrics? (mdm, admin)
   Status AuthorizeMetrics(const Caller& caller);
 

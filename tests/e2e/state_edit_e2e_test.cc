@@ -114,5 +114,60 @@ TEST_CASE("An emptied audit table releases nothing, and vaultd refuses to start 
   CHECK_THAT(t.v.Log(), Catch::Contains("the audit trail is empty"));
 }
 
+TEST_CASE("An older copy of the whole database is refused at start until an operator accepts "
+          "it, audited with both heads",
+          "[e2e][state_edit][checkpoint]") {
+  TwoVersions t;
+  const std::string db = t.v.state() + "/vault.db";
+  const std::string old = t.v.tmp() + "/old.db";
+  REQUIRE(Sh("sqlite3 " + Quote(db) + " " + Quote(".backup " + old)) == 0);
+  // K2 is seen after the copy: the release's head goes to the token first.
+  REQUIRE(t.Retrieve().status == 200);
+  REQUIRE(t.v.Stop() == 0);
+  REQUIRE(Sh("cp " + Quote(old) + " " + Quote(db) + " && rm -f " + Quote(db + "-wal") + " " +
+             Quote(db + "-shm")) == 0);
+  CHECK_FALSE(t.v.Start());
+  CHECK(t.v.start_exit_status() != 0);
+  CHECK_THAT(t.v.Log(), Catch::Contains("before the token's checkpoint"));
+  CHECK_THAT(t.v.Log(), Catch::Contains("accept-head"));
+
+  const std::string conf = Quote(t.v.state() + "/vault.conf");
+  std::string out;
+  CHECK(Sh(Quote(VaultctlPath()) + " audit accept-head --config " + conf + " 2>&1", &out) == 2);
+  REQUIRE(Sh(Quote(VaultctlPath()) + " audit accept-head --config " + conf + " --yes", &out) == 0);
+  CHECK_THAT(out, Catch::Contains("token checkpoint before: "));
+  REQUIRE(t.v.Start());
+  const std::string auditor = t.v.Token("aud@example.com", "--roles auditor");
+  const HttpResult audit = t.v.As(auditor, "GET", "/v1/audit?limit=1000");
+  REQUIRE(audit.status == 200);
+  CHECK_THAT(audit.body, Catch::Contains("ceremony.accept_head"));
+  CHECK_THAT(audit.body, Catch::Contains("previous_checkpoint"));
+  CHECK_THAT(audit.body, Catch::Contains("accepted_head"));
+}
+
+TEST_CASE("GET /v1/audit/verify takes expect_head as audit verify does", "[e2e][checkpoint]") {
+  TwoVersions t;
+  const std::string auditor = t.v.Token("aud@example.com", "--roles auditor");
+  HttpResult r = t.v.As(auditor, "GET", "/v1/audit/verify");
+  REQUIRE(r.status == 200);
+  const boost::json::value v = Json(r.body);
+  const std::string head = std::to_string(v.at("head").at("seq").to_number<std::int64_t>()) + ":" +
+                           std::string(v.at("head").at("hash").as_string());
+  r = t.v.As(auditor, "GET", "/v1/audit/verify?expect_head=" + head);
+  REQUIRE(r.status == 200);
+  CHECK(Json(r.body).at("ok").as_bool());
+  // A head the vault never had at that sequence, and one beyond its end, fail the report.
+  const std::string other = head.substr(0, head.find(':') + 1) + std::string(64, 'a');
+  r = t.v.As(auditor, "GET", "/v1/audit/verify?expect_head=" + other);
+  REQUIRE(r.status == 200);
+  CHECK_FALSE(Json(r.body).at("ok").as_bool());
+  r = t.v.As(auditor, "GET", "/v1/audit/verify?expect_head=99999:" + std::string(64, 'b'));
+  REQUIRE(r.status == 200);
+  CHECK_FALSE(Json(r.body).at("ok").as_bool());
+  r = t.v.As(auditor, "GET", "/v1/audit/verify?expect_head=12:XYZ");
+  CHECK(r.status == 400);
+  CHECK(ErrCode(r) == "invalid_request");
+}
+
 }  // namespace
 }  // namespace escrow::e2e

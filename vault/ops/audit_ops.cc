@@ -5,26 +5,22 @@
 
 #include <boost/json.hpp>
 
+#include "vault/audit_checkpoint.h"
+#include "vault/ops/ceremony_record.h"
+
 namespace escrow::ops {
 namespace {
 
-constexpr std::size_t kHashHex = 64;
 constexpr std::size_t kPage = 1000;
 
 }  // namespace
 
 Result<vault::AuditHead> ParseAuditHead(std::string_view text) {
-  const std::size_t colon = text.find(':');
-  const Status bad = Status::InvalidArgument("--expect-head must be SEQ:HASH (64 lowercase hex)");
-  if (colon == std::string_view::npos || colon == 0 || colon > 19) return bad;
-  const std::string_view seq_text = text.substr(0, colon);
-  const std::string_view hash = text.substr(colon + 1);
-  if (seq_text.find_first_not_of("0123456789") != std::string_view::npos) return bad;
-  if (hash.size() != kHashHex ||
-      hash.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
-    return bad;
+  Result<vault::AuditHead> head = vault::ParseAuditHead(text);
+  if (!head.ok()) {
+    return Status::InvalidArgument("--expect-head must be SEQ:HASH (64 lowercase hex)");
   }
-  return vault::AuditHead{std::stoull(std::string(seq_text)), std::string(hash)};
+  return head;
 }
 
 Result<vault::AuditVerifyReport> VerifyAudit(const AuditVerifyOptions& options, const Vault& v) {
@@ -62,6 +58,34 @@ Result<AuditExportReport> ExportAudit(const AuditExportOptions& options, storage
   }
   out << std::flush;
   if (!out.good()) return Status::Unavailable("cannot write the export");
+  return report;
+}
+
+Result<AcceptHeadReport> AcceptHead(const Vault& v) {
+  AcceptHeadReport report;
+  Result<std::optional<Bytes>> kept = v.keys.ReadCheckpoint();
+  if (!kept.ok()) return kept.status().WithContext("reading the token's checkpoint");
+  if (*kept) {
+    ESCROW_ASSIGN_OR_RETURN(report.previous, vault::DecodeCheckpoint(**kept));
+  }
+  ESCROW_ASSIGN_OR_RETURN(const vault::AuditVerifyReport verified, v.audit.Verify());
+  if (!verified.ok) {
+    return Status::DataLoss("the audit chain does not verify at record " +
+                            (verified.first_bad ? std::to_string(*verified.first_bad)
+                                                : std::string("?")) +
+                            ": " + verified.problem + "; not accepted");
+  }
+  report.accepted = verified.head;
+  boost::json::object detail;
+  detail["previous_checkpoint"] =
+      report.previous ? std::to_string(report.previous->seq) + ":" + report.previous->hash
+                      : std::string("none");
+  detail["accepted_head"] = std::to_string(report.accepted.seq) + ":" + report.accepted.hash;
+  ESCROW_RETURN_IF_ERROR(
+      RecordCeremony(v.audit, "ceremony.accept_head", boost::json::serialize(detail)));
+  report.kept = v.audit.head();
+  ESCROW_RETURN_IF_ERROR(vault::KeepCheckpoint(v.keys, report.kept)
+                             .WithContext("keeping the new checkpoint on the token"));
   return report;
 }
 

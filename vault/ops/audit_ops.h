@@ -47,4 +47,17 @@ struct AuditExportReport {
 Result<AuditExportReport> ExportAudit(const AuditExportOptions& options, storage::Store& store,
                                       std::ostream& out);
 
+// `audit accept-head`: a database restored from backup on purpose is older than the token's
+// checkpoint, and vaultd refuses it. This accepts it as it is: the whole chain must verify
+// first; then a `ceremony.accept_head` record names both heads (the token's checkpoint and
+// the database's), and the head after that record becomes the token's checkpoint.
+struct AcceptHeadReport {
+  std::optional<vault::AuditHead> previous;  // the token's checkpoint before (none: never kept)
+  vault::AuditHead accepted;                 // the database's head as restored
+  vault::AuditHead kept;                     // the new checkpoint, after the ceremony's record
+};
+// REQUIRES: vault.audit started. kDataLoss if the chain does not verify (naming the first bad
+// record); kFailedPrecondition if the module keeps no data objects (nothing to accept).
+Result<AcceptHeadReport> AcceptHead(const Vault& vault);
+
 }  // namespace escrow::ops
