@@ -51,16 +51,15 @@ inline constexpr Query kGetKeyVersion{"get key version",
 inline constexpr Query kListKeyVersions{"list key versions",
                                         "SELECT " ESCROW_KEY_VERSION_COLUMNS
                                         " FROM key_versions WHERE device_id = ?1 ORDER BY version"};
-// The newest active version stored for the device's present platform, owner and ownership
-// (the current one), through the partial index of active versions (migration 3), named so
-// that the planner cannot walk the device's superseded versions instead: the cost does not
-// grow with them.
+// The newest active version stored for the device's present platform and owner (the current
+// one; its recorded ownership may differ from the device's), through the partial index of
+// active versions (migration 3), named so that the planner cannot walk the device's superseded
+// versions instead: the cost does not grow with them.
 inline constexpr Query kCurrentKeyVersion{
     "get current key version",
     "SELECT " ESCROW_KEY_VERSION_COLUMNS
     " FROM key_versions INDEXED BY key_versions_active WHERE device_id = ?1 AND state = 'active' "
-    "AND kind = ?2 AND owner = ?3 "
-    "AND ownership = ?4 ORDER BY version DESC LIMIT 1"};
+    "AND kind = ?2 AND owner = ?3 ORDER BY version DESC LIMIT 1"};
 inline constexpr Query kLatestKeyVersion{
     "get latest key version number",
     "SELECT coalesce(max(version), 0) FROM key_versions WHERE device_id = ?1"};

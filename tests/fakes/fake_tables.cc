@@ -133,11 +133,10 @@ Result<std::vector<KeyVersionRow>> FakeKeyVersions::List(std::string_view device
 Result<std::optional<KeyVersionRow>> FakeKeyVersions::Current(const DeviceRow& device) {
   constexpr std::string_view kStatement = "get current key version";
   if (!Known(device.platform)) return Refused(kStatement, "unknown platform");
-  if (!Known(device.ownership)) return Refused(kStatement, "unknown ownership");
   ESCROW_ASSIGN_OR_RETURN(std::vector<KeyVersionRow> rows, List(device.id));
   for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
     if (it->state == storage::VersionState::kActive && it->kind == device.platform &&
-        it->owner == device.owner && it->ownership == device.ownership) {
+        it->owner == device.owner) {
       return std::optional<KeyVersionRow>(*it);
     }
   }

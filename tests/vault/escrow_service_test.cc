@@ -218,6 +218,49 @@ TEST_CASE("An owner change hides old versions from the new owner and sets rotati
             .reason() == "forbidden");
 }
 
+TEST_CASE("An ownership flip with the same owner leaves the owner their key; helpdesk is judged "
+          "by each version's recorded ownership (L2)",
+          "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice", Ownership::kCorporate);
+  SecretBytes k1 = Key(kKey1), k2 = Key(kKey2);
+  REQUIRE(s.StoreKey(User("alice"), "mac-1", k1, &k1).ok());
+  auto flip = [&](Ownership to) {
+    REQUIRE(s.PutDevice(Mdm(), "mac-1",
+                        DeviceSpec{"SN-mac-1", "Laptop", Platform::kMacos, to, "alice", true})
+                .ok());
+  };
+
+  // corporate -> personal: version 1 (stored as corporate) is still alice's current key.
+  flip(Ownership::kPersonal);
+  Device d = *s.GetDevice(User("alice"), "mac-1");
+  CHECK(d.has_recovery_key);
+  CHECK(d.key_version == 1u);
+  CHECK(d.rotation_pending);  // an ownership change asks for a new key all the same
+  Result<RetrievedKey> mine = s.Retrieve(User("alice"), "mac-1", "", std::nullopt);
+  REQUIRE(mine.ok());
+  CHECK(Reveal(*mine) == kKey1);
+  // Storing the same key again changes nothing: it is the current one.
+  Result<StoreKeyResult> same = s.StoreKey(User("alice"), "mac-1", k1, &k1);
+  REQUIRE(same.ok());
+  CHECK_FALSE(same->created);
+  // Version 1 was stored as corporate: helpdesk may have it (with a reason).
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "ticket 13", std::nullopt).ok());
+
+  // A key stored while personal, then personal -> corporate: still alice's, never helpdesk's.
+  REQUIRE(s.StoreKey(User("alice"), "mac-1", k2, &k2).ok());
+  flip(Ownership::kCorporate);
+  CHECK(s.GetDevice(User("alice"), "mac-1")->key_version == 2u);
+  Result<RetrievedKey> again = s.Retrieve(User("alice"), "mac-1", "", std::nullopt);
+  REQUIRE(again.ok());
+  CHECK(Reveal(*again) == kKey2);
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "ticket 13", std::nullopt).status().reason() ==
+        "personal_device");
+  CHECK(s.Retrieve(Admin(), "mac-1", "ticket 13", 2u).status().reason() == "personal_device");
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "ticket 13", 1u).ok());
+}
+
 TEST_CASE("Helpdesk retrievals have a quota per person", "[vault][service][quota]") {
   EscrowOptions options;
   options.daily_quota = 2;

@@ -108,18 +108,26 @@ TEMPLATE_LIST_TEST_CASE_METHOD(
     REQUIRE(latest_after.ok());
     CHECK(*latest_after == 2u);  // numbers are never reused
   }
-  SECTION("a version of another owner, ownership or platform is not current") {
+  SECTION("a version of another owner or platform is not current") {
     DeviceRow other_owner = dev;
     other_owner.owner = "someone-else";
     CHECK_FALSE(current(other_owner).has_value());
-    DeviceRow other_ownership = dev;
-    other_ownership.ownership =
-        dev.ownership == Ownership::kCorporate ? Ownership::kPersonal : Ownership::kCorporate;
-    CHECK_FALSE(current(other_ownership).has_value());
     DeviceRow other_platform = dev;
     other_platform.platform =
         dev.platform == Platform::kMacos ? Platform::kWindows : Platform::kMacos;
     CHECK_FALSE(current(other_platform).has_value());
+  }
+  SECTION("the owner's version stays current when the device's ownership flips (L2)") {
+    DeviceRow flipped = dev;
+    flipped.ownership =
+        dev.ownership == Ownership::kCorporate ? Ownership::kPersonal : Ownership::kCorporate;
+    CHECK(current(flipped) == 2u);
+    // A version stored under the other ownership is newer: it is the current one for both.
+    KeyVersionRow v3 = MakeKeyVersion("dev-1", 3);
+    v3.ownership = flipped.ownership;
+    MustWrite(*store, [&](WriteTxn& txn) { return txn.versions().Insert(v3); });
+    CHECK(current(flipped) == 3u);
+    CHECK(current(dev) == 3u);
   }
   SECTION("only the newest active one counts when an older one is superseded") {
     MustWrite(*store, [](WriteTxn& txn) {

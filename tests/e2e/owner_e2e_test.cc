@@ -1,0 +1,62 @@
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/e2e_util.h"
+
+// Issue 13's L2 and L3 through the real vaultd: an owner keeps the versions they stored
+// whatever the ownership; a new owner sees only their own; a user named like a client is
+// never taken for it (stored_by_kind, audit actors, limits).
+
+namespace escrow::e2e {
+namespace {
+
+std::string Field(const boost::json::value& v, const char* name) {
+  const boost::json::value* f = v.as_object().if_contains(name);
+  if (f == nullptr) return "<absent>";
+  if (f->is_null()) return "<null>";
+  return f->is_string() ? std::string(f->as_string()) : boost::json::serialize(*f);
+}
+
+std::string Retrieve(const VaultProcess& v, const std::string& token, const std::string& id,
+                     const std::string& body, int want_status, const std::string& want_code = "") {
+  const HttpResult r = v.As(token, "POST", "/v1/devices/" + id + "/recovery-key/retrieve", body);
+  INFO(r.body);
+  CHECK(r.status == want_status);
+  if (!want_code.empty()) CHECK(ErrCode(r) == want_code);
+  if (r.status != 200) return {};
+  return Field(Json(r.body), "recovery_key");
+}
+
+TEST_CASE("An owner keeps their key when the mdm flips the device between corporate and "
+          "personal, and helpdesk is judged by each version's recorded ownership (L2)",
+          "[e2e][policy][owner]") {
+  VaultProcess v;
+  REQUIRE(v.Start());
+  const std::string alice = v.Token("alice@example.com");
+  const std::string helpdesk = v.Token("hd@example.com", "--roles helpdesk");
+  v.Enrol("mac1", "alice@example.com", "corporate");
+  REQUIRE(v.As(alice, "PUT", "/v1/devices/mac1/recovery-key", KeyBody(kMacKey1, kMacKey1))
+              .status == 200);
+
+  // corporate -> personal, same owner: version 1 is still alice's.
+  v.Enrol("mac1", "alice@example.com", "personal");
+  HttpResult d = v.As(alice, "GET", "/v1/devices/mac1");
+  REQUIRE(d.status == 200);
+  CHECK(Field(Json(d.body), "has_recovery_key") == "true");
+  CHECK(Field(Json(d.body), "key_version") == "1");
+  CHECK(Retrieve(v, alice, "mac1", "{}", 200) == kMacKey1);
+
+  // A new key stored while personal, then personal -> corporate: version 2 is still alice's,
+  // and never helpdesk's, because it was stored as personal.
+  REQUIRE(v.As(alice, "PUT", "/v1/devices/mac1/recovery-key", KeyBody(kMacKey2, kMacKey2))
+              .status == 200);
+  v.Enrol("mac1", "alice@example.com", "corporate");
+  CHECK(Retrieve(v, alice, "mac1", "{}", 200) == kMacKey2);
+  Retrieve(v, helpdesk, "mac1", R"({"reason":"ticket 13"})", 403, "personal_device");
+  Retrieve(v, helpdesk, "mac1", R"({"reason":"ticket 13","version":2})", 403, "personal_device");
+  // Version 1 was stored as corporate: helpdesk may have it, with a reason.
+  CHECK(Retrieve(v, helpdesk, "mac1", R"({"reason":"ticket 13","version":1})", 200) == kMacKey1);
+  CHECK(v.Stop() == 0);
+}
+
+}  // namespace
+}  // namespace escrow::e2e
