@@ -351,6 +351,10 @@ Result<std::vector<VersionInfo>> EscrowService::ListVersions(const Caller& calle
   std::vector<VersionInfo> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
+    // Judged by the version's recorded owner, as releases are: an owner sees what was stored
+    // under them, never a previous owner's versions or who stored them; roles and the mdm
+    // see every version.
+    if (!CanSee(caller, Subject{r.owner, r.ownership})) continue;
     out.push_back(VersionInfo{r.version, r.state, FromUnixMillis(r.stored_ms), r.stored_by});
   }
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id, "versions"));

@@ -16,6 +16,16 @@ std::string Field(const boost::json::value& v, const char* name) {
   return f->is_string() ? std::string(f->as_string()) : boost::json::serialize(*f);
 }
 
+// The versions listing as `token` (or the mdm client if empty) sees it.
+boost::json::array Versions(const VaultProcess& v, const std::string& token,
+                            const std::string& id) {
+  const std::string path = "/v1/devices/" + id + "/recovery-key/versions";
+  const HttpResult r = token.empty() ? v.Mdm("GET", path) : v.As(token, "GET", path);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  return Json(r.body).at("versions").as_array();
+}
+
 std::string Retrieve(const VaultProcess& v, const std::string& token, const std::string& id,
                      const std::string& body, int want_status, const std::string& want_code = "") {
   const HttpResult r = v.As(token, "POST", "/v1/devices/" + id + "/recovery-key/retrieve", body);
@@ -55,6 +65,32 @@ TEST_CASE("An owner keeps their key when the mdm flips the device between corpor
   Retrieve(v, helpdesk, "mac1", R"({"reason":"ticket 13","version":2})", 403, "personal_device");
   // Version 1 was stored as corporate: helpdesk may have it, with a reason.
   CHECK(Retrieve(v, helpdesk, "mac1", R"({"reason":"ticket 13","version":1})", 200) == kMacKey1);
+  CHECK(v.Stop() == 0);
+}
+
+TEST_CASE("After an owner change, the new owner's listing shows only the versions stored under "
+          "them; roles still see every version (L3)",
+          "[e2e][policy][owner]") {
+  VaultProcess v;
+  REQUIRE(v.Start());
+  const std::string alice = v.Token("alice@example.com");
+  const std::string bob = v.Token("bob@example.com");
+  const std::string auditor = v.Token("aud@example.com", "--roles auditor");
+  v.Enrol("mac1", "alice@example.com", "corporate");
+  REQUIRE(v.As(alice, "PUT", "/v1/devices/mac1/recovery-key", KeyBody(kMacKey1, kMacKey1))
+              .status == 200);
+  v.Enrol("mac1", "bob@example.com", "corporate");
+
+  CHECK(Versions(v, bob, "mac1").empty());
+  REQUIRE(v.As(bob, "PUT", "/v1/devices/mac1/recovery-key", KeyBody(kMacKey2, kMacKey2))
+              .status == 200);
+  const boost::json::array mine = Versions(v, bob, "mac1");
+  REQUIRE(mine.size() == 1);
+  CHECK(Field(mine[0], "version") == "2");
+  CHECK(Field(mine[0], "stored_by") == "bob@example.com");
+  CHECK(Versions(v, auditor, "mac1").size() == 2);
+  CHECK(Versions(v, "", "mac1").size() == 2);
+  CHECK(v.As(alice, "GET", "/v1/devices/mac1/recovery-key/versions").status == 404);
   CHECK(v.Stop() == 0);
 }
 

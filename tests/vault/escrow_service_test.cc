@@ -211,6 +211,19 @@ TEST_CASE("An owner change hides old versions from the new owner and sets rotati
   SecretBytes k2 = Key(kKey2);
   REQUIRE(s.StoreKey(User("bob"), "mac-1", k2, &k2).ok());
   CHECK_FALSE(s.GetDevice(User("bob"), "mac-1")->rotation_pending);
+  // Bob's listing leaves out alice's version (and that she stored it); roles see them all.
+  Result<std::vector<VersionInfo>> bobs = s.ListVersions(User("bob"), "mac-1");
+  REQUIRE(bobs.ok());
+  REQUIRE_FALSE(bobs->empty());
+  for (const VersionInfo& v : *bobs) {
+    CHECK(v.version != 1);
+    CHECK(v.stored_by == "bob");
+  }
+  const std::size_t all = bobs->size() + 1;
+  CHECK(s.ListVersions(Auditor(), "mac-1")->size() == all);
+  CHECK(s.ListVersions(Helpdesk(), "mac-1")->size() == all);
+  CHECK(s.ListVersions(Mdm(), "mac-1")->size() == all);
+  CHECK(s.ListVersions(User("alice"), "mac-1").status().reason() == "device_not_found");
   // Admin may not change the owner; only mdm.
   CHECK(s.PutDevice(Admin(), "mac-1",
                     DeviceSpec{"SN", "L", Platform::kMacos, Ownership::kPersonal, "bob", true})
