@@ -130,7 +130,7 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   v.ownership = row->ownership;
   v.state = VersionState::kActive;
   v.stored_ms = ToUnixMillis(now);
-  v.stored_by = caller.principal();
+  v.stored_by = caller.name();
   const std::string changed = "master_key_changed";
   // Seals under the active master key and commits; a master-key rotation that switches the
   // active version in between makes the transaction refuse, and we seal again.
@@ -210,8 +210,8 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
           ESCROW_ASSIGN_OR_RETURN(asked, txn.versions().Get(id, *version));
         }
         if (may_count) {
-          ESCROW_ASSIGN_OR_RETURN(used,
-                                  txn.limits().GetQuotaWindow(caller.principal(), window_start_ms));
+          ESCROW_ASSIGN_OR_RETURN(
+              used, txn.limits().GetQuotaWindow(caller.QualifiedName(), window_start_ms));
         }
         return Status::Ok();
       });
@@ -281,7 +281,7 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
         if (quota_applies) {
           ESCROW_ASSIGN_OR_RETURN(
               storage::QuotaWindow counted,
-              txn.limits().AddQuotaEvent(caller.principal(), now_ms, window_start_ms));
+              txn.limits().AddQuotaEvent(caller.QualifiedName(), now_ms, window_start_ms));
           if (counted.count > m.options.daily_quota) return over_quota(counted);
         }
         ESCROW_RETURN_IF_ERROR(txn.versions().SetBurned(id, released));

@@ -32,7 +32,7 @@ std::mutex& EscrowService::Impl::StripeFor(std::string_view device_id) {
 AuditEvent EscrowService::Impl::Event(const Caller& caller, Action action,
                                       std::string_view device_id, std::string outcome,
                                       std::string reason, std::string detail) const {
-  return AuditEvent{caller.principal(), caller.RoleName(), std::string(ActionName(action)),
+  return AuditEvent{caller.QualifiedName(), caller.RoleName(), std::string(ActionName(action)),
                     std::string(device_id), std::move(outcome), std::move(reason),
                     std::move(detail)};
 }

@@ -55,10 +55,20 @@ struct Caller {
   static Caller Operator(std::string name) {
     return Caller{Kind::kOperator, std::move(name), {}, "vaultctl"};
   }
-  // The principal named in audit records and limits: the user, or the client for mdm.
-  const std::string& principal() const { return kind == Kind::kMdm ? client : user; }
+  // The bare name: the user (the owner claim), the client for mdm, the operator. What API.md
+  // shows as `stored_by`; never a key or an identity of its own, since a user's owner claim
+  // may equal a client's name.
+  const std::string& name() const { return kind == Kind::kMdm ? client : user; }
+  // The name with its kind: "user:alice", "client:mdm", "operator:root". The audit actor and
+  // the key of every limit and quota, so that a user named like a client never shares an
+  // audit identity, a limit or a quota with it.
+  std::string QualifiedName() const;
   std::string RoleName() const;
 };
+
+// A client's kind-qualified name ("client:portal"), for audit actors and log lines about a
+// client before (or without) a user behind it.
+std::string ClientPrincipal(std::string_view client);
 
 // A device as API.md shows it.
 struct Device {

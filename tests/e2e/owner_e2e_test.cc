@@ -26,6 +26,15 @@ boost::json::array Versions(const VaultProcess& v, const std::string& token,
   return Json(r.body).at("versions").as_array();
 }
 
+// Every audit record, oldest first.
+boost::json::array Audit(const VaultProcess& v) {
+  const HttpResult r = v.As(v.Token("root@example.com", "--roles admin"), "GET",
+                            "/v1/audit?limit=1000");
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  return Json(r.body).at("records").as_array();
+}
+
 std::string Retrieve(const VaultProcess& v, const std::string& token, const std::string& id,
                      const std::string& body, int want_status, const std::string& want_code = "") {
   const HttpResult r = v.As(token, "POST", "/v1/devices/" + id + "/recovery-key/retrieve", body);
@@ -65,6 +74,51 @@ TEST_CASE("An owner keeps their key when the mdm flips the device between corpor
   Retrieve(v, helpdesk, "mac1", R"({"reason":"ticket 13","version":2})", 403, "personal_device");
   // Version 1 was stored as corporate: helpdesk may have it, with a reason.
   CHECK(Retrieve(v, helpdesk, "mac1", R"({"reason":"ticket 13","version":1})", 200) == kMacKey1);
+  CHECK(v.Stop() == 0);
+}
+
+TEST_CASE("A user whose sub is a client's name is never taken for that client: audit actors and "
+          "limits (L3)",
+          "[e2e][policy][owner]") {
+  VaultProcess v;
+  REQUIRE(v.Start());
+  const std::string user_mdm = v.Token("mdm");
+  v.Enrol("mac1", "mdm", "corporate");
+  REQUIRE(v.As(user_mdm, "PUT", "/v1/devices/mac1/recovery-key", KeyBody(kMacKey1, kMacKey1))
+              .status == 200);
+  REQUIRE(v.Mdm("PUT", "/v1/devices/mac1/recovery-key",
+                std::string(R"({"recovery_key":")") + kMacKey2 + "\"}")
+              .status == 200);
+
+  // stored_by stays the bare name API.md gives.
+  const boost::json::array versions = Versions(v, user_mdm, "mac1");
+  REQUIRE(versions.size() == 2);
+  CHECK(Field(versions[0], "stored_by") == "mdm");
+  CHECK(Field(versions[1], "stored_by") == "mdm");
+
+  // The user's retrievals spend the user's limit (10 a minute), not the client's.
+  for (int i = 0; i < 10; ++i) Retrieve(v, user_mdm, "mac1", "{}", 200);
+  Retrieve(v, user_mdm, "mac1", "{}", 429, "rate_limited");
+  const HttpResult by_client = v.Mdm("POST", "/v1/devices/mac1/recovery-key/retrieve", "{}");
+  CHECK(by_client.status == 403);  // the mdm may not retrieve: refused by policy, not throttled
+  CHECK(ErrCode(by_client) == "forbidden");
+
+  // The audit names each principal with its kind.
+  int user_stores = 0, client_stores = 0, user_throttled = 0, client_throttled = 0, bare = 0;
+  for (const boost::json::value& rec : Audit(v)) {
+    const std::string actor = Field(rec, "actor");
+    const std::string action = Field(rec, "action");
+    bare += actor == "mdm";
+    user_stores += actor == "user:mdm" && action == "key.store" && Field(rec, "role") == "user";
+    client_stores += actor == "client:mdm" && action == "key.store" && Field(rec, "role") == "mdm";
+    user_throttled += actor == "user:mdm" && action == "rate_limited";
+    client_throttled += actor == "client:mdm" && action == "rate_limited";
+  }
+  CHECK(bare == 0);
+  CHECK(user_stores == 1);
+  CHECK(client_stores == 1);
+  CHECK(user_throttled == 1);
+  CHECK(client_throttled == 0);
   CHECK(v.Stop() == 0);
 }
 

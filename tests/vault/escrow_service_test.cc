@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <thread>
 
 #include "storage/store.h"
@@ -381,7 +382,7 @@ TEST_CASE("The helpdesk quota is a rolling 24 hours and cannot be spent twice ac
   CHECK(retrieve().ok());
 
   // Each refusal released nothing, counted nothing and left an alert in the audit trail.
-  CHECK(QuotaUsed(f, "hd1") == 3);
+  CHECK(QuotaUsed(f, "user:hd1") == 3);
   CHECK(QuotaAlerts(s, "mac-1") == 3);
 }
 
@@ -397,14 +398,51 @@ TEST_CASE("A helpdesk user's retrievals of their own device do not count against
   REQUIRE(s.StoreKey(Mdm(), "hd-mac", k, nullptr).ok());
   REQUIRE(s.StoreKey(Mdm(), "mac-1", k, nullptr).ok());
   for (int i = 0; i < 5; ++i) CHECK(s.Retrieve(Helpdesk("hd1"), "hd-mac", "", std::nullopt).ok());
-  CHECK(QuotaUsed(f, "hd1") == 0);
+  CHECK(QuotaUsed(f, "user:hd1") == 0);
   CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t1", std::nullopt).ok());
   CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t2", std::nullopt).ok());
   CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t3", std::nullopt).status().code() ==
         Code::kResourceExhausted);
   // Over the quota, their own device is still theirs.
   CHECK(s.Retrieve(Helpdesk("hd1"), "hd-mac", "", std::nullopt).ok());
-  CHECK(QuotaUsed(f, "hd1") == 2);
+  CHECK(QuotaUsed(f, "user:hd1") == 2);
+}
+
+TEST_CASE("A user named like a client is never taken for it: audit actors and quota keys carry "
+          "the kind, stored_by stays the bare name (L3)",
+          "[vault][service][quota]") {
+  EscrowOptions options;
+  options.daily_quota = 5;
+  VaultFixture f(options);
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "mdm");
+  f.Enrol("mac-2", "alice");
+  SecretBytes k1 = Key(kKey1), k2 = Key(kKey2);
+  REQUIRE(s.StoreKey(User("mdm"), "mac-1", k1, &k1).ok());
+  REQUIRE(s.StoreKey(Mdm(), "mac-1", k2, nullptr).ok());
+  REQUIRE(s.StoreKey(Mdm(), "mac-2", k1, nullptr).ok());
+  Result<std::vector<VersionInfo>> versions = s.ListVersions(User("mdm"), "mac-1");
+  REQUIRE(versions.ok());
+  REQUIRE(versions->size() == 2);
+  CHECK((*versions)[0].stored_by == "mdm");
+  CHECK((*versions)[1].stored_by == "mdm");
+
+  // A helpdesk user whose owner claim is "mdm": their quota is theirs alone.
+  REQUIRE(s.Retrieve(Helpdesk("mdm"), "mac-2", "ticket 13", std::nullopt).ok());
+  CHECK(QuotaUsed(f, "user:mdm") == 1);
+  CHECK(QuotaUsed(f, "mdm") == 0);
+  CHECK(QuotaUsed(f, "client:mdm") == 0);
+
+  Result<AuditPage> page = s.ListAudit(Auditor(), std::nullopt, 0, 1000);
+  REQUIRE(page.ok());
+  std::map<std::string, int> stores_by;
+  for (const AuditRecord& r : page->records) {
+    CHECK(r.event.actor != "mdm");  // every actor names its kind
+    if (r.event.action == "key.store") ++stores_by[r.event.actor + " as " + r.event.role];
+    if (r.event.action == "device.enrol") CHECK(r.event.actor == "client:mdm");
+  }
+  const std::map<std::string, int> want{{"user:mdm as user", 1}, {"client:mdm as mdm", 2}};
+  CHECK(stores_by == want);
 }
 
 TEST_CASE("A quota of 0 switches the helpdesk quota off", "[vault][service][quota]") {
@@ -420,7 +458,7 @@ TEST_CASE("A quota of 0 switches the helpdesk quota off", "[vault][service][quot
     REQUIRE(s.Retrieve(Helpdesk("hd1"), "mac-1", "ticket", std::nullopt).ok());
     REQUIRE(s.Retrieve(Admin("ad1"), "mac-1", "ticket", std::nullopt).ok());
   }
-  CHECK(QuotaUsed(f, "hd1") == 0);  // nothing recorded either
+  CHECK(QuotaUsed(f, "user:hd1") == 0);  // nothing recorded either
   CHECK(QuotaAlerts(s, "mac-1") == 0);
 }
 

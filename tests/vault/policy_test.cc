@@ -159,6 +159,21 @@ TEST_CASE("The owner rule is about the recorded owner, whatever the ownership; r
   CHECK(Decide(helpdesk, Action::kRetrieveCurrent, &previous_owner).allowed);
 }
 
+TEST_CASE("Callers are named with their kind, so a user named like a client is never taken for "
+          "it (L3)",
+          "[vault][policy]") {
+  const Caller user = Caller::User("mdm", {}, "portal");
+  const Caller client = Caller::Mdm("mdm");
+  CHECK(user.name() == "mdm");
+  CHECK(client.name() == "mdm");
+  CHECK(user.QualifiedName() == "user:mdm");
+  CHECK(client.QualifiedName() == "client:mdm");
+  CHECK(Caller::Operator("root").QualifiedName() == "operator:root");
+  CHECK(ClientPrincipal("portal") == "client:portal");
+  // A user's owner claim that looks qualified still gets its own prefix.
+  CHECK(Caller::User("client:mdm", {}, "portal").QualifiedName() == "user:client:mdm");
+}
+
 TEST_CASE("Owner match is byte for byte", "[vault][policy]") {
   const Subject device{"Alice", Ownership::kCorporate};
   CHECK_FALSE(Decide(Caller::User("alice", {}, "p"), Action::kViewDevice, &device).visible);
