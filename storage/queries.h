@@ -11,7 +11,7 @@
   "last_checkin_ms, created_ms, updated_ms"
 #define ESCROW_KEY_VERSION_COLUMNS                                                        \
   "device_id, version, kind, owner, ownership, master_key_version, iv, ciphertext, tag, " \
-  "state, stored_ms, stored_by, burned"
+  "state, stored_ms, stored_by, burned, stored_by_kind"
 #define ESCROW_AUDIT_COLUMNS                                                           \
   "seq, time_ms, actor, role, action, device_id, outcome, reason, detail, hash, mac, " \
   "audit_key_version"
@@ -79,7 +79,7 @@ inline constexpr Query kListSealedUnderAfter{
     " ORDER BY device_id, version LIMIT ?4"};
 inline constexpr Query kInsertKeyVersion{
     "insert key version", "INSERT INTO key_versions (" ESCROW_KEY_VERSION_COLUMNS
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"};
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"};
 inline constexpr Query kSetKeyVersionState{
     "set key version state",
     "UPDATE key_versions SET state = ?3 WHERE device_id = ?1 AND version = ?2"};

@@ -44,6 +44,10 @@ Status BindVersionState(Statement& stmt, int index, VersionState value) {
   return BindEnum(stmt, index, value, "version state", VersionStateName, ParseVersionState);
 }
 
+Status BindPrincipalKind(Statement& stmt, int index, PrincipalKind value) {
+  return BindEnum(stmt, index, value, "principal kind", PrincipalKindName, ParsePrincipalKind);
+}
+
 Status BindDevice(Statement& stmt, const DeviceRow& row) {
   ESCROW_RETURN_IF_ERROR(stmt.BindText(1, row.id));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(2, row.serial));
@@ -88,7 +92,9 @@ Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row) {
   ESCROW_RETURN_IF_ERROR(BindVersionState(stmt, 10, row.state));
   ESCROW_RETURN_IF_ERROR(stmt.BindInt64(11, row.stored_ms));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(12, row.stored_by));
-  return stmt.BindBool(13, row.burned);
+  ESCROW_RETURN_IF_ERROR(stmt.BindBool(13, row.burned));
+  return row.stored_by_kind ? BindPrincipalKind(stmt, 14, *row.stored_by_kind)
+                            : stmt.BindNull(14);
 }
 
 Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
@@ -106,6 +112,10 @@ Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
   row.stored_ms = stmt.ColumnInt64(10);
   row.stored_by = stmt.ColumnText(11);
   row.burned = stmt.ColumnBool(12);
+  if (!stmt.ColumnIsNull(13)) {
+    ESCROW_ASSIGN_OR_RETURN(row.stored_by_kind,
+                            ColumnEnum(stmt, 13, "stored_by kind", ParsePrincipalKind));
+  }
   return row;
 }
 

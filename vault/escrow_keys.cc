@@ -131,6 +131,7 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   v.state = VersionState::kActive;
   v.stored_ms = ToUnixMillis(now);
   v.stored_by = caller.name();
+  v.stored_by_kind = caller.principal_kind();
   const std::string changed = "master_key_changed";
   // Seals under the active master key and commits; a master-key rotation that switches the
   // active version in between makes the transaction refuse, and we seal again.

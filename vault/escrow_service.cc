@@ -355,7 +355,8 @@ Result<std::vector<VersionInfo>> EscrowService::ListVersions(const Caller& calle
     // under them, never a previous owner's versions or who stored them; roles and the mdm
     // see every version.
     if (!CanSee(caller, Subject{r.owner, r.ownership})) continue;
-    out.push_back(VersionInfo{r.version, r.state, FromUnixMillis(r.stored_ms), r.stored_by});
+    out.push_back(VersionInfo{r.version, r.state, FromUnixMillis(r.stored_ms), r.stored_by,
+                              r.stored_by_kind});
   }
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id, "versions"));
   return out;

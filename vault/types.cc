@@ -35,6 +35,15 @@ std::string Caller::QualifiedName() const {
   return "unknown:" + name();
 }
 
+std::optional<PrincipalKind> Caller::principal_kind() const {
+  switch (kind) {
+    case Kind::kUser: return PrincipalKind::kUser;
+    case Kind::kMdm: return PrincipalKind::kClient;
+    case Kind::kOperator: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 std::string Caller::RoleName() const {
   switch (kind) {
     case Kind::kMdm: return "mdm";

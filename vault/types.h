@@ -19,6 +19,8 @@ using storage::ParseOwnership;
 using storage::ParsePlatform;
 using storage::Platform;
 using storage::PlatformName;
+using storage::PrincipalKind;
+using storage::PrincipalKindName;
 using storage::VersionState;
 using storage::VersionStateName;
 
@@ -63,6 +65,9 @@ struct Caller {
   // the key of every limit and quota, so that a user named like a client never shares an
   // audit identity, a limit or a quota with it.
   std::string QualifiedName() const;
+  // The kind API.md's stored_by_kind gives beside name(): kClient for mdm, kUser for a user;
+  // none for an operator (who stores no key through the service).
+  std::optional<PrincipalKind> principal_kind() const;
   std::string RoleName() const;
 };
 
@@ -100,7 +105,8 @@ struct VersionInfo {
   std::uint32_t version = 0;
   VersionState state = VersionState::kActive;
   TimePoint stored_at;
-  std::string stored_by;
+  std::string stored_by;                       // the bare name
+  std::optional<PrincipalKind> stored_by_kind;  // none for versions stored before migration 6
 };
 
 // 1 to 128 characters of [A-Za-z0-9._-].

@@ -77,8 +77,8 @@ TEST_CASE("An owner keeps their key when the mdm flips the device between corpor
   CHECK(v.Stop() == 0);
 }
 
-TEST_CASE("A user whose sub is a client's name is never taken for that client: audit actors and "
-          "limits (L3)",
+TEST_CASE("A user whose sub is a client's name is never taken for that client: stored_by_kind, "
+          "audit actors and limits (L3)",
           "[e2e][policy][owner]") {
   VaultProcess v;
   REQUIRE(v.Start());
@@ -90,11 +90,13 @@ TEST_CASE("A user whose sub is a client's name is never taken for that client: a
                 std::string(R"({"recovery_key":")") + kMacKey2 + "\"}")
               .status == 200);
 
-  // stored_by stays the bare name API.md gives.
+  // stored_by stays the bare name; stored_by_kind tells them apart.
   const boost::json::array versions = Versions(v, user_mdm, "mac1");
   REQUIRE(versions.size() == 2);
   CHECK(Field(versions[0], "stored_by") == "mdm");
+  CHECK(Field(versions[0], "stored_by_kind") == "user");
   CHECK(Field(versions[1], "stored_by") == "mdm");
+  CHECK(Field(versions[1], "stored_by_kind") == "client");
 
   // The user's retrievals spend the user's limit (10 a minute), not the client's.
   for (int i = 0; i < 10; ++i) Retrieve(v, user_mdm, "mac1", "{}", 200);
@@ -119,6 +121,17 @@ TEST_CASE("A user whose sub is a client's name is never taken for that client: a
   CHECK(client_stores == 1);
   CHECK(user_throttled == 1);
   CHECK(client_throttled == 0);
+
+  // A version stored before the kind was recorded (schema 5) shows it as null.
+  REQUIRE(v.Stop() == 0);
+  REQUIRE(Sh("sqlite3 " + Quote(v.state() + "/vault.db") +
+             " \"UPDATE key_versions SET stored_by_kind = NULL WHERE version = 1\"") == 0);
+  REQUIRE(v.Start());
+  const boost::json::array after = Versions(v, "", "mac1");
+  REQUIRE(after.size() == 2);
+  CHECK(Field(after[0], "stored_by") == "mdm");
+  CHECK(Field(after[0], "stored_by_kind") == "<null>");
+  CHECK(Field(after[1], "stored_by_kind") == "client");
   CHECK(v.Stop() == 0);
 }
 

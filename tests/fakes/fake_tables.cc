@@ -26,6 +26,9 @@ bool Known(storage::Ownership o) {
 bool Known(storage::VersionState s) {
   return storage::ParseVersionState(storage::VersionStateName(s)).has_value();
 }
+bool Known(const std::optional<storage::PrincipalKind>& k) {  // NULL is allowed
+  return !k || storage::ParsePrincipalKind(storage::PrincipalKindName(*k)).has_value();
+}
 
 std::vector<DeviceRow> DevicesWhere(const FakeState& state,
                                     bool (*match)(const DeviceRow&, std::string_view),
@@ -180,6 +183,7 @@ Status FakeKeyVersions::Insert(const KeyVersionRow& row) {
   if (!Known(row.kind)) return Refused(kStatement, "unknown platform");
   if (!Known(row.ownership)) return Refused(kStatement, "unknown ownership");
   if (!Known(row.state)) return Refused(kStatement, "unknown version state");
+  if (!Known(row.stored_by_kind)) return Refused(kStatement, "unknown principal kind");
   if (row.version == 0 || row.iv.size() != 12 || row.tag.size() != 16) {
     return Refused(kStatement, "check");
   }

@@ -409,7 +409,7 @@ TEST_CASE("A helpdesk user's retrievals of their own device do not count against
 }
 
 TEST_CASE("A user named like a client is never taken for it: audit actors and quota keys carry "
-          "the kind, stored_by stays the bare name (L3)",
+          "the kind, stored_by stays the bare name beside stored_by_kind (L3)",
           "[vault][service][quota]") {
   EscrowOptions options;
   options.daily_quota = 5;
@@ -425,7 +425,9 @@ TEST_CASE("A user named like a client is never taken for it: audit actors and qu
   REQUIRE(versions.ok());
   REQUIRE(versions->size() == 2);
   CHECK((*versions)[0].stored_by == "mdm");
+  CHECK((*versions)[0].stored_by_kind == PrincipalKind::kUser);
   CHECK((*versions)[1].stored_by == "mdm");
+  CHECK((*versions)[1].stored_by_kind == PrincipalKind::kClient);
 
   // A helpdesk user whose owner claim is "mdm": their quota is theirs alone.
   REQUIRE(s.Retrieve(Helpdesk("mdm"), "mac-2", "ticket 13", std::nullopt).ok());
