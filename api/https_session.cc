@@ -16,6 +16,7 @@
 #include "base/bytes.h"
 #include "base/log.h"
 #include "base/secret_bytes.h"
+#include "vault/types.h"
 
 namespace escrow::api {
 namespace beast = boost::beast;
@@ -128,7 +129,7 @@ void HttpsSession::OnRead(beast::error_code ec, std::size_t /*bytes*/) {
       if (!client_) e = MakeError(401, "unauthenticated");
       ApiResponse r = ErrorResponse(e);
       r.route = "unknown";
-      r.principal = client_ ? client_->name : "-";
+      r.principal = client_ ? vault::ClientPrincipal(client_->name) : "-";
       request_id_ = NewRequestId();
       started_ = std::chrono::steady_clock::now();
       method_ = "-";

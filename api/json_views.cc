@@ -49,6 +49,10 @@ json::object VersionsJson(const std::vector<vault::VersionInfo>& versions) {
     o["state"] = vault::VersionStateName(v.state);
     o["stored_at"] = FormatRfc3339(v.stored_at);
     o["stored_by"] = v.stored_by;
+    // null for versions stored before the kind was recorded (schema 6).
+    o["stored_by_kind"] = v.stored_by_kind
+                              ? json::value(vault::PrincipalKindName(*v.stored_by_kind))
+                              : json::value(nullptr);
     arr.push_back(std::move(o));
   }
   json::object o;

@@ -93,14 +93,14 @@ bool RequestHandler::AnswersAtOnce(const ApiRequest& request) {
 }
 
 ApiResponse RequestHandler::InvalidDeviceId(const vault::Caller& caller, std::string_view id) {
-  const LimitDecision d = invalid_ids_.Hit(caller.principal());
+  const LimitDecision d = invalid_ids_.Hit(caller.QualifiedName());
   if (d.first_hit) {
     // Cut here, escaped once by the audit log (whatever is not clean UTF-8 becomes \xNN).
     std::string detail = "invalid device id \"" + std::string(id.substr(0, 64)) + "\"";
     if (d.previous_count > 1) {
       detail += "; " + std::to_string(d.previous_count) + " invalid ids in the previous minute";
     }
-    service_.RecordSecurityEvent(caller.principal(), caller.RoleName(), "malformed_request",
+    service_.RecordSecurityEvent(caller.QualifiedName(), caller.RoleName(), "malformed_request",
                                  "invalid_request", detail);
   }
   return ErrorResponse(MakeError(400, "invalid_request",
@@ -143,7 +143,7 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   }
   if (request.headers_too_large) {
     return finish(ErrorResponse(MakeError(431, "headers_too_large")),
-                  request.client ? request.client->name : "-");
+                  request.client ? vault::ClientPrincipal(request.client->name) : "-");
   }
   if (health_path) {
     if (route.id != RouteId::kHealth) {
@@ -200,17 +200,20 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
         detail += "; " + std::to_string(per_client.previous_count) +
                   " throttled attempts by this client in the previous window";
       }
-      r = Throttled("failed_auth", d, client.name, client.role, detail);
+      r = Throttled("failed_auth", d, vault::ClientPrincipal(client.name), client.role, detail);
     }
     r.auth_error = auth_error;
-    return finish(std::move(r), client.name);
+    return finish(std::move(r), vault::ClientPrincipal(client.name));
   }
-  const std::string principal = caller->principal();
+  // Kind-qualified ("user:alice", "client:mdm"): the key of every limit that counts users and
+  // clients alike, the audit actor and the log's principal, so that a user whose owner claim
+  // is a client's name never shares a limit or an identity with that client.
+  const std::string principal = caller->QualifiedName();
 
   // 429: the client's ceiling, every request per user, then every retrieval attempt per user.
   if (LimitDecision d = requests_per_client_.Hit(client.name); !d.allowed) {
-    return finish(Throttled("requests_per_client", d, client.name, client.role,
-                            "requests per client"),
+    return finish(Throttled("requests_per_client", d, vault::ClientPrincipal(client.name),
+                            client.role, "requests per client"),
                   principal);
   }
   if (caller->kind == vault::Caller::Kind::kUser) {

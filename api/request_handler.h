@@ -44,7 +44,7 @@ struct ApiResponse {
   std::string allow;       // for 405
   std::int64_t retry_after_seconds = 0;  // for 429
   std::string route;       // the path template
-  std::string principal;   // who called, for the log ("-" before authentication)
+  std::string principal;   // who called, kind-qualified, for the log ("-" before TLS auth)
   std::string auth_error;  // why authentication failed, for the log (never token contents)
 };
 

@@ -22,9 +22,11 @@ class KeyVersionReader {
                                                    std::uint32_t version) = 0;
   // Oldest version first.
   virtual Result<std::vector<KeyVersionRow>> List(std::string_view device_id) = 0;
-  // The device's current version: its newest active one stored for its present platform,
-  // owner and ownership (none after the owner changed until a new key is stored). The cost
-  // does not grow with the device's superseded versions.
+  // The device's current version: its newest active one stored for its present platform and
+  // owner (none after the owner changed until a new key is stored), whatever ownership it was
+  // stored with: a flip between corporate and personal leaves the owner their key, and policy
+  // judges roles by the version's recorded ownership. The cost does not grow with the device's
+  // superseded versions.
   virtual Result<std::optional<KeyVersionRow>> Current(const DeviceRow& device) = 0;
   // The highest version number the device has used (destroyed ones included), 0 if none.
   virtual Result<std::uint32_t> LatestNumber(std::string_view device_id) = 0;

@@ -213,6 +213,19 @@ CREATE INDEX audit_state_changes ON audit (device_id, seq) WHERE outcome = 'ok' 
   action = 'key.retrieve' OR action = 'key.retrieve_older' OR action = 'key.rotate');
 )sql";
 
+// Who stored a version, by kind (API.md's stored_by_kind), so that a user whose owner claim
+// is a client's name is never taken for that client. Rows stored before it stay NULL: nothing
+// in them says which kind stored them (the audit trail does, for a later `vaultctl upgrade`).
+// A two-value IN compiles to comparisons, without the temporary index of migration 4's note.
+constexpr std::string_view kSchemaV7 = R"sql(
+ALTER TABLE key_versions ADD COLUMN stored_by_kind TEXT
+  CHECK (stored_by_kind IN ('user', 'client'));
+-- Quota events are keyed by the kind-qualified principal since this release; every event so
+-- far is a user's (only helpdesk and admin users have a quota): carried over, so that the
+-- upgrade grants nobody a fresh quota.
+UPDATE quota_events SET principal = 'user:' || principal WHERE principal NOT LIKE 'user:%';
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -220,6 +233,7 @@ constexpr std::array kMigrations{
     Migration{4, "key version state checked without a temporary index", kSchemaV4},
     Migration{5, "quota counted over a rolling 24 hours", kSchemaV5},
     Migration{6, "keyed fingerprints, device state records", kSchemaV6},
+    Migration{7, "the kind of principal that stored each key version", kSchemaV7},
 };
 
 constexpr Query kHasVersionTable{

@@ -11,7 +11,7 @@
   "last_checkin_ms, created_ms, updated_ms"
 #define ESCROW_KEY_VERSION_COLUMNS                                                        \
   "device_id, version, kind, owner, ownership, master_key_version, iv, ciphertext, tag, " \
-  "state, stored_ms, stored_by, burned, fingerprint, fingerprint_key_version"
+  "state, stored_ms, stored_by, burned, fingerprint, fingerprint_key_version, stored_by_kind"
 #define ESCROW_DEVICE_STATE_COLUMNS                                               \
   "device_id, current_version, rotation_pending, burned, audit_seq, audit_hash, " \
   "state_key_version, mac"
@@ -54,16 +54,15 @@ inline constexpr Query kGetKeyVersion{"get key version",
 inline constexpr Query kListKeyVersions{"list key versions",
                                         "SELECT " ESCROW_KEY_VERSION_COLUMNS
                                         " FROM key_versions WHERE device_id = ?1 ORDER BY version"};
-// The newest active version stored for the device's present platform, owner and ownership
-// (the current one), through the partial index of active versions (migration 3), named so
-// that the planner cannot walk the device's superseded versions instead: the cost does not
-// grow with them.
+// The newest active version stored for the device's present platform and owner (the current
+// one; its recorded ownership may differ from the device's), through the partial index of
+// active versions (migration 3), named so that the planner cannot walk the device's superseded
+// versions instead: the cost does not grow with them.
 inline constexpr Query kCurrentKeyVersion{
     "get current key version",
     "SELECT " ESCROW_KEY_VERSION_COLUMNS
     " FROM key_versions INDEXED BY key_versions_active WHERE device_id = ?1 AND state = 'active' "
-    "AND kind = ?2 AND owner = ?3 "
-    "AND ownership = ?4 ORDER BY version DESC LIMIT 1"};
+    "AND kind = ?2 AND owner = ?3 ORDER BY version DESC LIMIT 1"};
 inline constexpr Query kLatestKeyVersion{
     "get latest key version number",
     "SELECT coalesce(max(version), 0) FROM key_versions WHERE device_id = ?1"};
@@ -84,7 +83,7 @@ inline constexpr Query kListSealedUnderAfter{
 inline constexpr Query kInsertKeyVersion{
     "insert key version",
     "INSERT INTO key_versions (" ESCROW_KEY_VERSION_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"};
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"};
 inline constexpr Query kSetKeyVersionState{
     "set key version state",
     "UPDATE key_versions SET state = ?3 WHERE device_id = ?1 AND version = ?2"};

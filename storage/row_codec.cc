@@ -44,6 +44,10 @@ Status BindVersionState(Statement& stmt, int index, VersionState value) {
   return BindEnum(stmt, index, value, "version state", VersionStateName, ParseVersionState);
 }
 
+Status BindPrincipalKind(Statement& stmt, int index, PrincipalKind value) {
+  return BindEnum(stmt, index, value, "principal kind", PrincipalKindName, ParsePrincipalKind);
+}
+
 Status BindDevice(Statement& stmt, const DeviceRow& row) {
   ESCROW_RETURN_IF_ERROR(stmt.BindText(1, row.id));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(2, row.serial));
@@ -91,10 +95,13 @@ Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row) {
   ESCROW_RETURN_IF_ERROR(stmt.BindBool(13, row.burned));
   if (!row.fingerprint) {
     ESCROW_RETURN_IF_ERROR(stmt.BindNull(14));
-    return stmt.BindNull(15);
+    ESCROW_RETURN_IF_ERROR(stmt.BindNull(15));
+  } else {
+    ESCROW_RETURN_IF_ERROR(stmt.BindBlob(14, *row.fingerprint));
+    ESCROW_RETURN_IF_ERROR(stmt.BindUint32(15, row.fingerprint_key_version));
   }
-  ESCROW_RETURN_IF_ERROR(stmt.BindBlob(14, *row.fingerprint));
-  return stmt.BindUint32(15, row.fingerprint_key_version);
+  return row.stored_by_kind ? BindPrincipalKind(stmt, 16, *row.stored_by_kind)
+                            : stmt.BindNull(16);
 }
 
 Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
@@ -115,6 +122,10 @@ Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
   if (!stmt.ColumnIsNull(13)) {
     row.fingerprint = stmt.ColumnBlob(13);
     ESCROW_ASSIGN_OR_RETURN(row.fingerprint_key_version, stmt.ColumnUint32(14));
+  }
+  if (!stmt.ColumnIsNull(15)) {
+    ESCROW_ASSIGN_OR_RETURN(row.stored_by_kind,
+                            ColumnEnum(stmt, 15, "stored_by kind", ParsePrincipalKind));
   }
   return row;
 }

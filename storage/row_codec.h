@@ -17,7 +17,7 @@ namespace escrow::storage {
 Status BindDevice(Statement& stmt, const DeviceRow& row);  // ?1 .. ?11
 Result<DeviceRow> ReadDevice(const Statement& stmt);
 
-Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row);  // ?1 .. ?15
+Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row);  // ?1 .. ?16
 Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt);
 Status BindDeviceState(Statement& stmt, const DeviceStateRow& row);  // ?1 .. ?8
 Result<DeviceStateRow> ReadDeviceState(const Statement& stmt);
@@ -32,6 +32,7 @@ Result<QuotaWindow> ReadQuotaWindow(const Statement& stmt);  // queries::kQuotaW
 Status BindPlatform(Statement& stmt, int index, Platform value);
 Status BindOwnership(Statement& stmt, int index, Ownership value);
 Status BindVersionState(Statement& stmt, int index, VersionState value);
+Status BindPrincipalKind(Statement& stmt, int index, PrincipalKind value);
 
 // kNotFound "<what> not found" if the last UPDATE (by primary key) matched nothing.
 Status ExpectOneChange(const Database& db, std::string_view what);

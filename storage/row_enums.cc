@@ -56,4 +56,20 @@ std::optional<VersionState> ParseVersionState(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view PrincipalKindName(PrincipalKind k) {
+  switch (k) {
+    case PrincipalKind::kUser:
+      return "user";
+    case PrincipalKind::kClient:
+      return "client";
+  }
+  return "unknown";
+}
+
+std::optional<PrincipalKind> ParsePrincipalKind(std::string_view s) {
+  if (s == "user") return PrincipalKind::kUser;
+  if (s == "client") return PrincipalKind::kClient;
+  return std::nullopt;
+}
+
 }  // namespace escrow::storage

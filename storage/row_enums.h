@@ -15,6 +15,9 @@ enum class Platform : std::uint8_t { kMacos = 1, kWindows = 2, kLinux = 3 };
 enum class Ownership : std::uint8_t { kCorporate = 1, kPersonal = 2 };
 // A key version's life: the device's current key, replaced by a newer one, or gone.
 enum class VersionState : std::uint8_t { kActive = 1, kSuperseded = 2, kDestroyed = 3 };
+// Who stored a key version: a signed-in user or a client (the mdm). Kept beside the bare name,
+// so that a user whose owner claim is a client's name is never taken for that client.
+enum class PrincipalKind : std::uint8_t { kUser = 1, kClient = 2 };
 
 // "macos", "windows", "linux"; "unknown" for a value that is none of them.
 std::string_view PlatformName(Platform p);
@@ -25,5 +28,8 @@ std::optional<Ownership> ParseOwnership(std::string_view s);
 // "active", "superseded", "destroyed"; "unknown" otherwise.
 std::string_view VersionStateName(VersionState s);
 std::optional<VersionState> ParseVersionState(std::string_view s);
+// "user", "client"; "unknown" otherwise.
+std::string_view PrincipalKindName(PrincipalKind k);
+std::optional<PrincipalKind> ParsePrincipalKind(std::string_view s);
 
 }  // namespace escrow::storage

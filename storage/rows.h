@@ -40,7 +40,8 @@ struct KeyVersionRow {
   Bytes tag;
   VersionState state = VersionState::kActive;
   std::int64_t stored_ms = 0;
-  std::string stored_by;
+  std::string stored_by;                       // the bare name (a user's, or a client's)
+  std::optional<PrincipalKind> stored_by_kind;  // none for rows stored before migration 6
   bool burned = false;  // released (or its owner changed): rotation must differ
   // The keyed fingerprint (API.md: HMAC-SHA256 under escrow-fingerprint-v<N>, bound to the
   // device) and its key's N. Absent only on versions stored before `vaultctl upgrade`.

@@ -30,7 +30,6 @@ Result<std::optional<KeyVersionRow>> SqliteKeyVersions::Current(const DeviceRow&
     ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device.id));
     ESCROW_RETURN_IF_ERROR(BindPlatform(*stmt, 2, device.platform));
     ESCROW_RETURN_IF_ERROR(stmt->BindText(3, device.owner));
-    ESCROW_RETURN_IF_ERROR(BindOwnership(*stmt, 4, device.ownership));
     return ReadOne<KeyVersionRow>(*stmt, ReadKeyVersion);
   });
 }

@@ -130,7 +130,8 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   v.ownership = row->ownership;
   v.state = VersionState::kActive;
   v.stored_ms = ToUnixMillis(now);
-  v.stored_by = caller.principal();
+  v.stored_by = caller.name();
+  v.stored_by_kind = caller.principal_kind();
   v.burned = burned;
   v.fingerprint = *fingerprint;
   v.fingerprint_key_version = m.options.fingerprint_key_version;
@@ -218,8 +219,8 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
           ESCROW_ASSIGN_OR_RETURN(asked, txn.versions().Get(id, *version));
         }
         if (may_count) {
-          ESCROW_ASSIGN_OR_RETURN(used,
-                                  txn.limits().GetQuotaWindow(caller.principal(), window_start_ms));
+          ESCROW_ASSIGN_OR_RETURN(
+              used, txn.limits().GetQuotaWindow(caller.QualifiedName(), window_start_ms));
         }
         return Status::Ok();
       });
@@ -302,7 +303,7 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
         if (quota_applies) {
           ESCROW_ASSIGN_OR_RETURN(
               storage::QuotaWindow counted,
-              txn.limits().AddQuotaEvent(caller.principal(), now_ms, window_start_ms));
+              txn.limits().AddQuotaEvent(caller.QualifiedName(), now_ms, window_start_ms));
           if (counted.count > m.options.daily_quota) return over_quota(counted);
         }
         ESCROW_RETURN_IF_ERROR(txn.versions().SetBurned(id, released));

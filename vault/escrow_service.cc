@@ -34,7 +34,7 @@ std::mutex& EscrowService::Impl::StripeFor(std::string_view device_id) {
 AuditEvent EscrowService::Impl::Event(const Caller& caller, Action action,
                                       std::string_view device_id, std::string outcome,
                                       std::string reason, std::string detail) const {
-  return AuditEvent{caller.principal(),     caller.RoleName(),  std::string(ActionName(action)),
+  return AuditEvent{caller.QualifiedName(), caller.RoleName(), std::string(ActionName(action)),
                     std::string(device_id), std::move(outcome), std::move(reason),
                     std::move(detail)};
 }
@@ -470,7 +470,12 @@ Result<std::vector<VersionInfo>> EscrowService::ListVersions(const Caller& calle
   std::vector<VersionInfo> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
-    out.push_back(VersionInfo{r.version, r.state, FromUnixMillis(r.stored_ms), r.stored_by});
+    // Judged by the version's recorded owner, as releases are: an owner sees what was stored
+    // under them, never a previous owner's versions or who stored them; roles and the mdm
+    // see every version.
+    if (!CanSee(caller, Subject{r.owner, r.ownership})) continue;
+    out.push_back(VersionInfo{r.version, r.state, FromUnixMillis(r.stored_ms), r.stored_by,
+                              r.stored_by_kind});
   }
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id, "versions"));
   return out;

@@ -108,6 +108,8 @@ class EscrowService {
   Result<RetrievedKey> Retrieve(const Caller& caller, std::string_view id, std::string_view reason,
                                 std::optional<std::uint32_t> version);
   Status RequestRotation(const Caller& caller, std::string_view id);
+  // Oldest first. A caller who sees the device only as its owner gets the versions recorded
+  // under them (none of a previous owner's); roles and the mdm get every version.
   Result<std::vector<VersionInfo>> ListVersions(const Caller& caller, std::string_view id);
 
   Result<AuditPage> ListAudit(const Caller& caller, std::optional<std::string_view> device_id,

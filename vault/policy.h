@@ -26,9 +26,9 @@ enum class Action : std::uint8_t {
 
 std::string_view ActionName(Action a);
 
-// What a decision about a device looks at: for key releases, the owner and ownership the
-// version was stored with; otherwise the device's present ones. Absent for actions that are
-// not about one device.
+// What a decision about a device looks at: for key releases and version listings, the owner
+// and ownership the version was stored with; otherwise the device's present ones. Absent for
+// actions that are not about one device.
 struct Subject {
   std::string_view owner;
   Ownership ownership = Ownership::kCorporate;

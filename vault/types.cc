@@ -24,6 +24,26 @@ std::string RoleSet::ToString() const {
   return out.empty() ? "user" : out;
 }
 
+std::string ClientPrincipal(std::string_view client) { return "client:" + std::string(client); }
+
+std::string Caller::QualifiedName() const {
+  switch (kind) {
+    case Kind::kUser: return "user:" + user;
+    case Kind::kMdm: return ClientPrincipal(client);
+    case Kind::kOperator: return "operator:" + user;
+  }
+  return "unknown:" + name();
+}
+
+std::optional<PrincipalKind> Caller::principal_kind() const {
+  switch (kind) {
+    case Kind::kUser: return PrincipalKind::kUser;
+    case Kind::kMdm: return PrincipalKind::kClient;
+    case Kind::kOperator: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 std::string Caller::RoleName() const {
   switch (kind) {
     case Kind::kMdm: return "mdm";

@@ -19,6 +19,8 @@ using storage::ParseOwnership;
 using storage::ParsePlatform;
 using storage::Platform;
 using storage::PlatformName;
+using storage::PrincipalKind;
+using storage::PrincipalKindName;
 using storage::VersionState;
 using storage::VersionStateName;
 
@@ -55,10 +57,23 @@ struct Caller {
   static Caller Operator(std::string name) {
     return Caller{Kind::kOperator, std::move(name), {}, "vaultctl"};
   }
-  // The principal named in audit records and limits: the user, or the client for mdm.
-  const std::string& principal() const { return kind == Kind::kMdm ? client : user; }
+  // The bare name: the user (the owner claim), the client for mdm, the operator. What API.md
+  // shows as `stored_by`; never a key or an identity of its own, since a user's owner claim
+  // may equal a client's name.
+  const std::string& name() const { return kind == Kind::kMdm ? client : user; }
+  // The name with its kind: "user:alice", "client:mdm", "operator:root". The audit actor and
+  // the key of every limit and quota, so that a user named like a client never shares an
+  // audit identity, a limit or a quota with it.
+  std::string QualifiedName() const;
+  // The kind API.md's stored_by_kind gives beside name(): kClient for mdm, kUser for a user;
+  // none for an operator (who stores no key through the service).
+  std::optional<PrincipalKind> principal_kind() const;
   std::string RoleName() const;
 };
+
+// A client's kind-qualified name ("client:portal"), for audit actors and log lines about a
+// client before (or without) a user behind it.
+std::string ClientPrincipal(std::string_view client);
 
 // A device as API.md shows it.
 struct Device {
@@ -90,7 +105,8 @@ struct VersionInfo {
   std::uint32_t version = 0;
   VersionState state = VersionState::kActive;
   TimePoint stored_at;
-  std::string stored_by;
+  std::string stored_by;                       // the bare name
+  std::optional<PrincipalKind> stored_by_kind;  // none for versions stored before migration 6
 };
 
 // 1 to 128 characters of [A-Za-z0-9._-].

@@ -27,6 +27,31 @@ TEST_CASE("DeviceJson has every field of API.md, nulls included", "[api][json]")
   CHECK(o["key_stored_at"] == "1970-01-01T00:00:00Z");
 }
 
+TEST_CASE("VersionsJson gives stored_by as it is and stored_by_kind beside it, null for versions "
+          "stored before the kind was recorded",
+          "[api][json]") {
+  std::vector<vault::VersionInfo> versions(3);
+  for (vault::VersionInfo& v : versions) v.stored_by = "mdm";
+  versions[0].version = 1;
+  versions[1].version = 2;
+  versions[1].stored_by_kind = vault::PrincipalKind::kUser;
+  versions[2].version = 3;
+  versions[2].stored_by_kind = vault::PrincipalKind::kClient;
+  const boost::json::object o = VersionsJson(versions);
+  const boost::json::array& arr = o.at("versions").as_array();
+  REQUIRE(arr.size() == 3);
+  for (const boost::json::value& v : arr) {
+    for (const char* f : {"version", "state", "stored_at", "stored_by", "stored_by_kind"}) {
+      CAPTURE(f);
+      CHECK(v.as_object().contains(f));
+    }
+    CHECK(v.at("stored_by") == "mdm");
+  }
+  CHECK(arr[0].at("stored_by_kind").is_null());
+  CHECK(arr[1].at("stored_by_kind") == "user");
+  CHECK(arr[2].at("stored_by_kind") == "client");
+}
+
 TEST_CASE("RetrievedKeyBody escapes the key and parses back", "[api][json]") {
   vault::RetrievedKey key;
   key.recovery_key = SecretBytes::CopyOf(std::string_view("pa\"ss\\wo\x01rd \xc3\xa9"));

@@ -103,7 +103,7 @@ TEST_CASE("The user story end to end through vaultd", "[e2e][story]") {
   CHECK_THAT(log, Catch::Matches(
                       R"([\s\S]*\{"event":"request","request_id":"[0-9a-f]{32}","method":"POST",)"
                       R"("route":"/v1/devices/\{id\}/recovery-key/rotate","status":202,)"
-                      R"("latency_us":[0-9]+,"principal":"alice@example.com"\}[\s\S]*)"));
+                      R"("latency_us":[0-9]+,"principal":"user:alice@example.com"\}[\s\S]*)"));
 }
 
 }  // namespace

@@ -26,6 +26,9 @@ bool Known(storage::Ownership o) {
 bool Known(storage::VersionState s) {
   return storage::ParseVersionState(storage::VersionStateName(s)).has_value();
 }
+bool Known(const std::optional<storage::PrincipalKind>& k) {  // NULL is allowed
+  return !k || storage::ParsePrincipalKind(storage::PrincipalKindName(*k)).has_value();
+}
 
 std::vector<DeviceRow> DevicesWhere(const FakeState& state,
                                     bool (*match)(const DeviceRow&, std::string_view),
@@ -133,11 +136,10 @@ Result<std::vector<KeyVersionRow>> FakeKeyVersions::List(std::string_view device
 Result<std::optional<KeyVersionRow>> FakeKeyVersions::Current(const DeviceRow& device) {
   constexpr std::string_view kStatement = "get current key version";
   if (!Known(device.platform)) return Refused(kStatement, "unknown platform");
-  if (!Known(device.ownership)) return Refused(kStatement, "unknown ownership");
   ESCROW_ASSIGN_OR_RETURN(std::vector<KeyVersionRow> rows, List(device.id));
   for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
     if (it->state == storage::VersionState::kActive && it->kind == device.platform &&
-        it->owner == device.owner && it->ownership == device.ownership) {
+        it->owner == device.owner) {
       return std::optional<KeyVersionRow>(*it);
     }
   }
@@ -193,6 +195,7 @@ Status FakeKeyVersions::Insert(const KeyVersionRow& row) {
   if (!Known(row.kind)) return Refused(kStatement, "unknown platform");
   if (!Known(row.ownership)) return Refused(kStatement, "unknown ownership");
   if (!Known(row.state)) return Refused(kStatement, "unknown version state");
+  if (!Known(row.stored_by_kind)) return Refused(kStatement, "unknown principal kind");
   if (row.version == 0 || row.iv.size() != 12 || row.tag.size() != 16 ||
       (row.fingerprint && (row.fingerprint->size() != 32 || row.fingerprint_key_version == 0))) {
     return Refused(kStatement, "check");

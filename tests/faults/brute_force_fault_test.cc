@@ -106,7 +106,7 @@ TEST_CASE("Repeated denied retrievals by one user are throttled and audited once
   REQUIRE(r.status == 200);
   CHECK(Json(r.body).at("recovery_key").as_string() == MacKey(2));
 
-  const auto records = AuditOf(v, "mallory", "rate_limited");
+  const auto records = AuditOf(v, "user:mallory", "rate_limited");
   REQUIRE(records.size() == 1);
   CHECK(std::string(records[0].at("detail").as_string()).find("5 attempts") != std::string::npos);
 }

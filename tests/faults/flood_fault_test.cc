@@ -293,7 +293,7 @@ TEST_CASE("The failed-authentication limiter tracks a bounded number of tokens a
   const boost::json::value page = Json(audit.body);
   for (const auto& rec : page.at("records").as_array()) {
     throttle_records += rec.at("action").as_string() == "rate_limited" &&
-                        rec.at("actor").as_string() == "portal";
+                        rec.at("actor").as_string() == "client:portal";
   }
   CHECK(throttle_records == 1);
   const HttpResult m = v.Mdm("GET", "/v1/metrics");

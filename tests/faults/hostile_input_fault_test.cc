@@ -75,7 +75,7 @@ TEST_CASE("Malformed device ids are 400 before any lookup, audited once per user
       CHECK(Field(rec, f).size() <= 1600);
     }
     CHECK(Field(rec, "device_id").size() <= 160);
-    if (Field(rec, "action") == "malformed_request" && Field(rec, "actor") == "alice") {
+    if (Field(rec, "action") == "malformed_request" && Field(rec, "actor") == "user:alice") {
       ++malformed;
       CHECK(Field(rec, "reason") == "invalid_request");
       // The first invalid id of the minute, its bytes escaped once.
@@ -127,7 +127,7 @@ TEST_CASE("A user without a role can't grow the audit trail faster than the per-
   CHECK(not_found == 30);
   CHECK(throttled == 170);
   int bobs = 0;
-  for (const auto& rec : AuditRecords(v)) bobs += Field(rec, "actor") == "bob";
+  for (const auto& rec : AuditRecords(v)) bobs += Field(rec, "actor") == "user:bob";
   CHECK(bobs == 31);  // 30 denials and one throttling record
 }
 
@@ -168,7 +168,7 @@ TEST_CASE("A refused retrieval's audit record keeps the stated reason and the ve
   CHECK(ErrCode(r) == "personal_device");
   bool found = false;
   for (const auto& rec : AuditRecords(v)) {
-    if (Field(rec, "actor") != "hd" || Field(rec, "outcome") != "denied") continue;
+    if (Field(rec, "actor") != "user:hd" || Field(rec, "outcome") != "denied") continue;
     found = true;
     CHECK(Field(rec, "reason") == "personal_device");
     CHECK_THAT(Field(rec, "detail"), Catch::Contains("asked version=1"));

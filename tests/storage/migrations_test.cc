@@ -135,7 +135,7 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   CHECK(RawExec(f.path,
                 "INSERT INTO key_versions SELECT device_id, 9, kind, owner, ownership, "
                 "master_key_version, iv, ciphertext, tag, 'lost', stored_ms, stored_by, burned, "
-                "NULL, NULL FROM key_versions WHERE device_id = 'dev-1' AND version = 1") ==
+                "NULL, NULL, stored_by_kind FROM key_versions WHERE device_id = 'dev-1' AND version = 1") ==
         SQLITE_CONSTRAINT);
   MustWrite(*store, [](WriteTxn& txn) {
     return txn.versions().Insert(testing::MakeKeyVersion("dev-1", 3));
@@ -154,6 +154,7 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
                   "DROP TABLE quota_events; DROP TABLE device_states; "
                   "DROP INDEX audit_state_changes; ALTER TABLE key_versions DROP COLUMN "
                   "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
+                  "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DELETE FROM schema_version WHERE version > 4; "
                   "INSERT INTO quota (principal, day, count) VALUES "
                   "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
@@ -181,16 +182,57 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
     REQUIRE(window.ok());
     return window->count;
   };
-  CHECK(count("hd-1") == 3);
-  CHECK(count("hd-2") == 1);
-  CHECK(count("hd-3") == 0);
+  // Keyed by the kind-qualified principal since migration 7 (every quota event is a user's).
+  CHECK(count("user:hd-1") == 3);
+  CHECK(count("user:hd-2") == 1);
+  CHECK(count("user:hd-3") == 0);
+  CHECK(count("hd-1") == 0);
   CHECK(QueryOne(f.path, "SELECT count(*) FROM quota") == "0");
   // The upgraded table takes events.
   MustWrite(*store, [&](WriteTxn& txn) -> Status {
     ESCROW_ASSIGN_OR_RETURN(QuotaWindow w,
-                            txn.limits().AddQuotaEvent("hd-1", now_ms, now_ms - kDayMs));
+                            txn.limits().AddQuotaEvent("user:hd-1", now_ms, now_ms - kDayMs));
     return w.count == 4 ? Status::Ok() : Status::Internal("count " + std::to_string(w.count));
   });
+}
+
+TEST_CASE("A version 6 database is upgraded with no kind on the versions it holds, and new "
+          "versions keep theirs",
+          "[storage][migrations]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) {
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("dev-1")));
+      return txn.versions().Insert(testing::MakeKeyVersion("dev-1", 1));
+    });
+  }
+  // Back to what a vault of schema 6 left on disk: no stored_by_kind column.
+  REQUIRE(RawExec(f.path,
+                  "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
+                  "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
+  REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
+                           "WHERE name = 'stored_by_kind'") == "0");
+
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 7") ==
+        "the kind of principal that stored each key version");
+  // The version stored before the upgrade has no kind: nothing in its row says which.
+  CHECK(QueryOne(f.path, "SELECT stored_by_kind FROM key_versions") == "NULL");
+  auto versions = ListKeyVersions(*store, "dev-1");
+  REQUIRE(versions.ok());
+  REQUIRE(versions->size() == 1);
+  CHECK((*versions)[0].stored_by == "mdm");
+  CHECK_FALSE((*versions)[0].stored_by_kind.has_value());
+  // New versions keep theirs; the column's CHECK holds for SQL written by hand too.
+  KeyVersionRow v2 = testing::MakeKeyVersion("dev-1", 2);
+  v2.stored_by_kind = PrincipalKind::kClient;
+  MustWrite(*store, [&](WriteTxn& txn) { return txn.versions().Insert(v2); });
+  CHECK(QueryOne(f.path, "SELECT stored_by_kind FROM key_versions ORDER BY version") ==
+        "NULL,client");
+  CHECK(RawExec(f.path, "UPDATE key_versions SET stored_by_kind = 'mdm' WHERE version = 1") ==
+        SQLITE_CONSTRAINT);
 }
 
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {

@@ -41,6 +41,15 @@ TEST_CASE("Each stored enum has one text, and only those texts map back", "[stor
   for (std::string_view bad : {"", "lost", "unknown"}) {
     CHECK_FALSE(ParseVersionState(bad).has_value());
   }
+  for (PrincipalKind k : {PrincipalKind::kUser, PrincipalKind::kClient}) {
+    CHECK(ParsePrincipalKind(PrincipalKindName(k)) == k);
+  }
+  CHECK(PrincipalKindName(PrincipalKind::kUser) == "user");
+  CHECK(PrincipalKindName(PrincipalKind::kClient) == "client");
+  for (std::string_view bad : {"", "User", "mdm", "operator", "unknown", "client "}) {
+    CHECK_FALSE(ParsePrincipalKind(bad).has_value());
+  }
+  CHECK(PrincipalKindName(static_cast<PrincipalKind>(0)) == "unknown");
   CHECK(PlatformName(static_cast<Platform>(0)) == "unknown");
   CHECK(OwnershipName(static_cast<Ownership>(3)) == "unknown");
   CHECK(VersionStateName(static_cast<VersionState>(0)) == "unknown");
@@ -87,6 +96,36 @@ TEST_CASE("A stored platform or kind the code does not know reads as kDataLoss",
     });
     CHECK(s.code() == Code::kDataLoss);
   }
+}
+
+TEST_CASE("A stored principal kind the code does not know reads as kDataLoss; NULL reads as none",
+          "[storage][typed_rows]") {
+  StoreFixture f;
+  auto store = f.Open();
+  MustWrite(*store, [](WriteTxn& txn) {
+    ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("dev-1")));
+    KeyVersionRow v1 = MakeKeyVersion("dev-1", 1);
+    v1.stored_by_kind = PrincipalKind::kClient;
+    ESCROW_RETURN_IF_ERROR(txn.versions().Insert(v1));
+    return txn.versions().Insert(MakeKeyVersion("dev-1", 2));  // no kind: NULL
+  });
+  auto none = GetKeyVersion(*store, "dev-1", 2);
+  REQUIRE(none.ok());
+  REQUIRE(none->has_value());
+  CHECK_FALSE((*none)->stored_by_kind.has_value());
+  // The schema's CHECK refuses any other text; past it (checks switched off, as an editor of
+  // the file can), reading must not fall back to a default.
+  CHECK(RawExec(f.path, "UPDATE key_versions SET stored_by_kind = 'robot' WHERE version = 1") ==
+        SQLITE_CONSTRAINT);
+  REQUIRE(RawExec(f.path,
+                  "PRAGMA ignore_check_constraints = ON; "
+                  "UPDATE key_versions SET stored_by_kind = 'robot' WHERE version = 1") ==
+          SQLITE_OK);
+  auto bad = GetKeyVersion(*store, "dev-1", 1);
+  CHECK(bad.status().code() == Code::kDataLoss);
+  CHECK_THAT(bad.status().message(),
+             Catch::Contains("stored_by kind") && !Catch::Contains("robot"));
+  CHECK(ListKeyVersions(*store, "dev-1").status().code() == Code::kDataLoss);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <thread>
 
 #include "storage/store.h"
@@ -211,11 +212,67 @@ TEST_CASE("An owner change hides old versions from the new owner and sets rotati
   SecretBytes k2 = Key(kKey2);
   REQUIRE(s.StoreKey(User("bob"), "mac-1", k2, &k2).ok());
   CHECK_FALSE(s.GetDevice(User("bob"), "mac-1")->rotation_pending);
+  // Bob's listing leaves out alice's version (and that she stored it); roles see them all.
+  Result<std::vector<VersionInfo>> bobs = s.ListVersions(User("bob"), "mac-1");
+  REQUIRE(bobs.ok());
+  REQUIRE_FALSE(bobs->empty());
+  for (const VersionInfo& v : *bobs) {
+    CHECK(v.version != 1);
+    CHECK(v.stored_by == "bob");
+  }
+  const std::size_t all = bobs->size() + 1;
+  CHECK(s.ListVersions(Auditor(), "mac-1")->size() == all);
+  CHECK(s.ListVersions(Helpdesk(), "mac-1")->size() == all);
+  CHECK(s.ListVersions(Mdm(), "mac-1")->size() == all);
+  CHECK(s.ListVersions(User("alice"), "mac-1").status().reason() == "device_not_found");
   // Admin may not change the owner; only mdm.
   CHECK(s.PutDevice(Admin(), "mac-1",
                     DeviceSpec{"SN", "L", Platform::kMacos, Ownership::kPersonal, "bob", true})
             .status()
             .reason() == "forbidden");
+}
+
+TEST_CASE("An ownership flip with the same owner leaves the owner their key; helpdesk is judged "
+          "by each version's recorded ownership (L2)",
+          "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice", Ownership::kCorporate);
+  SecretBytes k1 = Key(kKey1), k2 = Key(kKey2);
+  REQUIRE(s.StoreKey(User("alice"), "mac-1", k1, &k1).ok());
+  auto flip = [&](Ownership to) {
+    REQUIRE(s.PutDevice(Mdm(), "mac-1",
+                        DeviceSpec{"SN-mac-1", "Laptop", Platform::kMacos, to, "alice", true})
+                .ok());
+  };
+
+  // corporate -> personal: version 1 (stored as corporate) is still alice's current key.
+  flip(Ownership::kPersonal);
+  Device d = *s.GetDevice(User("alice"), "mac-1");
+  CHECK(d.has_recovery_key);
+  CHECK(d.key_version == 1u);
+  CHECK(d.rotation_pending);  // an ownership change asks for a new key all the same
+  Result<RetrievedKey> mine = s.Retrieve(User("alice"), "mac-1", "", std::nullopt);
+  REQUIRE(mine.ok());
+  CHECK(Reveal(*mine) == kKey1);
+  // Storing the same key again changes nothing: it is the current one.
+  Result<StoreKeyResult> same = s.StoreKey(User("alice"), "mac-1", k1, &k1);
+  REQUIRE(same.ok());
+  CHECK_FALSE(same->created);
+  // Version 1 was stored as corporate: helpdesk may have it (with a reason).
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "ticket 13", std::nullopt).ok());
+
+  // A key stored while personal, then personal -> corporate: still alice's, never helpdesk's.
+  REQUIRE(s.StoreKey(User("alice"), "mac-1", k2, &k2).ok());
+  flip(Ownership::kCorporate);
+  CHECK(s.GetDevice(User("alice"), "mac-1")->key_version == 2u);
+  Result<RetrievedKey> again = s.Retrieve(User("alice"), "mac-1", "", std::nullopt);
+  REQUIRE(again.ok());
+  CHECK(Reveal(*again) == kKey2);
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "ticket 13", std::nullopt).status().reason() ==
+        "personal_device");
+  CHECK(s.Retrieve(Admin(), "mac-1", "ticket 13", 2u).status().reason() == "personal_device");
+  CHECK(s.Retrieve(Helpdesk(), "mac-1", "ticket 13", 1u).ok());
 }
 
 TEST_CASE("Helpdesk retrievals have a quota per person", "[vault][service][quota]") {
@@ -325,7 +382,7 @@ TEST_CASE("The helpdesk quota is a rolling 24 hours and cannot be spent twice ac
   CHECK(retrieve().ok());
 
   // Each refusal released nothing, counted nothing and left an alert in the audit trail.
-  CHECK(QuotaUsed(f, "hd1") == 3);
+  CHECK(QuotaUsed(f, "user:hd1") == 3);
   CHECK(QuotaAlerts(s, "mac-1") == 3);
 }
 
@@ -341,14 +398,53 @@ TEST_CASE("A helpdesk user's retrievals of their own device do not count against
   REQUIRE(s.StoreKey(Mdm(), "hd-mac", k, nullptr).ok());
   REQUIRE(s.StoreKey(Mdm(), "mac-1", k, nullptr).ok());
   for (int i = 0; i < 5; ++i) CHECK(s.Retrieve(Helpdesk("hd1"), "hd-mac", "", std::nullopt).ok());
-  CHECK(QuotaUsed(f, "hd1") == 0);
+  CHECK(QuotaUsed(f, "user:hd1") == 0);
   CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t1", std::nullopt).ok());
   CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t2", std::nullopt).ok());
   CHECK(s.Retrieve(Helpdesk("hd1"), "mac-1", "t3", std::nullopt).status().code() ==
         Code::kResourceExhausted);
   // Over the quota, their own device is still theirs.
   CHECK(s.Retrieve(Helpdesk("hd1"), "hd-mac", "", std::nullopt).ok());
-  CHECK(QuotaUsed(f, "hd1") == 2);
+  CHECK(QuotaUsed(f, "user:hd1") == 2);
+}
+
+TEST_CASE("A user named like a client is never taken for it: audit actors and quota keys carry "
+          "the kind, stored_by stays the bare name beside stored_by_kind (L3)",
+          "[vault][service][quota]") {
+  EscrowOptions options;
+  options.daily_quota = 5;
+  VaultFixture f(options);
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "mdm");
+  f.Enrol("mac-2", "alice");
+  SecretBytes k1 = Key(kKey1), k2 = Key(kKey2);
+  REQUIRE(s.StoreKey(User("mdm"), "mac-1", k1, &k1).ok());
+  REQUIRE(s.StoreKey(Mdm(), "mac-1", k2, nullptr).ok());
+  REQUIRE(s.StoreKey(Mdm(), "mac-2", k1, nullptr).ok());
+  Result<std::vector<VersionInfo>> versions = s.ListVersions(User("mdm"), "mac-1");
+  REQUIRE(versions.ok());
+  REQUIRE(versions->size() == 2);
+  CHECK((*versions)[0].stored_by == "mdm");
+  CHECK((*versions)[0].stored_by_kind == PrincipalKind::kUser);
+  CHECK((*versions)[1].stored_by == "mdm");
+  CHECK((*versions)[1].stored_by_kind == PrincipalKind::kClient);
+
+  // A helpdesk user whose owner claim is "mdm": their quota is theirs alone.
+  REQUIRE(s.Retrieve(Helpdesk("mdm"), "mac-2", "ticket 13", std::nullopt).ok());
+  CHECK(QuotaUsed(f, "user:mdm") == 1);
+  CHECK(QuotaUsed(f, "mdm") == 0);
+  CHECK(QuotaUsed(f, "client:mdm") == 0);
+
+  Result<AuditPage> page = s.ListAudit(Auditor(), std::nullopt, 0, 1000);
+  REQUIRE(page.ok());
+  std::map<std::string, int> stores_by;
+  for (const AuditRecord& r : page->records) {
+    CHECK(r.event.actor != "mdm");  // every actor names its kind
+    if (r.event.action == "key.store") ++stores_by[r.event.actor + " as " + r.event.role];
+    if (r.event.action == "device.enrol") CHECK(r.event.actor == "client:mdm");
+  }
+  const std::map<std::string, int> want{{"user:mdm as user", 1}, {"client:mdm as mdm", 2}};
+  CHECK(stores_by == want);
 }
 
 TEST_CASE("A quota of 0 switches the helpdesk quota off", "[vault][service][quota]") {
@@ -364,7 +460,7 @@ TEST_CASE("A quota of 0 switches the helpdesk quota off", "[vault][service][quot
     REQUIRE(s.Retrieve(Helpdesk("hd1"), "mac-1", "ticket", std::nullopt).ok());
     REQUIRE(s.Retrieve(Admin("ad1"), "mac-1", "ticket", std::nullopt).ok());
   }
-  CHECK(QuotaUsed(f, "hd1") == 0);  // nothing recorded either
+  CHECK(QuotaUsed(f, "user:hd1") == 0);  // nothing recorded either
   CHECK(QuotaAlerts(s, "mac-1") == 0);
 }
 

@@ -117,6 +117,63 @@ TEST_CASE("Roles add to the owner's rights", "[vault][policy]") {
   CHECK(h.via_role);
 }
 
+TEST_CASE("The owner rule is about the recorded owner, whatever the ownership; roles go by the "
+          "recorded ownership (L2)",
+          "[vault][policy]") {
+  const auto callers = Callers();
+  const Caller& owner = callers.at("owner");
+  const Caller& helpdesk = callers.at("helpdesk");
+  // A version recorded under alice: hers to retrieve whether it was stored as corporate or as
+  // personal (the device may have flipped since), without a reason or a quota.
+  for (const Ownership stored_as : {Ownership::kCorporate, Ownership::kPersonal}) {
+    INFO("stored as " << OwnershipName(stored_as));
+    const Subject recorded{"alice", stored_as};
+    const Decision d = Decide(owner, Action::kRetrieveCurrent, &recorded);
+    CHECK(d.allowed);
+    CHECK_FALSE(d.reason_required);
+    CHECK_FALSE(d.via_role);
+    CHECK(CanSee(owner, recorded));
+  }
+  // Helpdesk and admin are judged by the recorded ownership: a version stored as personal
+  // stays closed to them, whatever the device became; one stored as corporate is open.
+  const Subject stored_personal{"alice", Ownership::kPersonal};
+  const Subject stored_corporate{"alice", Ownership::kCorporate};
+  for (const char* role : {"helpdesk", "admin"}) {
+    INFO(role);
+    const Caller& c = callers.at(role);
+    CHECK(Decide(c, Action::kRetrieveCurrent, &stored_personal).denial.reason() ==
+          "personal_device");
+    CHECK(Decide(c, Action::kRetrieveOlder, &stored_personal).denial.reason() ==
+          "personal_device");
+    CHECK(Decide(c, Action::kRetrieveCurrent, &stored_corporate).allowed);
+  }
+  // A version recorded under a previous owner is invisible to a user who is not that owner
+  // (404, listings leave it out); every role and the mdm see it.
+  const Subject previous_owner{"bob", Ownership::kCorporate};
+  CHECK_FALSE(CanSee(owner, previous_owner));
+  CHECK_FALSE(Decide(owner, Action::kRetrieveCurrent, &previous_owner).visible);
+  for (const char* who : {"helpdesk", "admin", "auditor", "mdm"}) {
+    INFO(who);
+    CHECK(CanSee(callers.at(who), previous_owner));
+  }
+  CHECK(Decide(helpdesk, Action::kRetrieveCurrent, &previous_owner).allowed);
+}
+
+TEST_CASE("Callers are named with their kind, so a user named like a client is never taken for "
+          "it (L3)",
+          "[vault][policy]") {
+  const Caller user = Caller::User("mdm", {}, "portal");
+  const Caller client = Caller::Mdm("mdm");
+  CHECK(user.name() == "mdm");
+  CHECK(client.name() == "mdm");
+  CHECK(user.QualifiedName() == "user:mdm");
+  CHECK(client.QualifiedName() == "client:mdm");
+  CHECK(Caller::Operator("root").QualifiedName() == "operator:root");
+  CHECK(ClientPrincipal("portal") == "client:portal");
+  // A user's owner claim that looks qualified still gets its own prefix.
+  CHECK(Caller::User("client:mdm", {}, "portal").QualifiedName() == "user:client:mdm");
+}
+
 TEST_CASE("Owner match is byte for byte", "[vault][policy]") {
   const Subject device{"Alice", Ownership::kCorporate};
   CHECK_FALSE(Decide(Caller::User("alice", {}, "p"), Action::kViewDevice, &device).visible);

@@ -58,6 +58,7 @@ TEMPLATE_LIST_TEST_CASE_METHOD(KeyVersionFixture, "Store inserts and reads key v
   CHECK(got.state == VersionState::kActive);
   CHECK(got.stored_ms == expected.stored_ms);
   CHECK(got.stored_by == "mdm");
+  CHECK_FALSE(got.stored_by_kind.has_value());  // the fixture's rows name no kind: NULL
   CHECK_FALSE(got.burned);
 
   auto missing = GetKeyVersion(*store, "dev-1", 9);
@@ -108,18 +109,26 @@ TEMPLATE_LIST_TEST_CASE_METHOD(
     REQUIRE(latest_after.ok());
     CHECK(*latest_after == 2u);  // numbers are never reused
   }
-  SECTION("a version of another owner, ownership or platform is not current") {
+  SECTION("a version of another owner or platform is not current") {
     DeviceRow other_owner = dev;
     other_owner.owner = "someone-else";
     CHECK_FALSE(current(other_owner).has_value());
-    DeviceRow other_ownership = dev;
-    other_ownership.ownership =
-        dev.ownership == Ownership::kCorporate ? Ownership::kPersonal : Ownership::kCorporate;
-    CHECK_FALSE(current(other_ownership).has_value());
     DeviceRow other_platform = dev;
     other_platform.platform =
         dev.platform == Platform::kMacos ? Platform::kWindows : Platform::kMacos;
     CHECK_FALSE(current(other_platform).has_value());
+  }
+  SECTION("the owner's version stays current when the device's ownership flips (L2)") {
+    DeviceRow flipped = dev;
+    flipped.ownership =
+        dev.ownership == Ownership::kCorporate ? Ownership::kPersonal : Ownership::kCorporate;
+    CHECK(current(flipped) == 2u);
+    // A version stored under the other ownership is newer: it is the current one for both.
+    KeyVersionRow v3 = MakeKeyVersion("dev-1", 3);
+    v3.ownership = flipped.ownership;
+    MustWrite(*store, [&](WriteTxn& txn) { return txn.versions().Insert(v3); });
+    CHECK(current(flipped) == 3u);
+    CHECK(current(dev) == 3u);
   }
   SECTION("only the newest active one counts when an older one is superseded") {
     MustWrite(*store, [](WriteTxn& txn) {
@@ -146,6 +155,53 @@ TEMPLATE_LIST_TEST_CASE_METHOD(
     REQUIRE(after_destroy.ok());
     CHECK(after_destroy->empty());  // a destroyed version has nothing left to compare
   }
+}
+
+TEMPLATE_LIST_TEST_CASE_METHOD(KeyVersionFixture,
+                               "Store keeps the kind of principal that stored a version, or none",
+                               "[storage][conformance][key_versions]", Backends) {
+  Store* store = this->owned_store.get();
+  KeyVersionRow by_user = MakeKeyVersion("dev-1", 3);
+  by_user.stored_by_kind = PrincipalKind::kUser;
+  KeyVersionRow by_client = MakeKeyVersion("dev-2", 2, /*master_key_version=*/2);
+  by_client.stored_by_kind = PrincipalKind::kClient;
+  MustWrite(*store, [&](WriteTxn& txn) {
+    ESCROW_RETURN_IF_ERROR(txn.versions().Insert(by_user));
+    return txn.versions().Insert(by_client);
+  });
+  CHECK(this->Get("dev-1", 3).stored_by_kind == PrincipalKind::kUser);
+  CHECK(this->Get("dev-2", 2).stored_by_kind == PrincipalKind::kClient);
+  CHECK_FALSE(this->Get("dev-1", 1).stored_by_kind.has_value());
+  // Every reader gives it: listings, the current version, burned and sealed-under lists.
+  auto versions = ListKeyVersions(*store, "dev-1");
+  REQUIRE(versions.ok());
+  REQUIRE(versions->size() == 3);
+  CHECK_FALSE((*versions)[0].stored_by_kind.has_value());
+  CHECK((*versions)[2].stored_by_kind == PrincipalKind::kUser);
+  auto device = GetDevice(*store, "dev-1");
+  REQUIRE(device.ok());
+  REQUIRE(device->has_value());
+  auto current = CurrentKeyVersion(*store, **device);
+  REQUIRE(current.ok());
+  REQUIRE(current->has_value());
+  CHECK((*current)->stored_by_kind == PrincipalKind::kUser);
+  MustWrite(*store, [](WriteTxn& txn) { return txn.versions().SetBurned("dev-1", 3); });
+  auto burned = ListBurnedKeyVersions(*store, "dev-1");
+  REQUIRE(burned.ok());
+  REQUIRE(burned->size() == 1);
+  CHECK((*burned)[0].stored_by_kind == PrincipalKind::kUser);
+  auto sealed = ListSealedUnder(*store, 2, 10, std::nullopt);
+  REQUIRE(sealed.ok());
+  REQUIRE(sealed->size() == 2);
+  CHECK((*sealed)[1].stored_by_kind == PrincipalKind::kClient);
+  // A kind that is none of ours is refused before it reaches the table, and changes nothing.
+  KeyVersionRow bad = MakeKeyVersion("dev-1", 4);
+  bad.stored_by_kind = static_cast<PrincipalKind>(0);  // a value no text maps to
+  CHECK(store->Write([&](WriteTxn& txn) { return txn.versions().Insert(bad); }).code() ==
+        Code::kInvalidArgument);
+  auto absent = GetKeyVersion(*store, "dev-1", 4);
+  REQUIRE(absent.ok());
+  CHECK_FALSE(absent->has_value());
 }
 
 TEMPLATE_LIST_TEST_CASE_METHOD(KeyVersionFixture,
