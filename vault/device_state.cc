@@ -66,6 +66,19 @@ void Burn(storage::DeviceStateRow& row, std::span<const std::uint8_t> fingerprin
                     fingerprint.begin(), fingerprint.end());
 }
 
+Status BurnVersions(storage::DeviceStateRow& row, std::span<const storage::KeyVersionRow> versions,
+                    const std::function<bool(const storage::KeyVersionRow&)>& burns) {
+  for (const storage::KeyVersionRow& v : versions) {
+    if (!burns(v)) continue;
+    if (!v.fingerprint) {
+      return Status::DataLoss("version " + std::to_string(v.version) + " has no fingerprint",
+                              "integrity_error");
+    }
+    Burn(row, *v.fingerprint);
+  }
+  return Status::Ok();
+}
+
 Result<StateEvidence> ReadStateEvidence(storage::DeviceStateReader& states,
                                         storage::AuditReader& audit, std::string_view device_id) {
   StateEvidence e;

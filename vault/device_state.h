@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -32,6 +33,12 @@ Bytes StateMacInput(const storage::DeviceStateRow& row);
 bool IsBurned(const storage::DeviceStateRow& row, std::span<const std::uint8_t> fingerprint);
 // Adds `fingerprint` to the burned set (sorted, no repeats). REQUIRES: 32 bytes.
 void Burn(storage::DeviceStateRow& row, std::span<const std::uint8_t> fingerprint);
+
+// Burns the fingerprint of each version `burns` selects. kDataLoss "integrity_error" naming
+// the first selected version that has none (after `vaultctl upgrade` every version has one);
+// then `row` may hold some of the selection already.
+Status BurnVersions(storage::DeviceStateRow& row, std::span<const storage::KeyVersionRow> versions,
+                    const std::function<bool(const storage::KeyVersionRow&)>& burns);
 
 // What a request reads, in its own transaction, to trust a device's state.
 struct StateEvidence {

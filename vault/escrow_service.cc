@@ -295,15 +295,9 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
     if (!state.ok()) return m.Deny(caller, Action::kEnrolDevice, id, state.status());
     next = std::move(*state);
     if (owner_changed) {
-      for (const storage::KeyVersionRow& v : versions) {
-        if (!v.fingerprint) {
-          return m.Deny(
-              caller, Action::kEnrolDevice, id,
-              Status::DataLoss("version " + std::to_string(v.version) + " has no fingerprint",
-                               "integrity_error"));
-        }
-        Burn(next, *v.fingerprint);
-      }
+      Status burned =
+          BurnVersions(next, versions, [](const storage::KeyVersionRow&) { return true; });
+      if (!burned.ok()) return m.Deny(caller, Action::kEnrolDevice, id, std::move(burned));
     }
   }
   next.current_version = current ? current->version : 0;
@@ -437,15 +431,10 @@ Status EscrowService::RequestRotation(const Caller& caller, std::string_view id)
   // A requested rotation must move away from the keys in use now: every active version.
   storage::DeviceStateRow next = std::move(*state);
   next.rotation_pending = true;
-  for (const storage::KeyVersionRow& v : versions) {
-    if (v.state != VersionState::kActive) continue;
-    if (!v.fingerprint) {
-      return m.Deny(caller, Action::kRequestRotation, id,
-                    Status::DataLoss("version " + std::to_string(v.version) + " has no fingerprint",
-                                     "integrity_error"));
-    }
-    Burn(next, *v.fingerprint);
-  }
+  Status burned = BurnVersions(next, versions, [](const storage::KeyVersionRow& v) {
+    return v.state == VersionState::kActive;
+  });
+  if (!burned.ok()) return m.Deny(caller, Action::kRequestRotation, id, std::move(burned));
   return m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
         ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true));
