@@ -299,6 +299,8 @@ Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
     return Status::InvalidArgument("checkpoint value of " + std::to_string(value.size()) +
                                    " bytes; at most " + std::to_string(kMaxCheckpointBytes));
   }
+  // What step 2 syncs is what changed on the token since here.
+  const TokenSnapshot before = SnapshotSoftHsmToken(token_.serial);
   // 1. A new object, one counter above the newest. Retrying is safe: if the lost call created
   // its object, the retry's is simply newer, and step 3 destroys the other.
   Result<std::uint64_t> counter =
@@ -318,7 +320,8 @@ Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
   if (!counter.ok()) return counter.status();
   // 2. Durable before anything older goes: a power cut must not keep the unlink of the old
   // file and lose the new one (SoftHSMv2 does not fsync). Outside the lane, as GenerateKey.
-  ESCROW_RETURN_IF_ERROR(Synced(SyncSoftHsmTokenDir(token_.serial), "wrote the checkpoint"));
+  ESCROW_RETURN_IF_ERROR(
+      Synced(SyncSoftHsmTokenChanges(before, token_.serial), "wrote the checkpoint"));
   // 3. Only now the older objects (and any that do not decode). A newer or equal counter is a
   // concurrent writer's and stays. Not synced: an older object that comes back after a power
   // cut loses to the newer one, and the next write removes it again. The new checkpoint is

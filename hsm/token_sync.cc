@@ -1,8 +1,10 @@
 #include "hsm/token_sync.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -127,6 +129,79 @@ Status SyncSoftHsmTokenDir(std::string_view serial) {
     return SyncPath(*root, true);
   }
   return SyncTree(*root);
+}
+
+}  // namespace escrow::hsm
+
+namespace escrow::hsm {
+namespace {
+
+std::optional<std::chrono::system_clock::time_point> Ctime(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(st.st_ctim.tv_sec) + std::chrono::nanoseconds(st.st_ctim.tv_nsec)));
+}
+
+}  // namespace
+
+TokenSnapshot SnapshotSoftHsmToken(std::string_view serial) {
+  TokenSnapshot snap;
+  snap.taken = std::chrono::system_clock::now();
+  const std::optional<std::filesystem::path> root = SoftHsmTokenDir();
+  if (!root) return snap;
+  const std::optional<std::filesystem::path> token = FindTokenSubdir(*root, serial);
+  if (!token) return snap;
+  snap.dir = *token;
+  if (const auto ctime = Ctime(*token)) snap.ctimes.emplace(*token, *ctime);
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(*token, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (const auto ctime = Ctime(it->path())) snap.ctimes.emplace(it->path(), *ctime);
+  }
+  return snap;
+}
+
+Result<SyncPlan> PlanTokenSync(const TokenSnapshot& before) {
+  SyncPlan plan;
+  const auto changed = [&](const std::filesystem::path& path) {
+    const std::optional<std::chrono::system_clock::time_point> now = Ctime(path);
+    if (!now) return false;  // gone since it was listed: nothing to sync
+    const auto was = before.ctimes.find(path);
+    return was == before.ctimes.end() || was->second != *now ||
+           *now >= before.taken - kCtimeSlack;
+  };
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(before.dir, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const std::filesystem::file_status st = it->symlink_status(ec);
+    if (ec) break;
+    if (!changed(it->path())) continue;
+    if (std::filesystem::is_directory(st)) {
+      plan.directories.push_back(it->path());
+    } else if (std::filesystem::is_regular_file(st)) {
+      plan.files.push_back(it->path());
+    }
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return Status::Unavailable("cannot list " + before.dir.string() + ": " + ec.message());
+  }
+  std::reverse(plan.directories.begin(), plan.directories.end());
+  if (changed(before.dir)) plan.directories.push_back(before.dir);
+  return plan;
+}
+
+Status SyncSoftHsmTokenChanges(const TokenSnapshot& before, std::string_view serial) {
+  if (before.dir.empty()) return SyncSoftHsmTokenDir(serial);
+  ESCROW_ASSIGN_OR_RETURN(const SyncPlan plan, PlanTokenSync(before));
+  for (const std::filesystem::path& f : plan.files) {
+    ESCROW_RETURN_IF_ERROR(SyncPath(f, false));
+  }
+  for (const std::filesystem::path& d : plan.directories) {
+    ESCROW_RETURN_IF_ERROR(SyncPath(d, true));
+  }
+  return Status::Ok();
 }
 
 }  // namespace escrow::hsm

@@ -2,6 +2,7 @@
 // (create the new one, sync, destroy the old), what a reader does with two objects or a torn
 // one, and what pkcs11-tool sees.
 
+#include <chrono>
 #include <algorithm>
 #include <fstream>
 #include <string>
@@ -177,6 +178,30 @@ TEST_CASE("Checkpoint objects that all fail to decode are kDataLoss, not an abse
   Write(*keys, Value("fresh"));
   CHECK(Read(*keys) == Value("fresh"));
   CHECK(ListedCheckpoints(token) == 1);
+}
+
+}  // namespace
+}  // namespace escrow::hsm
+
+namespace escrow::hsm {
+namespace {
+
+// Not run by ctest (hidden tag): how long one checkpoint write takes on a token that holds
+// the vault's four keys, for docs/benchmarks.md. Prints; asserts no timing.
+//   build/tests/hsm/escrow_hsm_tests "[.checkpoint-timing]"
+TEST_CASE("Checkpoint write timing", "[.checkpoint-timing]") {
+  SoftHsmToken token;
+  std::unique_ptr<KeyService> keys = OpenKeys(token);
+  for (const KeyRole role : {KeyRole::kMaster, KeyRole::kAudit, KeyRole::kFingerprint,
+                             KeyRole::kState}) {
+    REQUIRE(keys->GenerateKey(role, 1, false).ok());
+  }
+  constexpr int kWrites = 100;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kWrites; ++i) Write(*keys, Value("seq " + std::to_string(i)));
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+  WARN("checkpoint write: " << took.count() / kWrites << " ms each over " << kWrites);
+  CHECK(Read(*keys) == Value("seq 99"));
 }
 
 }  // namespace

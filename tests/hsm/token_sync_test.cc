@@ -2,7 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <fstream>
+#include <vector>
 
 #include "hsm/token_init.h"
 #include "tests/support/softhsm_token.h"
@@ -40,6 +42,41 @@ TEST_CASE("SoftHsmTokenDir follows SOFTHSM2_CONF and syncs the token directory",
   CHECK(serial->size() == 16);
   CHECK(SyncSoftHsmTokenDir(*serial).ok());          // just this token's directory
   CHECK(SyncSoftHsmTokenDir("no-such-serial").ok());  // falls back to all of them
+}
+
+TEST_CASE("A token sync after a snapshot plans only what changed since", "[hsm][sync]") {
+  SoftHsmToken token;
+  Result<std::string> serial = TokenSerial(token.module_path(), token.label());
+  REQUIRE(serial.ok());
+  TokenSnapshot before = SnapshotSoftHsmToken(*serial);
+  REQUIRE_FALSE(before.dir.empty());
+  REQUIRE(before.ctimes.count(before.dir / "token.object") == 1);
+  // As if the snapshot had been taken well after the token was made.
+  before.taken += std::chrono::hours(1);
+  Result<SyncPlan> unchanged = PlanTokenSync(before);
+  REQUIRE(unchanged.ok());
+  CHECK(unchanged->files.empty());
+  CHECK(unchanged->directories.empty());
+
+  std::ofstream(before.dir / "new.object") << "new";  // a new entry: the file and its directory
+  Result<SyncPlan> added = PlanTokenSync(before);
+  REQUIRE(added.ok());
+  CHECK(added->files == std::vector<std::filesystem::path>{before.dir / "new.object"});
+  CHECK(added->directories == std::vector<std::filesystem::path>{before.dir});
+
+  // A file whose ctime moved (rewritten in place) is planned; one merely recent is too.
+  before.ctimes[before.dir / "token.object"] -= std::chrono::seconds(1);
+  Result<SyncPlan> rewritten = PlanTokenSync(before);
+  REQUIRE(rewritten.ok());
+  CHECK(rewritten->files.size() == 2);
+  before.taken = std::chrono::system_clock::now();
+  before.ctimes[before.dir / "token.object"] += std::chrono::seconds(1);
+  Result<SyncPlan> recent = PlanTokenSync(before);
+  REQUIRE(recent.ok());
+  CHECK(recent->files.size() >= 2);  // new.object, and anything stamped in the slack
+
+  CHECK(SyncSoftHsmTokenChanges(before, *serial).ok());
+  CHECK(SyncSoftHsmTokenChanges(SnapshotSoftHsmToken("no-such-serial"), "no-such-serial").ok());
 }
 
 }  // namespace
