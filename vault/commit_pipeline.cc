@@ -1,6 +1,7 @@
 #include "vault/commit_pipeline.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "base/check.h"
 #include "storage/store.h"
@@ -17,6 +18,7 @@ struct CommitPipeline::Writer {
   Finish finish;
   bool releases_key = false;
   Status status;               // set by the leader that wrote it
+  std::optional<std::uint64_t> head_seq;  // set by the leader: its group's committed head
   bool done = false;           // guarded by mu_
   std::condition_variable cv;  // this caller waits here alone: a group wakes only its own
 };
@@ -63,7 +65,10 @@ Status CommitPipeline::Commit(Change change, std::vector<AuditEvent> events, Fin
   // A leader ahead of us may take our commit into its group (then `done`), or finish its
   // group without it and hand us the front.
   self->cv.wait(lock, [&] { return self->done || writers_.front() == self; });
-  if (self->done) return self->status;
+  if (self->done) {
+    lock.unlock();
+    return Guarded(*self);
+  }
 
   // The leader: the queue's first batch_max commits, ours first, written without the lock so
   // that later callers queue behind this group (and one of them leads the next).
@@ -82,7 +87,43 @@ Status CommitPipeline::Commit(Change change, std::vector<AuditEvent> events, Fin
     if (w != self) w->cv.notify_one();
   }
   if (next) next->cv.notify_one();  // the next group's leader
-  return self->status;
+  return Guarded(*self);
+}
+
+Status CommitPipeline::Guarded(const Writer& w) {
+  if (!w.releases_key || !w.status.ok() || !release_guard_) return w.status;
+  // Fail closed: a release is never answered without a head to keep.
+  if (!w.head_seq) return Status::Internal("a releasing commit without a committed head");
+  return Guard(*w.head_seq);
+}
+
+Status CommitPipeline::Guard(std::uint64_t seq) {
+  std::unique_lock lock(guard_mu_);
+  while (guarding_) {
+    const std::uint64_t calls = guard_calls_;
+    guard_cv_.wait(lock, [&] { return guard_calls_ != calls; });
+    if (kept_seq_ >= seq) return Status::Ok();
+    if (failed_seq_ >= seq) return failure_;  // the call that covered us failed
+  }
+  if (kept_seq_ >= seq) return Status::Ok();
+  guarding_ = true;
+  // The newest committed head: at least our group's, and every group committed since.
+  const AuditHead head = chain_.head();
+  lock.unlock();
+  Status kept = release_guard_(head);
+  lock.lock();
+  guarding_ = false;
+  ++guard_calls_;
+  if (kept.ok()) {
+    kept_seq_ = std::max(kept_seq_, head.seq);
+  } else {
+    failed_seq_ = head.seq;
+    failure_ = Status::Unavailable("audit checkpoint not kept: " + kept.message(), "unavailable");
+  }
+  Status answer = kept.ok() ? Status::Ok() : failure_;
+  lock.unlock();
+  guard_cv_.notify_all();
+  return answer;
 }
 
 void CommitPipeline::WriteGroup(std::span<const std::shared_ptr<Writer>> group) {
@@ -127,20 +168,7 @@ void CommitPipeline::WriteGroup(std::span<const std::shared_ptr<Writer>> group) 
   }
   const std::optional<AuditHead> committed = chain_.Advance(tip);
   if (!committed) return;
-  if (release_guard_) {
-    const bool releases = std::any_of(group.begin(), group.end(), [](const auto& w) {
-      return w->releases_key && w->status.ok();
-    });
-    if (releases) {
-      if (Status kept = release_guard_(*committed); !kept.ok()) {
-        const Status failed =
-            Status::Unavailable("audit checkpoint not kept: " + kept.message(), "unavailable");
-        for (const std::shared_ptr<Writer>& w : group) {
-          if (w->releases_key && w->status.ok()) w->status = failed;
-        }
-      }
-    }
-  }
+  for (const std::shared_ptr<Writer>& w : group) w->head_seq = committed->seq;
   if (sink_) sink_(*committed);
 }
 

@@ -67,11 +67,14 @@ class CommitPipeline {
   Status Commit(Change change, std::vector<AuditEvent> events, Finish finish = {},
                 bool releases_key = false);
 
-  // Called with the head after each committed group that holds a key release, before any of
-  // its callers return: vaultd keeps it on the token (audit_checkpoint.h), so that restoring
-  // an older copy of the database is caught at start. If it fails, the releasing commits of
-  // the group answer kUnavailable (their records are durable; no key leaves). Set before
-  // Start().
+  // Keeps a committed head before a commit that releases a key returns OK: vaultd keeps it on
+  // the token (audit_checkpoint.h), so that restoring an older copy of the database is caught
+  // at start. Called outside the group's write, one call at a time, with the newest committed
+  // head when the call starts: every releasing commit whose group committed by then is covered
+  // by that one call (on SoftHSMv2 a checkpoint costs tens of ms, so one per group would
+  // serialise the groups behind it). A releasing commit whose group committed later waits for
+  // the next call. If a call fails, the releasing commits it was to cover answer kUnavailable
+  // (their records are durable; no key leaves). Set before Start().
   using ReleaseGuard = std::function<Status(const AuditHead&)>;
   void SetReleaseGuard(ReleaseGuard guard) { release_guard_ = std::move(guard); }
   Status Append(AuditEvent event) { return Commit({}, {std::move(event)}); }
@@ -92,6 +95,11 @@ class CommitPipeline {
   // Runs one group in one transaction and sets each writer's status; the leader calls it
   // without holding mu_.
   void WriteGroup(std::span<const std::shared_ptr<Writer>> group);
+  // Returns once release_guard_ has kept a head at sequence `seq` or newer (see ReleaseGuard),
+  // or the failure of the call that was to keep it.
+  Status Guard(std::uint64_t seq);
+  // The writer's answer: its status, guarded if it releases a key.
+  Status Guarded(const Writer& w);
 
   AuditChain chain_;
   storage::Store& store_;
@@ -103,6 +111,14 @@ class CommitPipeline {
   mutable std::mutex mu_;
   std::deque<std::shared_ptr<Writer>> writers_;  // guarded by mu_; the front leads, the rest wait
   bool started_ = false;                         // guarded by mu_
+
+  std::mutex guard_mu_;
+  std::condition_variable guard_cv_;  // a guard call finished
+  bool guarding_ = false;             // guarded by guard_mu_: a call is running
+  std::uint64_t guard_calls_ = 0;     // guarded by guard_mu_: calls finished
+  std::uint64_t kept_seq_ = 0;        // guarded by guard_mu_: newest head kept
+  std::uint64_t failed_seq_ = 0;      // guarded by guard_mu_: the last call's head, if it failed
+  Status failure_;                    // guarded by guard_mu_: and its Status
 };
 
 }  // namespace escrow::vault

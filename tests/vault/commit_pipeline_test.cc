@@ -292,3 +292,113 @@ TEST_CASE("A pipeline that was not started refuses commits", "[vault][audit][pip
 
 }  // namespace
 }  // namespace escrow::vault
+
+namespace escrow::vault {
+namespace {
+
+// A release guard that records the heads it is asked to keep, can fail, and can hold its first
+// call until opened.
+class RecordingGuard {
+ public:
+  CommitPipeline::ReleaseGuard Guard() {
+    return [this](const AuditHead& head) -> Status {
+      std::unique_lock lock(mu_);
+      kept_.push_back(head.seq);
+      in_call_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      in_call_ = false;
+      return fail_ ? Status::Unavailable("token gone") : Status::Ok();
+    };
+  }
+  void Hold() { std::lock_guard lock(mu_); open_ = false; }
+  void WaitInCall() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return in_call_; });
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void Fail(bool fail) { std::lock_guard lock(mu_); fail_ = fail; }
+  std::vector<std::uint64_t> kept() {
+    std::lock_guard lock(mu_);
+    return kept_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::uint64_t> kept_;
+  bool open_ = true;
+  bool in_call_ = false;
+  bool fail_ = false;
+};
+
+TEST_CASE("A releasing commit returns once the release guard kept a head at least as new as its "
+          "own, and other commits never call it",
+          "[vault][audit][pipeline]") {
+  VaultFixture f;
+  RecordingGuard guard;
+  f.audit().SetReleaseGuard(guard.Guard());
+  REQUIRE(f.audit().Commit({}, {EventNamed("plain")}).ok());
+  CHECK(guard.kept().empty());
+  REQUIRE(f.audit().Commit({}, {EventNamed("release")}, {}, /*releases_key=*/true).ok());
+  REQUIRE(guard.kept().size() == 1);
+  CHECK(guard.kept()[0] == f.audit().head().seq);
+}
+
+TEST_CASE("Releasing commits that commit while a guard call runs are not held up by it and "
+          "share the next call",
+          "[vault][audit][pipeline]") {
+  VaultFixture f;
+  RecordingGuard guard;
+  f.audit().SetReleaseGuard(guard.Guard());
+  guard.Hold();
+  Status first;
+  std::thread t0([&] { first = f.audit().Commit({}, {EventNamed("r0")}, {}, true); });
+  guard.WaitInCall();
+  const std::uint64_t first_seq = f.audit().head().seq;
+  constexpr int kOthers = 6;
+  std::vector<Status> results(kOthers);
+  std::vector<std::thread> others;
+  for (int i = 0; i < kOthers; ++i) {
+    others.emplace_back([&, i] {
+      results[static_cast<std::size_t>(i)] =
+          f.audit().Commit({}, {EventNamed("r" + std::to_string(i + 1))}, {}, true);
+    });
+  }
+  // Their groups commit while the first call is still held: the guard is not in the way.
+  while (f.audit().head().seq < first_seq + kOthers) std::this_thread::yield();
+  guard.Open();
+  t0.join();
+  for (auto& t : others) t.join();
+  CHECK(first.ok());
+  for (const Status& s : results) CHECK(s.ok());
+  const std::vector<std::uint64_t> kept = guard.kept();
+  REQUIRE(kept.size() == 2);  // the held call, then one for all six
+  CHECK(kept[0] == first_seq);
+  CHECK(kept[1] == first_seq + kOthers);
+}
+
+TEST_CASE("A failing guard call fails the releases it was to cover, their records stay, and the "
+          "next call recovers",
+          "[vault][audit][pipeline]") {
+  VaultFixture f;
+  RecordingGuard guard;
+  f.audit().SetReleaseGuard(guard.Guard());
+  guard.Fail(true);
+  const Status refused = f.audit().Commit({}, {EventNamed("release")}, {}, true);
+  CHECK(refused.code() == Code::kUnavailable);
+  CHECK(refused.message().find("audit checkpoint not kept") != std::string::npos);
+  const std::uint64_t durable = f.audit().head().seq;  // its record is committed all the same
+  CHECK(f.audit().Commit({}, {EventNamed("plain")}).ok());
+  guard.Fail(false);
+  CHECK(f.audit().Commit({}, {EventNamed("release again")}, {}, true).ok());
+  CHECK(f.audit().head().seq == durable + 2);
+  CHECK(guard.kept().size() == 2);
+}
+
+}  // namespace
+}  // namespace escrow::vault
