@@ -30,6 +30,7 @@ json::object DeviceJson(const vault::Device& d) {
   o["key_stored_at"] = OptTime(d.key_stored_at);
   o["rotation_pending"] = d.rotation_pending;
   o["last_checkin_at"] = OptTime(d.last_checkin_at);
+  o["escrow_verified_at"] = OptTime(d.escrow_verified_at);
   return o;
 }
 
@@ -53,6 +54,9 @@ json::object VersionsJson(const std::vector<vault::VersionInfo>& versions) {
     o["stored_by_kind"] = v.stored_by_kind
                               ? json::value(vault::PrincipalKindName(*v.stored_by_kind))
                               : json::value(nullptr);
+    o["key_id"] = v.key_id ? json::value(*v.key_id) : json::value(nullptr);
+    // null for versions of unknown origin (stored before the kind of principal was recorded).
+    o["source"] = v.source ? json::value(vault::KeySourceName(*v.source)) : json::value(nullptr);
     arr.push_back(std::move(o));
   }
   json::object o;

@@ -223,7 +223,10 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
                     principal);
     }
   }
-  if (route.id == RouteId::kRetrieveKey) {
+  // A verify is an attempt at a key too: a user's counts against their retrievals (a
+  // client's meets its ceiling above; per device, the service bounds the mismatches).
+  if (route.id == RouteId::kRetrieveKey ||
+      (route.id == RouteId::kVerifyKey && caller->kind == vault::Caller::Kind::kUser)) {
     if (LimitDecision d = retrieve_per_user_.Hit(principal); !d.allowed) {
       return finish(Throttled("retrieve_per_user", d, principal, caller->RoleName(),
                               "retrievals per user"),
@@ -293,10 +296,11 @@ ApiResponse RequestHandler::GetDevice(const RouteCall& call) {
 ApiResponse RequestHandler::ListDevices(const RouteCall& call) {
   std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
   if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
-  std::optional<std::string_view> owner, serial;
+  std::optional<std::string_view> owner, serial, key_id;
   if (auto it = q->find("owner"); it != q->end()) owner = it->second;
   if (auto it = q->find("serial"); it != q->end()) serial = it->second;
-  Result<std::vector<vault::Device>> r = service_.ListDevices(call.caller, owner, serial);
+  if (auto it = q->find("key_id"); it != q->end()) key_id = it->second;
+  Result<std::vector<vault::Device>> r = service_.ListDevices(call.caller, owner, serial, key_id);
   if (!r.ok()) return Fail(r.status());
   return JsonResponse(200, DeviceListJson(*r));
 }
@@ -317,8 +321,10 @@ ApiResponse RequestHandler::StoreKey(const RouteCall& call) {
   if (!parsed.ok()) return ErrorResponse(parsed.error);
   const SecretBytes* confirm =
       parsed.value->confirm_recovery_key ? &*parsed.value->confirm_recovery_key : nullptr;
+  vault::StoreKeyExtras extras;
+  extras.key_id = std::move(parsed.value->key_id);
   Result<vault::StoreKeyResult> r =
-      service_.StoreKey(call.caller, call.id, parsed.value->recovery_key, confirm);
+      service_.StoreKey(call.caller, call.id, parsed.value->recovery_key, confirm, extras);
   if (!r.ok()) return Fail(r.status(), /*store_route=*/true);
   return JsonResponse(200, StoreKeyJson(*r));
 }
@@ -334,6 +340,20 @@ ApiResponse RequestHandler::RetrieveKey(const RouteCall& call) {
   resp.sensitive = true;
   resp.body = RetrievedKeyBody(*r);
   return resp;
+}
+
+ApiResponse RequestHandler::VerifyKey(const RouteCall& call) {
+  std::string& body = call.request.body;
+  Parsed<VerifyBody> parsed = ParseVerify(body);
+  OPENSSL_cleanse(body.data(), body.size());
+  if (!parsed.ok()) return ErrorResponse(parsed.error);
+  Result<vault::VerifyResult> r =
+      service_.VerifyKey(call.caller, call.id, parsed.value->recovery_key, parsed.value->version);
+  if (!r.ok()) return Fail(r.status());
+  json::object o;
+  o["matches"] = r->matches;
+  o["version"] = r->version;
+  return JsonResponse(200, o);
 }
 
 ApiResponse RequestHandler::RotateKey(const RouteCall& call) {

@@ -99,6 +99,7 @@ class RequestHandler {
   ApiResponse CheckIn(const RouteCall& call);
   ApiResponse StoreKey(const RouteCall& call);
   ApiResponse RetrieveKey(const RouteCall& call);
+  ApiResponse VerifyKey(const RouteCall& call);
   ApiResponse RotateKey(const RouteCall& call);
   ApiResponse ListVersions(const RouteCall& call);
   ApiResponse ListAudit(const RouteCall& call);

@@ -96,6 +96,23 @@ std::string GetString(const json::object& o, std::string_view name, bool require
   return {};
 }
 
+// An optional "version" field: 1 to 2^32-1. "" error text when fine.
+std::string GetVersion(const json::object& o, std::optional<std::uint32_t>& out) {
+  const json::value* ver = o.if_contains("version");
+  if (ver == nullptr || ver->is_null()) return {};
+  std::int64_t n = 0;
+  if (ver->is_int64()) {
+    n = ver->get_int64();
+  } else if (ver->is_uint64()) {
+    n = -1;  // far too large
+  } else {
+    return "field version must be an integer";
+  }
+  if (n < 1 || n > 0xffffffffLL) return "field version must be an integer of at least 1";
+  out = static_cast<std::uint32_t>(n);
+  return {};
+}
+
 }  // namespace
 
 bool IsJsonContentType(std::string_view content_type) {
@@ -176,11 +193,47 @@ Parsed<StoreKeyBody> ParseStoreKey(std::string_view body) {
       } else {
         const json::string& k = key->get_string();
         StoreKeyBody b;
-        b.recovery_key = SecretBytes::CopyOf(std::string_view(k.data(), k.size()));
-        if (confirm != nullptr && confirm->is_string()) {
-          const json::string& c = confirm->get_string();
-          b.confirm_recovery_key = SecretBytes::CopyOf(std::string_view(c.data(), c.size()));
+        err = GetString(o, "key_id", false, b.key_id);
+        if (err.empty()) {
+          b.recovery_key = SecretBytes::CopyOf(std::string_view(k.data(), k.size()));
+          if (confirm != nullptr && confirm->is_string()) {
+            const json::string& c = confirm->get_string();
+            b.confirm_recovery_key = SecretBytes::CopyOf(std::string_view(c.data(), c.size()));
+          }
+          out.value = std::move(b);
         }
+      }
+    }
+    if (!err.empty()) out.error = Invalid(err);
+  }  // v releases its blocks into `resource`, which wipes them
+  OPENSSL_cleanse(temp.data(), temp.size());
+  return out;
+}
+
+Parsed<VerifyBody> ParseVerify(std::string_view body) {
+  // As ParseStoreKey: the parser's scratch space and every block of the value are wiped.
+  std::array<unsigned char, 4096> temp{};
+  CleansingResource resource;
+  Parsed<VerifyBody> out;
+  {
+    const json::storage_ptr storage(&resource);
+    json::value v(storage);
+    std::string err = ParseObject(body, storage, temp, v);
+    if (err.empty()) {
+      const json::object& o = v.get_object();
+      const json::value* key = o.if_contains("recovery_key");
+      std::optional<std::uint32_t> version;
+      if (key == nullptr || key->is_null()) {
+        err = "missing field: recovery_key";
+      } else if (!key->is_string()) {
+        err = "field recovery_key must be a string";
+      } else if (key->get_string().size() > vault::kMaxRecoveryKeyBytes) {
+        err = "recovery_key is at most 512 bytes";
+      } else if (err = GetVersion(o, version); err.empty()) {
+        const json::string& k = key->get_string();
+        VerifyBody b;
+        b.recovery_key = SecretBytes::CopyOf(std::string_view(k.data(), k.size()));
+        b.version = version;
         out.value = std::move(b);
       }
     }
@@ -208,19 +261,8 @@ Parsed<RetrieveBody> ParseRetrieve(std::string_view body) {
     return Fail<RetrieveBody>(Invalid(err));
   }
   if (reason) r.reason = std::move(*reason);
-  if (const json::value* ver = o.if_contains("version"); ver != nullptr && !ver->is_null()) {
-    std::int64_t n = 0;
-    if (ver->is_int64()) {
-      n = ver->get_int64();
-    } else if (ver->is_uint64()) {
-      n = -1;  // far too large
-    } else {
-      return Fail<RetrieveBody>(Invalid("field version must be an integer"));
-    }
-    if (n < 1 || n > 0xffffffffLL) {
-      return Fail<RetrieveBody>(Invalid("field version must be an integer of at least 1"));
-    }
-    r.version = static_cast<std::uint32_t>(n);
+  if (std::string err = GetVersion(o, r.version); !err.empty()) {
+    return Fail<RetrieveBody>(Invalid(err));
   }
   Parsed<RetrieveBody> out;
   out.value = std::move(r);

@@ -35,10 +35,19 @@ Parsed<vault::DeviceSpec> ParseDeviceSpec(std::string_view body);
 struct StoreKeyBody {
   SecretBytes recovery_key;
   std::optional<SecretBytes> confirm_recovery_key;
+  std::optional<std::string> key_id;  // as sent (not secret); the service checks its form
 };
 // The two key strings go straight into SecretBytes; every buffer the JSON parser used is
 // wiped before returning. The caller still wipes `body` itself.
 Parsed<StoreKeyBody> ParseStoreKey(std::string_view body);
+
+struct VerifyBody {
+  SecretBytes recovery_key;
+  std::optional<std::uint32_t> version;
+};
+// {"recovery_key": "...", "version": N}, `version` optional. The key goes straight into
+// SecretBytes, as ParseStoreKey's; the caller still wipes `body` itself.
+Parsed<VerifyBody> ParseVerify(std::string_view body);
 
 struct RetrieveBody {
   std::string reason;

@@ -53,6 +53,8 @@ std::span<const RouteDef> RouteTable() {
       RouteDef{"PUT", "/v1/devices/{id}/recovery-key", RouteId::kStoreKey, true, &H::StoreKey},
       RouteDef{"POST", "/v1/devices/{id}/recovery-key/retrieve", RouteId::kRetrieveKey, true,
                &H::RetrieveKey},
+      RouteDef{"POST", "/v1/devices/{id}/recovery-key/verify", RouteId::kVerifyKey, true,
+               &H::VerifyKey},
       RouteDef{"POST", "/v1/devices/{id}/recovery-key/rotate", RouteId::kRotateKey, true,
                &H::RotateKey},
       RouteDef{"GET", "/v1/devices/{id}/recovery-key/versions", RouteId::kListVersions, false,

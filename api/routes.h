@@ -20,6 +20,7 @@ enum class RouteId {
   kCheckIn,
   kStoreKey,
   kRetrieveKey,
+  kVerifyKey,
   kRotateKey,
   kListVersions,
   kListAudit,

@@ -13,6 +13,7 @@ ApiResponse RequestHandler::ListDevices(const RouteCall& /*call*/) { std::abort(
 ApiResponse RequestHandler::CheckIn(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::StoreKey(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::RetrieveKey(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::VerifyKey(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::RotateKey(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::ListVersions(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::ListAudit(const RouteCall& /*call*/) { std::abort(); }

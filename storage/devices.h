@@ -21,6 +21,13 @@ class DeviceReader {
   // In id order.
   virtual Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner) = 0;
   virtual Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) = 0;
+  // Devices with a key version (not destroyed) whose key ID is `key_id`, or starts with it if
+  // `prefix`; with `version_owner`, only versions recorded under that owner count. In id
+  // order, after the device `after` if given, at most `limit`.
+  virtual Result<std::vector<DeviceRow>> ListByKeyId(std::string_view key_id, bool prefix,
+                                                     std::optional<std::string_view> version_owner,
+                                                     std::optional<std::string_view> after,
+                                                     std::size_t limit) = 0;
   // The first `limit` devices in id order.
   virtual Result<std::vector<DeviceRow>> ListAll(std::size_t limit) = 0;
 

@@ -70,6 +70,9 @@ class KeyVersionWriter : public KeyVersionReader {
   // Sets a version's keyed fingerprint (32 bytes) and its key version. kNotFound if absent.
   virtual Status SetFingerprint(std::string_view device_id, std::uint32_t version,
                                 const Bytes& fingerprint, std::uint32_t key_version) = 0;
+  // Sets (or with nullopt clears) when a verify last matched the version. kNotFound if absent.
+  virtual Status SetVerified(std::string_view device_id, std::uint32_t version,
+                             std::optional<std::int64_t> verified_ms) = 0;
   // Replaces the sealed fields of one version (master-key rotation). kNotFound if absent
   // or if its master_key_version is not `expected_old_master_version`.
   virtual Status ReplaceSealed(std::string_view device_id, std::uint32_t version,

@@ -226,6 +226,26 @@ ALTER TABLE key_versions ADD COLUMN stored_by_kind TEXT
 UPDATE quota_events SET principal = 'user:' || principal WHERE principal NOT LIKE 'user:%';
 )sql";
 
+// Key IDs, how each key came in, and when a verify last matched it (API.md's second release:
+// "Key IDs (BitLocker) and lookup", "Checking a key without releasing it"). A key ID is 1 to 64
+// characters (vault/ checks its form; a version with one is sealed under associated data format
+// 2); a partial index of the versions that have one serves GET /v1/devices?key_id= by the full
+// ID or a prefix. Rows stored before take their source from the kind that stored them: until
+// this release a client stored only through PUT .../recovery-key (the mdm) and a user only by
+// typing; rows of unknown kind (before migration 7) keep NULL. Numbered to follow migration 7
+// of main: the escrow-certificate migration of the same release is renumbered on merge.
+constexpr std::string_view kSchemaV8 = R"sql(
+ALTER TABLE key_versions ADD COLUMN key_id TEXT
+  CHECK (key_id IS NULL OR length(key_id) BETWEEN 1 AND 64);
+ALTER TABLE key_versions ADD COLUMN source TEXT
+  CHECK (source = 'typed' OR source = 'mdm' OR source = 'cms');
+ALTER TABLE key_versions ADD COLUMN verified_ms INTEGER;
+UPDATE key_versions SET source = CASE stored_by_kind WHEN 'client' THEN 'mdm' ELSE 'typed' END
+  WHERE stored_by_kind IS NOT NULL;
+CREATE INDEX key_versions_by_key_id ON key_versions (key_id, device_id)
+  WHERE key_id IS NOT NULL;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -234,6 +254,7 @@ constexpr std::array kMigrations{
     Migration{5, "quota counted over a rolling 24 hours", kSchemaV5},
     Migration{6, "keyed fingerprints, device state records", kSchemaV6},
     Migration{7, "the kind of principal that stored each key version", kSchemaV7},
+    Migration{8, "key ids, key sources and verify marks of key versions", kSchemaV8},
 };
 
 constexpr Query kHasVersionTable{

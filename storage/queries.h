@@ -9,9 +9,10 @@
 #define ESCROW_DEVICE_COLUMNS                                                            \
   "id, serial, name, platform, ownership, owner, encryption_enabled, rotation_pending, " \
   "last_checkin_ms, created_ms, updated_ms"
-#define ESCROW_KEY_VERSION_COLUMNS                                                        \
-  "device_id, version, kind, owner, ownership, master_key_version, iv, ciphertext, tag, " \
-  "state, stored_ms, stored_by, burned, fingerprint, fingerprint_key_version, stored_by_kind"
+#define ESCROW_KEY_VERSION_COLUMNS                                                              \
+  "device_id, version, kind, owner, ownership, master_key_version, iv, ciphertext, tag, "       \
+  "state, stored_ms, stored_by, burned, fingerprint, fingerprint_key_version, stored_by_kind, " \
+  "key_id, source, verified_ms"
 #define ESCROW_DEVICE_STATE_COLUMNS                                               \
   "device_id, current_version, rotation_pending, burned, audit_seq, audit_hash, " \
   "state_key_version, mac"
@@ -30,6 +31,16 @@ inline constexpr Query kListDevicesByOwner{"list devices by owner",
 inline constexpr Query kListDevicesBySerial{"list devices by serial",
                                             "SELECT " ESCROW_DEVICE_COLUMNS
                                             " FROM devices WHERE serial = ?1 ORDER BY id"};
+// The devices with a version (not destroyed) whose key ID is between ?1 and ?2 (equal bounds:
+// one ID; a prefix and the prefix followed by 0x7f: every ID that starts with it, as key IDs
+// hold no character above 0x7e), recorded under owner ?3 if it is not NULL, after device ?4
+// (NULL: from the first), at most ?5. Through the partial index of key IDs (migration 8).
+inline constexpr Query kListDevicesByKeyId{
+    "list devices by key id",
+    "SELECT " ESCROW_DEVICE_COLUMNS
+    " FROM devices WHERE id IN (SELECT device_id FROM key_versions INDEXED BY "
+    "key_versions_by_key_id WHERE key_id BETWEEN ?1 AND ?2 AND state <> 'destroyed' AND "
+    "(?3 IS NULL OR owner = ?3)) AND (?4 IS NULL OR id > ?4) ORDER BY id LIMIT ?5"};
 // Walks the primary key in order and stops at the limit.
 inline constexpr Query kListAllDevices{
     "list devices", "SELECT " ESCROW_DEVICE_COLUMNS " FROM devices ORDER BY id LIMIT ?1"};
@@ -83,7 +94,8 @@ inline constexpr Query kListSealedUnderAfter{
 inline constexpr Query kInsertKeyVersion{
     "insert key version",
     "INSERT INTO key_versions (" ESCROW_KEY_VERSION_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"};
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "?19)"};
 inline constexpr Query kSetKeyVersionState{
     "set key version state",
     "UPDATE key_versions SET state = ?3 WHERE device_id = ?1 AND version = ?2"};
@@ -117,6 +129,9 @@ inline constexpr Query kSetFingerprint{
     "set key version fingerprint",
     "UPDATE key_versions SET fingerprint = ?3, fingerprint_key_version = ?4 "
     "WHERE device_id = ?1 AND version = ?2"};
+inline constexpr Query kSetVerified{
+    "set key version verified",
+    "UPDATE key_versions SET verified_ms = ?3 WHERE device_id = ?1 AND version = ?2"};
 // Kept by triggers (migration 2): as many rows as master-key versions, not key versions.
 inline constexpr Query kCountByMasterKey{
     "count key versions by master key",

@@ -48,6 +48,10 @@ Status BindPrincipalKind(Statement& stmt, int index, PrincipalKind value) {
   return BindEnum(stmt, index, value, "principal kind", PrincipalKindName, ParsePrincipalKind);
 }
 
+Status BindKeySource(Statement& stmt, int index, KeySource value) {
+  return BindEnum(stmt, index, value, "key source", KeySourceName, ParseKeySource);
+}
+
 Status BindDevice(Statement& stmt, const DeviceRow& row) {
   ESCROW_RETURN_IF_ERROR(stmt.BindText(1, row.id));
   ESCROW_RETURN_IF_ERROR(stmt.BindText(2, row.serial));
@@ -100,8 +104,11 @@ Status BindKeyVersion(Statement& stmt, const KeyVersionRow& row) {
     ESCROW_RETURN_IF_ERROR(stmt.BindBlob(14, *row.fingerprint));
     ESCROW_RETURN_IF_ERROR(stmt.BindUint32(15, row.fingerprint_key_version));
   }
-  return row.stored_by_kind ? BindPrincipalKind(stmt, 16, *row.stored_by_kind)
-                            : stmt.BindNull(16);
+  ESCROW_RETURN_IF_ERROR(row.stored_by_kind ? BindPrincipalKind(stmt, 16, *row.stored_by_kind)
+                                            : stmt.BindNull(16));
+  ESCROW_RETURN_IF_ERROR(row.key_id ? stmt.BindText(17, *row.key_id) : stmt.BindNull(17));
+  ESCROW_RETURN_IF_ERROR(row.source ? BindKeySource(stmt, 18, *row.source) : stmt.BindNull(18));
+  return row.verified_ms ? stmt.BindInt64(19, *row.verified_ms) : stmt.BindNull(19);
 }
 
 Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
@@ -127,6 +134,11 @@ Result<KeyVersionRow> ReadKeyVersion(const Statement& stmt) {
     ESCROW_ASSIGN_OR_RETURN(row.stored_by_kind,
                             ColumnEnum(stmt, 15, "stored_by kind", ParsePrincipalKind));
   }
+  if (!stmt.ColumnIsNull(16)) row.key_id = stmt.ColumnText(16);
+  if (!stmt.ColumnIsNull(17)) {
+    ESCROW_ASSIGN_OR_RETURN(row.source, ColumnEnum(stmt, 17, "source", ParseKeySource));
+  }
+  if (!stmt.ColumnIsNull(18)) row.verified_ms = stmt.ColumnInt64(18);
   return row;
 }
 

@@ -33,6 +33,7 @@ Status BindPlatform(Statement& stmt, int index, Platform value);
 Status BindOwnership(Statement& stmt, int index, Ownership value);
 Status BindVersionState(Statement& stmt, int index, VersionState value);
 Status BindPrincipalKind(Statement& stmt, int index, PrincipalKind value);
+Status BindKeySource(Statement& stmt, int index, KeySource value);
 
 // kNotFound "<what> not found" if the last UPDATE (by primary key) matched nothing.
 Status ExpectOneChange(const Database& db, std::string_view what);

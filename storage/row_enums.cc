@@ -72,4 +72,23 @@ std::optional<PrincipalKind> ParsePrincipalKind(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view KeySourceName(KeySource k) {
+  switch (k) {
+    case KeySource::kTyped:
+      return "typed";
+    case KeySource::kMdm:
+      return "mdm";
+    case KeySource::kCms:
+      return "cms";
+  }
+  return "unknown";
+}
+
+std::optional<KeySource> ParseKeySource(std::string_view s) {
+  if (s == "typed") return KeySource::kTyped;
+  if (s == "mdm") return KeySource::kMdm;
+  if (s == "cms") return KeySource::kCms;
+  return std::nullopt;
+}
+
 }  // namespace escrow::storage

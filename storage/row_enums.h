@@ -18,6 +18,9 @@ enum class VersionState : std::uint8_t { kActive = 1, kSuperseded = 2, kDestroye
 // Who stored a key version: a signed-in user or a client (the mdm). Kept beside the bare name,
 // so that a user whose owner claim is a client's name is never taken for that client.
 enum class PrincipalKind : std::uint8_t { kUser = 1, kClient = 2 };
+// How a key version reached the vault (API.md's `source`): typed by a user, stored by the mdm
+// through PUT .../recovery-key, or opened from a CMS envelope.
+enum class KeySource : std::uint8_t { kTyped = 1, kMdm = 2, kCms = 3 };
 
 // "macos", "windows", "linux"; "unknown" for a value that is none of them.
 std::string_view PlatformName(Platform p);
@@ -31,5 +34,8 @@ std::optional<VersionState> ParseVersionState(std::string_view s);
 // "user", "client"; "unknown" otherwise.
 std::string_view PrincipalKindName(PrincipalKind k);
 std::optional<PrincipalKind> ParsePrincipalKind(std::string_view s);
+// "typed", "mdm", "cms"; "unknown" otherwise.
+std::string_view KeySourceName(KeySource k);
+std::optional<KeySource> ParseKeySource(std::string_view s);
 
 }  // namespace escrow::storage

@@ -47,6 +47,16 @@ struct KeyVersionRow {
   // device) and its key's N. Absent only on versions stored before `vaultctl upgrade`.
   std::optional<Bytes> fingerprint;
   std::uint32_t fingerprint_key_version = 0;
+  // The key's own ID, normalised (a BitLocker protector GUID in upper case without braces);
+  // none for keys stored without one. A version with one is sealed under associated data
+  // format 2, which carries it.
+  std::optional<std::string> key_id;
+  // How the key reached the vault; none for rows stored before migration 8 whose kind of
+  // principal is unknown.
+  std::optional<KeySource> source;
+  // When a verify last matched this version while it was current (the device's
+  // escrow_verified_at). Shown only, never decided on: not part of the state record.
+  std::optional<std::int64_t> verified_ms;
 };
 
 // A device's state record: which version is current, which keys are burned (as keyed

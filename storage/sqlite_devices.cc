@@ -30,6 +30,23 @@ Result<std::vector<DeviceRow>> SqliteDevices::ListBySerial(std::string_view seri
   });
 }
 
+Result<std::vector<DeviceRow>> SqliteDevices::ListByKeyId(
+    std::string_view key_id, bool prefix, std::optional<std::string_view> version_owner,
+    std::optional<std::string_view> after, std::size_t limit) {
+  // Key IDs hold only [A-Za-z0-9._:-]: every ID that starts with the prefix sorts below the
+  // prefix followed by 0x7f.
+  const std::string upper = prefix ? std::string(key_id) + '\x7f' : std::string(key_id);
+  return ctx_.Run([&](Database& db) -> Result<std::vector<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesByKeyId));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, key_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, upper));
+    ESCROW_RETURN_IF_ERROR(version_owner ? stmt->BindText(3, *version_owner) : stmt->BindNull(3));
+    ESCROW_RETURN_IF_ERROR(after ? stmt->BindText(4, *after) : stmt->BindNull(4));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(5, limit));
+    return ReadAll<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
 Result<std::vector<DeviceRow>> SqliteDevices::ListAll(std::size_t limit) {
   return ctx_.Run([&](Database& db) -> Result<std::vector<DeviceRow>> {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListAllDevices));

@@ -14,6 +14,10 @@ class SqliteDevices final : public DeviceWriter {
   Result<std::optional<DeviceRow>> Get(std::string_view id) override;
   Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner) override;
   Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) override;
+  Result<std::vector<DeviceRow>> ListByKeyId(std::string_view key_id, bool prefix,
+                                             std::optional<std::string_view> version_owner,
+                                             std::optional<std::string_view> after,
+                                             std::size_t limit) override;
   Result<std::vector<DeviceRow>> ListAll(std::size_t limit) override;
   Status Upsert(const DeviceRow& row) override;
   Status SetRotationPending(std::string_view device_id, bool pending) override;

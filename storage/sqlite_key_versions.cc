@@ -168,6 +168,18 @@ Status SqliteKeyVersions::SetFingerprint(std::string_view device_id, std::uint32
   });
 }
 
+Status SqliteKeyVersions::SetVerified(std::string_view device_id, std::uint32_t version,
+                                      std::optional<std::int64_t> verified_ms) {
+  return ctx_.Run([&](Database& db) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kSetVerified));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(2, version));
+    ESCROW_RETURN_IF_ERROR(verified_ms ? stmt->BindInt64(3, *verified_ms) : stmt->BindNull(3));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+    return ExpectOneChange(db, "key version");
+  });
+}
+
 Status SqliteKeyVersions::ReplaceSealed(std::string_view device_id, std::uint32_t version,
                                         std::uint32_t expected_old_master_version,
                                         std::uint32_t new_master_version, const Bytes& iv,

@@ -31,6 +31,8 @@ class SqliteKeyVersions final : public KeyVersionWriter {
   Status BurnActive(std::string_view device_id) override;
   Status SetFingerprint(std::string_view device_id, std::uint32_t version, const Bytes& fingerprint,
                         std::uint32_t key_version) override;
+  Status SetVerified(std::string_view device_id, std::uint32_t version,
+                     std::optional<std::int64_t> verified_ms) override;
   Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
                        std::uint32_t expected_old_master_version, std::uint32_t new_master_version,
                        const Bytes& iv, const Bytes& ciphertext, const Bytes& tag) override;

@@ -77,6 +77,8 @@ struct VaultConfig {
   // Every request of one signed-in user, so that no user can grow the audit trail faster.
   RateLimit requests_per_user{600, std::chrono::seconds(60)};
   RateLimit failed_auth{10, std::chrono::seconds(60)};
+  // Verify mismatches per device, whoever makes them (API.md: 5 an hour); then 429.
+  RateLimit verify_mismatches{5, std::chrono::seconds(3600)};
   // The most keys (users, clients, presented tokens) each limit tracks at once; past it the
   // key whose window started first is forgotten. Bounds the limiters' memory.
   int max_tracked_keys = 65536;

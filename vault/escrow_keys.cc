@@ -10,6 +10,7 @@
 #include "vault/escrow_service.h"
 #include "vault/escrow_service_impl.h"
 #include "vault/key_format.h"
+#include "vault/key_id.h"
 #include "vault/meta.h"
 
 namespace escrow::vault {
@@ -42,7 +43,8 @@ std::string SaidInRetrieval(std::string_view reason, std::optional<std::uint32_t
 }  // namespace
 
 Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string_view id,
-                                               const SecretBytes& key, const SecretBytes* confirm) {
+                                               const SecretBytes& key, const SecretBytes* confirm,
+                                               const StoreKeyExtras& extras) {
   Impl& m = *impl_;
   constexpr Action kAction = Action::kStoreKey;
   std::lock_guard lock(m.StripeFor(id));
@@ -79,6 +81,12 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
           Status::InvalidArgument("Keys must match. Check keys and try again.", "keys_mismatch"));
     }
   }
+  std::optional<std::string> key_id;
+  if (extras.key_id) {
+    Result<std::string> normal_id = NormalizeKeyId(row->platform, *extras.key_id);
+    if (!normal_id.ok()) return m.Deny(caller, kAction, id, normal_id.status());
+    key_id = std::move(*normal_id);
+  }
   // 409s: the organisation's and the device's state.
   if (!row->encryption_enabled) {
     return m.Deny(caller, kAction, id,
@@ -103,13 +111,21 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
                   Status::Unavailable(fingerprint.status().message(), "store_failed"));
   }
   storage::DeviceStateRow next = *state;
-  if (current && current->fingerprint && ConstantTimeEquals(*current->fingerprint, *fingerprint)) {
+  // The key ID is sealed with the key: the same key under another ID is a new version.
+  if (current && current->fingerprint && ConstantTimeEquals(*current->fingerprint, *fingerprint) &&
+      (!key_id || key_id == current->key_id)) {
     // Already current: no new version, and a pending rotation stays pending. The record is
     // a state change all the same (its audit record names the device): the state follows it.
-    Status s = m.pipeline.Commit({},
-                                 {m.Event(caller, kAction, id, "ok", {},
-                                          "unchanged version=" + std::to_string(current->version))},
-                                 m.WriteState(std::move(next)));
+    // Like any store, it clears the verify mark (escrow_verified_at).
+    const bool was_verified = current->verified_ms.has_value();
+    Status s = m.pipeline.Commit(
+        [&](storage::WriteTxn& txn) -> Status {
+          if (!was_verified) return Status::Ok();
+          return txn.versions().SetVerified(id, current->version, std::nullopt);
+        },
+        {m.Event(caller, kAction, id, "ok", {},
+                 "unchanged version=" + std::to_string(current->version))},
+        m.WriteState(std::move(next)));
     if (!s.ok()) return Status::Unavailable(s.message(), "store_failed");
     return StoreKeyResult{current->version, FromUnixMillis(current->stored_ms), false};
   }
@@ -135,6 +151,10 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   v.burned = burned;
   v.fingerprint = *fingerprint;
   v.fingerprint_key_version = m.options.fingerprint_key_version;
+  v.key_id = key_id;
+  v.source = extras.source
+                 ? *extras.source
+                 : (caller.kind == Caller::Kind::kMdm ? KeySource::kMdm : KeySource::kTyped);
   next.current_version = v.version;
   const std::string changed = "master_key_changed";
   // Seals under the active master key and commits; a master-key rotation that switches the
@@ -146,8 +166,10 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
     first_attempt = false;
     if (!mkv.ok()) return m.Deny(caller, kAction, id, mkv.status());
     v.master_key_version = *mkv;
+    std::optional<std::string_view> aad_key_id;
+    if (v.key_id) aad_key_id = *v.key_id;
     const Bytes aad = RecoveryKeyAad(row->platform, id, v.version, v.master_key_version,
-                                     row->ownership, row->owner);
+                                     row->ownership, row->owner, aad_key_id);
     Result<hsm::Sealed> sealed = m.keys.Encrypt(*mkv, normal->RevealSecret(), aad);
     if (!sealed.ok()) {
       return m.Deny(caller, kAction, id,

@@ -6,6 +6,7 @@
 #include "vault/device_state.h"
 #include "vault/escrow_service_impl.h"
 #include "vault/fingerprint.h"
+#include "vault/key_id.h"
 #include "vault/meta.h"
 
 namespace escrow::vault {
@@ -15,6 +16,10 @@ namespace {
 bool IsValidLabel(std::string_view s) { return IsPlainText(s, 256); }
 
 std::int64_t NowMs(const Clock& clock) { return ToUnixMillis(clock.Now()); }
+
+// The most devices one key-ID lookup answers (a full ID names one key; 8 hex digits of a
+// random GUID rarely match more than one).
+constexpr std::size_t kMaxDevicesByKeyId = 1000;
 
 // A stored row that cannot be ours (storage answers kDataLoss) is answered as a failed tag
 // is: one code and message for every integrity failure (STYLE §2).
@@ -119,6 +124,8 @@ Device ToDevice(const storage::DeviceRow& row,
     d.has_recovery_key = true;
     d.key_version = current->version;
     d.key_stored_at = FromUnixMillis(current->stored_ms);
+    // The current version's own mark: a store makes a new version without one.
+    if (current->verified_ms) d.escrow_verified_at = FromUnixMillis(*current->verified_ms);
   }
   return d;
 }
@@ -341,16 +348,32 @@ Result<Device> EscrowService::GetDevice(const Caller& caller, std::string_view i
 
 Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
                                                        std::optional<std::string_view> owner,
-                                                       std::optional<std::string_view> serial) {
+                                                       std::optional<std::string_view> serial,
+                                                       std::optional<std::string_view> key_id) {
   Impl& m = *impl_;
-  if (owner && serial) {
-    return m.Deny(
-        caller, Action::kListOthers, {},
-        Status::InvalidArgument("Pass either owner or serial, not both.", "invalid_request"));
+  const int filters = int{owner.has_value()} + int{serial.has_value()} + int{key_id.has_value()};
+  if (filters > 1) {
+    return m.Deny(caller, Action::kListOthers, {},
+                  Status::InvalidArgument("Pass at most one of owner, serial and key_id.",
+                                          "invalid_request"));
   }
-  const bool mine = !serial && (!owner || *owner == "me" ||
-                                (caller.kind == Caller::Kind::kUser && *owner == caller.user));
-  if (caller.kind != Caller::Kind::kUser || !mine) {
+  // By key ID, a user without a listing role finds only their own devices.
+  bool own_by_key_id = false;
+  std::optional<KeyIdSearch> search;
+  if (key_id) {
+    Decision d = Decide(caller, Action::kListOthers, nullptr);
+    if (!d.allowed && caller.kind != Caller::Kind::kUser) {
+      return m.Deny(caller, Action::kListOthers, {}, d.denial);
+    }
+    own_by_key_id = !d.allowed;
+    Result<KeyIdSearch> parsed = ParseKeyIdSearch(*key_id);
+    if (!parsed.ok()) return m.Deny(caller, Action::kListOthers, {}, parsed.status());
+    search = std::move(*parsed);
+  }
+  const bool mine =
+      !serial && !key_id &&
+      (!owner || *owner == "me" || (caller.kind == Caller::Kind::kUser && *owner == caller.user));
+  if (!key_id && (caller.kind != Caller::Kind::kUser || !mine)) {
     Decision d = Decide(caller, Action::kListOthers, nullptr);
     if (!d.allowed) return m.Deny(caller, Action::kListOthers, {}, d.denial);
   }
@@ -362,12 +385,22 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
   // The devices and their current versions, from one snapshot.
   std::vector<Device> out;
   Status read = m.store.Read([&](storage::ReadTxn& txn) -> Status {
-    ESCROW_ASSIGN_OR_RETURN(
-        std::vector<storage::DeviceRow> rows,
-        serial ? txn.devices().ListBySerial(*serial)
-               : txn.devices().ListByOwner(mine ? std::string_view(caller.user) : *owner));
-    out.reserve(rows.size());
-    for (const storage::DeviceRow& row : rows) {
+    Result<std::vector<storage::DeviceRow>> found = Status::Internal("no listing ran");
+    if (search) {
+      std::optional<std::string_view> version_owner;
+      if (own_by_key_id) version_owner = caller.user;
+      found = txn.devices().ListByKeyId(search->key_id, search->prefix, version_owner, std::nullopt,
+                                        kMaxDevicesByKeyId);
+    } else if (serial) {
+      found = txn.devices().ListBySerial(*serial);
+    } else {
+      found = txn.devices().ListByOwner(mine ? std::string_view(caller.user) : *owner);
+    }
+    if (!found.ok()) return found.status();
+    out.reserve(found->size());
+    for (const storage::DeviceRow& row : *found) {
+      // Own devices only: the device's present owner too, not only a version's.
+      if (own_by_key_id && row.owner != caller.user) continue;
       ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
                               txn.versions().Current(row));
       out.push_back(ToDevice(row, current));
@@ -375,8 +408,9 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
     return Status::Ok();
   });
   if (!read.ok()) return m.ReadFailed(caller, Action::kListOthers, {}, read);
-  ESCROW_RETURN_IF_ERROR(
-      m.AuditOk(caller, Action::kListOthers, {}, serial ? "serial" : (mine ? "own" : "owner")));
+  const char* what = key_id ? (own_by_key_id ? "own by key_id" : "key_id")
+                            : (serial ? "serial" : (mine ? "own" : "owner"));
+  ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kListOthers, {}, what));
   return out;
 }
 
@@ -464,7 +498,7 @@ Result<std::vector<VersionInfo>> EscrowService::ListVersions(const Caller& calle
     // see every version.
     if (!CanSee(caller, Subject{r.owner, r.ownership})) continue;
     out.push_back(VersionInfo{r.version, r.state, FromUnixMillis(r.stored_ms), r.stored_by,
-                              r.stored_by_kind});
+                              r.stored_by_kind, r.key_id, r.source});
   }
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id, "versions"));
   return out;

@@ -10,6 +10,7 @@
 #include "base/secret_bytes.h"
 #include "vault/audit_chain.h"
 #include "vault/commit_pipeline.h"
+#include "vault/config.h"
 #include "vault/policy.h"
 #include "vault/types.h"
 
@@ -27,6 +28,8 @@ struct EscrowOptions {
   std::chrono::seconds key_display{std::chrono::minutes(5)};
   bool rotate_after_retrieval = true;
   int daily_quota = 25;  // helpdesk and admin retrievals per person per rolling 24 hours; 0 = off
+  // Verify mismatches per device, whoever asks, in a rolling window; past it, 429. Count 0: off.
+  RateLimit verify_mismatches{5, std::chrono::hours(1)};
   // The service's commit pipeline (commit_pipeline.h): the audit key that MACs each group,
   // the most commits in one group, and where each committed group's head goes (the
   // checkpoint log line; may be empty).
@@ -52,6 +55,20 @@ struct StoreKeyResult {
   std::uint32_t version = 0;
   TimePoint stored_at;
   bool created = false;  // false: the key was already current; no version was made
+};
+
+// What a store carries beside the key (API.md's second release).
+struct StoreKeyExtras {
+  // The key's ID as submitted (normalised by the service for the device's platform).
+  std::optional<std::string> key_id;
+  // How the key came in; none: `typed` for a user, `mdm` for the mdm (the CMS route passes
+  // kCms).
+  std::optional<KeySource> source;
+};
+
+struct VerifyResult {
+  bool matches = false;
+  std::uint32_t version = 0;
 };
 
 struct RetrievedKey {
@@ -96,15 +113,31 @@ class EscrowService {
   Result<PutDeviceResult> PutDevice(const Caller& caller, std::string_view id,
                                     const DeviceSpec& spec);
   Result<Device> GetDevice(const Caller& caller, std::string_view id);
-  // owner: "me" or a user; serial: a serial. Exactly one of them, or neither (= "me").
+  // owner: "me" or a user; serial: a serial; key_id: a key ID or the first 8 hex digits of a
+  // BitLocker one (key_id.h). At most one of them; none is owner "me". By key ID, a caller
+  // without a listing role gets only their own devices (by versions recorded under them).
   Result<std::vector<Device>> ListDevices(const Caller& caller,
                                           std::optional<std::string_view> owner,
-                                          std::optional<std::string_view> serial);
+                                          std::optional<std::string_view> serial,
+                                          std::optional<std::string_view> key_id = std::nullopt);
   // Returns rotation_required.
   Result<bool> CheckIn(const Caller& caller, std::string_view id);
   // `key` and `confirm` are the raw submitted strings (not yet normalised).
+  // A key ID that breaks key_id.h's rule is invalid_request. The same key as the current one
+  // with no key ID, or the same one, creates no version; another key ID makes a new version
+  // (the ID is sealed with the key).
   Result<StoreKeyResult> StoreKey(const Caller& caller, std::string_view id, const SecretBytes& key,
-                                  const SecretBytes* confirm);
+                                  const SecretBytes* confirm, const StoreKeyExtras& extras = {});
+  // Compares `key` (raw, not yet normalised) with a stored version by keyed fingerprint, in the
+  // HSM under the fingerprint key that version names; never decrypts. The owner may check only
+  // the current version recorded under them (`version` absent or that one), the mdm any version
+  // not destroyed; else recovery_key_not_found. invalid_recovery_key for a key of the wrong
+  // format; rate_limited (kResourceExhausted) once the device's mismatches fill
+  // verify_mismatches, whoever made them; integrity_error for a state record or fingerprint
+  // that is not the vault's. A match on the current version marks it verified (the device's
+  // escrow_verified_at). Audited with the version and the outcome, never the key.
+  Result<VerifyResult> VerifyKey(const Caller& caller, std::string_view id, const SecretBytes& key,
+                                 std::optional<std::uint32_t> version);
   Result<RetrievedKey> Retrieve(const Caller& caller, std::string_view id, std::string_view reason,
                                 std::optional<std::uint32_t> version);
   Status RequestRotation(const Caller& caller, std::string_view id);

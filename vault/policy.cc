@@ -23,19 +23,22 @@ struct Rule {
 };
 
 // DESIGN.md "Policy (who may do what)", row by row. Anything not granted here is denied.
-constexpr std::array<Rule, 11> kRules{{
+constexpr std::array<Rule, 12> kRules{{
     {Action::kEnrolDevice, kAdmin | kMdm, 0, 0, false},
     {Action::kChangeOwnership, kMdm, 0, 0, false},
     {Action::kCheckIn, kMdm, 0, 0, true},
     {Action::kStoreKey, kOwner | kMdm, 0, 0, true},
-    {Action::kRetrieveCurrent, kOwner | kHelpdesk | kAdmin, kHelpdesk | kAdmin,
-     kHelpdesk | kAdmin, true},
+    {Action::kRetrieveCurrent, kOwner | kHelpdesk | kAdmin, kHelpdesk | kAdmin, kHelpdesk | kAdmin,
+     true},
     {Action::kRetrieveOlder, kHelpdesk | kAdmin, kHelpdesk | kAdmin, kHelpdesk | kAdmin, true},
     {Action::kRequestRotation, kOwner | kHelpdesk | kAdmin, 0, 0, true},
     {Action::kViewDevice, kOwner | kHelpdesk | kAdmin | kAuditor | kMdm, 0, 0, true},
     {Action::kListOthers, kHelpdesk | kAdmin | kAuditor, 0, 0, false},
     {Action::kReadAudit, kAdmin | kAuditor, 0, 0, false},
     {Action::kMetrics, kAdmin | kMdm, 0, 0, false},
+    // The second release's table: the owner (their current version only, decided by the
+    // service) and the mdm.
+    {Action::kVerifyKey, kOwner | kMdm, 0, 0, true},
 }};
 
 const Rule& RuleFor(Action action) {
@@ -73,6 +76,8 @@ std::string_view ActionName(Action a) {
     case Action::kListOthers: return "device.list";
     case Action::kReadAudit: return "audit.read";
     case Action::kMetrics: return "metrics.read";
+    case Action::kVerifyKey:
+      return "key.verify";
   }
   return "unknown";
 }

@@ -11,17 +11,18 @@ namespace escrow::vault {
 
 // Every action of DESIGN.md's policy table.
 enum class Action : std::uint8_t {
-  kEnrolDevice,       // create, or change name, serial, platform, encryption_enabled
-  kChangeOwnership,   // change owner or ownership
+  kEnrolDevice,      // create, or change name, serial, platform, encryption_enabled
+  kChangeOwnership,  // change owner or ownership
   kCheckIn,
   kStoreKey,
   kRetrieveCurrent,
   kRetrieveOlder,
   kRequestRotation,
-  kViewDevice,        // device status and versions (never key material)
-  kListOthers,        // list devices by another owner or by serial
+  kViewDevice,  // device status and versions (never key material)
+  kListOthers,  // list devices by another owner or by serial
   kReadAudit,
   kMetrics,
+  kVerifyKey,  // compare a typed key with the escrowed one (never a release)
 };
 
 std::string_view ActionName(Action a);

@@ -13,8 +13,11 @@ namespace escrow::vault {
 // One enum per concept: platform, ownership and a key version's state are the rows' own
 // (storage/row_enums.h, with their one text mapping), so that a row read from the database
 // is already typed and a value the code does not know is kDataLoss there, not a default here.
+using storage::KeySource;
+using storage::KeySourceName;
 using storage::Ownership;
 using storage::OwnershipName;
+using storage::ParseKeySource;
 using storage::ParseOwnership;
 using storage::ParsePlatform;
 using storage::Platform;
@@ -89,6 +92,8 @@ struct Device {
   std::optional<TimePoint> key_stored_at;
   bool rotation_pending = false;
   std::optional<TimePoint> last_checkin_at;
+  // When a verify last matched the current version (cleared by the next store).
+  std::optional<TimePoint> escrow_verified_at;
 };
 
 // The writable fields of PUT /v1/devices/{id}: all required.
@@ -106,7 +111,9 @@ struct VersionInfo {
   VersionState state = VersionState::kActive;
   TimePoint stored_at;
   std::string stored_by;                       // the bare name
-  std::optional<PrincipalKind> stored_by_kind;  // none for versions stored before migration 6
+  std::optional<PrincipalKind> stored_by_kind;  // none for versions stored before migration 7
+  std::optional<std::string> key_id;            // normalised; none if stored without one
+  std::optional<KeySource> source;              // none for old versions of unknown kind
 };
 
 // 1 to 128 characters of [A-Za-z0-9._-].

@@ -14,7 +14,7 @@ TEST_CASE("DeviceJson has every field of API.md, nulls included", "[api][json]")
   boost::json::object o = DeviceJson(d);
   for (const char* f : {"id", "serial", "name", "platform", "ownership", "owner",
                         "encryption_enabled", "has_recovery_key", "key_version", "key_stored_at",
-                        "rotation_pending", "last_checkin_at"}) {
+                        "rotation_pending", "last_checkin_at", "escrow_verified_at"}) {
     CAPTURE(f);
     CHECK(o.contains(f));
   }
@@ -25,6 +25,28 @@ TEST_CASE("DeviceJson has every field of API.md, nulls included", "[api][json]")
   o = DeviceJson(d);
   CHECK(o["key_version"] == 3);
   CHECK(o["key_stored_at"] == "1970-01-01T00:00:00Z");
+  CHECK(o["escrow_verified_at"].is_null());
+  d.escrow_verified_at = FromUnixSeconds(60);
+  CHECK(DeviceJson(d)["escrow_verified_at"] == "1970-01-01T00:01:00Z");
+}
+
+TEST_CASE("VersionsJson gives key_id and source, null where a version has none",
+          "[api][json][key_id]") {
+  std::vector<vault::VersionInfo> versions(2);
+  versions[1].key_id = "1A2B3C4D-5E6F-7A8B-9C0D-1E2F3A4B5C6D";
+  versions[1].source = vault::KeySource::kCms;
+  const boost::json::object o = VersionsJson(versions);
+  const boost::json::array& arr = o.at("versions").as_array();
+  REQUIRE(arr.size() == 2);
+  CHECK(arr[0].at("key_id").is_null());
+  CHECK(arr[0].at("source").is_null());
+  CHECK(arr[1].at("key_id") == "1A2B3C4D-5E6F-7A8B-9C0D-1E2F3A4B5C6D");
+  CHECK(arr[1].at("source") == "cms");
+  versions[0].source = vault::KeySource::kTyped;
+  versions[1].source = vault::KeySource::kMdm;
+  const boost::json::object again = VersionsJson(versions);
+  CHECK(again.at("versions").at(0).at("source") == "typed");
+  CHECK(again.at("versions").at(1).at("source") == "mdm");
 }
 
 TEST_CASE("VersionsJson gives stored_by as it is and stored_by_kind beside it, null for versions "

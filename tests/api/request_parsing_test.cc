@@ -84,6 +84,44 @@ TEST_CASE("ParseStoreKey puts the keys into SecretBytes", "[api][parsing]") {
   }
 }
 
+TEST_CASE("ParseStoreKey reads an optional key_id as text", "[api][parsing][key_id]") {
+  Parsed<StoreKeyBody> p = ParseStoreKey(R"({"recovery_key":"k","key_id":"{abc}"})");
+  REQUIRE(p.ok());
+  CHECK(p.value->key_id == "{abc}");
+  Parsed<StoreKeyBody> none = ParseStoreKey(R"({"recovery_key":"k","key_id":null})");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none.value->key_id.has_value());
+  for (const char* bad :
+       {R"({"recovery_key":"k","key_id":7})", R"({"recovery_key":"k","key_id":[]})"}) {
+    Parsed<StoreKeyBody> q = ParseStoreKey(bad);
+    REQUIRE_FALSE(q.ok());
+    CHECK(q.error.code == "invalid_request");
+  }
+}
+
+TEST_CASE("ParseVerify puts the key into SecretBytes and reads an optional version",
+          "[api][parsing][verify]") {
+  Parsed<VerifyBody> p = ParseVerify(R"({"recovery_key":"ABCD","version":2})");
+  REQUIRE(p.ok());
+  CHECK(p.value->recovery_key.RevealSecretText() == "ABCD");
+  CHECK(p.value->version == 2u);
+  Parsed<VerifyBody> current = ParseVerify(R"({"recovery_key":"ABCD"})");
+  REQUIRE(current.ok());
+  CHECK_FALSE(current.value->version.has_value());
+  for (const std::string& bad :
+       {std::string(R"({})"), std::string(R"({"recovery_key":1})"),
+        std::string(R"({"recovery_key":"k","version":0})"),
+        std::string(R"({"recovery_key":"k","version":"1"})"),
+        std::string(R"({"recovery_key":"k","version":99999999999})"),
+        std::string(R"({"recovery_key":")") + std::string(513, 'a') + R"("})", std::string("[]"),
+        std::string("")}) {
+    CAPTURE(bad);
+    Parsed<VerifyBody> q = ParseVerify(bad);
+    REQUIRE_FALSE(q.ok());
+    CHECK(q.error.code == "invalid_request");
+  }
+}
+
 TEST_CASE("ParseRetrieve reads reason and version", "[api][parsing]") {
   Parsed<RetrieveBody> p = ParseRetrieve(R"({"reason":"locked out","version":2})");
   REQUIRE(p.ok());

@@ -13,6 +13,7 @@ TEST_CASE("MatchRoute finds every endpoint of API.md", "[api][routes]") {
   CHECK(MatchRoute("POST", "/v1/devices/mac1/checkin").id == RouteId::kCheckIn);
   CHECK(MatchRoute("PUT", "/v1/devices/mac1/recovery-key").id == RouteId::kStoreKey);
   CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/retrieve").id == RouteId::kRetrieveKey);
+  CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/verify").id == RouteId::kVerifyKey);
   CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/rotate").id == RouteId::kRotateKey);
   CHECK(MatchRoute("GET", "/v1/devices/m/recovery-key/versions").id == RouteId::kListVersions);
   CHECK(MatchRoute("GET", "/v1/audit").id == RouteId::kListAudit);

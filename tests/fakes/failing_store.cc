@@ -52,6 +52,13 @@ class FailingDevices final : public storage::DeviceWriter {
   Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) override {
     return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListBySerial(serial); });
   }
+  Result<std::vector<DeviceRow>> ListByKeyId(std::string_view key_id, bool prefix,
+                                             std::optional<std::string_view> version_owner,
+                                             std::optional<std::string_view> after,
+                                             std::size_t limit) override {
+    return st_.Call(StoreOp::kDeviceList,
+                    [&] { return r_.ListByKeyId(key_id, prefix, version_owner, after, limit); });
+  }
   Result<std::vector<DeviceRow>> ListAll(std::size_t limit) override {
     return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListAll(limit); });
   }
@@ -122,6 +129,11 @@ class FailingKeyVersions final : public storage::KeyVersionWriter {
                         std::uint32_t key_version) override {
     return st_.Call(StoreOp::kVersionSetFingerprint,
                     [&] { return w_->SetFingerprint(id, v, fp, key_version); });
+  }
+  Status SetVerified(std::string_view id, std::uint32_t v,
+                     std::optional<std::int64_t> verified_ms) override {
+    return st_.Call(StoreOp::kVersionSetVerified,
+                    [&] { return w_->SetVerified(id, v, verified_ms); });
   }
   Status ReplaceSealed(std::string_view id, std::uint32_t v, std::uint32_t from, std::uint32_t to,
                        const Bytes& iv, const Bytes& ct, const Bytes& tag) override {

@@ -10,7 +10,7 @@ namespace escrow::testing {
 
 // The operations a FailingStore can fail: starting a transaction, or one method of a narrow
 // store (kVersionList covers List, ListBurned, ListSealedUnder and ListUnfingerprinted;
-// kDeviceList the three device listings).
+// kDeviceList the four device listings).
 enum class StoreOp {
   kRead,
   kWrite,
@@ -31,6 +31,7 @@ enum class StoreOp {
   kVersionBurnActive,
   kVersionReplaceSealed,
   kVersionSetFingerprint,
+  kVersionSetVerified,
   kAuditList,
   kAuditLast,
   kAuditGet,

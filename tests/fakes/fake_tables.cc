@@ -71,6 +71,28 @@ Result<std::vector<DeviceRow>> FakeDevices::ListBySerial(std::string_view serial
       state_, [](const DeviceRow& row, std::string_view v) { return row.serial == v; }, serial);
 }
 
+Result<std::vector<DeviceRow>> FakeDevices::ListByKeyId(
+    std::string_view key_id, bool prefix, std::optional<std::string_view> version_owner,
+    std::optional<std::string_view> after, std::size_t limit) {
+  std::vector<DeviceRow> rows;
+  for (const auto& [id, row] : state_.devices) {
+    if (rows.size() >= limit) break;
+    if (after && id <= *after) continue;
+    for (auto it = state_.versions.lower_bound({id, 0});
+         it != state_.versions.end() && it->first.first == id; ++it) {
+      const KeyVersionRow& v = it->second;
+      if (!v.key_id || v.state == storage::VersionState::kDestroyed) continue;
+      if (version_owner && v.owner != *version_owner) continue;
+      const bool match = prefix ? v.key_id->starts_with(key_id) : *v.key_id == key_id;
+      if (match) {
+        rows.push_back(row);
+        break;
+      }
+    }
+  }
+  return rows;
+}
+
 Result<std::vector<DeviceRow>> FakeDevices::ListAll(std::size_t limit) {
   std::vector<DeviceRow> rows;
   for (const auto& [id, row] : state_.devices) {
@@ -196,6 +218,12 @@ Status FakeKeyVersions::Insert(const KeyVersionRow& row) {
   if (!Known(row.ownership)) return Refused(kStatement, "unknown ownership");
   if (!Known(row.state)) return Refused(kStatement, "unknown version state");
   if (!Known(row.stored_by_kind)) return Refused(kStatement, "unknown principal kind");
+  if (row.source && !storage::ParseKeySource(storage::KeySourceName(*row.source))) {
+    return Refused(kStatement, "unknown key source");
+  }
+  if (row.key_id && (row.key_id->empty() || row.key_id->size() > 64)) {
+    return Refused(kStatement, "check");
+  }
   if (row.version == 0 || row.iv.size() != 12 || row.tag.size() != 16 ||
       (row.fingerprint && (row.fingerprint->size() != 32 || row.fingerprint_key_version == 0))) {
     return Refused(kStatement, "check");
@@ -253,6 +281,14 @@ Status FakeKeyVersions::SetFingerprint(std::string_view device_id, std::uint32_t
   if (row == nullptr) return Status::NotFound("key version not found");
   row->fingerprint = fingerprint;
   row->fingerprint_key_version = key_version;
+  return Status::Ok();
+}
+
+Status FakeKeyVersions::SetVerified(std::string_view device_id, std::uint32_t version,
+                                    std::optional<std::int64_t> verified_ms) {
+  KeyVersionRow* row = Find(device_id, version);
+  if (row == nullptr) return Status::NotFound("key version not found");
+  row->verified_ms = verified_ms;
   return Status::Ok();
 }
 

@@ -31,6 +31,10 @@ class FakeDevices final : public storage::DeviceWriter {
   Result<std::optional<storage::DeviceRow>> Get(std::string_view id) override;
   Result<std::vector<storage::DeviceRow>> ListByOwner(std::string_view owner) override;
   Result<std::vector<storage::DeviceRow>> ListBySerial(std::string_view serial) override;
+  Result<std::vector<storage::DeviceRow>> ListByKeyId(std::string_view key_id, bool prefix,
+                                                      std::optional<std::string_view> version_owner,
+                                                      std::optional<std::string_view> after,
+                                                      std::size_t limit) override;
   Result<std::vector<storage::DeviceRow>> ListAll(std::size_t limit) override;
   Status Upsert(const storage::DeviceRow& row) override;
   Status SetRotationPending(std::string_view device_id, bool pending) override;
@@ -63,6 +67,8 @@ class FakeKeyVersions final : public storage::KeyVersionWriter {
   Status BurnActive(std::string_view device_id) override;
   Status SetFingerprint(std::string_view device_id, std::uint32_t version, const Bytes& fingerprint,
                         std::uint32_t key_version) override;
+  Status SetVerified(std::string_view device_id, std::uint32_t version,
+                     std::optional<std::int64_t> verified_ms) override;
   Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
                        std::uint32_t expected_old_master_version, std::uint32_t new_master_version,
                        const Bytes& iv, const Bytes& ciphertext, const Bytes& tag) override;

@@ -135,7 +135,8 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   CHECK(RawExec(f.path,
                 "INSERT INTO key_versions SELECT device_id, 9, kind, owner, ownership, "
                 "master_key_version, iv, ciphertext, tag, 'lost', stored_ms, stored_by, burned, "
-                "NULL, NULL, stored_by_kind FROM key_versions WHERE device_id = 'dev-1' AND version = 1") ==
+                "NULL, NULL, stored_by_kind, NULL, NULL, NULL FROM key_versions "
+                "WHERE device_id = 'dev-1' AND version = 1") ==
         SQLITE_CONSTRAINT);
   MustWrite(*store, [](WriteTxn& txn) {
     return txn.versions().Insert(testing::MakeKeyVersion("dev-1", 3));
@@ -151,6 +152,9 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
   { auto store = f.Open(); }
   // Back to what a vault of schema 4 left on disk: counts per principal and UTC day.
   REQUIRE(RawExec(f.path,
+                  "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
+                  "ALTER TABLE key_versions DROP COLUMN source; "
+                  "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "DROP TABLE quota_events; DROP TABLE device_states; "
                   "DROP INDEX audit_state_changes; ALTER TABLE key_versions DROP COLUMN "
                   "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
@@ -209,6 +213,9 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
   }
   // Back to what a vault of schema 6 left on disk: no stored_by_kind column.
   REQUIRE(RawExec(f.path,
+                  "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
+                  "ALTER TABLE key_versions DROP COLUMN source; "
+                  "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
@@ -232,6 +239,52 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
   CHECK(QueryOne(f.path, "SELECT stored_by_kind FROM key_versions ORDER BY version") ==
         "NULL,client");
   CHECK(RawExec(f.path, "UPDATE key_versions SET stored_by_kind = 'mdm' WHERE version = 1") ==
+        SQLITE_CONSTRAINT);
+}
+
+TEST_CASE("A version 7 database is upgraded with each version's source from the kind that "
+          "stored it, and no key ID",
+          "[storage][migrations][key_id]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) {
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("dev-1")));
+      KeyVersionRow by_user = testing::MakeKeyVersion("dev-1", 1);
+      by_user.stored_by_kind = PrincipalKind::kUser;
+      KeyVersionRow by_client = testing::MakeKeyVersion("dev-1", 2);
+      by_client.stored_by_kind = PrincipalKind::kClient;
+      ESCROW_RETURN_IF_ERROR(txn.versions().Insert(by_user));
+      ESCROW_RETURN_IF_ERROR(txn.versions().Insert(by_client));
+      return txn.versions().Insert(testing::MakeKeyVersion("dev-1", 3));  // kind unknown
+    });
+  }
+  // Back to what a vault of schema 7 left on disk.
+  REQUIRE(RawExec(f.path,
+                  "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
+                  "ALTER TABLE key_versions DROP COLUMN source; "
+                  "ALTER TABLE key_versions DROP COLUMN verified_ms; "
+                  "DELETE FROM schema_version WHERE version > 7") == SQLITE_OK);
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 8") ==
+        "key ids, key sources and verify marks of key versions");
+  CHECK(QueryOne(f.path, "SELECT coalesce(source, 'NULL') FROM key_versions ORDER BY version") ==
+        "typed,mdm,NULL");
+  auto versions = ListKeyVersions(*store, "dev-1");
+  REQUIRE(versions.ok());
+  REQUIRE(versions->size() == 3);
+  CHECK((*versions)[0].source == KeySource::kTyped);
+  CHECK((*versions)[1].source == KeySource::kMdm);
+  CHECK_FALSE((*versions)[2].source.has_value());
+  for (const KeyVersionRow& v : *versions) {
+    CHECK_FALSE(v.key_id.has_value());
+    CHECK_FALSE(v.verified_ms.has_value());
+  }
+  // The columns' checks hold for SQL written by hand too.
+  CHECK(RawExec(f.path, "UPDATE key_versions SET source = 'typo' WHERE version = 1") ==
+        SQLITE_CONSTRAINT);
+  CHECK(RawExec(f.path, "UPDATE key_versions SET key_id = '' WHERE version = 1") ==
         SQLITE_CONSTRAINT);
 }
 

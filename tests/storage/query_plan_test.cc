@@ -88,7 +88,9 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
                              &queries::kNewestStateChange,
                              &queries::kGetDeviceState,
                              &queries::kListDeviceStatesAfter,
-                             &queries::kSetFingerprint}) {
+                             &queries::kSetFingerprint,
+                             &queries::kSetVerified,
+                             &queries::kListDevicesByKeyId}) {
     const std::string plan = Plan(**db, *query);
     INFO(query->name << ":\n" << plan);
     CHECK_THAT(plan, Catch::Contains("SEARCH"));
@@ -120,6 +122,8 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
     CHECK_THAT(Plan(**db, queries::kNewestStateChange),
                Catch::Contains("audit_state_changes (device_id=?)"));
     CHECK_THAT(Plan(**db, queries::kGetDeviceState), Catch::Contains("PRIMARY KEY (device_id=?)"));
+    CHECK_THAT(Plan(**db, queries::kListDevicesByKeyId),
+               Catch::Contains("key_versions_by_key_id (key_id>? AND key_id<?)"));
     CHECK_THAT(Plan(**db, queries::kListAuditByDevice),
                Catch::Contains("audit_by_device (device_id=? AND rowid>?)"));
   }

@@ -43,6 +43,8 @@ TEST_CASE("Config loads with defaults and resolves paths beside the file", "[vau
   CHECK(c->db_path == dir.str() + "/vault.db");
   CHECK(c->owner_claim == "sub");
   CHECK(c->retrieve_per_user.count == 10);
+  CHECK(c->verify_mismatches.count == 5);
+  CHECK(c->verify_mismatches.window == std::chrono::hours(1));
   CHECK(c->daily_quota == 25);
   CHECK(c->key_display == std::chrono::minutes(5));
   CHECK(c->clients.size() == 1);
@@ -53,12 +55,15 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   VaultConfig c = *LoadConfig(Write(dir, kMinimal));
   c.dev = true;
   c.failed_auth.count = 0;
+  c.verify_mismatches = RateLimit{7, std::chrono::seconds(600)};
   c.listen = "127.0.0.1:0";
   Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(c)));
   REQUIRE(back.ok());
   CHECK(back->dev);
   CHECK_FALSE(back->failed_auth.enabled());
   CHECK(back->listen == "127.0.0.1:0");
+  CHECK(back->verify_mismatches.count == 7);
+  CHECK(back->verify_mismatches.window == std::chrono::seconds(600));
   CHECK(back->clients[0].fingerprint == c.clients[0].fingerprint);
 }
 
@@ -72,6 +77,10 @@ TEST_CASE("Config errors name the key in one line", "[vault][config]") {
            {std::string(kMinimal) + "[limits]\nretrieve_per_usr = { count = 0 }\n", "retrieve_per_usr"},
            {std::string(kMinimal) + "[policy]\ndaily_quota = \"25\"\n", "policy.daily_quota"},
            {std::string(kMinimal) + "[policy]\ndaily_quota = -1\n", "policy.daily_quota"},
+           {std::string(kMinimal) + "[limits]\nverify_mismatches = { count = -1 }\n",
+            "limits.verify_mismatches.count"},
+           {std::string(kMinimal) + "[limits]\nverify_mismatches = 5\n",
+            "limits.verify_mismatches"},
            {"[tls\n", "line"},
            {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"ab\"\nrole=\"mdm\"\n", "fingerprint"},
            {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"" + std::string(64, 'a') + "\"\nrole=\"root\"\n", "clients.role"},

@@ -87,6 +87,57 @@ TEST_CASE("Ciphertext swapped between two devices' rows never decrypts", "[vault
   CHECK(audited);
 }
 
+TEST_CASE("A key ID swapped between rows, added to a row or taken from one never decrypts",
+          "[vault][invariant][key_id]") {
+  const char* edits[] = {
+      // Swapped between the two devices' versions.
+      "CREATE TEMP TABLE t AS SELECT device_id, key_id FROM key_versions;"
+      "UPDATE key_versions SET key_id=(SELECT key_id FROM t"
+      " WHERE t.device_id<>key_versions.device_id AND t.key_id IS NOT NULL)"
+      " WHERE key_id IS NOT NULL;",
+      // Taken from the versions that have one (they would read as format 1).
+      "UPDATE key_versions SET key_id=NULL;",
+      // Given to every version (format-1 rows would read as format 2).
+      "UPDATE key_versions SET key_id='1A2B3C4D-0000-0000-0000-000000000001';",
+  };
+  for (const char* edit : edits) {
+    INFO(edit);
+    VaultFixture f;
+    f.Enrol("win-1", "alice", Ownership::kCorporate, Platform::kWindows);
+    f.Enrol("win-2", "alice", Ownership::kCorporate, Platform::kWindows);
+    f.Enrol("mac-1", "alice");
+    SecretBytes w1 = Key("000000-000011-719895-123453-000022-111111-222222-333333");
+    SecretBytes w2 = Key("111111-222222-333333-444444-555555-666666-000011-000022");
+    SecretBytes m1 = Key("AAAA-BBBB-CCCC-DDDD-EEEE-FFFF");
+    StoreKeyExtras id1, id2;
+    id1.key_id = "{1a2b3c4d-0000-0000-0000-000000000001}";
+    id2.key_id = "1A2B3C4D-0000-0000-0000-000000000002";
+    REQUIRE(f.service().StoreKey(User("alice"), "win-1", w1, &w1, id1).ok());
+    REQUIRE(f.service().StoreKey(User("alice"), "win-2", w2, &w2, id2).ok());
+    REQUIRE(f.service().StoreKey(User("alice"), "mac-1", m1, &m1).ok());
+    // Before the edit all three open.
+    REQUIRE(f.service().Retrieve(Helpdesk(), "win-1", "ticket", 1u).ok());
+    REQUIRE(f.service().Retrieve(Helpdesk(), "win-2", "ticket", 1u).ok());
+    REQUIRE(f.service().Retrieve(Helpdesk(), "mac-1", "ticket", 1u).ok());
+    f.Close();
+    f.Sql(edit);
+    f.Open();
+    int failed_closed = 0;
+    for (const char* id : {"win-1", "win-2", "mac-1"}) {
+      Result<RetrievedKey> r = f.service().Retrieve(Helpdesk(), id, "ticket", 1u);
+      if (r.ok()) continue;  // a row the edit left alone
+      CHECK(r.status().code() == Code::kDataLoss);
+      CHECK(r.status().reason() == "integrity_error");
+      ++failed_closed;
+    }
+    // Every row the edit changed fails, and some row was changed.
+    CHECK(failed_closed >= 1);
+    if (std::string(edit).find("CREATE TEMP") != std::string::npos) CHECK(failed_closed == 2);
+    if (std::string(edit).find("NULL;") != std::string::npos) CHECK(failed_closed == 2);
+    if (std::string(edit).find("000000000001';") != std::string::npos) CHECK(failed_closed == 2);
+  }
+}
+
 TEST_CASE("A version row whose owner, ownership or versions were edited never decrypts",
           "[vault][invariant]") {
   const char* edits[] = {

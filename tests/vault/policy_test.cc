@@ -86,6 +86,9 @@ TEST_CASE("Every cell of the policy table", "[vault][policy]") {
       {Action::kMetrics, Ownership::kCorporate,
        {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "ok"},
         {"auditor", "403"}, {"mdm", "ok"}}, {}},
+      {Action::kVerifyKey, Ownership::kPersonal,
+       {{"owner", "ok"}, {"stranger", "404"}, {"helpdesk", "403"}, {"admin", "403"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {{"owner", false}}},
   };
   const auto callers = Callers();
   for (const Row& row : rows) {
