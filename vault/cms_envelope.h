@@ -20,10 +20,10 @@ namespace escrow::vault {
 
 // Bounds, checked before (input) or while (the rest) decoding. The route's 16 KiB JSON body
 // holds at most 12 KiB of DER as base64.
-inline constexpr std::size_t kMaxCmsBytes = 12 * 1024;
+inline constexpr std::size_t kMaxCmsBytes = std::size_t{12} * 1024;
 inline constexpr std::size_t kMaxCmsRecipients = 8;          // RecipientInfos of every kind
 inline constexpr std::size_t kMaxCmsEncryptedKeyBytes = 512;  // RSA 4096
-inline constexpr std::size_t kMaxCmsContentBytes = 4 * 1024;
+inline constexpr std::size_t kMaxCmsContentBytes = std::size_t{4} * 1024;
 
 enum class KeyEncryption { kRsaPkcs1v15, kRsaOaep };
 enum class OaepHash { kSha1, kSha256, kSha384, kSha512 };

@@ -119,7 +119,7 @@ std::string OpenInSoftware(const Envelope& envelope, std::size_t index, EVP_PKEY
       EVP_DecryptFinal_ex(ctx.get(), out_bytes + n1, &n2) != 1) {
     return {};
   }
-  out.resize(static_cast<std::size_t>(n1 + n2));
+  out.resize(static_cast<std::size_t>(n1) + static_cast<std::size_t>(n2));
   return out;
 }
 
