@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -41,7 +42,9 @@ ESCROW_SSL_DELETER(EVP_PKEY, EVP_PKEY_free);
 ESCROW_SSL_DELETER(EVP_PKEY_CTX, EVP_PKEY_CTX_free);
 ESCROW_SSL_DELETER(OSSL_PARAM, OSSL_PARAM_free);
 ESCROW_SSL_DELETER(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free);
+ESCROW_SSL_DELETER(RSA_OAEP_PARAMS, RSA_OAEP_PARAMS_free);
 ESCROW_SSL_DELETER(X509, X509_free);
+ESCROW_SSL_DELETER(X509_ALGOR, X509_ALGOR_free);
 ESCROW_SSL_DELETER(X509_EXTENSION, X509_EXTENSION_free);
 ESCROW_SSL_DELETER(X509_NAME, X509_NAME_free);
 
