@@ -226,6 +226,42 @@ ALTER TABLE key_versions ADD COLUMN stored_by_kind TEXT
 UPDATE quota_events SET principal = 'user:' || principal WHERE principal NOT LIKE 'user:%';
 )sql";
 
+// Apple MDM escrow (API.md): the escrow CA's certificates, one per escrow-ca-v<N>, and the
+// escrow certificates with their state. At most one fleet certificate is current (a unique
+// partial index, so two ceremonies racing cannot both win); device certificates name their
+// device, fleet ones none. Certificates are public: no key material here.
+constexpr std::string_view kSchemaV8 = R"sql(
+CREATE TABLE escrow_cas (
+  version    INTEGER NOT NULL PRIMARY KEY CHECK (version BETWEEN 1 AND 4294967295),
+  serial     TEXT    NOT NULL UNIQUE
+    CHECK (length(serial) = 32 AND serial NOT GLOB '*[^0-9a-f]*'),
+  not_before INTEGER NOT NULL,
+  not_after  INTEGER NOT NULL CHECK (not_after > not_before),
+  sha256     TEXT    NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+  der        BLOB    NOT NULL CHECK (length(der) > 0)
+) STRICT;
+CREATE TABLE escrow_certificates (
+  serial      TEXT    NOT NULL PRIMARY KEY
+    CHECK (length(serial) = 32 AND serial NOT GLOB '*[^0-9a-f]*'),
+  key_version INTEGER NOT NULL CHECK (key_version BETWEEN 1 AND 4294967295),
+  ca_version  INTEGER NOT NULL REFERENCES escrow_cas (version),
+  kind        TEXT    NOT NULL CHECK (kind = 'fleet' OR kind = 'device'),
+  device_id   TEXT    REFERENCES devices (id),
+  state       TEXT    NOT NULL CHECK (state = 'current' OR state = 'active' OR state = 'retired'),
+  not_before  INTEGER NOT NULL,
+  not_after   INTEGER NOT NULL CHECK (not_after > not_before),
+  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+  der         BLOB    NOT NULL CHECK (length(der) > 0),
+  CHECK ((kind = 'device') = (device_id IS NOT NULL)),
+  CHECK (state <> 'current' OR kind = 'fleet')
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX escrow_certificates_one_current ON escrow_certificates (kind)
+  WHERE state = 'current';
+CREATE INDEX escrow_certificates_by_device ON escrow_certificates (device_id, key_version)
+  WHERE device_id IS NOT NULL;
+CREATE INDEX escrow_certificates_by_key ON escrow_certificates (key_version, kind);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -234,6 +270,7 @@ constexpr std::array kMigrations{
     Migration{5, "quota counted over a rolling 24 hours", kSchemaV5},
     Migration{6, "keyed fingerprints, device state records", kSchemaV6},
     Migration{7, "the kind of principal that stored each key version", kSchemaV7},
+    Migration{8, "escrow CA and escrow certificates (Apple MDM)", kSchemaV8},
 };
 
 constexpr Query kHasVersionTable{

@@ -103,6 +103,7 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   REQUIRE(RawExec(f.path,
                   "DROP INDEX key_versions_active; DROP TABLE quota_events; "
                   "DROP TABLE device_states; DROP INDEX audit_state_changes; "
+                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
 
@@ -155,6 +156,7 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
                   "DROP INDEX audit_state_changes; ALTER TABLE key_versions DROP COLUMN "
                   "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
+                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 4; "
                   "INSERT INTO quota (principal, day, count) VALUES "
                   "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
@@ -210,6 +212,7 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
   // Back to what a vault of schema 6 left on disk: no stored_by_kind column.
   REQUIRE(RawExec(f.path,
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
+                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
                            "WHERE name = 'stored_by_kind'") == "0");
