@@ -206,6 +206,19 @@ Result<IssuedCertificate> IssueEscrowCertificate(hsm::KeyService& keys, std::uin
   return SignInHsm(keys, ca_version, *cert, fields, *ca_key);
 }
 
+Result<std::string> CertificateCommonName(std::span<const std::uint8_t> der) {
+  ESCROW_ASSIGN_OR_RETURN(SslPtr<X509> cert, Decode<X509>(der, d2i_X509, "the certificate"));
+  const X509_NAME* name = X509_get_subject_name(cert.get());
+  const int at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (at < 0) return Status::InvalidArgument("the certificate has no commonName");
+  const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
+  unsigned char* utf8 = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&utf8, value);
+  const SslBuffer<unsigned char> owner(utf8);
+  if (len < 0) return Status::InvalidArgument("the commonName does not decode");
+  return std::string(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));  // NOLINT
+}
+
 std::string CertificatePem(std::span<const std::uint8_t> der) {
   std::string pem = "-----BEGIN CERTIFICATE-----\n";
   constexpr std::size_t kChunk = 48;  // 64 base64 characters a line

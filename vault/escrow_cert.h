@@ -65,6 +65,10 @@ Result<IssuedCertificate> IssueEscrowCertificate(hsm::KeyService& keys, std::uin
                                                  const hsm::EscrowKeyInfo& escrow,
                                                  const CertificateFields& fields);
 
+// The subject's first commonName of a DER certificate. kInvalidArgument if it does not decode
+// or has none.
+Result<std::string> CertificateCommonName(std::span<const std::uint8_t> der);
+
 // "-----BEGIN CERTIFICATE-----" PEM of a DER certificate (64-character lines).
 std::string CertificatePem(std::span<const std::uint8_t> der);
 

@@ -23,7 +23,7 @@ struct Rule {
 };
 
 // DESIGN.md "Policy (who may do what)", row by row. Anything not granted here is denied.
-constexpr std::array<Rule, 11> kRules{{
+constexpr std::array<Rule, 14> kRules{{
     {Action::kEnrolDevice, kAdmin | kMdm, 0, 0, false},
     {Action::kChangeOwnership, kMdm, 0, 0, false},
     {Action::kCheckIn, kMdm, 0, 0, true},
@@ -36,6 +36,11 @@ constexpr std::array<Rule, 11> kRules{{
     {Action::kListOthers, kHelpdesk | kAdmin | kAuditor, 0, 0, false},
     {Action::kReadAudit, kAdmin | kAuditor, 0, 0, false},
     {Action::kMetrics, kAdmin | kMdm, 0, 0, false},
+    // API.md, "Apple MDM escrow": certificates are public, but who may ask is still decided
+    // (and a device certificate is issued, so recorded).
+    {Action::kReadEscrowCertificate, kAdmin | kMdm, 0, 0, false},
+    {Action::kIssueEscrowCertificate, kMdm, 0, 0, true},
+    {Action::kListEscrowCertificates, kAdmin | kAuditor, 0, 0, false},
 }};
 
 const Rule& RuleFor(Action action) {
@@ -73,6 +78,9 @@ std::string_view ActionName(Action a) {
     case Action::kListOthers: return "device.list";
     case Action::kReadAudit: return "audit.read";
     case Action::kMetrics: return "metrics.read";
+    case Action::kReadEscrowCertificate: return "escrow_cert.read";
+    case Action::kIssueEscrowCertificate: return "escrow_cert.issue_device";
+    case Action::kListEscrowCertificates: return "escrow_cert.list";
   }
   return "unknown";
 }

@@ -22,6 +22,9 @@ enum class Action : std::uint8_t {
   kListOthers,        // list devices by another owner or by serial
   kReadAudit,
   kMetrics,
+  kReadEscrowCertificate,   // the current fleet escrow certificate (Apple MDM)
+  kIssueEscrowCertificate,  // a device's own escrow certificate, issued on first request
+  kListEscrowCertificates,  // every fleet escrow certificate with its state
 };
 
 std::string_view ActionName(Action a);
