@@ -103,5 +103,36 @@ TEST_CASE("vaultd serves escrow certificates to the mdm and admins with API.md's
   CHECK_THAT(r.body, Catch::Contains("escrow_cert.issue_device"));
 }
 
+TEST_CASE("vaultctl upgrade gives a vault without escrow certificates the CA and a first one",
+          "[e2e][escrow_cert][upgrade]") {
+  VaultProcess v;
+  REQUIRE(v.Start());
+  const std::string before(Json(v.Mdm("GET", "/v1/escrow-certificates/current").body)
+                               .at("serial")
+                               .as_string());
+  REQUIRE(v.Stop() == 0);
+  // Back to a vault of the release before: no escrow rows (the token keeps its keys, which a
+  // new certificate must not reuse).
+  const std::string db = Quote(v.state() + "/vault.db");
+  REQUIRE(Sh("sqlite3 " + db + " \"DELETE FROM escrow_certificates; DELETE FROM escrow_cas\"") ==
+          0);
+  const std::string conf = Quote(v.state() + "/vault.conf");
+  std::string out;
+  REQUIRE(Sh(Quote(VaultctlPath()) + " upgrade --config " + conf, &out) == 0);
+  CHECK_THAT(out, Catch::Contains("escrow certificate created: serial "));
+  REQUIRE(v.Start());
+  HttpResult r = v.Mdm("GET", "/v1/escrow-certificates/current");
+  REQUIRE(r.status == 200);
+  CHECK(std::string(Json(r.body).at("serial").as_string()) != before);
+  REQUIRE(v.Stop() == 0);
+  out.clear();  // Sh appends
+  REQUIRE(Sh(Quote(VaultctlPath()) + " upgrade --config " + conf, &out) == 0);
+  CHECK_THAT(out, !Catch::Contains("escrow certificate created"));
+  out.clear();
+  // The new escrow key is escrow-cms-v2: v1 is still on the token, unrecorded, and unused.
+  REQUIRE(Sh(Quote(VaultctlPath()) + " escrow-cert list --config " + conf, &out) == 0);
+  CHECK_THAT(out, Catch::Contains("current  escrow-cms-v2"));
+}
+
 }  // namespace
 }  // namespace escrow::e2e
