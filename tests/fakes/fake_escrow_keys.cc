@@ -132,7 +132,7 @@ hsm::OpenedEnvelope FakeEscrowKeys::Open(const hsm::EnvelopeToOpen& envelope) co
       EVP_DecryptFinal_ex(cctx.get(), plain.mutable_span().data() + n1, &n2) != 1) {
     return Failed(hsm::EnvelopeCause::kDecrypt);
   }
-  plain.Truncate(static_cast<std::size_t>(n1 + n2));
+  plain.Truncate(static_cast<std::size_t>(n1) + static_cast<std::size_t>(n2));
   return {std::move(plain), hsm::EnvelopeCause::kNone};
 }
 

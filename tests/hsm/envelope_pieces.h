@@ -106,7 +106,7 @@ inline EnvelopePieces MakeEnvelope(const Bytes& spki, hsm::KeyTransportAlgorithm
                             reinterpret_cast<const unsigned char*>(content.data()),  // NOLINT
                             static_cast<int>(content.size())) == 1);
   REQUIRE(EVP_EncryptFinal_ex(ctx.get(), e.ciphertext.data() + n1, &n2) == 1);
-  e.ciphertext.resize(static_cast<std::size_t>(n1 + n2));
+  e.ciphertext.resize(static_cast<std::size_t>(n1) + static_cast<std::size_t>(n2));
   if (cek_bytes != 0) cek.resize(cek_bytes, 0x5a);  // the wrong length, on purpose
   e.encrypted_key = EncryptKey(spki, transport, cek);
   return e;

@@ -61,7 +61,7 @@ TEST_CASE("escrow-cert create makes the CA once and a current fleet certificate 
   Result<EscrowCertReport> first = CreateEscrowCert(o, ViewOf(f));
   INFO(first.status().ToString());
   REQUIRE(first.ok());
-  CHECK(first->certificate.not_after - first->certificate.not_before == 30 * 86400);
+  CHECK(first->certificate.not_after - first->certificate.not_before == 30LL * 86400);
   const std::string text = RenderEscrowCert(*first);
   CHECK(text.find("serial: " + first->certificate.serial_hex) != std::string::npos);
   CHECK(text.find("sha256: " + first->certificate.sha256_hex) != std::string::npos);

@@ -35,7 +35,7 @@ EscrowCertRow MakeCert(char serial, std::uint32_t key_version,
   row.device_id = std::move(device);
   row.state = EscrowCertState::kActive;
   row.not_before = 1'700'000'000;
-  row.not_after = row.not_before + 365 * 86400;
+  row.not_after = row.not_before + 365LL * 86400;
   row.sha256 = std::string(64, 'b');
   row.der = Bytes{0x30, 0x03, 0x02, 0x01, static_cast<std::uint8_t>(serial)};
   return row;
