@@ -1,9 +1,11 @@
 #include "api/json_views.h"
 
 #include <boost/json.hpp>
+#include <openssl/evp.h>
 
 #include "base/check.h"
 #include "base/clock.h"
+#include "vault/escrow_cert.h"
 
 namespace escrow::api {
 namespace json = boost::json;
@@ -14,7 +16,35 @@ json::value OptTime(const std::optional<TimePoint>& t) {
   return json::value(FormatRfc3339(*t));
 }
 
+std::string Base64(std::span<const std::uint8_t> bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),  // NOLINT
+                                bytes.data(), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
 }  // namespace
+
+json::object EscrowCertificateJson(const vault::EscrowCertificate& cert, bool with_state) {
+  json::object o;
+  o["serial"] = cert.serial;
+  o["not_before"] = FormatRfc3339(cert.not_before);
+  o["not_after"] = FormatRfc3339(cert.not_after);
+  o["sha256"] = cert.sha256;
+  o["pem"] = vault::CertificatePem(cert.der);
+  o["der_base64"] = Base64(cert.der);
+  if (with_state) o["state"] = cert.state;
+  return o;
+}
+
+json::object EscrowCertificateListJson(const std::vector<vault::EscrowCertificate>& certs) {
+  json::array arr;
+  for (const vault::EscrowCertificate& c : certs) arr.push_back(EscrowCertificateJson(c, true));
+  json::object o;
+  o["certificates"] = std::move(arr);
+  return o;
+}
 
 json::object DeviceJson(const vault::Device& d) {
   json::object o;

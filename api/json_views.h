@@ -19,6 +19,10 @@ boost::json::object AuditPageJson(const vault::AuditPage& page);
 boost::json::object AuditVerifyJson(const vault::AuditVerifyReport& report);
 boost::json::object StoreKeyJson(const vault::StoreKeyResult& result);
 boost::json::object HealthJson(const vault::HealthReport& report);
+// API.md's escrow certificate: serial, not_before, not_after, sha256, pem, der_base64, and
+// with `with_state` its state.
+boost::json::object EscrowCertificateJson(const vault::EscrowCertificate& cert, bool with_state);
+boost::json::object EscrowCertificateListJson(const std::vector<vault::EscrowCertificate>& certs);
 
 // {"recovery_key":"...","version":N,"expires_at":"..."} written into one buffer reserved up
 // front (no reallocation leaves a copy behind). The caller wipes it after sending.

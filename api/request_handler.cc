@@ -411,4 +411,22 @@ ApiResponse RequestHandler::GetMetrics(const RouteCall& call) {
   return resp;
 }
 
+ApiResponse RequestHandler::CurrentEscrowCertificate(const RouteCall& call) {
+  Result<vault::EscrowCertificate> r = service_.CurrentEscrowCertificate(call.caller);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, EscrowCertificateJson(*r, false));
+}
+
+ApiResponse RequestHandler::DeviceEscrowCertificate(const RouteCall& call) {
+  Result<vault::EscrowCertificate> r = service_.DeviceEscrowCertificate(call.caller, call.id);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, EscrowCertificateJson(*r, false));
+}
+
+ApiResponse RequestHandler::ListEscrowCertificates(const RouteCall& call) {
+  Result<std::vector<vault::EscrowCertificate>> r = service_.ListEscrowCertificates(call.caller);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, EscrowCertificateListJson(*r));
+}
+
 }  // namespace escrow::api

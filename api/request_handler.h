@@ -105,6 +105,9 @@ class RequestHandler {
   ApiResponse ListAudit(const RouteCall& call);
   ApiResponse VerifyAudit(const RouteCall& call);
   ApiResponse GetMetrics(const RouteCall& call);
+  ApiResponse CurrentEscrowCertificate(const RouteCall& call);
+  ApiResponse DeviceEscrowCertificate(const RouteCall& call);
+  ApiResponse ListEscrowCertificates(const RouteCall& call);
 
   vault::EscrowService& service_;
   const auth::JwtVerifier* verifier_;

@@ -62,6 +62,12 @@ std::span<const RouteDef> RouteTable() {
       RouteDef{"GET", "/v1/audit", RouteId::kListAudit, false, &H::ListAudit},
       RouteDef{"GET", "/v1/audit/verify", RouteId::kVerifyAudit, false, &H::VerifyAudit},
       RouteDef{"GET", "/v1/metrics", RouteId::kMetrics, false, &H::GetMetrics},
+      RouteDef{"GET", "/v1/escrow-certificates/current", RouteId::kCurrentEscrowCertificate,
+               false, &H::CurrentEscrowCertificate},
+      RouteDef{"GET", "/v1/devices/{id}/escrow-certificate", RouteId::kDeviceEscrowCertificate,
+               false, &H::DeviceEscrowCertificate},
+      RouteDef{"GET", "/v1/escrow-certificates", RouteId::kListEscrowCertificates, false,
+               &H::ListEscrowCertificates},
   };
   return kRoutes;
 }

@@ -26,6 +26,9 @@ enum class RouteId {
   kListAudit,
   kVerifyAudit,
   kMetrics,
+  kCurrentEscrowCertificate,
+  kDeviceEscrowCertificate,
+  kListEscrowCertificates,
 };
 
 // One endpoint: the single place that knows its method, path, body and handler. Matching,

@@ -13,6 +13,7 @@
 #include "base/bytes.h"
 #include "base/result.h"
 #include "base/secret_bytes.h"
+#include "hsm/escrow_keys.h"
 
 namespace escrow::hsm {
 
@@ -125,6 +126,36 @@ class KeyService {
   // kNoDataObjects as above; kUnavailable if the HSM is lost or the token directory could not
   // be synced (the new value may then be the one read back, or not).
   virtual Status WriteCheckpoint(std::span<const std::uint8_t> value) = 0;
+
+  // Apple MDM escrow keys (hsm/escrow_keys.h), apart from KeyRole's symmetric keys: ListKeys,
+  // GenerateKey, Sign and the backup never see them.
+  //
+  // Generates the key pair escrow-cms-v<version>: RSA of `rsa_bits` (kCmsKeyBits2048 or
+  // kCmsKeyBits3072, else kInvalidArgument); the private key token, private, sensitive, never
+  // extractable, unwrap only; the public key a token object too. Returns its public key.
+  // kAlreadyExists if an object carries the label. The token directory is synced on return.
+  virtual Result<EscrowKeyInfo> GenerateCmsKey(std::uint32_t version, std::uint32_t rsa_bits) = 0;
+  // Generates escrow-ca-v<version>: ECDSA P-256, the private key sign only. As GenerateCmsKey.
+  virtual Result<EscrowKeyInfo> GenerateCaKey(std::uint32_t version) = 0;
+  // The key pair's public key and flags. kNotFound if either half is absent.
+  virtual Result<EscrowKeyInfo> FindEscrowKey(EscrowKeyKind kind, std::uint32_t version) = 0;
+  // Every escrow key pair on the token, by kind then version.
+  virtual Result<std::vector<EscrowKeyInfo>> ListEscrowKeys() = 0;
+  // Destroys both halves. kNotFound if the private key is absent.
+  virtual Status DestroyEscrowKey(EscrowKeyKind kind, std::uint32_t version) = 0;
+
+  // ECDSA-Sig-Value (DER) over SHA-256(data), made by escrow-ca-v<ca_version> in the token.
+  // kNotFound if the key is absent.
+  virtual Result<Bytes> CaSign(std::uint32_t ca_version, std::span<const std::uint8_t> data) = 0;
+
+  // Opens one envelope inside the token: C_UnwrapKey of the content-encryption key under
+  // escrow-cms-v<N> into a sensitive, unextractable, decrypt-only session object, C_Decrypt of
+  // the content with it (CBC with PKCS#7 padding), the session object destroyed on every path.
+  // The plaintext exists only in the returned SecretBytes. No padding oracle: when the unwrap
+  // fails (or yields a key of the wrong length), the content is decrypted under a fresh random
+  // key of the cipher's type, so the failure costs what a bad content decrypt costs. See
+  // OpenedEnvelope for the Status and the cause.
+  virtual OpenedEnvelope OpenEnvelope(const EnvelopeToOpen& envelope) = 0;
 
   // Known-answer self test (encrypt-then-decrypt round trip under the given master key and
   // an HMAC under a session key). OK when the HSM computes correctly.

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "hsm/ck_error.h"
 #include "hsm/data_object.h"
+#include "hsm/escrow_crypto.h"
 #include "hsm/key_objects.h"
 #include "hsm/known_answer.h"
 #include "hsm/pin_file.h"
@@ -355,6 +356,111 @@ Status SoftHsmKeyService::Probe(std::uint32_t master_version) {
                             KeyLocked(session, KeyRole::kMaster, master_version));
     return RunKnownAnswerTests(session, key.use);
   });
+}
+
+Result<EscrowKeyPair> SoftHsmKeyService::FindEscrowKeyPairLocked(Pkcs11Session& session,
+                                                                  EscrowKeyKind kind,
+                                                                  std::uint32_t version) {
+  Result<EscrowKeyPair> pair = FindEscrowKeyPair(session, kind, version);
+  if (!pair.ok() && pair.status().code() == Code::kNotFound) {
+    // As FindTokenKeyLocked: a vanished token or login hides every key.
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+  }
+  return pair;
+}
+
+template <class Generate>
+Result<EscrowKeyInfo> SoftHsmKeyService::GenerateEscrowKeyPair(EscrowKeyKind kind,
+                                                               std::uint32_t version,
+                                                               Generate&& generate) {
+  const std::string label = EscrowKeyLabel(kind, version);
+  Result<EscrowKeyInfo> info =
+      InLane(Retry::kNo, [&](Pkcs11Session& session) -> Result<EscrowKeyInfo> {
+        ESCROW_ASSIGN_OR_RETURN(bool exists, LabelExists(session, label));
+        if (exists) return Status::AlreadyExists("an object labelled " + label + " already exists");
+        ESCROW_ASSIGN_OR_RETURN(const EscrowKeyPair pair, generate(session));
+        return ReadEscrowKeyInfo(session, pair, kind, version);
+      });
+  if (!info.ok()) return info;
+  ESCROW_RETURN_IF_ERROR(Synced(SyncSoftHsmTokenDir(token_.serial), "generated " + label));
+  return info;
+}
+
+Result<EscrowKeyInfo> SoftHsmKeyService::GenerateCmsKey(std::uint32_t version,
+                                                        std::uint32_t rsa_bits) {
+  if (rsa_bits != kCmsKeyBits2048 && rsa_bits != kCmsKeyBits3072) {
+    return Status::InvalidArgument("an escrow key has 2048 or 3072 bits, not " +
+                                   std::to_string(rsa_bits));
+  }
+  return GenerateEscrowKeyPair(EscrowKeyKind::kCms, version, [&](Pkcs11Session& session) {
+    return GenerateCmsKeyPair(session, version, rsa_bits);
+  });
+}
+
+Result<EscrowKeyInfo> SoftHsmKeyService::GenerateCaKey(std::uint32_t version) {
+  return GenerateEscrowKeyPair(EscrowKeyKind::kCa, version, [&](Pkcs11Session& session) {
+    return GenerateCaKeyPair(session, version);
+  });
+}
+
+Result<EscrowKeyInfo> SoftHsmKeyService::FindEscrowKey(EscrowKeyKind kind, std::uint32_t version) {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<EscrowKeyInfo> {
+    ESCROW_ASSIGN_OR_RETURN(const EscrowKeyPair pair,
+                            FindEscrowKeyPairLocked(session, kind, version));
+    return ReadEscrowKeyInfo(session, pair, kind, version);
+  });
+}
+
+Result<std::vector<EscrowKeyInfo>> SoftHsmKeyService::ListEscrowKeys() {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<std::vector<EscrowKeyInfo>> {
+    ESCROW_ASSIGN_OR_RETURN(std::vector<EscrowKeyInfo> keys, ListEscrowKeyPairs(session));
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+    return keys;
+  });
+}
+
+Status SoftHsmKeyService::DestroyEscrowKey(EscrowKeyKind kind, std::uint32_t version) {
+  const std::string label = EscrowKeyLabel(kind, version);
+  const Status destroyed = InLane(Retry::kNo, [&](Pkcs11Session& session) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(const EscrowKeyPair pair,
+                            FindEscrowKeyPairLocked(session, kind, version));
+    // The private half first: once it is gone the pair is unusable, whatever happens next.
+    ESCROW_RETURN_IF_ERROR(
+        session.Check(session.fns()->C_DestroyObject(session.handle(), pair.private_key),
+                      "C_DestroyObject"));
+    return session.Check(session.fns()->C_DestroyObject(session.handle(), pair.public_key),
+                         "C_DestroyObject");
+  });
+  if (!destroyed.ok()) return destroyed;
+  return Synced(SyncSoftHsmTokenDir(token_.serial), "destroyed " + label);
+}
+
+Result<Bytes> SoftHsmKeyService::CaSign(std::uint32_t ca_version,
+                                        std::span<const std::uint8_t> data) {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<Bytes> {
+    ESCROW_ASSIGN_OR_RETURN(const EscrowKeyPair pair,
+                            FindEscrowKeyPairLocked(session, EscrowKeyKind::kCa, ca_version));
+    return EcdsaSignSha256(session, pair.private_key, data);
+  });
+}
+
+OpenedEnvelope SoftHsmKeyService::OpenEnvelope(const EnvelopeToOpen& envelope) {
+  // The lane answers a Result: an outage or a missing key as a Status, everything the
+  // envelope decides as a value (OpenedEnvelope carries its own failures).
+  Result<OpenedEnvelope> opened =
+      InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<OpenedEnvelope> {
+        ESCROW_ASSIGN_OR_RETURN(
+            const EscrowKeyPair pair,
+            FindEscrowKeyPairLocked(session, EscrowKeyKind::kCms, envelope.escrow_key_version));
+        OpenedEnvelope result = OpenEnvelopeInToken(session, pair.private_key, envelope);
+        if (result.cause == EnvelopeCause::kHsmUnavailable) return result.content.status();
+        return result;
+      });
+  if (opened.ok()) return std::move(opened).value();
+  const EnvelopeCause cause = opened.status().code() == Code::kNotFound
+                                  ? EnvelopeCause::kNoSuchKey
+                                  : EnvelopeCause::kHsmUnavailable;
+  return {EnvelopeFailure(cause), cause};
 }
 
 }  // namespace escrow::hsm

@@ -14,6 +14,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "hsm/escrow_key_objects.h"
 #include "hsm/key_service.h"
 #include "hsm/pkcs11_module.h"
 #include "hsm/pkcs11_session.h"
@@ -68,6 +69,15 @@ class SoftHsmKeyService final : public KeyService {
   Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
   // kNotFound if the master key does not exist (a caller's mistake, not an HSM fault).
   Status Probe(std::uint32_t master_version) override;
+  // The escrow keys are used through their token objects, looked up on every call (no session
+  // copies): envelopes and certificates are rare, and a destroyed escrow key then stops at once.
+  Result<EscrowKeyInfo> GenerateCmsKey(std::uint32_t version, std::uint32_t rsa_bits) override;
+  Result<EscrowKeyInfo> GenerateCaKey(std::uint32_t version) override;
+  Result<EscrowKeyInfo> FindEscrowKey(EscrowKeyKind kind, std::uint32_t version) override;
+  Result<std::vector<EscrowKeyInfo>> ListEscrowKeys() override;
+  Status DestroyEscrowKey(EscrowKeyKind kind, std::uint32_t version) override;
+  Result<Bytes> CaSign(std::uint32_t ca_version, std::span<const std::uint8_t> data) override;
+  OpenedEnvelope OpenEnvelope(const EnvelopeToOpen& envelope) override;
 
  private:
   // Whether a call that lost its session is run again at once on a new one. Not for calls
@@ -96,6 +106,13 @@ class SoftHsmKeyService final : public KeyService {
   // Whether the module keeps private data objects (ModuleKeepsDataObjects), asked once and
   // remembered. REQUIRES: mu_ held.
   Result<bool> DataObjectsLocked(Pkcs11Session& session);
+  // Generates an escrow key pair with `generate` unless its label exists, then syncs.
+  template <class Generate>
+  Result<EscrowKeyInfo> GenerateEscrowKeyPair(EscrowKeyKind kind, std::uint32_t version,
+                                              Generate&& generate);
+  // FindEscrowKeyPair, where kNotFound on a lost token or login is kUnavailable. REQUIRES: mu_.
+  Result<EscrowKeyPair> FindEscrowKeyPairLocked(Pkcs11Session& session, EscrowKeyKind kind,
+                                                       std::uint32_t version);
   // Forgets every copy whose token object no longer exists. REQUIRES: mu_ held.
   Status RecheckKeysLocked(Pkcs11Session& session);
   // FindKeyObject, where kNotFound on a lost token or login is kUnavailable. REQUIRES: mu_.

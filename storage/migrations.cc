@@ -232,8 +232,7 @@ UPDATE quota_events SET principal = 'user:' || principal WHERE principal NOT LIK
 // 2); a partial index of the versions that have one serves GET /v1/devices?key_id= by the full
 // ID or a prefix. Rows stored before take their source from the kind that stored them: until
 // this release a client stored only through PUT .../recovery-key (the mdm) and a user only by
-// typing; rows of unknown kind (before migration 7) keep NULL. Numbered to follow migration 7
-// of main: the escrow-certificate migration of the same release is renumbered on merge.
+// typing; rows of unknown kind (before migration 7) keep NULL.
 constexpr std::string_view kSchemaV8 = R"sql(
 ALTER TABLE key_versions ADD COLUMN key_id TEXT
   CHECK (key_id IS NULL OR length(key_id) BETWEEN 1 AND 64);
@@ -246,6 +245,42 @@ CREATE INDEX key_versions_by_key_id ON key_versions (key_id, device_id)
   WHERE key_id IS NOT NULL;
 )sql";
 
+// Apple MDM escrow (API.md): the escrow CA's certificates, one per escrow-ca-v<N>, and the
+// escrow certificates with their state. At most one fleet certificate is current (a unique
+// partial index, so two ceremonies racing cannot both win); device certificates name their
+// device, fleet ones none. Certificates are public: no key material here.
+constexpr std::string_view kSchemaV9 = R"sql(
+CREATE TABLE escrow_cas (
+  version    INTEGER NOT NULL PRIMARY KEY CHECK (version BETWEEN 1 AND 4294967295),
+  serial     TEXT    NOT NULL UNIQUE
+    CHECK (length(serial) = 32 AND serial NOT GLOB '*[^0-9a-f]*'),
+  not_before INTEGER NOT NULL,
+  not_after  INTEGER NOT NULL CHECK (not_after > not_before),
+  sha256     TEXT    NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+  der        BLOB    NOT NULL CHECK (length(der) > 0)
+) STRICT;
+CREATE TABLE escrow_certificates (
+  serial      TEXT    NOT NULL PRIMARY KEY
+    CHECK (length(serial) = 32 AND serial NOT GLOB '*[^0-9a-f]*'),
+  key_version INTEGER NOT NULL CHECK (key_version BETWEEN 1 AND 4294967295),
+  ca_version  INTEGER NOT NULL REFERENCES escrow_cas (version),
+  kind        TEXT    NOT NULL CHECK (kind = 'fleet' OR kind = 'device'),
+  device_id   TEXT    REFERENCES devices (id),
+  state       TEXT    NOT NULL CHECK (state = 'current' OR state = 'active' OR state = 'retired'),
+  not_before  INTEGER NOT NULL,
+  not_after   INTEGER NOT NULL CHECK (not_after > not_before),
+  sha256      TEXT    NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+  der         BLOB    NOT NULL CHECK (length(der) > 0),
+  CHECK ((kind = 'device') = (device_id IS NOT NULL)),
+  CHECK (state <> 'current' OR kind = 'fleet')
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX escrow_certificates_one_current ON escrow_certificates (kind)
+  WHERE state = 'current';
+CREATE INDEX escrow_certificates_by_device ON escrow_certificates (device_id, key_version)
+  WHERE device_id IS NOT NULL;
+CREATE INDEX escrow_certificates_by_key ON escrow_certificates (key_version, kind);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -255,6 +290,7 @@ constexpr std::array kMigrations{
     Migration{6, "keyed fingerprints, device state records", kSchemaV6},
     Migration{7, "the kind of principal that stored each key version", kSchemaV7},
     Migration{8, "key ids, key sources and verify marks of key versions", kSchemaV8},
+    Migration{9, "escrow CA and escrow certificates (Apple MDM)", kSchemaV9},
 };
 
 constexpr Query kHasVersionTable{

@@ -5,6 +5,7 @@
 #include "storage/sqlite_audit_records.h"
 #include "storage/sqlite_device_states.h"
 #include "storage/sqlite_devices.h"
+#include "storage/sqlite_escrow_certs.h"
 #include "storage/sqlite_key_versions.h"
 #include "storage/sqlite_limits.h"
 #include "storage/sqlite_meta_values.h"
@@ -18,13 +19,20 @@ class Database;
 // The narrow stores of one SQLite transaction, all on its one context.
 struct SqliteStores {
   explicit SqliteStores(SqliteTxnContext& ctx)
-      : devices(ctx), versions(ctx), audit(ctx), limits(ctx), meta(ctx), states(ctx) {}
+      : devices(ctx),
+        versions(ctx),
+        audit(ctx),
+        limits(ctx),
+        meta(ctx),
+        states(ctx),
+        escrow_certs(ctx) {}
   SqliteDevices devices;
   SqliteKeyVersions versions;
   SqliteAuditRecords audit;
   SqliteLimits limits;
   SqliteMetaValues meta;
   SqliteDeviceStates states;
+  SqliteEscrowCerts escrow_certs;
 };
 
 // ReadTxn on a pooled read connection inside the BEGIN (deferred) that Store::Read opened:
@@ -39,6 +47,7 @@ class SqliteReadTxn final : public ReadTxn {
   LimitReader& limits() override { return stores_.limits; }
   MetaReader& meta() override { return stores_.meta; }
   DeviceStateReader& states() override { return stores_.states; }
+  EscrowCertReader& escrow_certs() override { return stores_.escrow_certs; }
 
   // OK, or the first error that ended the transaction.
   const Status& poison() const { return ctx_.poison(); }
@@ -61,6 +70,7 @@ class SqliteWriteTxn final : public WriteTxn {
   LimitWriter& limits() override { return stores_.limits; }
   MetaWriter& meta() override { return stores_.meta; }
   DeviceStateWriter& states() override { return stores_.states; }
+  EscrowCertWriter& escrow_certs() override { return stores_.escrow_certs; }
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 
   // OK, or the first error that made the transaction unfit to commit.

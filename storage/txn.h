@@ -6,6 +6,7 @@
 #include "storage/audit_records.h"
 #include "storage/device_states.h"
 #include "storage/devices.h"
+#include "storage/escrow_certs.h"
 #include "storage/key_versions.h"
 #include "storage/limits.h"
 #include "storage/meta_values.h"
@@ -33,6 +34,7 @@ class ReadTxn {
   virtual LimitReader& limits() = 0;
   virtual MetaReader& meta() = 0;
   virtual DeviceStateReader& states() = 0;
+  virtual EscrowCertReader& escrow_certs() = 0;
 
  protected:
   // Copied or moved only as a concrete transaction, never sliced through this interface.
@@ -56,6 +58,7 @@ class WriteTxn {
   virtual LimitWriter& limits() = 0;
   virtual MetaWriter& meta() = 0;
   virtual DeviceStateWriter& states() = 0;
+  virtual EscrowCertWriter& escrow_certs() = 0;
   // Runs `fn` inside a savepoint: its changes are kept if it returns OK and undone if not,
   // leaving the rest of the transaction intact. Its Status is returned.
   virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;

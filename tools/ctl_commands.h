@@ -25,6 +25,8 @@ void AddMasterKeyCommands(CLI::App& app, CtlRunner& run);
 void AddDbCommands(CLI::App& app, CtlRunner& run);
 // vaultctl audit verify | export                               (tools/ctl_audit.cc)
 void AddAuditCommands(CLI::App& app, CtlRunner& run);
+// vaultctl escrow-cert create | list | retire                  (tools/ctl_escrow_cert.cc)
+void AddEscrowCertCommands(CLI::App& app, CtlRunner& run);
 
 // The subcommands of `master-key`, one per file.
 void AddRotateCommand(CLI::App& master_key, CtlRunner& run);

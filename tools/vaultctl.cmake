@@ -9,6 +9,7 @@ add_executable(vaultctl
   ${CMAKE_CURRENT_LIST_DIR}/ctl_common.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_db.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dev_token.cc
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_escrow_cert.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_init.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_restore.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_rotate.cc

@@ -41,6 +41,7 @@ int Main(int argc, char** argv) {
   AddMasterKeyCommands(app, run);
   AddDbCommands(app, run);
   AddAuditCommands(app, run);
+  AddEscrowCertCommands(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.h"
 #include "base/result.h"
 #include "base/secret_bytes.h"
 #include "vault/audit_chain.h"
@@ -75,6 +76,16 @@ struct RetrievedKey {
   SecretBytes recovery_key;  // normalised plaintext; wipe the response that carries it
   std::uint32_t version = 0;
   TimePoint expires_at;
+};
+
+// An escrow certificate as API.md shows it ("Apple MDM escrow, opened inside the HSM").
+struct EscrowCertificate {
+  std::string serial;  // lowercase hex
+  TimePoint not_before;
+  TimePoint not_after;
+  std::string sha256;  // of `der`, lowercase hex
+  Bytes der;
+  std::string state;  // "current", "active" or "retired"
 };
 
 struct HealthReport {
@@ -153,6 +164,16 @@ class EscrowService {
                                         const std::optional<AuditHead>& expected = std::nullopt);
   // May the caller read metrics? (mdm, admin)
   Status AuthorizeMetrics(const Caller& caller);
+
+  // Apple MDM escrow (vault/escrow_service_certs.cc). The current fleet certificate (mdm,
+  // admin); kFailedPrecondition "conflict" if the vault has none (vaultctl escrow-cert create).
+  Result<EscrowCertificate> CurrentEscrowCertificate(const Caller& caller);
+  // The device's own certificate of the current escrow key (mdm): the one issued before, or a
+  // new one (random serial, the device's ID in the subject, signed in the HSM, valid as long as
+  // the fleet certificate), recorded with its audit record. device_not_found as GetDevice.
+  Result<EscrowCertificate> DeviceEscrowCertificate(const Caller& caller, std::string_view id);
+  // Every fleet certificate with its state, by escrow key version (admin, auditor).
+  Result<std::vector<EscrowCertificate>> ListEscrowCertificates(const Caller& caller);
 
   // Records a refusal decided in api/ (throttling, a malformed id), audited once per principal
   // and window by the caller, with `reason` its API error code. Never fails the request path.

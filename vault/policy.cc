@@ -23,7 +23,7 @@ struct Rule {
 };
 
 // DESIGN.md "Policy (who may do what)", row by row. Anything not granted here is denied.
-constexpr std::array<Rule, 12> kRules{{
+constexpr std::array<Rule, 15> kRules{{
     {Action::kEnrolDevice, kAdmin | kMdm, 0, 0, false},
     {Action::kChangeOwnership, kMdm, 0, 0, false},
     {Action::kCheckIn, kMdm, 0, 0, true},
@@ -39,6 +39,11 @@ constexpr std::array<Rule, 12> kRules{{
     // The second release's table: the owner (their current version only, decided by the
     // service) and the mdm.
     {Action::kVerifyKey, kOwner | kMdm, 0, 0, true},
+    // API.md, "Apple MDM escrow": certificates are public, but who may ask is still decided
+    // (and a device certificate is issued, so recorded).
+    {Action::kReadEscrowCertificate, kAdmin | kMdm, 0, 0, false},
+    {Action::kIssueEscrowCertificate, kMdm, 0, 0, true},
+    {Action::kListEscrowCertificates, kAdmin | kAuditor, 0, 0, false},
 }};
 
 const Rule& RuleFor(Action action) {
@@ -78,6 +83,9 @@ std::string_view ActionName(Action a) {
     case Action::kMetrics: return "metrics.read";
     case Action::kVerifyKey:
       return "key.verify";
+    case Action::kReadEscrowCertificate: return "escrow_cert.read";
+    case Action::kIssueEscrowCertificate: return "escrow_cert.issue_device";
+    case Action::kListEscrowCertificates: return "escrow_cert.list";
   }
   return "unknown";
 }

@@ -23,6 +23,9 @@ enum class Action : std::uint8_t {
   kReadAudit,
   kMetrics,
   kVerifyKey,  // compare a typed key with the escrowed one (never a release)
+  kReadEscrowCertificate,   // the current fleet escrow certificate (Apple MDM)
+  kIssueEscrowCertificate,  // a device's own escrow certificate, issued on first request
+  kListEscrowCertificates,  // every fleet escrow certificate with its state
 };
 
 std::string_view ActionName(Action a);

@@ -91,4 +91,44 @@ Status FailingKeyService::Probe(std::uint32_t master_version) {
   return inner_.Probe(master_version);
 }
 
+Result<hsm::EscrowKeyInfo> FailingKeyService::GenerateCmsKey(std::uint32_t version,
+                                                             std::uint32_t rsa_bits) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kGenerateEscrowKey));
+  return inner_.GenerateCmsKey(version, rsa_bits);
+}
+
+Result<hsm::EscrowKeyInfo> FailingKeyService::GenerateCaKey(std::uint32_t version) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kGenerateEscrowKey));
+  return inner_.GenerateCaKey(version);
+}
+
+Result<hsm::EscrowKeyInfo> FailingKeyService::FindEscrowKey(hsm::EscrowKeyKind kind,
+                                                            std::uint32_t version) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kFindEscrowKey));
+  return inner_.FindEscrowKey(kind, version);
+}
+
+Result<std::vector<hsm::EscrowKeyInfo>> FailingKeyService::ListEscrowKeys() {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kListEscrowKeys));
+  return inner_.ListEscrowKeys();
+}
+
+Status FailingKeyService::DestroyEscrowKey(hsm::EscrowKeyKind kind, std::uint32_t version) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kDestroyEscrowKey));
+  return inner_.DestroyEscrowKey(kind, version);
+}
+
+Result<Bytes> FailingKeyService::CaSign(std::uint32_t ca_version,
+                                        std::span<const std::uint8_t> data) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kCaSign));
+  return inner_.CaSign(ca_version, data);
+}
+
+hsm::OpenedEnvelope FailingKeyService::OpenEnvelope(const hsm::EnvelopeToOpen& envelope) {
+  if (Status s = Attempt(KeyOp::kOpenEnvelope); !s.ok()) {
+    return {std::move(s), hsm::EnvelopeCause::kHsmUnavailable};
+  }
+  return inner_.OpenEnvelope(envelope);
+}
+
 }  // namespace escrow::testing

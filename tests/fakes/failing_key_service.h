@@ -20,6 +20,12 @@ enum class KeyOp {
   kProbe,
   kReadCheckpoint,
   kWriteCheckpoint,
+  kGenerateEscrowKey,  // GenerateCmsKey and GenerateCaKey
+  kFindEscrowKey,
+  kListEscrowKeys,
+  kDestroyEscrowKey,
+  kCaSign,
+  kOpenEnvelope,  // answers the injected Status with cause kHsmUnavailable
 };
 
 // Wraps a real or fake KeyService and fails the chosen operations with a chosen Status (an HSM
@@ -55,6 +61,13 @@ class FailingKeyService final : public hsm::KeyService {
   Result<std::optional<Bytes>> ReadCheckpoint() override;
   Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
   Status Probe(std::uint32_t master_version) override;
+  Result<hsm::EscrowKeyInfo> GenerateCmsKey(std::uint32_t version, std::uint32_t rsa_bits) override;
+  Result<hsm::EscrowKeyInfo> GenerateCaKey(std::uint32_t version) override;
+  Result<hsm::EscrowKeyInfo> FindEscrowKey(hsm::EscrowKeyKind kind, std::uint32_t version) override;
+  Result<std::vector<hsm::EscrowKeyInfo>> ListEscrowKeys() override;
+  Status DestroyEscrowKey(hsm::EscrowKeyKind kind, std::uint32_t version) override;
+  Result<Bytes> CaSign(std::uint32_t ca_version, std::span<const std::uint8_t> data) override;
+  hsm::OpenedEnvelope OpenEnvelope(const hsm::EnvelopeToOpen& envelope) override;
 
  private:
   // Counts the attempt; the injected failure of `op`, if any, else OK.

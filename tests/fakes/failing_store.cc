@@ -230,6 +230,51 @@ class FailingDeviceStates final : public storage::DeviceStateWriter {
   storage::DeviceStateWriter* w_;
 };
 
+class FailingEscrowCerts final : public storage::EscrowCertWriter {
+ public:
+  FailingEscrowCerts(TxnState& st, storage::EscrowCertReader& r, storage::EscrowCertWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<std::optional<storage::EscrowCaRow>> GetCa(std::uint32_t v) override {
+    return st_.Call(StoreOp::kEscrowCertRead, [&] { return r_.GetCa(v); });
+  }
+  Result<std::optional<storage::EscrowCaRow>> NewestCa() override {
+    return st_.Call(StoreOp::kEscrowCertRead, [&] { return r_.NewestCa(); });
+  }
+  Result<std::optional<storage::EscrowCertRow>> Get(std::string_view serial) override {
+    return st_.Call(StoreOp::kEscrowCertRead, [&] { return r_.Get(serial); });
+  }
+  Result<std::optional<storage::EscrowCertRow>> Current() override {
+    return st_.Call(StoreOp::kEscrowCertRead, [&] { return r_.Current(); });
+  }
+  Result<std::vector<storage::EscrowCertRow>> ListFleet() override {
+    return st_.Call(StoreOp::kEscrowCertRead, [&] { return r_.ListFleet(); });
+  }
+  Result<std::optional<storage::EscrowCertRow>> ForDevice(std::string_view id,
+                                                          std::uint32_t v) override {
+    return st_.Call(StoreOp::kEscrowCertRead, [&] { return r_.ForDevice(id, v); });
+  }
+  Result<std::uint32_t> LatestKeyVersion() override {
+    return st_.Call(StoreOp::kEscrowCertRead, [&] { return r_.LatestKeyVersion(); });
+  }
+  Status PutCa(const storage::EscrowCaRow& row) override {
+    return st_.Call(StoreOp::kEscrowCertWrite, [&] { return w_->PutCa(row); });
+  }
+  Status Insert(const storage::EscrowCertRow& row) override {
+    return st_.Call(StoreOp::kEscrowCertWrite, [&] { return w_->Insert(row); });
+  }
+  Status MakeCurrent(std::string_view serial) override {
+    return st_.Call(StoreOp::kEscrowCertWrite, [&] { return w_->MakeCurrent(serial); });
+  }
+  Status Retire(std::string_view serial) override {
+    return st_.Call(StoreOp::kEscrowCertWrite, [&] { return w_->Retire(serial); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::EscrowCertReader& r_;
+  storage::EscrowCertWriter* w_;
+};
+
 class FailingReadTxn final : public storage::ReadTxn {
  public:
   FailingReadTxn(TxnState& st, storage::ReadTxn& inner)
@@ -238,13 +283,15 @@ class FailingReadTxn final : public storage::ReadTxn {
         audit_(st, inner.audit(), nullptr),
         limits_(st, inner.limits(), nullptr),
         meta_(st, inner.meta(), nullptr),
-        states_(st, inner.states(), nullptr) {}
+        states_(st, inner.states(), nullptr),
+        escrow_certs_(st, inner.escrow_certs(), nullptr) {}
   storage::DeviceReader& devices() override { return devices_; }
   storage::KeyVersionReader& versions() override { return versions_; }
   storage::AuditReader& audit() override { return audit_; }
   storage::LimitReader& limits() override { return limits_; }
   storage::MetaReader& meta() override { return meta_; }
   storage::DeviceStateReader& states() override { return states_; }
+  storage::EscrowCertReader& escrow_certs() override { return escrow_certs_; }
 
  private:
   FailingDevices devices_;
@@ -253,6 +300,7 @@ class FailingReadTxn final : public storage::ReadTxn {
   FailingLimits limits_;
   FailingMetaValues meta_;
   FailingDeviceStates states_;
+  FailingEscrowCerts escrow_certs_;
 };
 
 class FailingWriteTxn final : public storage::WriteTxn {
@@ -265,13 +313,15 @@ class FailingWriteTxn final : public storage::WriteTxn {
         audit_(st, inner.audit(), &inner.audit()),
         limits_(st, inner.limits(), &inner.limits()),
         meta_(st, inner.meta(), &inner.meta()),
-        states_(st, inner.states(), &inner.states()) {}
+        states_(st, inner.states(), &inner.states()),
+        escrow_certs_(st, inner.escrow_certs(), &inner.escrow_certs()) {}
   storage::DeviceWriter& devices() override { return devices_; }
   storage::KeyVersionWriter& versions() override { return versions_; }
   storage::AuditWriter& audit() override { return audit_; }
   storage::LimitWriter& limits() override { return limits_; }
   storage::MetaWriter& meta() override { return meta_; }
   storage::DeviceStateWriter& states() override { return states_; }
+  storage::EscrowCertWriter& escrow_certs() override { return escrow_certs_; }
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {
     if (!st_.poison().ok()) return st_.poison();
     return inner_.Isolated([&](storage::WriteTxn& inner) -> Status {
@@ -290,6 +340,7 @@ class FailingWriteTxn final : public storage::WriteTxn {
   FailingLimits limits_;
   FailingMetaValues meta_;
   FailingDeviceStates states_;
+  FailingEscrowCerts escrow_certs_;
 };
 
 }  // namespace

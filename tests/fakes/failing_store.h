@@ -40,6 +40,8 @@ enum class StoreOp {
   kStateGet,
   kStateList,
   kStatePut,
+  kEscrowCertRead,   // every EscrowCertReader method
+  kEscrowCertWrite,  // PutCa, Insert, MakeCurrent, Retire
   kQuotaGet,
   kQuotaAdd,
   kMetaGet,

@@ -198,4 +198,45 @@ Status FakeKeyService::Probe(std::uint32_t master_version) {
   return FindLocked(hsm::KeyRole::kMaster, master_version).status();
 }
 
+Result<hsm::EscrowKeyInfo> FakeKeyService::GenerateCmsKey(std::uint32_t version,
+                                                          std::uint32_t rsa_bits) {
+  if (rsa_bits != hsm::kCmsKeyBits2048 && rsa_bits != hsm::kCmsKeyBits3072) {
+    return Status::InvalidArgument("an escrow key has 2048 or 3072 bits");
+  }
+  std::lock_guard lock(mu_);
+  return escrow_.Generate(hsm::EscrowKeyKind::kCms, version, rsa_bits);
+}
+
+Result<hsm::EscrowKeyInfo> FakeKeyService::GenerateCaKey(std::uint32_t version) {
+  std::lock_guard lock(mu_);
+  return escrow_.Generate(hsm::EscrowKeyKind::kCa, version, 256);
+}
+
+Result<hsm::EscrowKeyInfo> FakeKeyService::FindEscrowKey(hsm::EscrowKeyKind kind,
+                                                         std::uint32_t version) {
+  std::lock_guard lock(mu_);
+  return escrow_.Find(kind, version);
+}
+
+Result<std::vector<hsm::EscrowKeyInfo>> FakeKeyService::ListEscrowKeys() {
+  std::lock_guard lock(mu_);
+  return escrow_.List();
+}
+
+Status FakeKeyService::DestroyEscrowKey(hsm::EscrowKeyKind kind, std::uint32_t version) {
+  std::lock_guard lock(mu_);
+  return escrow_.Destroy(kind, version);
+}
+
+Result<Bytes> FakeKeyService::CaSign(std::uint32_t ca_version,
+                                     std::span<const std::uint8_t> data) {
+  std::lock_guard lock(mu_);
+  return escrow_.CaSign(ca_version, data);
+}
+
+hsm::OpenedEnvelope FakeKeyService::OpenEnvelope(const hsm::EnvelopeToOpen& envelope) {
+  std::lock_guard lock(mu_);
+  return escrow_.Open(envelope);
+}
+
 }  // namespace escrow::testing

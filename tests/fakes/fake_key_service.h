@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "hsm/key_service.h"
+#include "tests/fakes/fake_escrow_keys.h"
 
 namespace escrow::testing {
 
@@ -39,6 +40,14 @@ class FakeKeyService final : public hsm::KeyService {
   Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
   // OK if the master key exists (the fake computes correctly); kNotFound if not.
   Status Probe(std::uint32_t master_version) override;
+  // Escrow keys in software (FakeEscrowKeys).
+  Result<hsm::EscrowKeyInfo> GenerateCmsKey(std::uint32_t version, std::uint32_t rsa_bits) override;
+  Result<hsm::EscrowKeyInfo> GenerateCaKey(std::uint32_t version) override;
+  Result<hsm::EscrowKeyInfo> FindEscrowKey(hsm::EscrowKeyKind kind, std::uint32_t version) override;
+  Result<std::vector<hsm::EscrowKeyInfo>> ListEscrowKeys() override;
+  Status DestroyEscrowKey(hsm::EscrowKeyKind kind, std::uint32_t version) override;
+  Result<Bytes> CaSign(std::uint32_t ca_version, std::span<const std::uint8_t> data) override;
+  hsm::OpenedEnvelope OpenEnvelope(const hsm::EnvelopeToOpen& envelope) override;
 
  private:
   struct Key {
@@ -53,6 +62,7 @@ class FakeKeyService final : public hsm::KeyService {
   mutable std::mutex mu_;
   std::map<KeyId, Key> keys_;        // guarded by mu_
   std::optional<Bytes> checkpoint_;  // guarded by mu_
+  FakeEscrowKeys escrow_;            // guarded by mu_
 };
 
 }  // namespace escrow::testing

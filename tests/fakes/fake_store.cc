@@ -17,6 +17,7 @@ class FakeReadTxn final : public storage::ReadTxn {
   storage::LimitReader& limits() override { return tables_.limits; }
   storage::MetaReader& meta() override { return tables_.meta; }
   storage::DeviceStateReader& states() override { return tables_.states; }
+  storage::EscrowCertReader& escrow_certs() override { return tables_.escrow_certs; }
 
  private:
   FakeTables tables_;
@@ -31,6 +32,7 @@ class FakeWriteTxn final : public storage::WriteTxn {
   storage::LimitWriter& limits() override { return tables_.limits; }
   storage::MetaWriter& meta() override { return tables_.meta; }
   storage::DeviceStateWriter& states() override { return tables_.states; }
+  storage::EscrowCertWriter& escrow_certs() override { return tables_.escrow_certs; }
 
   // A savepoint is a copy of the state, put back if `fn` fails.
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {

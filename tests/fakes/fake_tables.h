@@ -19,6 +19,8 @@ struct FakeState {
   std::map<std::string, std::multiset<std::int64_t>, std::less<>> quota_events;
   std::map<std::string, std::string, std::less<>> meta;
   std::map<std::string, storage::DeviceStateRow, std::less<>> states;
+  std::map<std::uint32_t, storage::EscrowCaRow> escrow_cas;
+  std::map<std::string, storage::EscrowCertRow, std::less<>> escrow_certs;
 };
 
 // The narrow stores over one FakeState, with the Status semantics SQLite gives them (the
@@ -127,16 +129,43 @@ class FakeDeviceStates final : public storage::DeviceStateWriter {
   FakeState& state_;
 };
 
+class FakeEscrowCerts final : public storage::EscrowCertWriter {
+ public:
+  explicit FakeEscrowCerts(FakeState& state) : state_(state) {}
+  Result<std::optional<storage::EscrowCaRow>> GetCa(std::uint32_t version) override;
+  Result<std::optional<storage::EscrowCaRow>> NewestCa() override;
+  Result<std::optional<storage::EscrowCertRow>> Get(std::string_view serial) override;
+  Result<std::optional<storage::EscrowCertRow>> Current() override;
+  Result<std::vector<storage::EscrowCertRow>> ListFleet() override;
+  Result<std::optional<storage::EscrowCertRow>> ForDevice(std::string_view device_id,
+                                                          std::uint32_t key_version) override;
+  Result<std::uint32_t> LatestKeyVersion() override;
+  Status PutCa(const storage::EscrowCaRow& row) override;
+  Status Insert(const storage::EscrowCertRow& row) override;
+  Status MakeCurrent(std::string_view serial) override;
+  Status Retire(std::string_view serial) override;
+
+ private:
+  FakeState& state_;
+};
+
 // All of them over one state.
 struct FakeTables {
   explicit FakeTables(FakeState& state)
-      : devices(state), versions(state), audit(state), limits(state), meta(state), states(state) {}
+      : devices(state),
+        versions(state),
+        audit(state),
+        limits(state),
+        meta(state),
+        states(state),
+        escrow_certs(state) {}
   FakeDevices devices;
   FakeKeyVersions versions;
   FakeAuditRecords audit;
   FakeLimits limits;
   FakeMetaValues meta;
   FakeDeviceStates states;
+  FakeEscrowCerts escrow_certs;
 };
 
 }  // namespace escrow::testing

@@ -103,6 +103,7 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   REQUIRE(RawExec(f.path,
                   "DROP INDEX key_versions_active; DROP TABLE quota_events; "
                   "DROP TABLE device_states; DROP INDEX audit_state_changes; "
+                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
 
@@ -159,6 +160,7 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
                   "DROP INDEX audit_state_changes; ALTER TABLE key_versions DROP COLUMN "
                   "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
+                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 4; "
                   "INSERT INTO quota (principal, day, count) VALUES "
                   "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
@@ -217,6 +219,7 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
                   "ALTER TABLE key_versions DROP COLUMN source; "
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
+                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
                            "WHERE name = 'stored_by_kind'") == "0");
@@ -264,6 +267,7 @@ TEST_CASE("A version 7 database is upgraded with each version's source from the 
                   "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
                   "ALTER TABLE key_versions DROP COLUMN source; "
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
+                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 7") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());

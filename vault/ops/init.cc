@@ -6,6 +6,8 @@
 #include "vault/ops/init.h"
 
 #include <memory>
+
+#include <boost/json.hpp>
 #include <system_error>
 #include <utility>
 
@@ -13,6 +15,7 @@
 #include "vault/config.h"
 #include "vault/meta.h"
 #include "vault/ops/ceremony_record.h"
+#include "vault/ops/escrow_cert.h"
 #include "vault/ops/files.h"
 #include "vault/ops/init_guard.h"
 #include "vault/ops/init_mode.h"
@@ -30,22 +33,35 @@ namespace {
 namespace fs = std::filesystem;
 
 // The database, created, with its first audit record: the ceremony, whose transaction also
-// writes the key versions (so no key version is ever unaudited). Returns the audit head.
-Result<vault::AuditHead> CreateDatabase(hsm::KeyService& keys, const fs::path& db,
-                                        std::string detail) {
+// writes the key versions and the first escrow certificate (so no key version or certificate
+// is ever unaudited). The escrow keys are made in the HSM before it (PrepareEscrowCert).
+struct CreatedDatabase {
+  vault::AuditHead head;
+  EscrowCertReport escrow;
+};
+
+Result<CreatedDatabase> CreateDatabase(hsm::KeyService& keys, const fs::path& db,
+                                       std::string detail) {
   ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store, OpenStore(db.string(), true));
   const std::unique_ptr<vault::CommitPipeline> audit = NewCommitPipeline(keys, *store, 1);
   ESCROW_RETURN_IF_ERROR(audit->Start());
-  auto set_versions = [](storage::WriteTxn& txn) -> Status {
+  ESCROW_ASSIGN_OR_RETURN(const PreparedEscrowCert escrow,
+                          PrepareEscrowCert(EscrowCertOptions{}, keys, *store));
+  boost::json::value parsed = boost::json::parse(detail);
+  if (boost::json::object* fields = parsed.if_object()) {
+    (*fields)["escrow_certificate"] = boost::json::parse(escrow.detail);
+  }
+  auto record = [&escrow](storage::WriteTxn& txn) -> Status {
     for (const vault::MetaKey key :
          {vault::MetaKey::kActiveMasterKeyVersion, vault::MetaKey::kAuditKeyVersion,
           vault::MetaKey::kFingerprintKeyVersion, vault::MetaKey::kStateKeyVersion}) {
       ESCROW_RETURN_IF_ERROR(vault::WriteMetaVersion(txn, key, 1));
     }
-    return Status::Ok();
+    return RecordEscrowCert(txn, escrow);
   };
-  ESCROW_RETURN_IF_ERROR(RecordCeremony(*audit, "ceremony.init", std::move(detail), set_versions));
-  return audit->head();
+  ESCROW_RETURN_IF_ERROR(
+      RecordCeremony(*audit, "ceremony.init", boost::json::serialize(parsed), record));
+  return CreatedDatabase{audit->head(), escrow.report};
 }
 
 Result<InitReport> RunInit(InitMode& mode) {
@@ -78,11 +94,13 @@ Result<InitReport> RunInit(InitMode& mode) {
   fs::create_directories(paths.db.parent_path(), ec);
   guard.File(paths.db);
   for (const char* suffix : {"-wal", "-shm", "-journal"}) guard.File(paths.db.string() + suffix);
-  ESCROW_ASSIGN_OR_RETURN(report.head,
+  ESCROW_ASSIGN_OR_RETURN(CreatedDatabase created,
                           CreateDatabase(*keys, paths.db,
                                          InitCeremonyDetail(mode.dev(), mode.module(), report.token,
                                                             report.token_initialised,
                                                             mode.backup_capable(), report.keys)));
+  report.head = created.head;
+  report.escrow = std::move(created.escrow);
 
   // The config last but one: its presence marks the vault as initialised.
   guard.File(paths.config);
@@ -102,6 +120,8 @@ Result<InitReport> RunInit(InitMode& mode) {
   t.backup_capable = mode.backup_capable();
   t.keys = report.keys;
   t.head = report.head;
+  t.escrow_certificate = "serial " + report.escrow.certificate.serial_hex + "  sha256 " +
+                         report.escrow.certificate.sha256_hex;
   mode.Describe(t);
   report.transcript = RenderInitTranscript(t);
   fs::create_directories(paths.transcript.parent_path(), ec);

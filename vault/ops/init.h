@@ -15,6 +15,7 @@
 #include "base/result.h"
 #include "hsm/key_service.h"
 #include "vault/commit_pipeline.h"
+#include "vault/ops/escrow_cert.h"
 
 namespace escrow::ops {
 
@@ -60,6 +61,7 @@ struct InitReport {
   bool token_initialised = false;
   std::vector<hsm::KeyInfo> keys;
   vault::AuditHead head;
+  EscrowCertReport escrow;  // the first escrow certificate (Apple MDM), current
 };
 
 // kAlreadyExists if anything it would create exists (the config, the database, the

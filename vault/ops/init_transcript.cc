@@ -50,6 +50,7 @@ std::string RenderInitTranscript(const InitTranscript& t) {
   if (t.active_master_key_version) {
     out << Field("active master key version") << *t.active_master_key_version << "\n";
   }
+  if (t.escrow_certificate) out << Field("escrow certificate") << *t.escrow_certificate << "\n";
   out << Field("audit head") << t.head.seq << ":" << t.head.hash << "\n";
   for (const auto& [name, path] : t.paths) out << Field(name) << path.string() << "\n";
   if (!t.files.empty()) {

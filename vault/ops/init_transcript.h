@@ -27,6 +27,7 @@ struct InitTranscript {
   std::optional<std::string> listen;  // dev
   std::vector<hsm::KeyInfo> keys;
   std::optional<std::uint32_t> active_master_key_version;  // production names it
+  std::optional<std::string> escrow_certificate;  // "serial <hex>  sha256 <hex>"
   vault::AuditHead head;
   // Lines "name:  path" after the audit head (production: config, database, transcript).
   std::vector<std::pair<std::string, std::filesystem::path>> paths;

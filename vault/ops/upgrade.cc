@@ -13,6 +13,7 @@
 #include "vault/fingerprint.h"
 #include "vault/meta.h"
 #include "vault/ops/ceremony_record.h"
+#include "vault/ops/escrow_cert.h"
 
 namespace escrow::ops {
 namespace {
@@ -130,10 +131,28 @@ Result<UpgradeReport> Upgrade(const Vault& v) {
   ESCROW_ASSIGN_OR_RETURN(std::vector<storage::DeviceStateRow> states, MissingStates(v.store));
   report.states = states.size();
 
+  // Apple MDM escrow: a vault without any escrow certificate gets the CA and a first one,
+  // recorded in this ceremony's transaction.
+  bool has_escrow = false;
+  ESCROW_RETURN_IF_ERROR(v.store.Read([&](storage::ReadTxn& txn) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(const std::vector<storage::EscrowCertRow> fleet,
+                            txn.escrow_certs().ListFleet());
+    has_escrow = !fleet.empty();
+    return Status::Ok();
+  }));
+  std::optional<PreparedEscrowCert> escrow;
+  if (!has_escrow) {
+    ESCROW_ASSIGN_OR_RETURN(PreparedEscrowCert prepared,
+                            PrepareEscrowCert(EscrowCertOptions{}, v.keys, v.store));
+    escrow = std::move(prepared);
+    report.escrow_certificate = escrow->report;
+  }
+
   const bool names_keys =
       vault::ReadMetaVersion(v.store, vault::MetaKey::kFingerprintKeyVersion).ok() &&
       vault::ReadMetaVersion(v.store, vault::MetaKey::kStateKeyVersion).ok();
-  if (report.created.empty() && report.fingerprinted == 0 && states.empty() && names_keys) {
+  if (report.created.empty() && report.fingerprinted == 0 && states.empty() && names_keys &&
+      !escrow) {
     report.head = v.audit.head();
     return report;  // nothing was missing: nothing to record
   }
@@ -143,10 +162,12 @@ Result<UpgradeReport> Upgrade(const Vault& v) {
   detail["created"] = std::move(created);
   detail["fingerprinted"] = report.fingerprinted;
   detail["state_records"] = report.states;
+  if (escrow) detail["escrow_certificate"] = boost::json::parse(escrow->detail);
   const std::uint32_t state_version = report.state_key_version;
   auto name_keys = [&](storage::WriteTxn& txn) -> Status {
     ESCROW_RETURN_IF_ERROR(vault::WriteMetaVersion(txn, vault::MetaKey::kFingerprintKeyVersion,
                                                    report.fingerprint_key_version));
+    if (escrow) ESCROW_RETURN_IF_ERROR(RecordEscrowCert(txn, *escrow));
     return vault::WriteMetaVersion(txn, vault::MetaKey::kStateKeyVersion, state_version);
   };
   // The state records name the ceremony's own record: they go in with it.
@@ -177,8 +198,13 @@ std::string RenderUpgrade(const UpgradeReport& report) {
   out << "  fingerprint key version: " << report.fingerprint_key_version << "\n"
       << "  state key version: " << report.state_key_version << "\n"
       << "  versions fingerprinted: " << report.fingerprinted << "\n"
-      << "  device state records written: " << report.states << "\n"
-      << "  audit head: " << report.head.seq << ":" << report.head.hash << "\n";
+      << "  device state records written: " << report.states << "\n";
+  if (report.escrow_certificate) {
+    const vault::IssuedCertificate& cert = report.escrow_certificate->certificate;
+    out << "  escrow certificate created: serial " << cert.serial_hex << "  sha256 "
+        << cert.sha256_hex << "\n";
+  }
+  out << "  audit head: " << report.head.seq << ":" << report.head.hash << "\n";
   return out.str();
 }
 

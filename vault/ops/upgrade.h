@@ -9,12 +9,14 @@
 // again does only what is still missing (nothing, on an upgraded vault).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
 #include "hsm/key_service.h"
 #include "vault/commit_pipeline.h"
+#include "vault/ops/escrow_cert.h"
 #include "vault/ops/vault_access.h"
 
 namespace escrow::ops {
@@ -25,6 +27,8 @@ struct UpgradeReport {
   std::uint32_t state_key_version = 0;
   std::uint64_t fingerprinted = 0;  // versions fingerprinted now
   std::uint64_t states = 0;         // state records written now
+  // The escrow CA and first escrow certificate, when the vault had none (Apple MDM escrow).
+  std::optional<EscrowCertReport> escrow_certificate;
   vault::AuditHead head;            // after the ceremony's record
 };
 
