@@ -93,4 +93,11 @@ class EscrowCertWriter : public EscrowCertReader {
   virtual Status Retire(std::string_view serial) = 0;
 };
 
+// The names of the enums, stored and shown in the API ("fleet", "device"; "current", "active", "retired"), and back
+// (nullopt for a text that is not ours).
+std::string_view EscrowCertKindName(EscrowCertKind kind);
+std::string_view EscrowCertStateName(EscrowCertState state);
+std::optional<EscrowCertKind> ParseEscrowCertKind(std::string_view text);
+std::optional<EscrowCertState> ParseEscrowCertState(std::string_view text);
+
 }  // namespace escrow::storage

@@ -29,11 +29,4 @@ class SqliteEscrowCerts final : public EscrowCertWriter {
   SqliteTxnContext& ctx_;
 };
 
-// Stored names of the enums ("fleet", "device"; "current", "active", "retired"), and back
-// (nullopt for a text that is not ours).
-std::string_view EscrowCertKindName(EscrowCertKind kind);
-std::string_view EscrowCertStateName(EscrowCertState state);
-std::optional<EscrowCertKind> ParseEscrowCertKind(std::string_view text);
-std::optional<EscrowCertState> ParseEscrowCertState(std::string_view text);
-
 }  // namespace escrow::storage

@@ -17,22 +17,11 @@ namespace {
 
 constexpr std::int64_t kSecondsPerDay = 86400;
 
-std::string_view StateName(storage::EscrowCertState state) {
-  switch (state) {
-    case storage::EscrowCertState::kCurrent:
-      return "current";
-    case storage::EscrowCertState::kActive:
-      return "active";
-    case storage::EscrowCertState::kRetired:
-      return "retired";
-  }
-  return "unknown";
-}
 
 EscrowCertificate ToCertificate(const storage::EscrowCertRow& row) {
   return EscrowCertificate{row.serial,  FromUnixSeconds(row.not_before),
                            FromUnixSeconds(row.not_after), row.sha256, row.der,
-                           std::string(StateName(row.state))};
+                           std::string(storage::EscrowCertStateName(row.state))};
 }
 
 Status NoCurrent() {

@@ -13,17 +13,6 @@
 namespace escrow::ops {
 namespace {
 
-std::string_view StateName(storage::EscrowCertState state) {
-  switch (state) {
-    case storage::EscrowCertState::kCurrent:
-      return "current";
-    case storage::EscrowCertState::kActive:
-      return "active";
-    case storage::EscrowCertState::kRetired:
-      return "retired";
-  }
-  return "unknown";
-}
 
 // The next version of `kind` that neither the database nor the token has used.
 Result<std::uint32_t> NextVersion(hsm::KeyService& keys, hsm::EscrowKeyKind kind,
@@ -198,7 +187,7 @@ std::string RenderEscrowCertList(const std::vector<storage::EscrowCertRow>& rows
   std::ostringstream out;
   if (rows.empty()) out << "no escrow certificates (vaultctl escrow-cert create makes one)\n";
   for (const storage::EscrowCertRow& row : rows) {
-    out << row.serial << "  " << StateName(row.state) << "  escrow-cms-v" << row.key_version
+    out << row.serial << "  " << storage::EscrowCertStateName(row.state) << "  escrow-cms-v" << row.key_version
         << "  " << UtcTimestamp(row.not_before) << " to " << UtcTimestamp(row.not_after)
         << "  sha256 " << row.sha256 << "\n";
   }
