@@ -22,7 +22,7 @@ using escrow::testing::kFirstKey;
 using escrow::testing::kSecondKey;
 using escrow::testing::TempDir;
 
-const Caller kMdm = Caller::Mdm("mdm");
+Caller Mdm() { return Caller::Mdm("mdm"); }
 
 CertificateFields Fields(std::string cn, std::uint32_t days, std::int64_t now) {
   CertificateFields f;
@@ -79,8 +79,8 @@ struct CmsVault : FakeVault {
                 })
                 .ok());
     const DeviceSpec spec{"SN-2", "Laptop", Platform::kMacos, Ownership::kCorporate, "bob", true};
-    REQUIRE(service->PutDevice(kMdm, "mac-2", spec).ok());
-    REQUIRE(service->CheckIn(kMdm, "mac-2").ok());
+    REQUIRE(service->PutDevice(Mdm(), "mac-2", spec).ok());
+    REQUIRE(service->CheckIn(Mdm(), "mac-2").ok());
   }
 
   // `openssl cms -encrypt` of `content` to the certificate `der` with `flags`, as base64.
@@ -128,7 +128,7 @@ struct CmsVault : FakeVault {
   }
 
   Status Put(std::string_view id, const std::string& cms) {
-    return service->StoreCmsKey(kMdm, id, cms, std::nullopt).status();
+    return service->StoreCmsKey(Mdm(), id, cms, std::nullopt).status();
   }
 };
 
@@ -145,13 +145,13 @@ TEST_CASE("A CMS envelope to the fleet certificate stores the key with source cm
   const std::string flags = GENERATE(std::string("-aes256"), std::string("-des3"),
                                      std::string("-aes128 -keyid"));
   const std::string cms = v.Envelope(v.fleet.der, flags, std::string(kSecondKey) + "\n");
-  Result<StoreKeyResult> r = v.service->StoreCmsKey(kMdm, "mac-1", cms, std::nullopt);
+  Result<StoreKeyResult> r = v.service->StoreCmsKey(Mdm(), "mac-1", cms, std::nullopt);
   INFO(r.status().ToString());
   REQUIRE(r.ok());
   CHECK(r->created);
   CHECK(r->version == 2);
   CHECK(v.LastDetail() == "key.store ok version=2 source=cms");
-  Result<std::vector<VersionInfo>> versions = v.service->ListVersions(kMdm, "mac-1");
+  Result<std::vector<VersionInfo>> versions = v.service->ListVersions(Mdm(), "mac-1");
   REQUIRE(versions.ok());
   REQUIRE(versions->back().source == KeySource::kCms);
   Result<RetrievedKey> key =
@@ -159,7 +159,7 @@ TEST_CASE("A CMS envelope to the fleet certificate stores the key with source cm
   REQUIRE(key.ok());
   CHECK(key->recovery_key.RevealSecretText() == kSecondKey);
   // The same envelope again for the same device: already current, nothing new.
-  Result<StoreKeyResult> again = v.service->StoreCmsKey(kMdm, "mac-1", cms, std::nullopt);
+  Result<StoreKeyResult> again = v.service->StoreCmsKey(Mdm(), "mac-1", cms, std::nullopt);
   REQUIRE(again.ok());
   CHECK_FALSE(again->created);
 }
@@ -173,11 +173,11 @@ TEST_CASE("CMS stores run the device checks of a store first", "[vault][cms]") {
             .status()
             .reason() == "forbidden");
   DeviceSpec off{"SN-3", "Laptop", Platform::kMacos, Ownership::kCorporate, "carol", false};
-  REQUIRE(v.service->PutDevice(kMdm, "mac-3", off).ok());
-  REQUIRE(v.service->CheckIn(kMdm, "mac-3").ok());
+  REQUIRE(v.service->PutDevice(Mdm(), "mac-3", off).ok());
+  REQUIRE(v.service->CheckIn(Mdm(), "mac-3").ok());
   CHECK(v.Put("mac-3", garbage).reason() == "encryption_not_enabled");
   // A key ID of the wrong form is the request's fault, before the envelope is looked at.
-  CHECK(v.service->StoreCmsKey(kMdm, "mac-2", garbage, std::string(65, 'k')).status().reason() ==
+  CHECK(v.service->StoreCmsKey(Mdm(), "mac-2", garbage, std::string(65, 'k')).status().reason() ==
         "invalid_request");
   v.clock.Advance(std::chrono::hours(24 * 8));
   CHECK(v.Put("mac-1", garbage).reason() == "device_not_synced");
@@ -219,7 +219,7 @@ TEST_CASE("A CMS envelope is accepted for one device only", "[vault][cms]") {
     CHECK(v.Versions("mac-2") == 0);
   }
   SECTION("an envelope to a device's own certificate opens for that device only") {
-    Result<EscrowCertificate> own = v.service->DeviceEscrowCertificate(kMdm, "mac-1");
+    Result<EscrowCertificate> own = v.service->DeviceEscrowCertificate(Mdm(), "mac-1");
     REQUIRE(own.ok());
     const std::string cms = v.Envelope(own->der, "-aes256");
     CheckRefused(v.Put("mac-2", cms));
