@@ -20,6 +20,7 @@ struct CodeText {
 // the decision that produced the error.
 constexpr std::array kMessages{
     CodeText{"keys_mismatch", "Keys must match. Check keys and try again."},
+    CodeText{"invalid_cms", "The escrowed key envelope could not be opened."},
     CodeText{"invalid_recovery_key", "The recovery key is not valid for this device's kind."},
     CodeText{"invalid_request", "The request is not valid."},
     CodeText{"unauthenticated", "Missing or invalid client certificate or token."},
@@ -54,7 +55,7 @@ bool ReasonFits(int http_status, std::string_view reason) {
   switch (http_status) {
     case 400:
       return reason == "keys_mismatch" || reason == "invalid_recovery_key" ||
-             reason == "invalid_request";
+             reason == "invalid_request" || reason == "invalid_cms";
     case 403:
       return reason == "forbidden" || reason == "personal_device";
     case 404:

@@ -21,11 +21,7 @@ std::size_t RateLimiter::size() const {
   return index_.size();
 }
 
-LimitDecision RateLimiter::Hit(std::string_view key, SteadyTime now) {
-  LimitDecision d;
-  if (!limit_.enabled()) return d;
-  const auto window =
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_.window);
+RateLimiter::Digest RateLimiter::DigestOf(std::string_view key) const {
   std::array<std::uint8_t, EVP_MAX_MD_SIZE> md{};
   unsigned int md_len = 0;
   Digest digest{};
@@ -36,6 +32,33 @@ LimitDecision RateLimiter::Hit(std::string_view key, SteadyTime now) {
       EVP_DigestFinal_ex(ctx.get(), md.data(), &md_len) == 1) {
     std::copy_n(md.begin(), digest.size(), digest.begin());
   }  // else every key shares one counter: stricter, never looser
+  return digest;
+}
+
+LimitDecision RateLimiter::Peek(std::string_view key, SteadyTime now) const {
+  LimitDecision d;
+  if (!limit_.enabled()) return d;
+  const auto window =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_.window);
+  const Digest digest = DigestOf(key);
+  std::lock_guard lock(mu_);
+  auto it = index_.find(digest);
+  if (it == index_.end() || now - it->second->start >= window) return d;
+  const Window& w = *it->second;
+  d.count = w.count;
+  if (w.count < limit_.count) return d;
+  d.allowed = false;
+  const auto left = std::chrono::ceil<std::chrono::seconds>(w.start + window - now).count();
+  d.retry_after_seconds = left < 1 ? 1 : left;
+  return d;
+}
+
+LimitDecision RateLimiter::Hit(std::string_view key, SteadyTime now) {
+  LimitDecision d;
+  if (!limit_.enabled()) return d;
+  const auto window =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit_.window);
+  const Digest digest = DigestOf(key);
 
   std::lock_guard lock(mu_);
   // Windows that ended more than a window ago carry nothing forward.

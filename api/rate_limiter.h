@@ -50,6 +50,11 @@ class RateLimiter {
 
   // Counts one event for `key` at `now` and says whether it is within the limit.
   LimitDecision Hit(std::string_view key, SteadyTime now = std::chrono::steady_clock::now());
+  // Whether `key` has used up its window at `now` (its hits so far reach the count), without
+  // counting anything: for limits that count failures after the fact but refuse before the
+  // work (cms_failures). allowed false: retry_after_seconds set, first_denial never.
+  LimitDecision Peek(std::string_view key,
+                     SteadyTime now = std::chrono::steady_clock::now()) const;
 
   const vault::RateLimit& limit() const { return limit_; }
   // Keys held now (for tests and metrics).
@@ -70,6 +75,7 @@ class RateLimiter {
     std::int64_t count = 0;
   };
   using Order = std::list<Window>;  // oldest window start first
+  Digest DigestOf(std::string_view key) const;
 
   const vault::RateLimit limit_;
   const std::size_t capacity_;

@@ -9,6 +9,7 @@
 #include "api/json_views.h"
 #include "api/request_parsing.h"
 #include "auth/jwt_verifier.h"
+#include "hsm/escrow_keys.h"
 
 namespace escrow::api {
 namespace json = boost::json;
@@ -77,12 +78,14 @@ RequestHandler::RequestHandler(vault::EscrowService& service, const auth::JwtVer
       requests_per_user_(config.requests_per_user, TrackedKeys(config)),
       failed_auth_(config.failed_auth, TrackedKeys(config)),
       failed_auth_audits_(vault::RateLimit{1, config.failed_auth.window}, TrackedKeys(config)),
-      invalid_ids_(vault::RateLimit{1, std::chrono::seconds(60)}, TrackedKeys(config)) {
+      invalid_ids_(vault::RateLimit{1, std::chrono::seconds(60)}, TrackedKeys(config)),
+      cms_failures_(config.cms_failures, TrackedKeys(config)) {
   metrics_.TrackLimiters({{"retrieve_per_user", &retrieve_per_user_},
                           {"requests_per_client", &requests_per_client_},
                           {"requests_per_user", &requests_per_user_},
                           {"failed_auth", &failed_auth_},
-                          {"invalid_ids", &invalid_ids_}});
+                          {"invalid_ids", &invalid_ids_},
+                          {"cms_failures", &cms_failures_}});
 }
 
 RequestHandler::~RequestHandler() { metrics_.TrackLimiters({}); }
@@ -326,6 +329,30 @@ ApiResponse RequestHandler::StoreKey(const RouteCall& call) {
   Result<vault::StoreKeyResult> r =
       service_.StoreKey(call.caller, call.id, parsed.value->recovery_key, confirm, extras);
   if (!r.ok()) return Fail(r.status(), /*store_route=*/true);
+  return JsonResponse(200, StoreKeyJson(*r));
+}
+
+ApiResponse RequestHandler::StoreCmsKey(const RouteCall& call) {
+  std::string& body = call.request.body;
+  // Failed opens count per client; past the limit, 429 before anything is parsed.
+  const std::string client = call.caller.QualifiedName();
+  if (LimitDecision d = cms_failures_.Peek(client); !d.allowed) {
+    OPENSSL_cleanse(body.data(), body.size());
+    // The hit that went over is the one audited (once per client and window).
+    const LimitDecision over = cms_failures_.Hit(client);
+    d.first_denial = over.first_denial;
+    d.count = over.count;
+    return Throttled("cms_failures", d, client, call.caller.RoleName(), "failed CMS envelopes");
+  }
+  Parsed<StoreCmsBody> parsed = ParseStoreCms(body);
+  OPENSSL_cleanse(body.data(), body.size());
+  if (!parsed.ok()) return ErrorResponse(parsed.error);
+  Result<vault::StoreKeyResult> r =
+      service_.StoreCmsKey(call.caller, call.id, parsed.value->cms, parsed.value->key_id);
+  if (!r.ok()) {
+    if (r.status().reason() == hsm::kInvalidCms) (void)cms_failures_.Hit(client);
+    return Fail(r.status(), /*store_route=*/true);
+  }
   return JsonResponse(200, StoreKeyJson(*r));
 }
 

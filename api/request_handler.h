@@ -98,6 +98,7 @@ class RequestHandler {
   ApiResponse ListDevices(const RouteCall& call);
   ApiResponse CheckIn(const RouteCall& call);
   ApiResponse StoreKey(const RouteCall& call);
+  ApiResponse StoreCmsKey(const RouteCall& call);
   ApiResponse RetrieveKey(const RouteCall& call);
   ApiResponse VerifyKey(const RouteCall& call);
   ApiResponse RotateKey(const RouteCall& call);
@@ -119,6 +120,7 @@ class RequestHandler {
   RateLimiter failed_auth_;
   RateLimiter failed_auth_audits_;  // one audit record per client and window
   RateLimiter invalid_ids_;         // one audit record per principal and minute
+  RateLimiter cms_failures_;        // failed CMS envelope opens per client
 };
 
 // The JSON error answer for `error`.

@@ -210,6 +210,32 @@ Parsed<StoreKeyBody> ParseStoreKey(std::string_view body) {
   return out;
 }
 
+Parsed<StoreCmsBody> ParseStoreCms(std::string_view body) {
+  std::array<unsigned char, 1024> temp{};
+  json::value v;
+  if (std::string err = ParseObject(body, {}, temp, v); !err.empty()) {
+    return Fail<StoreCmsBody>(Invalid(err));
+  }
+  const json::object& o = v.get_object();
+  for (const auto& member : o) {
+    if (member.key() != "cms" && member.key() != "key_id") {
+      return Fail<StoreCmsBody>(Invalid("the body takes only cms and key_id"));
+    }
+  }
+  std::optional<std::string> cms;
+  if (std::string err = GetString(o, "cms", true, cms); !err.empty()) {
+    return Fail<StoreCmsBody>(Invalid(err));
+  }
+  StoreCmsBody b;
+  b.cms = std::move(*cms);
+  if (std::string err = GetString(o, "key_id", false, b.key_id); !err.empty()) {
+    return Fail<StoreCmsBody>(Invalid(err));
+  }
+  Parsed<StoreCmsBody> out;
+  out.value = std::move(b);
+  return out;
+}
+
 Parsed<VerifyBody> ParseVerify(std::string_view body) {
   // As ParseStoreKey: the parser's scratch space and every block of the value are wiped.
   std::array<unsigned char, 4096> temp{};

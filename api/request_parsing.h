@@ -41,6 +41,13 @@ struct StoreKeyBody {
 // wiped before returning. The caller still wipes `body` itself.
 Parsed<StoreKeyBody> ParseStoreKey(std::string_view body);
 
+struct StoreCmsBody {
+  std::string cms;                    // base64 of the DER EnvelopedData (not secret: encrypted)
+  std::optional<std::string> key_id;  // as sent; the service checks its form
+};
+// {"cms": "...", "key_id": "..."}, `key_id` optional; any other member is invalid_request.
+Parsed<StoreCmsBody> ParseStoreCms(std::string_view body);
+
 struct VerifyBody {
   SecretBytes recovery_key;
   std::optional<std::uint32_t> version;

@@ -51,6 +51,8 @@ std::span<const RouteDef> RouteTable() {
       RouteDef{"PUT", "/v1/devices/{id}", RouteId::kPutDevice, true, &H::PutDevice},
       RouteDef{"POST", "/v1/devices/{id}/checkin", RouteId::kCheckIn, true, &H::CheckIn},
       RouteDef{"PUT", "/v1/devices/{id}/recovery-key", RouteId::kStoreKey, true, &H::StoreKey},
+      RouteDef{"PUT", "/v1/devices/{id}/recovery-key/cms", RouteId::kStoreCmsKey, true,
+               &H::StoreCmsKey},
       RouteDef{"POST", "/v1/devices/{id}/recovery-key/retrieve", RouteId::kRetrieveKey, true,
                &H::RetrieveKey},
       RouteDef{"POST", "/v1/devices/{id}/recovery-key/verify", RouteId::kVerifyKey, true,

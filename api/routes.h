@@ -29,6 +29,7 @@ enum class RouteId {
   kCurrentEscrowCertificate,
   kDeviceEscrowCertificate,
   kListEscrowCertificates,
+  kStoreCmsKey,
 };
 
 // One endpoint: the single place that knows its method, path, body and handler. Matching,

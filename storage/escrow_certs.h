@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,10 @@ class EscrowCertReader {
                                                          std::uint32_t key_version) = 0;
   // The highest escrow-cms key version any certificate names; 0 if none.
   virtual Result<std::uint32_t> LatestKeyVersion() = 0;
+  // The device an accepted CMS envelope was stored for, by SHA-256 of its recipient's
+  // encrypted key (migration 10, the replay record); nullopt if none.
+  virtual Result<std::optional<std::string>> EnvelopeDevice(
+      std::span<const std::uint8_t> digest) = 0;
 
  protected:
   // Copied or moved only as a concrete store, never sliced through this interface.
@@ -91,6 +96,10 @@ class EscrowCertWriter : public EscrowCertReader {
   // longer opens envelopes). kNotFound if no such certificate; kFailedPrecondition if it is
   // the current one, or a device certificate. Retiring a retired one is OK (no change).
   virtual Status Retire(std::string_view serial) = 0;
+  // Records an accepted envelope's digest for its device. kInvalidArgument unless the digest
+  // is 32 bytes; kAlreadyExists for a known digest; kFailedPrecondition for an unknown device.
+  virtual Status RecordEnvelope(std::span<const std::uint8_t> digest, std::string_view device_id,
+                                std::int64_t stored_ms) = 0;
 };
 
 // The names of the enums, stored and shown in the API ("fleet", "device"; "current", "active", "retired"), and back

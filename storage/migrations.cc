@@ -281,6 +281,16 @@ CREATE INDEX escrow_certificates_by_device ON escrow_certificates (device_id, ke
 CREATE INDEX escrow_certificates_by_key ON escrow_certificates (key_version, kind);
 )sql";
 
+// Apple MDM escrow's replay record (API.md): SHA-256 of each accepted envelope's encrypted key
+// with the device it was stored for, so that one envelope never stores for two devices.
+constexpr std::string_view kSchemaV10 = R"sql(
+CREATE TABLE cms_envelopes (
+  digest    BLOB    NOT NULL PRIMARY KEY CHECK (length(digest) = 32),
+  device_id TEXT    NOT NULL REFERENCES devices (id),
+  stored_ms INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -291,6 +301,7 @@ constexpr std::array kMigrations{
     Migration{7, "the kind of principal that stored each key version", kSchemaV7},
     Migration{8, "key ids, key sources and verify marks of key versions", kSchemaV8},
     Migration{9, "escrow CA and escrow certificates (Apple MDM)", kSchemaV9},
+    Migration{10, "replay record of accepted CMS envelopes (Apple MDM)", kSchemaV10},
 };
 
 constexpr Query kHasVersionTable{

@@ -45,6 +45,11 @@ constexpr Query kSetCurrent{"make escrow certificate current",
 constexpr Query kRetireKey{"retire escrow key's certificates",
                            "UPDATE escrow_certificates SET state = 'retired' "
                            "WHERE key_version = ?1 AND state <> 'retired'"};
+constexpr Query kEnvelopeDevice{"cms envelope device",
+                                "SELECT device_id FROM cms_envelopes WHERE digest = ?1"};
+constexpr Query kRecordEnvelope{"record cms envelope",
+                                "INSERT INTO cms_envelopes (digest, device_id, stored_ms) "
+                                "VALUES (?1, ?2, ?3)"};
 
 #undef ESCROW_CA_COLUMNS
 #undef ESCROW_CERT_COLUMNS
@@ -165,6 +170,17 @@ Result<std::uint32_t> SqliteEscrowCerts::LatestKeyVersion() {
   });
 }
 
+Result<std::optional<std::string>> SqliteEscrowCerts::EnvelopeDevice(
+    std::span<const std::uint8_t> digest) {
+  return ctx_.Run([&](Database& db) -> Result<std::optional<std::string>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(kEnvelopeDevice));
+    ESCROW_RETURN_IF_ERROR(stmt->BindBlob(1, digest));
+    ESCROW_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(stmt->ColumnText(0));
+  });
+}
+
 Status SqliteEscrowCerts::PutCa(const EscrowCaRow& row) {
   return ctx_.Run([&](Database& db) -> Status {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(kPutCa));
@@ -233,6 +249,17 @@ Status SqliteEscrowCerts::Retire(std::string_view serial) {
   return ctx_.Run([&](Database& db) -> Status {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(kRetireKey));
     ESCROW_RETURN_IF_ERROR(stmt->BindUint32(1, cert->key_version));
+    return stmt->Run();
+  });
+}
+
+Status SqliteEscrowCerts::RecordEnvelope(std::span<const std::uint8_t> digest,
+                                         std::string_view device_id, std::int64_t stored_ms) {
+  return ctx_.Run([&](Database& db) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(kRecordEnvelope));
+    ESCROW_RETURN_IF_ERROR(stmt->BindBlob(1, digest));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(3, stored_ms));
     return stmt->Run();
   });
 }

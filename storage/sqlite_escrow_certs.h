@@ -20,10 +20,14 @@ class SqliteEscrowCerts final : public EscrowCertWriter {
   Result<std::optional<EscrowCertRow>> ForDevice(std::string_view device_id,
                                                  std::uint32_t key_version) override;
   Result<std::uint32_t> LatestKeyVersion() override;
+  Result<std::optional<std::string>> EnvelopeDevice(
+      std::span<const std::uint8_t> digest) override;
   Status PutCa(const EscrowCaRow& row) override;
   Status Insert(const EscrowCertRow& row) override;
   Status MakeCurrent(std::string_view serial) override;
   Status Retire(std::string_view serial) override;
+  Status RecordEnvelope(std::span<const std::uint8_t> digest, std::string_view device_id,
+                        std::int64_t stored_ms) override;
 
  private:
   SqliteTxnContext& ctx_;

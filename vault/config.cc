@@ -222,13 +222,14 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(
         OnlyKeys(*t, "limits",
                  {"retrieve_per_user", "requests_per_client", "requests_per_user", "failed_auth",
-                  "verify_mismatches", "max_tracked_keys"}));
+                  "verify_mismatches", "cms_failures", "max_tracked_keys"}));
     Reader r(*t, "limits", base);
     ESCROW_RETURN_IF_ERROR(r.Limit("retrieve_per_user", c.retrieve_per_user));
     ESCROW_RETURN_IF_ERROR(r.Limit("requests_per_client", c.requests_per_client));
     ESCROW_RETURN_IF_ERROR(r.Limit("requests_per_user", c.requests_per_user));
     ESCROW_RETURN_IF_ERROR(r.Limit("failed_auth", c.failed_auth));
     ESCROW_RETURN_IF_ERROR(r.Limit("verify_mismatches", c.verify_mismatches));
+    ESCROW_RETURN_IF_ERROR(r.Limit("cms_failures", c.cms_failures));
     ESCROW_RETURN_IF_ERROR(r.IntField("max_tracked_keys", c.max_tracked_keys, 16, 10'000'000));
   }
   ESCROW_RETURN_IF_ERROR(st);
@@ -317,6 +318,7 @@ std::string RenderConfig(const VaultConfig& c) {
   limit("requests_per_user", c.requests_per_user);
   limit("failed_auth", c.failed_auth);
   limit("verify_mismatches", c.verify_mismatches);
+  limit("cms_failures", c.cms_failures);
   o << "max_tracked_keys = " << c.max_tracked_keys << "\n";
   o << "\n[audit]\nbatch_max = " << c.audit_batch_max << "\n";
   return o.str();

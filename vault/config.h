@@ -79,6 +79,8 @@ struct VaultConfig {
   RateLimit failed_auth{10, std::chrono::seconds(60)};
   // Verify mismatches per device, whoever makes them (API.md: 5 an hour); then 429.
   RateLimit verify_mismatches{5, std::chrono::seconds(3600)};
+  // Failed CMS envelope opens per client (API.md: 60 a minute); then 429 before any parsing.
+  RateLimit cms_failures{60, std::chrono::seconds(60)};
   // The most keys (users, clients, presented tokens) each limit tracks at once; past it the
   // key whose window started first is forgotten. Bounds the limiters' memory.
   int max_tracked_keys = 65536;

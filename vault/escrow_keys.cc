@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "hsm/escrow_keys.h"
 #include "vault/associated_data.h"
 #include "vault/device_state.h"
 #include "vault/escrow_service.h"
@@ -41,6 +42,22 @@ std::string SaidInRetrieval(std::string_view reason, std::optional<std::uint32_t
 }
 
 }  // namespace
+
+Status EscrowService::Impl::AcceptsStore(const Caller& caller, Action action, std::string_view id,
+                                         const storage::DeviceRow& row) {
+  if (!row.encryption_enabled) {
+    return Deny(caller, action, id,
+                Status::FailedPrecondition("encryption not enabled for this device",
+                                           "encryption_not_enabled"));
+  }
+  if (!row.last_checkin_ms ||
+      FromUnixMillis(*row.last_checkin_ms) + options.checkin_window < clock.Now()) {
+    return Deny(
+        caller, action, id,
+        Status::FailedPrecondition("device has not checked in recently", "device_not_synced"));
+  }
+  return Status::Ok();
+}
 
 Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string_view id,
                                                const SecretBytes& key, const SecretBytes* confirm,
@@ -88,18 +105,8 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
     key_id = std::move(*normal_id);
   }
   // 409s: the organisation's and the device's state.
-  if (!row->encryption_enabled) {
-    return m.Deny(caller, kAction, id,
-                  Status::FailedPrecondition("encryption not enabled for this device",
-                                             "encryption_not_enabled"));
-  }
+  ESCROW_RETURN_IF_ERROR(m.AcceptsStore(caller, kAction, id, *row));
   const TimePoint now = m.clock.Now();
-  if (!row->last_checkin_ms ||
-      FromUnixMillis(*row->last_checkin_ms) + m.options.checkin_window < now) {
-    return m.Deny(
-        caller, kAction, id,
-        Status::FailedPrecondition("device has not checked in recently", "device_not_synced"));
-  }
 
   if (!read.more.ok()) return m.ReadFailed(caller, kAction, id, read.more);
   Result<storage::DeviceStateRow> state = m.TrustedState(id, evidence, *row, current);
@@ -111,6 +118,19 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
                   Status::Unavailable(fingerprint.status().message(), "store_failed"));
   }
   storage::DeviceStateRow next = *state;
+  // The CMS route's replay record, in the commit that stores (or keeps) the key. Recorded for
+  // this device before: kept as it is; for another: the whole commit is refused.
+  auto record_envelope = [&](storage::WriteTxn& txn) -> Status {
+    if (!extras.envelope_digest) return Status::Ok();
+    ESCROW_ASSIGN_OR_RETURN(const std::optional<std::string> seen,
+                            txn.escrow_certs().EnvelopeDevice(*extras.envelope_digest));
+    if (seen && *seen != id) {
+      return Status::InvalidArgument(std::string(hsm::kEnvelopeDoesNotOpen),
+                                     std::string(hsm::kInvalidCms));
+    }
+    if (seen) return Status::Ok();
+    return txn.escrow_certs().RecordEnvelope(*extras.envelope_digest, id, ToUnixMillis(now));
+  };
   // The key ID is sealed with the key: the same key under another ID is a new version.
   if (current && current->fingerprint && ConstantTimeEquals(*current->fingerprint, *fingerprint) &&
       (!key_id || key_id == current->key_id)) {
@@ -120,12 +140,14 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
     const bool was_verified = current->verified_ms.has_value();
     Status s = m.pipeline.Commit(
         [&](storage::WriteTxn& txn) -> Status {
+          ESCROW_RETURN_IF_ERROR(record_envelope(txn));
           if (!was_verified) return Status::Ok();
           return txn.versions().SetVerified(id, current->version, std::nullopt);
         },
         {m.Event(caller, kAction, id, "ok", {},
                  "unchanged version=" + std::to_string(current->version))},
         m.WriteState(std::move(next)));
+    if (!s.ok() && s.reason() == hsm::kInvalidCms) return s;  // a replay, raced in
     if (!s.ok()) return Status::Unavailable(s.message(), "store_failed");
     return StoreKeyResult{current->version, FromUnixMillis(current->stored_ms), false};
   }
@@ -190,6 +212,7 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
           }
           ESCROW_RETURN_IF_ERROR(txn.versions().SupersedeActive(id));
           ESCROW_RETURN_IF_ERROR(txn.versions().Insert(v));
+          ESCROW_RETURN_IF_ERROR(record_envelope(txn));
           if (row->rotation_pending != next.rotation_pending) {
             ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, next.rotation_pending));
           }
@@ -197,9 +220,11 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
         },
         {m.Event(caller, kAction, id, "ok", {},
                  "version=" + std::to_string(v.version) +
+                     (v.source == KeySource::kCms ? " source=cms" : "") +
                      (burned ? " burned_key rotation_pending"
                              : (row->rotation_pending ? " rotation_cleared" : "")))},
         m.WriteState(next));
+    if (!s.ok() && s.reason() == hsm::kInvalidCms) return s;  // a replay, raced in
     if (!s.ok() && s.reason() != changed) return Status::Unavailable(s.message(), "store_failed");
     return s;
   };

@@ -65,6 +65,11 @@ struct StoreKeyExtras {
   // How the key came in; none: `typed` for a user, `mdm` for the mdm (the CMS route passes
   // kCms).
   std::optional<KeySource> source;
+  // The CMS route: SHA-256 of the accepted envelope's encrypted key, recorded for the device
+  // in the commit that stores the version (the replay record). Recorded for another device
+  // already: kInvalidArgument invalid_cms, nothing stored and nothing audited (the CMS route
+  // audits it).
+  std::optional<Bytes> envelope_digest;
 };
 
 struct VerifyResult {
@@ -139,6 +144,18 @@ class EscrowService {
   // (the ID is sealed with the key).
   Result<StoreKeyResult> StoreKey(const Caller& caller, std::string_view id, const SecretBytes& key,
                                   const SecretBytes* confirm, const StoreKeyExtras& extras = {});
+  // PUT .../recovery-key/cms (vault/escrow_cms.cc, API.md "Apple MDM escrow, opened inside the
+  // HSM"): the mdm stores the key a Mac encrypted to one of the vault's escrow certificates.
+  // The device checks of a store come first (device_not_found, forbidden,
+  // encryption_not_enabled, device_not_synced), then a key ID that breaks key_id.h's rule is
+  // invalid_request; from decoding `cms_base64` onward every failure (not base64, not an
+  // envelope, no recipient among the non-retired certificates, one addressed to another
+  // device's certificate, a replay, the HSM not opening it, a key of the wrong format) is
+  // kInvalidArgument invalid_cms, audited once with its cause (never the key or the
+  // envelope). An HSM outage is kUnavailable. Then it stores as StoreKey, with source kCms.
+  Result<StoreKeyResult> StoreCmsKey(const Caller& caller, std::string_view id,
+                                     std::string_view cms_base64,
+                                     const std::optional<std::string>& key_id);
   // Compares `key` (raw, not yet normalised) with a stored version by keyed fingerprint, in the
   // HSM under the fingerprint key that version names; never decrypts. The owner may check only
   // the current version recorded under them (`version` absent or that one), the mdm any version

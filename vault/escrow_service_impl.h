@@ -68,6 +68,10 @@ struct EscrowService::Impl {
   // is audited.
   Result<storage::DeviceRow> Authorize(const Caller& caller, Action action, std::string_view id,
                                        Result<storage::DeviceRow> row);
+  // The device's side of a store (both store routes, after Authorize): 409
+  // encryption_not_enabled, then 409 device_not_synced, each audited as a denial.
+  Status AcceptsStore(const Caller& caller, Action action, std::string_view id,
+                      const storage::DeviceRow& row);
   // A failed read after the device's: a row that cannot be ours is answered and audited as
   // integrity_error (DESIGN.md, invariant 2); anything else (the database busy or gone) is
   // returned as it is, unaudited.

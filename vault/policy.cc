@@ -23,7 +23,7 @@ struct Rule {
 };
 
 // DESIGN.md "Policy (who may do what)", row by row. Anything not granted here is denied.
-constexpr std::array<Rule, 15> kRules{{
+constexpr std::array<Rule, 16> kRules{{
     {Action::kEnrolDevice, kAdmin | kMdm, 0, 0, false},
     {Action::kChangeOwnership, kMdm, 0, 0, false},
     {Action::kCheckIn, kMdm, 0, 0, true},
@@ -44,6 +44,8 @@ constexpr std::array<Rule, 15> kRules{{
     {Action::kReadEscrowCertificate, kAdmin | kMdm, 0, 0, false},
     {Action::kIssueEscrowCertificate, kMdm, 0, 0, true},
     {Action::kListEscrowCertificates, kAdmin | kAuditor, 0, 0, false},
+    // A store, by the mdm only: a Mac's envelope comes only through its MDM.
+    {Action::kStoreKeyCms, kMdm, 0, 0, true},
 }};
 
 const Rule& RuleFor(Action action) {
@@ -86,6 +88,7 @@ std::string_view ActionName(Action a) {
     case Action::kReadEscrowCertificate: return "escrow_cert.read";
     case Action::kIssueEscrowCertificate: return "escrow_cert.issue_device";
     case Action::kListEscrowCertificates: return "escrow_cert.list";
+    case Action::kStoreKeyCms: return "key.store_cms";
   }
   return "unknown";
 }

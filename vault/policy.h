@@ -26,6 +26,7 @@ enum class Action : std::uint8_t {
   kReadEscrowCertificate,   // the current fleet escrow certificate (Apple MDM)
   kIssueEscrowCertificate,  // a device's own escrow certificate, issued on first request
   kListEscrowCertificates,  // every fleet escrow certificate with its state
+  kStoreKeyCms,             // store a key from a CMS envelope opened in the HSM (Apple MDM)
 };
 
 std::string_view ActionName(Action a);

@@ -79,5 +79,13 @@ TEST_CASE("ErrorBody is API.md's error shape", "[api][errors]") {
         R"({"error":{"code":"not_found","message":"No such route."}})");
 }
 
+TEST_CASE("invalid_cms is one 400 with API.md's one message", "[api][errors][cms]") {
+  const HttpError e = ErrorFromStatus(
+      Status::InvalidArgument("the envelope does not open", "invalid_cms"), /*store_route=*/true);
+  CHECK(e.status == 400);
+  CHECK(e.code == "invalid_cms");
+  CHECK(e.message == "The escrowed key envelope could not be opened.");
+}
+
 }  // namespace
 }  // namespace escrow::api

@@ -89,5 +89,23 @@ TEST_CASE("RateLimiter reports a window's first hit and the count of the window 
   }
 }
 
+TEST_CASE("RateLimiter::Peek says whether a key's window is used up, counting nothing",
+          "[api][limits][cms]") {
+  RateLimiter limiter(vault::RateLimit{2, seconds(60)});
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(limiter.Peek("mdm", t0).allowed);
+  CHECK(limiter.Hit("mdm", t0).allowed);
+  CHECK(limiter.Peek("mdm", t0 + seconds(1)).allowed);
+  CHECK(limiter.Peek("mdm", t0 + seconds(1)).allowed);  // peeking never counts
+  CHECK(limiter.Hit("mdm", t0 + seconds(2)).allowed);
+  LimitDecision d = limiter.Peek("mdm", t0 + seconds(20));
+  CHECK_FALSE(d.allowed);
+  CHECK_FALSE(d.first_denial);
+  CHECK(d.retry_after_seconds == 40);
+  CHECK(limiter.Peek("other", t0 + seconds(20)).allowed);
+  CHECK(limiter.Peek("mdm", t0 + seconds(60)).allowed);  // the window ended
+  CHECK(RateLimiter(vault::RateLimit{0, seconds(60)}).Peek("mdm").allowed);
+}
+
 }  // namespace
 }  // namespace escrow::api

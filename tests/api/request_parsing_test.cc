@@ -211,5 +211,25 @@ TEST_CASE("ParseAuditQuery refuses a device_id that breaks the id rule", "[api][
   CHECK_FALSE(parse("device_id=" + std::string(129, 'a')).ok());
 }
 
+TEST_CASE("ParseStoreCms reads cms and an optional key_id, and nothing else",
+          "[api][parsing][cms]") {
+  Parsed<StoreCmsBody> p = ParseStoreCms(R"({"cms":"MAA=","key_id":"k1"})");
+  REQUIRE(p.ok());
+  CHECK(p.value->cms == "MAA=");
+  CHECK(p.value->key_id == "k1");
+  Parsed<StoreCmsBody> q = ParseStoreCms(R"({"cms":"MAA="})");
+  REQUIRE(q.ok());
+  CHECK_FALSE(q.value->key_id);
+  for (const char* bad : {R"({})", R"({"cms":1})", R"({"cms":"MAA=","key_id":2})",
+                          R"({"cms":"MAA=","recovery_key":"k"})", R"({"cms":"a","cms":"b"})",
+                          R"(["cms"])", R"({"cms":"MAA=")"}) {
+    INFO(bad);
+    Parsed<StoreCmsBody> r = ParseStoreCms(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error.status == 400);
+    CHECK(r.error.code == "invalid_request");
+  }
+}
+
 }  // namespace
 }  // namespace escrow::api

@@ -12,6 +12,7 @@ TEST_CASE("MatchRoute finds every endpoint of API.md", "[api][routes]") {
   CHECK(MatchRoute("PUT", "/v1/devices/mac1").id == RouteId::kPutDevice);
   CHECK(MatchRoute("POST", "/v1/devices/mac1/checkin").id == RouteId::kCheckIn);
   CHECK(MatchRoute("PUT", "/v1/devices/mac1/recovery-key").id == RouteId::kStoreKey);
+  CHECK(MatchRoute("PUT", "/v1/devices/mac1/recovery-key/cms").id == RouteId::kStoreCmsKey);
   CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/retrieve").id == RouteId::kRetrieveKey);
   CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/verify").id == RouteId::kVerifyKey);
   CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/rotate").id == RouteId::kRotateKey);

@@ -256,6 +256,13 @@ class FailingEscrowCerts final : public storage::EscrowCertWriter {
   Result<std::uint32_t> LatestKeyVersion() override {
     return st_.Call(StoreOp::kEscrowCertRead, [&] { return r_.LatestKeyVersion(); });
   }
+  Result<std::optional<std::string>> EnvelopeDevice(std::span<const std::uint8_t> d) override {
+    return st_.Call(StoreOp::kEscrowCertRead, [&] { return r_.EnvelopeDevice(d); });
+  }
+  Status RecordEnvelope(std::span<const std::uint8_t> d, std::string_view id,
+                        std::int64_t ms) override {
+    return st_.Call(StoreOp::kEscrowCertWrite, [&] { return w_->RecordEnvelope(d, id, ms); });
+  }
   Status PutCa(const storage::EscrowCaRow& row) override {
     return st_.Call(StoreOp::kEscrowCertWrite, [&] { return w_->PutCa(row); });
   }

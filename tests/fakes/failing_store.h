@@ -41,7 +41,7 @@ enum class StoreOp {
   kStateList,
   kStatePut,
   kEscrowCertRead,   // every EscrowCertReader method
-  kEscrowCertWrite,  // PutCa, Insert, MakeCurrent, Retire
+  kEscrowCertWrite,  // PutCa, Insert, MakeCurrent, Retire, RecordEnvelope
   kQuotaGet,
   kQuotaAdd,
   kMetaGet,

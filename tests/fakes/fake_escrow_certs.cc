@@ -148,4 +148,26 @@ Status FakeEscrowCerts::Retire(std::string_view serial) {
   return Status::Ok();
 }
 
+Result<std::optional<std::string>> FakeEscrowCerts::EnvelopeDevice(
+    std::span<const std::uint8_t> digest) {
+  auto it = state_.cms_envelopes.find(Bytes(digest.begin(), digest.end()));
+  if (it == state_.cms_envelopes.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Status FakeEscrowCerts::RecordEnvelope(std::span<const std::uint8_t> digest,
+                                       std::string_view device_id, std::int64_t /*stored_ms*/) {
+  constexpr std::string_view kStatement = "record cms envelope";
+  ESCROW_RETURN_IF_ERROR(Check(kStatement, digest.size() == 32));
+  Bytes key(digest.begin(), digest.end());
+  if (state_.cms_envelopes.contains(key)) {
+    return Status::AlreadyExists(std::string(kStatement) + ": primary key");
+  }
+  if (!state_.devices.contains(device_id)) {
+    return Status::FailedPrecondition(std::string(kStatement) + ": foreign key");
+  }
+  state_.cms_envelopes.emplace(std::move(key), std::string(device_id));
+  return Status::Ok();
+}
+
 }  // namespace escrow::testing

@@ -21,6 +21,7 @@ struct FakeState {
   std::map<std::string, storage::DeviceStateRow, std::less<>> states;
   std::map<std::uint32_t, storage::EscrowCaRow> escrow_cas;
   std::map<std::string, storage::EscrowCertRow, std::less<>> escrow_certs;
+  std::map<Bytes, std::string> cms_envelopes;  // digest -> device id
 };
 
 // The narrow stores over one FakeState, with the Status semantics SQLite gives them (the
@@ -140,10 +141,14 @@ class FakeEscrowCerts final : public storage::EscrowCertWriter {
   Result<std::optional<storage::EscrowCertRow>> ForDevice(std::string_view device_id,
                                                           std::uint32_t key_version) override;
   Result<std::uint32_t> LatestKeyVersion() override;
+  Result<std::optional<std::string>> EnvelopeDevice(
+      std::span<const std::uint8_t> digest) override;
   Status PutCa(const storage::EscrowCaRow& row) override;
   Status Insert(const storage::EscrowCertRow& row) override;
   Status MakeCurrent(std::string_view serial) override;
   Status Retire(std::string_view serial) override;
+  Status RecordEnvelope(std::span<const std::uint8_t> digest, std::string_view device_id,
+                        std::int64_t stored_ms) override;
 
  private:
   FakeState& state_;

@@ -103,7 +103,7 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   REQUIRE(RawExec(f.path,
                   "DROP INDEX key_versions_active; DROP TABLE quota_events; "
                   "DROP TABLE device_states; DROP INDEX audit_state_changes; "
-                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
+                  "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
 
@@ -160,7 +160,7 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
                   "DROP INDEX audit_state_changes; ALTER TABLE key_versions DROP COLUMN "
                   "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
-                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
+                  "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 4; "
                   "INSERT INTO quota (principal, day, count) VALUES "
                   "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
@@ -219,7 +219,7 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
                   "ALTER TABLE key_versions DROP COLUMN source; "
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
-                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
+                  "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
                            "WHERE name = 'stored_by_kind'") == "0");
@@ -267,7 +267,7 @@ TEST_CASE("A version 7 database is upgraded with each version's source from the 
                   "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
                   "ALTER TABLE key_versions DROP COLUMN source; "
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
-                  "DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
+                  "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 7") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -290,6 +290,28 @@ TEST_CASE("A version 7 database is upgraded with each version's source from the 
         SQLITE_CONSTRAINT);
   CHECK(RawExec(f.path, "UPDATE key_versions SET key_id = '' WHERE version = 1") ==
         SQLITE_CONSTRAINT);
+}
+
+TEST_CASE("A version 9 database is upgraded with an empty replay record of CMS envelopes",
+          "[storage][migrations][cms]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) { return txn.devices().Upsert(MakeDevice("dev-1")); });
+  }
+  // Back to what a vault of schema 9 left on disk.
+  REQUIRE(RawExec(f.path, "DROP TABLE cms_envelopes; DELETE FROM schema_version WHERE version > 9") ==
+          SQLITE_OK);
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 10") ==
+        "replay record of accepted CMS envelopes (Apple MDM)");
+  CHECK(QueryOne(f.path, "SELECT count(*) FROM cms_envelopes") == "0");
+  // The table's checks hold for SQL written by hand too: a 32-byte digest, a known device.
+  CHECK(RawExec(f.path, "INSERT INTO cms_envelopes VALUES (zeroblob(31), 'dev-1', 1)") ==
+        SQLITE_CONSTRAINT);
+  CHECK(RawExec(f.path, "INSERT INTO cms_envelopes VALUES (zeroblob(32), 'dev-1', 1)") ==
+        SQLITE_OK);
 }
 
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {

@@ -45,6 +45,8 @@ TEST_CASE("Config loads with defaults and resolves paths beside the file", "[vau
   CHECK(c->retrieve_per_user.count == 10);
   CHECK(c->verify_mismatches.count == 5);
   CHECK(c->verify_mismatches.window == std::chrono::hours(1));
+  CHECK(c->cms_failures.count == 60);
+  CHECK(c->cms_failures.window == std::chrono::seconds(60));
   CHECK(c->daily_quota == 25);
   CHECK(c->key_display == std::chrono::minutes(5));
   CHECK(c->clients.size() == 1);
@@ -56,6 +58,7 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   c.dev = true;
   c.failed_auth.count = 0;
   c.verify_mismatches = RateLimit{7, std::chrono::seconds(600)};
+  c.cms_failures = RateLimit{3, std::chrono::seconds(120)};
   c.listen = "127.0.0.1:0";
   Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(c)));
   REQUIRE(back.ok());
@@ -64,6 +67,8 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   CHECK(back->listen == "127.0.0.1:0");
   CHECK(back->verify_mismatches.count == 7);
   CHECK(back->verify_mismatches.window == std::chrono::seconds(600));
+  CHECK(back->cms_failures.count == 3);
+  CHECK(back->cms_failures.window == std::chrono::seconds(120));
   CHECK(back->clients[0].fingerprint == c.clients[0].fingerprint);
 }
 
@@ -81,6 +86,8 @@ TEST_CASE("Config errors name the key in one line", "[vault][config]") {
             "limits.verify_mismatches.count"},
            {std::string(kMinimal) + "[limits]\nverify_mismatches = 5\n",
             "limits.verify_mismatches"},
+           {std::string(kMinimal) + "[limits]\ncms_failures = { count = -1 }\n",
+            "limits.cms_failures.count"},
            {"[tls\n", "line"},
            {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"ab\"\nrole=\"mdm\"\n", "fingerprint"},
            {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"" + std::string(64, 'a') + "\"\nrole=\"root\"\n", "clients.role"},

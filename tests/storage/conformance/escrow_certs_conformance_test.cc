@@ -188,5 +188,35 @@ TEMPLATE_LIST_TEST_CASE_METHOD(CertFixture, "Device certificates name an enrolle
             .code() == Code::kAlreadyExists);
 }
 
+TEMPLATE_LIST_TEST_CASE_METHOD(CertFixture,
+                               "Accepted CMS envelopes are recorded once with their device",
+                               "[storage][conformance][escrow_certs][cms]", Backends) {
+  const Bytes digest(32, 0x5a);
+  using Device = std::optional<std::string>;
+  CHECK_FALSE(this->template Read<Device>([&](EscrowCertReader& r) {
+                    return r.EnvelopeDevice(digest);
+                  }).has_value());
+  REQUIRE(this->Write([&](EscrowCertWriter& w) {
+                return w.RecordEnvelope(digest, "dev-1", 1'700'000'000'000);
+              }).ok());
+  CHECK(this->template Read<Device>([&](EscrowCertReader& r) {
+          return r.EnvelopeDevice(digest);
+        }) == Device("dev-1"));
+  // The digest is the key: the same envelope never records twice, for any device.
+  CHECK(this->Write([&](EscrowCertWriter& w) {
+              return w.RecordEnvelope(digest, "dev-1", 1'700'000'000'001);
+            }).code() == Code::kAlreadyExists);
+  // Only devices that exist, and only SHA-256 digests.
+  CHECK(this->Write([&](EscrowCertWriter& w) {
+              return w.RecordEnvelope(Bytes(32, 0x11), "dev-none", 1);
+            }).code() == Code::kFailedPrecondition);
+  CHECK(this->Write([&](EscrowCertWriter& w) {
+              return w.RecordEnvelope(Bytes(31, 0x11), "dev-1", 1);
+            }).code() == Code::kInvalidArgument);
+  CHECK_FALSE(this->template Read<Device>([&](EscrowCertReader& r) {
+                    return r.EnvelopeDevice(Bytes(32, 0x11));
+                  }).has_value());
+}
+
 }  // namespace
 }  // namespace escrow::storage
