@@ -631,7 +631,7 @@ TEST_CASE("JwtVerifier drops expired tokens before evicting live ones", "[api][j
   CHECK(verifier.cached_tokens() == JwtVerifier::kMaxCachedTokens / 2 + 1);
 }
 
-TEST_CASE("JwtVerifier copies share one cache; separately created verifiers do not",
+TEST_CASE("JwtVerifier copies share one cache - separately created verifiers do not",
           "[api][jwt][cache]") {
   const JwtVerifier verifier = MakeVerifier();
   const JwtVerifier copy = verifier;  // NOLINT(performance-unnecessary-copy-initialization)

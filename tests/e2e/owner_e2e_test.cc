@@ -136,7 +136,7 @@ TEST_CASE("A user whose sub is a client's name is never taken for that client: s
 }
 
 TEST_CASE("After an owner change, the new owner's listing shows only the versions stored under "
-          "them; roles still see every version (L3)",
+          "them - roles still see every version (L3)",
           "[e2e][policy][owner]") {
   VaultProcess v;
   REQUIRE(v.Start());

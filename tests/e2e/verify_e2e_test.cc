@@ -196,7 +196,7 @@ TEST_CASE("Verify mismatches are counted per device across callers: the sixth at
 }
 
 TEST_CASE("Key IDs: a GUID in braces and lower case is stored normalised and found by its "
-          "first 8 hex digits; owners find only their own",
+          "first 8 hex digits - owners find only their own",
           "[e2e][key_id]") {
   VaultProcess v;
   REQUIRE(v.Start());

@@ -98,7 +98,7 @@ TEST_CASE("A stored platform or kind the code does not know reads as kDataLoss",
   }
 }
 
-TEST_CASE("A stored principal kind the code does not know reads as kDataLoss; NULL reads as none",
+TEST_CASE("A stored principal kind the code does not know reads as kDataLoss - NULL reads as none",
           "[storage][typed_rows]") {
   StoreFixture f;
   auto store = f.Open();

@@ -368,7 +368,7 @@ TEST_CASE("vaultctl init --dev refuses what it must not touch", "[tools][vaultct
   }
 }
 
-TEST_CASE("vaultctl's ceremony commands fail cleanly on a missing config; bad usage is exit 2",
+TEST_CASE("vaultctl's ceremony commands fail cleanly on a missing config - bad usage is exit 2",
           "[tools][vaultctl]") {
   // The commands themselves are tested in ctl_*_test.cc (the ceremony issue).
   std::string err;

@@ -232,7 +232,7 @@ TEST_CASE("An owner change hides old versions from the new owner and sets rotati
             .reason() == "forbidden");
 }
 
-TEST_CASE("An ownership flip with the same owner leaves the owner their key; helpdesk is judged "
+TEST_CASE("An ownership flip with the same owner leaves the owner their key - helpdesk is judged "
           "by each version's recorded ownership (L2)",
           "[vault][service]") {
   VaultFixture f;

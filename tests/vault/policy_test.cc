@@ -120,7 +120,7 @@ TEST_CASE("Roles add to the owner's rights", "[vault][policy]") {
   CHECK(h.via_role);
 }
 
-TEST_CASE("The owner rule is about the recorded owner, whatever the ownership; roles go by the "
+TEST_CASE("The owner rule is about the recorded owner, whatever the ownership - roles go by the "
           "recorded ownership (L2)",
           "[vault][policy]") {
   const auto callers = Callers();

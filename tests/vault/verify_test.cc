@@ -69,7 +69,7 @@ TEST_CASE("Verify answers whether a key matches the current version, and never d
   CHECK(records.back().event.detail == "version=1 mismatch");
 }
 
-TEST_CASE("A match on the current version sets escrow_verified_at; the next store clears it",
+TEST_CASE("A match on the current version sets escrow_verified_at - the next store clears it",
           "[vault][verify]") {
   FakeVault v;
   CHECK_FALSE(VerifiedAt(v).has_value());
@@ -229,7 +229,7 @@ TEST_CASE("An invalid key ID is invalid_request and changes nothing", "[vault][k
   (void)before;
 }
 
-TEST_CASE("Devices are found by key ID or its first 8 hex digits; owners find only their own",
+TEST_CASE("Devices are found by key ID or its first 8 hex digits - owners find only their own",
           "[vault][key_id]") {
   FakeVault v;
   const std::string bitlocker = "000000-000011-719895-123453-000022-111111-222222-333333";

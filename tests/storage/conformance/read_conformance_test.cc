@@ -68,7 +68,7 @@ TEMPLATE_LIST_TEST_CASE("Read returns its callback's Status and ReadValue its va
   CHECK(failed.status().code() == Code::kDataLoss);
 }
 
-TEMPLATE_LIST_TEST_CASE("A write transaction reads its own writes; others see them at commit",
+TEMPLATE_LIST_TEST_CASE("A write transaction reads its own writes - others see them at commit",
                         "[storage][conformance][read]", Backends) {
   TestType backend;
   auto store = backend.Open();
