@@ -19,5 +19,9 @@ ApiResponse RequestHandler::ListVersions(const RouteCall& /*call*/) { std::abort
 ApiResponse RequestHandler::ListAudit(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::VerifyAudit(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::GetMetrics(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::StoreCmsKey(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::CurrentEscrowCertificate(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::DeviceEscrowCertificate(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::ListEscrowCertificates(const RouteCall& /*call*/) { std::abort(); }
 
 }  // namespace escrow::api
