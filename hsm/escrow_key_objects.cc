@@ -34,16 +34,8 @@ CK_KEY_TYPE KeyTypeOf(EscrowKeyKind kind) { return kind == EscrowKeyKind::kCms ?
 
 Result<CK_OBJECT_HANDLE> FindHalf(Pkcs11Session& session, CK_OBJECT_CLASS cls, EscrowKeyKind kind,
                                   std::uint32_t version) {
-  std::string label = EscrowKeyLabel(kind, version);
-  CK_KEY_TYPE type = KeyTypeOf(kind);
-  CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls), Attr(CKA_KEY_TYPE, &type), Attr(CKA_TOKEN, &kTrue),
-                          Attr(CKA_LABEL, label)};
-  ESCROW_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindObjects(session, attrs));
-  if (found.empty()) return Status::NotFound("no key " + label + " on the token");
-  if (found.size() > 1) {
-    return Status::FailedPrecondition(std::to_string(found.size()) + " objects labelled " + label);
-  }
-  return found.front();
+  return FindLabelledObject(session, cls, KeyTypeOf(kind), EscrowKeyLabel(kind, version),
+                            "objects");
 }
 
 Result<bool> ReadBool(Pkcs11Session& session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type) {

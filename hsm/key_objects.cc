@@ -114,15 +114,20 @@ Result<bool> LabelExists(Pkcs11Session& session, const std::string& label) {
 
 Result<CK_OBJECT_HANDLE> FindKeyObject(Pkcs11Session& session, KeyRole role,
                                        std::uint32_t version) {
-  std::string label = KeyLabel(role, version);
-  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-  CK_KEY_TYPE type = KeyTypeOf(role);
+  return FindLabelledObject(session, CKO_SECRET_KEY, KeyTypeOf(role), KeyLabel(role, version),
+                            "keys");
+}
+
+Result<CK_OBJECT_HANDLE> FindLabelledObject(Pkcs11Session& session, CK_OBJECT_CLASS cls,
+                                            CK_KEY_TYPE type, std::string label,
+                                            std::string_view plural) {
   CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls), Attr(CKA_KEY_TYPE, &type), Attr(CKA_TOKEN, &kTrue),
                           Attr(CKA_LABEL, label)};
   ESCROW_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindObjects(session, attrs));
   if (found.empty()) return Status::NotFound("no key " + label + " on the token");
   if (found.size() > 1) {
-    return Status::FailedPrecondition(std::to_string(found.size()) + " keys labelled " + label);
+    return Status::FailedPrecondition(std::to_string(found.size()) + " " + std::string(plural) +
+                                      " labelled " + label);
   }
   return found.front();
 }

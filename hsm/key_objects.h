@@ -42,6 +42,13 @@ Result<bool> LabelExists(Pkcs11Session& session, const std::string& label);
 // kNotFound if absent; kFailedPrecondition if several objects carry the label.
 Result<CK_OBJECT_HANDLE> FindKeyObject(Pkcs11Session& session, KeyRole role, std::uint32_t version);
 
+// The one token object of class `cls`, key type `type` and label `label` (the vault's keys and
+// the escrow key pairs' halves). kNotFound if absent; kFailedPrecondition naming how many
+// `plural` carry the label if several do.
+Result<CK_OBJECT_HANDLE> FindLabelledObject(Pkcs11Session& session, CK_OBJECT_CLASS cls,
+                                            CK_KEY_TYPE type, std::string label,
+                                            std::string_view plural);
+
 // Generates the token key as KeyService::GenerateKey documents it.
 Result<CK_OBJECT_HANDLE> GenerateKeyObject(Pkcs11Session& session, KeyRole role,
                                            std::uint32_t version, bool backup_capable);
