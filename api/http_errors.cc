@@ -39,6 +39,7 @@ constexpr std::array kMessages{
              "We were unable to upload your recovery key: the device hasn't checked in "
              "recently. Sync the device (Check access), then try again."},
     CodeText{"conflict", "The request conflicts with the current state."},
+    CodeText{"rotation_not_pending", "No rotation is pending for this device."},
     CodeText{"payload_too_large", "The request body is larger than 16 KiB."},
     CodeText{"unsupported_media_type", "The request body must be application/json."},
     CodeText{"rate_limited", "Too many requests. Try again later."},
@@ -62,7 +63,7 @@ bool ReasonFits(int http_status, std::string_view reason) {
       return reason == "device_not_found" || reason == "recovery_key_not_found";
     case 409:
       return reason == "encryption_not_enabled" || reason == "device_not_synced" ||
-             reason == "conflict";
+             reason == "conflict" || reason == "rotation_not_pending";
     default:
       return false;
   }

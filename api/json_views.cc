@@ -1,8 +1,7 @@
 #include "api/json_views.h"
 
 #include <boost/json.hpp>
-#include <openssl/evp.h>
-
+#include "base/base64.h"
 #include "base/check.h"
 #include "base/clock.h"
 #include "vault/escrow_cert.h"
@@ -16,11 +15,32 @@ json::value OptTime(const std::optional<TimePoint>& t) {
   return json::value(FormatRfc3339(*t));
 }
 
-std::string Base64(std::span<const std::uint8_t> bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),  // NOLINT
-                                bytes.data(), static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
+// `head`, then `secret` as JSON string content, then `tail`, in one buffer reserved up front:
+// no reallocation leaves a copy of the secret behind. `head` opens the string, `tail` closes
+// it; neither holds anything that needs escaping.
+std::string SecretJsonBody(std::string_view head, std::string_view secret,
+                           std::string_view tail) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  // Worst case every byte becomes \u00XX.
+  const std::size_t capacity = head.size() + secret.size() * 6 + tail.size();
+  out.reserve(capacity);
+  out += head;
+  for (char c : secret) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\u00";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 0xf]);
+    } else {
+      out.push_back(c);  // UTF-8 passes through as is
+    }
+  }
+  out += tail;
+  ESCROW_CHECK(out.size() <= capacity);
   return out;
 }
 
@@ -33,7 +53,7 @@ json::object EscrowCertificateJson(const vault::EscrowCertificate& cert, bool wi
   o["not_after"] = FormatRfc3339(cert.not_after);
   o["sha256"] = cert.sha256;
   o["pem"] = vault::CertificatePem(cert.der);
-  o["der_base64"] = Base64(cert.der);
+  o["der_base64"] = EncodeBase64(cert.der);
   if (with_state) o["state"] = cert.state;
   return o;
 }
@@ -150,31 +170,17 @@ json::object HealthJson(const vault::HealthReport& report) {
 }
 
 std::string RetrievedKeyBody(const vault::RetrievedKey& key) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const std::string_view text = key.recovery_key.RevealSecretText();
-  const std::string tail = "\",\"version\":" + std::to_string(key.version) + ",\"expires_at\":\"" +
-                           FormatRfc3339(key.expires_at) + "\"}";
-  std::string out;
-  // Worst case every byte becomes \u00XX; reserving it all up front means no reallocation.
-  const std::size_t capacity = 32 + text.size() * 6 + tail.size();
-  out.reserve(capacity);
-  out += "{\"recovery_key\":\"";
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20 || u == 0x7f) {
-      out += "\\u00";
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0xf]);
-    } else {
-      out.push_back(c);  // UTF-8 passes through as is
-    }
-  }
-  out += tail;
-  ESCROW_CHECK(out.capacity() == capacity || out.size() <= capacity);
-  return out;
+  return SecretJsonBody("{\"recovery_key\":\"", key.recovery_key.RevealSecretText(),
+                        "\",\"version\":" + std::to_string(key.version) + ",\"expires_at\":\"" +
+                            FormatRfc3339(key.expires_at) + "\"}");
+}
+
+std::string RotationCommandBody(const vault::RotationCommand& command) {
+  return SecretJsonBody("{\"key_type\":\"personal\",\"unlock_recovery_key\":\"",
+                        command.recovery_key.RevealSecretText(),
+                        "\",\"version\":" + std::to_string(command.version) +
+                            ",\"reply_certificate_der_base64\":\"" +
+                            EncodeBase64(command.reply_certificate_der) + "\"}");
 }
 
 }  // namespace escrow::api

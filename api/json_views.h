@@ -27,5 +27,8 @@ boost::json::object EscrowCertificateListJson(const std::vector<vault::EscrowCer
 // {"recovery_key":"...","version":N,"expires_at":"..."} written into one buffer reserved up
 // front (no reallocation leaves a copy behind). The caller wipes it after sending.
 std::string RetrievedKeyBody(const vault::RetrievedKey& key);
+// {"key_type":"personal","unlock_recovery_key":"...","version":N,
+//  "reply_certificate_der_base64":"..."}, the same way.
+std::string RotationCommandBody(const vault::RotationCommand& command);
 
 }  // namespace escrow::api

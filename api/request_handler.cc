@@ -369,6 +369,17 @@ ApiResponse RequestHandler::RetrieveKey(const RouteCall& call) {
   return resp;
 }
 
+ApiResponse RequestHandler::RotationCommand(const RouteCall& call) {
+  if (std::optional<HttpError> e = CheckEmptyObject(call.request.body)) return ErrorResponse(*e);
+  Result<vault::RotationCommand> r = service_.IssueRotationCommand(call.caller, call.id);
+  if (!r.ok()) return Fail(r.status());
+  ApiResponse resp;
+  resp.status = 200;
+  resp.sensitive = true;
+  resp.body = RotationCommandBody(*r);
+  return resp;
+}
+
 ApiResponse RequestHandler::VerifyKey(const RouteCall& call) {
   std::string& body = call.request.body;
   Parsed<VerifyBody> parsed = ParseVerify(body);

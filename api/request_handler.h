@@ -102,6 +102,7 @@ class RequestHandler {
   ApiResponse RetrieveKey(const RouteCall& call);
   ApiResponse VerifyKey(const RouteCall& call);
   ApiResponse RotateKey(const RouteCall& call);
+  ApiResponse RotationCommand(const RouteCall& call);
   ApiResponse ListVersions(const RouteCall& call);
   ApiResponse ListAudit(const RouteCall& call);
   ApiResponse VerifyAudit(const RouteCall& call);

@@ -59,6 +59,8 @@ std::span<const RouteDef> RouteTable() {
                &H::VerifyKey},
       RouteDef{"POST", "/v1/devices/{id}/recovery-key/rotate", RouteId::kRotateKey, true,
                &H::RotateKey},
+      RouteDef{"POST", "/v1/devices/{id}/recovery-key/rotation-command", RouteId::kRotationCommand,
+               true, &H::RotationCommand},
       RouteDef{"GET", "/v1/devices/{id}/recovery-key/versions", RouteId::kListVersions, false,
                &H::ListVersions},
       RouteDef{"GET", "/v1/audit", RouteId::kListAudit, false, &H::ListAudit},

@@ -30,6 +30,7 @@ enum class RouteId {
   kDeviceEscrowCertificate,
   kListEscrowCertificates,
   kStoreCmsKey,
+  kRotationCommand,
 };
 
 // One endpoint: the single place that knows its method, path, body and handler. Matching,

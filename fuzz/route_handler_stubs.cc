@@ -15,6 +15,7 @@ ApiResponse RequestHandler::StoreKey(const RouteCall& /*call*/) { std::abort(); 
 ApiResponse RequestHandler::RetrieveKey(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::VerifyKey(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::RotateKey(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::RotationCommand(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::ListVersions(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::ListAudit(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::VerifyAudit(const RouteCall& /*call*/) { std::abort(); }

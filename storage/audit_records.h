@@ -15,9 +15,9 @@ namespace escrow::storage {
 // The audit actions whose successful records change a device's state record (vault/policy.cc
 // names them; tests/vault checks the two agree). Frozen into migration 6's partial index: a
 // new one needs a migration.
-inline constexpr std::array<std::string_view, 6> kStateChangingActions{
-    "device.enrol", "device.change_owner", "key.store",
-    "key.retrieve", "key.retrieve_older",  "key.rotate"};
+inline constexpr std::array<std::string_view, 7> kStateChangingActions{
+    "device.enrol", "device.change_owner", "key.store",           "key.retrieve",
+    "key.retrieve_older", "key.rotate",    "key.rotation_command"};
 
 // The audit records (the chain itself is vault/'s), read inside one transaction (txn.h gives
 // the errors every method may also return). Not thread-safe: it belongs to its transaction.

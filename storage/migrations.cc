@@ -291,6 +291,20 @@ CREATE TABLE cms_envelopes (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
+// Apple MDM's rotation loop (API.md, POST .../rotation-command): the state record says whether
+// the mdm was given the current key in this pending rotation (in the record's MAC), and the
+// command, which changes the state, joins the partial index of state changes (its WHERE is
+// storage::kStateChangingActions and queries::kNewestStateChange's, word for word).
+constexpr std::string_view kSchemaV11 = R"sql(
+ALTER TABLE device_states ADD COLUMN rotation_command_sent INTEGER NOT NULL DEFAULT 0
+  CHECK (rotation_command_sent IN (0, 1) AND (rotation_command_sent = 0 OR rotation_pending = 1));
+DROP INDEX audit_state_changes;
+CREATE INDEX audit_state_changes ON audit (device_id, seq) WHERE outcome = 'ok' AND (
+  action = 'device.enrol' OR action = 'device.change_owner' OR action = 'key.store' OR
+  action = 'key.retrieve' OR action = 'key.retrieve_older' OR action = 'key.rotate' OR
+  action = 'key.rotation_command');
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -302,6 +316,7 @@ constexpr std::array kMigrations{
     Migration{8, "key ids, key sources and verify marks of key versions", kSchemaV8},
     Migration{9, "escrow CA and escrow certificates (Apple MDM)", kSchemaV9},
     Migration{10, "replay record of accepted CMS envelopes (Apple MDM)", kSchemaV10},
+    Migration{11, "the mdm's rotation command in device state records", kSchemaV11},
 };
 
 constexpr Query kHasVersionTable{

@@ -15,7 +15,7 @@
   "key_id, source, verified_ms"
 #define ESCROW_DEVICE_STATE_COLUMNS                                               \
   "device_id, current_version, rotation_pending, burned, audit_seq, audit_hash, " \
-  "state_key_version, mac"
+  "state_key_version, mac, rotation_command_sent"
 #define ESCROW_AUDIT_COLUMNS                                                           \
   "seq, time_ms, actor, role, action, device_id, outcome, reason, detail, hash, mac, " \
   "audit_key_version"
@@ -163,7 +163,7 @@ inline constexpr Query kNewestStateChange{
     "SELECT max(seq) FROM audit INDEXED BY audit_state_changes WHERE device_id = ?1 AND "
     "outcome = 'ok' AND (action = 'device.enrol' OR action = 'device.change_owner' OR "
     "action = 'key.store' OR action = 'key.retrieve' OR action = 'key.retrieve_older' OR "
-    "action = 'key.rotate')"};
+    "action = 'key.rotate' OR action = 'key.rotation_command')"};
 
 // device_states (migration 6)
 inline constexpr Query kGetDeviceState{"get device state",
@@ -179,11 +179,12 @@ inline constexpr Query kListDeviceStatesAfter{
 inline constexpr Query kPutDeviceState{
     "put device state",
     "INSERT INTO device_states (" ESCROW_DEVICE_STATE_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
     "ON CONFLICT (device_id) DO UPDATE SET current_version = excluded.current_version, "
     "rotation_pending = excluded.rotation_pending, burned = excluded.burned, "
     "audit_seq = excluded.audit_seq, audit_hash = excluded.audit_hash, "
-    "state_key_version = excluded.state_key_version, mac = excluded.mac"};
+    "state_key_version = excluded.state_key_version, mac = excluded.mac, "
+    "rotation_command_sent = excluded.rotation_command_sent"};
 
 // meta
 inline constexpr Query kGetMeta{"get meta", "SELECT value FROM meta WHERE key = ?1"};

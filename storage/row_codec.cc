@@ -150,7 +150,8 @@ Status BindDeviceState(Statement& stmt, const DeviceStateRow& row) {
   ESCROW_RETURN_IF_ERROR(stmt.BindUint64(5, row.audit_seq));
   ESCROW_RETURN_IF_ERROR(stmt.BindBlob(6, row.audit_hash));
   ESCROW_RETURN_IF_ERROR(stmt.BindUint32(7, row.state_key_version));
-  return stmt.BindBlob(8, row.mac);
+  ESCROW_RETURN_IF_ERROR(stmt.BindBlob(8, row.mac));
+  return stmt.BindBool(9, row.rotation_command_sent);
 }
 
 Result<DeviceStateRow> ReadDeviceState(const Statement& stmt) {
@@ -163,6 +164,7 @@ Result<DeviceStateRow> ReadDeviceState(const Statement& stmt) {
   row.audit_hash = stmt.ColumnBlob(5);
   ESCROW_ASSIGN_OR_RETURN(row.state_key_version, stmt.ColumnUint32(6));
   row.mac = stmt.ColumnBlob(7);
+  row.rotation_command_sent = stmt.ColumnBool(8);
   return row;
 }
 

@@ -66,6 +66,9 @@ struct DeviceStateRow {
   std::string device_id;
   std::uint32_t current_version = 0;  // 0: no current version
   bool rotation_pending = false;
+  // The mdm was given the current key for this pending rotation (POST .../rotation-command,
+  // migration 11): at most once per pending rotation. Only with rotation_pending.
+  bool rotation_command_sent = false;
   Bytes burned;  // the burned fingerprints, 32 bytes each, in ascending order, no repeats
   std::uint64_t audit_seq = 0;
   Bytes audit_hash;  // 32 bytes

@@ -173,6 +173,8 @@ int Run(int argc, char** argv) {
   options.key_display = config.key_display;
   options.rotate_after_retrieval = config.rotate_after_retrieval;
   options.daily_quota = config.daily_quota;
+  options.mdm_rotation_command = config.mdm_rotation_command;
+  options.mdm_rotation_commands_per_day = config.mdm_rotation_commands_per_day;
   options.verify_mismatches = config.verify_mismatches;
   options.audit_key_version = *audit_version;
   options.fingerprint_key_version = release_keys->fingerprint;

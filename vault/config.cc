@@ -209,20 +209,23 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   if (const toml::table* t = Section(root, "policy", st)) {
     ESCROW_RETURN_IF_ERROR(OnlyKeys(*t, "policy",
                                     {"checkin_window_seconds", "key_display_seconds",
-                                     "rotate_after_retrieval", "daily_quota"}));
+                                     "rotate_after_retrieval", "daily_quota",
+                                     "mdm_rotation_command"}));
     Reader r(*t, "policy", base);
     ESCROW_RETURN_IF_ERROR(r.Seconds("checkin_window_seconds", c.checkin_window, 60,
                                      86400LL * 3650));
     ESCROW_RETURN_IF_ERROR(r.Seconds("key_display_seconds", c.key_display, 10, 86400));
     ESCROW_RETURN_IF_ERROR(r.Bool("rotate_after_retrieval", c.rotate_after_retrieval));
     ESCROW_RETURN_IF_ERROR(r.IntField("daily_quota", c.daily_quota, 0, 1'000'000));
+    ESCROW_RETURN_IF_ERROR(r.Bool("mdm_rotation_command", c.mdm_rotation_command));
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "limits", st)) {
     ESCROW_RETURN_IF_ERROR(
         OnlyKeys(*t, "limits",
                  {"retrieve_per_user", "requests_per_client", "requests_per_user", "failed_auth",
-                  "verify_mismatches", "cms_failures", "max_tracked_keys"}));
+                  "verify_mismatches", "cms_failures", "mdm_rotation_commands_per_day",
+                  "max_tracked_keys"}));
     Reader r(*t, "limits", base);
     ESCROW_RETURN_IF_ERROR(r.Limit("retrieve_per_user", c.retrieve_per_user));
     ESCROW_RETURN_IF_ERROR(r.Limit("requests_per_client", c.requests_per_client));
@@ -230,6 +233,8 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(r.Limit("failed_auth", c.failed_auth));
     ESCROW_RETURN_IF_ERROR(r.Limit("verify_mismatches", c.verify_mismatches));
     ESCROW_RETURN_IF_ERROR(r.Limit("cms_failures", c.cms_failures));
+    ESCROW_RETURN_IF_ERROR(r.IntField("mdm_rotation_commands_per_day",
+                                      c.mdm_rotation_commands_per_day, 0, 1'000'000));
     ESCROW_RETURN_IF_ERROR(r.IntField("max_tracked_keys", c.max_tracked_keys, 16, 10'000'000));
   }
   ESCROW_RETURN_IF_ERROR(st);
@@ -311,7 +316,8 @@ std::string RenderConfig(const VaultConfig& c) {
   o << "[policy]\ncheckin_window_seconds = " << c.checkin_window.count()
     << "\nkey_display_seconds = " << c.key_display.count()
     << "\nrotate_after_retrieval = " << (c.rotate_after_retrieval ? "true" : "false")
-    << "\ndaily_quota = " << c.daily_quota << "\n\n";
+    << "\ndaily_quota = " << c.daily_quota
+    << "\nmdm_rotation_command = " << (c.mdm_rotation_command ? "true" : "false") << "\n\n";
   o << "[limits]  # count = 0 switches a limit off\n";
   limit("retrieve_per_user", c.retrieve_per_user);
   limit("requests_per_client", c.requests_per_client);
@@ -319,6 +325,7 @@ std::string RenderConfig(const VaultConfig& c) {
   limit("failed_auth", c.failed_auth);
   limit("verify_mismatches", c.verify_mismatches);
   limit("cms_failures", c.cms_failures);
+  o << "mdm_rotation_commands_per_day = " << c.mdm_rotation_commands_per_day << "\n";
   o << "max_tracked_keys = " << c.max_tracked_keys << "\n";
   o << "\n[audit]\nbatch_max = " << c.audit_batch_max << "\n";
   return o.str();

@@ -70,6 +70,8 @@ struct VaultConfig {
   std::chrono::seconds key_display{std::chrono::minutes(5)};
   bool rotate_after_retrieval = true;
   int daily_quota = 25;  // helpdesk/admin retrievals per person per rolling 24 hours; 0 = off
+  // POST .../rotation-command: the mdm may fetch the current key for RotateFileVaultKey.
+  bool mdm_rotation_command = false;
 
   // [limits]
   RateLimit retrieve_per_user{10, std::chrono::seconds(60)};
@@ -81,6 +83,9 @@ struct VaultConfig {
   RateLimit verify_mismatches{5, std::chrono::seconds(3600)};
   // Failed CMS envelope opens per client (API.md: 60 a minute); then 429 before any parsing.
   RateLimit cms_failures{60, std::chrono::seconds(60)};
+  // Rotation commands in a rolling 24 hours, all mdm clients together (API.md: 200 a day);
+  // then 429 and an alert record. 0: no cap.
+  int mdm_rotation_commands_per_day = 200;
   // The most keys (users, clients, presented tokens) each limit tracks at once; past it the
   // key whose window started first is forgotten. Bounds the limiters' memory.
   int max_tracked_keys = 65536;

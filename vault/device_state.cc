@@ -27,9 +27,11 @@ Bytes StateMacInput(const storage::DeviceStateRow& row) {
   constexpr std::string_view kDomain = "escrow-state";
   Bytes out;
   out.reserve(kDomain.size() + 1 + 2 + row.device_id.size() + 4 + 1 + 4 + row.burned.size() + 8 +
-              row.audit_hash.size() + 4);
+              row.audit_hash.size() + 4 + 1);
   Append(out, kDomain);
-  AppendU8(out, 1);  // format
+  // Format 1 for a record without a rotation command sent (every record MACed before the
+  // command existed), format 2 with its flag at the end: the two never give the same input.
+  AppendU8(out, row.rotation_command_sent ? 2 : 1);
   AppendU16Be(out, static_cast<std::uint16_t>(row.device_id.size()));
   Append(out, row.device_id);
   AppendU32Be(out, row.current_version);
@@ -39,6 +41,7 @@ Bytes StateMacInput(const storage::DeviceStateRow& row) {
   AppendU64Be(out, row.audit_seq);
   Append(out, row.audit_hash);
   AppendU32Be(out, row.state_key_version);
+  if (row.rotation_command_sent) AppendU8(out, 1);
   return out;
 }
 

@@ -25,6 +25,8 @@ namespace escrow::vault {
 //   "escrow-state" | u8 1 | u16be len | device_id | u32be current_version |
 //   u8 rotation_pending | u32be count | count x 32-byte fingerprint | u64be audit_seq |
 //   32-byte audit_hash | u32be state_key_version
+// Format 2, for a record whose pending rotation's command was sent to the mdm, is format 1
+// with u8 2 for the format and u8 1 (rotation_command_sent) appended.
 // A database writer can change the rows the vault serves from, but not this record: every
 // release and store checks it against them, and against the audit trail.
 Bytes StateMacInput(const storage::DeviceStateRow& row);

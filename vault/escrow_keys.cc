@@ -155,6 +155,8 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   // stored as burned and leaves (or sets) a rotation pending. Any other key clears one.
   const bool burned = IsBurned(*state, *fingerprint);
   next.rotation_pending = burned;
+  // A cleared rotation takes its command with it: the next one may have its own.
+  if (!next.rotation_pending) next.rotation_command_sent = false;
 
   storage::KeyVersionRow v;
   v.device_id = std::string(id);

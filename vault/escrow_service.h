@@ -31,6 +31,10 @@ struct EscrowOptions {
   int daily_quota = 25;  // helpdesk and admin retrievals per person per rolling 24 hours; 0 = off
   // Verify mismatches per device, whoever asks, in a rolling window; past it, 429. Count 0: off.
   RateLimit verify_mismatches{5, std::chrono::hours(1)};
+  // POST .../rotation-command: off unless set; at most this many in a rolling 24 hours, all
+  // mdm clients together (0: no cap).
+  bool mdm_rotation_command = false;
+  int mdm_rotation_commands_per_day = 200;
   // The service's commit pipeline (commit_pipeline.h): the audit key that MACs each group,
   // the most commits in one group, and where each committed group's head goes (the
   // checkpoint log line; may be empty).
@@ -81,6 +85,13 @@ struct RetrievedKey {
   SecretBytes recovery_key;  // normalised plaintext; wipe the response that carries it
   std::uint32_t version = 0;
   TimePoint expires_at;
+};
+
+// What the mdm needs for RotateFileVaultKey (POST .../rotation-command).
+struct RotationCommand {
+  SecretBytes recovery_key;  // the current key, normalised; wipe the response that carries it
+  std::uint32_t version = 0;
+  Bytes reply_certificate_der;  // the device's own escrow certificate
 };
 
 // An escrow certificate as API.md shows it ("Apple MDM escrow, opened inside the HSM").
@@ -169,6 +180,15 @@ class EscrowService {
   Result<RetrievedKey> Retrieve(const Caller& caller, std::string_view id, std::string_view reason,
                                 std::optional<std::uint32_t> version);
   Status RequestRotation(const Caller& caller, std::string_view id);
+  // POST .../recovery-key/rotation-command (vault/escrow_rotation_command.cc): the current key
+  // and the device's own escrow certificate, to the mdm, for RotateFileVaultKey. A release:
+  // audited (key.rotation_command) before it returns, the version burned. In API.md's order:
+  // forbidden (not the mdm, or options.mdm_rotation_command off), device_not_found,
+  // invalid_request (not macos), recovery_key_not_found, personal_device (the current version
+  // was stored as personal), integrity_error, rotation_not_pending (kFailedPrecondition: none
+  // pending, or its command already sent), rate_limited (mdm_rotation_commands_per_day, with
+  // an alert record), then conflict if the vault has no escrow certificate.
+  Result<RotationCommand> IssueRotationCommand(const Caller& caller, std::string_view id);
   // Oldest first. A caller who sees the device only as its owner gets the versions recorded
   // under them (none of a previous owner's); roles and the mdm get every version.
   Result<std::vector<VersionInfo>> ListVersions(const Caller& caller, std::string_view id);

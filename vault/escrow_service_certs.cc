@@ -69,34 +69,41 @@ Result<EscrowCertificate> EscrowService::DeviceEscrowCertificate(const Caller& c
   Impl& m = *impl_;
   const Action action = Action::kIssueEscrowCertificate;
   std::lock_guard<std::mutex> lock(m.StripeFor(id));  // one issuance per device at a time
+  Impl::DeviceRead read = m.ReadDevice(id);
+  Result<storage::DeviceRow> row = m.Authorize(caller, action, id, std::move(read.device));
+  if (!row.ok()) return row.status();
+  ESCROW_ASSIGN_OR_RETURN(storage::EscrowCertRow cert, m.DeviceCertificate(caller, id));
+  return ToCertificate(cert);
+}
+
+Result<storage::EscrowCertRow> EscrowService::Impl::DeviceCertificate(const Caller& caller,
+                                                                      std::string_view id) {
+  const Action action = Action::kIssueEscrowCertificate;
   std::optional<storage::EscrowCertRow> current;
   std::optional<storage::EscrowCertRow> existing;
   std::optional<storage::EscrowCaRow> ca;
-  Impl::DeviceRead read =
-      m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow&) -> Status {
-        ESCROW_ASSIGN_OR_RETURN(current, txn.escrow_certs().Current());
-        if (!current) return Status::Ok();
-        ESCROW_ASSIGN_OR_RETURN(existing, txn.escrow_certs().ForDevice(id, current->key_version));
-        ESCROW_ASSIGN_OR_RETURN(ca, txn.escrow_certs().GetCa(current->ca_version));
-        return Status::Ok();
-      });
-  Result<storage::DeviceRow> row = m.Authorize(caller, action, id, std::move(read.device));
-  if (!row.ok()) return row.status();
-  if (!read.more.ok()) return m.ReadFailed(caller, action, id, read.more);
+  Status read = store.Read([&](storage::ReadTxn& txn) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(current, txn.escrow_certs().Current());
+    if (!current) return Status::Ok();
+    ESCROW_ASSIGN_OR_RETURN(existing, txn.escrow_certs().ForDevice(id, current->key_version));
+    ESCROW_ASSIGN_OR_RETURN(ca, txn.escrow_certs().GetCa(current->ca_version));
+    return Status::Ok();
+  });
+  if (!read.ok()) return ReadFailed(caller, action, id, read);
   if (!current) return NoCurrent();
-  if (existing) return ToCertificate(*existing);
+  if (existing) return std::move(*existing);
   if (!ca) {
-    return m.Deny(caller, action, id,
-                  Status::DataLoss("the current escrow certificate names no CA row",
-                                   "integrity_error"));
+    return Deny(caller, action, id,
+                Status::DataLoss("the current escrow certificate names no CA row",
+                                 "integrity_error"));
   }
 
   // A new certificate of the current escrow key, for this device only, expiring with the
   // fleet certificate (a renewed fleet certificate means new device certificates too).
   Result<hsm::EscrowKeyInfo> key =
-      m.keys.FindEscrowKey(hsm::EscrowKeyKind::kCms, current->key_version);
+      keys.FindEscrowKey(hsm::EscrowKeyKind::kCms, current->key_version);
   if (!key.ok()) return Status::Unavailable(key.status().message(), "unavailable");
-  const std::int64_t now = ToUnixSeconds(m.clock.Now());
+  const std::int64_t now = ToUnixSeconds(clock.Now());
   if (current->not_after <= now) {
     return Status::FailedPrecondition("the current escrow certificate has expired", "conflict");
   }
@@ -113,7 +120,7 @@ Result<EscrowCertificate> EscrowService::DeviceEscrowCertificate(const Caller& c
       (current->not_after - now + kSecondsPerDay - 1) / kSecondsPerDay, 1,
       std::int64_t{kMaxCertificateDays}));
   Result<IssuedCertificate> issued =
-      IssueEscrowCertificate(m.keys, current->ca_version, ca->der, *key, fields);
+      IssueEscrowCertificate(keys, current->ca_version, ca->der, *key, fields);
   if (!issued.ok()) return Status::Unavailable(issued.status().message(), "unavailable");
 
   storage::EscrowCertRow cert;
@@ -127,12 +134,12 @@ Result<EscrowCertificate> EscrowService::DeviceEscrowCertificate(const Caller& c
   cert.not_after = issued->not_after;
   cert.sha256 = issued->sha256_hex;
   cert.der = issued->der;
-  Status s = m.pipeline.Commit(
+  Status s = pipeline.Commit(
       [&](storage::WriteTxn& txn) { return txn.escrow_certs().Insert(cert); },
-      {m.Event(caller, action, id, "ok", {},
-               "serial=" + cert.serial + " key=escrow-cms-v" + std::to_string(cert.key_version))});
+      {Event(caller, action, id, "ok", {},
+             "serial=" + cert.serial + " key=escrow-cms-v" + std::to_string(cert.key_version))});
   if (!s.ok()) return Status::Unavailable(s.message(), "unavailable");
-  return ToCertificate(cert);
+  return cert;
 }
 
 }  // namespace escrow::vault

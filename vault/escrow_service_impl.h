@@ -95,6 +95,10 @@ struct EscrowService::Impl {
   // A commit's finish that writes `next` as the device's state record, naming the commit's
   // last audit record and MACed in the HSM.
   CommitPipeline::Finish WriteState(storage::DeviceStateRow next);
+  // The device's own certificate of the current escrow key: the one issued before, or a new
+  // one, recorded with its audit record (`caller`'s, action escrow_cert.issue_device). Call
+  // with the device's stripe held, after deciding the caller may have it.
+  Result<storage::EscrowCertRow> DeviceCertificate(const Caller& caller, std::string_view id);
   // The keyed fingerprint of a normalised key on this device (API.md), in the HSM.
   Result<Bytes> FingerprintOf(const storage::DeviceRow& row, const SecretBytes& normalised);
 };

@@ -23,7 +23,7 @@ struct Rule {
 };
 
 // DESIGN.md "Policy (who may do what)", row by row. Anything not granted here is denied.
-constexpr std::array<Rule, 16> kRules{{
+constexpr std::array<Rule, 17> kRules{{
     {Action::kEnrolDevice, kAdmin | kMdm, 0, 0, false},
     {Action::kChangeOwnership, kMdm, 0, 0, false},
     {Action::kCheckIn, kMdm, 0, 0, true},
@@ -46,6 +46,9 @@ constexpr std::array<Rule, 16> kRules{{
     {Action::kListEscrowCertificates, kAdmin | kAuditor, 0, 0, false},
     // A store, by the mdm only: a Mac's envelope comes only through its MDM.
     {Action::kStoreKeyCms, kMdm, 0, 0, true},
+    // What RotateFileVaultKey needs: the current key, to the mdm, of a corporate version only
+    // (macOS, a pending rotation, once, and the switch in the config are the service's).
+    {Action::kRotationCommand, kMdm, kMdm, 0, true},
 }};
 
 const Rule& RuleFor(Action action) {
@@ -89,6 +92,7 @@ std::string_view ActionName(Action a) {
     case Action::kIssueEscrowCertificate: return "escrow_cert.issue_device";
     case Action::kListEscrowCertificates: return "escrow_cert.list";
     case Action::kStoreKeyCms: return "key.store_cms";
+    case Action::kRotationCommand: return "key.rotation_command";
   }
   return "unknown";
 }

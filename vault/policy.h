@@ -27,6 +27,7 @@ enum class Action : std::uint8_t {
   kIssueEscrowCertificate,  // a device's own escrow certificate, issued on first request
   kListEscrowCertificates,  // every fleet escrow certificate with its state
   kStoreKeyCms,             // store a key from a CMS envelope opened in the HSM (Apple MDM)
+  kRotationCommand,         // the current key for RotateFileVaultKey, to the mdm (a release)
 };
 
 std::string_view ActionName(Action a);

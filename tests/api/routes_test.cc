@@ -16,6 +16,8 @@ TEST_CASE("MatchRoute finds every endpoint of API.md", "[api][routes]") {
   CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/retrieve").id == RouteId::kRetrieveKey);
   CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/verify").id == RouteId::kVerifyKey);
   CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/rotate").id == RouteId::kRotateKey);
+  CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/rotation-command").id ==
+        RouteId::kRotationCommand);
   CHECK(MatchRoute("GET", "/v1/devices/m/recovery-key/versions").id == RouteId::kListVersions);
   CHECK(MatchRoute("GET", "/v1/audit").id == RouteId::kListAudit);
   CHECK(MatchRoute("GET", "/v1/audit/verify").id == RouteId::kVerifyAudit);

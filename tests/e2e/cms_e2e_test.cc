@@ -3,13 +3,12 @@
 // runs here; an implementation independent of ours) to the fleet and device certificates the
 // vault serves, opened inside SoftHSMv2. Every failure is one 400 invalid_cms that changes
 // nothing, its cause only in the audit trail; the key is in no file and no log line.
-#include <fstream>
 #include <string>
 
 #include <catch2/catch.hpp>
 
+#include "tests/e2e/cms_envelopes.h"
 #include "tests/e2e/e2e_util.h"
-#include "tests/support/temp_dir.h"
 
 namespace escrow::e2e {
 namespace {
@@ -20,50 +19,7 @@ constexpr const char* kCmsKeys[] = {
     "CMSC-2345-6789-ABCD-EFGH-JKLM", "CMSD-2345-6789-ABCD-EFGH-JKLM",
     "CMSE-2345-6789-ABCD-EFGH-JKLM"};
 
-void WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
-}
-
 std::string Body(const std::string& cms) { return R"({"cms":")" + cms + R"("})"; }
-
-// Makes envelopes in a directory of its own (not the vault's state, which is grepped).
-struct Envelopes {
-  testing::TempDir dir;
-  int n = 0;
-
-  // The served certificate `pem` written to a file.
-  std::string Cert(const std::string& pem) {
-    const std::string path = dir.str() + "/cert" + std::to_string(++n) + ".pem";
-    WriteText(path, pem);
-    return path;
-  }
-  // The DER envelope of `content` (file path) made with `flags`, to `recip_args`.
-  std::string Der(const std::string& content, const std::string& flags,
-                  const std::string& recip_args) {
-    const std::string in = dir.str() + "/in" + std::to_string(++n) + ".txt";
-    const std::string out = dir.str() + "/env" + std::to_string(n) + ".der";
-    WriteText(in, content);
-    std::string said;
-    const std::string cmd = "openssl cms -encrypt -binary " + flags + " -in " + Quote(in) +
-                            " -outform DER -out " + Quote(out) + " " + recip_args + " 2>&1";
-    INFO(cmd);
-    REQUIRE(Sh(cmd, &said) == 0);
-    return out;
-  }
-  // A DER file as one line of base64.
-  static std::string Base64(const std::string& der_path) {
-    std::string out;
-    REQUIRE(Sh("openssl base64 -A -in " + Quote(der_path), &out) == 0);
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
-  }
-  std::string Make(const std::string& content, const std::string& flags,
-                   const std::string& recip_args) {
-    return Base64(Der(content, flags, recip_args));
-  }
-};
 
 std::size_t VersionCount(const VaultProcess& v, const std::string& id) {
   HttpResult r = v.Mdm("GET", "/v1/devices/" + id + "/recovery-key/versions");

@@ -414,7 +414,8 @@ Result<std::vector<storage::DeviceStateRow>> FakeDeviceStates::List(
 Status FakeDeviceStates::Put(const storage::DeviceStateRow& row) {
   constexpr std::string_view kStatement = "put device state";
   if (row.burned.size() % 32 != 0 || row.audit_seq == 0 || row.audit_hash.size() != 32 ||
-      row.state_key_version == 0 || row.mac.size() != 32) {
+      row.state_key_version == 0 || row.mac.size() != 32 ||
+      (row.rotation_command_sent && !row.rotation_pending)) {
     return Refused(kStatement, "check");
   }
   if (!state_.devices.contains(row.device_id)) {

@@ -220,6 +220,7 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
+                  "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
                   "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
                            "WHERE name = 'stored_by_kind'") == "0");
@@ -268,6 +269,7 @@ TEST_CASE("A version 7 database is upgraded with each version's source from the 
                   "ALTER TABLE key_versions DROP COLUMN source; "
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
+                  "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
                   "DELETE FROM schema_version WHERE version > 7") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -300,7 +302,9 @@ TEST_CASE("A version 9 database is upgraded with an empty replay record of CMS e
     MustWrite(*store, [](WriteTxn& txn) { return txn.devices().Upsert(MakeDevice("dev-1")); });
   }
   // Back to what a vault of schema 9 left on disk.
-  REQUIRE(RawExec(f.path, "DROP TABLE cms_envelopes; DELETE FROM schema_version WHERE version > 9") ==
+  REQUIRE(RawExec(f.path,
+                  "DROP TABLE cms_envelopes; ALTER TABLE device_states DROP COLUMN "
+                  "rotation_command_sent; DELETE FROM schema_version WHERE version > 9") ==
           SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -312,6 +316,56 @@ TEST_CASE("A version 9 database is upgraded with an empty replay record of CMS e
         SQLITE_CONSTRAINT);
   CHECK(RawExec(f.path, "INSERT INTO cms_envelopes VALUES (zeroblob(32), 'dev-1', 1)") ==
         SQLITE_OK);
+}
+
+TEST_CASE("A version 10 database is upgraded with no rotation command sent, and the command "
+          "among the state changes",
+          "[storage][migrations][rotation_command]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) {
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("dev-1")));
+      DeviceStateRow state;
+      state.device_id = "dev-1";
+      state.rotation_pending = true;
+      state.audit_seq = 1;
+      state.audit_hash = Bytes(32, 0xA5);
+      state.state_key_version = 1;
+      state.mac = Bytes(32, 0x3C);
+      ESCROW_RETURN_IF_ERROR(txn.states().Put(state));
+      AuditRow command = testing::MakeAudit(1);
+      command.action = "key.rotation_command";
+      return txn.audit().Append(command);
+    });
+  }
+  // Back to what a vault of schema 10 left on disk: migration 6's index, no flag.
+  REQUIRE(RawExec(f.path,
+                  "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
+                  "DROP INDEX audit_state_changes; "
+                  "CREATE INDEX audit_state_changes ON audit (device_id, seq) WHERE outcome = 'ok' "
+                  "AND (action = 'device.enrol' OR action = 'device.change_owner' OR "
+                  "action = 'key.store' OR action = 'key.retrieve' OR "
+                  "action = 'key.retrieve_older' OR action = 'key.rotate'); "
+                  "DELETE FROM schema_version WHERE version > 10") == SQLITE_OK);
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 11") ==
+        "the mdm's rotation command in device state records");
+  CHECK(QueryOne(f.path, "SELECT rotation_command_sent FROM device_states") == "0");
+  // The rebuilt index takes the command as a state change.
+  std::optional<std::uint64_t> newest;
+  REQUIRE(store
+              ->Read([&](ReadTxn& txn) -> Status {
+                ESCROW_ASSIGN_OR_RETURN(newest, txn.audit().NewestStateChange("dev-1"));
+                return Status::Ok();
+              })
+              .ok());
+  CHECK(newest == std::optional<std::uint64_t>(1));
+  // The column's check holds for SQL written by hand too: sent only while pending.
+  CHECK(RawExec(f.path, "UPDATE device_states SET rotation_command_sent = 1") == SQLITE_OK);
+  CHECK(RawExec(f.path, "UPDATE device_states SET rotation_pending = 0") == SQLITE_CONSTRAINT);
+  CHECK(RawExec(f.path, "UPDATE device_states SET rotation_command_sent = 2") == SQLITE_CONSTRAINT);
 }
 
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {

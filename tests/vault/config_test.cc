@@ -48,6 +48,8 @@ TEST_CASE("Config loads with defaults and resolves paths beside the file", "[vau
   CHECK(c->cms_failures.count == 60);
   CHECK(c->cms_failures.window == std::chrono::seconds(60));
   CHECK(c->daily_quota == 25);
+  CHECK_FALSE(c->mdm_rotation_command);
+  CHECK(c->mdm_rotation_commands_per_day == 200);
   CHECK(c->key_display == std::chrono::minutes(5));
   CHECK(c->clients.size() == 1);
 }
@@ -59,6 +61,8 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   c.failed_auth.count = 0;
   c.verify_mismatches = RateLimit{7, std::chrono::seconds(600)};
   c.cms_failures = RateLimit{3, std::chrono::seconds(120)};
+  c.mdm_rotation_command = true;
+  c.mdm_rotation_commands_per_day = 0;
   c.listen = "127.0.0.1:0";
   Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(c)));
   REQUIRE(back.ok());
@@ -69,6 +73,8 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   CHECK(back->verify_mismatches.window == std::chrono::seconds(600));
   CHECK(back->cms_failures.count == 3);
   CHECK(back->cms_failures.window == std::chrono::seconds(120));
+  CHECK(back->mdm_rotation_command);
+  CHECK(back->mdm_rotation_commands_per_day == 0);
   CHECK(back->clients[0].fingerprint == c.clients[0].fingerprint);
 }
 
@@ -88,6 +94,14 @@ TEST_CASE("Config errors name the key in one line", "[vault][config]") {
             "limits.verify_mismatches"},
            {std::string(kMinimal) + "[limits]\ncms_failures = { count = -1 }\n",
             "limits.cms_failures.count"},
+           {std::string(kMinimal) + "[policy]\nmdm_rotation_command = 1\n",
+            "policy.mdm_rotation_command"},
+           {std::string(kMinimal) + "[policy]\nmdm_rotation_commands = true\n",
+            "mdm_rotation_commands"},
+           {std::string(kMinimal) + "[limits]\nmdm_rotation_commands_per_day = -1\n",
+            "limits.mdm_rotation_commands_per_day"},
+           {std::string(kMinimal) + "[limits]\nmdm_rotation_commands_per_day = 1000001\n",
+            "limits.mdm_rotation_commands_per_day"},
            {"[tls\n", "line"},
            {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"ab\"\nrole=\"mdm\"\n", "fingerprint"},
            {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"" + std::string(64, 'a') + "\"\nrole=\"root\"\n", "clients.role"},

@@ -33,7 +33,7 @@ TEST_CASE("The actions that change a device's state are the ones storage indexes
   std::vector<std::string_view> names;
   for (const Action a : {Action::kEnrolDevice, Action::kChangeOwnership, Action::kStoreKey,
                          Action::kRetrieveCurrent, Action::kRetrieveOlder,
-                         Action::kRequestRotation}) {
+                         Action::kRequestRotation, Action::kRotationCommand}) {
     names.push_back(ActionName(a));
   }
   CHECK(std::equal(names.begin(), names.end(), storage::kStateChangingActions.begin(),
@@ -42,7 +42,7 @@ TEST_CASE("The actions that change a device's state are the ones storage indexes
 
 TEST_CASE("Every field of a state record is in its MAC input", "[vault][state]") {
   const Bytes base = StateMacInput(Sample());
-  std::vector<storage::DeviceStateRow> changed(7, Sample());
+  std::vector<storage::DeviceStateRow> changed(8, Sample());
   changed[0].device_id = "mac-2";
   changed[1].current_version = 1;
   changed[2].rotation_pending = false;
@@ -50,11 +50,39 @@ TEST_CASE("Every field of a state record is in its MAC input", "[vault][state]")
   changed[4].audit_seq = 10;
   changed[5].audit_hash[31] ^= 1;
   changed[6].state_key_version = 2;
+  changed[7].rotation_command_sent = true;
   for (const storage::DeviceStateRow& row : changed) CHECK(StateMacInput(row) != base);
   // The MAC itself is not part of its input.
   storage::DeviceStateRow with_mac = Sample();
   with_mac.mac = Bytes(32, 0x33);
   CHECK(StateMacInput(with_mac) == base);
+}
+
+TEST_CASE("A record MACed before the rotation command existed keeps its MAC input",
+          "[vault][state]") {
+  // Format 1, byte for byte: "escrow-state" | 1 | len | id | version | pending | count |
+  // fingerprints | seq | hash | key version. Records sealed before migration 11 still verify.
+  const storage::DeviceStateRow row = Sample();
+  Bytes expected;
+  Append(expected, std::string_view("escrow-state"));
+  AppendU8(expected, 1);
+  AppendU16Be(expected, 5);
+  Append(expected, std::string_view("mac-1"));
+  AppendU32Be(expected, 2);
+  AppendU8(expected, 1);
+  AppendU32Be(expected, 1);
+  Append(expected, row.burned);
+  AppendU64Be(expected, 9);
+  Append(expected, row.audit_hash);
+  AppendU32Be(expected, 1);
+  CHECK(StateMacInput(row) == expected);
+  // Format 2 says so in its format byte and ends with the flag: no format-1 input equals it.
+  storage::DeviceStateRow sent = row;
+  sent.rotation_command_sent = true;
+  const Bytes two = StateMacInput(sent);
+  REQUIRE(two.size() == expected.size() + 1);
+  CHECK(two[12] == 2);
+  CHECK(two.back() == 1);
 }
 
 TEST_CASE("The burned set stays sorted without repeats", "[vault][state]") {

@@ -35,7 +35,7 @@ struct FakeVault {
   FailingKeyService keys{fake_keys};
   std::unique_ptr<vault::EscrowService> service;
 
-  FakeVault() {
+  explicit FakeVault(vault::EscrowOptions options = {}) {
     REQUIRE(fake_keys.GenerateKey(hsm::KeyRole::kMaster, 1, false).ok());
     REQUIRE(fake_keys.GenerateKey(hsm::KeyRole::kAudit, 1, false).ok());
     REQUIRE(fake_keys.GenerateKey(hsm::KeyRole::kFingerprint, 1, false).ok());
@@ -49,7 +49,7 @@ struct FakeVault {
                 })
                 .ok());
     Result<std::unique_ptr<vault::EscrowService>> opened =
-        vault::EscrowService::Open(keys, store, clock, vault::EscrowOptions{});
+        vault::EscrowService::Open(keys, store, clock, std::move(options));
     REQUIRE(opened.ok());
     service = std::move(*opened);
     const vault::Caller mdm = vault::Caller::Mdm("mdm");

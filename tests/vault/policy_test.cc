@@ -89,6 +89,26 @@ TEST_CASE("Every cell of the policy table", "[vault][policy]") {
       {Action::kVerifyKey, Ownership::kPersonal,
        {{"owner", "ok"}, {"stranger", "404"}, {"helpdesk", "403"}, {"admin", "403"},
         {"auditor", "403"}, {"mdm", "ok"}}, {{"owner", false}}},
+      // DESIGN.md's additions for Apple MDM escrow.
+      {Action::kStoreKeyCms, Ownership::kPersonal,
+       {{"owner", "403"}, {"stranger", "404"}, {"helpdesk", "403"}, {"admin", "403"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {}},
+      {Action::kReadEscrowCertificate, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "ok"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {}},
+      {Action::kIssueEscrowCertificate, Ownership::kPersonal,
+       {{"owner", "403"}, {"stranger", "404"}, {"helpdesk", "403"}, {"admin", "403"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {}},
+      {Action::kListEscrowCertificates, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "ok"},
+        {"auditor", "ok"}, {"mdm", "403"}}, {}},
+      // The current key for RotateFileVaultKey: the mdm, and of a corporate version only.
+      {Action::kRotationCommand, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "404"}, {"helpdesk", "403"}, {"admin", "403"},
+        {"auditor", "403"}, {"mdm", "ok"}}, {{"mdm", false}}},
+      {Action::kRotationCommand, Ownership::kPersonal,
+       {{"owner", "403"}, {"stranger", "404"}, {"helpdesk", "403"}, {"admin", "403"},
+        {"auditor", "403"}, {"mdm", "personal"}}, {}},
   };
   const auto callers = Callers();
   for (const Row& row : rows) {

@@ -60,6 +60,7 @@ TEMPLATE_LIST_TEST_CASE_METHOD(StateFixture, "State records are put, replaced an
   const DeviceStateRow& got = **read;
   CHECK(got.current_version == 3);
   CHECK(got.rotation_pending);
+  CHECK_FALSE(got.rotation_command_sent);
   CHECK(got.burned == first.burned);
   CHECK(got.audit_seq == 7);
   CHECK(got.audit_hash == first.audit_hash);
@@ -77,6 +78,14 @@ TEMPLATE_LIST_TEST_CASE_METHOD(StateFixture, "State records are put, replaced an
   CHECK_FALSE((*read)->rotation_pending);
   CHECK((*read)->burned.empty());
   CHECK((*read)->audit_seq == 9);
+
+  DeviceStateRow sent = MakeState("dev-1", 4, 10);
+  sent.rotation_command_sent = true;
+  MustWrite(*this->owned_store, [&](WriteTxn& txn) { return txn.states().Put(sent); });
+  read = this->Get("dev-1");
+  REQUIRE(read.ok());
+  REQUIRE(read->has_value());
+  CHECK((*read)->rotation_command_sent);
 }
 
 TEMPLATE_LIST_TEST_CASE_METHOD(StateFixture, "State records are listed in device order by cursor",
@@ -108,7 +117,11 @@ TEMPLATE_LIST_TEST_CASE_METHOD(
   DeviceStateRow short_mac = MakeState("dev-1", 1, 1);
   short_mac.mac.resize(31);
   DeviceStateRow no_seq = MakeState("dev-1", 1, 0);
-  for (const DeviceStateRow* bad : {&torn, &short_mac, &no_seq}) {
+  // A rotation command is sent only for a pending rotation (migration 11).
+  DeviceStateRow sent_not_pending = MakeState("dev-1", 1, 1);
+  sent_not_pending.rotation_pending = false;
+  sent_not_pending.rotation_command_sent = true;
+  for (const DeviceStateRow* bad : {&torn, &short_mac, &no_seq, &sent_not_pending}) {
     CHECK(this->owned_store->Write([&](WriteTxn& txn) { return txn.states().Put(*bad); }).code() ==
           Code::kInvalidArgument);
   }
