@@ -155,7 +155,7 @@ scenario() {
   say "scenario: $label"
   "$loadgen" run --target "127.0.0.1:$port" --state-dir "$state" --token-file "$work/token" \
     --devices "$devices" --server-pid "$vaultd_pid" --disk-path "$cur_db" \
-    --label "$label" --json "$file.json" --quiet "$@"
+    --label "$label" --json "$file.json" --quiet "$@" || return $?
   after=$(audit_counts)
   local r0=${before%%|*} m0=${before##*|} r1=${after%%|*} m1=${after##*|}
   printf '{"records": %d, "macs": %d}\n' $((r1 - r0)) $((m1 - m0)) >"$file.audit.json"
@@ -182,8 +182,17 @@ cms_errors() {  # RUN-NAME: non-200 answers of a CMS run (its envelopes must all
   grep -o '"errors":[0-9]*' "$results/runs/"*"-$1.json" | head -1 | cut -d: -f2
 }
 cms_scenario() {  # NAME CONNECTIONS PLAIN-STORE-RUN-NAME
+  local rc=0
   scenario "$1" "CMS store (new versions)" --mix store_cms --connections "$2" "${timed[@]}" \
-    --cms-envelopes "$(cms_envelopes "$3")"
+    --cms-envelopes "$(cms_envelopes "$3")" || rc=$?
+  if [[ $rc != 0 ]]; then
+    # A vaultd from before the CMS route (--bin) has no fleet certificate to encrypt to: the
+    # row is left out of an A/B run. Of this tree's own vaultd, a failure fails the bench.
+    [[ -n $bin ]] || exit "$rc"
+    say "$1: left out (loadgen failed against the --bin vaultd; see above)"
+    rm -f "$results/runs/"*"-$1.json" "$results/runs/"*"-$1.audit.json"
+    return 0
+  fi
   local errors; errors=$(cms_errors "$1")
   [[ $errors == 0 ]] || say "WARNING: $1 had $errors answers other than 200 (see its statuses)"
 }
