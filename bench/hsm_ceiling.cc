@@ -3,12 +3,17 @@
 // own. The vault's HSM figures are read against these (docs/benchmarks.md). Keys are used as
 // the vault uses them: through a session copy of the token key (hsm/softhsm_key_service.h).
 // The "token_" figures use the token objects themselves, which SoftHSMv2 re-reads from their
-// files on every use.
+// files on every use. The "cms_" figures open a CMS envelope's pieces as the vault's
+// KeyService::OpenEnvelope does (hsm/escrow_crypto.cc), with an RSA-2048 token key pair:
+// "cms_open" finds the pair's two halves by label, unwraps the content-encryption key
+// (C_UnwrapKey, RSA PKCS#1 v1.5) into a session AES-256 key, decrypts 32 bytes of
+// AES-256-CBC content with it and destroys it; "cms_unwrap" is the unwrap and the destroy only.
 //
 //   hsm_ceiling [--module /usr/lib/softhsm/libsofthsm2.so] [--seconds 2]
 //
 // Prints one JSON object: {"encrypt_1t": ops/s, "encrypt_2t": ..., "decrypt_1t", "decrypt_2t",
-// "hmac_1t", "hmac_2t", "token_encrypt_1t", "token_decrypt_1t", "token_hmac_1t"}. The token lives
+// "hmac_1t", "hmac_2t", "token_encrypt_1t", "token_decrypt_1t", "token_hmac_1t", "cms_open_1t",
+// "cms_open_2t", "cms_unwrap_1t"}. The token lives
 // in a temporary directory (SOFTHSM2_CONF points to a conf written there; softhsm2-util initialises
 // it) and is removed at exit.
 #include <dlfcn.h>
@@ -36,6 +41,7 @@ using Clock = std::chrono::steady_clock;
 constexpr char kLabel[] = "bench-ceiling";
 constexpr char kUserPin[] = "bench-user-pin";
 constexpr char kSoPin[] = "bench-so-pin";
+constexpr char kCmsLabel[] = "escrow-cms-v1";  // the vault's label for its first escrow key
 
 [[noreturn]] void Die(const std::string& what, CK_RV rv = CKR_OK) {
   (void)std::fprintf(stderr, "hsm_ceiling: %s (CK_RV 0x%lx)\n", what.c_str(), rv);
@@ -89,9 +95,20 @@ class TempToken {
   fs::path dir_;
 };
 
+// An envelope's pieces: the content-encryption key under the RSA key, and the content (a
+// 29-byte FileVault key, padded to 32) under it.
+struct Envelope {
+  std::array<CK_BYTE, 256> encrypted_key{};
+  std::array<CK_BYTE, 16> iv{};
+  std::array<CK_BYTE, 32> content{};
+};
+
 struct Keys {
   CK_OBJECT_HANDLE aes = CK_INVALID_HANDLE;
   CK_OBJECT_HANDLE hmac = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE rsa_private = CK_INVALID_HANDLE;  // token objects only (as the vault's)
+  CK_OBJECT_HANDLE rsa_public = CK_INVALID_HANDLE;
+  Envelope envelope;
 };
 
 CK_SLOT_ID FindSlot(CK_FUNCTION_LIST* f) {
@@ -132,10 +149,78 @@ Keys MakeKeys(CK_FUNCTION_LIST* f, CK_SESSION_HANDLE s) {
                                    {CKA_VALUE_LEN, &len, sizeof len}}};
   CK_MECHANISM mac_gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
   Check(f->C_GenerateKey(s, &mac_gen, mac.data(), mac.size(), &k.hmac), "C_GenerateKey(HMAC)");
+
+  // The escrow key pair as hsm/escrow_key_objects.cc makes it, except that the public half may
+  // encrypt here: the ceiling makes its own envelope with it.
+  CK_ULONG bits = 2048;
+  std::array<CK_BYTE, 3> exponent{0x01, 0x00, 0x01};
+  std::string label = kCmsLabel;
+  std::array<CK_ATTRIBUTE, 5> pub{{{CKA_TOKEN, &yes, sizeof yes},
+                                   {CKA_MODULUS_BITS, &bits, sizeof bits},
+                                   {CKA_PUBLIC_EXPONENT, exponent.data(), exponent.size()},
+                                   {CKA_ENCRYPT, &yes, sizeof yes},
+                                   {CKA_LABEL, label.data(), label.size()}}};
+  std::array<CK_ATTRIBUTE, 7> priv{{{CKA_TOKEN, &yes, sizeof yes},
+                                    {CKA_PRIVATE, &yes, sizeof yes},
+                                    {CKA_SENSITIVE, &yes, sizeof yes},
+                                    {CKA_EXTRACTABLE, &no, sizeof no},
+                                    {CKA_UNWRAP, &yes, sizeof yes},
+                                    {CKA_DECRYPT, &no, sizeof no},
+                                    {CKA_LABEL, label.data(), label.size()}}};
+  CK_MECHANISM rsa_gen{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  Check(f->C_GenerateKeyPair(s, &rsa_gen, pub.data(), pub.size(), priv.data(), priv.size(),
+                             &k.rsa_public, &k.rsa_private),
+        "C_GenerateKeyPair(RSA)");
+  // The envelope: a content-encryption key (a fixed pattern: bench data) under the public key,
+  // and the content under a session object holding that key.
+  std::array<CK_BYTE, 32> cek{};
+  for (std::size_t i = 0; i < cek.size(); ++i) cek[i] = static_cast<CK_BYTE>(i * 7 + 1);
+  CK_MECHANISM rsa{CKM_RSA_PKCS, nullptr, 0};
+  CK_ULONG out_len = k.envelope.encrypted_key.size();
+  Check(f->C_EncryptInit(s, &rsa, k.rsa_public), "C_EncryptInit(RSA)");
+  Check(f->C_Encrypt(s, cek.data(), cek.size(), k.envelope.encrypted_key.data(), &out_len),
+        "C_Encrypt(RSA)");
+  if (out_len != k.envelope.encrypted_key.size()) Die("RSA-2048 gave an odd length");
+  CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+  CK_KEY_TYPE aes_type = CKK_AES;
+  std::array<CK_ATTRIBUTE, 5> value{{{CKA_CLASS, &secret, sizeof secret},
+                                     {CKA_KEY_TYPE, &aes_type, sizeof aes_type},
+                                     {CKA_TOKEN, &no, sizeof no},
+                                     {CKA_ENCRYPT, &yes, sizeof yes},
+                                     {CKA_VALUE, cek.data(), cek.size()}}};
+  CK_OBJECT_HANDLE cek_object = CK_INVALID_HANDLE;
+  Check(f->C_CreateObject(s, value.data(), value.size(), &cek_object), "C_CreateObject(AES)");
+  std::array<CK_BYTE, 29> key{};
+  key.fill('K');
+  CK_MECHANISM cbc{CKM_AES_CBC_PAD, k.envelope.iv.data(), k.envelope.iv.size()};
+  out_len = k.envelope.content.size();
+  Check(f->C_EncryptInit(s, &cbc, cek_object), "C_EncryptInit(AES-CBC)");
+  Check(f->C_Encrypt(s, key.data(), key.size(), k.envelope.content.data(), &out_len),
+        "C_Encrypt(AES-CBC)");
+  if (out_len != k.envelope.content.size()) Die("AES-CBC gave an odd length");
+  Check(f->C_DestroyObject(s, cek_object), "C_DestroyObject");
   return k;
 }
 
-enum class Op { kEncrypt, kDecrypt, kHmac };
+// One escrow key half by class and label, as FindLabelledObject (hsm/key_objects.cc) looks.
+CK_OBJECT_HANDLE FindHalf(CK_FUNCTION_LIST* f, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls) {
+  CK_KEY_TYPE rsa = CKK_RSA;
+  CK_BBOOL yes = CK_TRUE;
+  std::string label = kCmsLabel;
+  std::array<CK_ATTRIBUTE, 4> t{{{CKA_CLASS, &cls, sizeof cls},
+                                 {CKA_KEY_TYPE, &rsa, sizeof rsa},
+                                 {CKA_TOKEN, &yes, sizeof yes},
+                                 {CKA_LABEL, label.data(), label.size()}}};
+  Check(f->C_FindObjectsInit(s, t.data(), t.size()), "C_FindObjectsInit");
+  std::array<CK_OBJECT_HANDLE, 2> found{};
+  CK_ULONG n = 0;
+  Check(f->C_FindObjects(s, found.data(), found.size(), &n), "C_FindObjects");
+  Check(f->C_FindObjectsFinal(s), "C_FindObjectsFinal");
+  if (n != 1) Die("escrow key half not found once");
+  return found[0];
+}
+
+enum class Op { kEncrypt, kDecrypt, kHmac, kCmsOpen, kCmsUnwrap };
 
 // Sizes as in the vault: a 29-byte FileVault key, ~100 bytes of associated data, a 12-byte IV.
 struct Work {
@@ -180,6 +265,44 @@ void OneOp(CK_FUNCTION_LIST* f, CK_SESSION_HANDLE s, const Keys& k, Op op, Work&
       Check(f->C_SignInit(s, &m, k.hmac), "C_SignInit");
       std::array<CK_BYTE, 40> data{};
       Check(f->C_Sign(s, data.data(), data.size(), out.data(), &out_len), "C_Sign");
+      break;
+    }
+    case Op::kCmsOpen:
+    case Op::kCmsUnwrap: {
+      CK_OBJECT_HANDLE rsa_private = k.rsa_private;
+      if (op == Op::kCmsOpen) {
+        rsa_private = FindHalf(f, s, CKO_PRIVATE_KEY);
+        (void)FindHalf(f, s, CKO_PUBLIC_KEY);
+      }
+      // The vault's content-encryption key template (hsm/escrow_crypto.cc, CekTemplate).
+      CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+      CK_KEY_TYPE aes = CKK_AES;
+      CK_BBOOL yes = CK_TRUE;
+      CK_BBOOL no = CK_FALSE;
+      std::array<CK_ATTRIBUTE, 8> t{{{CKA_CLASS, &secret, sizeof secret},
+                                     {CKA_KEY_TYPE, &aes, sizeof aes},
+                                     {CKA_TOKEN, &no, sizeof no},
+                                     {CKA_PRIVATE, &yes, sizeof yes},
+                                     {CKA_SENSITIVE, &yes, sizeof yes},
+                                     {CKA_EXTRACTABLE, &no, sizeof no},
+                                     {CKA_DECRYPT, &yes, sizeof yes},
+                                     {CKA_ENCRYPT, &no, sizeof no}}};
+      CK_MECHANISM unwrap{CKM_RSA_PKCS, nullptr, 0};
+      CK_OBJECT_HANDLE cek = CK_INVALID_HANDLE;
+      std::array<CK_BYTE, 256> wrapped = k.envelope.encrypted_key;  // PKCS#11 takes non-const
+      Check(f->C_UnwrapKey(s, &unwrap, rsa_private, wrapped.data(), wrapped.size(), t.data(),
+                           t.size(), &cek),
+            "C_UnwrapKey");
+      if (op == Op::kCmsOpen) {
+        std::array<CK_BYTE, 16> iv = k.envelope.iv;
+        CK_MECHANISM cbc{CKM_AES_CBC_PAD, iv.data(), iv.size()};
+        std::array<CK_BYTE, 32> content = k.envelope.content;
+        Check(f->C_DecryptInit(s, &cbc, cek), "C_DecryptInit(AES-CBC)");
+        Check(f->C_Decrypt(s, content.data(), content.size(), out.data(), &out_len),
+              "C_Decrypt(AES-CBC)");
+        if (out_len != 29) Die("the envelope's content did not open");
+      }
+      Check(f->C_DestroyObject(s, cek), "C_DestroyObject");
       break;
     }
   }
@@ -269,7 +392,7 @@ int main(int argc, char** argv) {
     Op op;
     int threads;
   };
-  const std::array<Case, 9> cases{{{"encrypt_1t", &copies, Op::kEncrypt, 1},
+  const std::array<Case, 12> cases{{{"encrypt_1t", &copies, Op::kEncrypt, 1},
                                    {"encrypt_2t", &copies, Op::kEncrypt, 2},
                                    {"decrypt_1t", &copies, Op::kDecrypt, 1},
                                    {"decrypt_2t", &copies, Op::kDecrypt, 2},
@@ -277,7 +400,10 @@ int main(int argc, char** argv) {
                                    {"hmac_2t", &copies, Op::kHmac, 2},
                                    {"token_encrypt_1t", &token_keys, Op::kEncrypt, 1},
                                    {"token_decrypt_1t", &token_keys, Op::kDecrypt, 1},
-                                   {"token_hmac_1t", &token_keys, Op::kHmac, 1}}};
+                                   {"token_hmac_1t", &token_keys, Op::kHmac, 1},
+                                   {"cms_open_1t", &token_keys, Op::kCmsOpen, 1},
+                                   {"cms_open_2t", &token_keys, Op::kCmsOpen, 2},
+                                   {"cms_unwrap_1t", &token_keys, Op::kCmsUnwrap, 1}}};
   std::string json = "{";
   for (const Case& c : cases) {
     const double rate = Measure(f, slot, *c.keys, c.op, c.threads, seconds);

@@ -1,5 +1,6 @@
 #include "bench/loadgen/engine.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -24,9 +25,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <openssl/cms.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
+#include "base/base64.h"
+#include "base/ssl_ptr.h"
 #include "bench/loadgen/probe.h"
 
 namespace escrow::bench::loadgen {
@@ -95,11 +101,17 @@ class Engine {
  private:
   net::awaitable<void> Work(Worker& w);
   net::awaitable<int> Single(Worker& w, Op op, std::uint32_t device);
+  net::awaitable<int> StoreCms(Worker& w, std::uint32_t device, std::string body);
   net::awaitable<int> Enroll(Worker& w, std::uint32_t index);
   net::awaitable<int> Exchange(Worker& w, Who who, Request& req);
   net::awaitable<boost::system::error_code> Connect(Worker& w, Connection& c, Who who);
   // The index of the request this worker may send next, or nothing when the run is over.
   std::optional<std::uint64_t> TakeTicket();
+  // The next unused envelope's request body, or nothing (and the run stops) when none is left.
+  std::optional<std::string> TakeEnvelope();
+  // The fleet certificate (GET /v1/escrow-certificates/current, as mdm), DER.
+  Result<Bytes> FetchFleetCertificate();
+  Status MakeEnvelopes();
   void StartMeasuring();
   Op PickOp(Worker& w) const;
   Request MakeRequest(http::verb verb, const std::string& target, std::string body,
@@ -119,6 +131,10 @@ class Engine {
   ProbeSample before_;                 // resource counters at that moment
   bool sampled_ = false;
   std::atomic<std::uint32_t> next_enroll_{0};
+  std::vector<std::string> envelopes_;  // store_cms bodies, each taken once
+  std::atomic<std::uint64_t> next_envelope_{0};
+  std::atomic<bool> envelopes_ran_out_{false};
+  double envelopes_make_s_ = 0;
   std::atomic<bool> stop_{false};
   std::mutex failure_mu_;
   std::string failure_;
@@ -130,6 +146,16 @@ std::optional<std::uint64_t> Engine::TakeTicket() {
   const std::uint64_t ticket = issued_.fetch_add(1, std::memory_order_relaxed);
   if (o_.requests > 0 && ticket >= o_.requests) return std::nullopt;
   return ticket;
+}
+
+std::optional<std::string> Engine::TakeEnvelope() {
+  const std::uint64_t i = next_envelope_.fetch_add(1, std::memory_order_relaxed);
+  if (i >= envelopes_.size()) {
+    envelopes_ran_out_ = true;
+    stop_ = true;
+    return std::nullopt;
+  }
+  return std::move(envelopes_[i]);
 }
 
 void Engine::StartMeasuring() {
@@ -177,6 +203,71 @@ std::string RandomRecoveryKey(std::mt19937_64& rng) {
     key += kAlphabet[pick(rng)];
   }
   return key;
+}
+
+Result<Bytes> Engine::FetchFleetCertificate() {
+  net::io_context ioc;
+  Stream stream(ioc, *mdm_ctx_);
+  boost::system::error_code ec;
+  net::ip::make_address(o_.host, ec);
+  if (ec) SSL_set_tlsext_host_name(stream.native_handle(), o_.host.c_str());
+  stream.set_verify_callback(ssl::host_name_verification(o_.host));
+  beast::get_lowest_layer(stream).expires_after(kIoTimeout);
+  beast::get_lowest_layer(stream).connect(endpoints_, ec);
+  if (!ec) stream.handshake(ssl::stream_base::client, ec);
+  Request req = MakeRequest(http::verb::get, "/v1/escrow-certificates/current", {}, false);
+  if (!ec) http::write(stream, req, ec);
+  beast::flat_buffer buffer;
+  Response res;
+  if (!ec) http::read(stream, buffer, res, ec);
+  if (ec) return Status::Unavailable("GET /v1/escrow-certificates/current: " + ec.message());
+  if (res.result_int() != 200) {
+    return Status::Unavailable("GET /v1/escrow-certificates/current answered " +
+                               std::to_string(res.result_int()));
+  }
+  boost::json::value v = boost::json::parse(res.body(), ec);
+  const boost::json::value* der =
+      !ec && v.is_object() ? v.as_object().if_contains("der_base64") : nullptr;
+  if (der == nullptr || !der->is_string()) {
+    return Status::InvalidArgument("the fleet certificate answer has no der_base64");
+  }
+  constexpr std::size_t kMaxCertificateBytes = 64 * 1024;
+  return DecodeBase64Strict(der->as_string(), kMaxCertificateBytes);
+}
+
+// One envelope per request, as a Mac makes it (CMS_encrypt's defaults: the recipient by issuer
+// and serial, RSA PKCS#1 v1.5 key transport) around a fresh FileVault-shaped key, AES-256-CBC.
+Status Engine::MakeEnvelopes() {
+  const Clock::time_point t0 = Clock::now();
+  ESCROW_ASSIGN_OR_RETURN(const Bytes der, FetchFleetCertificate());
+  const std::uint8_t* p = der.data();
+  SslPtr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));  // NOLINT(google-runtime-int)
+  if (cert == nullptr) return Status::InvalidArgument("the fleet certificate does not decode");
+  SslPtr<STACK_OF(X509)> recipients(sk_X509_new_null());
+  if (recipients == nullptr || sk_X509_push(recipients.get(), cert.get()) == 0) {
+    return Status::Internal("cannot build the recipient list");
+  }
+  (void)cert.release();  // the stack owns it now
+  const std::uint64_t count = o_.cms_envelopes > 0 ? o_.cms_envelopes : o_.requests;
+  std::random_device seed;
+  std::mt19937_64 rng((static_cast<std::uint64_t>(seed()) << 32) ^ seed());
+  envelopes_.reserve(count);
+  Bytes out;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::string key = RandomRecoveryKey(rng);
+    SslPtr<BIO> in(BIO_new_mem_buf(key.data(), static_cast<int>(key.size())));
+    SslPtr<CMS_ContentInfo> cms(
+        in == nullptr ? nullptr
+                      : CMS_encrypt(recipients.get(), in.get(), EVP_aes_256_cbc(), CMS_BINARY));
+    const int len = cms == nullptr ? -1 : i2d_CMS_ContentInfo(cms.get(), nullptr);
+    if (len <= 0) return Status::Internal("CMS_encrypt to the fleet certificate failed");
+    out.resize(static_cast<std::size_t>(len));
+    unsigned char* o = out.data();
+    if (i2d_CMS_ContentInfo(cms.get(), &o) != len) return Status::Internal("i2d_CMS failed");
+    envelopes_.push_back(R"({"cms":")" + EncodeBase64(out) + R"("})");
+  }
+  envelopes_make_s_ = std::chrono::duration<double>(Clock::now() - t0).count();
+  return Status::Ok();
 }
 
 net::awaitable<boost::system::error_code> Engine::Connect(Worker& w, Connection& c, Who who) {
@@ -240,8 +331,18 @@ net::awaitable<int> Engine::Single(Worker& w, Op op, std::uint32_t device) {
       Request req = MakeRequest(http::verb::get, path, {}, o_.status_as_portal);
       co_return co_await Exchange(w, o_.status_as_portal ? Who::kPortal : Who::kMdm, req);
     }
+    case Op::kStoreCms:  // StoreCms, with its envelope
+      break;
   }
   co_return kTransportError;
+}
+
+net::awaitable<int> Engine::StoreCms(Worker& w, std::uint32_t device, std::string body) {
+  Request req = MakeRequest(http::verb::put,
+                            "/v1/devices/" + DeviceId(o_.device_prefix, device) +
+                                "/recovery-key/cms",
+                            std::move(body), false);
+  co_return co_await Exchange(w, Who::kMdm, req);
 }
 
 net::awaitable<int> Engine::Enroll(Worker& w, std::uint32_t index) {
@@ -268,6 +369,11 @@ net::awaitable<void> Engine::Work(Worker& w) {
   while (std::optional<std::uint64_t> ticket = TakeTicket()) {
     if (o_.warmup_requests > 0 && *ticket == o_.warmup_requests) StartMeasuring();
     const Op op = PickOp(w);
+    std::optional<std::string> envelope;
+    if (op == Op::kStoreCms) {
+      envelope = TakeEnvelope();
+      if (!envelope) break;
+    }
     std::uint32_t index = 0;
     if (op == Op::kEnroll) {
       index = o_.device_offset + next_enroll_.fetch_add(1, std::memory_order_relaxed);
@@ -276,8 +382,14 @@ net::awaitable<void> Engine::Work(Worker& w) {
       index = device(w.rng);
     }
     const Clock::time_point t0 = Clock::now();
-    const int status =
-        op == Op::kEnroll ? co_await Enroll(w, index) : co_await Single(w, op, index);
+    int status = kTransportError;
+    if (op == Op::kEnroll) {
+      status = co_await Enroll(w, index);
+    } else if (op == Op::kStoreCms) {
+      status = co_await StoreCms(w, index, std::move(*envelope));
+    } else {
+      status = co_await Single(w, op, index);
+    }
     const Clock::time_point t1 = Clock::now();
     if (t0 >= measure_from_ && *ticket >= o_.warmup_requests) {
       w.stats.at(static_cast<std::size_t>(op)).Record(status, t1 - t0);
@@ -304,6 +416,10 @@ Result<RunResult> Engine::Run() {
                                       entry.endpoint().address().to_string());
     }
   }
+
+  bool cms = false;
+  for (const MixEntry& e : o_.mix) cms = cms || e.op == Op::kStoreCms;
+  if (cms) ESCROW_RETURN_IF_ERROR(MakeEnvelopes());  // before the clock starts
 
   const Clock::time_point start = Clock::now();
   const auto warmup =
@@ -347,6 +463,10 @@ Result<RunResult> Engine::Run() {
 
   RunResult r;
   r.connections = o_.connections;
+  r.envelopes.made = envelopes_.size();
+  r.envelopes.used = std::min<std::uint64_t>(next_envelope_.load(), envelopes_.size());
+  r.envelopes.make_s = envelopes_make_s_;
+  r.envelopes.ran_out = envelopes_ran_out_.load();
   r.cores = std::thread::hardware_concurrency();
   std::lock_guard lock(measure_mu_);
   Clock::time_point end = measure_start_;

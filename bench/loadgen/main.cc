@@ -88,6 +88,12 @@ int DoRun(lg::Options o, const std::string& target, const std::string& mix,
       if (!out) return Fail(escrow::Status::Unavailable("cannot write " + o.json_path));
     }
   }
+  if (result->envelopes.ran_out) {
+    // An envelope is never sent twice (the vault would refuse it or store nothing new).
+    return Fail(escrow::Status::FailedPrecondition(
+        "the " + std::to_string(result->envelopes.made) +
+        " CMS envelopes ran out and the run stopped early: give a larger --cms-envelopes"));
+  }
   return kExitOk;
 }
 
@@ -105,7 +111,7 @@ int main(int argc, char** argv) try {
   CLI::App* run = app.add_subcommand("run", "Drive load against a loopback vaultd");
   run->add_option("--target", target, "HOST:PORT of vaultd (loopback only)")->required();
   run->add_option("--mix", mix,
-                  "ops with weights: store, retrieve, status, enroll "
+                  "ops with weights: store, retrieve, status, enroll, store_cms "
                   "(e.g. status=90,store=10)")
       ->required();
   run->add_option("--state-dir", state_dir, "dev state dir: takes CA and client certs from it");
@@ -123,6 +129,9 @@ int main(int argc, char** argv) try {
   run->add_option("--warmup", o.warmup_s, "seconds of unrecorded warm-up");
   run->add_option("--warmup-requests", o.warmup_requests,
                   "or: this many first requests are not recorded");
+  run->add_option("--cms-envelopes", o.cms_envelopes,
+                  "store_cms: envelopes to make before the run, one per request "
+                  "(default: --requests); the run stops if they run out");
   run->add_option("--device-prefix", o.device_prefix, "device ids are PREFIX000000...");
   run->add_option("--devices", o.devices, "number of devices to spread requests over");
   run->add_option("--device-offset", o.device_offset, "first device index for enroll");

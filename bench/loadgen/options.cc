@@ -14,7 +14,8 @@
 namespace escrow::bench::loadgen {
 namespace {
 
-constexpr std::array<std::string_view, kOpCount> kOpNames{"store", "retrieve", "status", "enroll"};
+constexpr std::array<std::string_view, kOpCount> kOpNames{"store", "retrieve", "status", "enroll",
+                                                          "store_cms"};
 
 struct AddrInfoDeleter {
   void operator()(addrinfo* p) const { freeaddrinfo(p); }
@@ -43,7 +44,7 @@ Result<Op> ParseOp(std::string_view name) {
     if (kOpNames[i] == name) return static_cast<Op>(i);
   }
   return Status::InvalidArgument("unknown op '" + std::string(name) +
-                                 "' (store, retrieve, status, enroll)");
+                                 "' (store, retrieve, status, enroll, store_cms)");
 }
 
 Result<std::vector<MixEntry>> ParseMix(std::string_view spec) {
@@ -108,10 +109,20 @@ Status Validate(const Options& o) {
   }
   if (o.threads == 0 || o.threads > 64) return Status::InvalidArgument("--threads must be 1..64");
   if (o.devices == 0) return Status::InvalidArgument("--devices must be at least 1");
+  if (o.cms_envelopes > kMaxCmsEnvelopes) {
+    return Status::InvalidArgument("--cms-envelopes is at most " +
+                                   std::to_string(kMaxCmsEnvelopes));
+  }
   if (o.ca.empty()) return Status::InvalidArgument("--ca is required");
   bool needs_mdm = false;
   bool needs_portal = false;
   for (const MixEntry& e : o.mix) {
+    if (e.op == Op::kStoreCms && o.cms_envelopes == 0 &&
+        (o.requests == 0 || o.requests > kMaxCmsEnvelopes)) {
+      return Status::InvalidArgument(
+          "store_cms needs --cms-envelopes N (or --requests N of at most " +
+          std::to_string(kMaxCmsEnvelopes) + "): its envelopes are made before the run");
+    }
     if (e.op == Op::kRetrieve || (e.op == Op::kStatus && o.status_as_portal)) {
       needs_portal = true;
     } else {

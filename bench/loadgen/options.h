@@ -13,8 +13,12 @@ namespace escrow::bench::loadgen {
 
 // The request kinds the generator drives (API.md "Endpoints"). kEnroll is the seeding
 // step: enrol, check in and store a first key for one device, each device exactly once.
-enum class Op : std::uint8_t { kStore, kRetrieve, kStatus, kEnroll };
-inline constexpr int kOpCount = 4;
+// kStoreCms stores through PUT .../recovery-key/cms (API.md "Apple MDM escrow"), each request
+// with its own envelope, made before the run (Options::cms_envelopes).
+enum class Op : std::uint8_t { kStore, kRetrieve, kStatus, kEnroll, kStoreCms };
+inline constexpr int kOpCount = 5;
+// About 600 bytes of request body each, all held in memory for the run.
+inline constexpr std::uint64_t kMaxCmsEnvelopes = 500'000;
 
 std::string_view OpName(Op op);
 Result<Op> ParseOp(std::string_view name);
@@ -47,6 +51,10 @@ struct Options {
   std::uint64_t requests = 0;         // 0: until `duration_s` is over
   double warmup_s = 0;                // requests in this first period are not recorded
   std::uint64_t warmup_requests = 0;  // or: the first N requests are not recorded
+  // store_cms: how many envelopes to make before the run, one per request, never reused (the
+  // vault refuses an envelope replayed for another device). The run stops when they run out.
+  // 0: as many as --requests.
+  std::uint64_t cms_envelopes = 0;
   std::string device_prefix = "bench-";
   std::uint32_t devices = 1000;     // ids prefix000000 .. prefix(devices-1)
   std::uint32_t device_offset = 0;  // first index for kEnroll

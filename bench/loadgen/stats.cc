@@ -111,6 +111,14 @@ boost::json::object ToJson(const RunResult& r) {
     res["disk_flushes_per_s"] = Round(r.resources.disk_flushes / r.elapsed_s, 0.1);
   }
   o["resources"] = std::move(res);
+  if (r.envelopes.made > 0) {
+    boost::json::object pool;
+    pool["made"] = r.envelopes.made;
+    pool["used"] = r.envelopes.used;
+    pool["make_s"] = Round(r.envelopes.make_s, 0.001);
+    pool["ran_out"] = r.envelopes.ran_out;
+    o["cms_envelopes"] = std::move(pool);
+  }
   return o;
 }
 
@@ -163,6 +171,14 @@ std::string ToTable(const RunResult& r) {
   if (r.resources.disk_flushes >= 0 && r.elapsed_s > 0) {
     (void)std::snprintf(line, sizeof line, "disk flushes %.1f/s\n",
                         r.resources.disk_flushes / r.elapsed_s);
+    out << line;
+  }
+  if (r.envelopes.made > 0) {
+    (void)std::snprintf(line, sizeof line,
+                        "CMS envelopes: %llu made in %.2f s before the run, %llu used%s\n",
+                        static_cast<unsigned long long>(r.envelopes.made), r.envelopes.make_s,
+                        static_cast<unsigned long long>(r.envelopes.used),
+                        r.envelopes.ran_out ? "; RAN OUT, the run stopped early" : "");
     out << line;
   }
   return out.str();

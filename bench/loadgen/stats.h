@@ -41,6 +41,14 @@ struct Resources {
   double disk_flushes = -1;  // flush requests completed on the state's disk; -1: unknown
 };
 
+// store_cms's envelopes: made before the run, each used once.
+struct EnvelopePool {
+  std::uint64_t made = 0;  // 0: the mix has no store_cms
+  std::uint64_t used = 0;
+  double make_s = 0;       // time to fetch the certificate and make them (not measured load)
+  bool ran_out = false;    // a request found none left: the run stopped there
+};
+
 // The result of one run: per-op statistics over the measured period.
 struct RunResult {
   std::string label;
@@ -50,6 +58,7 @@ struct RunResult {
   std::array<OpStats, kOpCount> ops;
   Resources resources;
   std::uint32_t cores = 0;
+  EnvelopePool envelopes;
 };
 
 boost::json::object ToJson(const RunResult& r);
