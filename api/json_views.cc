@@ -25,6 +25,7 @@ std::string SecretJsonBody(std::string_view head, std::string_view secret,
   // Worst case every byte becomes \u00XX.
   const std::size_t capacity = head.size() + secret.size() * 6 + tail.size();
   out.reserve(capacity);
+  const char* const buffer = out.data();
   out += head;
   for (char c : secret) {
     auto u = static_cast<unsigned char>(c);
@@ -40,7 +41,7 @@ std::string SecretJsonBody(std::string_view head, std::string_view secret,
     }
   }
   out += tail;
-  ESCROW_CHECK(out.size() <= capacity);
+  ESCROW_CHECK(out.data() == buffer);  // never reallocated: no copy of the secret left behind
   return out;
 }
 
@@ -79,6 +80,8 @@ json::object DeviceJson(const vault::Device& d) {
   o["key_version"] = d.key_version ? json::value(*d.key_version) : json::value(nullptr);
   o["key_stored_at"] = OptTime(d.key_stored_at);
   o["rotation_pending"] = d.rotation_pending;
+  o["rotation_requested_at"] = OptTime(d.rotation_requested_at);
+  o["rotation_overdue"] = d.rotation_overdue;
   o["last_checkin_at"] = OptTime(d.last_checkin_at);
   o["escrow_verified_at"] = OptTime(d.escrow_verified_at);
   return o;

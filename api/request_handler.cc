@@ -446,6 +446,11 @@ ApiResponse RequestHandler::GetMetrics(const RouteCall& call) {
   resp.status = 200;
   resp.content_type = "text/plain; version=0.0.4";
   resp.body = metrics_.Render();
+  if (std::optional<std::int64_t> overdue = service_.OverdueRotations()) {
+    resp.body += "# HELP vault_rotations_overdue Rotations pending longer than the deadline.\n";
+    resp.body += "# TYPE vault_rotations_overdue gauge\n";
+    resp.body += "vault_rotations_overdue " + std::to_string(*overdue) + "\n";
+  }
   return resp;
 }
 

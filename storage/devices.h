@@ -30,6 +30,16 @@ class DeviceReader {
                                                      std::size_t limit) = 0;
   // The first `limit` devices in id order.
   virtual Result<std::vector<DeviceRow>> ListAll(std::size_t limit) = 0;
+  // Devices whose rotation has been pending since `since_ms` or earlier, in id order, after
+  // the device `after` if given, at most `limit`.
+  virtual Result<std::vector<DeviceRow>> ListRotationOverdue(std::int64_t since_ms,
+                                                             std::optional<std::string_view> after,
+                                                             std::size_t limit) = 0;
+  // How many devices ListRotationOverdue would list in all.
+  virtual Result<std::int64_t> CountRotationOverdue(std::int64_t since_ms) = 0;
+  // Of those, the ones whose overdue rotation is not noted yet, oldest first, at most `limit`.
+  virtual Result<std::vector<DeviceRow>> ListOverdueUnnoted(std::int64_t since_ms,
+                                                            std::size_t limit) = 0;
 
  protected:
   // Copied or moved only as a concrete store, never sliced through this interface.
@@ -46,9 +56,15 @@ class DeviceWriter : public DeviceReader {
   // Insert or replace by id (created_ms kept on replace). kInvalidArgument for an empty id or
   // an enum value that is not one of ours.
   virtual Status Upsert(const DeviceRow& row) = 0;
-  // kNotFound if the device does not exist (both). updated_ms is left as it is.
-  virtual Status SetRotationPending(std::string_view device_id, bool pending) = 0;
+  // kNotFound if the device does not exist (both). updated_ms is left as it is. A rotation
+  // that becomes pending is pending since `now_ms`; one pending already keeps its time and
+  // note; clearing it clears both.
+  virtual Status SetRotationPending(std::string_view device_id, bool pending,
+                                    std::int64_t now_ms) = 0;
   virtual Status SetCheckin(std::string_view device_id, std::int64_t when_ms) = 0;
+  // Marks the device's overdue rotation pending since `requested_ms` as noted. kFailedPrecondition
+  // if it is not that rotation any more, or noted already (nothing changed).
+  virtual Status NoteRotationOverdue(std::string_view device_id, std::int64_t requested_ms) = 0;
 };
 
 }  // namespace escrow::storage

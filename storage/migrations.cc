@@ -305,6 +305,23 @@ CREATE INDEX audit_state_changes ON audit (device_id, seq) WHERE outcome = 'ok' 
   action = 'key.rotation_command');
 )sql";
 
+// Overdue rotations (API.md, "Closing the loop after a key was seen"): when each pending
+// rotation became pending (existing ones: from this upgrade), whether the sweep noted it
+// overdue, and three partial indexes, so that listing, counting and sweeping cost what the
+// pending rotations cost, never what the devices do.
+constexpr std::string_view kSchemaV12 = R"sql(
+ALTER TABLE devices ADD COLUMN rotation_requested_ms INTEGER
+  CHECK (rotation_requested_ms IS NULL OR rotation_requested_ms >= 0);
+ALTER TABLE devices ADD COLUMN rotation_overdue_noted INTEGER NOT NULL DEFAULT 0
+  CHECK (rotation_overdue_noted IN (0, 1));
+UPDATE devices SET rotation_requested_ms = unixepoch() * 1000 WHERE rotation_pending = 1;
+CREATE INDEX devices_rotation_pending ON devices (id) WHERE rotation_pending = 1;
+CREATE INDEX devices_rotation_pending_since ON devices (rotation_requested_ms)
+  WHERE rotation_pending = 1;
+CREATE INDEX devices_rotation_overdue_unnoted ON devices (rotation_requested_ms)
+  WHERE rotation_pending = 1 AND rotation_overdue_noted = 0;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -317,6 +334,7 @@ constexpr std::array kMigrations{
     Migration{9, "escrow CA and escrow certificates (Apple MDM)", kSchemaV9},
     Migration{10, "replay record of accepted CMS envelopes (Apple MDM)", kSchemaV10},
     Migration{11, "the mdm's rotation command in device state records", kSchemaV11},
+    Migration{12, "when each pending rotation was requested, and overdue notes", kSchemaV12},
 };
 
 constexpr Query kHasVersionTable{

@@ -8,7 +8,7 @@
 
 #define ESCROW_DEVICE_COLUMNS                                                            \
   "id, serial, name, platform, ownership, owner, encryption_enabled, rotation_pending, " \
-  "last_checkin_ms, created_ms, updated_ms"
+  "last_checkin_ms, created_ms, updated_ms, rotation_requested_ms, rotation_overdue_noted"
 #define ESCROW_KEY_VERSION_COLUMNS                                                              \
   "device_id, version, kind, owner, ownership, master_key_version, iv, ciphertext, tag, "       \
   "state, stored_ms, stored_by, burned, fingerprint, fingerprint_key_version, stored_by_kind, " \
@@ -47,14 +47,44 @@ inline constexpr Query kListAllDevices{
 inline constexpr Query kUpsertDevice{
     "upsert device",
     "INSERT INTO devices (" ESCROW_DEVICE_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
     "ON CONFLICT (id) DO UPDATE SET serial = excluded.serial, name = excluded.name, "
     "platform = excluded.platform, ownership = excluded.ownership, owner = excluded.owner, "
     "encryption_enabled = excluded.encryption_enabled, "
     "rotation_pending = excluded.rotation_pending, last_checkin_ms = excluded.last_checkin_ms, "
-    "updated_ms = excluded.updated_ms"};
+    "updated_ms = excluded.updated_ms, rotation_requested_ms = excluded.rotation_requested_ms, "
+    "rotation_overdue_noted = excluded.rotation_overdue_noted"};
+// A rotation that becomes pending is pending since ?3; one pending already keeps its time and
+// its overdue note; a cleared one loses both.
 inline constexpr Query kSetRotationPending{
-    "set rotation pending", "UPDATE devices SET rotation_pending = ?2 WHERE id = ?1"};
+    "set rotation pending",
+    "UPDATE devices SET rotation_requested_ms = CASE WHEN ?2 = 0 THEN NULL "
+    "WHEN rotation_pending = 1 THEN rotation_requested_ms ELSE ?3 END, "
+    "rotation_overdue_noted = CASE WHEN ?2 = 0 THEN 0 ELSE rotation_overdue_noted END, "
+    "rotation_pending = ?2 WHERE id = ?1"};
+// Rotations pending since ?1 or earlier (overdue), in id order after device ?2 (NULL: from the
+// first), at most ?3: through the partial index of pending rotations (migration 12), so the
+// cost grows with the pending rotations, never with the devices.
+inline constexpr Query kListRotationOverdue{
+    "list overdue rotations",
+    "SELECT " ESCROW_DEVICE_COLUMNS
+    " FROM devices INDEXED BY devices_rotation_pending WHERE rotation_pending = 1 AND "
+    "rotation_requested_ms <= ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"};
+inline constexpr Query kCountRotationOverdue{
+    "count overdue rotations",
+    "SELECT count(*) FROM devices INDEXED BY devices_rotation_pending_since "
+    "WHERE rotation_pending = 1 AND rotation_requested_ms <= ?1"};
+// Overdue rotations the sweep has not yet noted, oldest first, at most ?2.
+inline constexpr Query kListOverdueUnnoted{
+    "list overdue rotations not yet noted",
+    "SELECT " ESCROW_DEVICE_COLUMNS
+    " FROM devices INDEXED BY devices_rotation_overdue_unnoted WHERE rotation_pending = 1 AND "
+    "rotation_overdue_noted = 0 AND rotation_requested_ms <= ?1 "
+    "ORDER BY rotation_requested_ms LIMIT ?2"};
+inline constexpr Query kNoteRotationOverdue{
+    "note an overdue rotation",
+    "UPDATE devices SET rotation_overdue_noted = 1 WHERE id = ?1 AND rotation_pending = 1 AND "
+    "rotation_overdue_noted = 0 AND rotation_requested_ms = ?2"};
 inline constexpr Query kSetCheckin{"set check-in",
                                    "UPDATE devices SET last_checkin_ms = ?2 WHERE id = ?1"};
 

@@ -64,7 +64,10 @@ Status BindDevice(Statement& stmt, const DeviceRow& row) {
   ESCROW_RETURN_IF_ERROR(row.last_checkin_ms ? stmt.BindInt64(9, *row.last_checkin_ms)
                                              : stmt.BindNull(9));
   ESCROW_RETURN_IF_ERROR(stmt.BindInt64(10, row.created_ms));
-  return stmt.BindInt64(11, row.updated_ms);
+  ESCROW_RETURN_IF_ERROR(stmt.BindInt64(11, row.updated_ms));
+  ESCROW_RETURN_IF_ERROR(row.rotation_requested_ms ? stmt.BindInt64(12, *row.rotation_requested_ms)
+                                                   : stmt.BindNull(12));
+  return stmt.BindBool(13, row.rotation_overdue_noted);
 }
 
 Result<DeviceRow> ReadDevice(const Statement& stmt) {
@@ -80,6 +83,8 @@ Result<DeviceRow> ReadDevice(const Statement& stmt) {
   if (!stmt.ColumnIsNull(8)) row.last_checkin_ms = stmt.ColumnInt64(8);
   row.created_ms = stmt.ColumnInt64(9);
   row.updated_ms = stmt.ColumnInt64(10);
+  if (!stmt.ColumnIsNull(11)) row.rotation_requested_ms = stmt.ColumnInt64(11);
+  row.rotation_overdue_noted = stmt.ColumnBool(12);
   return row;
 }
 

@@ -26,6 +26,11 @@ struct DeviceRow {
   std::optional<std::int64_t> last_checkin_ms;
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;
+  // When the pending rotation became pending (migration 12): set once per pending rotation,
+  // none while none is pending.
+  std::optional<std::int64_t> rotation_requested_ms;
+  // The overdue sweep wrote this pending rotation's rotation_overdue record.
+  bool rotation_overdue_noted = false;
 };
 
 struct KeyVersionRow {

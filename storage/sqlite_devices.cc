@@ -63,13 +63,59 @@ Status SqliteDevices::Upsert(const DeviceRow& row) {
   });
 }
 
-Status SqliteDevices::SetRotationPending(std::string_view device_id, bool pending) {
+Status SqliteDevices::SetRotationPending(std::string_view device_id, bool pending,
+                                         std::int64_t now_ms) {
   return ctx_.Run([&](Database& db) -> Status {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kSetRotationPending));
     ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
     ESCROW_RETURN_IF_ERROR(stmt->BindBool(2, pending));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(3, now_ms));
     ESCROW_RETURN_IF_ERROR(stmt->Run());
     return ExpectOneChange(db, "device");
+  });
+}
+
+Result<std::vector<DeviceRow>> SqliteDevices::ListRotationOverdue(
+    std::int64_t since_ms, std::optional<std::string_view> after, std::size_t limit) {
+  return ctx_.Run([&](Database& db) -> Result<std::vector<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListRotationOverdue));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(1, since_ms));
+    ESCROW_RETURN_IF_ERROR(after ? stmt->BindText(2, *after) : stmt->BindNull(2));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(3, limit));
+    return ReadAll<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Result<std::int64_t> SqliteDevices::CountRotationOverdue(std::int64_t since_ms) {
+  return ctx_.Run([&](Database& db) -> Result<std::int64_t> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kCountRotationOverdue));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(1, since_ms));
+    ESCROW_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) return Status::Internal("count(*) returned no row");
+    return stmt->ColumnInt64(0);
+  });
+}
+
+Result<std::vector<DeviceRow>> SqliteDevices::ListOverdueUnnoted(std::int64_t since_ms,
+                                                                 std::size_t limit) {
+  return ctx_.Run([&](Database& db) -> Result<std::vector<DeviceRow>> {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListOverdueUnnoted));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(1, since_ms));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(2, limit));
+    return ReadAll<DeviceRow>(*stmt, ReadDevice);
+  });
+}
+
+Status SqliteDevices::NoteRotationOverdue(std::string_view device_id, std::int64_t requested_ms) {
+  return ctx_.Run([&](Database& db) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kNoteRotationOverdue));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, requested_ms));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+    if (db.changes() == 0) {
+      return Status::FailedPrecondition("the device's overdue rotation changed or was noted");
+    }
+    return Status::Ok();
   });
 }
 

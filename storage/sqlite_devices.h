@@ -19,9 +19,17 @@ class SqliteDevices final : public DeviceWriter {
                                              std::optional<std::string_view> after,
                                              std::size_t limit) override;
   Result<std::vector<DeviceRow>> ListAll(std::size_t limit) override;
+  Result<std::vector<DeviceRow>> ListRotationOverdue(std::int64_t since_ms,
+                                                     std::optional<std::string_view> after,
+                                                     std::size_t limit) override;
+  Result<std::int64_t> CountRotationOverdue(std::int64_t since_ms) override;
+  Result<std::vector<DeviceRow>> ListOverdueUnnoted(std::int64_t since_ms,
+                                                    std::size_t limit) override;
   Status Upsert(const DeviceRow& row) override;
-  Status SetRotationPending(std::string_view device_id, bool pending) override;
+  Status SetRotationPending(std::string_view device_id, bool pending,
+                            std::int64_t now_ms) override;
   Status SetCheckin(std::string_view device_id, std::int64_t when_ms) override;
+  Status NoteRotationOverdue(std::string_view device_id, std::int64_t requested_ms) override;
 
  private:
   SqliteTxnContext& ctx_;

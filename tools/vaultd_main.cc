@@ -175,6 +175,7 @@ int Run(int argc, char** argv) {
   options.daily_quota = config.daily_quota;
   options.mdm_rotation_command = config.mdm_rotation_command;
   options.mdm_rotation_commands_per_day = config.mdm_rotation_commands_per_day;
+  options.rotation_deadline = config.rotation_deadline;
   options.verify_mismatches = config.verify_mismatches;
   options.audit_key_version = *audit_version;
   options.fingerprint_key_version = release_keys->fingerprint;
@@ -211,6 +212,8 @@ int Run(int argc, char** argv) {
   }
   // GET /v1/health answers from this monitor's newest check, never from the HSM itself.
   service.StartHealthMonitor();
+  // Overdue rotations are noted at start and every sweep_interval_seconds.
+  service.StartOverdueSweep(config.sweep_interval);
 
   Result<std::unique_ptr<api::Server>> server =
       api::Server::Create(config, listen, service, &*verifier);

@@ -210,7 +210,8 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(OnlyKeys(*t, "policy",
                                     {"checkin_window_seconds", "key_display_seconds",
                                      "rotate_after_retrieval", "daily_quota",
-                                     "mdm_rotation_command"}));
+                                     "mdm_rotation_command", "rotation_deadline_seconds",
+                                     "sweep_interval_seconds"}));
     Reader r(*t, "policy", base);
     ESCROW_RETURN_IF_ERROR(r.Seconds("checkin_window_seconds", c.checkin_window, 60,
                                      86400LL * 3650));
@@ -218,6 +219,9 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(r.Bool("rotate_after_retrieval", c.rotate_after_retrieval));
     ESCROW_RETURN_IF_ERROR(r.IntField("daily_quota", c.daily_quota, 0, 1'000'000));
     ESCROW_RETURN_IF_ERROR(r.Bool("mdm_rotation_command", c.mdm_rotation_command));
+    ESCROW_RETURN_IF_ERROR(
+        r.Seconds("rotation_deadline_seconds", c.rotation_deadline, 1, 86400LL * 365));
+    ESCROW_RETURN_IF_ERROR(r.Seconds("sweep_interval_seconds", c.sweep_interval, 1, 86400));
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "limits", st)) {
@@ -234,7 +238,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(r.Limit("verify_mismatches", c.verify_mismatches));
     ESCROW_RETURN_IF_ERROR(r.Limit("cms_failures", c.cms_failures));
     ESCROW_RETURN_IF_ERROR(r.IntField("mdm_rotation_commands_per_day",
-                                      c.mdm_rotation_commands_per_day, 0, 1'000'000));
+                                      c.mdm_rotation_commands_per_day, 1, 1'000'000));
     ESCROW_RETURN_IF_ERROR(r.IntField("max_tracked_keys", c.max_tracked_keys, 16, 10'000'000));
   }
   ESCROW_RETURN_IF_ERROR(st);
@@ -317,7 +321,9 @@ std::string RenderConfig(const VaultConfig& c) {
     << "\nkey_display_seconds = " << c.key_display.count()
     << "\nrotate_after_retrieval = " << (c.rotate_after_retrieval ? "true" : "false")
     << "\ndaily_quota = " << c.daily_quota
-    << "\nmdm_rotation_command = " << (c.mdm_rotation_command ? "true" : "false") << "\n\n";
+    << "\nmdm_rotation_command = " << (c.mdm_rotation_command ? "true" : "false")
+    << "\nrotation_deadline_seconds = " << c.rotation_deadline.count()
+    << "\nsweep_interval_seconds = " << c.sweep_interval.count() << "\n\n";
   o << "[limits]  # count = 0 switches a limit off\n";
   limit("retrieve_per_user", c.retrieve_per_user);
   limit("requests_per_client", c.requests_per_client);

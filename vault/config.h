@@ -72,6 +72,9 @@ struct VaultConfig {
   int daily_quota = 25;  // helpdesk/admin retrievals per person per rolling 24 hours; 0 = off
   // POST .../rotation-command: the mdm may fetch the current key for RotateFileVaultKey.
   bool mdm_rotation_command = false;
+  // A rotation pending longer than this is overdue; the sweep looks every sweep_interval.
+  std::chrono::seconds rotation_deadline{std::chrono::hours(24)};
+  std::chrono::seconds sweep_interval{std::chrono::seconds(60)};
 
   // [limits]
   RateLimit retrieve_per_user{10, std::chrono::seconds(60)};
@@ -84,7 +87,7 @@ struct VaultConfig {
   // Failed CMS envelope opens per client (API.md: 60 a minute); then 429 before any parsing.
   RateLimit cms_failures{60, std::chrono::seconds(60)};
   // Rotation commands in a rolling 24 hours, all mdm clients together (API.md: 200 a day);
-  // then 429 and an alert record. 0: no cap.
+  // then 429 and an alert record. Never off (1 at least).
   int mdm_rotation_commands_per_day = 200;
   // The most keys (users, clients, presented tokens) each limit tracks at once; past it the
   // key whose window started first is forgotten. Bounds the limiters' memory.

@@ -216,7 +216,8 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
           ESCROW_RETURN_IF_ERROR(txn.versions().Insert(v));
           ESCROW_RETURN_IF_ERROR(record_envelope(txn));
           if (row->rotation_pending != next.rotation_pending) {
-            ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, next.rotation_pending));
+            ESCROW_RETURN_IF_ERROR(
+                txn.devices().SetRotationPending(id, next.rotation_pending, v.stored_ms));
           }
           return Status::Ok();
         },
@@ -337,7 +338,11 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
   }
   storage::DeviceStateRow next = std::move(*state);
   Burn(next, *target->fingerprint);
-  if (m.options.rotate_after_retrieval) next.rotation_pending = true;
+  if (m.options.rotate_after_retrieval) {
+    next.rotation_pending = true;
+    // A person saw the key: the mdm may close the rotation with one rotation command.
+    next.rotation_command_sent = false;
+  }
 
   Result<SecretBytes> plain = m.Open(*target);
   if (!plain.ok()) {
@@ -357,7 +362,7 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
         }
         ESCROW_RETURN_IF_ERROR(txn.versions().SetBurned(id, released));
         if (m.options.rotate_after_retrieval) {
-          ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true));
+          ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true, now_ms));
         }
         return Status::Ok();
       },

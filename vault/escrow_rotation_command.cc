@@ -5,10 +5,12 @@
 // decided, audited before it leaves, the version burned. It is bounded more tightly than a
 // person's retrieval, because an mdm certificate is a machine's and could be stolen: off
 // unless configured, corporate Macs only, only while a rotation is pending and once per
-// pending rotation (the state record says so, under its MAC), and a daily cap for all mdm
-// clients together. The reply certificate is the device's own, so the rotated key can only be
+// pending rotation (the state record says so, under its MAC), never for a rotation the mdm
+// caused itself (an owner, ownership or platform change: a person must ask for it), and a
+// daily cap for all mdm clients together. The reply certificate is the device's own, so the rotated key can only be
 // stored for that device.
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,7 +45,7 @@ Result<RotationCommand> EscrowService::IssueRotationCommand(const Caller& caller
   }
   std::lock_guard lock(m.StripeFor(id));
   const std::int64_t now_ms = ToUnixMillis(m.clock.Now());
-  const int cap = m.options.mdm_rotation_commands_per_day;
+  const int cap = std::max(1, m.options.mdm_rotation_commands_per_day);
   // Everything from one snapshot: the device, its current version, its state record and the
   // commands of the last 24 hours.
   std::optional<storage::KeyVersionRow> current;
@@ -59,8 +61,9 @@ Result<RotationCommand> EscrowService::IssueRotationCommand(const Caller& caller
         }
         return Status::Ok();
       });
-  Result<storage::DeviceRow> row = m.Authorize(caller, kAction, id, std::move(read.device));
-  if (!row.ok()) return row.status();
+  // The mdm sees every device; the ownership that counts is the current version's (below).
+  Result<storage::DeviceRow> row = std::move(read.device);
+  if (!row.ok()) return m.Deny(caller, kAction, id, row.status());
   if (!read.more.ok()) return m.ReadFailed(caller, kAction, id, read.more);
   if (row->platform != Platform::kMacos) {
     return m.Deny(caller, kAction, id,
@@ -80,10 +83,11 @@ Result<RotationCommand> EscrowService::IssueRotationCommand(const Caller& caller
   if (!state.ok()) return m.Deny(caller, kAction, id, state.status());
   if (!state->rotation_pending || state->rotation_command_sent) {
     return m.Deny(caller, kAction, id,
-                  Status::FailedPrecondition(state->rotation_pending
-                                                 ? "the command of this pending rotation was sent"
-                                                 : "no rotation is pending",
-                                             "rotation_not_pending"));
+                  Status::FailedPrecondition(
+                      state->rotation_pending
+                          ? "the command was sent, or the mdm caused this rotation itself"
+                          : "no rotation is pending",
+                      "rotation_not_pending"));
   }
   auto over_cap = [&](const storage::QuotaWindow& window) {
     const std::int64_t oldest = std::min(window.oldest_ms.value_or(now_ms), now_ms);
@@ -92,7 +96,7 @@ Result<RotationCommand> EscrowService::IssueRotationCommand(const Caller& caller
                                      "rate_limited");
   };
   const std::string alert = "alert: daily rotation-command cap reached";
-  if (cap > 0 && sent.count >= cap) return m.Deny(caller, kAction, id, over_cap(sent), alert);
+  if (sent.count >= cap) return m.Deny(caller, kAction, id, over_cap(sent), alert);
   if (!current->fingerprint) {
     return m.Deny(caller, kAction, id,
                   Status::DataLoss("version " + std::to_string(current->version) +
@@ -100,13 +104,16 @@ Result<RotationCommand> EscrowService::IssueRotationCommand(const Caller& caller
                                    "integrity_error"));
   }
 
-  // The reply certificate first: without one, nothing is released.
-  ESCROW_ASSIGN_OR_RETURN(storage::EscrowCertRow reply, m.DeviceCertificate(caller, id));
+  // The reply certificate first: without one (no current escrow certificate, or it expired),
+  // nothing is released.
+  Result<storage::EscrowCertRow> reply = m.DeviceCertificate(caller, id);
+  if (!reply.ok()) return m.Deny(caller, kAction, id, reply.status(), "no reply certificate");
   Result<SecretBytes> plain = m.Open(*current);
   if (!plain.ok()) {
     return m.Deny(caller, kAction, id, plain.status(),
                   "version=" + std::to_string(current->version));
   }
+  const std::uint64_t read_seq = state->audit_seq;
   storage::DeviceStateRow next = std::move(*state);
   Burn(next, *current->fingerprint);
   next.rotation_command_sent = true;
@@ -114,23 +121,30 @@ Result<RotationCommand> EscrowService::IssueRotationCommand(const Caller& caller
   // Fail closed: the key leaves only after this record is durable.
   Status s = m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
-        // Counted again under the write lock: concurrent commands may all have passed above.
-        if (cap > 0) {
-          ESCROW_ASSIGN_OR_RETURN(storage::QuotaWindow counted,
-                                  txn.limits().AddQuotaEvent(kCommandCounter, now_ms,
-                                                             now_ms - kDayMs));
-          if (counted.count > cap) return over_cap(counted);
+        // Once, on every node: the state record this request read must still be the device's
+        // (the stripe lock is one process's), so two commands never both pass.
+        ESCROW_ASSIGN_OR_RETURN(std::optional<storage::DeviceStateRow> now_state,
+                                txn.states().Get(id));
+        if (!now_state || now_state->audit_seq != read_seq) {
+          return Status::FailedPrecondition("the device changed while the command was decided",
+                                            "rotation_not_pending");
         }
+        // Counted again under the write lock: concurrent commands may all have passed above.
+        ESCROW_ASSIGN_OR_RETURN(
+            storage::QuotaWindow counted,
+            txn.limits().AddQuotaEvent(kCommandCounter, now_ms, now_ms - kDayMs));
+        if (counted.count > cap) return over_cap(counted);
         return txn.versions().SetBurned(id, released);
       },
       {m.Event(caller, kAction, id, "ok", {},
-               "version=" + std::to_string(released) + " reply_serial=" + reply.serial)},
+               "version=" + std::to_string(released) + " reply_serial=" + reply->serial)},
       m.WriteState(std::move(next)), /*releases_key=*/true);
   if (!s.ok()) {
     if (s.code() == Code::kResourceExhausted) return m.Deny(caller, kAction, id, s, alert);
+    if (s.reason() == "rotation_not_pending") return m.Deny(caller, kAction, id, s);
     return Status::Unavailable(s.message(), "unavailable");
   }
-  return RotationCommand{std::move(*plain), released, std::move(reply.der)};
+  return RotationCommand{std::move(*plain), released, std::move(reply->der)};
 }
 
 }  // namespace escrow::vault

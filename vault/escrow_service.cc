@@ -108,8 +108,8 @@ Status EscrowService::Impl::ReadFailed(const Caller& caller, Action action, std:
 
 Subject SubjectOf(const storage::DeviceRow& row) { return Subject{row.owner, row.ownership}; }
 
-Device ToDevice(const storage::DeviceRow& row,
-                const std::optional<storage::KeyVersionRow>& current) {
+Device ToDevice(const storage::DeviceRow& row, const std::optional<storage::KeyVersionRow>& current,
+                std::int64_t overdue_since_ms) {
   Device d;
   d.id = row.id;
   d.serial = row.serial;
@@ -119,6 +119,10 @@ Device ToDevice(const storage::DeviceRow& row,
   d.owner = row.owner;
   d.encryption_enabled = row.encryption_enabled;
   d.rotation_pending = row.rotation_pending;
+  if (row.rotation_pending && row.rotation_requested_ms) {
+    d.rotation_requested_at = FromUnixMillis(*row.rotation_requested_ms);
+    d.rotation_overdue = *row.rotation_requested_ms <= overdue_since_ms;
+  }
   if (row.last_checkin_ms) d.last_checkin_at = FromUnixMillis(*row.last_checkin_ms);
   if (current) {
     d.has_recovery_key = true;
@@ -128,6 +132,11 @@ Device ToDevice(const storage::DeviceRow& row,
     if (current->verified_ms) d.escrow_verified_at = FromUnixMillis(*current->verified_ms);
   }
   return d;
+}
+
+std::int64_t EscrowService::Impl::OverdueSinceMs() const {
+  return NowMs(clock) -
+         std::chrono::duration_cast<std::chrono::milliseconds>(options.rotation_deadline).count();
 }
 
 Result<std::uint32_t> EscrowService::Impl::ActiveMasterKeyVersion(storage::MetaReader& meta) {
@@ -218,8 +227,12 @@ Result<std::unique_ptr<EscrowService>> EscrowService::Open(hsm::KeyService& keys
 CommitPipeline& EscrowService::commits() { return impl_->pipeline; }
 
 EscrowService::~EscrowService() {
-  // The monitor's thread calls into this service: stop it while everything is still whole.
-  if (impl_) impl_->health.reset();
+  // The monitor's and the sweep's threads call into this service: stop them while everything
+  // is still whole.
+  if (impl_) {
+    impl_->sweeper.reset();
+    impl_->health.reset();
+  }
 }
 
 Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::string_view id,
@@ -291,6 +304,13 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
   const bool platform_changed = existing && existing->platform != row.platform;
   row.rotation_pending =
       existing ? (existing->rotation_pending || owner_changed || platform_changed) : false;
+  // A rotation pending already keeps its time and note; one that becomes pending starts now.
+  if (existing && existing->rotation_pending) {
+    row.rotation_requested_ms = existing->rotation_requested_ms;
+    row.rotation_overdue_noted = existing->rotation_overdue_noted;
+  } else if (row.rotation_pending) {
+    row.rotation_requested_ms = now;
+  }
 
   // The state record after this change: a new device has none yet; an existing one's must be
   // the vault's, and a new owner burns every key the device has had (the previous owner
@@ -309,6 +329,9 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
   }
   next.current_version = current ? current->version : 0;
   next.rotation_pending = row.rotation_pending;
+  // A rotation the mdm caused itself is never one it may close with a rotation command (it
+  // could otherwise open one for any device): a person must ask for it (RequestRotation).
+  if (owner_changed || platform_changed) next.rotation_command_sent = true;
 
   std::vector<AuditEvent> events;
   events.push_back(
@@ -326,7 +349,7 @@ Result<PutDeviceResult> EscrowService::PutDevice(const Caller& caller, std::stri
       },
       std::move(events), m.WriteState(std::move(next)));
   if (!s.ok()) return s;
-  return PutDeviceResult{ToDevice(row, current), !existing.has_value()};
+  return PutDeviceResult{ToDevice(row, current, m.OverdueSinceMs()), !existing.has_value()};
 }
 
 Result<Device> EscrowService::GetDevice(const Caller& caller, std::string_view id) {
@@ -341,7 +364,7 @@ Result<Device> EscrowService::GetDevice(const Caller& caller, std::string_view i
       m.Authorize(caller, Action::kViewDevice, id, std::move(read.device));
   if (!row.ok()) return row.status();
   if (!read.more.ok()) return m.ReadFailed(caller, Action::kViewDevice, id, read.more);
-  Device device = ToDevice(*row, current);
+  Device device = ToDevice(*row, current, m.OverdueSinceMs());
   ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, Action::kViewDevice, id));
   return device;
 }
@@ -383,6 +406,7 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
                                           "invalid_request"));
   }
   // The devices and their current versions, from one snapshot.
+  const std::int64_t overdue_since = m.OverdueSinceMs();
   std::vector<Device> out;
   Status read = m.store.Read([&](storage::ReadTxn& txn) -> Status {
     Result<std::vector<storage::DeviceRow>> found = Status::Internal("no listing ran");
@@ -403,7 +427,7 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
       if (own_by_key_id && row.owner != caller.user) continue;
       ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
                               txn.versions().Current(row));
-      out.push_back(ToDevice(row, current));
+      out.push_back(ToDevice(row, current, overdue_since));
     }
     return Status::Ok();
   });
@@ -465,13 +489,16 @@ Status EscrowService::RequestRotation(const Caller& caller, std::string_view id)
   // A requested rotation must move away from the keys in use now: every active version.
   storage::DeviceStateRow next = std::move(*state);
   next.rotation_pending = true;
+  // A person asked: the mdm may close it with one rotation command.
+  next.rotation_command_sent = false;
   Status burned = BurnVersions(next, versions, [](const storage::KeyVersionRow& v) {
     return v.state == VersionState::kActive;
   });
   if (!burned.ok()) return m.Deny(caller, Action::kRequestRotation, id, std::move(burned));
+  const std::int64_t now = NowMs(m.clock);
   return m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
-        ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true));
+        ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true, now));
         return txn.versions().BurnActive(id);
       },
       {m.Event(caller, Action::kRequestRotation, id, "ok")}, m.WriteState(std::move(next)));

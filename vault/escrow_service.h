@@ -32,9 +32,12 @@ struct EscrowOptions {
   // Verify mismatches per device, whoever asks, in a rolling window; past it, 429. Count 0: off.
   RateLimit verify_mismatches{5, std::chrono::hours(1)};
   // POST .../rotation-command: off unless set; at most this many in a rolling 24 hours, all
-  // mdm clients together (0: no cap).
+  // mdm clients together (1 at least).
   bool mdm_rotation_command = false;
   int mdm_rotation_commands_per_day = 200;
+  // A rotation pending longer than this is overdue; the sweep (StartOverdueSweep) notes each
+  // overdue rotation once.
+  std::chrono::seconds rotation_deadline{std::chrono::hours(24)};
   // The service's commit pipeline (commit_pipeline.h): the audit key that MACs each group,
   // the most commits in one group, and where each committed group's head goes (the
   // checkpoint log line; may be empty).
@@ -211,6 +214,17 @@ class EscrowService {
   Result<EscrowCertificate> DeviceEscrowCertificate(const Caller& caller, std::string_view id);
   // Every fleet certificate with its state, by escrow key version (admin, auditor).
   Result<std::vector<EscrowCertificate>> ListEscrowCertificates(const Caller& caller);
+
+  // The overdue sweep (vault/rotation_sweep.cc; API.md "Closing the loop after a key was
+  // seen"): every rotation pending longer than options.rotation_deadline is noted once per
+  // device and pending rotation, with an audit record rotation_overdue naming the device, and
+  // the count of overdue rotations is kept for the gauge. Returns how many it noted now.
+  Result<std::size_t> SweepOverdueRotations();
+  // The count of overdue rotations at the newest sweep (vault_rotations_overdue); nullopt
+  // before the first.
+  std::optional<std::int64_t> OverdueRotations() const;
+  // Sweeps at once, then every `interval` on a thread of its own.
+  void StartOverdueSweep(std::chrono::milliseconds interval);
 
   // Records a refusal decided in api/ (throttling, a malformed id), audited once per principal
   // and window by the caller, with `reason` its API error code. Never fails the request path.

@@ -91,7 +91,9 @@ Result<storage::EscrowCertRow> EscrowService::Impl::DeviceCertificate(const Call
   });
   if (!read.ok()) return ReadFailed(caller, action, id, read);
   if (!current) return NoCurrent();
-  if (existing) return std::move(*existing);
+  const std::int64_t now = ToUnixSeconds(clock.Now());
+  // An expired one is never handed out (it expires with the fleet certificate: refused below).
+  if (existing && existing->not_after > now) return std::move(*existing);
   if (!ca) {
     return Deny(caller, action, id,
                 Status::DataLoss("the current escrow certificate names no CA row",
@@ -103,7 +105,6 @@ Result<storage::EscrowCertRow> EscrowService::Impl::DeviceCertificate(const Call
   Result<hsm::EscrowKeyInfo> key =
       keys.FindEscrowKey(hsm::EscrowKeyKind::kCms, current->key_version);
   if (!key.ok()) return Status::Unavailable(key.status().message(), "unavailable");
-  const std::int64_t now = ToUnixSeconds(clock.Now());
   if (current->not_after <= now) {
     return Status::FailedPrecondition("the current escrow certificate has expired", "conflict");
   }

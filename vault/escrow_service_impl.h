@@ -3,6 +3,7 @@
 // Private to vault/: the state shared by escrow_service*.cc.
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "vault/device_state.h"
 #include "vault/escrow_service.h"
 #include "vault/health_monitor.h"
+#include "vault/periodic_task.h"
 
 namespace escrow::vault {
 
@@ -36,8 +38,12 @@ struct EscrowService::Impl {
   // Operations on one device are serialised by a striped lock (one node; a multi-node
   // deployment relies on the transaction's own checks instead).
   std::array<std::mutex, 64> stripes;
-  // Set by StartHealthMonitor; declared last, so that its thread stops first.
+  // The newest count of overdue rotations (the gauge); -1 before the first sweep.
+  std::atomic<std::int64_t> overdue_count{-1};
+  // Set by StartHealthMonitor and StartOverdueSweep; declared last, so that their threads stop
+  // first.
   std::unique_ptr<HealthMonitor> health;
+  std::unique_ptr<PeriodicTask> sweeper;
 
   std::mutex& StripeFor(std::string_view device_id);
 
@@ -99,13 +105,16 @@ struct EscrowService::Impl {
   // one, recorded with its audit record (`caller`'s, action escrow_cert.issue_device). Call
   // with the device's stripe held, after deciding the caller may have it.
   Result<storage::EscrowCertRow> DeviceCertificate(const Caller& caller, std::string_view id);
+  // Rotations pending since this instant or earlier are overdue now.
+  std::int64_t OverdueSinceMs() const;
   // The keyed fingerprint of a normalised key on this device (API.md), in the HSM.
   Result<Bytes> FingerprintOf(const storage::DeviceRow& row, const SecretBytes& normalised);
 };
 
-// The device as API.md shows it, from its row and its current version (if any).
-Device ToDevice(const storage::DeviceRow& row,
-                const std::optional<storage::KeyVersionRow>& current);
+// The device as API.md shows it, from its row and its current version (if any); a rotation
+// pending since `overdue_since_ms` or earlier is overdue.
+Device ToDevice(const storage::DeviceRow& row, const std::optional<storage::KeyVersionRow>& current,
+                std::int64_t overdue_since_ms);
 // The policy subject of a device: its present owner and ownership.
 Subject SubjectOf(const storage::DeviceRow& row);
 

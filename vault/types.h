@@ -91,6 +91,10 @@ struct Device {
   std::optional<std::uint32_t> key_version;
   std::optional<TimePoint> key_stored_at;
   bool rotation_pending = false;
+  // When the pending rotation became pending (none while none is), and whether it has been
+  // pending longer than [policy] rotation_deadline_seconds (computed when read).
+  std::optional<TimePoint> rotation_requested_at;
+  bool rotation_overdue = false;
   std::optional<TimePoint> last_checkin_at;
   // When a verify last matched the current version (cleared by the next store).
   std::optional<TimePoint> escrow_verified_at;

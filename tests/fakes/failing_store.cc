@@ -62,12 +62,29 @@ class FailingDevices final : public storage::DeviceWriter {
   Result<std::vector<DeviceRow>> ListAll(std::size_t limit) override {
     return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListAll(limit); });
   }
+  Result<std::vector<DeviceRow>> ListRotationOverdue(std::int64_t since_ms,
+                                                     std::optional<std::string_view> after,
+                                                     std::size_t limit) override {
+    return st_.Call(StoreOp::kDeviceList,
+                    [&] { return r_.ListRotationOverdue(since_ms, after, limit); });
+  }
+  Result<std::int64_t> CountRotationOverdue(std::int64_t since_ms) override {
+    return st_.Call(StoreOp::kDeviceList, [&] { return r_.CountRotationOverdue(since_ms); });
+  }
+  Result<std::vector<DeviceRow>> ListOverdueUnnoted(std::int64_t since_ms,
+                                                    std::size_t limit) override {
+    return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListOverdueUnnoted(since_ms, limit); });
+  }
   Status Upsert(const DeviceRow& row) override {
     return st_.Call(StoreOp::kDeviceUpsert, [&] { return w_->Upsert(row); });
   }
-  Status SetRotationPending(std::string_view id, bool pending) override {
+  Status SetRotationPending(std::string_view id, bool pending, std::int64_t now_ms) override {
     return st_.Call(StoreOp::kDeviceSetRotationPending,
-                    [&] { return w_->SetRotationPending(id, pending); });
+                    [&] { return w_->SetRotationPending(id, pending, now_ms); });
+  }
+  Status NoteRotationOverdue(std::string_view id, std::int64_t requested_ms) override {
+    return st_.Call(StoreOp::kDeviceSetRotationPending,
+                    [&] { return w_->NoteRotationOverdue(id, requested_ms); });
   }
   Status SetCheckin(std::string_view id, std::int64_t when_ms) override {
     return st_.Call(StoreOp::kDeviceSetCheckin, [&] { return w_->SetCheckin(id, when_ms); });

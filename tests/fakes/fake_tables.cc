@@ -118,10 +118,61 @@ Status FakeDevices::Upsert(const DeviceRow& row) {
   return Status::Ok();
 }
 
-Status FakeDevices::SetRotationPending(std::string_view device_id, bool pending) {
+Result<std::vector<DeviceRow>> FakeDevices::ListRotationOverdue(
+    std::int64_t since_ms, std::optional<std::string_view> after, std::size_t limit) {
+  std::vector<DeviceRow> rows;
+  for (const auto& [id, row] : state_.devices) {
+    if (rows.size() >= limit) break;
+    if (after && id <= *after) continue;
+    if (row.rotation_pending && row.rotation_requested_ms && *row.rotation_requested_ms <= since_ms) {
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+Result<std::int64_t> FakeDevices::CountRotationOverdue(std::int64_t since_ms) {
+  Result<std::vector<DeviceRow>> all =
+      ListRotationOverdue(since_ms, std::nullopt, state_.devices.size());
+  if (!all.ok()) return all.status();
+  return static_cast<std::int64_t>(all->size());
+}
+
+Result<std::vector<DeviceRow>> FakeDevices::ListOverdueUnnoted(std::int64_t since_ms,
+                                                               std::size_t limit) {
+  Result<std::vector<DeviceRow>> rows =
+      ListRotationOverdue(since_ms, std::nullopt, state_.devices.size());
+  if (!rows.ok()) return rows.status();
+  std::erase_if(*rows, [](const DeviceRow& r) { return r.rotation_overdue_noted; });
+  std::stable_sort(rows->begin(), rows->end(), [](const DeviceRow& a, const DeviceRow& b) {
+    return *a.rotation_requested_ms < *b.rotation_requested_ms;
+  });
+  if (rows->size() > limit) rows->resize(limit);
+  return rows;
+}
+
+Status FakeDevices::SetRotationPending(std::string_view device_id, bool pending,
+                                       std::int64_t now_ms) {
   auto it = state_.devices.find(device_id);
   if (it == state_.devices.end()) return Status::NotFound("device not found");
-  it->second.rotation_pending = pending;
+  DeviceRow& row = it->second;
+  if (!pending) {
+    row.rotation_requested_ms.reset();
+    row.rotation_overdue_noted = false;
+  } else if (!row.rotation_pending) {
+    row.rotation_requested_ms = now_ms;
+  }
+  row.rotation_pending = pending;
+  return Status::Ok();
+}
+
+Status FakeDevices::NoteRotationOverdue(std::string_view device_id, std::int64_t requested_ms) {
+  auto it = state_.devices.find(device_id);
+  if (it == state_.devices.end() || !it->second.rotation_pending ||
+      it->second.rotation_overdue_noted || it->second.rotation_requested_ms != requested_ms) {
+    return Status::FailedPrecondition("the device's overdue rotation changed or was noted");
+  }
+  it->second.rotation_overdue_noted = true;
   return Status::Ok();
 }
 

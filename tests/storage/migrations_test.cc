@@ -43,6 +43,13 @@ std::string QueryOne(const std::string& path, const std::string& sql) {
   return out;
 }
 
+// What migration 12 added, undone for a database of an earlier schema.
+constexpr const char* kUndo12 =
+    "DROP INDEX devices_rotation_pending; DROP INDEX devices_rotation_pending_since; "
+    "DROP INDEX devices_rotation_overdue_unnoted; "
+    "ALTER TABLE devices DROP COLUMN rotation_requested_ms; "
+    "ALTER TABLE devices DROP COLUMN rotation_overdue_noted; ";
+
 TEST_CASE("Migrations are numbered 1..N without gaps", "[storage][migrations]") {
   int expected = 1;
   for (const Migration& m : Migrations()) {
@@ -101,7 +108,8 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
   }
   // Back to what a vault of schema 2 left on disk.
   REQUIRE(RawExec(f.path,
-                  "DROP INDEX key_versions_active; DROP TABLE quota_events; "
+                  std::string(kUndo12) +
+                      "DROP INDEX key_versions_active; DROP TABLE quota_events; "
                   "DROP TABLE device_states; DROP INDEX audit_state_changes; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
@@ -153,7 +161,8 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
   { auto store = f.Open(); }
   // Back to what a vault of schema 4 left on disk: counts per principal and UTC day.
   REQUIRE(RawExec(f.path,
-                  "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
+                  std::string(kUndo12) +
+                      "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
                   "ALTER TABLE key_versions DROP COLUMN source; "
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "DROP TABLE quota_events; DROP TABLE device_states; "
@@ -215,7 +224,8 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
   }
   // Back to what a vault of schema 6 left on disk: no stored_by_kind column.
   REQUIRE(RawExec(f.path,
-                  "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
+                  std::string(kUndo12) +
+                      "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
                   "ALTER TABLE key_versions DROP COLUMN source; "
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
@@ -265,7 +275,8 @@ TEST_CASE("A version 7 database is upgraded with each version's source from the 
   }
   // Back to what a vault of schema 7 left on disk.
   REQUIRE(RawExec(f.path,
-                  "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
+                  std::string(kUndo12) +
+                      "DROP INDEX key_versions_by_key_id; ALTER TABLE key_versions DROP COLUMN key_id; "
                   "ALTER TABLE key_versions DROP COLUMN source; "
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
@@ -303,7 +314,8 @@ TEST_CASE("A version 9 database is upgraded with an empty replay record of CMS e
   }
   // Back to what a vault of schema 9 left on disk.
   REQUIRE(RawExec(f.path,
-                  "DROP TABLE cms_envelopes; ALTER TABLE device_states DROP COLUMN "
+                  std::string(kUndo12) +
+                      "DROP TABLE cms_envelopes; ALTER TABLE device_states DROP COLUMN "
                   "rotation_command_sent; DELETE FROM schema_version WHERE version > 9") ==
           SQLITE_OK);
   auto store = f.Open(/*create=*/false);
@@ -341,7 +353,8 @@ TEST_CASE("A version 10 database is upgraded with no rotation command sent, and 
   }
   // Back to what a vault of schema 10 left on disk: migration 6's index, no flag.
   REQUIRE(RawExec(f.path,
-                  "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
+                  std::string(kUndo12) +
+                      "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
                   "DROP INDEX audit_state_changes; "
                   "CREATE INDEX audit_state_changes ON audit (device_id, seq) WHERE outcome = 'ok' "
                   "AND (action = 'device.enrol' OR action = 'device.change_owner' OR "
@@ -366,6 +379,37 @@ TEST_CASE("A version 10 database is upgraded with no rotation command sent, and 
   CHECK(RawExec(f.path, "UPDATE device_states SET rotation_command_sent = 1") == SQLITE_OK);
   CHECK(RawExec(f.path, "UPDATE device_states SET rotation_pending = 0") == SQLITE_CONSTRAINT);
   CHECK(RawExec(f.path, "UPDATE device_states SET rotation_command_sent = 2") == SQLITE_CONSTRAINT);
+}
+
+TEST_CASE("A version 11 database is upgraded with its pending rotations pending since the "
+          "upgrade",
+          "[storage][migrations][overdue]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) {
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("dev-1")));
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("dev-2")));
+      return txn.devices().SetRotationPending("dev-1", true, 5);
+    });
+  }
+  REQUIRE(RawExec(f.path, std::string(kUndo12) + "DELETE FROM schema_version WHERE version > 11") ==
+          SQLITE_OK);
+  const std::int64_t before_ms = ToUnixMillis(Clock::System().Now()) / 1000 * 1000;
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 12") ==
+        "when each pending rotation was requested, and overdue notes");
+  auto pending = GetDevice(*store, "dev-1");
+  REQUIRE(pending.ok());
+  REQUIRE(pending->has_value());
+  REQUIRE((*pending)->rotation_requested_ms.has_value());
+  CHECK(*(*pending)->rotation_requested_ms >= before_ms);
+  CHECK_FALSE((*pending)->rotation_overdue_noted);
+  auto idle = GetDevice(*store, "dev-2");
+  REQUIRE(idle.ok());
+  CHECK_FALSE((*idle)->rotation_requested_ms.has_value());
+  CHECK(RawExec(f.path, "UPDATE devices SET rotation_overdue_noted = 2") == SQLITE_CONSTRAINT);
 }
 
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {

@@ -90,7 +90,10 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
                              &queries::kListDeviceStatesAfter,
                              &queries::kSetFingerprint,
                              &queries::kSetVerified,
-                             &queries::kListDevicesByKeyId}) {
+                             &queries::kListDevicesByKeyId,
+                             &queries::kCountRotationOverdue,
+                             &queries::kListOverdueUnnoted,
+                             &queries::kNoteRotationOverdue}) {
     const std::string plan = Plan(**db, *query);
     INFO(query->name << ":\n" << plan);
     CHECK_THAT(plan, Catch::Contains("SEARCH"));
@@ -131,6 +134,18 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
     const std::string plan = Plan(**db, queries::kListAllDevices);
     INFO(plan);
     CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
+  }
+  SECTION("overdue rotations are read through the partial indexes of pending rotations") {
+    // The listing walks the pending rotations in id order (a scan of that index only: its
+    // cost follows the pending rotations, not the devices) and stops at the limit.
+    const std::string list = Plan(**db, queries::kListRotationOverdue);
+    INFO(list);
+    CHECK_THAT(list, Catch::Contains("USING INDEX devices_rotation_pending"));
+    CHECK_THAT(list, !Catch::Contains("TEMP B-TREE"));
+    CHECK_THAT(Plan(**db, queries::kCountRotationOverdue),
+               Catch::Contains("devices_rotation_pending_since (rotation_requested_ms<?)"));
+    CHECK_THAT(Plan(**db, queries::kListOverdueUnnoted),
+               Catch::Contains("devices_rotation_overdue_unnoted (rotation_requested_ms<?)"));
   }
 }
 

@@ -62,7 +62,7 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   c.verify_mismatches = RateLimit{7, std::chrono::seconds(600)};
   c.cms_failures = RateLimit{3, std::chrono::seconds(120)};
   c.mdm_rotation_command = true;
-  c.mdm_rotation_commands_per_day = 0;
+  c.mdm_rotation_commands_per_day = 1;
   c.listen = "127.0.0.1:0";
   Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(c)));
   REQUIRE(back.ok());
@@ -74,7 +74,7 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   CHECK(back->cms_failures.count == 3);
   CHECK(back->cms_failures.window == std::chrono::seconds(120));
   CHECK(back->mdm_rotation_command);
-  CHECK(back->mdm_rotation_commands_per_day == 0);
+  CHECK(back->mdm_rotation_commands_per_day == 1);
   CHECK(back->clients[0].fingerprint == c.clients[0].fingerprint);
 }
 
@@ -98,7 +98,7 @@ TEST_CASE("Config errors name the key in one line", "[vault][config]") {
             "policy.mdm_rotation_command"},
            {std::string(kMinimal) + "[policy]\nmdm_rotation_commands = true\n",
             "mdm_rotation_commands"},
-           {std::string(kMinimal) + "[limits]\nmdm_rotation_commands_per_day = -1\n",
+           {std::string(kMinimal) + "[limits]\nmdm_rotation_commands_per_day = 0\n",
             "limits.mdm_rotation_commands_per_day"},
            {std::string(kMinimal) + "[limits]\nmdm_rotation_commands_per_day = 1000001\n",
             "limits.mdm_rotation_commands_per_day"},

@@ -89,8 +89,7 @@ TEST_CASE("The rotation command releases the current key once per pending rotati
   CHECK(State(v, "mac-1").rotation_command_sent);
   CHECK(v.Dump().find("version 1 state=active burned=1") != std::string::npos);
 
-  // Once: a second command, or one after another request, changes nothing.
-  REQUIRE(v.service->RequestRotation(HelpdeskCaller(), "mac-1").ok());
+  // Once: a second command changes nothing.
   const std::string before = v.Dump();
   CheckDenied(v.service->IssueRotationCommand(Mdm(), "mac-1"), Code::kFailedPrecondition,
               "rotation_not_pending");
@@ -100,6 +99,14 @@ TEST_CASE("The rotation command releases the current key once per pending rotati
   // A seen key stored again leaves the rotation pending, and its command sent.
   REQUIRE(v.service->StoreKey(Mdm(), "mac-1", SecretBytes::CopyOf(kFirstKey), nullptr).ok());
   CHECK(State(v, "mac-1").rotation_command_sent);
+  CheckDenied(v.service->IssueRotationCommand(Mdm(), "mac-1"), Code::kFailedPrecondition,
+              "rotation_not_pending");
+  // A person asking again (the Mac never answered) allows one more.
+  REQUIRE(v.service->RequestRotation(HelpdeskCaller(), "mac-1").ok());
+  CHECK_FALSE(State(v, "mac-1").rotation_command_sent);
+  Result<RotationCommand> again = v.service->IssueRotationCommand(Mdm(), "mac-1");
+  REQUIRE(again.ok());
+  CHECK(again->reply_certificate_der == r->reply_certificate_der);
   CheckDenied(v.service->IssueRotationCommand(Mdm(), "mac-1"), Code::kFailedPrecondition,
               "rotation_not_pending");
 
@@ -160,6 +167,40 @@ TEST_CASE("Rotation commands stop at the daily cap, with an alert record",
   // A day later the cap has room again.
   v.clock.Advance(std::chrono::hours(24) + std::chrono::seconds(1));
   CHECK(v.service->IssueRotationCommand(Mdm(), "mac-2").ok());
+}
+
+TEST_CASE("A rotation the mdm caused itself is not one it may close with a command",
+          "[vault][rotation_command]") {
+  CmsVault v(Enabled());
+  // The mdm flips mac-1 to personal and back (alice stays its owner): a rotation is pending,
+  // and the current version is still the one recorded as corporate.
+  for (const Ownership o : {Ownership::kPersonal, Ownership::kCorporate}) {
+    const DeviceSpec spec{"SN-1", "Laptop", Platform::kMacos, o, "alice", true};
+    REQUIRE(v.service->PutDevice(Mdm(), "mac-1", spec).ok());
+  }
+  REQUIRE(State(v, "mac-1").rotation_pending);
+  CheckDenied(v.service->IssueRotationCommand(Mdm(), "mac-1"), Code::kFailedPrecondition,
+              "rotation_not_pending");
+  // Its owner asks for the rotation: now the mdm may close it.
+  REQUIRE(v.service->RequestRotation(Alice(), "mac-1").ok());
+  Result<RotationCommand> r = v.service->IssueRotationCommand(Mdm(), "mac-1");
+  INFO(r.status().ToString());
+  CHECK(r.ok());
+}
+
+TEST_CASE("A rotation command whose audit record can't be written releases nothing",
+          "[vault][rotation_command]") {
+  CmsVault v(Enabled());
+  REQUIRE(v.service->RequestRotation(Alice(), "mac-1").ok());
+  // The device certificate is issued first (its own commit); then the release's commit fails.
+  REQUIRE(v.service->DeviceEscrowCertificate(Mdm(), "mac-1").ok());
+  v.store.FailOn(escrow::testing::StoreOp::kAuditAppend, Status::Unavailable("disk gone"));
+  Result<RotationCommand> r = v.service->IssueRotationCommand(Mdm(), "mac-1");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Code::kUnavailable);
+  v.store.Heal(escrow::testing::StoreOp::kAuditAppend);
+  CHECK_FALSE(State(v, "mac-1").rotation_command_sent);
+  CHECK(v.service->IssueRotationCommand(Mdm(), "mac-1").ok());
 }
 
 TEST_CASE("A database writer can't clear the sent command: the state record's MAC covers it",

@@ -168,7 +168,7 @@ TEST_CASE("Verify mismatches are counted per device across callers, then 429 wit
 TEST_CASE("A verify whose state record was edited is an integrity_error", "[vault][verify]") {
   FakeVault v;
   REQUIRE(v.fake_store
-              .Write([](storage::WriteTxn& txn) { return txn.devices().SetRotationPending("mac-1", true); })
+              .Write([](storage::WriteTxn& txn) { return txn.devices().SetRotationPending("mac-1", true, 1); })
               .ok());
   Result<VerifyResult> r = Verify(v, Mdm(), kFirstKey);
   REQUIRE_FALSE(r.ok());

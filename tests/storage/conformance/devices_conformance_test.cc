@@ -66,7 +66,7 @@ TEMPLATE_LIST_TEST_CASE("Store upserts and reads devices", "[storage][conformanc
   }
   SECTION("rotation pending and check-in update one device") {
     MustWrite(*store, [](WriteTxn& txn) {
-      ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending("dev-1", true));
+      ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending("dev-1", true, 5));
       return txn.devices().SetCheckin("dev-1", 1'800'000'000'000);
     });
     auto again = GetDevice(*store, "dev-1");
@@ -75,7 +75,7 @@ TEMPLATE_LIST_TEST_CASE("Store upserts and reads devices", "[storage][conformanc
     CHECK((*again)->last_checkin_ms == std::optional<std::int64_t>(1'800'000'000'000));
   }
   SECTION("updates of an unknown device are kNotFound") {
-    CHECK(store->Write([](WriteTxn& txn) { return txn.devices().SetRotationPending("nope", true); })
+    CHECK(store->Write([](WriteTxn& txn) { return txn.devices().SetRotationPending("nope", true, 5); })
               .code() == Code::kNotFound);
     CHECK(store->Write([](WriteTxn& txn) { return txn.devices().SetCheckin("nope", 1); }).code() ==
           Code::kNotFound);
