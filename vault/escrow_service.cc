@@ -1,6 +1,7 @@
 #include "vault/escrow_service.h"
 
 #include <functional>
+#include <limits>
 
 #include "vault/associated_data.h"
 #include "vault/device_state.h"
@@ -392,9 +393,11 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
       found = txn.devices().ListByKeyId(search->key_id, search->prefix, version_owner, std::nullopt,
                                         kMaxDevicesByKeyId);
     } else if (serial) {
-      found = txn.devices().ListBySerial(*serial);
+      found = txn.devices().ListBySerial(*serial, std::nullopt,
+                                         std::numeric_limits<std::size_t>::max());
     } else {
-      found = txn.devices().ListByOwner(mine ? std::string_view(caller.user) : *owner);
+      found = txn.devices().ListByOwner(mine ? std::string_view(caller.user) : *owner,
+                                        std::nullopt, std::numeric_limits<std::size_t>::max());
     }
     if (!found.ok()) return found.status();
     out.reserve(found->size());
