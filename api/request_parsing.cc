@@ -376,8 +376,9 @@ Parsed<DevicePageQuery> ParseDevicePageQuery(const std::map<std::string, std::st
   q.limit = vault::kDefaultDevicePageLimit;
   if (auto it = query.find("after"); it != query.end()) {
     if (!vault::IsValidDeviceId(it->second)) {
-      return Fail<DevicePageQuery>(Invalid("after must be a device id: 1 to 128 characters of "
-                                           "A-Z, a-z, 0-9, '.', '_' and '-'"));
+      return Fail<DevicePageQuery>(
+          Invalid("after must be a device id: 1 to 128 characters of "
+                  "A-Z, a-z, 0-9, '.', '_' and '-'"));
     }
     q.after = it->second;
   }

@@ -31,13 +31,11 @@ inline constexpr std::string_view kBeforeEveryDeviceId = "";
 // A page of an owner's devices or of a serial's, after device ?2 (kBeforeEveryDeviceId: from
 // the first), at most ?3: a range of the index on (owner, id) or (serial, id), in its order.
 inline constexpr Query kListDevicesByOwner{
-    "list devices by owner",
-    "SELECT " ESCROW_DEVICE_COLUMNS
-    " FROM devices WHERE owner = ?1 AND id > ?2 ORDER BY id LIMIT ?3"};
+    "list devices by owner", "SELECT " ESCROW_DEVICE_COLUMNS
+                             " FROM devices WHERE owner = ?1 AND id > ?2 ORDER BY id LIMIT ?3"};
 inline constexpr Query kListDevicesBySerial{
-    "list devices by serial",
-    "SELECT " ESCROW_DEVICE_COLUMNS
-    " FROM devices WHERE serial = ?1 AND id > ?2 ORDER BY id LIMIT ?3"};
+    "list devices by serial", "SELECT " ESCROW_DEVICE_COLUMNS
+                              " FROM devices WHERE serial = ?1 AND id > ?2 ORDER BY id LIMIT ?3"};
 // The devices with a version (not destroyed) whose key ID is between ?1 and ?2 (equal bounds:
 // one ID; a prefix and the prefix followed by 0x7f: every ID that starts with it, as key IDs
 // hold no character above 0x7e), recorded under owner ?3 and owned by ?3 now if it is not

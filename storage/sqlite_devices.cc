@@ -38,9 +38,10 @@ Result<std::vector<DeviceRow>> SqliteDevices::ListBySerial(std::string_view seri
   });
 }
 
-Result<std::vector<DeviceRow>> SqliteDevices::ListByKeyId(
-    std::string_view key_id, bool prefix, std::optional<std::string_view> owner,
-    std::optional<std::string_view> after, std::size_t limit) {
+Result<std::vector<DeviceRow>> SqliteDevices::ListByKeyId(std::string_view key_id, bool prefix,
+                                                          std::optional<std::string_view> owner,
+                                                          std::optional<std::string_view> after,
+                                                          std::size_t limit) {
   // Key IDs hold only [A-Za-z0-9._:-]: every ID that starts with the prefix sorts below the
   // prefix followed by 0x7f.
   const std::string upper = prefix ? std::string(key_id) + '\x7f' : std::string(key_id);

@@ -401,8 +401,8 @@ Result<DevicePage> EscrowService::ListDevices(const Caller& caller,
     } else if (serial) {
       found = txn.devices().ListBySerial(*serial, paging.after, fetch);
     } else {
-      found = txn.devices().ListByOwner(mine ? std::string_view(caller.user) : *owner,
-                                        paging.after, fetch);
+      found = txn.devices().ListByOwner(mine ? std::string_view(caller.user) : *owner, paging.after,
+                                        fetch);
     }
     if (!found.ok()) return found.status();
     const bool more = found->size() > paging.limit;

@@ -64,8 +64,8 @@ TEST_CASE("vaultd pages GET /v1/devices by after and limit", "[e2e][devices][pag
     CHECK_FALSE(full.next_after.has_value());
   }
   SECTION("by owner for a role, limit 1, and after past the end") {
-    Page p = ReadPage(
-        v.As(helpdesk, "GET", "/v1/devices?owner=alice%40example.com&limit=1&after=mac4"));
+    Page p =
+        ReadPage(v.As(helpdesk, "GET", "/v1/devices?owner=alice%40example.com&limit=1&after=mac4"));
     CHECK(p.ids == Ids{"mac5"});
     CHECK(p.next_after == "mac5");
     Page end = ReadPage(v.As(helpdesk, "GET", "/v1/devices?owner=alice%40example.com&after=zzz"));
@@ -76,9 +76,9 @@ TEST_CASE("vaultd pages GET /v1/devices by after and limit", "[e2e][devices][pag
     CHECK_FALSE(serial.next_after.has_value());
   }
   SECTION("a bad limit or after is 400 invalid_request") {
-    for (const char* query : {"limit=0", "limit=1001", "limit=x", "limit=", "limit=-1",
-                              "limit=3.0", "after=", "after=a%20b", "after=a%2Fb",
-                              "owner=me&after=mac1&limit=0"}) {
+    for (const char* query :
+         {"limit=0", "limit=1001", "limit=x", "limit=", "limit=-1", "limit=3.0",
+          "after=", "after=a%20b", "after=a%2Fb", "owner=me&after=mac1&limit=0"}) {
       INFO(query);
       HttpResult r = v.As(alice, "GET", std::string("/v1/devices?") + query);
       CHECK(r.status == 400);

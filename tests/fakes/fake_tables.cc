@@ -68,8 +68,8 @@ Result<std::vector<DeviceRow>> FakeDevices::ListByOwner(std::string_view owner,
                                                         std::optional<std::string_view> after,
                                                         std::size_t limit) {
   return DevicesWhere(
-      state_, [](const DeviceRow& row, std::string_view v) { return row.owner == v; }, owner,
-      after, limit);
+      state_, [](const DeviceRow& row, std::string_view v) { return row.owner == v; }, owner, after,
+      limit);
 }
 
 Result<std::vector<DeviceRow>> FakeDevices::ListBySerial(std::string_view serial,

@@ -493,8 +493,7 @@ TEST_CASE("Listing devices pages in id order - next_after only while more follow
     std::vector<V> pages;
     std::vector<std::optional<std::string>> next;
   };
-  auto walk = [&](const Caller& caller, std::optional<std::string_view> owner,
-                  std::size_t limit) {
+  auto walk = [&](const Caller& caller, std::optional<std::string_view> owner, std::size_t limit) {
     Walk w;
     std::optional<std::string> after;
     for (int i = 0; i < 20; ++i) {
@@ -544,7 +543,8 @@ TEST_CASE("Listing devices pages in id order - next_after only while more follow
   SECTION("after past the end is an empty last page") {
     DevicePaging paging;
     paging.after = "zzz";
-    Result<DevicePage> page = s.ListDevices(User("alice"), "me", std::nullopt, std::nullopt, paging);
+    Result<DevicePage> page =
+        s.ListDevices(User("alice"), "me", std::nullopt, std::nullopt, paging);
     REQUIRE(page.ok());
     CHECK(page->devices.empty());
     CHECK_FALSE(page->next_after.has_value());

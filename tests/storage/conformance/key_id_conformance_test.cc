@@ -155,14 +155,14 @@ TEMPLATE_LIST_TEST_CASE_METHOD(KeyIdFixture, "Store pages devices found by a key
     CHECK(walk(std::nullopt, 3) == std::vector<Ids>{{"win-1", "win-2", "win-3"},
                                                     {"win-4", "win-4b", "win-5"},
                                                     {"win-6", "win-7"}});
-    CHECK(walk("alice", 3) == std::vector<Ids>{{"win-1", "win-2", "win-3"},
-                                               {"win-4", "win-5", "win-6"},
-                                               {"win-7"}});
+    CHECK(walk("alice", 3) ==
+          std::vector<Ids>{{"win-1", "win-2", "win-3"}, {"win-4", "win-5", "win-6"}, {"win-7"}});
     CHECK(walk("bob", 3) == std::vector<Ids>{{"win-4b"}});
   }
   SECTION("limit 1 walks one device at a time") {
-    CHECK(walk("alice", 1) == std::vector<Ids>{{"win-1"}, {"win-2"}, {"win-3"}, {"win-4"},
-                                               {"win-5"}, {"win-6"}, {"win-7"}});
+    CHECK(walk("alice", 1) ==
+          std::vector<Ids>{
+              {"win-1"}, {"win-2"}, {"win-3"}, {"win-4"}, {"win-5"}, {"win-6"}, {"win-7"}});
   }
   SECTION("after past the end gives an empty page") {
     CHECK(this->Find("9F8E7D6C", true, std::nullopt, "win-7", 5).empty());
