@@ -87,11 +87,12 @@ json::object DeviceJson(const vault::Device& d) {
   return o;
 }
 
-json::object DeviceListJson(const std::vector<vault::Device>& devices) {
+json::object DevicePageJson(const vault::DevicePage& page) {
   json::array arr;
-  for (const vault::Device& d : devices) arr.push_back(DeviceJson(d));
+  for (const vault::Device& d : page.devices) arr.push_back(DeviceJson(d));
   json::object o;
   o["devices"] = std::move(arr);
+  o["next_after"] = page.next_after ? json::value(*page.next_after) : json::value(nullptr);
   return o;
 }
 

@@ -13,7 +13,8 @@ namespace escrow::api {
 
 // The JSON shapes of API.md's answers. Pure; timestamps are RFC 3339 UTC.
 boost::json::object DeviceJson(const vault::Device& d);
-boost::json::object DeviceListJson(const std::vector<vault::Device>& devices);
+// {"devices": [...], "next_after": ID or null}
+boost::json::object DevicePageJson(const vault::DevicePage& page);
 boost::json::object VersionsJson(const std::vector<vault::VersionInfo>& versions);
 boost::json::object AuditPageJson(const vault::AuditPage& page);
 boost::json::object AuditVerifyJson(const vault::AuditVerifyReport& report);

@@ -303,9 +303,24 @@ ApiResponse RequestHandler::ListDevices(const RouteCall& call) {
   if (auto it = q->find("owner"); it != q->end()) owner = it->second;
   if (auto it = q->find("serial"); it != q->end()) serial = it->second;
   if (auto it = q->find("key_id"); it != q->end()) key_id = it->second;
-  Result<std::vector<vault::Device>> r = service_.ListDevices(call.caller, owner, serial, key_id);
+  Parsed<DevicePageQuery> page = ParseDevicePageQuery(*q);
+  if (!page.ok()) return ErrorResponse(page.error);
+  vault::DevicePaging paging;
+  if (page.value->after) paging.after = *page.value->after;
+  paging.limit = page.value->limit;
+  // ?rotation=overdue: the one value of the fourth filter, alone.
+  if (auto it = q->find("rotation"); it != q->end()) {
+    if (it->second != "overdue" || owner || serial || key_id) {
+      return ErrorResponse(MakeError(400, "invalid_request",
+                                     "rotation takes the value overdue, and no other filter."));
+    }
+    Result<vault::DevicePage> r = service_.ListOverdueRotations(call.caller, paging);
+    if (!r.ok()) return Fail(r.status());
+    return JsonResponse(200, DevicePageJson(*r));
+  }
+  Result<vault::DevicePage> r = service_.ListDevices(call.caller, owner, serial, key_id, paging);
   if (!r.ok()) return Fail(r.status());
-  return JsonResponse(200, DeviceListJson(*r));
+  return JsonResponse(200, DevicePageJson(*r));
 }
 
 ApiResponse RequestHandler::CheckIn(const RouteCall& call) {

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include "auth/jwks.h"
+#include "vault/escrow_service.h"
 #include "vault/key_format.h"
 
 namespace escrow::api {
@@ -366,6 +367,32 @@ Parsed<AuditQuery> ParseAuditQuery(const std::map<std::string, std::string>& que
     q.limit = static_cast<std::size_t>(n);
   }
   Parsed<AuditQuery> out;
+  out.value = std::move(q);
+  return out;
+}
+
+Parsed<DevicePageQuery> ParseDevicePageQuery(const std::map<std::string, std::string>& query) {
+  DevicePageQuery q;
+  q.limit = vault::kDefaultDevicePageLimit;
+  if (auto it = query.find("after"); it != query.end()) {
+    if (!vault::IsValidDeviceId(it->second)) {
+      return Fail<DevicePageQuery>(
+          Invalid("after must be a device id: 1 to 128 characters of "
+                  "A-Z, a-z, 0-9, '.', '_' and '-'"));
+    }
+    q.after = it->second;
+  }
+  if (auto it = query.find("limit"); it != query.end()) {
+    const std::string& s = it->second;
+    std::uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (s.empty() || s.size() > 19 || ec != std::errc() || ptr != s.data() + s.size() || n < 1 ||
+        n > vault::kMaxDevicePageLimit) {
+      return Fail<DevicePageQuery>(Invalid("limit must be an integer from 1 to 1000"));
+    }
+    q.limit = static_cast<std::size_t>(n);
+  }
+  Parsed<DevicePageQuery> out;
   out.value = std::move(q);
   return out;
 }

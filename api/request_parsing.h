@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -76,5 +77,13 @@ struct AuditQuery {
   std::size_t limit = 100;
 };
 Parsed<AuditQuery> ParseAuditQuery(const std::map<std::string, std::string>& query);
+
+// GET /v1/devices's paging, ?after=ID&limit=N (the handler reads the filters): `after` must
+// be a valid device id and `limit` 1 to 1000 (default 100), else 400 invalid_request.
+struct DevicePageQuery {
+  std::optional<std::string> after;
+  std::size_t limit = 0;
+};
+Parsed<DevicePageQuery> ParseDevicePageQuery(const std::map<std::string, std::string>& query);
 
 }  // namespace escrow::api

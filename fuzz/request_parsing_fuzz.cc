@@ -36,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (auto query = api::ParseQuery(text)) {
     RequireClientError(api::ParseAuditQuery(*query));
+    RequireClientError(api::ParseDevicePageQuery(*query));
   }
   // What the audit trail keeps of any bytes: clean UTF-8 within the bound.
   for (std::size_t max : {std::size_t{0}, std::size_t{5}, std::size_t{160}}) {

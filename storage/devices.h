@@ -18,14 +18,20 @@ class DeviceReader {
   virtual ~DeviceReader() = default;
   // nullopt if there is no such device (not an error).
   virtual Result<std::optional<DeviceRow>> Get(std::string_view id) = 0;
-  // In id order.
-  virtual Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner) = 0;
-  virtual Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) = 0;
+  // A page of the devices `owner` owns, or whose serial is `serial`: in id order, after the
+  // device `after` if given (it need not exist), at most `limit`.
+  virtual Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner,
+                                                     std::optional<std::string_view> after,
+                                                     std::size_t limit) = 0;
+  virtual Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial,
+                                                      std::optional<std::string_view> after,
+                                                      std::size_t limit) = 0;
   // Devices with a key version (not destroyed) whose key ID is `key_id`, or starts with it if
-  // `prefix`; with `version_owner`, only versions recorded under that owner count. In id
-  // order, after the device `after` if given, at most `limit`.
+  // `prefix`; with `owner`, only devices `owner` owns now, by versions recorded under `owner`
+  // (none of a previous owner's). In id order, after the device `after` if given, at most
+  // `limit`.
   virtual Result<std::vector<DeviceRow>> ListByKeyId(std::string_view key_id, bool prefix,
-                                                     std::optional<std::string_view> version_owner,
+                                                     std::optional<std::string_view> owner,
                                                      std::optional<std::string_view> after,
                                                      std::size_t limit) = 0;
   // The first `limit` devices in id order.

@@ -25,22 +25,30 @@ namespace escrow::storage::queries {
 // devices
 inline constexpr Query kGetDevice{"get device",
                                   "SELECT " ESCROW_DEVICE_COLUMNS " FROM devices WHERE id = ?1"};
-inline constexpr Query kListDevicesByOwner{"list devices by owner",
-                                           "SELECT " ESCROW_DEVICE_COLUMNS
-                                           " FROM devices WHERE owner = ?1 ORDER BY id"};
-inline constexpr Query kListDevicesBySerial{"list devices by serial",
-                                            "SELECT " ESCROW_DEVICE_COLUMNS
-                                            " FROM devices WHERE serial = ?1 ORDER BY id"};
+// Bound as `after` for a first page: it sorts below every device id, as ids are not empty
+// (a CHECK of migration 1), so that one statement with a range on the index serves every page.
+inline constexpr std::string_view kBeforeEveryDeviceId = "";
+// A page of an owner's devices or of a serial's, after device ?2 (kBeforeEveryDeviceId: from
+// the first), at most ?3: a range of the index on (owner, id) or (serial, id), in its order.
+inline constexpr Query kListDevicesByOwner{
+    "list devices by owner", "SELECT " ESCROW_DEVICE_COLUMNS
+                             " FROM devices WHERE owner = ?1 AND id > ?2 ORDER BY id LIMIT ?3"};
+inline constexpr Query kListDevicesBySerial{
+    "list devices by serial", "SELECT " ESCROW_DEVICE_COLUMNS
+                              " FROM devices WHERE serial = ?1 AND id > ?2 ORDER BY id LIMIT ?3"};
 // The devices with a version (not destroyed) whose key ID is between ?1 and ?2 (equal bounds:
 // one ID; a prefix and the prefix followed by 0x7f: every ID that starts with it, as key IDs
-// hold no character above 0x7e), recorded under owner ?3 if it is not NULL, after device ?4
-// (NULL: from the first), at most ?5. Through the partial index of key IDs (migration 8).
+// hold no character above 0x7e), recorded under owner ?3 and owned by ?3 now if it is not
+// NULL, after device ?4 (NULL: from the first), at most ?5. Through the partial index of key
+// IDs (migration 8). The present owner is checked here, not by the caller after the LIMIT, so
+// that a page is full whenever more devices follow.
 inline constexpr Query kListDevicesByKeyId{
     "list devices by key id",
     "SELECT " ESCROW_DEVICE_COLUMNS
     " FROM devices WHERE id IN (SELECT device_id FROM key_versions INDEXED BY "
     "key_versions_by_key_id WHERE key_id BETWEEN ?1 AND ?2 AND state <> 'destroyed' AND "
-    "(?3 IS NULL OR owner = ?3)) AND (?4 IS NULL OR id > ?4) ORDER BY id LIMIT ?5"};
+    "(?3 IS NULL OR owner = ?3)) AND (?3 IS NULL OR owner = ?3) AND (?4 IS NULL OR id > ?4) "
+    "ORDER BY id LIMIT ?5"};
 // Walks the primary key in order and stops at the limit.
 inline constexpr Query kListAllDevices{
     "list devices", "SELECT " ESCROW_DEVICE_COLUMNS " FROM devices ORDER BY id LIMIT ?1"};

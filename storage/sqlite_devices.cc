@@ -14,25 +14,34 @@ Result<std::optional<DeviceRow>> SqliteDevices::Get(std::string_view id) {
   });
 }
 
-Result<std::vector<DeviceRow>> SqliteDevices::ListByOwner(std::string_view owner) {
+Result<std::vector<DeviceRow>> SqliteDevices::ListByOwner(std::string_view owner,
+                                                          std::optional<std::string_view> after,
+                                                          std::size_t limit) {
   return ctx_.Run([&](Database& db) -> Result<std::vector<DeviceRow>> {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesByOwner));
     ESCROW_RETURN_IF_ERROR(stmt->BindText(1, owner));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, after.value_or(queries::kBeforeEveryDeviceId)));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(3, limit));
     return ReadAll<DeviceRow>(*stmt, ReadDevice);
   });
 }
 
-Result<std::vector<DeviceRow>> SqliteDevices::ListBySerial(std::string_view serial) {
+Result<std::vector<DeviceRow>> SqliteDevices::ListBySerial(std::string_view serial,
+                                                           std::optional<std::string_view> after,
+                                                           std::size_t limit) {
   return ctx_.Run([&](Database& db) -> Result<std::vector<DeviceRow>> {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesBySerial));
     ESCROW_RETURN_IF_ERROR(stmt->BindText(1, serial));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, after.value_or(queries::kBeforeEveryDeviceId)));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(3, limit));
     return ReadAll<DeviceRow>(*stmt, ReadDevice);
   });
 }
 
-Result<std::vector<DeviceRow>> SqliteDevices::ListByKeyId(
-    std::string_view key_id, bool prefix, std::optional<std::string_view> version_owner,
-    std::optional<std::string_view> after, std::size_t limit) {
+Result<std::vector<DeviceRow>> SqliteDevices::ListByKeyId(std::string_view key_id, bool prefix,
+                                                          std::optional<std::string_view> owner,
+                                                          std::optional<std::string_view> after,
+                                                          std::size_t limit) {
   // Key IDs hold only [A-Za-z0-9._:-]: every ID that starts with the prefix sorts below the
   // prefix followed by 0x7f.
   const std::string upper = prefix ? std::string(key_id) + '\x7f' : std::string(key_id);
@@ -40,7 +49,7 @@ Result<std::vector<DeviceRow>> SqliteDevices::ListByKeyId(
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListDevicesByKeyId));
     ESCROW_RETURN_IF_ERROR(stmt->BindText(1, key_id));
     ESCROW_RETURN_IF_ERROR(stmt->BindText(2, upper));
-    ESCROW_RETURN_IF_ERROR(version_owner ? stmt->BindText(3, *version_owner) : stmt->BindNull(3));
+    ESCROW_RETURN_IF_ERROR(owner ? stmt->BindText(3, *owner) : stmt->BindNull(3));
     ESCROW_RETURN_IF_ERROR(after ? stmt->BindText(4, *after) : stmt->BindNull(4));
     ESCROW_RETURN_IF_ERROR(stmt->BindCount(5, limit));
     return ReadAll<DeviceRow>(*stmt, ReadDevice);

@@ -12,10 +12,14 @@ class SqliteDevices final : public DeviceWriter {
   explicit SqliteDevices(SqliteTxnContext& ctx) : ctx_(ctx) {}
 
   Result<std::optional<DeviceRow>> Get(std::string_view id) override;
-  Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner) override;
-  Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) override;
+  Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner,
+                                             std::optional<std::string_view> after,
+                                             std::size_t limit) override;
+  Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial,
+                                              std::optional<std::string_view> after,
+                                              std::size_t limit) override;
   Result<std::vector<DeviceRow>> ListByKeyId(std::string_view key_id, bool prefix,
-                                             std::optional<std::string_view> version_owner,
+                                             std::optional<std::string_view> owner,
                                              std::optional<std::string_view> after,
                                              std::size_t limit) override;
   Result<std::vector<DeviceRow>> ListAll(std::size_t limit) override;

@@ -17,10 +17,6 @@ bool IsValidLabel(std::string_view s) { return IsPlainText(s, 256); }
 
 std::int64_t NowMs(const Clock& clock) { return ToUnixMillis(clock.Now()); }
 
-// The most devices one key-ID lookup answers (a full ID names one key; 8 hex digits of a
-// random GUID rarely match more than one).
-constexpr std::size_t kMaxDevicesByKeyId = 1000;
-
 // A stored row that cannot be ours (storage answers kDataLoss) is answered as a failed tag
 // is: one code and message for every integrity failure (STYLE §2).
 Status FromStore(Status s) {
@@ -369,10 +365,11 @@ Result<Device> EscrowService::GetDevice(const Caller& caller, std::string_view i
   return device;
 }
 
-Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
-                                                       std::optional<std::string_view> owner,
-                                                       std::optional<std::string_view> serial,
-                                                       std::optional<std::string_view> key_id) {
+Result<DevicePage> EscrowService::ListDevices(const Caller& caller,
+                                              std::optional<std::string_view> owner,
+                                              std::optional<std::string_view> serial,
+                                              std::optional<std::string_view> key_id,
+                                              const DevicePaging& paging) {
   Impl& m = *impl_;
   const int filters = int{owner.has_value()} + int{serial.has_value()} + int{key_id.has_value()};
   if (filters > 1) {
@@ -405,30 +402,45 @@ Result<std::vector<Device>> EscrowService::ListDevices(const Caller& caller,
                   Status::InvalidArgument("owner and serial must be 1 to 256 characters.",
                                           "invalid_request"));
   }
-  // The devices and their current versions, from one snapshot.
+  if ((paging.after && !IsValidDeviceId(*paging.after)) || paging.limit == 0 ||
+      paging.limit > kMaxDevicePageLimit) {
+    return m.Deny(caller, Action::kListOthers, {},
+                  Status::InvalidArgument("after must be a device id and limit 1 to 1000.",
+                                          "invalid_request"));
+  }
+  // The devices and their current versions, from one snapshot. One more than the page is
+  // read to know whether another page follows.
+  DevicePage out;
   const std::int64_t overdue_since = m.OverdueSinceMs();
-  std::vector<Device> out;
   Status read = m.store.Read([&](storage::ReadTxn& txn) -> Status {
     Result<std::vector<storage::DeviceRow>> found = Status::Internal("no listing ran");
+    const std::size_t fetch = paging.limit + 1;
     if (search) {
-      std::optional<std::string_view> version_owner;
-      if (own_by_key_id) version_owner = caller.user;
-      found = txn.devices().ListByKeyId(search->key_id, search->prefix, version_owner, std::nullopt,
-                                        kMaxDevicesByKeyId);
+      // Own devices only: the store keeps to the devices the caller owns now, so that a page
+      // is not cut short by devices dropped after the LIMIT.
+      std::optional<std::string_view> only_owner;
+      if (own_by_key_id) only_owner = caller.user;
+      found = txn.devices().ListByKeyId(search->key_id, search->prefix, only_owner, paging.after,
+                                        fetch);
     } else if (serial) {
-      found = txn.devices().ListBySerial(*serial);
+      found = txn.devices().ListBySerial(*serial, paging.after, fetch);
     } else {
-      found = txn.devices().ListByOwner(mine ? std::string_view(caller.user) : *owner);
+      found = txn.devices().ListByOwner(mine ? std::string_view(caller.user) : *owner, paging.after,
+                                        fetch);
     }
     if (!found.ok()) return found.status();
-    out.reserve(found->size());
+    const bool more = found->size() > paging.limit;
+    if (more) found->resize(paging.limit);
+    out.devices.reserve(found->size());
     for (const storage::DeviceRow& row : *found) {
-      // Own devices only: the device's present owner too, not only a version's.
+      // Checked again here, as the answer must never hold another's device. The next page
+      // starts after the last row read even if it was dropped, so the listing goes on.
       if (own_by_key_id && row.owner != caller.user) continue;
       ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
                               txn.versions().Current(row));
-      out.push_back(ToDevice(row, current, overdue_since));
+      out.devices.push_back(ToDevice(row, current, overdue_since));
     }
+    if (more) out.next_after = found->back().id;
     return Status::Ok();
   });
   if (!read.ok()) return m.ReadFailed(caller, Action::kListOthers, {}, read);

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.h"
@@ -57,6 +59,22 @@ struct EscrowOptions {
 struct PutDeviceResult {
   Device device;
   bool created = false;
+};
+
+// GET /v1/devices pages as /v1/audit does: 100 devices unless the caller asks for 1 to 1000.
+inline constexpr std::size_t kDefaultDevicePageLimit = 100;
+inline constexpr std::size_t kMaxDevicePageLimit = 1000;
+
+struct DevicePaging {
+  std::optional<std::string_view> after;  // a device id: the page starts after it
+  std::size_t limit = kDefaultDevicePageLimit;
+};
+
+// One page of a device listing, in id order. next_after is the id to pass as `after` for the
+// next page, set only when more devices follow.
+struct DevicePage {
+  std::vector<Device> devices;
+  std::optional<std::string> next_after;
 };
 
 struct StoreKeyResult {
@@ -145,11 +163,16 @@ class EscrowService {
   Result<Device> GetDevice(const Caller& caller, std::string_view id);
   // owner: "me" or a user; serial: a serial; key_id: a key ID or the first 8 hex digits of a
   // BitLocker one (key_id.h). At most one of them; none is owner "me". By key ID, a caller
-  // without a listing role gets only their own devices (by versions recorded under them).
-  Result<std::vector<Device>> ListDevices(const Caller& caller,
-                                          std::optional<std::string_view> owner,
-                                          std::optional<std::string_view> serial,
-                                          std::optional<std::string_view> key_id = std::nullopt);
+  // without a listing role gets only the devices they own now, by versions recorded under
+  // them. One page, in id order: `paging.after` must be a valid device id and `paging.limit` 1 to
+  // kMaxDevicePageLimit, else invalid_request (kInvalidArgument).
+  Result<DevicePage> ListDevices(const Caller& caller, std::optional<std::string_view> owner,
+                                 std::optional<std::string_view> serial,
+                                 std::optional<std::string_view> key_id = std::nullopt,
+                                 const DevicePaging& paging = {});
+  // GET /v1/devices?rotation=overdue (helpdesk, admin, auditor): devices whose rotation has
+  // been pending longer than options.rotation_deadline, paged as ListDevices.
+  Result<DevicePage> ListOverdueRotations(const Caller& caller, const DevicePaging& paging = {});
   // Returns rotation_required.
   Result<bool> CheckIn(const Caller& caller, std::string_view id);
   // `key` and `confirm` are the raw submitted strings (not yet normalised).

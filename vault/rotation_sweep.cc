@@ -63,6 +63,42 @@ Result<std::size_t> EscrowService::SweepOverdueRotations() {
   return noted;
 }
 
+Result<DevicePage> EscrowService::ListOverdueRotations(const Caller& caller,
+                                                      const DevicePaging& paging) {
+  Impl& m = *impl_;
+  constexpr Action kAction = Action::kListOthers;
+  if (Decision d = Decide(caller, kAction, nullptr); !d.allowed) {
+    return m.Deny(caller, kAction, {}, d.denial);
+  }
+  if ((paging.after && !IsValidDeviceId(*paging.after)) || paging.limit == 0 ||
+      paging.limit > kMaxDevicePageLimit) {
+    return m.Deny(caller, kAction, {},
+                  Status::InvalidArgument("after must be a device id and limit 1 to 1000.",
+                                          "invalid_request"));
+  }
+  const std::int64_t since = m.OverdueSinceMs();
+  DevicePage out;
+  Status read = m.store.Read([&](storage::ReadTxn& txn) -> Status {
+    // One more than the page, to know whether another follows.
+    ESCROW_ASSIGN_OR_RETURN(
+        std::vector<storage::DeviceRow> found,
+        txn.devices().ListRotationOverdue(since, paging.after, paging.limit + 1));
+    const bool more = found.size() > paging.limit;
+    if (more) found.resize(paging.limit);
+    out.devices.reserve(found.size());
+    for (const storage::DeviceRow& row : found) {
+      ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> current,
+                              txn.versions().Current(row));
+      out.devices.push_back(ToDevice(row, current, since));
+    }
+    if (more) out.next_after = found.back().id;
+    return Status::Ok();
+  });
+  if (!read.ok()) return m.ReadFailed(caller, kAction, {}, read);
+  ESCROW_RETURN_IF_ERROR(m.AuditOk(caller, kAction, {}, "rotation overdue"));
+  return out;
+}
+
 std::optional<std::int64_t> EscrowService::OverdueRotations() const {
   const std::int64_t n = impl_->overdue_count.load();
   if (n < 0) return std::nullopt;

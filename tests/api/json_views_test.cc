@@ -30,6 +30,20 @@ TEST_CASE("DeviceJson has every field of API.md, nulls included", "[api][json]")
   CHECK(DeviceJson(d)["escrow_verified_at"] == "1970-01-01T00:01:00Z");
 }
 
+TEST_CASE("DevicePageJson always has next_after, null on the last page", "[api][json]") {
+  vault::DevicePage page;
+  page.devices.resize(2);
+  page.devices[0].id = "mac1";
+  page.devices[1].id = "mac2";
+  boost::json::object o = DevicePageJson(page);
+  REQUIRE(o["devices"].as_array().size() == 2);
+  CHECK(o["devices"].as_array()[1].at("id") == "mac2");
+  REQUIRE(o.contains("next_after"));
+  CHECK(o["next_after"].is_null());
+  page.next_after = "mac2";
+  CHECK(DevicePageJson(page)["next_after"] == "mac2");
+}
+
 TEST_CASE("VersionsJson gives key_id and source, null where a version has none",
           "[api][json][key_id]") {
   std::vector<vault::VersionInfo> versions(2);

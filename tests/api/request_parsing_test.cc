@@ -201,6 +201,32 @@ TEST_CASE("ParseStoreKey refuses key fields longer than any key format before co
   }
 }
 
+TEST_CASE("ParseDevicePageQuery validates after and limit", "[api][parsing]") {
+  auto parse = [](const std::string& q) { return ParseDevicePageQuery(*ParseQuery(q)); };
+  Parsed<DevicePageQuery> p = parse("owner=me");
+  REQUIRE(p.ok());
+  CHECK(p.value->limit == 100);
+  CHECK_FALSE(p.value->after.has_value());
+  p = parse("after=mac-1.a_b&limit=1000&serial=S");
+  REQUIRE(p.ok());
+  CHECK(p.value->after == "mac-1.a_b");
+  CHECK(p.value->limit == 1000);
+  CHECK(parse("limit=1").value->limit == 1);
+  for (const std::string& bad :
+       {std::string("limit=0"), std::string("limit=1001"), std::string("limit=x"),
+        std::string("limit="), std::string("limit=-1"), std::string("limit=%2B5"),
+        std::string("limit=18446744073709551617"), std::string("after="),
+        std::string("after=a%20b"), std::string("after=a/b"), std::string("after=%FF"),
+        "after=" + std::string(129, 'a')}) {
+    CAPTURE(bad);
+    Parsed<DevicePageQuery> r = parse(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error.status == 400);
+    CHECK(r.error.code == "invalid_request");
+  }
+  CHECK(parse("after=" + std::string(128, 'a')).ok());
+}
+
 TEST_CASE("ParseAuditQuery refuses a device_id that breaks the id rule", "[api][parsing]") {
   auto parse = [](const std::string& q) { return ParseAuditQuery(*ParseQuery(q)); };
   CHECK(parse("device_id=mac-1.a_b").ok());

@@ -84,6 +84,17 @@ TEST_CASE("vaultd notes an overdue rotation once, shows it, and clears it with a
   CHECK(Json(r.body).at("rotation_requested_at") == requested);
   CHECK(Eventually([&] { return Gauge(v) == "1"; }));
   CHECK(OverdueRecords(v, auditor, "mac2") == 0);
+  // Listed to the auditor (the one overdue device), refused to the owner, one filter only.
+  r = v.As(auditor, "GET", "/v1/devices?rotation=overdue&limit=10");
+  REQUIRE(r.status == 200);
+  const boost::json::value listed = Json(r.body);
+  REQUIRE(listed.at("devices").as_array().size() == 1);
+  CHECK(listed.at("devices").as_array()[0].at("id") == "mac1");
+  CHECK(listed.at("next_after").is_null());
+  CHECK(ErrCode(v.As(alice, "GET", "/v1/devices?rotation=overdue")) == "forbidden");
+  CHECK(ErrCode(v.As(auditor, "GET", "/v1/devices?rotation=late")) == "invalid_request");
+  CHECK(ErrCode(v.As(auditor, "GET", "/v1/devices?rotation=overdue&owner=bob%40example.com")) ==
+        "invalid_request");
 
   // Later sweeps, and a restart, add nothing.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
@@ -105,6 +116,9 @@ TEST_CASE("vaultd notes an overdue rotation once, shows it, and clears it with a
   CHECK(Json(r.body).at("rotation_overdue") == false);
   CHECK(Eventually([&] { return Gauge(v) == "0"; }));
   CHECK(OverdueRecords(v, auditor, "mac1") == 1);
+  r = v.As(auditor, "GET", "/v1/devices?rotation=overdue");
+  REQUIRE(r.status == 200);
+  CHECK(Json(r.body).at("devices").as_array().empty());
 }
 
 }  // namespace

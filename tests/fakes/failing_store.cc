@@ -46,18 +46,22 @@ class FailingDevices final : public storage::DeviceWriter {
   Result<std::optional<DeviceRow>> Get(std::string_view id) override {
     return st_.Call(StoreOp::kDeviceGet, [&] { return r_.Get(id); });
   }
-  Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner) override {
-    return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListByOwner(owner); });
+  Result<std::vector<DeviceRow>> ListByOwner(std::string_view owner,
+                                             std::optional<std::string_view> after,
+                                             std::size_t limit) override {
+    return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListByOwner(owner, after, limit); });
   }
-  Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial) override {
-    return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListBySerial(serial); });
+  Result<std::vector<DeviceRow>> ListBySerial(std::string_view serial,
+                                              std::optional<std::string_view> after,
+                                              std::size_t limit) override {
+    return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListBySerial(serial, after, limit); });
   }
   Result<std::vector<DeviceRow>> ListByKeyId(std::string_view key_id, bool prefix,
-                                             std::optional<std::string_view> version_owner,
+                                             std::optional<std::string_view> owner,
                                              std::optional<std::string_view> after,
                                              std::size_t limit) override {
     return st_.Call(StoreOp::kDeviceList,
-                    [&] { return r_.ListByKeyId(key_id, prefix, version_owner, after, limit); });
+                    [&] { return r_.ListByKeyId(key_id, prefix, owner, after, limit); });
   }
   Result<std::vector<DeviceRow>> ListAll(std::size_t limit) override {
     return st_.Call(StoreOp::kDeviceList, [&] { return r_.ListAll(limit); });

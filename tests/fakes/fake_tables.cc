@@ -30,12 +30,15 @@ bool Known(const std::optional<storage::PrincipalKind>& k) {  // NULL is allowed
   return !k || storage::ParsePrincipalKind(storage::PrincipalKindName(*k)).has_value();
 }
 
+// A page in id order, as the SQLite store's index ranges give it.
 std::vector<DeviceRow> DevicesWhere(const FakeState& state,
                                     bool (*match)(const DeviceRow&, std::string_view),
-                                    std::string_view value) {
+                                    std::string_view value, std::optional<std::string_view> after,
+                                    std::size_t limit) {
   std::vector<DeviceRow> rows;
-  for (const auto& [id, row] : state.devices) {
-    if (match(row, value)) rows.push_back(row);
+  auto it = after ? state.devices.upper_bound(*after) : state.devices.begin();
+  for (; it != state.devices.end() && rows.size() < limit; ++it) {
+    if (match(it->second, value)) rows.push_back(it->second);
   }
   return rows;
 }
@@ -61,28 +64,36 @@ Result<std::optional<DeviceRow>> FakeDevices::Get(std::string_view id) {
   return std::optional<DeviceRow>(it->second);
 }
 
-Result<std::vector<DeviceRow>> FakeDevices::ListByOwner(std::string_view owner) {
+Result<std::vector<DeviceRow>> FakeDevices::ListByOwner(std::string_view owner,
+                                                        std::optional<std::string_view> after,
+                                                        std::size_t limit) {
   return DevicesWhere(
-      state_, [](const DeviceRow& row, std::string_view v) { return row.owner == v; }, owner);
+      state_, [](const DeviceRow& row, std::string_view v) { return row.owner == v; }, owner, after,
+      limit);
 }
 
-Result<std::vector<DeviceRow>> FakeDevices::ListBySerial(std::string_view serial) {
+Result<std::vector<DeviceRow>> FakeDevices::ListBySerial(std::string_view serial,
+                                                         std::optional<std::string_view> after,
+                                                         std::size_t limit) {
   return DevicesWhere(
-      state_, [](const DeviceRow& row, std::string_view v) { return row.serial == v; }, serial);
+      state_, [](const DeviceRow& row, std::string_view v) { return row.serial == v; }, serial,
+      after, limit);
 }
 
-Result<std::vector<DeviceRow>> FakeDevices::ListByKeyId(
-    std::string_view key_id, bool prefix, std::optional<std::string_view> version_owner,
-    std::optional<std::string_view> after, std::size_t limit) {
+Result<std::vector<DeviceRow>> FakeDevices::ListByKeyId(std::string_view key_id, bool prefix,
+                                                        std::optional<std::string_view> owner,
+                                                        std::optional<std::string_view> after,
+                                                        std::size_t limit) {
   std::vector<DeviceRow> rows;
   for (const auto& [id, row] : state_.devices) {
     if (rows.size() >= limit) break;
     if (after && id <= *after) continue;
+    if (owner && row.owner != *owner) continue;
     for (auto it = state_.versions.lower_bound({id, 0});
          it != state_.versions.end() && it->first.first == id; ++it) {
       const KeyVersionRow& v = it->second;
       if (!v.key_id || v.state == storage::VersionState::kDestroyed) continue;
-      if (version_owner && v.owner != *version_owner) continue;
+      if (owner && v.owner != *owner) continue;
       const bool match = prefix ? v.key_id->starts_with(key_id) : *v.key_id == key_id;
       if (match) {
         rows.push_back(row);

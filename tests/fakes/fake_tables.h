@@ -32,10 +32,14 @@ class FakeDevices final : public storage::DeviceWriter {
  public:
   explicit FakeDevices(FakeState& state) : state_(state) {}
   Result<std::optional<storage::DeviceRow>> Get(std::string_view id) override;
-  Result<std::vector<storage::DeviceRow>> ListByOwner(std::string_view owner) override;
-  Result<std::vector<storage::DeviceRow>> ListBySerial(std::string_view serial) override;
+  Result<std::vector<storage::DeviceRow>> ListByOwner(std::string_view owner,
+                                                      std::optional<std::string_view> after,
+                                                      std::size_t limit) override;
+  Result<std::vector<storage::DeviceRow>> ListBySerial(std::string_view serial,
+                                                       std::optional<std::string_view> after,
+                                                       std::size_t limit) override;
   Result<std::vector<storage::DeviceRow>> ListByKeyId(std::string_view key_id, bool prefix,
-                                                      std::optional<std::string_view> version_owner,
+                                                      std::optional<std::string_view> owner,
                                                       std::optional<std::string_view> after,
                                                       std::size_t limit) override;
   Result<std::vector<storage::DeviceRow>> ListAll(std::size_t limit) override;

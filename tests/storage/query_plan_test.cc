@@ -103,8 +103,12 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
 
   SECTION("the lookups use the intended keys") {
     CHECK_THAT(Plan(**db, queries::kGetDevice), Catch::Contains("PRIMARY KEY (id=?)"));
+    // Each page of a listing starts at its `after` in the index, not at the owner's first
+    // device, and ends at the LIMIT: its cost does not grow with the devices listed before.
     CHECK_THAT(Plan(**db, queries::kListDevicesByOwner),
-               Catch::Contains("INDEX devices_by_owner (owner=?)"));
+               Catch::Contains("INDEX devices_by_owner (owner=? AND id>?)"));
+    CHECK_THAT(Plan(**db, queries::kListDevicesBySerial),
+               Catch::Contains("INDEX devices_by_serial (serial=? AND id>?)"));
     CHECK_THAT(Plan(**db, queries::kGetKeyVersion),
                Catch::Contains("PRIMARY KEY (device_id=? AND version=?)"));
     CHECK_THAT(Plan(**db, queries::kCurrentKeyVersion),
@@ -129,6 +133,15 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
                Catch::Contains("key_versions_by_key_id (key_id>? AND key_id<?)"));
     CHECK_THAT(Plan(**db, queries::kListAuditByDevice),
                Catch::Contains("audit_by_device (device_id=? AND rowid>?)"));
+  }
+  SECTION("device listings stop at their LIMIT, with no sort before it") {
+    for (const Query* query : {&queries::kListDevicesByOwner, &queries::kListDevicesBySerial,
+                               &queries::kListDevicesByKeyId, &queries::kListAllDevices}) {
+      const std::string program = Program(**db, *query);
+      INFO(query->name << ":\n" << program);
+      CHECK_THAT(program, Catch::Contains("DecrJumpZero"));  // the LIMIT's countdown
+      CHECK_THAT(program, !Catch::Contains("SorterOpen"));
+    }
   }
   SECTION("listing all devices walks the primary key in order and stops at the limit") {
     const std::string plan = Plan(**db, queries::kListAllDevices);

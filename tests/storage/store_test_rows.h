@@ -77,11 +77,18 @@ inline void MustWrite(Store& store, const std::function<Status(WriteTxn&)>& fn) 
 inline Result<std::optional<DeviceRow>> GetDevice(Store& store, std::string_view id) {
   return ReadValue(store, [&](ReadTxn& txn) { return txn.devices().Get(id); });
 }
-inline Result<std::vector<DeviceRow>> ListDevicesByOwner(Store& store, std::string_view owner) {
-  return ReadValue(store, [&](ReadTxn& txn) { return txn.devices().ListByOwner(owner); });
+// Without `after` and `limit`: every device of the owner (or serial).
+inline Result<std::vector<DeviceRow>> ListDevicesByOwner(
+    Store& store, std::string_view owner, std::optional<std::string_view> after = std::nullopt,
+    std::size_t limit = std::numeric_limits<std::size_t>::max()) {
+  return ReadValue(store,
+                   [&](ReadTxn& txn) { return txn.devices().ListByOwner(owner, after, limit); });
 }
-inline Result<std::vector<DeviceRow>> ListDevicesBySerial(Store& store, std::string_view serial) {
-  return ReadValue(store, [&](ReadTxn& txn) { return txn.devices().ListBySerial(serial); });
+inline Result<std::vector<DeviceRow>> ListDevicesBySerial(
+    Store& store, std::string_view serial, std::optional<std::string_view> after = std::nullopt,
+    std::size_t limit = std::numeric_limits<std::size_t>::max()) {
+  return ReadValue(store,
+                   [&](ReadTxn& txn) { return txn.devices().ListBySerial(serial, after, limit); });
 }
 inline Result<std::vector<DeviceRow>> ListAllDevices(Store& store, std::size_t limit) {
   return ReadValue(store, [&](ReadTxn& txn) { return txn.devices().ListAll(limit); });

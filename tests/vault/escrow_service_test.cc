@@ -470,13 +470,128 @@ TEST_CASE("Listing devices: own for users, by owner or serial for roles", "[vaul
   f.Enrol("a1", "alice");
   f.Enrol("a2", "alice");
   f.Enrol("b1", "bob");
-  CHECK(s.ListDevices(User("alice"), "me", std::nullopt)->size() == 2);
-  CHECK(s.ListDevices(User("alice"), std::nullopt, std::nullopt)->size() == 2);
-  CHECK(s.ListDevices(User("bob"), "bob", std::nullopt)->size() == 1);
-  CHECK(s.ListDevices(Helpdesk(), "alice", std::nullopt)->size() == 2);
-  CHECK(s.ListDevices(Auditor(), std::nullopt, "SN-b1")->size() == 1);
+  CHECK(s.ListDevices(User("alice"), "me", std::nullopt)->devices.size() == 2);
+  CHECK(s.ListDevices(User("alice"), std::nullopt, std::nullopt)->devices.size() == 2);
+  CHECK(s.ListDevices(User("bob"), "bob", std::nullopt)->devices.size() == 1);
+  CHECK(s.ListDevices(Helpdesk(), "alice", std::nullopt)->devices.size() == 2);
+  CHECK(s.ListDevices(Auditor(), std::nullopt, "SN-b1")->devices.size() == 1);
+  CHECK_FALSE(s.ListDevices(Helpdesk(), "alice", std::nullopt)->next_after.has_value());
   CHECK(s.ListDevices(Mdm(), "me", std::nullopt).status().reason() == "forbidden");
   CHECK(s.ListDevices(Admin(), "x", "y").status().reason() == "invalid_request");
+}
+
+TEST_CASE("Listing devices pages in id order - next_after only while more follow",
+          "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  // Enrolled out of order, with bob's devices between alice's ids.
+  for (const char* id : {"a5", "a2", "a7", "a1", "a4", "a3", "a6"}) f.Enrol(id, "alice");
+  f.Enrol("a3b", "bob");
+  f.Enrol("a6b", "bob");
+  using V = std::vector<std::string>;
+  struct Walk {
+    std::vector<V> pages;
+    std::vector<std::optional<std::string>> next;
+  };
+  auto walk = [&](const Caller& caller, std::optional<std::string_view> owner, std::size_t limit) {
+    Walk w;
+    std::optional<std::string> after;
+    for (int i = 0; i < 20; ++i) {
+      DevicePaging paging;
+      if (after) paging.after = *after;
+      paging.limit = limit;
+      Result<DevicePage> page = s.ListDevices(caller, owner, std::nullopt, std::nullopt, paging);
+      REQUIRE(page.ok());
+      V ids;
+      for (const Device& d : page->devices) ids.push_back(d.id);
+      w.pages.push_back(ids);
+      w.next.push_back(page->next_after);
+      if (!page->next_after) break;
+      after = page->next_after;
+    }
+    return w;
+  };
+
+  SECTION("own devices, three at a time") {
+    Walk w = walk(User("alice"), "me", 3);
+    CHECK(w.pages == std::vector<V>{{"a1", "a2", "a3"}, {"a4", "a5", "a6"}, {"a7"}});
+    CHECK(w.next == std::vector<std::optional<std::string>>{"a3", "a6", std::nullopt});
+  }
+  SECTION("a page that ends exactly at the last device has no next_after") {
+    Walk w = walk(Helpdesk(), "alice", 7);
+    CHECK(w.pages == std::vector<V>{{"a1", "a2", "a3", "a4", "a5", "a6", "a7"}});
+    CHECK(w.next == std::vector<std::optional<std::string>>{std::nullopt});
+  }
+  SECTION("limit 1") {
+    Walk w = walk(User("bob"), std::nullopt, 1);
+    CHECK(w.pages == std::vector<V>{{"a3b"}, {"a6b"}});
+    CHECK(w.next == std::vector<std::optional<std::string>>{"a3b", std::nullopt});
+  }
+  SECTION("by serial") {
+    DevicePaging paging;
+    paging.after = "a1";
+    Result<DevicePage> page = s.ListDevices(Auditor(), std::nullopt, "SN-a2", std::nullopt, paging);
+    REQUIRE(page.ok());
+    REQUIRE(page->devices.size() == 1);
+    CHECK(page->devices[0].id == "a2");
+    paging.after = "a2";
+    page = s.ListDevices(Auditor(), std::nullopt, "SN-a2", std::nullopt, paging);
+    REQUIRE(page.ok());
+    CHECK(page->devices.empty());
+    CHECK_FALSE(page->next_after.has_value());
+  }
+  SECTION("after past the end is an empty last page") {
+    DevicePaging paging;
+    paging.after = "zzz";
+    Result<DevicePage> page =
+        s.ListDevices(User("alice"), "me", std::nullopt, std::nullopt, paging);
+    REQUIRE(page.ok());
+    CHECK(page->devices.empty());
+    CHECK_FALSE(page->next_after.has_value());
+  }
+  SECTION("a limit outside 1 to 1000 or an after that is no device id is invalid_request") {
+    for (std::size_t limit : {std::size_t{0}, std::size_t{1001}}) {
+      DevicePaging paging;
+      paging.limit = limit;
+      CHECK(s.ListDevices(User("alice"), "me", std::nullopt, std::nullopt, paging)
+                .status()
+                .reason() == "invalid_request");
+    }
+    for (const char* after : {"", "a b", "a/1"}) {
+      DevicePaging paging;
+      paging.after = after;
+      CHECK(s.ListDevices(User("alice"), "me", std::nullopt, std::nullopt, paging)
+                .status()
+                .reason() == "invalid_request");
+    }
+    DevicePaging paging;
+    paging.limit = 1000;
+    CHECK(s.ListDevices(User("alice"), "me", std::nullopt, std::nullopt, paging).ok());
+  }
+}
+
+TEST_CASE("Listing devices gives at most 100 by default, with next_after", "[vault][service]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 101; ++i) {
+    const std::string id = "d" + std::to_string(1000 + i);  // one length: id order is numeric
+    ids.push_back(id);
+    f.Enrol(id, "alice");
+  }
+  Result<DevicePage> first = s.ListDevices(User("alice"), "me", std::nullopt);
+  REQUIRE(first.ok());
+  REQUIRE(first->devices.size() == 100);
+  CHECK(first->devices.front().id == ids.front());
+  CHECK(first->devices.back().id == ids[99]);
+  CHECK(first->next_after == ids[99]);
+  DevicePaging paging;
+  paging.after = ids[99];
+  Result<DevicePage> rest = s.ListDevices(User("alice"), "me", std::nullopt, std::nullopt, paging);
+  REQUIRE(rest.ok());
+  REQUIRE(rest->devices.size() == 1);
+  CHECK(rest->devices[0].id == ids.back());
+  CHECK_FALSE(rest->next_after.has_value());
 }
 
 TEST_CASE("Keys of every kind are validated for the device's platform", "[vault][service]") {

@@ -112,6 +112,43 @@ TEST_CASE("The sweep notes each overdue rotation once, and counts them", "[vault
   CHECK(OverdueRecords(v) == 2);
 }
 
+TEST_CASE("Overdue rotations are listed to helpdesk, admin and auditor, paged by device id",
+          "[vault][overdue]") {
+  FakeVault v(WithDeadline());
+  const Caller mdm = Mdm();
+  for (const char* id : {"mac-2", "mac-3", "mac-4"}) {
+    const DeviceSpec spec{"SN", "Laptop", Platform::kMacos, Ownership::kCorporate, "alice", true};
+    REQUIRE(v.service->PutDevice(mdm, id, spec).ok());
+    REQUIRE(v.service->RequestRotation(Alice(), id).ok());
+  }
+  v.clock.Advance(std::chrono::hours(2));
+  REQUIRE(v.service->RequestRotation(Alice(), "mac-1").ok());  // pending, not overdue yet
+  DevicePaging paging;
+  paging.limit = 2;
+  Result<DevicePage> first = v.service->ListOverdueRotations(HelpdeskCaller(), paging);
+  REQUIRE(first.ok());
+  REQUIRE(first->devices.size() == 2);
+  CHECK(first->devices[0].id == "mac-2");
+  CHECK(first->devices[1].id == "mac-3");
+  CHECK(first->devices[0].rotation_overdue);
+  CHECK(first->next_after == std::optional<std::string>("mac-3"));
+  paging.after = "mac-3";
+  Result<DevicePage> second = v.service->ListOverdueRotations(HelpdeskCaller(), paging);
+  REQUIRE(second.ok());
+  REQUIRE(second->devices.size() == 1);
+  CHECK(second->devices[0].id == "mac-4");
+  CHECK_FALSE(second->next_after.has_value());
+  // An owner without a role may not list; the mdm neither.
+  for (const Caller& c : {Alice(), mdm}) {
+    Result<DevicePage> r = v.service->ListOverdueRotations(c);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().reason() == "forbidden");
+  }
+  paging.limit = 0;
+  CHECK(v.service->ListOverdueRotations(HelpdeskCaller(), paging).status().reason() ==
+        "invalid_request");
+}
+
 TEST_CASE("A sweep that can't write its audit record notes nothing, and the next one does",
           "[vault][overdue]") {
   FakeVault v(WithDeadline());

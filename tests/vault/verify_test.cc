@@ -246,10 +246,10 @@ TEST_CASE("Devices are found by key ID or its first 8 hex digits - owners find o
   RoleSet roles;
   roles.Add(Role::kHelpdesk);
   const Caller hd = Caller::User("hd", roles, "portal");
-  auto ids = [](const Result<std::vector<Device>>& r) {
+  auto ids = [](const Result<DevicePage>& r) {
     REQUIRE(r.ok());
     std::vector<std::string> out;
-    for (const Device& d : *r) out.push_back(d.id);
+    for (const Device& d : r->devices) out.push_back(d.id);
     return out;
   };
   using V = std::vector<std::string>;
@@ -272,6 +272,62 @@ TEST_CASE("Devices are found by key ID or its first 8 hex digits - owners find o
         "invalid_request");
   CHECK(v.service->ListDevices(hd, std::nullopt, "SN", "1A2B3C4D").status().reason() ==
         "invalid_request");
+}
+
+TEST_CASE("An owner's key-ID listing pages over own devices only, each page full while more follow",
+          "[vault][key_id]") {
+  FakeVault v;
+  const std::string bitlocker = "000000-000011-719895-123453-000022-111111-222222-333333";
+  // Five of alice's devices under one prefix; w2 and w3 then move to bob, keeping the versions
+  // recorded under alice.
+  for (int i = 1; i <= 5; ++i) {
+    const std::string id = "w" + std::to_string(i);
+    DeviceSpec win{"SN", "PC", Platform::kWindows, Ownership::kCorporate, "alice", true};
+    REQUIRE(v.service->PutDevice(Mdm(), id, win).ok());
+    REQUIRE(v.service->CheckIn(Mdm(), id).ok());
+    StoreKeyExtras extras;
+    extras.key_id = "5A5A5A5A-0000-0000-0000-00000000000" + std::to_string(i);
+    REQUIRE(v.service->StoreKey(Mdm(), id, K(bitlocker), nullptr, extras).ok());
+  }
+  for (const char* id : {"w2", "w3"}) {
+    DeviceSpec win{"SN", "PC", Platform::kWindows, Ownership::kCorporate, "bob", true};
+    REQUIRE(v.service->PutDevice(Mdm(), id, win).ok());
+  }
+  using V = std::vector<std::string>;
+  std::vector<V> pages;
+  std::vector<std::optional<std::string>> next;
+  std::optional<std::string> after;
+  for (int i = 0; i < 10; ++i) {
+    DevicePaging paging;
+    if (after) paging.after = *after;
+    paging.limit = 2;
+    Result<DevicePage> page =
+        v.service->ListDevices(Alice(), std::nullopt, std::nullopt, "5a5a5a5a", paging);
+    REQUIRE(page.ok());
+    V ids;
+    for (const Device& d : page->devices) ids.push_back(d.id);
+    pages.push_back(ids);
+    next.push_back(page->next_after);
+    if (!page->next_after) break;
+    after = page->next_after;
+  }
+  CHECK(pages == std::vector<V>{{"w1", "w4"}, {"w5"}});
+  CHECK(next == std::vector<std::optional<std::string>>{"w4", std::nullopt});
+  // bob finds neither: their versions were recorded under alice.
+  Result<DevicePage> bob = v.service->ListDevices(Caller::User("bob", {}, "portal"), std::nullopt,
+                                                  std::nullopt, "5A5A5A5A");
+  REQUIRE(bob.ok());
+  CHECK(bob->devices.empty());
+  // A helpdesk pages over all five.
+  RoleSet roles;
+  roles.Add(Role::kHelpdesk);
+  DevicePaging paging;
+  paging.limit = 3;
+  Result<DevicePage> hd = v.service->ListDevices(Caller::User("hd", roles, "portal"), std::nullopt,
+                                                 std::nullopt, "5A5A5A5A", paging);
+  REQUIRE(hd.ok());
+  REQUIRE(hd->devices.size() == 3);
+  CHECK(hd->next_after == "w3");
 }
 
 }  // namespace

@@ -128,6 +128,72 @@ TEMPLATE_LIST_TEST_CASE("Store lists devices by owner, by serial and all",
   CHECK(unlimited->size() == 4);
 }
 
+TEMPLATE_LIST_TEST_CASE("Store pages devices by owner and by serial in id order",
+                        "[storage][conformance][devices]", Backends) {
+  TestType backend;
+  auto store = backend.Open();
+  // Inserted out of order, with others' devices between alice's ids.
+  MustWrite(*store, [](WriteTxn& txn) {
+    for (const char* id : {"dev-e", "dev-b", "dev-a", "dev-d", "dev-c"}) {
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice(id, "alice", "S1")));
+    }
+    ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("dev-bb", "bob", "S1")));
+    return txn.devices().Upsert(MakeDevice("dev-cc", "bob", "S2"));
+  });
+  using IdList = std::vector<std::string>;
+  auto owner_page = [&](std::optional<std::string_view> after, std::size_t limit) {
+    auto rows = ListDevicesByOwner(*store, "alice", after, limit);
+    INFO(rows.status().ToString());
+    REQUIRE(rows.ok());
+    return Ids(*rows);
+  };
+  auto serial_page = [&](std::optional<std::string_view> after, std::size_t limit) {
+    auto rows = ListDevicesBySerial(*store, "S1", after, limit);
+    INFO(rows.status().ToString());
+    REQUIRE(rows.ok());
+    return Ids(*rows);
+  };
+
+  SECTION("pages meet at their boundaries, each starting after the last id of the one before") {
+    CHECK(owner_page(std::nullopt, 2) == IdList{"dev-a", "dev-b"});
+    CHECK(owner_page("dev-b", 2) == IdList{"dev-c", "dev-d"});
+    CHECK(owner_page("dev-d", 2) == IdList{"dev-e"});
+    CHECK(owner_page(std::nullopt, 5) == IdList{"dev-a", "dev-b", "dev-c", "dev-d", "dev-e"});
+    CHECK(serial_page(std::nullopt, 3) == IdList{"dev-a", "dev-b", "dev-bb"});
+    CHECK(serial_page("dev-bb", 3) == IdList{"dev-c", "dev-d", "dev-e"});
+    CHECK(serial_page("dev-e", 3).empty());
+  }
+  SECTION("limit 1 walks one device at a time") {
+    IdList walked;
+    std::optional<std::string> after;
+    for (int i = 0; i < 10; ++i) {
+      IdList page = owner_page(after, 1);
+      REQUIRE(page.size() <= 1);
+      if (page.empty()) break;
+      walked.push_back(page.front());
+      after = page.front();
+    }
+    CHECK(walked == IdList{"dev-a", "dev-b", "dev-c", "dev-d", "dev-e"});
+  }
+  SECTION("after need not be a device, nor one of the owner's") {
+    CHECK(owner_page("dev-bb", 10) == IdList{"dev-c", "dev-d", "dev-e"});
+    CHECK(owner_page("dev-0", 10) == IdList{"dev-a", "dev-b", "dev-c", "dev-d", "dev-e"});
+    CHECK(serial_page("dev-b", 10) == IdList{"dev-bb", "dev-c", "dev-d", "dev-e"});
+  }
+  SECTION("after past the end gives an empty page") {
+    CHECK(owner_page("dev-e", 10).empty());
+    CHECK(owner_page("zzz", 10).empty());
+    CHECK(serial_page("zzz", 10).empty());
+    auto nobody = ListDevicesByOwner(*store, "mallory", std::nullopt, 10);
+    REQUIRE(nobody.ok());
+    CHECK(nobody->empty());
+  }
+  SECTION("limit 0 gives an empty page") {
+    CHECK(owner_page(std::nullopt, 0).empty());
+    CHECK(serial_page("dev-a", 0).empty());
+  }
+}
+
 TEMPLATE_LIST_TEST_CASE("Store keeps text with quotes and non-ASCII intact",
                         "[storage][conformance][devices]", Backends) {
   TestType backend;

@@ -106,14 +106,70 @@ TEMPLATE_LIST_TEST_CASE_METHOD(KeyIdFixture, "Store finds devices by a key ID or
   CHECK(this->Find("1A2B3C4E", true) == Ids{"dev-b"});
   CHECK(this->Find("1a2b3c4d", true).empty());  // IDs are compared as stored
   CHECK(this->Find("1A2B3C4", true) == Ids{"dev-a", "dev-b"});
-  // By the owner each version was recorded under.
-  CHECK(this->Find("1A2B3C4D", true, "alice") == Ids{"dev-a", "dev-b"});
+  // By the owner each version was recorded under, among the devices that owner has now:
+  // dev-b's version recorded under alice does not find it for alice, bob's own does for bob.
+  CHECK(this->Find("1A2B3C4D", true, "alice") == Ids{"dev-a"});
+  CHECK(this->Find("1A2B3C4D-0000-0000-0000-00000000000B", false, "alice").empty());
   CHECK(this->Find("1A2B3C4D", true, "bob").empty());
   CHECK(this->Find("1A2B3C4", true, "bob") == Ids{"dev-b"});
+  CHECK(this->Find("1A2B3C4D", true, "carol").empty());  // carol's is destroyed
   // Pages in id order.
   CHECK(this->Find("1A2B3C4D", true, std::nullopt, std::nullopt, 1) == Ids{"dev-a"});
   CHECK(this->Find("1A2B3C4D", true, std::nullopt, "dev-a", 1) == Ids{"dev-b"});
   CHECK(this->Find("1A2B3C4D", true, std::nullopt, "dev-b", 1).empty());
+}
+
+TEMPLATE_LIST_TEST_CASE_METHOD(KeyIdFixture, "Store pages devices found by a key ID prefix",
+                               "[storage][conformance][key_id]", Backends) {
+  // Seven more of alice's devices under one BitLocker prefix, two of them found twice (two
+  // versions), one only by a destroyed version, and one of bob's between them.
+  MustWrite(*this->owned_store, [](WriteTxn& txn) {
+    for (int i = 1; i <= 7; ++i) {
+      const std::string id = "win-" + std::to_string(i);
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice(id, "alice")));
+      ESCROW_RETURN_IF_ERROR(
+          txn.versions().Insert(WithKeyId(id, 1, "9F8E7D6C-0000-" + std::to_string(i), "alice")));
+    }
+    for (const char* id : {"win-2", "win-5"}) {
+      ESCROW_RETURN_IF_ERROR(txn.versions().Insert(WithKeyId(id, 2, "9F8E7D6C-1111", "alice")));
+    }
+    ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("win-4b", "bob")));
+    ESCROW_RETURN_IF_ERROR(txn.versions().Insert(WithKeyId("win-4b", 1, "9F8E7D6C-BBBB", "bob")));
+    ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("win-8", "alice")));
+    ESCROW_RETURN_IF_ERROR(txn.versions().Insert(WithKeyId("win-8", 1, "9F8E7D6C-8888", "alice")));
+    return txn.versions().SetState("win-8", 1, VersionState::kDestroyed);
+  });
+  auto walk = [&](std::optional<std::string_view> owner, std::size_t limit) {
+    std::vector<Ids> pages;
+    std::optional<std::string> after;
+    for (int i = 0; i < 20; ++i) {
+      Ids page = this->Find("9F8E7D6C", true, owner, after, limit);
+      if (page.empty()) break;
+      pages.push_back(page);
+      after = page.back();
+    }
+    return pages;
+  };
+
+  SECTION("pages meet at their boundaries, each device once") {
+    CHECK(walk(std::nullopt, 3) == std::vector<Ids>{{"win-1", "win-2", "win-3"},
+                                                    {"win-4", "win-4b", "win-5"},
+                                                    {"win-6", "win-7"}});
+    CHECK(walk("alice", 3) ==
+          std::vector<Ids>{{"win-1", "win-2", "win-3"}, {"win-4", "win-5", "win-6"}, {"win-7"}});
+    CHECK(walk("bob", 3) == std::vector<Ids>{{"win-4b"}});
+  }
+  SECTION("limit 1 walks one device at a time") {
+    CHECK(walk("alice", 1) ==
+          std::vector<Ids>{
+              {"win-1"}, {"win-2"}, {"win-3"}, {"win-4"}, {"win-5"}, {"win-6"}, {"win-7"}});
+  }
+  SECTION("after past the end gives an empty page") {
+    CHECK(this->Find("9F8E7D6C", true, std::nullopt, "win-7", 5).empty());
+    CHECK(this->Find("9F8E7D6C", true, "alice", "zzz", 5).empty());
+    // An after that is no device of the listing starts after it all the same.
+    CHECK(this->Find("9F8E7D6C", true, "alice", "win-4a", 2) == Ids{"win-5", "win-6"});
+  }
 }
 
 }  // namespace
