@@ -210,7 +210,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(OnlyKeys(*t, "policy",
                                     {"checkin_window_seconds", "key_display_seconds",
                                      "rotate_after_retrieval", "daily_quota",
-                                     "mdm_rotation_command"}));
+                                     "mdm_rotation_command", "keep_versions"}));
     Reader r(*t, "policy", base);
     ESCROW_RETURN_IF_ERROR(r.Seconds("checkin_window_seconds", c.checkin_window, 60,
                                      86400LL * 3650));
@@ -218,6 +218,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(r.Bool("rotate_after_retrieval", c.rotate_after_retrieval));
     ESCROW_RETURN_IF_ERROR(r.IntField("daily_quota", c.daily_quota, 0, 1'000'000));
     ESCROW_RETURN_IF_ERROR(r.Bool("mdm_rotation_command", c.mdm_rotation_command));
+    ESCROW_RETURN_IF_ERROR(r.IntField("keep_versions", c.keep_versions, 0, 10'000));
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "limits", st)) {
@@ -317,7 +318,8 @@ std::string RenderConfig(const VaultConfig& c) {
     << "\nkey_display_seconds = " << c.key_display.count()
     << "\nrotate_after_retrieval = " << (c.rotate_after_retrieval ? "true" : "false")
     << "\ndaily_quota = " << c.daily_quota
-    << "\nmdm_rotation_command = " << (c.mdm_rotation_command ? "true" : "false") << "\n\n";
+    << "\nmdm_rotation_command = " << (c.mdm_rotation_command ? "true" : "false")
+    << "\nkeep_versions = " << c.keep_versions << "\n\n";
   o << "[limits]  # count = 0 switches a limit off\n";
   limit("retrieve_per_user", c.retrieve_per_user);
   limit("requests_per_client", c.requests_per_client);

@@ -72,6 +72,9 @@ struct VaultConfig {
   int daily_quota = 25;  // helpdesk/admin retrievals per person per rolling 24 hours; 0 = off
   // POST .../rotation-command: the mdm may fetch the current key for RotateFileVaultKey.
   bool mdm_rotation_command = false;
+  // Key versions kept per device, the active one counted; older superseded ones are destroyed
+  // in the commit that stores a new one (API.md). 0: all kept.
+  int keep_versions = 10;
 
   // [limits]
   RateLimit retrieve_per_user{10, std::chrono::seconds(60)};

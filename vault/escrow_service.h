@@ -35,6 +35,9 @@ struct EscrowOptions {
   // mdm clients together (0: no cap).
   bool mdm_rotation_command = false;
   int mdm_rotation_commands_per_day = 200;
+  // Retention: key versions kept per device, the active one counted; a store destroys the
+  // older superseded ones in its own commit (erased, row and fingerprint kept). 0: keep all.
+  int keep_versions = 10;
   // The service's commit pipeline (commit_pipeline.h): the audit key that MACs each group,
   // the most commits in one group, and where each committed group's head goes (the
   // checkpoint log line; may be empty).
