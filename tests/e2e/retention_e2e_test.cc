@@ -156,8 +156,7 @@ TEST_CASE("vaultd lists who viewed a device's key, newest first, to its owner an
   const boost::json::value next = Json(r.body).at("next_after");
   REQUIRE(next.is_int64());
   CHECK(Json(r.body).at("accesses").as_array()[0].at("actor").as_string() == "user:" + owner);
-  r = v.As(helpdesk, "GET",
-           path + "?limit=1&after=" + std::to_string(next.as_int64()));
+  r = v.As(helpdesk, "GET", path + "?limit=1&after=" + std::to_string(next.as_int64()));
   REQUIRE(r.status == 200);
   CHECK(Json(r.body).at("accesses").as_array()[0].at("actor").as_string() == "user:hd@example.com");
   CHECK(Json(r.body).at("next_after").is_null());

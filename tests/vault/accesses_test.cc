@@ -1,9 +1,9 @@
 // EscrowService::ListAccesses (GET .../recovery-key/accesses) on the fakes: who may ask, what
 // an owner sees against what roles see, order, paging, and its own audit record.
 
-#include <catch2/catch.hpp>
-
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "tests/vault/cms_vault.h"
 

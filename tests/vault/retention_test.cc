@@ -2,9 +2,9 @@
 // the commit that stores a new one, audited in its record, never released afterwards, and a
 // burned key stays burned without its version's ciphertext.
 
-#include <catch2/catch.hpp>
-
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "tests/vault/fake_vault.h"
 
@@ -18,9 +18,7 @@ using escrow::testing::kFirstKey;
 Caller Mdm() { return Caller::Mdm("mdm"); }
 
 // A valid macOS key, distinct for each n (0..9) and from kFirstKey.
-std::string Key(int n) {
-  return "ABCD-EFGH-IJKL-MNOP-QRST-UVW" + std::string(1, "ABCDEFGHJK"[n]);
-}
+std::string Key(int n) { return "ABCD-EFGH-IJKL-MNOP-QRST-UVW" + std::string(1, "ABCDEFGHJK"[n]); }
 
 EscrowOptions Keep(int n) {
   EscrowOptions o;
@@ -68,9 +66,10 @@ std::vector<std::string> States(FakeVault& v) {
   return out;
 }
 
-TEST_CASE("Retention keeps keep_versions versions, the active one counted, and destroys older "
-          "ones in the store's own commit",
-          "[vault][retention]") {
+TEST_CASE(
+    "Retention keeps keep_versions versions, the active one counted, and destroys older "
+    "ones in the store's own commit",
+    "[vault][retention]") {
   FakeVault v(Keep(2));
   Store(v, Key(1), 2);
   CHECK(States(v) == std::vector<std::string>{"superseded", "active"});
@@ -87,8 +86,7 @@ TEST_CASE("Retention keeps keep_versions versions, the active one counted, and d
   CHECK(gone.fingerprint.has_value());  // the key stays known
 
   Store(v, Key(3), 4);
-  CHECK(States(v) ==
-        std::vector<std::string>{"destroyed", "destroyed", "superseded", "active"});
+  CHECK(States(v) == std::vector<std::string>{"destroyed", "destroyed", "superseded", "active"});
   CHECK(LastRecord(v, "key.store").detail == "version=4 destroyed=2");
   // Storing the current key again makes no version and destroys nothing.
   Store(v, Key(3), 4);

@@ -74,8 +74,7 @@ TEMPLATE_LIST_TEST_CASE_METHOD(RetentionFixture,
   CHECK((*counts)[0] == std::make_pair(std::uint32_t{1}, std::int64_t{2}));
 }
 
-TEMPLATE_LIST_TEST_CASE_METHOD(RetentionFixture,
-                               "Store destroys only superseded versions, once",
+TEMPLATE_LIST_TEST_CASE_METHOD(RetentionFixture, "Store destroys only superseded versions, once",
                                "[storage][conformance][retention]", Backends) {
   Store* store = this->owned_store.get();
   SECTION("the active version is refused") {
@@ -122,22 +121,34 @@ TEMPLATE_LIST_TEST_CASE_METHOD(BackendStore,
     for (std::uint64_t seq = 1; seq <= 12; ++seq) {
       AuditRow row = MakeAudit(seq, "dev-1");
       switch (seq % 6) {
-        case 0: row.action = "key.retrieve"; break;
-        case 1: row.action = "key.store"; break;
-        case 2: row.action = "key.retrieve"; row.device_id = "dev-2"; break;
-        case 3: row.action = "key.retrieve_older"; break;
-        case 4: row.action = "key.retrieve"; row.outcome = "denied"; break;
-        default: row.action = "key.rotation_command"; break;
+        case 0:
+          row.action = "key.retrieve";
+          break;
+        case 1:
+          row.action = "key.store";
+          break;
+        case 2:
+          row.action = "key.retrieve";
+          row.device_id = "dev-2";
+          break;
+        case 3:
+          row.action = "key.retrieve_older";
+          break;
+        case 4:
+          row.action = "key.retrieve";
+          row.outcome = "denied";
+          break;
+        default:
+          row.action = "key.rotation_command";
+          break;
       }
       ESCROW_RETURN_IF_ERROR(txn.audit().Append(row));
     }
     return Status::Ok();
   });
-  auto list = [&](std::string_view device, std::optional<std::uint64_t> before,
-                  std::size_t limit) {
-    auto rows = ReadValue(*store, [&](ReadTxn& txn) {
-      return txn.audit().ListReleases(device, before, limit);
-    });
+  auto list = [&](std::string_view device, std::optional<std::uint64_t> before, std::size_t limit) {
+    auto rows = ReadValue(
+        *store, [&](ReadTxn& txn) { return txn.audit().ListReleases(device, before, limit); });
     INFO(rows.status().ToString());
     REQUIRE(rows.ok());
     return Seqs(*rows);
