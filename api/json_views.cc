@@ -141,6 +141,24 @@ json::object AuditPageJson(const vault::AuditPage& page) {
   return o;
 }
 
+json::object AccessesJson(const vault::AccessPage& page) {
+  json::array arr;
+  for (const vault::KeyAccess& a : page.accesses) {
+    json::object o;
+    o["at"] = FormatRfc3339(a.at);
+    o["actor"] = a.actor;
+    o["role"] = a.role;
+    o["reason"] = a.reason;
+    o["version"] = a.version ? json::value(*a.version) : json::value(nullptr);
+    o["by_owner"] = a.by_owner;
+    arr.push_back(std::move(o));
+  }
+  json::object o;
+  o["accesses"] = std::move(arr);
+  o["next_after"] = page.next_after ? json::value(*page.next_after) : json::value(nullptr);
+  return o;
+}
+
 json::object AuditVerifyJson(const vault::AuditVerifyReport& report) {
   json::object head;
   head["seq"] = report.head.seq;

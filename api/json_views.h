@@ -17,6 +17,7 @@ boost::json::object DeviceJson(const vault::Device& d);
 boost::json::object DevicePageJson(const vault::DevicePage& page);
 boost::json::object VersionsJson(const std::vector<vault::VersionInfo>& versions);
 boost::json::object AuditPageJson(const vault::AuditPage& page);
+boost::json::object AccessesJson(const vault::AccessPage& page);
 boost::json::object AuditVerifyJson(const vault::AuditVerifyReport& report);
 boost::json::object StoreKeyJson(const vault::StoreKeyResult& result);
 boost::json::object HealthJson(const vault::HealthReport& report);

@@ -424,6 +424,17 @@ ApiResponse RequestHandler::ListVersions(const RouteCall& call) {
   return JsonResponse(200, VersionsJson(*r));
 }
 
+ApiResponse RequestHandler::ListAccesses(const RouteCall& call) {
+  std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
+  if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
+  Parsed<AccessesQuery> aq = ParseAccessesQuery(*q);
+  if (!aq.ok()) return ErrorResponse(aq.error);
+  Result<vault::AccessPage> r =
+      service_.ListAccesses(call.caller, call.id, aq.value->after, aq.value->limit);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, AccessesJson(*r));
+}
+
 ApiResponse RequestHandler::ListAudit(const RouteCall& call) {
   std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
   if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));

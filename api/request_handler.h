@@ -104,6 +104,7 @@ class RequestHandler {
   ApiResponse RotateKey(const RouteCall& call);
   ApiResponse RotationCommand(const RouteCall& call);
   ApiResponse ListVersions(const RouteCall& call);
+  ApiResponse ListAccesses(const RouteCall& call);
   ApiResponse ListAudit(const RouteCall& call);
   ApiResponse VerifyAudit(const RouteCall& call);
   ApiResponse GetMetrics(const RouteCall& call);

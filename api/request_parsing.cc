@@ -397,4 +397,30 @@ Parsed<DevicePageQuery> ParseDevicePageQuery(const std::map<std::string, std::st
   return out;
 }
 
+Parsed<AccessesQuery> ParseAccessesQuery(const std::map<std::string, std::string>& query) {
+  AccessesQuery q;
+  auto number = [](const std::string& s, std::uint64_t& out) {
+    if (s.empty() || s.size() > 19) return false;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && ptr == s.data() + s.size();
+  };
+  if (auto it = query.find("after"); it != query.end()) {
+    std::uint64_t seq = 0;
+    if (!number(it->second, seq)) {
+      return Fail<AccessesQuery>(Invalid("after must be a sequence number"));
+    }
+    q.after = seq;
+  }
+  if (auto it = query.find("limit"); it != query.end()) {
+    std::uint64_t n = 0;
+    if (!number(it->second, n) || n < 1 || n > kMaxAuditLimit) {
+      return Fail<AccessesQuery>(Invalid("limit must be an integer from 1 to 1000"));
+    }
+    q.limit = static_cast<std::size_t>(n);
+  }
+  Parsed<AccessesQuery> out;
+  out.value = q;
+  return out;
+}
+
 }  // namespace escrow::api

@@ -85,5 +85,12 @@ struct DevicePageQuery {
   std::size_t limit = 0;
 };
 Parsed<DevicePageQuery> ParseDevicePageQuery(const std::map<std::string, std::string>& query);
+// GET .../recovery-key/accesses: ?after=SEQ (the next page holds the releases with seq < SEQ;
+// none: from the newest) and ?limit=N (1 to 1000, default 100). Other parameters are ignored.
+struct AccessesQuery {
+  std::optional<std::uint64_t> after;
+  std::size_t limit = 100;
+};
+Parsed<AccessesQuery> ParseAccessesQuery(const std::map<std::string, std::string>& query);
 
 }  // namespace escrow::api

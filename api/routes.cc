@@ -63,6 +63,8 @@ std::span<const RouteDef> RouteTable() {
                true, &H::RotationCommand},
       RouteDef{"GET", "/v1/devices/{id}/recovery-key/versions", RouteId::kListVersions, false,
                &H::ListVersions},
+      RouteDef{"GET", "/v1/devices/{id}/recovery-key/accesses", RouteId::kListAccesses, false,
+               &H::ListAccesses},
       RouteDef{"GET", "/v1/audit", RouteId::kListAudit, false, &H::ListAudit},
       RouteDef{"GET", "/v1/audit/verify", RouteId::kVerifyAudit, false, &H::VerifyAudit},
       RouteDef{"GET", "/v1/metrics", RouteId::kMetrics, false, &H::GetMetrics},

@@ -31,6 +31,7 @@ enum class RouteId {
   kListEscrowCertificates,
   kStoreCmsKey,
   kRotationCommand,
+  kListAccesses,
 };
 
 // One endpoint: the single place that knows its method, path, body and handler. Matching,

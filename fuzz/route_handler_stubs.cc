@@ -17,6 +17,7 @@ ApiResponse RequestHandler::VerifyKey(const RouteCall& /*call*/) { std::abort();
 ApiResponse RequestHandler::RotateKey(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::RotationCommand(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::ListVersions(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::ListAccesses(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::ListAudit(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::VerifyAudit(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::GetMetrics(const RouteCall& /*call*/) { std::abort(); }

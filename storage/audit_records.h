@@ -19,6 +19,11 @@ inline constexpr std::array<std::string_view, 7> kStateChangingActions{
     "device.enrol", "device.change_owner", "key.store",           "key.retrieve",
     "key.retrieve_older", "key.rotate",    "key.rotation_command"};
 
+// The audit actions whose successful records release a key (API.md's accesses). Frozen into
+// migration 12's partial index: a new one needs a migration.
+inline constexpr std::array<std::string_view, 3> kReleaseActions{
+    "key.retrieve", "key.retrieve_older", "key.rotation_command"};
+
 // The audit records (the chain itself is vault/'s), read inside one transaction (txn.h gives
 // the errors every method may also return). Not thread-safe: it belongs to its transaction.
 class AuditReader {
@@ -36,6 +41,12 @@ class AuditReader {
   // and one of kStateChangingActions, naming the device. nullopt if none. Served by a partial
   // index (migration 6): the cost does not grow with the device's other records.
   virtual Result<std::optional<std::uint64_t>> NewestStateChange(std::string_view device_id) = 0;
+  // Up to `limit` of the device's releases (outcome "ok", one of kReleaseActions), newest
+  // first; with `before`, only those with seq < before. Served by a partial index (migration
+  // 12): the cost does not grow with the device's other records.
+  virtual Result<std::vector<AuditRow>> ListReleases(std::string_view device_id,
+                                                     std::optional<std::uint64_t> before,
+                                                     std::size_t limit) = 0;
 
  protected:
   // Copied or moved only as a concrete store, never sliced through this interface.

@@ -68,6 +68,13 @@ Status Database::Configure(const DatabaseOptions& options) {
   // A 2xx answer to a write means the write is on disk (DESIGN.md, Storage).
   ESCROW_RETURN_IF_ERROR(Pragma("synchronous=FULL").status());
   ESCROW_RETURN_IF_ERROR(Pragma("foreign_keys=ON").status());
+  // Deleted and overwritten content is overwritten with zeros, in the page and in the pages
+  // freed: a destroyed key version's ciphertext ([policy] keep_versions) leaves the file at
+  // the next checkpoint instead of lingering in free space.
+  ESCROW_ASSIGN_OR_RETURN(std::string secure_delete, Pragma("secure_delete=ON"));
+  if (secure_delete != "1") {
+    return Status::FailedPrecondition("this SQLite cannot turn secure_delete on");
+  }
   // 16 MiB of pages per connection instead of SQLite's 2 MiB: the indexes that requests
   // touch (devices, active versions, audit by device) stay in memory on a large fleet.
   // Pages hold ciphertext only.

@@ -79,6 +79,12 @@ class KeyVersionWriter : public KeyVersionReader {
                                std::uint32_t expected_old_master_version,
                                std::uint32_t new_master_version, const Bytes& iv,
                                const Bytes& ciphertext, const Bytes& tag) = 0;
+  // Destroys a superseded version (API.md, [policy] keep_versions): the ciphertext becomes
+  // empty, IV and tag all zeros (the schema's sizes), master_key_version 0 (sealed under no
+  // key: master-key rotation and its counts pass it by), state destroyed. The row stays, with
+  // its fingerprint and burned mark, so that the key stays known. kNotFound if the version
+  // does not exist or is not superseded (an active version is never destroyed).
+  virtual Status Destroy(std::string_view device_id, std::uint32_t version) = 0;
 };
 
 }  // namespace escrow::storage

@@ -322,6 +322,16 @@ CREATE INDEX devices_rotation_overdue_unnoted ON devices (rotation_requested_ms)
   WHERE rotation_pending = 1 AND rotation_overdue_noted = 0;
 )sql";
 
+// Who viewed a device's key (API.md, GET .../recovery-key/accesses): a partial index of the
+// releases (storage::kReleaseActions, outcome ok), so that listing them does not step over the
+// device's other records (its WHERE is queries::kListReleases's, word for word). Retention
+// ([policy] keep_versions) needs no schema change: a destroyed version keeps the IV and tag
+// sizes the checks hold, as zeros, with an empty ciphertext.
+constexpr std::string_view kSchemaV13 = R"sql(
+CREATE INDEX audit_releases ON audit (device_id, seq) WHERE outcome = 'ok' AND (
+  action = 'key.retrieve' OR action = 'key.retrieve_older' OR action = 'key.rotation_command');
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -335,6 +345,7 @@ constexpr std::array kMigrations{
     Migration{10, "replay record of accepted CMS envelopes (Apple MDM)", kSchemaV10},
     Migration{11, "the mdm's rotation command in device state records", kSchemaV11},
     Migration{12, "when each pending rotation was requested, and overdue notes", kSchemaV12},
+    Migration{13, "index of key releases per device (accesses)", kSchemaV13},
 };
 
 constexpr Query kHasVersionTable{

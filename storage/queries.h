@@ -154,6 +154,14 @@ inline constexpr Query kReplaceSealed{
     "replace sealed key version",
     "UPDATE key_versions SET master_key_version = ?4, iv = ?5, ciphertext = ?6, tag = ?7 "
     "WHERE device_id = ?1 AND version = ?2 AND master_key_version = ?3"};
+// Erases a superseded version's sealed fields in place (retention, [policy] keep_versions):
+// with secure_delete on (database.cc), the old cell's bytes are overwritten, not left free.
+// IV and tag keep the sizes the schema checks, as zeros; master key 0 seals nothing.
+inline constexpr Query kDestroyKeyVersion{
+    "destroy key version",
+    "UPDATE key_versions SET state = 'destroyed', master_key_version = 0, iv = zeroblob(12), "
+    "ciphertext = X'', tag = zeroblob(16) WHERE device_id = ?1 AND version = ?2 AND "
+    "state = 'superseded'"};
 inline constexpr Query kListUnfingerprinted{
     "list key versions without a fingerprint",
     "SELECT " ESCROW_KEY_VERSION_COLUMNS
@@ -171,10 +179,11 @@ inline constexpr Query kSetVerified{
     "set key version verified",
     "UPDATE key_versions SET verified_ms = ?3 WHERE device_id = ?1 AND version = ?2"};
 // Kept by triggers (migration 2): as many rows as master-key versions, not key versions.
+// Master key 0 is that of destroyed versions: nothing sealed.
 inline constexpr Query kCountByMasterKey{
     "count key versions by master key",
-    "SELECT master_key_version, count FROM key_version_counts WHERE count > 0 "
-    "ORDER BY master_key_version"};
+    "SELECT master_key_version, count FROM key_version_counts WHERE count > 0 AND "
+    "master_key_version > 0 ORDER BY master_key_version"};
 
 // audit
 inline constexpr Query kAppendAudit{"append audit record",
@@ -188,6 +197,15 @@ inline constexpr Query kListAuditByDevice{
     "list audit records of a device",
     "SELECT " ESCROW_AUDIT_COLUMNS
     " FROM audit WHERE device_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"};
+// A device's releases (storage::kReleaseActions, outcome ok) with seq < ?2, newest first,
+// through the partial index of releases (migration 12; its WHERE repeated word for word): the
+// cost does not grow with the device's other records.
+inline constexpr Query kListReleases{
+    "list releases of a device",
+    "SELECT " ESCROW_AUDIT_COLUMNS
+    " FROM audit INDEXED BY audit_releases WHERE device_id = ?1 AND seq < ?2 AND "
+    "outcome = 'ok' AND (action = 'key.retrieve' OR action = 'key.retrieve_older' OR "
+    "action = 'key.rotation_command') ORDER BY seq DESC LIMIT ?3"};
 inline constexpr Query kLastAudit{"read last audit record",
                                   "SELECT " ESCROW_AUDIT_COLUMNS
                                   " FROM audit WHERE seq = (SELECT max(seq) FROM audit)"};

@@ -1,5 +1,6 @@
 #include "storage/sqlite_audit_records.h"
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -52,6 +53,20 @@ Result<std::optional<std::uint64_t>> SqliteAuditRecords::NewestStateChange(
     if (!has_row || stmt->ColumnIsNull(0)) return std::optional<std::uint64_t>();
     ESCROW_ASSIGN_OR_RETURN(std::uint64_t seq, stmt->ColumnUint64(0));
     return std::optional<std::uint64_t>(seq);
+  });
+}
+
+Result<std::vector<AuditRow>> SqliteAuditRecords::ListReleases(
+    std::string_view device_id, std::optional<std::uint64_t> before, std::size_t limit) {
+  return ctx_.Run([&](Database& db) -> Result<std::vector<AuditRow>> {
+    // Every seq is a signed 64-bit integer: a bound past INT64_MAX (or none) takes them all.
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    const std::uint64_t bound = before ? std::min(*before, kMax) : kMax;
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kListReleases));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint64(2, bound));
+    ESCROW_RETURN_IF_ERROR(stmt->BindCount(3, limit));
+    return ReadAll<AuditRow>(*stmt, ReadAudit);
   });
 }
 

@@ -16,6 +16,9 @@ class SqliteAuditRecords final : public AuditWriter {
   Result<std::optional<AuditRow>> Last() override;
   Result<std::optional<AuditRow>> Get(std::uint64_t seq) override;
   Result<std::optional<std::uint64_t>> NewestStateChange(std::string_view device_id) override;
+  Result<std::vector<AuditRow>> ListReleases(std::string_view device_id,
+                                             std::optional<std::uint64_t> before,
+                                             std::size_t limit) override;
   Status Append(const AuditRow& row) override;
 
  private:

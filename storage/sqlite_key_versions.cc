@@ -199,4 +199,14 @@ Status SqliteKeyVersions::ReplaceSealed(std::string_view device_id, std::uint32_
   });
 }
 
+Status SqliteKeyVersions::Destroy(std::string_view device_id, std::uint32_t version) {
+  return ctx_.Run([&](Database& db) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(queries::kDestroyKeyVersion));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(2, version));
+    ESCROW_RETURN_IF_ERROR(stmt->Run());
+    return ExpectOneChange(db, "superseded key version");
+  });
+}
+
 }  // namespace escrow::storage

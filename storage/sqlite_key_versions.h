@@ -36,6 +36,7 @@ class SqliteKeyVersions final : public KeyVersionWriter {
   Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
                        std::uint32_t expected_old_master_version, std::uint32_t new_master_version,
                        const Bytes& iv, const Bytes& ciphertext, const Bytes& tag) override;
+  Status Destroy(std::string_view device_id, std::uint32_t version) override;
 
  private:
   SqliteTxnContext& ctx_;

@@ -174,6 +174,7 @@ int Run(int argc, char** argv) {
   options.rotate_after_retrieval = config.rotate_after_retrieval;
   options.daily_quota = config.daily_quota;
   options.mdm_rotation_command = config.mdm_rotation_command;
+  options.keep_versions = config.keep_versions;
   options.mdm_rotation_commands_per_day = config.mdm_rotation_commands_per_day;
   options.rotation_deadline = config.rotation_deadline;
   options.verify_mismatches = config.verify_mismatches;

@@ -211,7 +211,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
                                     {"checkin_window_seconds", "key_display_seconds",
                                      "rotate_after_retrieval", "daily_quota",
                                      "mdm_rotation_command", "rotation_deadline_seconds",
-                                     "sweep_interval_seconds"}));
+                                     "sweep_interval_seconds", "keep_versions"}));
     Reader r(*t, "policy", base);
     ESCROW_RETURN_IF_ERROR(r.Seconds("checkin_window_seconds", c.checkin_window, 60,
                                      86400LL * 3650));
@@ -222,6 +222,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(
         r.Seconds("rotation_deadline_seconds", c.rotation_deadline, 1, 86400LL * 365));
     ESCROW_RETURN_IF_ERROR(r.Seconds("sweep_interval_seconds", c.sweep_interval, 1, 86400));
+    ESCROW_RETURN_IF_ERROR(r.IntField("keep_versions", c.keep_versions, 0, 10'000));
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "limits", st)) {
@@ -323,7 +324,9 @@ std::string RenderConfig(const VaultConfig& c) {
     << "\ndaily_quota = " << c.daily_quota
     << "\nmdm_rotation_command = " << (c.mdm_rotation_command ? "true" : "false")
     << "\nrotation_deadline_seconds = " << c.rotation_deadline.count()
-    << "\nsweep_interval_seconds = " << c.sweep_interval.count() << "\n\n";
+    << "\nsweep_interval_seconds = " << c.sweep_interval.count()
+
+    << "\nkeep_versions = " << c.keep_versions << "\n\n";
   o << "[limits]  # count = 0 switches a limit off\n";
   limit("retrieve_per_user", c.retrieve_per_user);
   limit("requests_per_client", c.requests_per_client);

@@ -75,6 +75,9 @@ struct VaultConfig {
   // A rotation pending longer than this is overdue; the sweep looks every sweep_interval.
   std::chrono::seconds rotation_deadline{std::chrono::hours(24)};
   std::chrono::seconds sweep_interval{std::chrono::seconds(60)};
+  // Key versions kept per device, the active one counted; older superseded ones are destroyed
+  // in the commit that stores a new one (API.md). 0: all kept.
+  int keep_versions = 10;
 
   // [limits]
   RateLimit retrieve_per_user{10, std::chrono::seconds(60)};

@@ -41,6 +41,28 @@ std::string SaidInRetrieval(std::string_view reason, std::optional<std::uint32_t
   return out;
 }
 
+// The device's versions that retention may count, oldest first: those not destroyed. A
+// version without a fingerprint (stored before `vaultctl upgrade`) is left out, never
+// destroyed: nothing else would keep its key known.
+Result<std::vector<std::uint32_t>> RetainedVersions(storage::KeyVersionReader& versions,
+                                                    std::string_view id) {
+  ESCROW_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionRow> rows, versions.List(id));
+  std::vector<std::uint32_t> out;
+  for (const storage::KeyVersionRow& r : rows) {
+    if (r.state != VersionState::kDestroyed && r.fingerprint) out.push_back(r.version);
+  }
+  return out;
+}
+
+// Of `kept` (oldest first), those to destroy when one more version is stored and `keep`
+// versions, the new one counted, are to remain.
+std::vector<std::uint32_t> ToDestroy(const std::vector<std::uint32_t>& kept, int keep) {
+  if (keep <= 0) return {};
+  const auto stay = static_cast<std::size_t>(keep - 1);
+  if (kept.size() <= stay) return {};
+  return {kept.begin(), kept.end() - static_cast<std::ptrdiff_t>(stay)};
+}
+
 }  // namespace
 
 Status EscrowService::Impl::AcceptsStore(const Caller& caller, Action action, std::string_view id,
@@ -69,12 +91,16 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
   // versions, the last version number and the active master key.
   std::optional<storage::KeyVersionRow> current;
   std::uint32_t latest = 0;
+  std::vector<std::uint32_t> kept;  // the versions not destroyed, oldest first (retention)
   Result<std::uint32_t> mkv = Status::Unavailable("the active master-key version was not read");
   Result<StateEvidence> evidence = Status::NotFound("not read");
   Impl::DeviceRead read =
       m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow& device) -> Status {
         ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(device));
         ESCROW_ASSIGN_OR_RETURN(latest, txn.versions().LatestNumber(id));
+        if (m.options.keep_versions > 0) {
+          ESCROW_ASSIGN_OR_RETURN(kept, RetainedVersions(txn.versions(), id));
+        }
         evidence = ReadStateEvidence(txn.states(), txn.audit(), id);
         // A failure here is a refusal of its own, audited where the seal needs the version.
         mkv = Impl::ActiveMasterKeyVersion(txn.meta());
@@ -180,6 +206,14 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
                  ? *extras.source
                  : (caller.kind == Caller::Kind::kMdm ? KeySource::kMdm : KeySource::kTyped);
   next.current_version = v.version;
+  // Retention: with the new version, keep_versions are left; older ones are destroyed in the
+  // same commit (all of them superseded by then). Their fingerprints stay in their rows, and
+  // the state record's burned set is not touched: a seen key stays burned.
+  const std::vector<std::uint32_t> destroyed = ToDestroy(kept, m.options.keep_versions);
+  std::string destroyed_detail;
+  for (const std::uint32_t n : destroyed) {
+    destroyed_detail += (destroyed_detail.empty() ? " destroyed=" : ",") + std::to_string(n);
+  }
   const std::string changed = "master_key_changed";
   // Seals under the active master key and commits; a master-key rotation that switches the
   // active version in between makes the transaction refuse, and we seal again.
@@ -214,6 +248,9 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
           }
           ESCROW_RETURN_IF_ERROR(txn.versions().SupersedeActive(id));
           ESCROW_RETURN_IF_ERROR(txn.versions().Insert(v));
+          for (const std::uint32_t n : destroyed) {
+            ESCROW_RETURN_IF_ERROR(txn.versions().Destroy(id, n));
+          }
           ESCROW_RETURN_IF_ERROR(record_envelope(txn));
           if (row->rotation_pending != next.rotation_pending) {
             ESCROW_RETURN_IF_ERROR(
@@ -225,7 +262,8 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
                  "version=" + std::to_string(v.version) +
                      (v.source == KeySource::kCms ? " source=cms" : "") +
                      (burned ? " burned_key rotation_pending"
-                             : (row->rotation_pending ? " rotation_cleared" : "")))},
+                             : (row->rotation_pending ? " rotation_cleared" : "")) +
+                     destroyed_detail)},
         m.WriteState(next));
     if (!s.ok() && s.reason() == hsm::kInvalidCms) return s;  // a replay, raced in
     if (!s.ok() && s.reason() != changed) return Status::Unavailable(s.message(), "store_failed");

@@ -40,6 +40,9 @@ struct EscrowOptions {
   // A rotation pending longer than this is overdue; the sweep (StartOverdueSweep) notes each
   // overdue rotation once.
   std::chrono::seconds rotation_deadline{std::chrono::hours(24)};
+  // Retention: key versions kept per device, the active one counted; a store destroys the
+  // older superseded ones in its own commit (erased, row and fingerprint kept). 0: keep all.
+  int keep_versions = 10;
   // The service's commit pipeline (commit_pipeline.h): the audit key that MACs each group,
   // the most commits in one group, and where each committed group's head goes (the
   // checkpoint log line; may be empty).
@@ -113,6 +116,22 @@ struct RotationCommand {
   SecretBytes recovery_key;  // the current key, normalised; wipe the response that carries it
   std::uint32_t version = 0;
   Bytes reply_certificate_der;  // the device's own escrow certificate
+};
+
+// One release of a device's key (GET .../recovery-key/accesses), from its audit record.
+struct KeyAccess {
+  TimePoint at;
+  std::string actor;   // qualified: "user:alice", "client:mdm-1"
+  std::string role;
+  std::string reason;  // as stated ("" if none was asked)
+  std::optional<std::uint32_t> version;  // from the record's "version=N"
+  bool by_owner = false;  // the actor is the user the version was recorded under
+};
+
+struct AccessPage {
+  std::vector<KeyAccess> accesses;  // newest first
+  // Pass as `before` for the next page; none on the last page.
+  std::optional<std::uint64_t> next_after;
 };
 
 // An escrow certificate as API.md shows it ("Apple MDM escrow, opened inside the HSM").
@@ -218,6 +237,14 @@ class EscrowService {
   // Oldest first. A caller who sees the device only as its owner gets the versions recorded
   // under them (none of a previous owner's); roles and the mdm get every version.
   Result<std::vector<VersionInfo>> ListVersions(const Caller& caller, std::string_view id);
+  // Who viewed this device's key (API.md): its releases (key.retrieve, key.retrieve_older,
+  // key.rotation_command, outcome ok), newest first, up to `limit` records (1 to 1000) with
+  // seq < `before` if given. A caller who sees the device only as its owner gets the releases
+  // of versions recorded under them (a page may then hold fewer than `limit`, next_after
+  // still set); helpdesk, admin and auditor get all. device_not_found, forbidden (the mdm),
+  // invalid_request (limit); the read is audited (key.accesses).
+  Result<AccessPage> ListAccesses(const Caller& caller, std::string_view id,
+                                  std::optional<std::uint64_t> before, std::size_t limit);
 
   Result<AuditPage> ListAudit(const Caller& caller, std::optional<std::string_view> device_id,
                               std::uint64_t after, std::size_t limit);

@@ -23,7 +23,7 @@ struct Rule {
 };
 
 // DESIGN.md "Policy (who may do what)", row by row. Anything not granted here is denied.
-constexpr std::array<Rule, 17> kRules{{
+constexpr std::array<Rule, 18> kRules{{
     {Action::kEnrolDevice, kAdmin | kMdm, 0, 0, false},
     {Action::kChangeOwnership, kMdm, 0, 0, false},
     {Action::kCheckIn, kMdm, 0, 0, true},
@@ -49,6 +49,9 @@ constexpr std::array<Rule, 17> kRules{{
     // What RotateFileVaultKey needs: the current key, to the mdm, of a corporate version only
     // (macOS, a pending rotation, once, and the switch in the config are the service's).
     {Action::kRotationCommand, kMdm, kMdm, 0, true},
+    // Who viewed this device's key: the owner (of the versions recorded under them, decided
+    // by the service) and every role that reads; not the mdm.
+    {Action::kListAccesses, kOwner | kHelpdesk | kAdmin | kAuditor, 0, 0, true},
 }};
 
 const Rule& RuleFor(Action action) {
@@ -93,6 +96,7 @@ std::string_view ActionName(Action a) {
     case Action::kListEscrowCertificates: return "escrow_cert.list";
     case Action::kStoreKeyCms: return "key.store_cms";
     case Action::kRotationCommand: return "key.rotation_command";
+    case Action::kListAccesses: return "key.accesses";
   }
   return "unknown";
 }

@@ -28,6 +28,7 @@ enum class Action : std::uint8_t {
   kListEscrowCertificates,  // every fleet escrow certificate with its state
   kStoreKeyCms,             // store a key from a CMS envelope opened in the HSM (Apple MDM)
   kRotationCommand,         // the current key for RotateFileVaultKey, to the mdm (a release)
+  kListAccesses,            // who viewed a device's key: its releases, from the audit trail
 };
 
 std::string_view ActionName(Action a);

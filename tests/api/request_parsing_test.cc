@@ -167,6 +167,23 @@ TEST_CASE("ParseAuditQuery validates after and limit", "[api][parsing]") {
   }
 }
 
+TEST_CASE("ParseAccessesQuery validates after and limit", "[api][parsing]") {
+  auto parse = [](const char* q) { return ParseAccessesQuery(*ParseQuery(q)); };
+  Parsed<AccessesQuery> p = parse("");
+  REQUIRE(p.ok());
+  CHECK(p.value->limit == 100);
+  CHECK_FALSE(p.value->after.has_value());
+  p = parse("after=42&limit=1000&other=x");
+  REQUIRE(p.ok());
+  CHECK(p.value->after == std::uint64_t{42});
+  CHECK(p.value->limit == 1000);
+  for (const char* bad : {"limit=0", "limit=1001", "limit=x", "after=-1", "after=1e3", "limit=",
+                          "after="}) {
+    CAPTURE(bad);
+    CHECK(parse(bad).error.status == 400);
+  }
+}
+
 
 TEST_CASE("Request bodies that repeat a JSON key are refused", "[api][parsing]") {
   const std::string dup_device =

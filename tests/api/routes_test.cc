@@ -19,6 +19,7 @@ TEST_CASE("MatchRoute finds every endpoint of API.md", "[api][routes]") {
   CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/rotation-command").id ==
         RouteId::kRotationCommand);
   CHECK(MatchRoute("GET", "/v1/devices/m/recovery-key/versions").id == RouteId::kListVersions);
+  CHECK(MatchRoute("GET", "/v1/devices/m/recovery-key/accesses").id == RouteId::kListAccesses);
   CHECK(MatchRoute("GET", "/v1/audit").id == RouteId::kListAudit);
   CHECK(MatchRoute("GET", "/v1/audit/verify").id == RouteId::kVerifyAudit);
   CHECK(MatchRoute("GET", "/v1/metrics").id == RouteId::kMetrics);

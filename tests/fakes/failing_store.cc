@@ -161,6 +161,9 @@ class FailingKeyVersions final : public storage::KeyVersionWriter {
     return st_.Call(StoreOp::kVersionReplaceSealed,
                     [&] { return w_->ReplaceSealed(id, v, from, to, iv, ct, tag); });
   }
+  Status Destroy(std::string_view id, std::uint32_t v) override {
+    return st_.Call(StoreOp::kVersionDestroy, [&] { return w_->Destroy(id, v); });
+  }
 
  private:
   TxnState& st_;
@@ -184,6 +187,12 @@ class FailingAuditRecords final : public storage::AuditWriter {
   }
   Result<std::optional<std::uint64_t>> NewestStateChange(std::string_view id) override {
     return st_.Call(StoreOp::kAuditNewestStateChange, [&] { return r_.NewestStateChange(id); });
+  }
+  Result<std::vector<AuditRow>> ListReleases(std::string_view id,
+                                             std::optional<std::uint64_t> before,
+                                             std::size_t limit) override {
+    return st_.Call(StoreOp::kAuditListReleases,
+                    [&] { return r_.ListReleases(id, before, limit); });
   }
   Status Append(const AuditRow& row) override {
     return st_.Call(StoreOp::kAuditAppend, [&] { return w_->Append(row); });

@@ -270,7 +270,9 @@ Result<std::vector<KeyVersionRow>> FakeKeyVersions::ListUnfingerprinted(
 
 Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> FakeKeyVersions::CountByMasterKey() {
   std::map<std::uint32_t, std::int64_t> counts;
-  for (const auto& [key, row] : state_.versions) ++counts[row.master_key_version];
+  for (const auto& [key, row] : state_.versions) {
+    if (row.master_key_version > 0) ++counts[row.master_key_version];  // 0: destroyed
+  }
   return std::vector<std::pair<std::uint32_t, std::int64_t>>(counts.begin(), counts.end());
 }
 
@@ -370,6 +372,19 @@ Status FakeKeyVersions::ReplaceSealed(std::string_view device_id, std::uint32_t 
   return Status::Ok();
 }
 
+Status FakeKeyVersions::Destroy(std::string_view device_id, std::uint32_t version) {
+  KeyVersionRow* row = Find(device_id, version);
+  if (row == nullptr || row->state != storage::VersionState::kSuperseded) {
+    return Status::NotFound("superseded key version not found");
+  }
+  row->state = storage::VersionState::kDestroyed;
+  row->master_key_version = 0;
+  row->iv = Bytes(12, 0);
+  row->ciphertext = Bytes();
+  row->tag = Bytes(16, 0);
+  return Status::Ok();
+}
+
 // ---- audit --------------------------------------------------------------------------------
 
 Result<std::vector<AuditRow>> FakeAuditRecords::List(std::uint64_t after, std::size_t limit,
@@ -405,6 +420,22 @@ Result<std::optional<std::uint64_t>> FakeAuditRecords::NewestStateChange(
     }
   }
   return std::optional<std::uint64_t>();
+}
+
+Result<std::vector<AuditRow>> FakeAuditRecords::ListReleases(std::string_view device_id,
+                                                             std::optional<std::uint64_t> before,
+                                                             std::size_t limit) {
+  std::vector<AuditRow> rows;
+  for (auto it = state_.audit.rbegin(); it != state_.audit.rend() && rows.size() < limit; ++it) {
+    const AuditRow& row = it->second;
+    if (before && row.seq >= *before) continue;
+    if (row.device_id != device_id || row.outcome != "ok") continue;
+    if (std::find(storage::kReleaseActions.begin(), storage::kReleaseActions.end(), row.action) !=
+        storage::kReleaseActions.end()) {
+      rows.push_back(row);
+    }
+  }
+  return rows;
 }
 
 Status FakeAuditRecords::Append(const AuditRow& row) {

@@ -87,6 +87,7 @@ class FakeKeyVersions final : public storage::KeyVersionWriter {
   Status ReplaceSealed(std::string_view device_id, std::uint32_t version,
                        std::uint32_t expected_old_master_version, std::uint32_t new_master_version,
                        const Bytes& iv, const Bytes& ciphertext, const Bytes& tag) override;
+  Status Destroy(std::string_view device_id, std::uint32_t version) override;
 
  private:
   storage::KeyVersionRow* Find(std::string_view device_id, std::uint32_t version);
@@ -102,6 +103,9 @@ class FakeAuditRecords final : public storage::AuditWriter {
   Result<std::optional<storage::AuditRow>> Last() override;
   Result<std::optional<storage::AuditRow>> Get(std::uint64_t seq) override;
   Result<std::optional<std::uint64_t>> NewestStateChange(std::string_view device_id) override;
+  Result<std::vector<storage::AuditRow>> ListReleases(std::string_view device_id,
+                                                      std::optional<std::uint64_t> before,
+                                                      std::size_t limit) override;
   Status Append(const storage::AuditRow& row) override;
 
  private:

@@ -41,7 +41,8 @@ TEST_CASE("Key-version writes build no temporary tables", "[storage][query_plan]
   // A CHECK of `state IN (three values)` compiled to a temporary index on every insert.
   for (const Query* query :
        {&queries::kInsertKeyVersion, &queries::kSetKeyVersionState, &queries::kSetBurned,
-        &queries::kBurnActive, &queries::kReplaceSealed, &queries::kAppendAudit,
+        &queries::kBurnActive, &queries::kReplaceSealed, &queries::kDestroyKeyVersion,
+        &queries::kAppendAudit,
         &queries::kInsertQuotaEvent, &queries::kPruneQuotaEvents}) {
     const std::string program = Program(**db, *query);
     INFO(query->name << ":\n" << program);
@@ -93,7 +94,9 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
                              &queries::kListDevicesByKeyId,
                              &queries::kCountRotationOverdue,
                              &queries::kListOverdueUnnoted,
-                             &queries::kNoteRotationOverdue}) {
+                             &queries::kNoteRotationOverdue,
+                             &queries::kDestroyKeyVersion,
+                             &queries::kListReleases}) {
     const std::string plan = Plan(**db, *query);
     INFO(query->name << ":\n" << plan);
     CHECK_THAT(plan, Catch::Contains("SEARCH"));
@@ -133,6 +136,11 @@ TEST_CASE("Request-path statements use keys and indexes, never scans or sorts",
                Catch::Contains("key_versions_by_key_id (key_id>? AND key_id<?)"));
     CHECK_THAT(Plan(**db, queries::kListAuditByDevice),
                Catch::Contains("audit_by_device (device_id=? AND rowid>?)"));
+    // The releases only, newest first, without stepping over the device's other records.
+    CHECK_THAT(Plan(**db, queries::kListReleases),
+               Catch::Contains("audit_releases (device_id=? AND seq<?)"));
+    CHECK_THAT(Plan(**db, queries::kDestroyKeyVersion),
+               Catch::Contains("PRIMARY KEY (device_id=? AND version=?)"));
   }
   SECTION("device listings stop at their LIMIT, with no sort before it") {
     for (const Query* query : {&queries::kListDevicesByOwner, &queries::kListDevicesBySerial,

@@ -50,6 +50,7 @@ TEST_CASE("Config loads with defaults and resolves paths beside the file", "[vau
   CHECK(c->daily_quota == 25);
   CHECK_FALSE(c->mdm_rotation_command);
   CHECK(c->mdm_rotation_commands_per_day == 200);
+  CHECK(c->keep_versions == 10);
   CHECK(c->key_display == std::chrono::minutes(5));
   CHECK(c->clients.size() == 1);
 }
@@ -63,6 +64,7 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   c.cms_failures = RateLimit{3, std::chrono::seconds(120)};
   c.mdm_rotation_command = true;
   c.mdm_rotation_commands_per_day = 1;
+  c.keep_versions = 0;
   c.listen = "127.0.0.1:0";
   Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(c)));
   REQUIRE(back.ok());
@@ -75,6 +77,7 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   CHECK(back->cms_failures.window == std::chrono::seconds(120));
   CHECK(back->mdm_rotation_command);
   CHECK(back->mdm_rotation_commands_per_day == 1);
+  CHECK(back->keep_versions == 0);
   CHECK(back->clients[0].fingerprint == c.clients[0].fingerprint);
 }
 
@@ -102,6 +105,11 @@ TEST_CASE("Config errors name the key in one line", "[vault][config]") {
             "limits.mdm_rotation_commands_per_day"},
            {std::string(kMinimal) + "[limits]\nmdm_rotation_commands_per_day = 1000001\n",
             "limits.mdm_rotation_commands_per_day"},
+           {std::string(kMinimal) + "[policy]\nkeep_versions = -1\n", "policy.keep_versions"},
+           {std::string(kMinimal) + "[policy]\nkeep_versions = 10001\n",
+            "policy.keep_versions"},
+           {std::string(kMinimal) + "[policy]\nkeep_versions = \"10\"\n",
+            "policy.keep_versions"},
            {"[tls\n", "line"},
            {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"ab\"\nrole=\"mdm\"\n", "fingerprint"},
            {std::string(kMinimal) + "[[clients]]\nname=\"m\"\nfingerprint=\"" + std::string(64, 'a') + "\"\nrole=\"root\"\n", "clients.role"},

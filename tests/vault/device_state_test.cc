@@ -40,6 +40,17 @@ TEST_CASE("The actions that change a device's state are the ones storage indexes
                    storage::kStateChangingActions.end()));
 }
 
+TEST_CASE("The actions that release a key are the ones the accesses index holds",
+          "[vault][state]") {
+  std::vector<std::string_view> names;
+  for (const Action a :
+       {Action::kRetrieveCurrent, Action::kRetrieveOlder, Action::kRotationCommand}) {
+    names.push_back(ActionName(a));
+  }
+  CHECK(std::equal(names.begin(), names.end(), storage::kReleaseActions.begin(),
+                   storage::kReleaseActions.end()));
+}
+
 TEST_CASE("Every field of a state record is in its MAC input", "[vault][state]") {
   const Bytes base = StateMacInput(Sample());
   std::vector<storage::DeviceStateRow> changed(8, Sample());

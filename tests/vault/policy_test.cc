@@ -109,6 +109,16 @@ TEST_CASE("Every cell of the policy table", "[vault][policy]") {
       {Action::kRotationCommand, Ownership::kPersonal,
        {{"owner", "403"}, {"stranger", "404"}, {"helpdesk", "403"}, {"admin", "403"},
         {"auditor", "403"}, {"mdm", "personal"}}, {}},
+      // Who viewed this device's key: the owner and the reading roles, on any device; never
+      // the mdm; no reason asked of anyone.
+      {Action::kListAccesses, Ownership::kCorporate,
+       {{"owner", "ok"}, {"stranger", "404"}, {"helpdesk", "ok"}, {"admin", "ok"},
+        {"auditor", "ok"}, {"mdm", "403"}},
+       {{"owner", false}, {"helpdesk", false}, {"admin", false}, {"auditor", false}}},
+      {Action::kListAccesses, Ownership::kPersonal,
+       {{"owner", "ok"}, {"stranger", "404"}, {"helpdesk", "ok"}, {"admin", "ok"},
+        {"auditor", "ok"}, {"mdm", "403"}},
+       {{"owner", false}, {"helpdesk", false}, {"admin", false}, {"auditor", false}}},
   };
   const auto callers = Callers();
   for (const Row& row : rows) {
