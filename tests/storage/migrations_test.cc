@@ -104,6 +104,7 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
                   "DROP INDEX key_versions_active; DROP TABLE quota_events; "
                   "DROP TABLE device_states; DROP INDEX audit_state_changes; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
+                  "DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
 
@@ -161,6 +162,7 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
                   "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
+                  "DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 4; "
                   "INSERT INTO quota (principal, day, count) VALUES "
                   "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
@@ -221,6 +223,7 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
+                  "DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
                            "WHERE name = 'stored_by_kind'") == "0");
@@ -270,6 +273,7 @@ TEST_CASE("A version 7 database is upgraded with each version's source from the 
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
+                  "DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 7") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -304,7 +308,8 @@ TEST_CASE("A version 9 database is upgraded with an empty replay record of CMS e
   // Back to what a vault of schema 9 left on disk.
   REQUIRE(RawExec(f.path,
                   "DROP TABLE cms_envelopes; ALTER TABLE device_states DROP COLUMN "
-                  "rotation_command_sent; DELETE FROM schema_version WHERE version > 9") ==
+                  "rotation_command_sent; DROP TABLE access_requests; "
+                  "DELETE FROM schema_version WHERE version > 9") ==
           SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -347,6 +352,7 @@ TEST_CASE("A version 10 database is upgraded with no rotation command sent, and 
                   "AND (action = 'device.enrol' OR action = 'device.change_owner' OR "
                   "action = 'key.store' OR action = 'key.retrieve' OR "
                   "action = 'key.retrieve_older' OR action = 'key.rotate'); "
+                  "DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 10") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
