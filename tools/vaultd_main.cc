@@ -175,6 +175,8 @@ int Run(int argc, char** argv) {
   options.daily_quota = config.daily_quota;
   options.mdm_rotation_command = config.mdm_rotation_command;
   options.mdm_rotation_commands_per_day = config.mdm_rotation_commands_per_day;
+  for (const std::string& role : config.approval_roles) options.approval_roles.AddByName(role);
+  options.approval_ttl = config.approval_ttl;
   options.verify_mismatches = config.verify_mismatches;
   options.audit_key_version = *audit_version;
   options.fingerprint_key_version = release_keys->fingerprint;

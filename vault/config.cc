@@ -210,7 +210,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(OnlyKeys(*t, "policy",
                                     {"checkin_window_seconds", "key_display_seconds",
                                      "rotate_after_retrieval", "daily_quota",
-                                     "mdm_rotation_command"}));
+                                     "mdm_rotation_command", "approvals"}));
     Reader r(*t, "policy", base);
     ESCROW_RETURN_IF_ERROR(r.Seconds("checkin_window_seconds", c.checkin_window, 60,
                                      86400LL * 3650));
@@ -218,6 +218,20 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(r.Bool("rotate_after_retrieval", c.rotate_after_retrieval));
     ESCROW_RETURN_IF_ERROR(r.IntField("daily_quota", c.daily_quota, 0, 1'000'000));
     ESCROW_RETURN_IF_ERROR(r.Bool("mdm_rotation_command", c.mdm_rotation_command));
+    if (const toml::node* n = t->get("approvals")) {
+      const toml::table* a = n->as_table();
+      if (a == nullptr) return Bad("policy.approvals must be a table {roles, ttl_seconds}");
+      ESCROW_RETURN_IF_ERROR(OnlyKeys(*a, "policy.approvals", {"roles", "ttl_seconds"}));
+      Reader ar(*a, "policy.approvals", base);
+      ESCROW_RETURN_IF_ERROR(ar.StringList("roles", c.approval_roles, false));
+      for (const std::string& role : c.approval_roles) {
+        if (role != "helpdesk" && role != "admin" && role != "auditor" && role != "approver") {
+          return Bad("policy.approvals.roles: unknown role '" + role +
+                     "' (helpdesk, admin, auditor, approver)");
+        }
+      }
+      ESCROW_RETURN_IF_ERROR(ar.Seconds("ttl_seconds", c.approval_ttl, 60, 604800));
+    }
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "limits", st)) {
@@ -317,7 +331,12 @@ std::string RenderConfig(const VaultConfig& c) {
     << "\nkey_display_seconds = " << c.key_display.count()
     << "\nrotate_after_retrieval = " << (c.rotate_after_retrieval ? "true" : "false")
     << "\ndaily_quota = " << c.daily_quota
-    << "\nmdm_rotation_command = " << (c.mdm_rotation_command ? "true" : "false") << "\n\n";
+    << "\nmdm_rotation_command = " << (c.mdm_rotation_command ? "true" : "false")
+    << "\napprovals = { roles = [";
+  for (std::size_t i = 0; i < c.approval_roles.size(); ++i) {
+    o << (i ? ", " : "") << Quote(c.approval_roles[i]);
+  }
+  o << "], ttl_seconds = " << c.approval_ttl.count() << " }\n\n";
   o << "[limits]  # count = 0 switches a limit off\n";
   limit("retrieve_per_user", c.retrieve_per_user);
   limit("requests_per_client", c.requests_per_client);

@@ -72,6 +72,11 @@ struct VaultConfig {
   int daily_quota = 25;  // helpdesk/admin retrievals per person per rolling 24 hours; 0 = off
   // POST .../rotation-command: the mdm may fetch the current key for RotateFileVaultKey.
   bool mdm_rotation_command = false;
+  // approvals = { roles = [...], ttl_seconds = N } (API.md "Dual control"): a retrieval by a
+  // holder of any of these roles, of a version not recorded under them, needs an approved
+  // access request; one lives ttl_seconds. No roles (the default): no approvals needed.
+  std::vector<std::string> approval_roles;
+  std::chrono::seconds approval_ttl{3600};
 
   // [limits]
   RateLimit retrieve_per_user{10, std::chrono::seconds(60)};

@@ -12,6 +12,7 @@ enum Actor : std::uint8_t {
   kAdmin = 4,
   kAuditor = 8,
   kMdm = 16,
+  kApprover = 32,
 };
 
 struct Rule {
@@ -23,7 +24,7 @@ struct Rule {
 };
 
 // DESIGN.md "Policy (who may do what)", row by row. Anything not granted here is denied.
-constexpr std::array<Rule, 17> kRules{{
+constexpr std::array<Rule, 21> kRules{{
     {Action::kEnrolDevice, kAdmin | kMdm, 0, 0, false},
     {Action::kChangeOwnership, kMdm, 0, 0, false},
     {Action::kCheckIn, kMdm, 0, 0, true},
@@ -49,6 +50,13 @@ constexpr std::array<Rule, 17> kRules{{
     // What RotateFileVaultKey needs: the current key, to the mdm, of a corporate version only
     // (macOS, a pending rotation, once, and the switch in the config are the service's).
     {Action::kRotationCommand, kMdm, kMdm, 0, true},
+    // Dual control (DESIGN.md's additions): a request is judged as the retrieval it asks for
+    // (corporate versions only, a reason); approvers and admins decide, never as a device
+    // viewer (an approver sees no device), and never their own request (the service's check).
+    {Action::kRequestAccess, kHelpdesk | kAdmin, kHelpdesk | kAdmin, kHelpdesk | kAdmin, true},
+    {Action::kListAccessRequests, kHelpdesk | kAdmin | kApprover, 0, 0, false},
+    {Action::kApproveAccessRequest, kAdmin | kApprover, 0, 0, false},
+    {Action::kDenyAccessRequest, kAdmin | kApprover, 0, 0, false},
 }};
 
 const Rule& RuleFor(Action action) {
@@ -66,6 +74,7 @@ std::uint8_t ActorsOf(const Caller& caller, const Subject* subject) {
   if (caller.roles.Has(Role::kHelpdesk)) a |= kHelpdesk;
   if (caller.roles.Has(Role::kAdmin)) a |= kAdmin;
   if (caller.roles.Has(Role::kAuditor)) a |= kAuditor;
+  if (caller.roles.Has(Role::kApprover)) a |= kApprover;
   return a;
 }
 
@@ -93,6 +102,10 @@ std::string_view ActionName(Action a) {
     case Action::kListEscrowCertificates: return "escrow_cert.list";
     case Action::kStoreKeyCms: return "key.store_cms";
     case Action::kRotationCommand: return "key.rotation_command";
+    case Action::kRequestAccess: return "access_request.create";
+    case Action::kListAccessRequests: return "access_request.list";
+    case Action::kApproveAccessRequest: return "access_request.approve";
+    case Action::kDenyAccessRequest: return "access_request.deny";
   }
   return "unknown";
 }
@@ -128,6 +141,7 @@ Decision Decide(const Caller& caller, Action action, const Subject* subject) {
   const bool as_owner_free = (qualifying & kOwner) != 0 && (rule.needs_reason & kOwner) == 0;
   d.reason_required = !as_owner_free && (qualifying & rule.needs_reason) != 0;
   d.via_role = (qualifying & kOwner) == 0 && (qualifying & (kHelpdesk | kAdmin)) != 0;
+  d.sees_all = (qualifying & (kAdmin | kApprover)) != 0;
   return d;
 }
 

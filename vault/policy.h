@@ -28,6 +28,11 @@ enum class Action : std::uint8_t {
   kListEscrowCertificates,  // every fleet escrow certificate with its state
   kStoreKeyCms,             // store a key from a CMS envelope opened in the HSM (Apple MDM)
   kRotationCommand,         // the current key for RotateFileVaultKey, to the mdm (a release)
+  // Dual control (API.md): a request to view a key, the listing, and its decisions.
+  kRequestAccess,
+  kListAccessRequests,  // approver and admin: all; helpdesk: their own (the service filters)
+  kApproveAccessRequest,
+  kDenyAccessRequest,
 };
 
 std::string_view ActionName(Action a);
@@ -45,6 +50,7 @@ struct Decision {
   bool visible = true;          // false: answer 404 device_not_found (ids don't leak)
   bool reason_required = false; // allowed through a role (not as the owner)
   bool via_role = false;        // allowed as helpdesk/admin (daily quota applies to retrievals)
+  bool sees_all = false;        // kListAccessRequests: as approver or admin (not only one's own)
   Status denial;                // the error to answer when !allowed
 };
 
