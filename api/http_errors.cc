@@ -31,6 +31,13 @@ constexpr std::array kMessages{
              "No recovery key is stored for this device. If it is encrypted, contact your IT "
              "support person."},
     CodeText{"not_found", "No such route."},
+    CodeText{"approval_required", "This retrieval needs an approved access request."},
+    CodeText{"self_approval", "An access request can't be approved by the person who made it."},
+    CodeText{"access_request_not_found",
+             "No such access request (also for requests the caller may not see)."},
+    CodeText{"access_request_not_usable",
+             "The access request is not pending (to decide) or not approved, unexpired and "
+             "unused (to use)."},
     CodeText{"method_not_allowed", "Method not allowed."},
     CodeText{"encryption_not_enabled",
              "We were unable to upload your recovery key: your organization hasn't enabled "
@@ -58,12 +65,15 @@ bool ReasonFits(int http_status, std::string_view reason) {
       return reason == "keys_mismatch" || reason == "invalid_recovery_key" ||
              reason == "invalid_request" || reason == "invalid_cms";
     case 403:
-      return reason == "forbidden" || reason == "personal_device";
+      return reason == "forbidden" || reason == "personal_device" ||
+             reason == "approval_required" || reason == "self_approval";
     case 404:
-      return reason == "device_not_found" || reason == "recovery_key_not_found";
+      return reason == "device_not_found" || reason == "recovery_key_not_found" ||
+             reason == "access_request_not_found";
     case 409:
       return reason == "encryption_not_enabled" || reason == "device_not_synced" ||
-             reason == "conflict" || reason == "rotation_not_pending";
+             reason == "conflict" || reason == "rotation_not_pending" ||
+             reason == "access_request_not_usable";
     default:
       return false;
   }

@@ -118,6 +118,36 @@ json::object VersionsJson(const std::vector<vault::VersionInfo>& versions) {
   return o;
 }
 
+json::object AccessRequestJson(const vault::AccessRequest& r) {
+  json::object o;
+  o["id"] = r.id;
+  o["device_id"] = r.device_id;
+  o["requester"] = r.requester;
+  o["reason"] = r.reason;
+  o["version"] = r.version;
+  o["state"] = storage::AccessRequestStateName(r.state);
+  o["created_at"] = FormatRfc3339(r.created_at);
+  o["expires_at"] = FormatRfc3339(r.expires_at);
+  if (r.approver) o["approver"] = *r.approver;
+  if (r.decided_at) o["decided_at"] = FormatRfc3339(*r.decided_at);
+  if (r.note) o["note"] = *r.note;
+  if (r.used_at) o["used_at"] = FormatRfc3339(*r.used_at);
+  return o;
+}
+
+json::object AccessRequestPageJson(const vault::AccessRequestPage& page) {
+  json::array arr;
+  for (const vault::AccessRequest& r : page.requests) arr.push_back(AccessRequestJson(r));
+  json::object o;
+  o["access_requests"] = std::move(arr);
+  if (page.next_after) {
+    o["next_after"] = *page.next_after;
+  } else {
+    o["next_after"] = nullptr;
+  }
+  return o;
+}
+
 json::object AuditPageJson(const vault::AuditPage& page) {
   json::array arr;
   for (const vault::AuditRecord& r : page.records) {

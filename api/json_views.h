@@ -25,6 +25,11 @@ boost::json::object HealthJson(const vault::HealthReport& report);
 // with `with_state` its state.
 boost::json::object EscrowCertificateJson(const vault::EscrowCertificate& cert, bool with_state);
 boost::json::object EscrowCertificateListJson(const std::vector<vault::EscrowCertificate>& certs);
+// API.md's access request: id, device_id, requester, reason, version, state, created_at,
+// expires_at, and once decided approver, decided_at, note (used_at once used).
+boost::json::object AccessRequestJson(const vault::AccessRequest& request);
+// {"access_requests": [...], "next_after": N or null}.
+boost::json::object AccessRequestPageJson(const vault::AccessRequestPage& page);
 
 // {"recovery_key":"...","version":N,"expires_at":"..."} written into one buffer reserved up
 // front (no reallocation leaves a copy behind). The caller wipes it after sending.

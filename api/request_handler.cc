@@ -228,7 +228,7 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   }
   // A verify is an attempt at a key too: a user's counts against their retrievals (a
   // client's meets its ceiling above; per device, the service bounds the mismatches).
-  if (route.id == RouteId::kRetrieveKey ||
+  if (route.id == RouteId::kRetrieveKey || route.id == RouteId::kRequestAccess ||
       (route.id == RouteId::kVerifyKey && caller->kind == vault::Caller::Kind::kUser)) {
     if (LimitDecision d = retrieve_per_user_.Hit(principal); !d.allowed) {
       return finish(Throttled("retrieve_per_user", d, principal, caller->RoleName(),
@@ -271,7 +271,8 @@ ApiResponse RequestHandler::Dispatch(const RouteMatch& route, const vault::Calle
     return InvalidDeviceId(caller, route.device_id);
   }
   if (def.handler == nullptr) return ErrorResponse(MakeError(404, "not_found"));
-  return (this->*def.handler)(RouteCall{caller, route.device_id, query, request});
+  return (this->*def.handler)(
+      RouteCall{caller, route.device_id, query, request, route.access_request_id});
 }
 
 namespace {
@@ -374,8 +375,10 @@ ApiResponse RequestHandler::StoreCmsKey(const RouteCall& call) {
 ApiResponse RequestHandler::RetrieveKey(const RouteCall& call) {
   Parsed<RetrieveBody> parsed = ParseRetrieve(call.request.body);
   if (!parsed.ok()) return ErrorResponse(parsed.error);
-  Result<vault::RetrievedKey> r =
-      service_.Retrieve(call.caller, call.id, parsed.value->reason, parsed.value->version);
+  std::optional<std::string_view> access_request;
+  if (parsed.value->access_request) access_request = *parsed.value->access_request;
+  Result<vault::RetrievedKey> r = service_.Retrieve(call.caller, call.id, parsed.value->reason,
+                                                    parsed.value->version, access_request);
   if (!r.ok()) return Fail(r.status());
   ApiResponse resp;
   resp.status = 200;
@@ -496,6 +499,43 @@ ApiResponse RequestHandler::ListEscrowCertificates(const RouteCall& call) {
   Result<std::vector<vault::EscrowCertificate>> r = service_.ListEscrowCertificates(call.caller);
   if (!r.ok()) return Fail(r.status());
   return JsonResponse(200, EscrowCertificateListJson(*r));
+}
+
+ApiResponse RequestHandler::RequestAccess(const RouteCall& call) {
+  Parsed<AccessRequestBody> parsed = ParseAccessRequest(call.request.body);
+  if (!parsed.ok()) return ErrorResponse(parsed.error);
+  Result<vault::AccessRequest> r = service_.RequestAccess(
+      call.caller, call.id, parsed.value->reason, parsed.value->version);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(201, AccessRequestJson(*r));
+}
+
+ApiResponse RequestHandler::ListAccessRequests(const RouteCall& call) {
+  std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
+  if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
+  Parsed<AccessRequestQuery> aq = ParseAccessRequestQuery(*q);
+  if (!aq.ok()) return ErrorResponse(aq.error);
+  Result<vault::AccessRequestPage> r = service_.ListAccessRequests(
+      call.caller, aq.value->state, aq.value->after, aq.value->limit);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, AccessRequestPageJson(*r));
+}
+
+ApiResponse RequestHandler::ApproveAccessRequest(const RouteCall& call) {
+  return DecideAccessRequest(call, true);
+}
+
+ApiResponse RequestHandler::DenyAccessRequest(const RouteCall& call) {
+  return DecideAccessRequest(call, false);
+}
+
+ApiResponse RequestHandler::DecideAccessRequest(const RouteCall& call, bool approve) {
+  Parsed<std::string> note = ParseDecisionNote(call.request.body);
+  if (!note.ok()) return ErrorResponse(note.error);
+  Result<vault::AccessRequest> r =
+      service_.DecideAccessRequest(call.caller, call.access_request_id, approve, *note.value);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, AccessRequestJson(*r));
 }
 
 }  // namespace escrow::api

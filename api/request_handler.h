@@ -55,6 +55,7 @@ struct RouteCall {
   const std::string& id;
   std::string_view query;
   ApiRequest& request;
+  std::string_view access_request_id = {};  // the {rid} segment (not yet checked)
 };
 
 // The per-request pipeline of API.md, in its order: 401 certificate, 431, 401 token, 429,
@@ -111,6 +112,12 @@ class RequestHandler {
   ApiResponse CurrentEscrowCertificate(const RouteCall& call);
   ApiResponse DeviceEscrowCertificate(const RouteCall& call);
   ApiResponse ListEscrowCertificates(const RouteCall& call);
+  ApiResponse RequestAccess(const RouteCall& call);
+  ApiResponse ListAccessRequests(const RouteCall& call);
+  ApiResponse ApproveAccessRequest(const RouteCall& call);
+  ApiResponse DenyAccessRequest(const RouteCall& call);
+  // Approve and deny: the note's JSON, then the service.
+  ApiResponse DecideAccessRequest(const RouteCall& call, bool approve);
 
   vault::EscrowService& service_;
   const auth::JwtVerifier* verifier_;

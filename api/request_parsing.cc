@@ -291,8 +291,79 @@ Parsed<RetrieveBody> ParseRetrieve(std::string_view body) {
   if (std::string err = GetVersion(o, r.version); !err.empty()) {
     return Fail<RetrieveBody>(Invalid(err));
   }
+  if (std::string err = GetString(o, "access_request", false, r.access_request); !err.empty()) {
+    return Fail<RetrieveBody>(Invalid(err));
+  }
   Parsed<RetrieveBody> out;
   out.value = std::move(r);
+  return out;
+}
+
+Parsed<AccessRequestBody> ParseAccessRequest(std::string_view body) {
+  AccessRequestBody r;
+  std::array<unsigned char, 1024> temp{};
+  json::value v;
+  if (std::string err = ParseObject(body.empty() ? "{}" : body, {}, temp, v); !err.empty()) {
+    return Fail<AccessRequestBody>(Invalid(err));
+  }
+  const json::object& o = v.get_object();
+  std::optional<std::string> reason;
+  if (std::string err = GetString(o, "reason", false, reason); !err.empty()) {
+    return Fail<AccessRequestBody>(Invalid(err));
+  }
+  if (reason) r.reason = std::move(*reason);
+  if (std::string err = GetVersion(o, r.version); !err.empty()) {
+    return Fail<AccessRequestBody>(Invalid(err));
+  }
+  Parsed<AccessRequestBody> out;
+  out.value = std::move(r);
+  return out;
+}
+
+Parsed<std::string> ParseDecisionNote(std::string_view body) {
+  std::array<unsigned char, 1024> temp{};
+  json::value v;
+  if (std::string err = ParseObject(body.empty() ? "{}" : body, {}, temp, v); !err.empty()) {
+    return Fail<std::string>(Invalid(err));
+  }
+  std::optional<std::string> note;
+  if (std::string err = GetString(v.get_object(), "note", false, note); !err.empty()) {
+    return Fail<std::string>(Invalid(err));
+  }
+  Parsed<std::string> out;
+  out.value = note.value_or("");
+  return out;
+}
+
+Parsed<AccessRequestQuery> ParseAccessRequestQuery(
+    const std::map<std::string, std::string>& query) {
+  AccessRequestQuery q;
+  auto number = [](const std::string& s, std::uint64_t& out) {
+    if (s.empty() || s.size() > 19) return false;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && ptr == s.data() + s.size();
+  };
+  if (auto it = query.find("state"); it != query.end()) {
+    q.state = storage::ParseAccessRequestState(it->second);
+    if (!q.state) {
+      return Fail<AccessRequestQuery>(
+          Invalid("state must be pending, approved, denied, expired or used"));
+    }
+  }
+  if (auto it = query.find("after"); it != query.end()) {
+    if (!number(it->second, q.after)) {
+      return Fail<AccessRequestQuery>(Invalid("after must be a next_after value"));
+    }
+  }
+  if (auto it = query.find("limit"); it != query.end()) {
+    std::uint64_t n = 0;
+    if (!number(it->second, n) || n < 1 || n > kMaxAuditLimit) {
+      return Fail<AccessRequestQuery>(Invalid("limit must be an integer from 1 to 1000"));
+    }
+    q.limit = static_cast<std::size_t>(n);
+  }
+  Parsed<AccessRequestQuery> out;
+  out.value = std::move(q);
   return out;
 }
 

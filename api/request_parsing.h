@@ -10,6 +10,7 @@
 #include "api/http_errors.h"
 #include "base/result.h"
 #include "base/secret_bytes.h"
+#include "storage/access_requests.h"
 #include "vault/types.h"
 
 namespace escrow::api {
@@ -60,9 +61,30 @@ Parsed<VerifyBody> ParseVerify(std::string_view body);
 struct RetrieveBody {
   std::string reason;
   std::optional<std::uint32_t> version;
+  std::optional<std::string> access_request;  // dual control: the approved request's id
 };
 // An empty body is {}.
 Parsed<RetrieveBody> ParseRetrieve(std::string_view body);
+
+// POST .../access-requests: {"reason": "...", "version": N}, both optional here (the service
+// requires the reason). An empty body is {}.
+struct AccessRequestBody {
+  std::string reason;
+  std::optional<std::uint32_t> version;
+};
+Parsed<AccessRequestBody> ParseAccessRequest(std::string_view body);
+
+// POST /v1/access-requests/{rid}/approve and /deny: {"note": "..."} ("" if absent; the service
+// checks its form). An empty body is {}.
+Parsed<std::string> ParseDecisionNote(std::string_view body);
+
+// GET /v1/access-requests?state=&after=&limit= (limit 1..1000, default 100).
+struct AccessRequestQuery {
+  std::optional<storage::AccessRequestState> state;
+  std::uint64_t after = 0;
+  std::size_t limit = 100;
+};
+Parsed<AccessRequestQuery> ParseAccessRequestQuery(const std::map<std::string, std::string>& query);
 
 // An empty body or a JSON object (checkin, rotate).
 std::optional<HttpError> CheckEmptyObject(std::string_view body);

@@ -16,9 +16,11 @@ std::string_view NextSegment(std::string_view& rest, bool& more) {
   return segment;
 }
 
-// True if `path` fits `pattern`, segment by segment; the {id} segment goes to `id`. Walks both
-// in place: matching runs once per table entry for every request, so it allocates nothing.
-bool PathMatches(std::string_view pattern, std::string_view path, std::string_view& id) {
+// True if `path` fits `pattern`, segment by segment; the {id} segment goes to `id`, the {rid}
+// segment (an access request's id) to `rid`. Walks both in place: matching runs once per
+// table entry for every request, so it allocates nothing.
+bool PathMatches(std::string_view pattern, std::string_view path, std::string_view& id,
+                 std::string_view& rid) {
   if (path.empty() || path.front() != '/' || pattern.empty() || pattern.front() != '/') {
     return false;
   }
@@ -32,6 +34,8 @@ bool PathMatches(std::string_view pattern, std::string_view path, std::string_vi
     if (got.empty()) return false;
     if (want == "{id}") {
       id = got;
+    } else if (want == "{rid}") {
+      rid = got;
     } else if (want != got) {
       return false;
     }
@@ -74,6 +78,14 @@ std::span<const RouteDef> RouteTable() {
                false, &H::DeviceEscrowCertificate},
       RouteDef{"GET", "/v1/escrow-certificates", RouteId::kListEscrowCertificates, false,
                &H::ListEscrowCertificates},
+      RouteDef{"POST", "/v1/devices/{id}/recovery-key/access-requests",
+               RouteId::kRequestAccess, true, &H::RequestAccess},
+      RouteDef{"GET", "/v1/access-requests", RouteId::kListAccessRequests, false,
+               &H::ListAccessRequests},
+      RouteDef{"POST", "/v1/access-requests/{rid}/approve", RouteId::kApproveAccessRequest, true,
+               &H::ApproveAccessRequest},
+      RouteDef{"POST", "/v1/access-requests/{rid}/deny", RouteId::kDenyAccessRequest, true,
+               &H::DenyAccessRequest},
   };
   return kRoutes;
 }
@@ -82,11 +94,13 @@ RouteMatch MatchRoute(std::string_view method, std::string_view path) {
   RouteMatch m;
   for (const RouteDef& r : RouteTable()) {
     std::string_view id;
-    if (!PathMatches(r.path, path, id)) continue;
+    std::string_view rid;
+    if (!PathMatches(r.path, path, id, rid)) continue;
     if (!m.path_known) {
       m.path_known = true;
       m.path_template = std::string(r.path);
       m.device_id = std::string(id);
+      m.access_request_id = std::string(rid);
     }
     if (!m.allow.empty()) m.allow += ", ";
     m.allow += r.method;

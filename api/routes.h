@@ -32,13 +32,19 @@ enum class RouteId {
   kStoreCmsKey,
   kRotationCommand,
   kListAccesses,
+  kRequestAccess,
+  kListAccessRequests,
+  kApproveAccessRequest,
+  kDenyAccessRequest,
 };
 
 // One endpoint: the single place that knows its method, path, body and handler. Matching,
 // a 405's Allow header, the metrics' route labels and dispatch all read the table.
 struct RouteDef {
   std::string_view method;
-  std::string_view path;  // the template: "{id}" matches one non-empty segment (a device id)
+  // The template: "{id}" matches one non-empty segment (a device id), "{rid}" one that is an
+  // access request's id.
+  std::string_view path;
   RouteId id;
   bool takes_body;  // JSON body: 415 unless application/json, before the handler runs
   // Answers the request once it has passed API.md's checks; null for /v1/health, which
@@ -57,6 +63,7 @@ struct RouteMatch {
   std::string allow;              // the methods the path answers, for a 405's Allow header
   std::string path_template;      // "/v1/devices/{id}", for logs and metrics
   std::string device_id;          // the {id} segment, if any
+  std::string access_request_id;  // the {rid} segment, if any
 };
 
 // Pure and thread-safe.

@@ -25,5 +25,9 @@ ApiResponse RequestHandler::StoreCmsKey(const RouteCall& /*call*/) { std::abort(
 ApiResponse RequestHandler::CurrentEscrowCertificate(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::DeviceEscrowCertificate(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::ListEscrowCertificates(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::RequestAccess(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::ListAccessRequests(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::ApproveAccessRequest(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::DenyAccessRequest(const RouteCall& /*call*/) { std::abort(); }
 
 }  // namespace escrow::api

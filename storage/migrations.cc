@@ -332,6 +332,31 @@ CREATE INDEX audit_releases ON audit (device_id, seq) WHERE outcome = 'ok' AND (
   action = 'key.retrieve' OR action = 'key.retrieve_older' OR action = 'key.rotation_command');
 )sql";
 
+// Dual control (API.md, "Dual control"): requests to view a key and their decisions. The id is
+// 128 random bits (unguessable); seq orders the listing and is its cursor. A decision and a
+// use are conditional updates on `state`, so each happens once.
+constexpr std::string_view kSchemaAccessRequests = R"sql(
+CREATE TABLE access_requests (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT    NOT NULL UNIQUE CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),
+  device_id  TEXT    NOT NULL REFERENCES devices (id),
+  requester  TEXT    NOT NULL CHECK (length(requester) > 0),
+  reason     TEXT    NOT NULL,
+  version    INTEGER NOT NULL CHECK (version BETWEEN 1 AND 4294967295),
+  state      TEXT    NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired', 'used')),
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL CHECK (expires_ms > created_ms),
+  approver   TEXT,
+  decided_ms INTEGER,
+  note       TEXT,
+  used_ms    INTEGER,
+  CHECK (state IN ('pending', 'expired') OR approver IS NOT NULL),
+  CHECK (state <> 'used' OR used_ms IS NOT NULL)
+) STRICT;
+CREATE INDEX access_requests_by_requester ON access_requests (requester, seq);
+CREATE INDEX access_requests_by_device ON access_requests (device_id);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -346,6 +371,7 @@ constexpr std::array kMigrations{
     Migration{11, "the mdm's rotation command in device state records", kSchemaV11},
     Migration{12, "when each pending rotation was requested, and overdue notes", kSchemaV12},
     Migration{13, "index of key releases per device (accesses)", kSchemaV13},
+    Migration{14, "dual control: access requests and their approvals", kSchemaAccessRequests},
 };
 
 constexpr Query kHasVersionTable{

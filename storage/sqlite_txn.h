@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "storage/sqlite_access_requests.h"
 #include "storage/sqlite_audit_records.h"
 #include "storage/sqlite_device_states.h"
 #include "storage/sqlite_devices.h"
@@ -25,7 +26,8 @@ struct SqliteStores {
         limits(ctx),
         meta(ctx),
         states(ctx),
-        escrow_certs(ctx) {}
+        escrow_certs(ctx),
+        access_requests(ctx) {}
   SqliteDevices devices;
   SqliteKeyVersions versions;
   SqliteAuditRecords audit;
@@ -33,6 +35,7 @@ struct SqliteStores {
   SqliteMetaValues meta;
   SqliteDeviceStates states;
   SqliteEscrowCerts escrow_certs;
+  SqliteAccessRequests access_requests;
 };
 
 // ReadTxn on a pooled read connection inside the BEGIN (deferred) that Store::Read opened:
@@ -48,6 +51,7 @@ class SqliteReadTxn final : public ReadTxn {
   MetaReader& meta() override { return stores_.meta; }
   DeviceStateReader& states() override { return stores_.states; }
   EscrowCertReader& escrow_certs() override { return stores_.escrow_certs; }
+  AccessRequestReader& access_requests() override { return stores_.access_requests; }
 
   // OK, or the first error that ended the transaction.
   const Status& poison() const { return ctx_.poison(); }
@@ -71,6 +75,7 @@ class SqliteWriteTxn final : public WriteTxn {
   MetaWriter& meta() override { return stores_.meta; }
   DeviceStateWriter& states() override { return stores_.states; }
   EscrowCertWriter& escrow_certs() override { return stores_.escrow_certs; }
+  AccessRequestWriter& access_requests() override { return stores_.access_requests; }
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 
   // OK, or the first error that made the transaction unfit to commit.

@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "base/result.h"
+#include "storage/access_requests.h"
 #include "storage/audit_records.h"
 #include "storage/device_states.h"
 #include "storage/devices.h"
@@ -20,8 +21,7 @@ namespace escrow::storage {
 // even if the callback returned OK.
 //
 // Room for the second release (DESIGN.md), each a narrow store of its own beside these:
-//   events()          event rows written in the audit record's transaction, read by pull;
-//   access_requests() requests to view a key, and their approvals.
+//   events()          event rows written in the audit record's transaction, read by pull.
 
 // One read transaction: every read sees the same committed snapshot. Not thread-safe: used
 // only by the thread running Store::Read, and only inside its callback.
@@ -35,6 +35,7 @@ class ReadTxn {
   virtual MetaReader& meta() = 0;
   virtual DeviceStateReader& states() = 0;
   virtual EscrowCertReader& escrow_certs() = 0;
+  virtual AccessRequestReader& access_requests() = 0;
 
  protected:
   // Copied or moved only as a concrete transaction, never sliced through this interface.
@@ -59,6 +60,7 @@ class WriteTxn {
   virtual MetaWriter& meta() = 0;
   virtual DeviceStateWriter& states() = 0;
   virtual EscrowCertWriter& escrow_certs() = 0;
+  virtual AccessRequestWriter& access_requests() = 0;
   // Runs `fn` inside a savepoint: its changes are kept if it returns OK and undone if not,
   // leaving the rest of the transaction intact. Its Status is returned.
   virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;

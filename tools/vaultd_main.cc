@@ -177,6 +177,8 @@ int Run(int argc, char** argv) {
   options.keep_versions = config.keep_versions;
   options.mdm_rotation_commands_per_day = config.mdm_rotation_commands_per_day;
   options.rotation_deadline = config.rotation_deadline;
+  for (const std::string& role : config.approval_roles) options.approval_roles.AddByName(role);
+  options.approval_ttl = config.approval_ttl;
   options.verify_mismatches = config.verify_mismatches;
   options.audit_key_version = *audit_version;
   options.fingerprint_key_version = release_keys->fingerprint;

@@ -211,7 +211,8 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
                                     {"checkin_window_seconds", "key_display_seconds",
                                      "rotate_after_retrieval", "daily_quota",
                                      "mdm_rotation_command", "rotation_deadline_seconds",
-                                     "sweep_interval_seconds", "keep_versions"}));
+                                     "sweep_interval_seconds", "keep_versions",
+                                     "approvals"}));
     Reader r(*t, "policy", base);
     ESCROW_RETURN_IF_ERROR(r.Seconds("checkin_window_seconds", c.checkin_window, 60,
                                      86400LL * 3650));
@@ -223,6 +224,20 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
         r.Seconds("rotation_deadline_seconds", c.rotation_deadline, 1, 86400LL * 365));
     ESCROW_RETURN_IF_ERROR(r.Seconds("sweep_interval_seconds", c.sweep_interval, 1, 86400));
     ESCROW_RETURN_IF_ERROR(r.IntField("keep_versions", c.keep_versions, 0, 10'000));
+    if (const toml::node* n = t->get("approvals")) {
+      const toml::table* a = n->as_table();
+      if (a == nullptr) return Bad("policy.approvals must be a table {roles, ttl_seconds}");
+      ESCROW_RETURN_IF_ERROR(OnlyKeys(*a, "policy.approvals", {"roles", "ttl_seconds"}));
+      Reader ar(*a, "policy.approvals", base);
+      ESCROW_RETURN_IF_ERROR(ar.StringList("roles", c.approval_roles, false));
+      for (const std::string& role : c.approval_roles) {
+        if (role != "helpdesk" && role != "admin" && role != "auditor" && role != "approver") {
+          return Bad("policy.approvals.roles: unknown role '" + role +
+                     "' (helpdesk, admin, auditor, approver)");
+        }
+      }
+      ESCROW_RETURN_IF_ERROR(ar.Seconds("ttl_seconds", c.approval_ttl, 60, 604800));
+    }
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "limits", st)) {
@@ -325,8 +340,12 @@ std::string RenderConfig(const VaultConfig& c) {
     << "\nmdm_rotation_command = " << (c.mdm_rotation_command ? "true" : "false")
     << "\nrotation_deadline_seconds = " << c.rotation_deadline.count()
     << "\nsweep_interval_seconds = " << c.sweep_interval.count()
-
-    << "\nkeep_versions = " << c.keep_versions << "\n\n";
+    << "\nkeep_versions = " << c.keep_versions
+    << "\napprovals = { roles = [";
+  for (std::size_t i = 0; i < c.approval_roles.size(); ++i) {
+    o << (i ? ", " : "") << Quote(c.approval_roles[i]);
+  }
+  o << "], ttl_seconds = " << c.approval_ttl.count() << " }\n\n";
   o << "[limits]  # count = 0 switches a limit off\n";
   limit("retrieve_per_user", c.retrieve_per_user);
   limit("requests_per_client", c.requests_per_client);

@@ -78,6 +78,11 @@ struct VaultConfig {
   // Key versions kept per device, the active one counted; older superseded ones are destroyed
   // in the commit that stores a new one (API.md). 0: all kept.
   int keep_versions = 10;
+  // approvals = { roles = [...], ttl_seconds = N } (API.md "Dual control"): a retrieval by a
+  // holder of any of these roles, of a version not recorded under them, needs an approved
+  // access request; one lives ttl_seconds. No roles (the default): no approvals needed.
+  std::vector<std::string> approval_roles;
+  std::chrono::seconds approval_ttl{3600};
 
   // [limits]
   RateLimit retrieve_per_user{10, std::chrono::seconds(60)};

@@ -17,21 +17,6 @@
 namespace escrow::vault {
 namespace {
 
-// Reasons are free text for the audit trail: 1 to 500 bytes, no control characters.
-bool IsValidReason(std::string_view s) { return IsPlainText(s, 500); }
-
-// Helpdesk and admin retrievals count against their quota for this long after each one: a
-// rolling window, because a count per UTC day could be spent twice across midnight.
-constexpr std::int64_t kQuotaWindowMs = std::int64_t{24} * 3600 * 1000;
-
-// Seconds until the oldest retrieval in `window` leaves it and frees a slot (at least 1). An
-// event timed after `now_ms` (the clock was set back) is taken as now's: never an overflow.
-std::int64_t SecondsUntilSlotFrees(const storage::QuotaWindow& window, std::int64_t now_ms) {
-  const std::int64_t oldest_ms = std::min(window.oldest_ms.value_or(now_ms), now_ms);
-  const std::int64_t wait_ms = oldest_ms + kQuotaWindowMs - now_ms;
-  return std::max<std::int64_t>(1, (wait_ms + 999) / 1000);
-}
-
 // 'asked version=N; stated reason="..."; ' for what a retrieval asked ("" for nothing).
 std::string SaidInRetrieval(std::string_view reason, std::optional<std::uint32_t> version) {
   std::string out;
@@ -64,6 +49,12 @@ std::vector<std::uint32_t> ToDestroy(const std::vector<std::uint32_t>& kept, int
 }
 
 }  // namespace
+
+std::int64_t SecondsUntilSlotFrees(const storage::QuotaWindow& window, std::int64_t now_ms) {
+  const std::int64_t oldest_ms = std::min(window.oldest_ms.value_or(now_ms), now_ms);
+  const std::int64_t wait_ms = oldest_ms + kQuotaWindowMs - now_ms;
+  return std::max<std::int64_t>(1, (wait_ms + 999) / 1000);
+}
 
 Status EscrowService::Impl::AcceptsStore(const Caller& caller, Action action, std::string_view id,
                                          const storage::DeviceRow& row) {
@@ -278,7 +269,8 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
 
 Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_view id,
                                              std::string_view reason,
-                                             std::optional<std::uint32_t> version) {
+                                             std::optional<std::uint32_t> version,
+                                             std::optional<std::string_view> access_request) {
   Impl& m = *impl_;
   // Every record of a refused attempt keeps what the caller said: the version and reason
   // (built only for a refusal; a release records them in its own fields).
@@ -298,11 +290,15 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
   std::optional<storage::KeyVersionRow> current;
   std::optional<storage::KeyVersionRow> asked;
   std::optional<storage::QuotaWindow> used;
+  std::optional<storage::AccessRequestRow> approval;  // the access request named, if any
   Result<StateEvidence> evidence = Status::NotFound("not read");
   Impl::DeviceRead read =
       m.ReadDevice(id, [&](storage::ReadTxn& txn, const storage::DeviceRow& device) -> Status {
         evidence = ReadStateEvidence(txn.states(), txn.audit(), id);
         ESCROW_ASSIGN_OR_RETURN(current, txn.versions().Current(device));
+        if (access_request) {
+          ESCROW_ASSIGN_OR_RETURN(approval, txn.access_requests().Get(*access_request));
+        }
         if (version && !(current && current->version == *version)) {
           ESCROW_ASSIGN_OR_RETURN(asked, txn.versions().Get(id, *version));
         }
@@ -344,6 +340,22 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
   Decision d = Decide(caller, action, &recorded);
   if (!d.visible) return deny(action, no_key);  // a previous owner's version
   if (!d.allowed) return deny(action, d.denial);
+  // Dual control: a listed role, not the version's recorded owner, names an approved request
+  // of its own for this device (403 here; what is wrong with a request it owns is a 409 below,
+  // after the 400s, in API.md's order).
+  const bool needs_approval = caller.kind == Caller::Kind::kUser &&
+                              caller.roles.Intersects(m.options.approval_roles) &&
+                              target->owner != caller.user;
+  if (needs_approval && (!approval || approval->requester != caller.QualifiedName() ||
+                         approval->device_id != id)) {
+    return deny(action,
+                Status::PermissionDenied("This retrieval needs an approved access request.",
+                                         "approval_required"),
+                access_request ? "approval_required: access_request=\"" +
+                                     std::string(access_request->substr(0, 64)) +
+                                     "\" is not this requester's for this device"
+                               : "approval_required: no access request named");
+  }
   if (d.reason_required && !IsValidReason(reason)) {
     return deny(action, Status::InvalidArgument("A reason (1 to 500 characters) is required.",
                                                 "invalid_request"));
@@ -353,6 +365,19 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
                                                 "control characters.",
                                                 "invalid_request"));
   }
+  if (needs_approval && (storage::EffectiveState(*approval, now_ms) !=
+                             storage::AccessRequestState::kApproved ||
+                         approval->version != target->version)) {
+    return deny(action,
+                Status::FailedPrecondition("the access request is not usable",
+                                           "access_request_not_usable"),
+                "access_request=" + approval->id + " state=" +
+                    std::string(storage::AccessRequestStateName(
+                        storage::EffectiveState(*approval, now_ms))) +
+                    " version=" + std::to_string(approval->version));
+  }
+  const std::optional<std::string> used_request =
+      needs_approval ? std::optional<std::string>(approval->id) : std::nullopt;
   const bool quota_applies = d.via_role && m.options.daily_quota > 0;
   auto over_quota = [&](const storage::QuotaWindow& window) {
     return Status::ResourceExhausted("retrieval quota for 24 hours reached",
@@ -398,6 +423,16 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
               txn.limits().AddQuotaEvent(caller.QualifiedName(), now_ms, window_start_ms));
           if (counted.count > m.options.daily_quota) return over_quota(counted);
         }
+        // Used once: a conditional update in this commit, so of racing releases on one
+        // approval (on any node) only one finds it approved.
+        if (used_request) {
+          ESCROW_ASSIGN_OR_RETURN(const bool marked,
+                                  txn.access_requests().Use(*used_request, now_ms));
+          if (!marked) {
+            return Status::FailedPrecondition("the access request was used or expired",
+                                              "access_request_not_usable");
+          }
+        }
         ESCROW_RETURN_IF_ERROR(txn.versions().SetBurned(id, released));
         if (m.options.rotate_after_retrieval) {
           ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true, now_ms));
@@ -405,11 +440,15 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
         return Status::Ok();
       },
       {m.Event(caller, action, id, "ok", std::string(reason),
-               "version=" + std::to_string(released))},
+               "version=" + std::to_string(released) +
+                   (used_request ? " access_request=" + *used_request : ""))},
       m.WriteState(std::move(next)), /*releases_key=*/true);
   if (!s.ok()) {
     if (s.code() == Code::kResourceExhausted) {
       return deny(action, s, "alert: daily quota exceeded");
+    }
+    if (s.reason() == "access_request_not_usable") {
+      return deny(action, s, "access_request=" + *used_request + " used by a racing release");
     }
     return Status::Unavailable(s.message(), "unavailable");
   }

@@ -11,6 +11,7 @@
 #include "base/bytes.h"
 #include "base/result.h"
 #include "base/secret_bytes.h"
+#include "storage/access_requests.h"
 #include "vault/audit_chain.h"
 #include "vault/commit_pipeline.h"
 #include "vault/config.h"
@@ -43,6 +44,11 @@ struct EscrowOptions {
   // Retention: key versions kept per device, the active one counted; a store destroys the
   // older superseded ones in its own commit (erased, row and fingerprint kept). 0: keep all.
   int keep_versions = 10;
+  // Dual control (API.md): a retrieval by a holder of any of these roles, of a version not
+  // recorded under them, needs an approved access request (none: never); requests live
+  // approval_ttl.
+  RoleSet approval_roles;
+  std::chrono::seconds approval_ttl{3600};
   // The service's commit pipeline (commit_pipeline.h): the audit key that MACs each group,
   // the most commits in one group, and where each committed group's head goes (the
   // checkpoint log line; may be empty).
@@ -144,6 +150,29 @@ struct EscrowCertificate {
   std::string state;  // "current", "active" or "retired"
 };
 
+// An access request as API.md shows it ("Dual control"). `state` is as of the read: a pending
+// or approved request past expires_at shows as expired.
+struct AccessRequest {
+  std::uint64_t seq = 0;  // the listing's cursor
+  std::string id;
+  std::string device_id;
+  std::string requester;  // kind-qualified ("user:hd")
+  std::string reason;
+  std::uint32_t version = 0;
+  storage::AccessRequestState state = storage::AccessRequestState::kPending;
+  TimePoint created_at;
+  TimePoint expires_at;
+  std::optional<std::string> approver;
+  std::optional<TimePoint> decided_at;
+  std::optional<std::string> note;
+  std::optional<TimePoint> used_at;
+};
+
+struct AccessRequestPage {
+  std::vector<AccessRequest> requests;
+  std::optional<std::uint64_t> next_after;  // set when the page is full
+};
+
 struct HealthReport {
   bool ok = true;
   std::string hsm = "ok";
@@ -222,8 +251,35 @@ class EscrowService {
   // escrow_verified_at). Audited with the version and the outcome, never the key.
   Result<VerifyResult> VerifyKey(const Caller& caller, std::string_view id, const SecretBytes& key,
                                  std::optional<std::uint32_t> version);
+  // With options.approval_roles set, a caller holding one of them who is not the version's
+  // recorded owner names an approved access request (dual control, API.md), used by a
+  // conditional update in the release's own commit, so one approval releases once whatever
+  // races it. In API.md's order: device_not_found, personal_device, approval_required (none
+  // named, or not this requester's, or for another device), invalid_request,
+  // access_request_not_usable (kFailedPrecondition: not approved, expired, used, or for
+  // another version). `access_request` is ignored where no approval is needed.
   Result<RetrievedKey> Retrieve(const Caller& caller, std::string_view id, std::string_view reason,
-                                std::optional<std::uint32_t> version);
+                                std::optional<std::uint32_t> version,
+                                std::optional<std::string_view> access_request = std::nullopt);
+  // Dual control (vault/escrow_access_requests.cc). POST .../access-requests: helpdesk and
+  // admin, judged as the retrieval it asks for (device_not_found, recovery_key_not_found,
+  // personal_device, invalid_request without a valid reason, rate_limited when the daily
+  // quota is spent); the version asked for or the current one; pending for
+  // options.approval_ttl. Audited (access_request.create).
+  Result<AccessRequest> RequestAccess(const Caller& caller, std::string_view id,
+                                      std::string_view reason,
+                                      std::optional<std::uint32_t> version);
+  // GET /v1/access-requests: approvers and admins see all, helpdesk their own; oldest first,
+  // after `after`, at most `limit`; forbidden for anyone else.
+  Result<AccessRequestPage> ListAccessRequests(const Caller& caller,
+                                               std::optional<storage::AccessRequestState> state,
+                                               std::uint64_t after, std::size_t limit);
+  // POST /v1/access-requests/{rid}/approve or /deny: approvers and admins (forbidden),
+  // access_request_not_found, self_approval (kPermissionDenied: the requester), invalid_request
+  // (a note that is not plain text of at most 500 bytes), access_request_not_usable
+  // (kFailedPrecondition: not pending, or expired). A conditional update: one decision wins.
+  Result<AccessRequest> DecideAccessRequest(const Caller& caller, std::string_view request_id,
+                                            bool approve, std::string_view note);
   Status RequestRotation(const Caller& caller, std::string_view id);
   // POST .../recovery-key/rotation-command (vault/escrow_rotation_command.cc): the current key
   // and the device's own escrow certificate, to the mdm, for RotateFileVaultKey. A release:

@@ -111,6 +111,18 @@ struct EscrowService::Impl {
   Result<Bytes> FingerprintOf(const storage::DeviceRow& row, const SecretBytes& normalised);
 };
 
+// Reasons are free text for the audit trail: 1 to 500 bytes, no control characters
+// (retrievals and access requests).
+inline bool IsValidReason(std::string_view s) { return IsPlainText(s, 500); }
+
+// Helpdesk and admin retrievals count against their quota for this long after each one: a
+// rolling window, because a count per UTC day could be spent twice across midnight.
+inline constexpr std::int64_t kQuotaWindowMs = std::int64_t{24} * 3600 * 1000;
+
+// Seconds until the oldest retrieval in `window` leaves it and frees a slot (at least 1). An
+// event timed after `now_ms` (the clock was set back) is taken as now's: never an overflow.
+std::int64_t SecondsUntilSlotFrees(const storage::QuotaWindow& window, std::int64_t now_ms);
+
 // The device as API.md shows it, from its row and its current version (if any); a rotation
 // pending since `overdue_since_ms` or earlier is overdue.
 Device ToDevice(const storage::DeviceRow& row, const std::optional<storage::KeyVersionRow>& current,

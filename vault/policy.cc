@@ -12,6 +12,7 @@ enum Actor : std::uint8_t {
   kAdmin = 4,
   kAuditor = 8,
   kMdm = 16,
+  kApprover = 32,
 };
 
 struct Rule {
@@ -23,7 +24,7 @@ struct Rule {
 };
 
 // DESIGN.md "Policy (who may do what)", row by row. Anything not granted here is denied.
-constexpr std::array<Rule, 18> kRules{{
+constexpr std::array<Rule, 22> kRules{{
     {Action::kEnrolDevice, kAdmin | kMdm, 0, 0, false},
     {Action::kChangeOwnership, kMdm, 0, 0, false},
     {Action::kCheckIn, kMdm, 0, 0, true},
@@ -52,6 +53,13 @@ constexpr std::array<Rule, 18> kRules{{
     // Who viewed this device's key: the owner (of the versions recorded under them, decided
     // by the service) and every role that reads; not the mdm.
     {Action::kListAccesses, kOwner | kHelpdesk | kAdmin | kAuditor, 0, 0, true},
+    // Dual control (DESIGN.md's additions): a request is judged as the retrieval it asks for
+    // (corporate versions only, a reason); approvers and admins decide, never as a device
+    // viewer (an approver sees no device), and never their own request (the service's check).
+    {Action::kRequestAccess, kHelpdesk | kAdmin, kHelpdesk | kAdmin, kHelpdesk | kAdmin, true},
+    {Action::kListAccessRequests, kHelpdesk | kAdmin | kApprover, 0, 0, false},
+    {Action::kApproveAccessRequest, kAdmin | kApprover, 0, 0, false},
+    {Action::kDenyAccessRequest, kAdmin | kApprover, 0, 0, false},
 }};
 
 const Rule& RuleFor(Action action) {
@@ -69,6 +77,7 @@ std::uint8_t ActorsOf(const Caller& caller, const Subject* subject) {
   if (caller.roles.Has(Role::kHelpdesk)) a |= kHelpdesk;
   if (caller.roles.Has(Role::kAdmin)) a |= kAdmin;
   if (caller.roles.Has(Role::kAuditor)) a |= kAuditor;
+  if (caller.roles.Has(Role::kApprover)) a |= kApprover;
   return a;
 }
 
@@ -97,6 +106,10 @@ std::string_view ActionName(Action a) {
     case Action::kStoreKeyCms: return "key.store_cms";
     case Action::kRotationCommand: return "key.rotation_command";
     case Action::kListAccesses: return "key.accesses";
+    case Action::kRequestAccess: return "access_request.create";
+    case Action::kListAccessRequests: return "access_request.list";
+    case Action::kApproveAccessRequest: return "access_request.approve";
+    case Action::kDenyAccessRequest: return "access_request.deny";
   }
   return "unknown";
 }
@@ -132,6 +145,7 @@ Decision Decide(const Caller& caller, Action action, const Subject* subject) {
   const bool as_owner_free = (qualifying & kOwner) != 0 && (rule.needs_reason & kOwner) == 0;
   d.reason_required = !as_owner_free && (qualifying & rule.needs_reason) != 0;
   d.via_role = (qualifying & kOwner) == 0 && (qualifying & (kHelpdesk | kAdmin)) != 0;
+  d.sees_all = (qualifying & (kAdmin | kApprover)) != 0;
   return d;
 }
 

@@ -29,6 +29,11 @@ enum class Action : std::uint8_t {
   kStoreKeyCms,             // store a key from a CMS envelope opened in the HSM (Apple MDM)
   kRotationCommand,         // the current key for RotateFileVaultKey, to the mdm (a release)
   kListAccesses,            // who viewed a device's key: its releases, from the audit trail
+  // Dual control (API.md): a request to view a key, the listing, and its decisions.
+  kRequestAccess,
+  kListAccessRequests,  // approver and admin: all; helpdesk: their own (the service filters)
+  kApproveAccessRequest,
+  kDenyAccessRequest,
 };
 
 std::string_view ActionName(Action a);
@@ -46,6 +51,7 @@ struct Decision {
   bool visible = true;          // false: answer 404 device_not_found (ids don't leak)
   bool reason_required = false; // allowed through a role (not as the owner)
   bool via_role = false;        // allowed as helpdesk/admin (daily quota applies to retrievals)
+  bool sees_all = false;        // kListAccessRequests: as approver or admin (not only one's own)
   Status denial;                // the error to answer when !allowed
 };
 

@@ -9,6 +9,7 @@ void RoleSet::AddByName(std::string_view name) {
   if (name == "helpdesk") Add(Role::kHelpdesk);
   if (name == "admin") Add(Role::kAdmin);
   if (name == "auditor") Add(Role::kAuditor);
+  if (name == "approver") Add(Role::kApprover);
 }
 
 std::string RoleSet::ToString() const {
@@ -21,6 +22,7 @@ std::string RoleSet::ToString() const {
   add(Role::kHelpdesk, "helpdesk");
   add(Role::kAdmin, "admin");
   add(Role::kAuditor, "auditor");
+  add(Role::kApprover, "approver");
   return out.empty() ? "user" : out;
 }
 

@@ -28,7 +28,8 @@ using storage::VersionState;
 using storage::VersionStateName;
 
 // Roles a signed-in user may hold on top of the owner's rights every user has.
-enum class Role : std::uint8_t { kHelpdesk = 1, kAdmin = 2, kAuditor = 4 };
+// kApprover decides dual control's access requests (API.md "Dual control").
+enum class Role : std::uint8_t { kHelpdesk = 1, kAdmin = 2, kAuditor = 4, kApprover = 8 };
 
 class RoleSet {
  public:
@@ -36,6 +37,8 @@ class RoleSet {
   void Add(Role r) { bits_ = static_cast<std::uint8_t>(bits_ | static_cast<std::uint8_t>(r)); }
   bool Has(Role r) const { return (bits_ & static_cast<std::uint8_t>(r)) != 0; }
   bool empty() const { return bits_ == 0; }
+  // True if this set and `other` share a role.
+  bool Intersects(RoleSet other) const { return (bits_ & other.bits_) != 0; }
   // Adds a known role name; unknown names are ignored (a token may carry other apps' roles).
   void AddByName(std::string_view name);
   // "helpdesk,admin" or "user" when empty.

@@ -138,6 +138,37 @@ TEST_CASE("ParseRetrieve reads reason and version", "[api][parsing]") {
   }
 }
 
+TEST_CASE("Dual control's bodies and query are parsed strictly", "[api][parsing]") {
+  Parsed<RetrieveBody> r = ParseRetrieve(R"({"reason":"x","access_request":"ab12"})");
+  REQUIRE(r.ok());
+  CHECK(r.value->access_request == "ab12");
+  CHECK_FALSE(ParseRetrieve(R"({"access_request":5})").ok());
+
+  Parsed<AccessRequestBody> a = ParseAccessRequest(R"({"reason":"ticket","version":3})");
+  REQUIRE(a.ok());
+  CHECK(a.value->reason == "ticket");
+  CHECK(a.value->version == 3u);
+  CHECK(ParseAccessRequest("").ok());
+  CHECK_FALSE(ParseAccessRequest(R"({"version":0})").ok());
+  CHECK_FALSE(ParseAccessRequest(R"({"reason":[]})").ok());
+
+  Parsed<std::string> note = ParseDecisionNote(R"({"note":"call back"})");
+  REQUIRE(note.ok());
+  CHECK(*note.value == "call back");
+  CHECK(ParseDecisionNote("").value == std::string());
+  CHECK_FALSE(ParseDecisionNote(R"({"note":1})").ok());
+
+  Parsed<AccessRequestQuery> q =
+      ParseAccessRequestQuery({{"state", "approved"}, {"after", "7"}, {"limit", "5"}});
+  REQUIRE(q.ok());
+  CHECK(q.value->state == storage::AccessRequestState::kApproved);
+  CHECK(q.value->after == 7u);
+  CHECK(q.value->limit == 5u);
+  CHECK_FALSE(ParseAccessRequestQuery({{"state", "open"}}).ok());
+  CHECK_FALSE(ParseAccessRequestQuery({{"limit", "0"}}).ok());
+  CHECK_FALSE(ParseAccessRequestQuery({{"after", "-1"}}).ok());
+}
+
 TEST_CASE("ParseQuery decodes and rejects repeats and bad escapes", "[api][parsing]") {
   auto q = ParseQuery("owner=alice%40example.com&serial=C02X");
   REQUIRE(q);

@@ -31,6 +31,26 @@ TEST_CASE("MatchRoute extracts the device id and the template", "[api][routes]")
   CHECK(m.path_template == "/v1/devices/{id}/recovery-key/retrieve");
 }
 
+TEST_CASE("MatchRoute finds dual control's endpoints and the access request id",
+          "[api][routes]") {
+  CHECK(MatchRoute("POST", "/v1/devices/m/recovery-key/access-requests").id ==
+        RouteId::kRequestAccess);
+  CHECK(MatchRoute("GET", "/v1/access-requests").id == RouteId::kListAccessRequests);
+  RouteMatch m = MatchRoute("POST", "/v1/access-requests/0123abcd/approve");
+  CHECK(m.id == RouteId::kApproveAccessRequest);
+  CHECK(m.access_request_id == "0123abcd");
+  CHECK(m.device_id.empty());
+  CHECK(m.path_template == "/v1/access-requests/{rid}/approve");
+  m = MatchRoute("POST", "/v1/access-requests/0123abcd/deny");
+  CHECK(m.id == RouteId::kDenyAccessRequest);
+  CHECK(m.access_request_id == "0123abcd");
+  m = MatchRoute("GET", "/v1/access-requests/0123abcd/approve");
+  CHECK(m.id == RouteId::kNone);
+  CHECK(m.allow == "POST");
+  CHECK_FALSE(MatchRoute("POST", "/v1/access-requests//approve").path_known);
+  CHECK_FALSE(MatchRoute("POST", "/v1/access-requests/x/approve/more").path_known);
+}
+
 TEST_CASE("MatchRoute tells unknown paths from wrong methods", "[api][routes]") {
   RouteMatch m = MatchRoute("DELETE", "/v1/devices/mac1");
   CHECK(m.id == RouteId::kNone);

@@ -312,6 +312,39 @@ class FailingEscrowCerts final : public storage::EscrowCertWriter {
   storage::EscrowCertWriter* w_;
 };
 
+class FailingAccessRequests final : public storage::AccessRequestWriter {
+ public:
+  FailingAccessRequests(TxnState& st, storage::AccessRequestReader& r,
+                        storage::AccessRequestWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<std::optional<storage::AccessRequestRow>> Get(std::string_view id) override {
+    return st_.Call(StoreOp::kAccessRequestRead, [&] { return r_.Get(id); });
+  }
+  Result<std::vector<storage::AccessRequestRow>> List(
+      std::optional<storage::AccessRequestState> state, std::optional<std::string_view> requester,
+      std::int64_t now_ms, std::uint64_t after, std::size_t limit) override {
+    return st_.Call(StoreOp::kAccessRequestRead,
+                    [&] { return r_.List(state, requester, now_ms, after, limit); });
+  }
+  Result<std::uint64_t> Insert(const storage::AccessRequestRow& row) override {
+    return st_.Call(StoreOp::kAccessRequestWrite, [&] { return w_->Insert(row); });
+  }
+  Result<bool> Decide(std::string_view id, storage::AccessRequestState to,
+                      std::string_view approver, std::string_view note,
+                      std::int64_t now_ms) override {
+    return st_.Call(StoreOp::kAccessRequestWrite,
+                    [&] { return w_->Decide(id, to, approver, note, now_ms); });
+  }
+  Result<bool> Use(std::string_view id, std::int64_t now_ms) override {
+    return st_.Call(StoreOp::kAccessRequestWrite, [&] { return w_->Use(id, now_ms); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::AccessRequestReader& r_;
+  storage::AccessRequestWriter* w_;
+};
+
 class FailingReadTxn final : public storage::ReadTxn {
  public:
   FailingReadTxn(TxnState& st, storage::ReadTxn& inner)
@@ -321,7 +354,8 @@ class FailingReadTxn final : public storage::ReadTxn {
         limits_(st, inner.limits(), nullptr),
         meta_(st, inner.meta(), nullptr),
         states_(st, inner.states(), nullptr),
-        escrow_certs_(st, inner.escrow_certs(), nullptr) {}
+        escrow_certs_(st, inner.escrow_certs(), nullptr),
+        access_requests_(st, inner.access_requests(), nullptr) {}
   storage::DeviceReader& devices() override { return devices_; }
   storage::KeyVersionReader& versions() override { return versions_; }
   storage::AuditReader& audit() override { return audit_; }
@@ -329,6 +363,7 @@ class FailingReadTxn final : public storage::ReadTxn {
   storage::MetaReader& meta() override { return meta_; }
   storage::DeviceStateReader& states() override { return states_; }
   storage::EscrowCertReader& escrow_certs() override { return escrow_certs_; }
+  storage::AccessRequestReader& access_requests() override { return access_requests_; }
 
  private:
   FailingDevices devices_;
@@ -338,6 +373,7 @@ class FailingReadTxn final : public storage::ReadTxn {
   FailingMetaValues meta_;
   FailingDeviceStates states_;
   FailingEscrowCerts escrow_certs_;
+  FailingAccessRequests access_requests_;
 };
 
 class FailingWriteTxn final : public storage::WriteTxn {
@@ -351,7 +387,8 @@ class FailingWriteTxn final : public storage::WriteTxn {
         limits_(st, inner.limits(), &inner.limits()),
         meta_(st, inner.meta(), &inner.meta()),
         states_(st, inner.states(), &inner.states()),
-        escrow_certs_(st, inner.escrow_certs(), &inner.escrow_certs()) {}
+        escrow_certs_(st, inner.escrow_certs(), &inner.escrow_certs()),
+        access_requests_(st, inner.access_requests(), &inner.access_requests()) {}
   storage::DeviceWriter& devices() override { return devices_; }
   storage::KeyVersionWriter& versions() override { return versions_; }
   storage::AuditWriter& audit() override { return audit_; }
@@ -359,6 +396,7 @@ class FailingWriteTxn final : public storage::WriteTxn {
   storage::MetaWriter& meta() override { return meta_; }
   storage::DeviceStateWriter& states() override { return states_; }
   storage::EscrowCertWriter& escrow_certs() override { return escrow_certs_; }
+  storage::AccessRequestWriter& access_requests() override { return access_requests_; }
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {
     if (!st_.poison().ok()) return st_.poison();
     return inner_.Isolated([&](storage::WriteTxn& inner) -> Status {
@@ -378,6 +416,7 @@ class FailingWriteTxn final : public storage::WriteTxn {
   FailingMetaValues meta_;
   FailingDeviceStates states_;
   FailingEscrowCerts escrow_certs_;
+  FailingAccessRequests access_requests_;
 };
 
 }  // namespace

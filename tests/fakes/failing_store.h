@@ -44,6 +44,8 @@ enum class StoreOp {
   kStatePut,
   kEscrowCertRead,   // every EscrowCertReader method
   kEscrowCertWrite,  // PutCa, Insert, MakeCurrent, Retire, RecordEnvelope
+  kAccessRequestRead,   // Get, List
+  kAccessRequestWrite,  // Insert, Decide, Use
   kQuotaGet,
   kQuotaAdd,
   kMetaGet,

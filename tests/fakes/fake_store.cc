@@ -18,6 +18,7 @@ class FakeReadTxn final : public storage::ReadTxn {
   storage::MetaReader& meta() override { return tables_.meta; }
   storage::DeviceStateReader& states() override { return tables_.states; }
   storage::EscrowCertReader& escrow_certs() override { return tables_.escrow_certs; }
+  storage::AccessRequestReader& access_requests() override { return tables_.access_requests; }
 
  private:
   FakeTables tables_;
@@ -33,6 +34,7 @@ class FakeWriteTxn final : public storage::WriteTxn {
   storage::MetaWriter& meta() override { return tables_.meta; }
   storage::DeviceStateWriter& states() override { return tables_.states; }
   storage::EscrowCertWriter& escrow_certs() override { return tables_.escrow_certs; }
+  storage::AccessRequestWriter& access_requests() override { return tables_.access_requests; }
 
   // A savepoint is a copy of the state, put back if `fn` fails.
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {

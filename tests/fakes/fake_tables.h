@@ -22,6 +22,8 @@ struct FakeState {
   std::map<std::uint32_t, storage::EscrowCaRow> escrow_cas;
   std::map<std::string, storage::EscrowCertRow, std::less<>> escrow_certs;
   std::map<Bytes, std::string> cms_envelopes;  // digest -> device id
+  std::map<std::uint64_t, storage::AccessRequestRow> access_requests;  // by seq
+  std::uint64_t access_request_seq = 0;  // the last seq handed out
 };
 
 // The narrow stores over one FakeState, with the Status semantics SQLite gives them (the
@@ -170,6 +172,25 @@ class FakeEscrowCerts final : public storage::EscrowCertWriter {
   FakeState& state_;
 };
 
+class FakeAccessRequests final : public storage::AccessRequestWriter {
+ public:
+  explicit FakeAccessRequests(FakeState& state) : state_(state) {}
+  Result<std::optional<storage::AccessRequestRow>> Get(std::string_view id) override;
+  Result<std::vector<storage::AccessRequestRow>> List(
+      std::optional<storage::AccessRequestState> state, std::optional<std::string_view> requester,
+      std::int64_t now_ms, std::uint64_t after, std::size_t limit) override;
+  Result<std::uint64_t> Insert(const storage::AccessRequestRow& row) override;
+  Result<bool> Decide(std::string_view id, storage::AccessRequestState to,
+                      std::string_view approver, std::string_view note,
+                      std::int64_t now_ms) override;
+  Result<bool> Use(std::string_view id, std::int64_t now_ms) override;
+
+ private:
+  storage::AccessRequestRow* Find(std::string_view id);
+
+  FakeState& state_;
+};
+
 // All of them over one state.
 struct FakeTables {
   explicit FakeTables(FakeState& state)
@@ -179,7 +200,8 @@ struct FakeTables {
         limits(state),
         meta(state),
         states(state),
-        escrow_certs(state) {}
+        escrow_certs(state),
+        access_requests(state) {}
   FakeDevices devices;
   FakeKeyVersions versions;
   FakeAuditRecords audit;
@@ -187,6 +209,7 @@ struct FakeTables {
   FakeMetaValues meta;
   FakeDeviceStates states;
   FakeEscrowCerts escrow_certs;
+  FakeAccessRequests access_requests;
 };
 
 }  // namespace escrow::testing

@@ -112,7 +112,7 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
                       "DROP INDEX key_versions_active; DROP TABLE quota_events; "
                   "DROP TABLE device_states; DROP INDEX audit_state_changes; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
-                  "DROP INDEX audit_releases; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
 
@@ -171,7 +171,7 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
                   "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
-                  "DROP INDEX audit_releases; DELETE FROM schema_version WHERE version > 4; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; DELETE FROM schema_version WHERE version > 4; "
                   "INSERT INTO quota (principal, day, count) VALUES "
                   "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
                   "('hd-1', date('now', '-1 day'), 25), ('hd-3', '2024-01-01', 7)") == SQLITE_OK);
@@ -232,7 +232,7 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
-                  "DROP INDEX audit_releases; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
                            "WHERE name = 'stored_by_kind'") == "0");
@@ -283,7 +283,7 @@ TEST_CASE("A version 7 database is upgraded with each version's source from the 
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
-                  "DROP INDEX audit_releases; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 7") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -319,7 +319,7 @@ TEST_CASE("A version 9 database is upgraded with an empty replay record of CMS e
   REQUIRE(RawExec(f.path,
                   std::string(kUndo12) +
                       "DROP TABLE cms_envelopes; ALTER TABLE device_states DROP COLUMN "
-                  "rotation_command_sent; DROP INDEX audit_releases; "
+                  "rotation_command_sent; DROP INDEX audit_releases; DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 9") ==
           SQLITE_OK);
   auto store = f.Open(/*create=*/false);
@@ -364,7 +364,7 @@ TEST_CASE("A version 10 database is upgraded with no rotation command sent, and 
                   "AND (action = 'device.enrol' OR action = 'device.change_owner' OR "
                   "action = 'key.store' OR action = 'key.retrieve' OR "
                   "action = 'key.retrieve_older' OR action = 'key.rotate'); "
-                  "DROP INDEX audit_releases; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; "
                   "DELETE FROM schema_version WHERE version > 10") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -399,8 +399,8 @@ TEST_CASE("A version 11 database is upgraded with its pending rotations pending 
     });
   }
   REQUIRE(RawExec(f.path, std::string(kUndo12) +
-                              "DROP INDEX audit_releases; DELETE FROM schema_version WHERE "
-                              "version > 11") == SQLITE_OK);
+                              "DROP INDEX audit_releases; DROP TABLE access_requests; "
+                              "DELETE FROM schema_version WHERE version > 11") == SQLITE_OK);
   const std::int64_t before_ms = ToUnixMillis(Clock::System().Now()) / 1000 * 1000;
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -434,8 +434,8 @@ TEST_CASE("A version 12 database is upgraded with its releases indexed, those be
     });
   }
   // Back to what a vault of schema 12 left on disk.
-  REQUIRE(RawExec(f.path, "DROP INDEX audit_releases; DELETE FROM schema_version WHERE "
-                          "version > 12") == SQLITE_OK);
+  REQUIRE(RawExec(f.path, "DROP INDEX audit_releases; DROP TABLE access_requests; "
+                          "DELETE FROM schema_version WHERE version > 12") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
   CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 13") ==

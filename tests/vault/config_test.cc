@@ -122,5 +122,36 @@ TEST_CASE("Config errors name the key in one line", "[vault][config]") {
   CHECK_FALSE(LoadConfig(dir.str() + "/missing.conf").ok());
 }
 
+TEST_CASE("Approvals are off by default, and their roles and lifetime are checked",
+          "[vault][config]") {
+  testing::TempDir dir;
+  Result<VaultConfig> plain = LoadConfig(Write(dir, kMinimal));
+  REQUIRE(plain.ok());
+  CHECK(plain->approval_roles.empty());
+  CHECK(plain->approval_ttl == std::chrono::seconds(3600));
+  Result<VaultConfig> on = LoadConfig(Write(
+      dir, std::string(kMinimal) +
+               "[policy]\napprovals = { roles = [\"helpdesk\", \"auditor\"], ttl_seconds = 60 }\n"));
+  REQUIRE(on.ok());
+  CHECK(on->approval_roles == std::vector<std::string>{"helpdesk", "auditor"});
+  CHECK(on->approval_ttl == std::chrono::seconds(60));
+  Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(*on)));
+  REQUIRE(back.ok());
+  CHECK(back->approval_roles == on->approval_roles);
+  CHECK(back->approval_ttl == on->approval_ttl);
+  for (const auto& [line, says] : std::vector<std::pair<std::string, std::string>>{
+           {"approvals = { roles = [\"root\"] }", "policy.approvals.roles"},
+           {"approvals = { roles = \"helpdesk\" }", "policy.approvals.roles"},
+           {"approvals = { roles = [], ttl_seconds = 59 }", "policy.approvals.ttl_seconds"},
+           {"approvals = { roles = [], ttl_seconds = 604801 }", "policy.approvals.ttl_seconds"},
+           {"approvals = { roles = [], ttl = 60 }", "policy.approvals.ttl"},
+           {"approvals = true", "policy.approvals"}}) {
+    Result<VaultConfig> c = LoadConfig(Write(dir, std::string(kMinimal) + "[policy]\n" + line + "\n"));
+    INFO(line);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().find(says) != std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace escrow::vault
