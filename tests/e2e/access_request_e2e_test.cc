@@ -20,25 +20,6 @@ constexpr const char* kKeyA = "DUAL-2345-6789-ABCD-EFGH-JKLM";
 constexpr const char* kKeyB = "DUBL-2345-6789-ABCD-EFGH-JKLM";
 constexpr const char* kKeyC = "DUCL-2345-6789-ABCD-EFGH-JKLM";
 
-// Replaces vault.conf's `key = ...` line (the one vaultctl init wrote).
-void Configure(const VaultProcess& v, const std::string& key, const std::string& value) {
-  const std::string conf = v.state() + "/vault.conf";
-  std::ifstream in(conf);
-  std::stringstream text;
-  std::string line;
-  bool found = false;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + " = ", 0) == 0) {
-      line = key + " = " + value;
-      found = true;
-    }
-    text << line << "\n";
-  }
-  in.close();
-  REQUIRE(found);
-  std::ofstream(conf, std::ios::trunc) << text.str();
-}
-
 std::string RetrievePath(const std::string& id) {
   return "/v1/devices/" + id + "/recovery-key/retrieve";
 }
@@ -163,6 +144,21 @@ TEST_CASE("vaultd's dual control: request, approve, retrieve once, expire, deny,
   r = retrieve("mac2", across);
   REQUIRE(r.status == 200);
   CHECK(Field(r, "recovery_key") == kKeyC);
+
+  // Two retrievals racing on one approval: exactly one gets the key.
+  r = request(hd, "mac1");
+  REQUIRE(r.status == 201);
+  const std::string raced = Field(r, "id");
+  REQUIRE(decide(ap, raced, "approve").status == 200);
+  HttpResult first, second;
+  std::thread a([&] { first = retrieve("mac1", raced); });
+  std::thread b([&] { second = retrieve("mac1", raced); });
+  a.join();
+  b.join();
+  CHECK(((first.status == 200) != (second.status == 200)));
+  const HttpResult& lost = first.status == 200 ? second : first;
+  CHECK(lost.status == 409);
+  CHECK(ErrCode(lost) == "access_request_not_usable");
 
   // The listing: the approver sees every request, helpdesk their own, paged.
   r = v.As(ap, "GET", "/v1/access-requests?state=used");

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 
 #include "tests/e2e/vault_process.h"
 
@@ -54,6 +57,26 @@ inline std::string DeviceBody(const std::string& owner, const std::string& owner
 
 inline std::string KeyBody(const std::string& key, const std::string& confirm) {
   return R"({"recovery_key":")" + key + R"(","confirm_recovery_key":")" + confirm + R"("})";
+}
+
+// Replaces vault.conf's `key = ...` line (the one vaultctl init wrote) with `key = value`;
+// fails the test if there is none. Any value, TOML tables and strings included.
+inline void Configure(const VaultProcess& v, const std::string& key, const std::string& value) {
+  const std::string conf = v.state() + "/vault.conf";
+  std::ifstream in(conf);
+  std::stringstream text;
+  std::string line;
+  bool found = false;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + " = ", 0) == 0) {
+      line = key + " = " + value;
+      found = true;
+    }
+    text << line << "\n";
+  }
+  in.close();
+  REQUIRE(found);
+  std::ofstream(conf, std::ios::trunc) << text.str();
 }
 
 constexpr const char* kMacKey1 = "ABCD-EFGH-IJKL-MNOP-QRST-UVWX";

@@ -17,15 +17,6 @@ namespace {
 constexpr const char* kKeys[] = {"RETA-2345-6789-ABCD-EFGH-JKLM", "RETB-2345-6789-ABCD-EFGH-JKLM",
                                  "RETC-2345-6789-ABCD-EFGH-JKLM", "RETD-2345-6789-ABCD-EFGH-JKLM"};
 
-// Sets `key` in vault.conf (the line vaultctl init wrote) to `value`.
-void Configure(const VaultProcess& v, const std::string& key, const std::string& value) {
-  const std::string conf = v.state() + "/vault.conf";
-  REQUIRE(Sh("sed -i -E 's/^" + key + "[[:space:]]*=.*/" + key + " = " + value + "/' " +
-             Quote(conf)) == 0);
-  std::string line;
-  REQUIRE(Sh("grep '^" + key + " = " + value + "$' " + Quote(conf), &line) == 0);
-}
-
 // The stored ciphertext of one version, as bytes, read with sqlite3 from the live database.
 std::string Ciphertext(const VaultProcess& v, int version) {
   std::string hex;

@@ -23,15 +23,6 @@ std::string Path(const std::string& id) {
   return "/v1/devices/" + id + "/recovery-key/rotation-command";
 }
 
-// Sets `key` in vault.conf (the line vaultctl init wrote) to `value`.
-void Configure(const VaultProcess& v, const std::string& key, const std::string& value) {
-  const std::string conf = v.state() + "/vault.conf";
-  REQUIRE(Sh("sed -i -E 's/^" + key + "[[:space:]]*=.*/" + key + " = " + value + "/' " +
-             Quote(conf)) == 0);
-  std::string line;
-  REQUIRE(Sh("grep '^" + key + " = " + value + "$' " + Quote(conf), &line) == 0);
-}
-
 // Enrols `id`, stores `key` through the mdm and has its owner ask for a rotation.
 void PendingRotation(const VaultProcess& v, const std::string& id, const std::string& owner,
                      const std::string& key, const std::string& ownership = "corporate") {

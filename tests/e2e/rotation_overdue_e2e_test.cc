@@ -16,13 +16,6 @@ namespace {
 constexpr const char* kKey1 = "OVRA-2345-6789-ABCD-EFGH-JKLM";
 constexpr const char* kKey2 = "OVRB-2345-6789-ABCD-EFGH-JKLM";
 
-void Configure(const VaultProcess& v, const std::string& key, const std::string& value) {
-  const std::string conf = v.state() + "/vault.conf";
-  REQUIRE(Sh("sed -i -E 's/^" + key + "[[:space:]]*=.*/" + key + " = " + value + "/' " +
-             Quote(conf)) == 0);
-  REQUIRE(Sh("grep -q '^" + key + " = " + value + "$' " + Quote(conf)) == 0);
-}
-
 // How many rotation_overdue records the audit trail holds for `id`.
 int OverdueRecords(const VaultProcess& v, const std::string& auditor, const std::string& id) {
   HttpResult r = v.As(auditor, "GET", "/v1/audit?device_id=" + id + "&limit=1000");
