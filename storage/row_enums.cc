@@ -1,5 +1,7 @@
 #include "storage/row_enums.h"
 
+#include "storage/access_requests.h"
+
 namespace escrow::storage {
 
 std::string_view PlatformName(Platform p) {
@@ -88,6 +90,33 @@ std::optional<KeySource> ParseKeySource(std::string_view s) {
   if (s == "typed") return KeySource::kTyped;
   if (s == "mdm") return KeySource::kMdm;
   if (s == "cms") return KeySource::kCms;
+  return std::nullopt;
+}
+
+// Access request states (storage/access_requests.h): here with the other row enums, so that
+// code without the SQLite store (the fuzz targets' request parsing) can name them.
+std::string_view AccessRequestStateName(AccessRequestState state) {
+  switch (state) {
+    case AccessRequestState::kPending:
+      return "pending";
+    case AccessRequestState::kApproved:
+      return "approved";
+    case AccessRequestState::kDenied:
+      return "denied";
+    case AccessRequestState::kExpired:
+      return "expired";
+    case AccessRequestState::kUsed:
+      return "used";
+  }
+  return "unknown";  // unreachable: every state is listed
+}
+
+std::optional<AccessRequestState> ParseAccessRequestState(std::string_view text) {
+  if (text == "pending") return AccessRequestState::kPending;
+  if (text == "approved") return AccessRequestState::kApproved;
+  if (text == "denied") return AccessRequestState::kDenied;
+  if (text == "expired") return AccessRequestState::kExpired;
+  if (text == "used") return AccessRequestState::kUsed;
   return std::nullopt;
 }
 

@@ -70,31 +70,6 @@ AccessRequestState EffectiveState(const AccessRequestRow& row, std::int64_t now_
   return open && row.expires_ms <= now_ms ? AccessRequestState::kExpired : row.state;
 }
 
-std::string_view AccessRequestStateName(AccessRequestState state) {
-  switch (state) {
-    case AccessRequestState::kPending:
-      return "pending";
-    case AccessRequestState::kApproved:
-      return "approved";
-    case AccessRequestState::kDenied:
-      return "denied";
-    case AccessRequestState::kExpired:
-      return "expired";
-    case AccessRequestState::kUsed:
-      return "used";
-  }
-  return "unknown";  // unreachable: every state is listed
-}
-
-std::optional<AccessRequestState> ParseAccessRequestState(std::string_view text) {
-  if (text == "pending") return AccessRequestState::kPending;
-  if (text == "approved") return AccessRequestState::kApproved;
-  if (text == "denied") return AccessRequestState::kDenied;
-  if (text == "expired") return AccessRequestState::kExpired;
-  if (text == "used") return AccessRequestState::kUsed;
-  return std::nullopt;
-}
-
 Result<std::optional<AccessRequestRow>> SqliteAccessRequests::Get(std::string_view id) {
   return ctx_.Run([&](Database& db) -> Result<std::optional<AccessRequestRow>> {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(kGet));
