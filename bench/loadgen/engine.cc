@@ -231,7 +231,7 @@ Result<Bytes> Engine::FetchFleetCertificate() {
   if (der == nullptr || !der->is_string()) {
     return Status::InvalidArgument("the fleet certificate answer has no der_base64");
   }
-  constexpr std::size_t kMaxCertificateBytes = 64 * 1024;
+  constexpr std::size_t kMaxCertificateBytes = std::size_t{64} * 1024;
   return DecodeBase64Strict(der->as_string(), kMaxCertificateBytes);
 }
 
