@@ -114,6 +114,14 @@ std::string GetVersion(const json::object& o, std::optional<std::uint32_t>& out)
   return {};
 }
 
+// A query string's unsigned decimal number (a sequence number, a cursor or a limit): 1 to 19
+// digits and nothing else, so that it always fits.
+bool ParseCount(const std::string& s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
 }  // namespace
 
 bool IsJsonContentType(std::string_view content_type) {
@@ -338,11 +346,6 @@ Parsed<std::string> ParseDecisionNote(std::string_view body) {
 Parsed<AccessRequestQuery> ParseAccessRequestQuery(
     const std::map<std::string, std::string>& query) {
   AccessRequestQuery q;
-  auto number = [](const std::string& s, std::uint64_t& out) {
-    if (s.empty() || s.size() > 19) return false;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && ptr == s.data() + s.size();
-  };
   if (auto it = query.find("state"); it != query.end()) {
     q.state = storage::ParseAccessRequestState(it->second);
     if (!q.state) {
@@ -351,13 +354,13 @@ Parsed<AccessRequestQuery> ParseAccessRequestQuery(
     }
   }
   if (auto it = query.find("after"); it != query.end()) {
-    if (!number(it->second, q.after)) {
+    if (!ParseCount(it->second, q.after)) {
       return Fail<AccessRequestQuery>(Invalid("after must be a next_after value"));
     }
   }
   if (auto it = query.find("limit"); it != query.end()) {
     std::uint64_t n = 0;
-    if (!number(it->second, n) || n < 1 || n > kMaxAuditLimit) {
+    if (!ParseCount(it->second, n) || n < 1 || n > kMaxAuditLimit) {
       return Fail<AccessRequestQuery>(Invalid("limit must be an integer from 1 to 1000"));
     }
     q.limit = static_cast<std::size_t>(n);
@@ -413,11 +416,6 @@ std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view qu
 
 Parsed<AuditQuery> ParseAuditQuery(const std::map<std::string, std::string>& query) {
   AuditQuery q;
-  auto number = [](const std::string& s, std::uint64_t& out) {
-    if (s.empty() || s.size() > 19) return false;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && ptr == s.data() + s.size();
-  };
   if (auto it = query.find("device_id"); it != query.end()) {
     if (!vault::IsValidDeviceId(it->second)) {
       return Fail<AuditQuery>(Invalid("device_id must be 1 to 128 characters of A-Z, a-z, 0-9, "
@@ -426,13 +424,13 @@ Parsed<AuditQuery> ParseAuditQuery(const std::map<std::string, std::string>& que
     q.device_id = it->second;
   }
   if (auto it = query.find("after"); it != query.end()) {
-    if (!number(it->second, q.after)) {
+    if (!ParseCount(it->second, q.after)) {
       return Fail<AuditQuery>(Invalid("after must be a sequence number"));
     }
   }
   if (auto it = query.find("limit"); it != query.end()) {
     std::uint64_t n = 0;
-    if (!number(it->second, n) || n < 1 || n > kMaxAuditLimit) {
+    if (!ParseCount(it->second, n) || n < 1 || n > kMaxAuditLimit) {
       return Fail<AuditQuery>(Invalid("limit must be an integer from 1 to 1000"));
     }
     q.limit = static_cast<std::size_t>(n);
@@ -454,11 +452,8 @@ Parsed<DevicePageQuery> ParseDevicePageQuery(const std::map<std::string, std::st
     q.after = it->second;
   }
   if (auto it = query.find("limit"); it != query.end()) {
-    const std::string& s = it->second;
     std::uint64_t n = 0;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (s.empty() || s.size() > 19 || ec != std::errc() || ptr != s.data() + s.size() || n < 1 ||
-        n > vault::kMaxDevicePageLimit) {
+    if (!ParseCount(it->second, n) || n < 1 || n > vault::kMaxDevicePageLimit) {
       return Fail<DevicePageQuery>(Invalid("limit must be an integer from 1 to 1000"));
     }
     q.limit = static_cast<std::size_t>(n);
@@ -470,21 +465,16 @@ Parsed<DevicePageQuery> ParseDevicePageQuery(const std::map<std::string, std::st
 
 Parsed<AccessesQuery> ParseAccessesQuery(const std::map<std::string, std::string>& query) {
   AccessesQuery q;
-  auto number = [](const std::string& s, std::uint64_t& out) {
-    if (s.empty() || s.size() > 19) return false;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && ptr == s.data() + s.size();
-  };
   if (auto it = query.find("after"); it != query.end()) {
     std::uint64_t seq = 0;
-    if (!number(it->second, seq)) {
+    if (!ParseCount(it->second, seq)) {
       return Fail<AccessesQuery>(Invalid("after must be a sequence number"));
     }
     q.after = seq;
   }
   if (auto it = query.find("limit"); it != query.end()) {
     std::uint64_t n = 0;
-    if (!number(it->second, n) || n < 1 || n > kMaxAuditLimit) {
+    if (!ParseCount(it->second, n) || n < 1 || n > kMaxAuditLimit) {
       return Fail<AccessesQuery>(Invalid("limit must be an integer from 1 to 1000"));
     }
     q.limit = static_cast<std::size_t>(n);
