@@ -102,6 +102,15 @@ Status EscrowService::Impl::ReadFailed(const Caller& caller, Action action, std:
   return Deny(caller, action, id, FromStore(std::move(status)), std::move(detail));
 }
 
+Status CheckDevicePaging(const DevicePaging& paging) {
+  if ((paging.after && !IsValidDeviceId(*paging.after)) || paging.limit == 0 ||
+      paging.limit > kMaxDevicePageLimit) {
+    return Status::InvalidArgument("after must be a device id and limit 1 to 1000.",
+                                   "invalid_request");
+  }
+  return Status::Ok();
+}
+
 Subject SubjectOf(const storage::DeviceRow& row) { return Subject{row.owner, row.ownership}; }
 
 Device ToDevice(const storage::DeviceRow& row, const std::optional<storage::KeyVersionRow>& current,
@@ -402,11 +411,8 @@ Result<DevicePage> EscrowService::ListDevices(const Caller& caller,
                   Status::InvalidArgument("owner and serial must be 1 to 256 characters.",
                                           "invalid_request"));
   }
-  if ((paging.after && !IsValidDeviceId(*paging.after)) || paging.limit == 0 ||
-      paging.limit > kMaxDevicePageLimit) {
-    return m.Deny(caller, Action::kListOthers, {},
-                  Status::InvalidArgument("after must be a device id and limit 1 to 1000.",
-                                          "invalid_request"));
+  if (Status s = CheckDevicePaging(paging); !s.ok()) {
+    return m.Deny(caller, Action::kListOthers, {}, std::move(s));
   }
   // The devices and their current versions, from one snapshot. One more than the page is
   // read to know whether another page follows.

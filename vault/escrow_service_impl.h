@@ -127,6 +127,9 @@ std::int64_t SecondsUntilSlotFrees(const storage::QuotaWindow& window, std::int6
 // pending since `overdue_since_ms` or earlier is overdue.
 Device ToDevice(const storage::DeviceRow& row, const std::optional<storage::KeyVersionRow>& current,
                 std::int64_t overdue_since_ms);
+// A device listing's page: `after` a valid device id, `limit` 1 to kMaxDevicePageLimit; else
+// kInvalidArgument invalid_request.
+Status CheckDevicePaging(const DevicePaging& paging);
 // The policy subject of a device: its present owner and ownership.
 Subject SubjectOf(const storage::DeviceRow& row);
 

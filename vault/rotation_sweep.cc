@@ -70,11 +70,8 @@ Result<DevicePage> EscrowService::ListOverdueRotations(const Caller& caller,
   if (Decision d = Decide(caller, kAction, nullptr); !d.allowed) {
     return m.Deny(caller, kAction, {}, d.denial);
   }
-  if ((paging.after && !IsValidDeviceId(*paging.after)) || paging.limit == 0 ||
-      paging.limit > kMaxDevicePageLimit) {
-    return m.Deny(caller, kAction, {},
-                  Status::InvalidArgument("after must be a device id and limit 1 to 1000.",
-                                          "invalid_request"));
+  if (Status s = CheckDevicePaging(paging); !s.ok()) {
+    return m.Deny(caller, kAction, {}, std::move(s));
   }
   const std::int64_t since = m.OverdueSinceMs();
   DevicePage out;
