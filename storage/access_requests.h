@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/bytes.h"
 #include "base/result.h"
 
 namespace escrow::storage {
@@ -33,6 +34,21 @@ struct AccessRequestRow {
   std::optional<std::int64_t> decided_ms;
   std::optional<std::string> note;
   std::optional<std::int64_t> used_ms;
+  // Approved and used rows: the approval's MAC, made in the HSM under escrow-state-v<N>
+  // (vault/approval_mac.h), so that a database writer cannot forge an approval. Empty for
+  // the rest, and for rows approved before migration 15 (never usable).
+  Bytes approval_mac;
+  std::uint32_t approval_key_version = 0;
+};
+
+// A decision on a pending request, written by one conditional update.
+struct AccessDecision {
+  AccessRequestState to = AccessRequestState::kDenied;  // approved or denied
+  std::string approver;  // qualified principal of whoever decided
+  std::string note;
+  std::int64_t decided_ms = 0;
+  Bytes approval_mac;  // approved: the approval's MAC; denied: empty
+  std::uint32_t approval_key_version = 0;
 };
 
 // The state a row shows at `now_ms`: pending and approved rows past expires_ms are expired.
@@ -68,15 +84,14 @@ class AccessRequestWriter : public AccessRequestReader {
   // kFailedPrecondition for an unknown device; kInvalidArgument for a field that breaks the
   // schema (id not 32 lowercase hex, state not pending, expires_ms <= created_ms).
   virtual Result<std::uint64_t> Insert(const AccessRequestRow& row) = 0;
-  // pending -> approved or denied, only if pending and unexpired at `now_ms` (one conditional
-  // update): true if it changed, false if not (unknown, decided, expired).
-  // kInvalidArgument unless `to` is approved or denied.
-  virtual Result<bool> Decide(std::string_view id, AccessRequestState to,
-                              std::string_view approver, std::string_view note,
-                              std::int64_t now_ms) = 0;
-  // approved -> used, only if approved and unexpired at `now_ms` (one conditional update, so
-  // a request is used once whatever races it): true if it changed, false if not.
-  virtual Result<bool> Use(std::string_view id, std::int64_t now_ms) = 0;
+  // pending -> approved or denied, only if pending and unexpired at decision.decided_ms (one
+  // conditional update): true if it changed, false if not (unknown, decided, expired).
+  // kInvalidArgument unless `to` is approved (with a MAC) or denied (without).
+  virtual Result<bool> Decide(std::string_view id, const AccessDecision& decision) = 0;
+  // approved -> used, only if the row is still `approved` as read (its id, device, requester,
+  // version and approval MAC) and unexpired at `now_ms` (one conditional update, so a request
+  // is used once whatever races it): true if it changed, false if not.
+  virtual Result<bool> Use(const AccessRequestRow& approved, std::int64_t now_ms) = 0;
 };
 
 // The names of the states, stored and shown in the API, and back (nullopt if not ours).

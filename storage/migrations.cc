@@ -357,6 +357,14 @@ CREATE INDEX access_requests_by_requester ON access_requests (requester, seq);
 CREATE INDEX access_requests_by_device ON access_requests (device_id);
 )sql";
 
+// An approval carries its MAC (made in the HSM with the state key), so that a database writer
+// can't forge one; rows approved before this migration have none and are never used.
+constexpr std::string_view kSchemaApprovalMacs = R"sql(
+ALTER TABLE access_requests ADD COLUMN approval_mac BLOB;
+ALTER TABLE access_requests ADD COLUMN approval_key_version INTEGER
+  CHECK (approval_key_version BETWEEN 1 AND 4294967295);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -372,6 +380,7 @@ constexpr std::array kMigrations{
     Migration{12, "when each pending rotation was requested, and overdue notes", kSchemaV12},
     Migration{13, "index of key releases per device (accesses)", kSchemaV13},
     Migration{14, "dual control: access requests and their approvals", kSchemaAccessRequests},
+    Migration{15, "MACs of access request approvals", kSchemaApprovalMacs},
 };
 
 constexpr Query kHasVersionTable{

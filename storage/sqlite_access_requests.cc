@@ -9,7 +9,7 @@ namespace {
 
 #define ACCESS_REQUEST_COLUMNS                                                              \
   "seq, id, device_id, requester, reason, version, state, created_ms, expires_ms, approver, " \
-  "decided_ms, note, used_ms"
+  "decided_ms, note, used_ms, approval_mac, approval_key_version"
 
 constexpr Query kGet{"get access request",
                      "SELECT " ACCESS_REQUEST_COLUMNS " FROM access_requests WHERE id = ?1"};
@@ -35,10 +35,12 @@ constexpr Query kInsert{"insert access request",
                         "RETURNING seq"};
 constexpr Query kDecide{"decide access request",
                         "UPDATE access_requests SET state = ?2, approver = ?3, note = ?4, "
-                        "decided_ms = ?5 WHERE id = ?1 AND state = 'pending' AND expires_ms > ?5"};
+                        "decided_ms = ?5, approval_mac = ?6, approval_key_version = ?7 "
+                        "WHERE id = ?1 AND state = 'pending' AND expires_ms > ?5"};
 constexpr Query kUse{"use access request",
                      "UPDATE access_requests SET state = 'used', used_ms = ?2 "
-                     "WHERE id = ?1 AND state = 'approved' AND expires_ms > ?2"};
+                     "WHERE id = ?1 AND state = 'approved' AND expires_ms > ?2 AND "
+                     "device_id = ?3 AND requester = ?4 AND version = ?5 AND approval_mac = ?6"};
 
 #undef ACCESS_REQUEST_COLUMNS
 
@@ -59,6 +61,10 @@ Result<AccessRequestRow> ReadRow(const Statement& stmt) {
   if (!stmt.ColumnIsNull(10)) row.decided_ms = stmt.ColumnInt64(10);
   if (!stmt.ColumnIsNull(11)) row.note = stmt.ColumnText(11);
   if (!stmt.ColumnIsNull(12)) row.used_ms = stmt.ColumnInt64(12);
+  if (!stmt.ColumnIsNull(13)) row.approval_mac = stmt.ColumnBlob(13);
+  if (!stmt.ColumnIsNull(14)) {
+    ESCROW_ASSIGN_OR_RETURN(row.approval_key_version, stmt.ColumnUint32(14));
+  }
   return row;
 }
 
@@ -116,29 +122,42 @@ Result<std::uint64_t> SqliteAccessRequests::Insert(const AccessRequestRow& row) 
   });
 }
 
-Result<bool> SqliteAccessRequests::Decide(std::string_view id, AccessRequestState to,
-                                          std::string_view approver, std::string_view note,
-                                          std::int64_t now_ms) {
-  if (to != AccessRequestState::kApproved && to != AccessRequestState::kDenied) {
-    return Status::InvalidArgument("decide access request: approved or denied only");
+Result<bool> SqliteAccessRequests::Decide(std::string_view id, const AccessDecision& decision) {
+  const bool approve = decision.to == AccessRequestState::kApproved;
+  if ((!approve && decision.to != AccessRequestState::kDenied) ||
+      approve == decision.approval_mac.empty()) {
+    return Status::InvalidArgument(
+        "decide access request: approved with a MAC, or denied without one");
   }
   return ctx_.Run([&](Database& db) -> Result<bool> {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(kDecide));
     ESCROW_RETURN_IF_ERROR(stmt->BindText(1, id));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, AccessRequestStateName(to)));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(3, approver));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(4, note));
-    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(5, now_ms));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(2, AccessRequestStateName(decision.to)));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(3, decision.approver));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(4, decision.note));
+    ESCROW_RETURN_IF_ERROR(stmt->BindInt64(5, decision.decided_ms));
+    if (approve) {
+      ESCROW_RETURN_IF_ERROR(stmt->BindBlob(6, decision.approval_mac));
+      ESCROW_RETURN_IF_ERROR(stmt->BindUint32(7, decision.approval_key_version));
+    } else {
+      ESCROW_RETURN_IF_ERROR(stmt->BindNull(6));
+      ESCROW_RETURN_IF_ERROR(stmt->BindNull(7));
+    }
     ESCROW_RETURN_IF_ERROR(stmt->Run());
     return db.changes() == 1;
   });
 }
 
-Result<bool> SqliteAccessRequests::Use(std::string_view id, std::int64_t now_ms) {
+Result<bool> SqliteAccessRequests::Use(const AccessRequestRow& approved, std::int64_t now_ms) {
+  if (approved.approval_mac.empty()) return false;  // never approved with a MAC: not usable
   return ctx_.Run([&](Database& db) -> Result<bool> {
     ESCROW_ASSIGN_OR_RETURN(StatementLease stmt, db.Prepare(kUse));
-    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(1, approved.id));
     ESCROW_RETURN_IF_ERROR(stmt->BindInt64(2, now_ms));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(3, approved.device_id));
+    ESCROW_RETURN_IF_ERROR(stmt->BindText(4, approved.requester));
+    ESCROW_RETURN_IF_ERROR(stmt->BindUint32(5, approved.version));
+    ESCROW_RETURN_IF_ERROR(stmt->BindBlob(6, approved.approval_mac));
     ESCROW_RETURN_IF_ERROR(stmt->Run());
     return db.changes() == 1;
   });

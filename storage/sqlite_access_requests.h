@@ -18,9 +18,8 @@ class SqliteAccessRequests final : public AccessRequestWriter {
                                              std::int64_t now_ms, std::uint64_t after,
                                              std::size_t limit) override;
   Result<std::uint64_t> Insert(const AccessRequestRow& row) override;
-  Result<bool> Decide(std::string_view id, AccessRequestState to, std::string_view approver,
-                      std::string_view note, std::int64_t now_ms) override;
-  Result<bool> Use(std::string_view id, std::int64_t now_ms) override;
+  Result<bool> Decide(std::string_view id, const AccessDecision& decision) override;
+  Result<bool> Use(const AccessRequestRow& approved, std::int64_t now_ms) override;
 
  private:
   SqliteTxnContext& ctx_;

@@ -231,9 +231,11 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
       Reader ar(*a, "policy.approvals", base);
       ESCROW_RETURN_IF_ERROR(ar.StringList("roles", c.approval_roles, false));
       for (const std::string& role : c.approval_roles) {
-        if (role != "helpdesk" && role != "admin" && role != "auditor" && role != "approver") {
-          return Bad("policy.approvals.roles: unknown role '" + role +
-                     "' (helpdesk, admin, auditor, approver)");
+        // Only the roles that retrieve others' keys: an approval for a role that can't
+        // retrieve would only suggest a control that isn't there.
+        if (role != "helpdesk" && role != "admin") {
+          return Bad("policy.approvals.roles: '" + role +
+                     "' is not a role that retrieves keys (helpdesk, admin)");
         }
       }
       ESCROW_RETURN_IF_ERROR(ar.Seconds("ttl_seconds", c.approval_ttl, 60, 604800));

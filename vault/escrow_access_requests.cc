@@ -13,6 +13,7 @@
 #include <string>
 
 #include "base/bytes.h"
+#include "vault/approval_mac.h"
 #include "vault/escrow_service.h"
 #include "vault/escrow_service_impl.h"
 
@@ -26,6 +27,11 @@ Result<std::string> NewRequestId() {
     return Status::Unavailable("RAND_bytes failed", "unavailable");
   }
   return HexEncode(raw);
+}
+
+bool IsRequestId(std::string_view id) {
+  return id.size() == 32 &&
+         id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 AccessRequest ToAccessRequest(const storage::AccessRequestRow& row, std::int64_t now_ms) {
@@ -138,14 +144,22 @@ Result<AccessRequestPage> EscrowService::ListAccessRequests(
   if (!d.sees_all) requester = me;
   Result<std::vector<storage::AccessRequestRow>> rows =
       storage::ReadValue(m.store, [&](storage::ReadTxn& txn) {
-        return txn.access_requests().List(state, requester, now_ms, after, limit);
+        // One more than the page: next_after only when another page has something.
+        return txn.access_requests().List(state, requester, now_ms, after, limit + 1);
       });
   if (!rows.ok()) return m.ReadFailed(caller, kAction, "", rows.status());
   AccessRequestPage page;
+  const bool more = rows->size() > limit;
+  if (more) rows->resize(limit);
   for (const storage::AccessRequestRow& row : *rows) {
     page.requests.push_back(ToAccessRequest(row, now_ms));
   }
-  if (!rows->empty() && rows->size() == limit) page.next_after = rows->back().seq;
+  if (more) page.next_after = rows->back().seq;
+  ESCROW_RETURN_IF_ERROR(m.AuditOk(
+      caller, kAction, {},
+      "access requests state=" +
+          std::string(state ? storage::AccessRequestStateName(*state) : "any") +
+          " after=" + std::to_string(after) + " returned=" + std::to_string(page.requests.size())));
   return page;
 }
 
@@ -157,14 +171,13 @@ Result<AccessRequest> EscrowService::DecideAccessRequest(const Caller& caller,
   const std::string said = "access_request=\"" + std::string(request_id.substr(0, 64)) + "\"";
   Decision d = Decide(caller, action, nullptr);
   if (!d.allowed) return m.Deny(caller, action, "", d.denial, said + " " + d.denial.message());
+  const Status not_found = Status::NotFound("no such access request", "access_request_not_found");
+  // Only an id the vault could have made is looked up (32 lowercase hex digits).
+  if (!IsRequestId(request_id)) return m.Deny(caller, action, "", not_found, said + " malformed");
   Result<std::optional<storage::AccessRequestRow>> read = storage::ReadValue(
       m.store, [&](storage::ReadTxn& txn) { return txn.access_requests().Get(request_id); });
   if (!read.ok()) return m.ReadFailed(caller, action, "", read.status());
-  if (!*read) {
-    return m.Deny(caller, action, "",
-                  Status::NotFound("no such access request", "access_request_not_found"),
-                  said + " not found");
-  }
+  if (!*read) return m.Deny(caller, action, "", not_found, said + " not found");
   storage::AccessRequestRow request = std::move(**read);
   const std::string& device = request.device_id;
   const std::string detail = "access_request=" + request.id;
@@ -192,12 +205,24 @@ Result<AccessRequest> EscrowService::DecideAccessRequest(const Caller& caller,
   }
   const storage::AccessRequestState to =
       approve ? storage::AccessRequestState::kApproved : storage::AccessRequestState::kDenied;
-  const std::string approver = caller.QualifiedName();
+  request.approver = caller.QualifiedName();
+  request.decided_ms = now_ms;
+  request.note = std::string(note);
+  if (approve) {
+    // Made in the HSM: without this MAC no release uses the approval (a database writer
+    // can't approve a request by editing its row).
+    Status sealed = SealApproval(m.keys, m.options.state_key_version, request);
+    if (!sealed.ok()) {
+      return m.Deny(caller, action, device, sealed, detail + " approval MAC not made");
+    }
+  }
+  storage::AccessDecision decision{to, *request.approver, *request.note, now_ms,
+                                   request.approval_mac, request.approval_key_version};
   // One conditional update: of racing decisions (or a decision racing the expiry) one wins.
   Status s = m.pipeline.Commit(
       [&](storage::WriteTxn& txn) -> Status {
-        ESCROW_ASSIGN_OR_RETURN(const bool decided, txn.access_requests().Decide(
-                                                        request.id, to, approver, note, now_ms));
+        ESCROW_ASSIGN_OR_RETURN(const bool decided,
+                                txn.access_requests().Decide(request.id, decision));
         return decided ? Status::Ok() : not_usable;
       },
       {m.Event(caller, action, device, "ok", std::string(note),
@@ -209,9 +234,6 @@ Result<AccessRequest> EscrowService::DecideAccessRequest(const Caller& caller,
     return Status::Unavailable(s.message(), "unavailable");
   }
   request.state = to;
-  request.approver = approver;
-  request.decided_ms = now_ms;
-  request.note = std::string(note);
   return ToAccessRequest(request, now_ms);
 }
 

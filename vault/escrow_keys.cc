@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hsm/escrow_keys.h"
+#include "vault/approval_mac.h"
 #include "vault/associated_data.h"
 #include "vault/device_state.h"
 #include "vault/escrow_service.h"
@@ -376,6 +377,13 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
                         storage::EffectiveState(*approval, now_ms))) +
                     " version=" + std::to_string(approval->version));
   }
+  if (needs_approval) {
+    // Only an approval the vault made (its MAC, from the HSM) is used.
+    Status genuine = CheckApproval(m.keys, *approval);
+    if (!genuine.ok()) {
+      return deny(action, genuine, "access_request=" + approval->id + " " + genuine.message());
+    }
+  }
   const std::optional<std::string> used_request =
       needs_approval ? std::optional<std::string>(approval->id) : std::nullopt;
   const bool quota_applies = d.via_role && m.options.daily_quota > 0;
@@ -427,7 +435,7 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
         // approval (on any node) only one finds it approved.
         if (used_request) {
           ESCROW_ASSIGN_OR_RETURN(const bool marked,
-                                  txn.access_requests().Use(*used_request, now_ms));
+                                  txn.access_requests().Use(*approval, now_ms));
           if (!marked) {
             return Status::FailedPrecondition("the access request was used or expired",
                                               "access_request_not_usable");

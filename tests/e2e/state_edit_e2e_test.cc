@@ -145,6 +145,46 @@ TEST_CASE("An older copy of the whole database is refused at start until an oper
   CHECK_THAT(audit.body, Catch::Contains("accepted_head"));
 }
 
+TEST_CASE("An access request approved by editing the database releases nothing",
+          "[e2e][state_edit][access_requests]") {
+  VaultProcess v;
+  Configure(v, "approvals", R"({ roles = ["helpdesk"], ttl_seconds = 600 })");
+  REQUIRE(v.Start());
+  v.Enrol("mac1", "alice@example.com", "corporate");
+  REQUIRE(v.Mdm("PUT", "/v1/devices/mac1/recovery-key", KeyBody(kMacKey1, kMacKey1)).status ==
+          200);
+  const std::string hd = v.Token("hd@example.com", "--roles helpdesk");
+  const std::string ap = v.Token("ap@example.com", "--roles approver");
+  auto request = [&] {
+    const HttpResult r = v.As(hd, "POST", "/v1/devices/mac1/recovery-key/access-requests",
+                              R"({"reason":"ticket 5"})");
+    REQUIRE(r.status == 201);
+    return std::string(Json(r.body).at("id").as_string());
+  };
+  auto retrieve = [&](const std::string& rid) {
+    return v.As(hd, "POST", "/v1/devices/mac1/recovery-key/retrieve",
+                R"({"reason":"ticket 5","access_request":")" + rid + R"("})");
+  };
+  const std::string genuine = request();
+  REQUIRE(v.As(ap, "POST", "/v1/access-requests/" + genuine + "/approve", "{}").status == 200);
+  // The helpdesk user approves their own request in the file: with a made-up MAC, and with
+  // the MAC of the genuine approval copied over.
+  const std::string made_up = request();
+  Edit(v, "UPDATE access_requests SET state = 'approved', approver = 'user:ap@example.com', "
+          "decided_ms = created_ms, approval_mac = randomblob(32), approval_key_version = 1 "
+          "WHERE id = '" + made_up + "'");
+  RequireIntegrityError(retrieve(made_up));
+  const std::string copied = request();
+  Edit(v, "UPDATE access_requests SET (state, approver, decided_ms, approval_mac, "
+          "approval_key_version) = (SELECT state, approver, decided_ms, approval_mac, "
+          "approval_key_version FROM access_requests WHERE id = '" + genuine + "') "
+          "WHERE id = '" + copied + "'");
+  RequireIntegrityError(retrieve(copied));
+  // The genuine approval still releases, once.
+  CHECK(retrieve(genuine).status == 200);
+  CHECK(retrieve(genuine).status == 409);
+}
+
 TEST_CASE("GET /v1/audit/verify takes expect_head as audit verify does", "[e2e][checkpoint]") {
   TwoVersions t;
   const std::string auditor = t.v.Token("aud@example.com", "--roles auditor");

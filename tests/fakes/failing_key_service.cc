@@ -21,7 +21,22 @@ int FailingKeyService::calls(KeyOp op) const {
   return it == calls_.end() ? 0 : it->second;
 }
 
+void FailingKeyService::RunBefore(KeyOp op, std::function<void()> hook) {
+  std::lock_guard lock(mu_);
+  hooks_[op] = std::move(hook);
+}
+
 Status FailingKeyService::Attempt(KeyOp op) {
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(mu_);
+    auto it = hooks_.find(op);
+    if (it != hooks_.end()) {
+      hook = std::move(it->second);
+      hooks_.erase(it);
+    }
+  }
+  if (hook) hook();
   std::lock_guard lock(mu_);
   ++calls_[op];
   auto it = failures_.find(op);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -41,6 +42,9 @@ class FailingKeyService final : public hsm::KeyService {
   // REQUIRES: !status.ok().
   void FailOn(KeyOp op, Status status);
   void Heal(KeyOp op);
+  // The next attempt of `op` first runs `hook` (once, on the caller's thread, without this
+  // service's lock): what another node does between a request's read and its commit.
+  void RunBefore(KeyOp op, std::function<void()> hook);
   // How often `op` was attempted, failed attempts included.
   int calls(KeyOp op) const;
 
@@ -77,6 +81,7 @@ class FailingKeyService final : public hsm::KeyService {
   mutable std::mutex mu_;
   std::map<KeyOp, Status> failures_;  // guarded by mu_
   std::map<KeyOp, int> calls_;        // guarded by mu_
+  std::map<KeyOp, std::function<void()>> hooks_;  // guarded by mu_
 };
 
 }  // namespace escrow::testing

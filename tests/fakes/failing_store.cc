@@ -329,14 +329,11 @@ class FailingAccessRequests final : public storage::AccessRequestWriter {
   Result<std::uint64_t> Insert(const storage::AccessRequestRow& row) override {
     return st_.Call(StoreOp::kAccessRequestWrite, [&] { return w_->Insert(row); });
   }
-  Result<bool> Decide(std::string_view id, storage::AccessRequestState to,
-                      std::string_view approver, std::string_view note,
-                      std::int64_t now_ms) override {
-    return st_.Call(StoreOp::kAccessRequestWrite,
-                    [&] { return w_->Decide(id, to, approver, note, now_ms); });
+  Result<bool> Decide(std::string_view id, const storage::AccessDecision& decision) override {
+    return st_.Call(StoreOp::kAccessRequestWrite, [&] { return w_->Decide(id, decision); });
   }
-  Result<bool> Use(std::string_view id, std::int64_t now_ms) override {
-    return st_.Call(StoreOp::kAccessRequestWrite, [&] { return w_->Use(id, now_ms); });
+  Result<bool> Use(const storage::AccessRequestRow& approved, std::int64_t now_ms) override {
+    return st_.Call(StoreOp::kAccessRequestWrite, [&] { return w_->Use(approved, now_ms); });
   }
 
  private:

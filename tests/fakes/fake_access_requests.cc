@@ -61,32 +61,41 @@ Result<std::uint64_t> FakeAccessRequests::Insert(const storage::AccessRequestRow
   stored.decided_ms.reset();
   stored.note.reset();
   stored.used_ms.reset();
+  stored.approval_mac.clear();
+  stored.approval_key_version = 0;
   state_.access_requests.emplace(seq, std::move(stored));
   return seq;
 }
 
-Result<bool> FakeAccessRequests::Decide(std::string_view id, storage::AccessRequestState to,
-                                        std::string_view approver, std::string_view note,
-                                        std::int64_t now_ms) {
-  if (to != storage::AccessRequestState::kApproved && to != storage::AccessRequestState::kDenied) {
-    return Status::InvalidArgument("decide access request: approved or denied only");
+Result<bool> FakeAccessRequests::Decide(std::string_view id,
+                                        const storage::AccessDecision& decision) {
+  const bool approve = decision.to == storage::AccessRequestState::kApproved;
+  if ((!approve && decision.to != storage::AccessRequestState::kDenied) ||
+      approve == decision.approval_mac.empty()) {
+    return Status::InvalidArgument(
+        "decide access request: approved with a MAC, or denied without one");
   }
   storage::AccessRequestRow* row = Find(id);
   if (row == nullptr || row->state != storage::AccessRequestState::kPending ||
-      row->expires_ms <= now_ms) {
+      row->expires_ms <= decision.decided_ms) {
     return false;
   }
-  row->state = to;
-  row->approver = std::string(approver);
-  row->note = std::string(note);
-  row->decided_ms = now_ms;
+  row->state = decision.to;
+  row->approver = decision.approver;
+  row->note = decision.note;
+  row->decided_ms = decision.decided_ms;
+  row->approval_mac = decision.approval_mac;
+  row->approval_key_version = decision.approval_key_version;
   return true;
 }
 
-Result<bool> FakeAccessRequests::Use(std::string_view id, std::int64_t now_ms) {
-  storage::AccessRequestRow* row = Find(id);
+Result<bool> FakeAccessRequests::Use(const storage::AccessRequestRow& approved,
+                                     std::int64_t now_ms) {
+  storage::AccessRequestRow* row = Find(approved.id);
   if (row == nullptr || row->state != storage::AccessRequestState::kApproved ||
-      row->expires_ms <= now_ms) {
+      row->expires_ms <= now_ms || approved.approval_mac.empty() ||
+      row->device_id != approved.device_id || row->requester != approved.requester ||
+      row->version != approved.version || row->approval_mac != approved.approval_mac) {
     return false;
   }
   row->state = storage::AccessRequestState::kUsed;

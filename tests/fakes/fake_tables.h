@@ -180,10 +180,8 @@ class FakeAccessRequests final : public storage::AccessRequestWriter {
       std::optional<storage::AccessRequestState> state, std::optional<std::string_view> requester,
       std::int64_t now_ms, std::uint64_t after, std::size_t limit) override;
   Result<std::uint64_t> Insert(const storage::AccessRequestRow& row) override;
-  Result<bool> Decide(std::string_view id, storage::AccessRequestState to,
-                      std::string_view approver, std::string_view note,
-                      std::int64_t now_ms) override;
-  Result<bool> Use(std::string_view id, std::int64_t now_ms) override;
+  Result<bool> Decide(std::string_view id, const storage::AccessDecision& decision) override;
+  Result<bool> Use(const storage::AccessRequestRow& approved, std::int64_t now_ms) override;
 
  private:
   storage::AccessRequestRow* Find(std::string_view id);

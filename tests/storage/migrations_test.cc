@@ -452,6 +452,46 @@ TEST_CASE("A version 12 database is upgraded with its releases indexed, those be
   CHECK(releases[0].seq == 1u);
 }
 
+TEST_CASE("Migration 15 leaves requests approved before it without a MAC",
+          "[storage][migrations]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) {
+      ESCROW_RETURN_IF_ERROR(txn.devices().Upsert(MakeDevice("dev-1")));
+      AccessRequestRow row;
+      row.id = std::string(32, 'a');
+      row.device_id = "dev-1";
+      row.requester = "user:hd";
+      row.reason = "ticket";
+      row.version = 1;
+      row.created_ms = 1;
+      row.expires_ms = 2;
+      return txn.access_requests().Insert(row).status();
+    });
+  }
+  // Back to what a vault of schema 14 left on disk, with the request approved by it.
+  REQUIRE(RawExec(f.path, "ALTER TABLE access_requests DROP COLUMN approval_key_version; "
+                          "ALTER TABLE access_requests DROP COLUMN approval_mac; "
+                          "UPDATE access_requests SET state = 'approved', approver = 'user:ap'; "
+                          "DELETE FROM schema_version WHERE version > 14") == SQLITE_OK);
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 15") ==
+        "MACs of access request approvals");
+  std::optional<AccessRequestRow> row;
+  REQUIRE(store
+              ->Read([&](ReadTxn& txn) -> Status {
+                ESCROW_ASSIGN_OR_RETURN(row, txn.access_requests().Get(std::string(32, 'a')));
+                return Status::Ok();
+              })
+              .ok());
+  REQUIRE(row.has_value());
+  CHECK(row->state == AccessRequestState::kApproved);
+  CHECK(row->approval_mac.empty());
+  CHECK(row->approval_key_version == 0u);
+}
+
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {
   StoreFixture f;
   { auto store = f.Open(); }

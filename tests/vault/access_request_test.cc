@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/vault/fake_vault.h"
+#include "vault/approval_mac.h"
 
 namespace escrow::vault {
 namespace {
@@ -169,6 +170,13 @@ TEST_CASE("Approvers and admins decide, never their own request, and only once",
   }
   CheckDenied(v.service->DecideAccessRequest(Approver(), std::string(32, 'f'), true, ""),
               Code::kNotFound, "access_request_not_found");
+  // Not an id the vault makes: not looked up, the same answer, audited.
+  for (const std::string& bad : {rid.substr(0, 31), rid + "0", std::string(32, 'F'),
+                                std::string("' OR 1=1 --")}) {
+    CheckDenied(v.service->DecideAccessRequest(Approver(), bad, true, ""), Code::kNotFound,
+                "access_request_not_found");
+    CHECK(v.LastAudit().rfind("access_request.approve denied access_request_not_found", 0) == 0);
+  }
   CheckDenied(v.service->DecideAccessRequest(Approver(), rid, true, "bad\x01note"),
               Code::kInvalidArgument, "invalid_request");
   // An admin's own request: not by that admin.
@@ -276,6 +284,13 @@ TEST_CASE("Approvers and admins list every access request, helpdesk their own, a
   CHECK(all->requests[1].id == b);
   CHECK(all->requests[2].id == c);
   CHECK_FALSE(all->next_after.has_value());
+  // A page that ends exactly at the last request says there is no next one.
+  Result<AccessRequestPage> exact = v.service->ListAccessRequests(Approver(), std::nullopt, 0, 3);
+  REQUIRE(exact.ok());
+  CHECK(exact->requests.size() == 3);
+  CHECK_FALSE(exact->next_after.has_value());
+  CHECK(v.LastAudit().rfind("access_request.list ok", 0) == 0);
+  CHECK(v.LastAudit().find("returned=3") != std::string::npos);
   Result<AccessRequestPage> first = v.service->ListAccessRequests(Admin(), std::nullopt, 0, 2);
   REQUIRE(first.ok());
   REQUIRE(first->next_after.has_value());
@@ -333,6 +348,67 @@ TEST_CASE("A release whose request cannot be marked used fails closed",
   v.store.Heal(testing::StoreOp::kAccessRequestWrite);
   CHECK(v.StateOf(rid) == AccessRequestState::kApproved);
   CHECK(v.Retrieve(rid).ok());
+}
+
+TEST_CASE("An approval used by another node between the read and the commit releases nothing",
+          "[vault][access_requests]") {
+  DualVault v;
+  const std::string rid = v.Approved();
+  // Another node's release uses the approval after this retrieval read it approved, before
+  // its commit: only the conditional update in the commit can catch it.
+  v.keys.RunBefore(testing::KeyOp::kDecrypt, [&] {
+    REQUIRE(v.fake_store
+                .Write([&](storage::WriteTxn& txn) -> Status {
+                  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AccessRequestRow> row,
+                                          txn.access_requests().Get(rid));
+                  REQUIRE(row.has_value());
+                  ESCROW_ASSIGN_OR_RETURN(const bool used,
+                                          txn.access_requests().Use(*row, ToUnixMillis(v.clock.Now())));
+                  REQUIRE(used);
+                  return Status::Ok();
+                })
+                .ok());
+  });
+  CheckDenied(v.Retrieve(rid), Code::kFailedPrecondition, "access_request_not_usable");
+  CHECK(v.LastAudit().find("used by a racing release") != std::string::npos);
+  CHECK(v.keys.calls(testing::KeyOp::kDecrypt) > 0);  // the hook ran: the race was real
+  // Nothing of the release was kept: no burned version, no pending rotation.
+  const std::string after = v.Dump();
+  CHECK(after.find("rotation_pending=0") != std::string::npos);
+  CHECK(after.find("burned=1") == std::string::npos);
+}
+
+TEST_CASE("An approval the vault did not make is never used", "[vault][access_requests]") {
+  DualVault v;
+  const std::string genuine = v.Approved();
+  std::optional<storage::AccessRequestRow> real;
+  REQUIRE(v.fake_store
+              .Read([&](storage::ReadTxn& txn) -> Status {
+                ESCROW_ASSIGN_OR_RETURN(real, txn.access_requests().Get(genuine));
+                return Status::Ok();
+              })
+              .ok());
+  REQUIRE(real.has_value());
+  CHECK(CheckApproval(v.keys, *real).ok());
+  // A database writer approves a pending request with a made-up MAC, or with the MAC of
+  // another approval: neither verifies, nothing is released, the refusal is audited.
+  for (const Bytes& mac : {Bytes(32, 0x11), real->approval_mac}) {
+    std::string rid = v.Request();
+    REQUIRE(v.fake_store
+                .Write([&](storage::WriteTxn& txn) -> Status {
+                  storage::AccessDecision d{storage::AccessRequestState::kApproved, "user:ap", "",
+                                            ToUnixMillis(v.clock.Now()), mac, 1};
+                  ESCROW_ASSIGN_OR_RETURN(const bool decided, txn.access_requests().Decide(rid, d));
+                  REQUIRE(decided);
+                  return Status::Ok();
+                })
+                .ok());
+    CheckDenied(v.Retrieve(rid), Code::kDataLoss, "integrity_error");
+    CHECK(v.LastAudit().find("approval: MAC does not verify") != std::string::npos);
+    CHECK(v.StateOf(rid) == AccessRequestState::kApproved);
+  }
+  // The genuine one still releases.
+  CHECK(v.Retrieve(genuine).ok());
 }
 
 }  // namespace

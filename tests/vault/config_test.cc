@@ -131,9 +131,9 @@ TEST_CASE("Approvals are off by default, and their roles and lifetime are checke
   CHECK(plain->approval_ttl == std::chrono::seconds(3600));
   Result<VaultConfig> on = LoadConfig(Write(
       dir, std::string(kMinimal) +
-               "[policy]\napprovals = { roles = [\"helpdesk\", \"auditor\"], ttl_seconds = 60 }\n"));
+               "[policy]\napprovals = { roles = [\"helpdesk\", \"admin\"], ttl_seconds = 60 }\n"));
   REQUIRE(on.ok());
-  CHECK(on->approval_roles == std::vector<std::string>{"helpdesk", "auditor"});
+  CHECK(on->approval_roles == std::vector<std::string>{"helpdesk", "admin"});
   CHECK(on->approval_ttl == std::chrono::seconds(60));
   Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(*on)));
   REQUIRE(back.ok());
@@ -141,6 +141,8 @@ TEST_CASE("Approvals are off by default, and their roles and lifetime are checke
   CHECK(back->approval_ttl == on->approval_ttl);
   for (const auto& [line, says] : std::vector<std::pair<std::string, std::string>>{
            {"approvals = { roles = [\"root\"] }", "policy.approvals.roles"},
+           {"approvals = { roles = [\"auditor\"] }", "policy.approvals.roles"},
+           {"approvals = { roles = [\"approver\"] }", "policy.approvals.roles"},
            {"approvals = { roles = \"helpdesk\" }", "policy.approvals.roles"},
            {"approvals = { roles = [], ttl_seconds = 59 }", "policy.approvals.ttl_seconds"},
            {"approvals = { roles = [], ttl_seconds = 604801 }", "policy.approvals.ttl_seconds"},

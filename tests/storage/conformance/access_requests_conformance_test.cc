@@ -32,6 +32,30 @@ AccessRequestRow MakeRequest(char id, std::string requester = "user:hd",
   return row;
 }
 
+const Bytes kMac(32, 0x5a);
+
+AccessDecision Decision(AccessRequestState to, std::string note, std::int64_t at) {
+  AccessDecision d;
+  d.to = to;
+  d.approver = "user:ap";
+  d.note = std::move(note);
+  d.decided_ms = at;
+  if (to == AccessRequestState::kApproved) {
+    d.approval_mac = kMac;
+    d.approval_key_version = 1;
+  }
+  return d;
+}
+
+// The row as the vault read it approved: what Use names.
+AccessRequestRow Approved(char id) {
+  AccessRequestRow row = MakeRequest(id);
+  row.state = AccessRequestState::kApproved;
+  row.approval_mac = kMac;
+  row.approval_key_version = 1;
+  return row;
+}
+
 template <class Backend>
 struct RequestFixture : BackendStore<Backend> {
   RequestFixture() {
@@ -117,12 +141,12 @@ TEMPLATE_LIST_TEST_CASE_METHOD(RequestFixture, "An access request is decided onc
   REQUIRE(this->Insert(MakeRequest('a')).ok());
   REQUIRE(this->Insert(MakeRequest('b')).ok());
   // Not approved yet: no use.
-  CHECK_FALSE(*this->Change([](AccessRequestWriter& w) { return w.Use(Rid('a'), kNow); }));
+  CHECK_FALSE(*this->Change([](AccessRequestWriter& w) { return w.Use(Approved('a'), kNow); }));
   CHECK(*this->Change([](AccessRequestWriter& w) {
-    return w.Decide(Rid('a'), AccessRequestState::kApproved, "user:ap", "ok", kNow + 1);
+    return w.Decide(Rid('a'), Decision(AccessRequestState::kApproved, "ok", kNow + 1));
   }));
   CHECK_FALSE(*this->Change([](AccessRequestWriter& w) {
-    return w.Decide(Rid('a'), AccessRequestState::kDenied, "user:ap", "no", kNow + 2);
+    return w.Decide(Rid('a'), Decision(AccessRequestState::kDenied, "no", kNow + 2));
   }));
   std::optional<AccessRequestRow> row = this->Get('a');
   REQUIRE(row.has_value());
@@ -130,23 +154,58 @@ TEMPLATE_LIST_TEST_CASE_METHOD(RequestFixture, "An access request is decided onc
   CHECK(row->approver == "user:ap");
   CHECK(row->note == "ok");
   CHECK(row->decided_ms == kNow + 1);
-  CHECK(*this->Change([](AccessRequestWriter& w) { return w.Use(Rid('a'), kNow + 5); }));
-  CHECK_FALSE(*this->Change([](AccessRequestWriter& w) { return w.Use(Rid('a'), kNow + 6); }));
+  CHECK(*this->Change([](AccessRequestWriter& w) { return w.Use(Approved('a'), kNow + 5); }));
+  CHECK_FALSE(*this->Change([](AccessRequestWriter& w) { return w.Use(Approved('a'), kNow + 6); }));
   row = this->Get('a');
   CHECK(row->state == AccessRequestState::kUsed);
   CHECK(row->used_ms == kNow + 5);
 
   CHECK(*this->Change([](AccessRequestWriter& w) {
-    return w.Decide(Rid('b'), AccessRequestState::kDenied, "user:ap", "no", kNow);
+    return w.Decide(Rid('b'), Decision(AccessRequestState::kDenied, "no", kNow));
   }));
-  CHECK_FALSE(*this->Change([](AccessRequestWriter& w) { return w.Use(Rid('b'), kNow); }));
+  CHECK_FALSE(*this->Change([](AccessRequestWriter& w) { return w.Use(Approved('b'), kNow); }));
   CHECK(this->Get('b')->state == AccessRequestState::kDenied);
-  CHECK_FALSE(*this->Change([](AccessRequestWriter& w) { return w.Use(Rid('z'), kNow); }));
+  CHECK_FALSE(*this->Change([](AccessRequestWriter& w) { return w.Use(Approved('z'), kNow); }));
   CHECK(this->Change([](AccessRequestWriter& w) {
-              return w.Decide(Rid('b'), AccessRequestState::kUsed, "user:ap", "", kNow);
+              return w.Decide(Rid('b'), Decision(AccessRequestState::kUsed, "", kNow));
             })
             .status()
             .code() == Code::kInvalidArgument);
+}
+
+TEMPLATE_LIST_TEST_CASE_METHOD(RequestFixture,
+                               "An approval keeps its MAC, and a use must name the row as approved",
+                               "[storage][conformance][access_requests]", Backends) {
+  REQUIRE(this->Insert(MakeRequest('a')).ok());
+  AccessDecision no_mac = Decision(AccessRequestState::kApproved, "", kNow);
+  no_mac.approval_mac.clear();
+  CHECK(this->Change([&](AccessRequestWriter& w) { return w.Decide(Rid('a'), no_mac); })
+            .status()
+            .code() == Code::kInvalidArgument);
+  AccessDecision denied_with_mac = Decision(AccessRequestState::kDenied, "", kNow);
+  denied_with_mac.approval_mac = kMac;
+  CHECK(this->Change([&](AccessRequestWriter& w) { return w.Decide(Rid('a'), denied_with_mac); })
+            .status()
+            .code() == Code::kInvalidArgument);
+  REQUIRE(*this->Change([](AccessRequestWriter& w) {
+    return w.Decide(Rid('a'), Decision(AccessRequestState::kApproved, "", kNow));
+  }));
+  std::optional<AccessRequestRow> row = this->Get('a');
+  REQUIRE(row.has_value());
+  CHECK(row->approval_mac == kMac);
+  CHECK(row->approval_key_version == 1);
+  // Each field a use names must match the row: nothing changes otherwise.
+  std::vector<AccessRequestRow> wrong(5, Approved('a'));
+  wrong[0].device_id = "dev-2";
+  wrong[1].requester = "user:other";
+  wrong[2].version = 2;
+  wrong[3].approval_mac = Bytes(32, 0x5b);
+  wrong[4].approval_mac.clear();
+  for (const AccessRequestRow& w : wrong) {
+    CHECK_FALSE(*this->Change([&](AccessRequestWriter& writer) { return writer.Use(w, kNow); }));
+  }
+  CHECK(this->Get('a')->state == AccessRequestState::kApproved);
+  CHECK(*this->Change([](AccessRequestWriter& w) { return w.Use(Approved('a'), kNow); }));
 }
 
 TEMPLATE_LIST_TEST_CASE_METHOD(RequestFixture,
@@ -156,12 +215,12 @@ TEMPLATE_LIST_TEST_CASE_METHOD(RequestFixture,
   REQUIRE(this->Insert(MakeRequest('b')).ok());
   const std::int64_t expiry = MakeRequest('a').expires_ms;
   CHECK_FALSE(*this->Change([&](AccessRequestWriter& w) {
-    return w.Decide(Rid('a'), AccessRequestState::kApproved, "user:ap", "", expiry);
+    return w.Decide(Rid('a'), Decision(AccessRequestState::kApproved, "", expiry));
   }));
   CHECK(*this->Change([&](AccessRequestWriter& w) {
-    return w.Decide(Rid('b'), AccessRequestState::kApproved, "user:ap", "", expiry - 1);
+    return w.Decide(Rid('b'), Decision(AccessRequestState::kApproved, "", expiry - 1));
   }));
-  CHECK_FALSE(*this->Change([&](AccessRequestWriter& w) { return w.Use(Rid('b'), expiry); }));
+  CHECK_FALSE(*this->Change([&](AccessRequestWriter& w) { return w.Use(Approved('b'), expiry); }));
   CHECK(EffectiveState(*this->Get('a'), expiry) == AccessRequestState::kExpired);
   CHECK(EffectiveState(*this->Get('a'), expiry - 1) == AccessRequestState::kPending);
   CHECK(EffectiveState(*this->Get('b'), expiry) == AccessRequestState::kExpired);
@@ -178,7 +237,7 @@ TEMPLATE_LIST_TEST_CASE_METHOD(RequestFixture,
   REQUIRE(this->Insert(soon).ok());
   REQUIRE(this->Insert(MakeRequest('d')).ok());
   REQUIRE(*this->Change([](AccessRequestWriter& w) {
-    return w.Decide(Rid('d'), AccessRequestState::kDenied, "user:ap", "", kNow);
+    return w.Decide(Rid('d'), Decision(AccessRequestState::kDenied, "", kNow));
   }));
   const std::int64_t later = kNow + 100;
 
@@ -207,14 +266,14 @@ TEMPLATE_LIST_TEST_CASE_METHOD(RequestFixture,
                                "[storage][conformance][access_requests]", Backends) {
   REQUIRE(this->Insert(MakeRequest('a')).ok());
   REQUIRE(*this->Change([](AccessRequestWriter& w) {
-    return w.Decide(Rid('a'), AccessRequestState::kApproved, "user:ap", "", kNow);
+    return w.Decide(Rid('a'), Decision(AccessRequestState::kApproved, "", kNow));
   }));
   std::atomic<int> used{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
       Status s = this->owned_store->Write([&](WriteTxn& txn) -> Status {
-        ESCROW_ASSIGN_OR_RETURN(const bool changed, txn.access_requests().Use(Rid('a'), kNow));
+        ESCROW_ASSIGN_OR_RETURN(const bool changed, txn.access_requests().Use(Approved('a'), kNow));
         if (changed) ++used;
         return Status::Ok();
       });
