@@ -9,6 +9,7 @@
 #include "api/json_views.h"
 #include "api/request_parsing.h"
 #include "auth/jwt_verifier.h"
+#include "auth/verifier_source.h"
 #include "hsm/escrow_keys.h"
 
 namespace escrow::api {
@@ -66,7 +67,8 @@ ApiResponse ErrorResponse(const HttpError& error) {
   return r;
 }
 
-RequestHandler::RequestHandler(vault::EscrowService& service, const auth::JwtVerifier* verifier,
+RequestHandler::RequestHandler(vault::EscrowService& service,
+                               const auth::VerifierSource* verifier,
                                const vault::VaultConfig& config, Metrics& metrics,
                                const Clock& clock)
     : service_(service),
@@ -175,7 +177,7 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   } else if (verifier_ == nullptr) {
     auth_error = "no token verifier";
   } else if (std::optional<std::string_view> token = BearerToken(*request.authorization)) {
-    Result<auth::VerifiedToken> v = verifier_->Verify(*token, clock_.Now());
+    Result<auth::VerifiedToken> v = verifier_->Current()->Verify(*token, clock_.Now());
     if (v.ok()) {
       vault::RoleSet roles;
       for (const std::string& r : v->roles) roles.AddByName(r);

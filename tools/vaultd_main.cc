@@ -18,6 +18,7 @@
 
 #include "api/server.h"
 #include "auth/jwks.h"
+#include "auth/verifier_source.h"
 #include "auth/jwt_verifier.h"
 #include "base/clock.h"
 #include "base/host_port.h"
@@ -135,7 +136,11 @@ int Run(int argc, char** argv) {
   }
   if (!config.softhsm_conf.empty()) setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
 
-  Result<auth::JwtVerifier> verifier = MakeVerifier(config);
+  // The IdP's keys, read again on SIGHUP and when one of their files changes (api/server.h).
+  std::vector<std::string> key_files = config.idp_keys;
+  if (!config.idp_jwks.empty()) key_files.push_back(config.idp_jwks);
+  Result<std::unique_ptr<auth::VerifierSource>> verifier =
+      auth::VerifierSource::Create([&config] { return MakeVerifier(config); }, key_files);
   if (!verifier.ok()) return Fatal(verifier.status().message());
 
   Result<std::unique_ptr<hsm::KeyService>> keys =
@@ -219,7 +224,7 @@ int Run(int argc, char** argv) {
   service.StartOverdueSweep(config.sweep_interval);
 
   Result<std::unique_ptr<api::Server>> server =
-      api::Server::Create(config, listen, service, &*verifier);
+      api::Server::Create(config, listen, service, verifier->get());
   if (!server.ok()) return Fatal(server.status().message());
   if (Status s = DropPrivileges(config.user); !s.ok()) return Fatal(s.message());
   // From here on a compromised parser can reach only the system calls the server needs.
