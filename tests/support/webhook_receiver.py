@@ -5,7 +5,8 @@ Verifies each POST's X-Vault-Signature (t=<unix seconds>,v1=<hex HMAC-SHA256(sec
 "<t>.<body>")>) in constant time, rejects a t more than 300 s away, and appends one JSON line
 per request to --record: {"ok":true,"ids":[...],"t":T} for an accepted batch (answered 200),
 {"ok":false,"why":"..."} for a rejected or deliberately failed one. It can be told to fail:
---fail N (the first N requests), --fail-for S (the first S seconds), with --mode 500 (answer
+--fail N (N requests, after the first --ok-first K ones succeeded), --fail-for S (the first S
+seconds), with --mode 500 (answer
 HTTP 500), drop (close the connection without an answer) or hang (answer nothing for
 --hang-seconds, then drop). POST /control from loopback changes these at run time:
 {"fail":N,"fail_for":S,"mode":"..."}. Serves https with --cert/--key, else http on 127.0.0.1.
@@ -31,6 +32,7 @@ class State:
         self.lock = threading.Lock()
         self.secret = bytes.fromhex(open(args.secret_file).read().strip())
         self.record = args.record
+        self.ok_first = args.ok_first
         self.fail = args.fail
         self.fail_until = time.monotonic() + args.fail_for
         self.mode = args.mode
@@ -42,6 +44,9 @@ class State:
 
     def should_fail(self):
         with self.lock:
+            if self.ok_first > 0:
+                self.ok_first -= 1
+                return None
             if self.fail > 0:
                 self.fail -= 1
                 return self.mode
@@ -129,6 +134,7 @@ def main():
     p.add_argument("--port-file")
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--ok-first", type=int, default=0)
     p.add_argument("--fail", type=int, default=0)
     p.add_argument("--fail-for", type=float, default=0)
     p.add_argument("--mode", choices=["500", "drop", "hang"], default="500")
