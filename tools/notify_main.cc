@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdio>
 #include <exception>
 #include <string>
 
@@ -44,7 +45,7 @@ void InstallSignals() {
   sigemptyset(&sa.sa_mask);
   (void)sigaction(SIGTERM, &sa, nullptr);
   (void)sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // a closed peer is an error code, not a death
+  (void)signal(SIGPIPE, SIG_IGN);  // a closed peer is an error code, not a death
 }
 
 int Fail(int code, std::string_view msg, const Status& status) {
@@ -77,20 +78,23 @@ int Run(const std::string& config_path, bool once) {
 int main(int argc, char** argv) {
   escrow::tools::Harden();
   escrow::tools::InstallSignals();
-  CLI::App app{"vault-notify: relays vaultd's events to a signed webhook"};
-  std::string config;
-  bool once = false;
-  app.add_option("--config", config, "notify.conf")->required();
-  app.add_flag("--once", once, "deliver what is there now, then exit (for cron)");
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  try {
+    CLI::App app{"vault-notify: relays vaultd's events to a signed webhook"};
+    std::string config;
+    bool once = false;
+    app.add_option("--config", config, "notify.conf")->required();
+    app.add_flag("--once", once, "deliver what is there now, then exit (for cron)");
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e) == 0 ? 0 : 2;
+    }
     return escrow::tools::Run(config, once);
   } catch (const std::exception& e) {
-    escrow::tools::NotifyLog("error", "unexpected failure", {{"error", e.what()}});
+    // NotifyLog itself may throw (allocation); stderr is the last resort.
+    (void)std::fputs("vault-notify: unexpected failure: ", stderr);
+    (void)std::fputs(e.what(), stderr);
+    (void)std::fputc('\n', stderr);
     return 1;
   }
 }
