@@ -45,9 +45,7 @@ TEST_CASE("vault-notify relays every event in order in signed batches of batch_s
   VaultProcess v;
   REQUIRE(v.Start());
   NotifyRig rig(v);
-  REQUIRE(rig.StartReceiver());
-  rig.WriteConfig({{"batch_size", "3"}});
-  rig.StoreKeys("mac", 7);
+  rig.Prepare({}, 3, 7);
   const boost::json::array vault_events = rig.VaultEvents();
   const std::set<std::uint64_t> want = NotifyRig::Ids(vault_events);
   REQUIRE(want.size() >= 7);
@@ -83,9 +81,7 @@ TEST_CASE("vault-notify redelivers after the receiver fails for a while and lose
   VaultProcess v;
   REQUIRE(v.Start());
   NotifyRig rig(v);
-  REQUIRE(rig.StartReceiver({"--fail-for", "3", "--mode", "500"}));
-  rig.WriteConfig({{"batch_size", "2"}});
-  rig.StoreKeys("mac", 5);
+  rig.Prepare({"--fail-for", "3", "--mode", "500"}, 2, 5);
   REQUIRE(rig.StartRelay());
   REQUIRE(rig.WaitForIds(NotifyRig::Ids(rig.VaultEvents()), seconds(20)));
   CHECK(rig.Refusals("told to fail: 500") >= 2);  // retried with backoff, not given up
@@ -109,10 +105,7 @@ TEST_CASE("vault-notify killed with -9 mid-batch and restarted delivers every ev
   REQUIRE(v.Start());
   NotifyRig rig(v);
   // Two batches go through, the third hangs: the relay is killed while it waits.
-  REQUIRE(rig.StartReceiver(
-      {"--ok-first", "2", "--fail", "1", "--mode", "hang", "--hang-seconds", "30"}));
-  rig.WriteConfig({{"batch_size", "4"}});
-  rig.StoreKeys("mac", 14);
+  rig.Prepare({"--ok-first", "2", "--fail", "1", "--mode", "hang", "--hang-seconds", "30"}, 4, 14);
   const std::set<std::uint64_t> want = NotifyRig::Ids(rig.VaultEvents());
   REQUIRE(rig.StartRelay());
   for (int i = 0; i < 200 && rig.Refusals("told to fail: hang") == 0; ++i) {
@@ -148,9 +141,7 @@ TEST_CASE("vault-notify relays a release made just before vaultd was killed with
   VaultProcess v;
   REQUIRE(v.Start());
   NotifyRig rig(v);
-  REQUIRE(rig.StartReceiver());
-  rig.WriteConfig();
-  rig.StoreKeys("mac", 1);
+  rig.Prepare({}, 100, 1);
   REQUIRE(rig.StartRelay());
   REQUIRE(rig.WaitForIds(NotifyRig::Ids(rig.VaultEvents()), seconds(20)));
 
@@ -188,9 +179,7 @@ TEST_CASE("vault-notify --once delivers what is there, exits 0, and the lag gaug
   VaultProcess v;
   REQUIRE(v.Start());
   NotifyRig rig(v);
-  REQUIRE(rig.StartReceiver({"--fail", "1", "--mode", "500"}));
-  rig.WriteConfig({{"batch_size", "2"}});
-  rig.StoreKeys("mac", 5);
+  rig.Prepare({"--fail", "1", "--mode", "500"}, 2, 5);
   std::this_thread::sleep_for(milliseconds(1500));
   CHECK(rig.LagSeconds() > 0);  // nobody relayed them yet
 

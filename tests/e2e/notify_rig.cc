@@ -1,6 +1,5 @@
 #include "tests/e2e/notify_rig.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,19 +39,8 @@ Child::~Child() {
 }
 
 bool Child::Spawn(std::vector<std::string> args, const std::string& log_path) {
-  pid_ = fork();
-  if (pid_ < 0) return false;
-  if (pid_ == 0) {
-    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  return true;
+  pid_ = SpawnLogged(std::move(args), log_path);
+  return pid_ > 0;
 }
 
 void Child::Signal(int sig) const {
@@ -217,6 +205,12 @@ double NotifyRig::LagSeconds() const {
     }
   }
   return -1;
+}
+
+void NotifyRig::Prepare(const std::vector<std::string>& receiver_flags, int batch_size, int keys) {
+  REQUIRE(StartReceiver(receiver_flags));
+  WriteConfig({{"batch_size", std::to_string(batch_size)}});
+  StoreKeys("mac", keys);
 }
 
 void NotifyRig::StoreKeys(const std::string& prefix, int n) const {

@@ -75,6 +75,9 @@ class NotifyRig {
   // vault_events_undelivered_oldest_seconds from /v1/metrics, or -1 if absent.
   double LagSeconds() const;
 
+  // StartReceiver(receiver_flags), WriteConfig with batch_size, StoreKeys("mac", keys).
+  void Prepare(const std::vector<std::string>& receiver_flags, int batch_size, int keys);
+
   // Enrols `n` devices "<prefix>0".. and stores a key for each as mdm: n recovery_key.stored.
   void StoreKeys(const std::string& prefix, int n) const;
 
