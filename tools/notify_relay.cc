@@ -34,7 +34,7 @@ std::string Now() {
 Status StatusOf(const Status& s) { return s; }
 template <class T>
 Status StatusOf(const Result<T>& r) {
-  return r.ok() ? Status::Ok() : r.status();
+  return r.status();
 }
 
 bool Is2xx(unsigned status) { return status >= 200 && status < 300; }

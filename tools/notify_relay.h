@@ -29,11 +29,11 @@ class Relay {
         std::unique_ptr<HttpClient> vault, std::unique_ptr<HttpClient> webhook,
         const std::atomic<bool>& stop);
 
-  // Runs until `stop` is set (then Ok, the current attempt finished or abandoned). With
-  // `once`, returns Ok as soon as vaultd has nothing more, and the first failure (a failed
-  // request to vaultd or the webhook) as kUnavailable instead of retrying. A cursor that cannot
-  // be stored is returned at once either way (kUnavailable), as is a page that makes no sense
-  // (kDataLoss is retried like a failure: vaultd may be mid-upgrade).
+  // Runs until `stop` is set (then Ok, the current attempt finished or abandoned). Every
+  // failed request (vaultd or webhook, a page that makes no sense included) is retried with
+  // backoff; with `once`, Ok as soon as vaultd has nothing more, and the first failure instead
+  // (kUnavailable, kDataLoss). A cursor that cannot be stored ends the run either way
+  // (kUnavailable): the relay never asks vaultd for more than the disk knows was delivered.
   Status Run(bool once);
 
  private:
