@@ -195,6 +195,34 @@ TEST_CASE("vault-notify --once delivers what is there, exits 0, and the lag gaug
   CHECK(rig.Arrivals().size() == want.size());
 }
 
+TEST_CASE("vault-notify verifies an https webhook's certificate against webhook_ca",
+          "[e2e][notify]") {
+  VaultProcess v;
+  REQUIRE(v.Start());
+  NotifyRig rig(v);
+  // The receiver serves vaultd's own dev certificate (localhost, 127.0.0.1).
+  rig.Prepare({"--cert", v.state() + "/tls/server.crt", "--key", v.state() + "/tls/server.key"}, 10,
+              2);
+  const std::string url =
+      "\"https://127.0.0.1:" + std::to_string(rig.receiver_port()) + "/events\"";
+  const std::set<std::uint64_t> want = NotifyRig::Ids(rig.VaultEvents());
+
+  // Another CA: never delivered, never given up, the cursor unmoved.
+  const std::string other = v.tmp() + "/other-ca";
+  REQUIRE(Sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+             "-subj /CN=other -keyout " +
+             Quote(other + ".key") + " -out " + Quote(other + ".crt") + " >/dev/null 2>&1") == 0);
+  rig.WriteConfig({{"webhook_url", url}, {"webhook_ca", Quote(other + ".crt")}});
+  CHECK(rig.RunOnce() == 1);
+  CHECK_THAT(rig.RelayLog(), Catch::Contains("certificate verify failed"));
+  CHECK(rig.Arrivals().empty());
+
+  rig.WriteConfig({{"webhook_url", url}, {"webhook_ca", Quote(v.CaFile())}});
+  CHECK(rig.RunOnce() == 0);
+  CHECK(AsSet(rig.Arrivals()) == want);
+  CHECK(rig.Refusals() == 0);
+}
+
 TEST_CASE("vault-notify refuses to start on an unsafe config or secret", "[e2e][notify]") {
   VaultProcess v;
   NotifyRig rig(v);

@@ -81,6 +81,7 @@ class NotifyRig {
   // Enrols `n` devices "<prefix>0".. and stores a key for each as mdm: n recovery_key.stored.
   void StoreKeys(const std::string& prefix, int n) const;
 
+  int receiver_port() const { return receiver_port_; }
   std::string conf_path() const { return dir_ + "/notify-test.conf"; }
 
  private:
