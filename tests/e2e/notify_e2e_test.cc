@@ -26,7 +26,8 @@ void CheckBackedByAudit(const VaultProcess& v, const std::vector<std::uint64_t>&
       v.As(v.Token("aud@example.com", "--roles auditor"), "GET", "/v1/audit?limit=1000");
   REQUIRE(r.status == 200);
   std::map<std::uint64_t, std::string> device_of;
-  for (const boost::json::value& rec : Json(r.body).at("records").as_array()) {
+  const boost::json::value audit = Json(r.body);
+  for (const boost::json::value& rec : audit.at("records").as_array()) {
     device_of[rec.at("seq").to_number<std::uint64_t>()] =
         std::string(rec.at("device_id").as_string());
   }

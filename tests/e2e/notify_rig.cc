@@ -90,13 +90,16 @@ void NotifyRig::ControlReceiver(const std::string& json) const {
 }
 
 void NotifyRig::WriteConfig(const std::map<std::string, std::string>& overrides) {
-  std::map<std::string, std::string> values = {
-      {"vault_url", "\"https://127.0.0.1:" + std::to_string(v_.port()) + "\""},
-      {"webhook_url", "\"http://127.0.0.1:" + std::to_string(receiver_port_) + "/events\""},
-      {"poll_seconds", "1"},
-      {"backoff_initial_ms", "100"},
-      {"backoff_max_ms", "1000"},
-      {"timeout_ms", "5000"}};
+  std::map<std::string, std::string> values = {{"poll_seconds", "1"},
+                                               {"backoff_initial_ms", "100"},
+                                               {"backoff_max_ms", "1000"},
+                                               {"timeout_ms", "5000"}};
+  // Those vaultctl wrote stand until a vaultd or a receiver runs.
+  if (v_.port() != 0)
+    values["vault_url"] = "\"https://127.0.0.1:" + std::to_string(v_.port()) + "\"";
+  if (receiver_port_ != 0) {
+    values["webhook_url"] = "\"http://127.0.0.1:" + std::to_string(receiver_port_) + "/events\"";
+  }
   for (const auto& [k, val] : overrides) values[k] = val;
   std::ifstream in(v_.state() + "/notify.conf");
   REQUIRE(in);

@@ -54,6 +54,7 @@ class NotifyRig {
   void ControlReceiver(const std::string& json) const;
   // notify.conf as vaultctl init --dev wrote it, pointed at this vaultd and receiver, with
   // short test timings (poll 1 s, backoff 100 ms..1 s), then `overrides` (key -> TOML value).
+  // vault_url and webhook_url stay as written until vaultd or the receiver runs.
   void WriteConfig(const std::map<std::string, std::string>& overrides = {});
   // vault-notify --config ... [--once].
   bool StartRelay();
