@@ -98,6 +98,15 @@ TEST_CASE("vault-notify redelivers after the receiver fails for a while and lose
   CHECK(AsSet(arrivals) == want);
   CHECK(std::is_sorted(arrivals.begin(), arrivals.end()));  // a failed batch is never counted
   CheckBackedByAudit(v, arrivals);
+
+  // SIGTERM while the receiver keeps a batch waiting: the attempt is abandoned at once.
+  rig.ControlReceiver(R"({"fail":1,"mode":"hang"})");
+  rig.StoreKeys("tab", 1);
+  REQUIRE(rig.WaitForRefusal("told to fail: hang"));
+  const auto t0 = std::chrono::steady_clock::now();
+  rig.relay().Signal(SIGTERM);
+  CHECK(rig.relay().Wait(milliseconds(3000)) == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 < milliseconds(1500));
 }
 
 TEST_CASE("vault-notify killed with -9 mid-batch and restarted delivers every event",
@@ -109,10 +118,7 @@ TEST_CASE("vault-notify killed with -9 mid-batch and restarted delivers every ev
   rig.Prepare({"--ok-first", "2", "--fail", "1", "--mode", "hang", "--hang-seconds", "30"}, 4, 14);
   const std::set<std::uint64_t> want = NotifyRig::Ids(rig.VaultEvents());
   REQUIRE(rig.StartRelay());
-  for (int i = 0; i < 200 && rig.Refusals("told to fail: hang") == 0; ++i) {
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  REQUIRE(rig.Refusals("told to fail: hang") == 1);
+  REQUIRE(rig.WaitForRefusal("told to fail: hang"));
   rig.relay().Signal(SIGKILL);
   CHECK(rig.relay().Wait(milliseconds(5000)) == -1);
   CHECK(rig.Arrivals().size() == 8);

@@ -163,6 +163,14 @@ int NotifyRig::Refusals(const std::string& why_prefix) const {
   return n;
 }
 
+bool NotifyRig::WaitForRefusal(const std::string& why_prefix) const {
+  for (int i = 0; i < 200; ++i) {
+    if (Refusals(why_prefix) > 0) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return false;
+}
+
 bool NotifyRig::WaitForIds(const std::set<std::uint64_t>& want, std::chrono::seconds wait) const {
   const auto deadline = std::chrono::steady_clock::now() + wait;
   do {

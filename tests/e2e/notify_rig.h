@@ -67,6 +67,8 @@ class NotifyRig {
   std::vector<std::uint64_t> Arrivals() const;
   // Lines of the record that are not accepted batches ({"ok":false,...}).
   int Refusals(const std::string& why_prefix = "") const;
+  // Waits up to 10 s for a refusal line starting with `why_prefix`.
+  bool WaitForRefusal(const std::string& why_prefix) const;
   // Waits until every id in `want` has arrived.
   bool WaitForIds(const std::set<std::uint64_t>& want, std::chrono::seconds wait) const;
 
