@@ -6,12 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/bn.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/pem.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -20,6 +14,12 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
 
 #include "auth/base64url.h"
 
@@ -53,6 +53,21 @@ std::string Quote(const std::string& s) {
 
 int Sh(const std::string& command, std::string* out) { return testing::RunCommand(command, out); }
 
+pid_t SpawnLogged(std::vector<std::string> args, const std::string& log_path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << content;
@@ -65,8 +80,8 @@ VaultProcess::VaultProcess() {
   state_ = tmp_ + "/state";
   log_path_ = tmp_ + "/vaultd.log";
   std::string out;
-  const int rc = Sh(Quote(VaultctlPath()) + " init --dev --state-dir " + Quote(state_) + " 2>&1",
-                    &out);
+  const int rc =
+      Sh(Quote(VaultctlPath()) + " init --dev --state-dir " + Quote(state_) + " 2>&1", &out);
   if (rc != 0) throw std::runtime_error("vaultctl init --dev failed: " + out);
 }
 
@@ -85,17 +100,7 @@ bool VaultProcess::Start(const std::vector<std::string>& extra_args) {
     args.insert(args.end(), {"--listen", "127.0.0.1:0"});
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  pid_ = fork();
-  if (pid_ == 0) {
-    int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_ = SpawnLogged(std::move(args), log_path_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
@@ -141,8 +146,8 @@ std::string VaultProcess::Url(const std::string& path) const {
 
 std::string VaultProcess::Token(const std::string& sub, const std::string& extra) const {
   std::string out;
-  const int rc = Sh(Quote(VaultctlPath()) + " dev-token --state-dir " + Quote(state_) +
-                        " --sub " + Quote(sub) + " " + extra,
+  const int rc = Sh(Quote(VaultctlPath()) + " dev-token --state-dir " + Quote(state_) + " --sub " +
+                        Quote(sub) + " " + extra,
                     &out);
   if (rc != 0) throw std::runtime_error("vaultctl dev-token failed");
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
@@ -232,11 +237,11 @@ std::string SignEs256(const std::string& header, const std::string& payload,
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::size_t der_len = 0;
   EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-  EVP_DigestSign(ctx, nullptr, &der_len,
-                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_DigestSign(ctx, nullptr, &der_len, reinterpret_cast<const unsigned char*>(input.data()),
+                 input.size());
   std::vector<unsigned char> der(der_len);
-  EVP_DigestSign(ctx, der.data(), &der_len,
-                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_DigestSign(ctx, der.data(), &der_len, reinterpret_cast<const unsigned char*>(input.data()),
+                 input.size());
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(key);
   const unsigned char* p = der.data();

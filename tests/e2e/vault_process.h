@@ -14,7 +14,7 @@ namespace escrow::e2e {
 
 // One HTTP exchange made with curl.
 struct HttpResult {
-  int status = 0;     // 0: no HTTP answer (curl failed: see curl_exit)
+  int status = 0;  // 0: no HTTP answer (curl failed: see curl_exit)
   int curl_exit = 0;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
@@ -23,7 +23,7 @@ struct HttpResult {
 struct Call {
   std::string method = "GET";
   std::string path;
-  std::string who;    // "portal", "mdm", or "" (no client certificate)
+  std::string who;    // "portal", "mdm", "notifier", or "" (no client certificate)
   std::string token;  // bearer token, if any
   std::optional<std::string> body;
   std::string content_type = "application/json";
@@ -91,6 +91,9 @@ std::string VaultctlPath();
 std::string Quote(const std::string& s);
 // Runs a shell command, returning its exit status and its stdout.
 int Sh(const std::string& command, std::string* out = nullptr);
+// Starts `args` (looked up in PATH unless a path) with stdout and stderr appended to `log_path`;
+// returns the child's pid (-1 if fork failed).
+pid_t SpawnLogged(std::vector<std::string> args, const std::string& log_path);
 // Writes a file (mode 0600).
 void WriteFile(const std::string& path, const std::string& content);
 
