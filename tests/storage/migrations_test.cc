@@ -52,6 +52,10 @@ constexpr const char* kUndo12 =
 
 // What migration 16 added (events), undone for a database of an earlier schema.
 #define ESCROW_UNDO16 "DROP TABLE events; DROP TABLE notifier_cursors; "
+// What migration 15 added (the approvals' MACs).
+#define ESCROW_UNDO15                                                   \
+  "ALTER TABLE access_requests DROP COLUMN approval_key_version; " \
+  "ALTER TABLE access_requests DROP COLUMN approval_mac; "
 
 TEST_CASE("Migrations are numbered 1..N without gaps", "[storage][migrations]") {
   int expected = 1;
@@ -474,8 +478,7 @@ TEST_CASE("Migration 15 leaves requests approved before it without a MAC",
     });
   }
   // Back to what a vault of schema 14 left on disk, with the request approved by it.
-  REQUIRE(RawExec(f.path, ESCROW_UNDO16 "ALTER TABLE access_requests DROP COLUMN approval_key_version; "
-                          "ALTER TABLE access_requests DROP COLUMN approval_mac; "
+  REQUIRE(RawExec(f.path, ESCROW_UNDO16 ESCROW_UNDO15
                           "UPDATE access_requests SET state = 'approved', approver = 'user:ap'; "
                           "DELETE FROM schema_version WHERE version > 14") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
@@ -502,7 +505,8 @@ TEST_CASE("A version 14 database is upgraded with no events and no notifier curs
     auto store = f.Open();
     MustWrite(*store, [](WriteTxn& txn) { return txn.audit().Append(testing::MakeAudit(1)); });
   }
-  REQUIRE(RawExec(f.path, ESCROW_UNDO16 "DELETE FROM schema_version WHERE version > 14") == SQLITE_OK);
+  REQUIRE(RawExec(f.path, ESCROW_UNDO16 ESCROW_UNDO15 "DELETE FROM schema_version WHERE version > 14") ==
+          SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
   CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 16") ==
