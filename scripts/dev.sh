@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, creates a development state in
 # ./state (once), prints ready-to-paste curl commands, and runs vaultd in the foreground on
-# 127.0.0.1:8443. Ctrl-C stops it (SIGINT drains like SIGTERM). Builds in build-dev/ (tests off),
+# 127.0.0.1:8443, with portald (the self-service pages) beside it on 127.0.0.1:8444. Ctrl-C stops
+# both (SIGINT drains like SIGTERM). Builds in build-dev/ (tests off),
 # apart from scripts/test.sh's build/ (tests on), so running one after the other rebuilds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,4 +43,14 @@ $portal -X POST $base/devices/mac-1/recovery-key/retrieve -H 'Content-Type: appl
 
 # More tokens: $bin/vaultctl dev-token --state-dir $state --sub USER [--roles helpdesk,admin,auditor]
 EOT
-exec "$bin/vaultd" --config "$state/vault.conf" --listen "$listen"
+# The self-service pages (portald) beside the vault, stopped with it.
+if [[ -f $state/portal.conf ]]; then
+  "$PWD/build-dev/portal/portald" --config "$state/portal.conf" &
+  portal_pid=$!
+  trap 'kill "$portal_pid" 2>/dev/null' EXIT
+  portal_listen=$(sed -n 's/^listen = "\(.*\)".*/\1/p' "$state/portal.conf")
+  echo "Self-service pages: https://$portal_listen/ (sign in as alice; the dev CA is $state/tls/ca.crt)"
+else
+  echo "No $state/portal.conf (a state from before portald): the pages are not started"
+fi
+"$bin/vaultd" --config "$state/vault.conf" --listen "$listen"

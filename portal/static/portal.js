@@ -286,8 +286,8 @@ async function findApprovedRequest() {
     const data = await api("GET", "access-requests?state=approved");
     state.approvedRequest = data.access_requests.find((r) => r.device_id === deviceId()) || null;
     if (state.approvedRequest) {
-      $("get-message").textContent = "Your access request was approved by " +
-        state.approvedRequest.approver + ". You can get the key once.";
+      toastOk("Your access request was approved by " + state.approvedRequest.approver +
+        ". You can get the key once.");
     }
   } catch (err) {
     state.approvedRequest = null;
@@ -297,8 +297,9 @@ async function findApprovedRequest() {
 function openPanel(id) {
   for (const p of ["store-panel", "get-panel"]) $(p).hidden = p !== id;
   const panel = $(id);
-  const first = panel.querySelector("input:not([type=hidden]):not([hidden]), button");
+  const first = [...panel.querySelectorAll("input:not([type=hidden])")].find((i) => i.offsetParent);
   if (first) first.focus();
+  else panel.querySelector("h2").focus();
 }
 
 function normaliseKey(text) { return text.replace(/[\s-]/g, "").toUpperCase(); }
@@ -377,6 +378,7 @@ function showKey(answer) {
 async function getKey(event) {
   event.preventDefault();
   clearNotice();
+  $("success").hidden = true;
   hideKey(false);
   const body = {};
   if (!isOwner()) {
@@ -400,6 +402,8 @@ async function getKey(event) {
     answer.recovery_key = "";
     state.approvedRequest = null;
     loadAccesses();
+    state.device = await api("GET", devicePath(""));
+    renderDetails(state.device);
   } catch (err) {
     if (err.code === "recovery_key_not_found") {
       $("get-message").textContent = MESSAGES.notFound;
@@ -470,7 +474,12 @@ async function devicePage() {
     else if (a === b) setConfirmError("");
   });
   $("store-form").addEventListener("submit", storeKey);
-  $("get-open").addEventListener("click", () => openPanel("get-panel"));
+  // The owner sees the key at once; anyone else gives a reason first.
+  $("get-open").addEventListener("click", (event) => {
+    $("get-form").hidden = isOwner();
+    openPanel("get-panel");
+    if (isOwner()) getKey(event);
+  });
   $("get-form").addEventListener("submit", getKey);
   $("request-access").addEventListener("click", requestAccess);
   $("rotate").addEventListener("click", rotate);
