@@ -39,7 +39,7 @@ std::string HostCookie(std::string_view name, std::string_view value, std::int64
 }
 
 PortalApp::PortalApp(const PortalConfig& config, const Clock& clock, StaticFiles files,
-                     std::unique_ptr<VaultClient> vault, std::optional<auth::JwtSigner> dev_signer,
+                     std::unique_ptr<HttpsClient> vault, std::optional<auth::JwtSigner> dev_signer,
                      std::unique_ptr<OidcSignIn> oidc)
     : config_(config),
       clock_(clock),
@@ -83,7 +83,17 @@ PortalResponse PortalApp::Dispatch(PortalRequest& request) {
       r.headers.emplace_back("Set-Cookie", HostCookie(OidcSignIn::kStateCookie, "", 0, "Lax"));
       return r;
     }
+    // A page, not a redirect: this answer ends a cross-site navigation, and a browser does not
+    // send the new Strict cookie on a redirect within it. The page's own (same-site)
+    // navigation to "/" does.
     PortalResponse r = StartSession(std::move(*signed_in), "/");
+    r.status = 200;
+    r.content_type = "text/html; charset=utf-8";
+    r.body =
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title>"
+        "<meta http-equiv=\"refresh\" content=\"0;url=/\"></head><body><p>Signed in. "
+        "<a href=\"/\">Continue to Company Portal</a></p></body></html>";
+    std::erase_if(r.headers, [](const auto& h) { return h.first == "Location"; });
     r.headers.emplace_back("Set-Cookie", HostCookie(OidcSignIn::kStateCookie, "", 0, "Lax"));
     return r;
   }

@@ -10,7 +10,7 @@
 #include "portal/portal_config.h"
 #include "portal/session_store.h"
 #include "portal/static_files.h"
-#include "portal/vault_client.h"
+#include "portal/https_client.h"
 
 namespace escrow::portal {
 
@@ -28,7 +28,7 @@ class PortalApp {
   // `dev_signer` is set only in dev mode (dev = true, on loopback: portald checks both);
   // `oidc` only when [oidc] is configured. Both may be null (then no one can sign in).
   PortalApp(const PortalConfig& config, const Clock& clock, StaticFiles files,
-            std::unique_ptr<VaultClient> vault, std::optional<auth::JwtSigner> dev_signer,
+            std::unique_ptr<HttpsClient> vault, std::optional<auth::JwtSigner> dev_signer,
             std::unique_ptr<OidcSignIn> oidc);
   PortalApp(const PortalApp&) = delete;  // owns the session store
   PortalApp& operator=(const PortalApp&) = delete;
@@ -53,7 +53,7 @@ class PortalApp {
   const PortalConfig& config_;
   const Clock& clock_;
   StaticFiles files_;
-  std::unique_ptr<VaultClient> vault_;
+  std::unique_ptr<HttpsClient> vault_;
   std::optional<auth::JwtSigner> dev_signer_;
   std::unique_ptr<OidcSignIn> oidc_;
   SessionStore sessions_;

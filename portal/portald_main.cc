@@ -81,7 +81,7 @@ int Run(int argc, char** argv) {
   Result<StaticFiles> files = StaticFiles::Load(
       config.static_dir.empty() ? std::string(ESCROW_PORTAL_STATIC_DIR) : config.static_dir);
   if (!files.ok()) return Fatal(files.status().message());
-  Result<std::unique_ptr<VaultClient>> vault = VaultClient::Create(config);
+  Result<std::unique_ptr<HttpsClient>> vault = HttpsClient::ForVault(config);
   if (!vault.ok()) return Fatal(vault.status().message());
   std::optional<auth::JwtSigner> dev_signer;
   if (config.dev && !config.dev_signin.signing_key.empty()) {

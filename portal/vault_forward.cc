@@ -82,7 +82,7 @@ bool IsPlainQuery(std::string_view q) {
 }  // namespace
 
 PortalResponse ForwardToVault(PortalRequest& request, const Session& session,
-                              const VaultClient& vault) {
+                              const HttpsClient& vault) {
   const std::string_view path = std::string_view(request.path).substr(std::string_view("/api/").size());
   const Route* route = nullptr;
   bool path_known = false;
@@ -99,7 +99,7 @@ PortalResponse ForwardToVault(PortalRequest& request, const Session& session,
   if (route->method != "GET" && request.content_type.rfind("application/json", 0) != 0) {
     return JsonError(415, "unsupported_media_type", "Send JSON.");
   }
-  VaultCall call;
+  HttpsCall call;
   call.method = request.method;
   call.target = "/v1/" + std::string(path);
   if (path == "devices" && request.query.empty()) {
@@ -110,7 +110,7 @@ PortalResponse ForwardToVault(PortalRequest& request, const Session& session,
   call.bearer = session.token;
   call.sensitive = route->sensitive;
   if (route->method != "GET") call.body.swap(request.body);
-  Result<VaultAnswer> answer = vault.Call(call);
+  Result<HttpsAnswer> answer = vault.Call(call);
   if (route->sensitive) Cleanse(call.body.data(), call.body.size());
   if (!answer.ok()) {
     return route->pattern == "devices/{}/recovery-key"

@@ -2,7 +2,7 @@
 
 #include "portal/http_message.h"
 #include "portal/session_store.h"
-#include "portal/vault_client.h"
+#include "portal/https_client.h"
 
 namespace escrow::portal {
 
@@ -13,6 +13,6 @@ namespace escrow::portal {
 // here, and the answer is marked sensitive so the server wipes it once written.
 // REQUIRES: the caller checked the session and, for a write, its CSRF token.
 PortalResponse ForwardToVault(PortalRequest& request, const Session& session,
-                              const VaultClient& vault);
+                              const HttpsClient& vault);
 
 }  // namespace escrow::portal

@@ -52,7 +52,8 @@ class Process:
 
 
 class Stack:
-    def __init__(self, bin_dir, out_dir, key_display_seconds=10, approval_roles=("helpdesk",)):
+    def __init__(self, bin_dir, out_dir, key_display_seconds=10, approval_roles=("helpdesk",),
+                 before_start=None):
         self.bin_dir = bin_dir
         self.out_dir = out_dir
         self.tmp = tempfile.mkdtemp(prefix="portal-browser-")
@@ -71,14 +72,16 @@ class Stack:
         open(conf, "w").write(text)
         self.vault = None
         self.portal = None
-        self.start_vault()
         self.portal_port = free_port()
+        self.ca = os.path.join(self.state, "tls", "ca.crt")
+        if before_start is not None:
+            before_start(self)  # e.g. production sign-in: edit vault.conf, write portal.conf
+        self.start_vault()
         self.portal = Process("portald", [os.path.join(bin_dir, "portal", "portald"), "--config",
                                           os.path.join(self.state, "portal.conf"), "--listen",
                                           f"127.0.0.1:{self.portal_port}"],
                               os.path.join(out_dir, "portald.log"))
         self.url = f"https://127.0.0.1:{self.portal_port}"
-        self.ca = os.path.join(self.state, "tls", "ca.crt")
 
     def start_vault(self):
         self.vault = Process("vaultd", [os.path.join(self.bin_dir, "tools", "vaultd"), "--config",

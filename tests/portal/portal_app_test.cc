@@ -50,7 +50,7 @@ class AppFixture {
     config_.dev_signin.users = {{"alice", {}}, {"hd1", {"helpdesk"}}};
     Result<StaticFiles> files = StaticFiles::Load((d / "static").string());
     REQUIRE(files.ok());
-    Result<std::unique_ptr<VaultClient>> vault = VaultClient::Create(config_);
+    Result<std::unique_ptr<HttpsClient>> vault = HttpsClient::ForVault(config_);
     REQUIRE(vault.ok());
     Result<auth::JwtSigner> signer = auth::JwtSigner::FromPemFile(key, "dev");
     REQUIRE(signer.ok());

@@ -1,4 +1,4 @@
-#include "portal/vault_client.h"
+#include "portal/https_client.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -41,7 +41,7 @@ Status TlsError(const std::string& what) {
 
 }  // namespace
 
-struct VaultClient::Impl {
+struct HttpsClient::Impl {
   ssl::context tls{ssl::context::tls_client};
   HostPort target;
   std::chrono::milliseconds timeout{};
@@ -66,34 +66,49 @@ struct VaultClient::Impl {
   }
 };
 
-VaultClient::VaultClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-VaultClient::~VaultClient() = default;
+HttpsClient::HttpsClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpsClient::~HttpsClient() = default;
 
-Result<std::unique_ptr<VaultClient>> VaultClient::Create(const PortalConfig& config) {
+Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const HttpsClientOptions& o) {
   auto impl = std::make_unique<Impl>();
   constexpr std::string_view kScheme = "https://";
-  std::string_view rest = std::string_view(config.vault_url).substr(kScheme.size());
-  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  ESCROW_ASSIGN_OR_RETURN(impl->target, ParseHostPort(rest, "vault.url"));
-  impl->timeout = config.vault_timeout;
+  if (o.base_url.rfind(kScheme, 0) != 0) {
+    return Status::InvalidArgument("not an https URL: " + o.base_url);
+  }
+  std::string_view rest = std::string_view(o.base_url).substr(kScheme.size());
+  rest = rest.substr(0, rest.find('/'));
+  ESCROW_ASSIGN_OR_RETURN(impl->target, ParseHostPort(rest.find(':') == std::string_view::npos
+                                                          ? std::string(rest) + ":443"
+                                                          : std::string(rest),
+                                                      "URL"));
+  impl->timeout = o.timeout;
   SSL_CTX* native = impl->tls.native_handle();
   ERR_clear_error();
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) return TlsError("min version");
-  if (SSL_CTX_load_verify_locations(native, config.vault_ca.c_str(), nullptr) != 1) {
-    return TlsError("cannot load CA " + config.vault_ca);
+  if (o.ca.empty()) {
+    if (SSL_CTX_set_default_verify_paths(native) != 1) return TlsError("system trust store");
+  } else if (SSL_CTX_load_verify_locations(native, o.ca.c_str(), nullptr) != 1) {
+    return TlsError("cannot load CA " + o.ca);
   }
-  if (SSL_CTX_use_certificate_chain_file(native, config.client_cert.c_str()) != 1) {
-    return TlsError("cannot use client certificate " + config.client_cert);
+  if (!o.client_cert.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(native, o.client_cert.c_str()) != 1) {
+      return TlsError("cannot use client certificate " + o.client_cert);
+    }
+    if (SSL_CTX_use_PrivateKey_file(native, o.client_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return TlsError("cannot use client key " + o.client_key);
+    }
+    if (SSL_CTX_check_private_key(native) != 1) return TlsError("client key does not match");
   }
-  if (SSL_CTX_use_PrivateKey_file(native, config.client_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return TlsError("cannot use client key " + config.client_key);
-  }
-  if (SSL_CTX_check_private_key(native) != 1) return TlsError("client key does not match");
   impl->tls.set_verify_mode(ssl::verify_peer);
-  return std::unique_ptr<VaultClient>(new VaultClient(std::move(impl)));
+  return std::unique_ptr<HttpsClient>(new HttpsClient(std::move(impl)));
 }
 
-Result<VaultAnswer> VaultClient::Call(VaultCall& call) const {
+Result<std::unique_ptr<HttpsClient>> HttpsClient::ForVault(const PortalConfig& config) {
+  return Create({config.vault_url, config.vault_ca, config.client_cert, config.client_key,
+                 config.vault_timeout});
+}
+
+Result<HttpsAnswer> HttpsClient::Call(HttpsCall& call) const {
   net::io_context ioc;
   beast::ssl_stream<beast::tcp_stream> stream(ioc, impl_->tls);
   const std::string& host = impl_->target.host;
@@ -109,9 +124,14 @@ Result<VaultAnswer> VaultClient::Call(VaultCall& call) const {
   req.version(11);
   req.set(http::field::host, host);
   req.set(http::field::connection, "close");
-  if (!call.bearer.empty()) req.set(http::field::authorization, "Bearer " + call.bearer);
+  if (!call.bearer.empty()) {
+    req.set(http::field::authorization, "Bearer " + call.bearer);
+  } else if (!call.authorization.empty()) {
+    req.set(http::field::authorization, call.authorization);
+  }
+  req.set(http::field::accept, "application/json");
   if (!call.body.empty() || call.method != "GET") {
-    req.set(http::field::content_type, "application/json");
+    req.set(http::field::content_type, call.content_type);
     req.body() = std::move(call.body);
     call.body.clear();
   }
@@ -131,9 +151,10 @@ Result<VaultAnswer> VaultClient::Call(VaultCall& call) const {
   if (call.sensitive) Cleanse(req.body().data(), req.body().size());
   if (!done || failure) {
     if (call.sensitive) Cleanse(parser.get().body().data(), parser.get().body().size());
-    return Status::Unavailable("the vault did not answer", "unavailable");
+    return Status::Unavailable("no answer from " + host + ":" + std::to_string(impl_->target.port),
+                               "unavailable");
   }
-  VaultAnswer answer;
+  HttpsAnswer answer;
   answer.status = static_cast<int>(parser.get().result_int());
   answer.body = std::move(parser.get().body());
   auto retry = parser.get().find(http::field::retry_after);
