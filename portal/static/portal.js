@@ -120,6 +120,32 @@ function showFailure(err) {
 
 // --- Shared page chrome ---------------------------------------------------------------------
 
+// The bar at the top of every signed-in page: brand, the links the user's roles open, sign-out
+// (a form, so it carries the CSRF token like every other write).
+function renderTopbar() {
+  const bar = $("topbar");
+  if (!bar) return;
+  const links = [["/", "devices", "Devices", null],
+    ["/support", "support", "IT support", "helpdesk admin auditor"],
+    ["/requests", "requests", "Access requests", "helpdesk admin approver"]];
+  const nav = el("nav", { "aria-label": "Main" });
+  for (const [href, name, text, roles] of links) {
+    if (roles && !hasRole(...roles.split(" "))) continue;
+    const a = el("a", { href }, text);
+    if (document.body.dataset.page === name) a.setAttribute("aria-current", "page");
+    nav.append(a);
+  }
+  const signout = el("form", { class: "signout", method: "post", action: "/auth/signout" },
+    el("input", { type: "hidden", name: "csrf", value: session.csrf }),
+    el("span", { id: "whoami", class: "whoami" },
+      session.user + (session.roles.length ? " (" + session.roles.join(", ") + ")" : "")),
+    el("button", { type: "submit", class: "link" }, "Sign out"));
+  bar.replaceChildren(
+    el("div", { class: "brand" }, el("span", { class: "brand-mark", "aria-hidden": "true" }),
+      "Company Portal"),
+    nav, signout);
+}
+
 async function loadSession() {
   const response = await fetch("/api/session", { credentials: "same-origin", cache: "no-store" });
   if (response.status === 401) {
@@ -127,18 +153,8 @@ async function loadSession() {
     return false;
   }
   session = await response.json();
+  renderTopbar();
   for (const input of document.querySelectorAll('input[name="csrf"]')) input.value = session.csrf;
-  const who = $("whoami");
-  if (who) {
-    who.textContent = session.user + (session.roles.length ? " (" + session.roles.join(", ") + ")" : "");
-  }
-  for (const link of document.querySelectorAll("[data-roles]")) {
-    link.hidden = !hasRole(...link.dataset.roles.split(" "));
-  }
-  const page = document.body.dataset.page;
-  for (const link of document.querySelectorAll("[data-nav]")) {
-    if (link.dataset.nav === page) link.setAttribute("aria-current", "page");
-  }
   // The session ends with its token: go to sign-in when it does.
   const left = Date.parse(session.expires_at) - Date.now();
   if (left > 0) setTimeout(() => window.location.assign("/signin"), Math.min(left, 2 ** 31 - 1));
