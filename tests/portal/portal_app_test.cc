@@ -183,7 +183,11 @@ TEST_CASE("PortalApp refuses API writes without the session's CSRF token", "[por
     PortalResponse r = f.Call("POST", "/auth/signout", "csrf=" + csrf, cookie, "",
                               "application/x-www-form-urlencoded");
     CHECK(r.status == 303);
+    CHECK(HeaderOf(r, "Location") == "/signin");
     CHECK(f.Call("GET", "/api/session", {}, cookie).status == 401);
+    // Signing out again (an ended session) just goes back to sign-in.
+    CHECK(f.Call("POST", "/auth/signout", "", cookie, "", "application/x-www-form-urlencoded")
+              .status == 303);
   }
 }
 
