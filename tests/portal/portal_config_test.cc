@@ -1,11 +1,13 @@
 #include "portal/portal_config.h"
 
+#include <string_view>
+
 #include <catch2/catch.hpp>
 
 namespace escrow::portal {
 namespace {
 
-const std::string kBase = R"(
+constexpr std::string_view kBaseText = R"(
 dev = true
 listen = "127.0.0.1:8444"
 [tls]
@@ -18,13 +20,15 @@ client_cert = "tls/clients/portal.crt"
 client_key = "/abs/portal.key"
 )";
 
-const std::string kDev = R"(
+constexpr std::string_view kDevText = R"(
 [dev_signin]
 signing_key = "idp/dev-signing.key"
 users = [ { name = "alice", roles = [] }, { name = "hd1", roles = ["helpdesk"] } ]
 )";
 
 TEST_CASE("PortalConfig reads what vaultctl init --dev writes", "[portal][config]") {
+  const std::string kBase(kBaseText);
+  const std::string kDev(kDevText);
   Result<PortalConfig> c = ParsePortalConfig(kBase + kDev, "/state");
   REQUIRE(c.ok());
   CHECK(c->dev);
@@ -40,6 +44,8 @@ TEST_CASE("PortalConfig reads what vaultctl init --dev writes", "[portal][config
 }
 
 TEST_CASE("PortalConfig refuses unknown keys at every level", "[portal][config]") {
+  const std::string kBase(kBaseText);
+  const std::string kDev(kDevText);
   for (const std::string& extra :
        {std::string("colour = \"blue\"\n") + kBase + kDev, kBase + "timeout = 3\n" + kDev,
         kBase + kDev + "tokn_seconds = 5\n",
@@ -52,6 +58,8 @@ TEST_CASE("PortalConfig refuses unknown keys at every level", "[portal][config]"
 }
 
 TEST_CASE("PortalConfig allows dev sign-in only with dev = true", "[portal][config]") {
+  const std::string kBase(kBaseText);
+  const std::string kDev(kDevText);
   std::string text = kBase + kDev;
   text.replace(text.find("dev = true"), 10, "dev = false");
   Result<PortalConfig> c = ParsePortalConfig(text, "/state");
@@ -61,6 +69,8 @@ TEST_CASE("PortalConfig allows dev sign-in only with dev = true", "[portal][conf
 
 TEST_CASE("PortalConfig refuses a config without sign-in, TLS or vault client",
           "[portal][config]") {
+  const std::string kBase(kBaseText);
+  const std::string kDev(kDevText);
   CHECK(ParsePortalConfig(kBase, "/s").status().message().find("no sign-in") != std::string::npos);
   CHECK_FALSE(ParsePortalConfig("dev = true\n" + kDev, "/s").ok());
   std::string http = kBase + kDev;
@@ -71,6 +81,8 @@ TEST_CASE("PortalConfig refuses a config without sign-in, TLS or vault client",
 }
 
 TEST_CASE("PortalConfig checks [oidc]", "[portal][config]") {
+  const std::string kBase(kBaseText);
+  const std::string kDev(kDevText);
   const std::string oidc = R"(
 [oidc]
 issuer = "https://idp.example.com"
