@@ -117,6 +117,7 @@ class RequestHandler {
   ApiResponse ListAccessRequests(const RouteCall& call);
   ApiResponse ApproveAccessRequest(const RouteCall& call);
   ApiResponse DenyAccessRequest(const RouteCall& call);
+  ApiResponse ListEvents(const RouteCall& call);
   // Approve and deny: the note's JSON, then the service.
   ApiResponse DecideAccessRequest(const RouteCall& call, bool approve);
 

@@ -180,6 +180,7 @@ int Run(int argc, char** argv) {
   options.daily_quota = config.daily_quota;
   options.mdm_rotation_command = config.mdm_rotation_command;
   options.keep_versions = config.keep_versions;
+  options.event_keep_days = config.event_keep_days;
   options.mdm_rotation_commands_per_day = config.mdm_rotation_commands_per_day;
   options.rotation_deadline = config.rotation_deadline;
   for (const std::string& role : config.approval_roles) options.approval_roles.AddByName(role);

@@ -122,7 +122,8 @@ const toml::table* Section(const toml::table& root, const char* name, Status& st
 
 Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   ESCROW_RETURN_IF_ERROR(OnlyKeys(root, "", {"dev", "user", "server", "tls", "clients", "idp",
-                                             "hsm", "database", "policy", "limits", "audit"}));
+                                             "hsm", "database", "policy", "limits", "audit",
+                                             "events"}));
   Reader top(root, "", base);
   ESCROW_RETURN_IF_ERROR(top.Bool("dev", c.dev));
   ESCROW_RETURN_IF_ERROR(top.String("user", c.user));
@@ -166,8 +167,8 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
       ESCROW_RETURN_IF_ERROR(r.String("name", cc.name, false, true));
       ESCROW_RETURN_IF_ERROR(r.String("fingerprint", cc.fingerprint, false, true));
       ESCROW_RETURN_IF_ERROR(r.String("role", cc.role, false, true));
-      if (cc.role != "frontend" && cc.role != "mdm") {
-        return Bad("clients.role must be 'frontend' or 'mdm'");
+      if (cc.role != "frontend" && cc.role != "mdm" && cc.role != "notifier") {
+        return Bad("clients.role must be 'frontend', 'mdm' or 'notifier'");
       }
       if (cc.fingerprint.size() != 64 ||
           cc.fingerprint.find_first_not_of("0123456789abcdef") != std::string::npos) {
@@ -266,6 +267,12 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
     ESCROW_RETURN_IF_ERROR(r.IntField("batch_max", c.audit_batch_max, 1, 10000));
   }
   ESCROW_RETURN_IF_ERROR(st);
+  if (const toml::table* t = Section(root, "events", st)) {
+    ESCROW_RETURN_IF_ERROR(OnlyKeys(*t, "events", {"keep_days"}));
+    Reader r(*t, "events", base);
+    ESCROW_RETURN_IF_ERROR(r.IntField("keep_days", c.event_keep_days, 1, 3650));
+  }
+  ESCROW_RETURN_IF_ERROR(st);
   if (c.tls_cert.empty()) return Bad("missing [tls]");
   if (c.hsm_token_label.empty()) return Bad("missing [hsm]");
   if (c.db_path.empty()) return Bad("missing [database]");
@@ -358,6 +365,7 @@ std::string RenderConfig(const VaultConfig& c) {
   o << "mdm_rotation_commands_per_day = " << c.mdm_rotation_commands_per_day << "\n";
   o << "max_tracked_keys = " << c.max_tracked_keys << "\n";
   o << "\n[audit]\nbatch_max = " << c.audit_batch_max << "\n";
+  o << "\n[events]\nkeep_days = " << c.event_keep_days << "\n";
   return o.str();
 }
 

@@ -13,7 +13,7 @@ namespace escrow::vault {
 struct ClientConfig {
   std::string name;         // the certificate's CN
   std::string fingerprint;  // lowercase hex SHA-256 of the DER SubjectPublicKeyInfo
-  std::string role;         // frontend | mdm
+  std::string role;         // frontend | mdm | notifier (vault-notify: reads events only)
 };
 
 // A limit of `count` events per `window`; count 0 switches it off.
@@ -103,6 +103,9 @@ struct VaultConfig {
 
   // [audit]
   int audit_batch_max = 256;
+
+  // [events]: events are kept this many days (1 to 3650), then deleted by the sweep.
+  int event_keep_days = 30;
 };
 
 // Reads and validates a config file. kInvalidArgument with a one-line reason naming the key

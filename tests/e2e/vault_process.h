@@ -23,7 +23,7 @@ struct HttpResult {
 struct Call {
   std::string method = "GET";
   std::string path;
-  std::string who;    // "portal", "mdm", or "" (no client certificate)
+  std::string who;    // "portal", "mdm", "notifier", or "" (no client certificate)
   std::string token;  // bearer token, if any
   std::optional<std::string> body;
   std::string content_type = "application/json";
