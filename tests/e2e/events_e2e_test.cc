@@ -26,6 +26,16 @@ HttpResult AsNotifier(const VaultProcess& v, const std::string& method, const st
   return v.Request(c);
 }
 
+// Starts vaultd with "mac1" of alice enrolled and her key stored by her; her token.
+std::string StartWithStoredKey(VaultProcess& v) {
+  REQUIRE(v.Start());
+  const std::string alice = v.Token("alice@example.com");
+  v.Enrol("mac1", "alice@example.com", "corporate");
+  REQUIRE(v.As(alice, "PUT", "/v1/devices/mac1/recovery-key", KeyBody(kMacKey1, kMacKey1))
+              .status == 200);
+  return alice;
+}
+
 boost::json::array Events(const HttpResult& r) {
   INFO(r.body);
   REQUIRE(r.status == 200);
@@ -40,13 +50,9 @@ TEST_CASE("vaultd writes an event with each audit record of a store, retrieval a
           "read by the notifier and an admin",
           "[e2e][events]") {
   VaultProcess v;
-  REQUIRE(v.Start());
-  const std::string alice = v.Token("alice@example.com");
+  const std::string alice = StartWithStoredKey(v);
   const std::string hd = v.Token("hd@example.com", "--roles helpdesk");
   const std::string admin = v.Token("ad@example.com", "--roles admin");
-  v.Enrol("mac1", "alice@example.com", "corporate");
-  REQUIRE(v.As(alice, "PUT", "/v1/devices/mac1/recovery-key", KeyBody(kMacKey1, kMacKey1))
-              .status == 200);
   HttpResult r = v.As(alice, "POST", "/v1/devices/mac1/recovery-key/retrieve", "{}");
   REQUIRE(r.status == 200);
   r = v.As(hd, "POST", "/v1/devices/mac1/recovery-key/retrieve", R"({"reason":"ticket 12"})");
@@ -179,11 +185,7 @@ TEST_CASE("vaultd killed with -9 right after a release keeps the release's event
           "audit seq",
           "[e2e][events]") {
   VaultProcess v;
-  REQUIRE(v.Start());
-  const std::string alice = v.Token("alice@example.com");
-  v.Enrol("mac1", "alice@example.com", "corporate");
-  REQUIRE(v.As(alice, "PUT", "/v1/devices/mac1/recovery-key", KeyBody(kMacKey1, kMacKey1))
-              .status == 200);
+  const std::string alice = StartWithStoredKey(v);
   REQUIRE(v.As(alice, "POST", "/v1/devices/mac1/recovery-key/retrieve", "{}").status == 200);
   REQUIRE(v.Stop(9) == -1);
   REQUIRE(v.Start());

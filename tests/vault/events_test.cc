@@ -18,15 +18,12 @@ using escrow::testing::kFirstKey;
 using escrow::testing::kSecondKey;
 using escrow::testing::StoreOp;
 
-Caller WithRoles(std::string user, std::initializer_list<Role> roles) {
-  RoleSet set;
-  for (Role r : roles) set.Add(r);
-  return Caller::User(std::move(user), set, "portal");
-}
-Caller Admin() { return WithRoles("ad", {Role::kAdmin}); }
+using escrow::testing::Admin;
+using escrow::testing::Alice;
+using escrow::testing::Approver;
+using escrow::testing::WithRoles;
+
 Caller Auditor() { return WithRoles("au", {Role::kAuditor}); }
-Caller Approver() { return WithRoles("ap", {Role::kApprover}); }
-Caller Alice() { return Caller::User("alice", {}, "portal"); }
 Caller Notifier() { return Caller::Notifier("notifier"); }
 
 struct EventVault : FakeVault {
