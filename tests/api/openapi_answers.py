@@ -3,6 +3,11 @@
 
   openapi_answers.py DOCUMENT ANSWERS.jsonl   exit 0 if every answer fits the document
   openapi_answers.py --self-test DOCUMENT     exit 0 if answers that break it are caught
+  openapi_answers.py --coverage DOCUMENT SEEN  which documented answers SEEN never had
+
+With ESCROW_OPENAPI_COVERAGE=FILE in the environment, each checked answer also appends
+"METHOD TEMPLATE STATUS" to FILE; --coverage then lists the operations and the documented
+statuses no test saw (e.g. ESCROW_OPENAPI_COVERAGE=/tmp/seen ctest -R e2e-names).
 
 ANSWERS.jsonl holds one JSON object a line, as tests/e2e/vault_process.cc writes them with
 ESCROW_E2E_OPENAPI=1: {"method", "path" (the target, query included), "status", "headers"
@@ -14,6 +19,7 @@ schema (JSON) and its headers the documented ones. A path no template matches mu
 """
 
 import json
+import os
 import re
 import sys
 
@@ -192,7 +198,32 @@ def self_test(checker):
     return wrong
 
 
+def coverage(doc, seen_path):
+    with open(seen_path, encoding="utf-8") as f:
+        seen = {line.strip() for line in f if line.strip()}
+    statuses = 0
+    unseen = []
+    for template, item in doc["paths"].items():
+        for method in METHODS:
+            if method not in item:
+                continue
+            codes = list(item[method].get("responses", {}))
+            hit = [c for c in codes if method.upper() + " " + template + " " + c in seen]
+            statuses += len(hit)
+            if not any(c.startswith("2") for c in hit):
+                unseen.append(method.upper() + " " + template + ": no 2xx answer seen")
+            missing = sorted(set(codes) - set(hit))
+            print(method.upper() + " " + template + ": seen " + " ".join(sorted(hit)) +
+                  "; never " + " ".join(missing))
+    print(str(statuses) + " documented (operation, status) pairs seen")
+    for line in unseen:
+        print(line)
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "--coverage":
+        coverage(load_yaml(argv[2]), argv[3])
+        return 0
     if len(argv) == 3 and argv[1] == "--self-test":
         wrong = self_test(Checker(load_yaml(argv[2])))
         for name in wrong:
@@ -204,8 +235,13 @@ def main(argv):
     checker = Checker(load_yaml(argv[1]))
     answers = read_answers(argv[2])
     problems = []
+    seen_path = os.environ.get("ESCROW_OPENAPI_COVERAGE")
     for a in answers:
         problems += checker.check(a)
+        template = checker.template_of(a["path"].split("?", 1)[0])
+        if seen_path and template is not None:
+            with open(seen_path, "a", encoding="utf-8") as f:
+                f.write(a["method"].upper() + " " + template + " " + str(a["status"]) + "\n")
     for p in problems:
         print("openapi_answers: " + p, file=sys.stderr)
     print("openapi_answers: " + str(len(answers)) + " answers, " + str(len(problems)) +
