@@ -281,11 +281,11 @@ TEST_CASE("The sweep deletes events past keep_days and gives the undelivered age
   v.clock.Advance(std::chrono::hours(30));
   REQUIRE(v.service->Retrieve(Alice(), "mac-1", "", std::nullopt).ok());
   // Nobody asked: the oldest event's age.
-  CHECK(v.service->UndeliveredEventsAge().value() == 30 * 3600);
+  CHECK(v.service->UndeliveredEventsAge().value() == std::int64_t{30} * 3600);
   REQUIRE(v.service->ListEvents(Notifier(), v.Events().front().id, 10).ok());
   CHECK(v.service->UndeliveredEventsAge().value() == 0);
   v.clock.Advance(std::chrono::hours(20));  // the first event is 50 hours old now
-  CHECK(v.service->UndeliveredEventsAge().value() == 20 * 3600);
+  CHECK(v.service->UndeliveredEventsAge().value() == std::int64_t{20} * 3600);
   Result<std::size_t> deleted = v.service->SweepEvents();
   REQUIRE(deleted.ok());
   CHECK(*deleted == 1u);
