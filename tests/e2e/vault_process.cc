@@ -10,9 +10,12 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include <openssl/bn.h>
@@ -20,6 +23,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
 
 #include "auth/base64url.h"
 
@@ -28,6 +33,25 @@
 #endif
 
 namespace escrow::e2e {
+namespace {
+
+// One line of answers.jsonl, as tests/api/openapi_answers.py reads it.
+void RecordAnswer(const std::string& file, const Call& call, const HttpResult& r) {
+  static std::mutex mutex;  // requests may come from several threads
+  boost::json::object headers;
+  for (const auto& [name, value] : r.headers) headers[name] = value;
+  boost::json::object line;
+  line["method"] = call.method;
+  line["path"] = call.path;
+  line["status"] = r.status;
+  line["headers"] = std::move(headers);
+  line["body"] = r.body;
+  const std::lock_guard lock(mutex);
+  std::ofstream out(file, std::ios::binary | std::ios::app);
+  out << boost::json::serialize(line) << '\n';
+}
+
+}  // namespace
 
 // ESCROW_E2E_VAULTD / ESCROW_E2E_VAULTCTL override the built binaries (e.g. a sanitizer build).
 std::string VaultdPath() {
@@ -79,6 +103,10 @@ VaultProcess::VaultProcess() {
   tmp_ = dir_.str();
   state_ = tmp_ + "/state";
   log_path_ = tmp_ + "/vaultd.log";
+  if (const char* env = std::getenv("ESCROW_E2E_OPENAPI");
+      env != nullptr && std::string_view(env) == "1") {
+    answers_path_ = tmp_ + "/answers.jsonl";
+  }
   std::string out;
   const int rc =
       Sh(Quote(VaultctlPath()) + " init --dev --state-dir " + Quote(state_) + " 2>&1", &out);
@@ -91,6 +119,18 @@ VaultProcess::~VaultProcess() {
     int status = 0;
     waitpid(pid_, &status, 0);
   }
+  // Not while a failed REQUIRE unwinds: that test has already failed.
+  if (std::uncaught_exceptions() == 0) CheckAnswers();
+}
+
+void VaultProcess::CheckAnswers() const {
+  if (answers_path_.empty() || access(answers_path_.c_str(), F_OK) != 0) return;
+  std::string out;
+  const int rc = Sh(Quote(ESCROW_PYTHON3) + " " + Quote(ESCROW_OPENAPI_ANSWERS_PY) + " " +
+                        Quote(ESCROW_OPENAPI_YAML) + " " + Quote(answers_path_) + " 2>&1",
+                    &out);
+  INFO("answers against api/openapi.yaml:\n" << out);
+  CHECK(rc == 0);
 }
 
 bool VaultProcess::Start(const std::vector<std::string>& extra_args) {
@@ -191,6 +231,7 @@ HttpResult VaultProcess::Request(const Call& call) const {
     while (!value.empty() && value.front() == ' ') value.erase(0, 1);
     r.headers[name] = value;
   }
+  if (!answers_path_.empty() && r.status != 0) RecordAnswer(answers_path_, call, r);
   return r;
 }
 

@@ -33,6 +33,9 @@ struct Call {
 
 // A fresh dev state made by the real `vaultctl init --dev` in a temp dir, and the real vaultd
 // serving it on 127.0.0.1 with a port of its own choosing (read from the ready line).
+// With ESCROW_E2E_OPENAPI=1 in the environment (ctest sets it), every answer Request() gets is
+// kept in tmp()/answers.jsonl and, when the VaultProcess goes, checked against api/openapi.yaml
+// by tests/api/openapi_answers.py: a Catch2 CHECK of the running test.
 class VaultProcess {
  public:
   VaultProcess();
@@ -50,6 +53,7 @@ class VaultProcess {
   int start_exit_status() const { return start_exit_status_; }
 
   std::string Token(const std::string& sub, const std::string& extra = "") const;
+  // Records the answer (ESCROW_E2E_OPENAPI=1) before returning it.
   HttpResult Request(const Call& call) const;
   // Shortcuts: mdm, a user with a token, or no certificate at all.
   HttpResult Mdm(const std::string& method, const std::string& path,
@@ -66,6 +70,9 @@ class VaultProcess {
   int port() const { return port_; }
   int pid() const { return pid_; }
   std::string Url(const std::string& path) const;
+  // Checks the answers recorded so far against api/openapi.yaml (CHECKs of the running test);
+  // the destructor calls it. Nothing to check without ESCROW_E2E_OPENAPI=1.
+  void CheckAnswers() const;
   std::string CaFile() const { return state_ + "/tls/ca.crt"; }
   std::string ClientCert(const std::string& who) const {
     return state_ + "/tls/clients/" + who + ".crt";
@@ -79,6 +86,7 @@ class VaultProcess {
   std::string tmp_;
   std::string state_;
   std::string log_path_;
+  std::string answers_path_;  // "" unless ESCROW_E2E_OPENAPI=1
   pid_t pid_ = -1;
   int port_ = 0;
   int start_exit_status_ = 0;
