@@ -31,7 +31,7 @@ std::string ClientPrincipal(std::string_view client) { return "client:" + std::s
 std::string Caller::QualifiedName() const {
   switch (kind) {
     case Kind::kUser: return "user:" + user;
-    case Kind::kMdm: return ClientPrincipal(client);
+    case Kind::kMdm:
     case Kind::kNotifier: return ClientPrincipal(client);
     case Kind::kOperator: return "operator:" + user;
   }
@@ -41,7 +41,7 @@ std::string Caller::QualifiedName() const {
 std::optional<PrincipalKind> Caller::principal_kind() const {
   switch (kind) {
     case Kind::kUser: return PrincipalKind::kUser;
-    case Kind::kMdm: return PrincipalKind::kClient;
+    case Kind::kMdm:
     case Kind::kNotifier: return PrincipalKind::kClient;
     case Kind::kOperator: return std::nullopt;
   }
