@@ -10,6 +10,7 @@ packages=(
   catch2 libp11-kit-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   libgfshare-dev libseccomp-dev gdb
   softhsm2 opensc libnss3 curl python3 procps util-linux testssl.sh
+  libpq-dev postgresql-15
 )
 
 missing=()
