@@ -13,6 +13,11 @@ packages=(
   libpq-dev postgresql-15
 )
 
+# The storage tests run PostgreSQL as this unprivileged user when they run as root (CI).
+if [[ $(id -u) -eq 0 ]] && ! id escrow-test >/dev/null 2>&1; then
+  useradd --system --no-create-home escrow-test
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -158,7 +158,7 @@ Result<std::vector<DeviceRow>> PgDevices::ListOverdueUnnoted(std::int64_t since_
 
 Status PgDevices::Upsert(const DeviceRow& row) {
   PgParams params;
-  ESCROW_RETURN_IF_ERROR(AddPgDevice(params, row));
+  ESCROW_RETURN_IF_ERROR(Named(AddPgDevice(params, row), kUpsert));
   return ctx_.Change(kUpsert, params).status();
 }
 

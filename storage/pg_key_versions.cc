@@ -108,7 +108,7 @@ Result<std::vector<KeyVersionRow>> PgKeyVersions::List(std::string_view device_i
 Result<std::optional<KeyVersionRow>> PgKeyVersions::Current(const DeviceRow& device) {
   PgParams params;
   params.Text(device.id);
-  ESCROW_RETURN_IF_ERROR(AddPgPlatform(params, device.platform));
+  ESCROW_RETURN_IF_ERROR(Named(AddPgPlatform(params, device.platform), kCurrent));
   params.Text(device.owner);
   ESCROW_ASSIGN_OR_RETURN(PgResult result, ctx_.Read(kCurrent, params));
   return ReadPgOne<KeyVersionRow>(result, ReadPgKeyVersion);
@@ -165,7 +165,7 @@ Result<std::vector<std::pair<std::uint32_t, std::int64_t>>> PgKeyVersions::Count
 
 Status PgKeyVersions::Insert(const KeyVersionRow& row) {
   PgParams params;
-  ESCROW_RETURN_IF_ERROR(AddPgKeyVersion(params, row));
+  ESCROW_RETURN_IF_ERROR(Named(AddPgKeyVersion(params, row), kInsert));
   return ctx_.Change(kInsert, params).status();
 }
 
@@ -173,7 +173,7 @@ Status PgKeyVersions::SetState(std::string_view device_id, std::uint32_t version
                                VersionState state) {
   PgParams params;
   params.Text(device_id).Uint32(version);
-  ESCROW_RETURN_IF_ERROR(AddPgVersionState(params, state));
+  ESCROW_RETURN_IF_ERROR(Named(AddPgVersionState(params, state), kSetState));
   ESCROW_ASSIGN_OR_RETURN(PgResult result, ctx_.Change(kSetState, params));
   return ExpectPgOneChange(result, "key version");
 }

@@ -27,6 +27,11 @@ Result<AuditRow> ReadPgAudit(const PgResult& result, int row);
 Status AddPgPlatform(PgParams& params, Platform value);
 Status AddPgVersionState(PgParams& params, VersionState value);
 
+// `s` with the statement's name in front of its message, if it is an error.
+inline Status Named(const Status& s, const Query& query) {
+  return s.ok() ? s : s.WithContext(query.name);
+}
+
 // kNotFound "<what> not found" if the change matched no row.
 Status ExpectPgOneChange(const PgResult& result, std::string_view what);
 

@@ -95,9 +95,6 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const StoreOptions& options) {
 }
 
 Status PgStore::Read(const std::function<Status(ReadTxn&)>& fn) {
-  if (writing_thread_.load() == std::this_thread::get_id()) {
-    return Status::Internal("Store::Read called from inside a Write callback");
-  }
   ESCROW_ASSIGN_OR_RETURN(PgConnectionPool::Lease lease, readers_->Borrow());
   ESCROW_RETURN_IF_ERROR(lease->Run("begin read", kBeginRead));
   PgReadTxn txn(*lease);

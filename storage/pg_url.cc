@@ -199,7 +199,7 @@ Result<PostgresTarget> ParsePostgresUrl(std::string_view url) {
   // GSS encryption would be chosen before TLS and bypass verify-full's certificate check;
   // ~/.pgpass is never read (the password comes from password_file).
   target.params.emplace_back("gssencmode", "disable");
-  target.params.emplace_back("passfile", "/dev/null");
+  target.params.emplace_back("passfile", "/dev/null/none");  // ENOTDIR: never a file
   target.description = (user.empty() ? "" : user + "@") + Join(hosts) + ":" + Join(ports) +
                        "/" + *dbname;
   return target;
