@@ -139,13 +139,13 @@ TEST_CASE("PostgreSQL migrations are SQLite's, translated one for one",
 }
 
 std::string MustCreateDatabase(PostgresServer& server) {
-  Result<std::string> created = server.CreateDatabase();
+  Result<std::string> created = server.CreateEmptyDatabase();
   INFO(created.status().ToString());
   REQUIRE(created.ok());
   return *created;
 }
 
-// A fresh database on the test run's server and a store opened on it.
+// A fresh, empty database on the test run's server and a store opened on it.
 struct PgFixture {
   PostgresServer& server = PostgresServer::Shared();
   std::string name = MustCreateDatabase(server);

@@ -4,12 +4,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 #include "storage/pg_connection.h"
+#include "storage/pg_migrations.h"
 #include "tests/support/temp_dir.h"
 
 namespace escrow::testing {
@@ -17,6 +20,7 @@ namespace {
 
 constexpr std::string_view kBin = "/usr/lib/postgresql/15/bin/";
 constexpr std::string_view kServerUser = "escrow-test";  // .ci/run and install-deps create it
+constexpr std::string_view kTemplate = "escrow_template";
 
 bool IsRoot() { return ::geteuid() == 0; }
 
@@ -104,6 +108,17 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   ESCROW_RETURN_IF_ERROR(Run("pg_ctl start", AsServerUser() + std::string(kBin) + "pg_ctl -D " +
                                                  dir + "/data -l " + dir + "/server.log -w -s -o \"" +
                                                  options + "\" start"));
+  // The vault schema, once: every CreateDatabase copies it.
+  {
+    ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::PgConnection> admin,
+                            storage::PgConnection::Open(server->Connect("postgres")));
+    ESCROW_RETURN_IF_ERROR(admin->Run("create template database",
+                                      "CREATE DATABASE " + std::string(kTemplate) +
+                                          " TEMPLATE template0"));
+    ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::PgConnection> conn,
+                            storage::PgConnection::Open(server->Connect(std::string(kTemplate))));
+    ESCROW_RETURN_IF_ERROR(storage::PgMigrate(*conn, /*allow_create=*/true).status());
+  }
   return server;
 }
 
@@ -112,10 +127,17 @@ std::unique_ptr<PostgresServer> PostgresServer::Attach(std::string dir, std::str
 }
 
 Status PostgresServer::StopAt(const std::string& dir) {
-  Status s = Run("pg_ctl stop",
-                 AsServerUser() + std::string(kBin) + "pg_ctl -D " + dir + "/data -w -s -m fast stop");
+  // Immediate, not fast: a fast shutdown ends with a checkpoint that fsyncs every file of
+  // every test database (minutes after a full run), and the directory is deleted next.
+  Status s = Run("pg_ctl stop", AsServerUser() + std::string(kBin) + "pg_ctl -D " + dir +
+                                    "/data -w -s -m immediate stop");
+  // The last server processes may still be removing their files: try again briefly.
   std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    std::filesystem::remove_all(dir, ec);
+    if (!ec && !std::filesystem::exists(dir, ec)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   return s;
 }
 
@@ -123,27 +145,32 @@ std::string PostgresServer::Url(const std::string& name) const {
   return "postgresql://" + user_ + "@" + PercentEncodePath(dir_) + "/" + name;
 }
 
-Result<std::string> PostgresServer::CreateDatabase() {
+storage::PgConnectOptions PostgresServer::Connect(const std::string& database) const {
+  storage::PgConnectOptions options;
+  options.params = {{"host", dir_},  {"port", "5432"},        {"dbname", database},
+                    {"user", user_}, {"sslmode", "disable"}, {"passfile", "/dev/null/none"}};
+  return options;
+}
+
+Result<std::string> PostgresServer::CreateFrom(std::string_view template_name) {
   std::lock_guard lock(mu_);
   if (admin_ == nullptr || admin_->broken()) {
-    storage::PgConnectOptions options;
-    options.params = {{"host", dir_},   {"port", "5432"},        {"dbname", "postgres"},
-                      {"user", user_},  {"sslmode", "disable"}, {"passfile", "/dev/null/none"}};
-    ESCROW_ASSIGN_OR_RETURN(admin_, storage::PgConnection::Open(options));
+    ESCROW_ASSIGN_OR_RETURN(admin_, storage::PgConnection::Open(Connect("postgres")));
   }
   const std::string name =
       "t_" + std::to_string(::getpid()) + "_" + std::to_string(++created_);
-  ESCROW_RETURN_IF_ERROR(admin_->Run("create database",
-                                     "CREATE DATABASE " + name + " TEMPLATE template0"));
+  ESCROW_RETURN_IF_ERROR(admin_->Run(
+      "create database", "CREATE DATABASE " + name + " TEMPLATE " + std::string(template_name)));
   return name;
 }
 
+Result<std::string> PostgresServer::CreateDatabase() { return CreateFrom(kTemplate); }
+
+Result<std::string> PostgresServer::CreateEmptyDatabase() { return CreateFrom("template0"); }
+
 Status PostgresServer::RunSql(const std::string& name, const std::string& sql) {
-  storage::PgConnectOptions options;
-  options.params = {{"host", dir_},  {"port", "5432"},        {"dbname", name},
-                    {"user", user_}, {"sslmode", "disable"}, {"passfile", "/dev/null/none"}};
   ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::PgConnection> conn,
-                          storage::PgConnection::Open(options));
+                          storage::PgConnection::Open(Connect(name)));
   return conn->Run("test sql", sql);
 }
 

@@ -3,12 +3,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 
-namespace escrow::storage {
-class PgConnection;
-}
+#include "storage/pg_connection.h"
 
 namespace escrow::testing {
 
@@ -22,7 +21,8 @@ namespace escrow::testing {
 // postgres_server_start / _stop (tests/storage/CMakeLists.txt) run `escrow_test_postgres
 // start|stop STATE`, and every test process finds the server through the state file named by
 // ESCROW_TEST_PG_STATE. A test binary run by hand starts its own server at first use and
-// stops it (pg_ctl stop -m fast) at exit. Each test gets a fresh database. Thread-safe.
+// stops it at exit (pg_ctl stop -m immediate: see StopAt). Each test gets a fresh database.
+// Thread-safe.
 class PostgresServer {
  public:
   // The server of this test process: the ctest run's, or one started now.
@@ -33,7 +33,7 @@ class PostgresServer {
   static Result<std::unique_ptr<PostgresServer>> Start();
   // A server another process started (its socket directory and superuser name).
   static std::unique_ptr<PostgresServer> Attach(std::string dir, std::string user);
-  // `pg_ctl stop -m fast`, then removes the directory.
+  // `pg_ctl stop -m immediate`, then removes the directory.
   static Status StopAt(const std::string& dir);
 
   PostgresServer(const PostgresServer&) = delete;  // owns a server process
@@ -42,10 +42,13 @@ class PostgresServer {
   PostgresServer& operator=(PostgresServer&&) = delete;
   ~PostgresServer();
 
-  // A fresh, empty database (CREATE DATABASE ... TEMPLATE template0, about 0.3 s here); its
-  // name. Databases are never dropped one by one (DROP DATABASE forces a checkpoint, about
-  // 1 s): they go with the server's directory at the end of the run.
+  // A fresh database holding the vault schema and no rows: a copy of escrow_template, which
+  // Start() migrated once (a copy costs about 0.3 s here, migrating 15 versions as much
+  // again); its name. Databases are never dropped one by one (DROP DATABASE forces a
+  // checkpoint, about 1 s): they go with the server's directory at the end of the run.
   Result<std::string> CreateDatabase();
+  // The same, but empty (TEMPLATE template0), for tests of migration itself.
+  Result<std::string> CreateEmptyDatabase();
   // The URL of database `name`.
   std::string Url(const std::string& name) const;
   // Runs SQL as the superuser in database `name` (tests that edit behind the store's back).
@@ -57,6 +60,8 @@ class PostgresServer {
 
  private:
   PostgresServer(std::string dir, std::string user, bool owned);
+  Result<std::string> CreateFrom(std::string_view template_name);
+  storage::PgConnectOptions Connect(const std::string& database) const;
 
   std::string dir_;   // data in dir_/data, socket in dir_
   std::string user_;  // the cluster's superuser
