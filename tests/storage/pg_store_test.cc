@@ -256,5 +256,45 @@ TEST_CASE_METHOD(PgFixture, "Two PostgreSQL stores on one database serialise the
   CHECK((*last)->seq == 2);
 }
 
+TEST_CASE_METHOD(PgFixture,
+                 "A lost PostgreSQL connection fails its transaction with kUnavailable, then "
+                 "the store reconnects",
+                 "[storage][postgres][faults]") {
+  auto store = Open();
+  MustWrite(*store, [](WriteTxn& txn) { return txn.devices().Upsert(MakeDevice("dev-1")); });
+  // The server ends every session of the store (as a restart or a failover would).
+  REQUIRE(server
+              .RunSql(name,
+                      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                      "datname = current_database() AND pid <> pg_backend_pid()")
+              .ok());
+  const Status lost =
+      store->Write([](WriteTxn& txn) { return txn.devices().Upsert(MakeDevice("dev-2")); });
+  CHECK(lost.code() == Code::kUnavailable);
+  // The next write opens a new connection.
+  MustWrite(*store, [](WriteTxn& txn) { return txn.devices().Upsert(MakeDevice("dev-3")); });
+  // A read on a dead pooled connection fails once; the pool then replaces it.
+  Result<std::optional<DeviceRow>> read = testing::GetDevice(*store, "dev-3");
+  for (int attempt = 0; attempt < 3 && !read.ok(); ++attempt) {
+    CHECK(read.status().code() == Code::kUnavailable);
+    read = testing::GetDevice(*store, "dev-3");
+  }
+  REQUIRE(read.ok());
+  CHECK(read->has_value());
+  CHECK_FALSE(testing::GetDevice(*store, "dev-2")->has_value());
+}
+
+TEST_CASE_METHOD(PgFixture, "A text value with a NUL byte is refused before it reaches PostgreSQL",
+                 "[storage][postgres]") {
+  auto store = Open();
+  const std::string id("dev\0tail", 8);
+  MustWrite(*store, [&](WriteTxn& txn) -> Status {
+    // Sent as a C string it would be cut to "dev": refused instead, and the transaction lives.
+    CHECK(txn.devices().Upsert(MakeDevice(id)).code() == Code::kInvalidArgument);
+    return txn.devices().Upsert(MakeDevice("dev"));
+  });
+  CHECK(testing::GetDevice(*store, "dev")->has_value());
+}
+
 }  // namespace
 }  // namespace escrow::storage
