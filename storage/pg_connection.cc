@@ -62,6 +62,14 @@ PgParams& PgParams::Null() {
   return *this;
 }
 
+PgParams& PgParams::OptionalText(const std::optional<std::string_view>& value) {
+  return value ? Text(*value) : Null();
+}
+
+PgParams& PgParams::OptionalInt64(const std::optional<std::int64_t>& value) {
+  return value ? Int64(*value) : Null();
+}
+
 std::vector<const char*> PgParams::values() const {
   std::vector<const char*> out;
   out.reserve(values_.size());

@@ -34,6 +34,9 @@ class PgParams {
   PgParams& Count(std::size_t value);  // a LIMIT: clamped to INT64_MAX
   PgParams& Bool(bool value);
   PgParams& Null();
+  // The value, or NULL for none.
+  PgParams& OptionalText(const std::optional<std::string_view>& value);
+  PgParams& OptionalInt64(const std::optional<std::int64_t>& value);
   template <class T>
   PgParams& Int64(T) = delete;
   template <class T>

@@ -104,16 +104,8 @@ Result<std::vector<DeviceRow>> PgDevices::ListByKeyId(std::string_view key_id, b
   const std::string upper = prefix ? std::string(key_id) + '\x7f' : std::string(key_id);
   PgParams params;
   params.Text(key_id).Text(upper);
-  if (owner) {
-    params.Text(*owner);
-  } else {
-    params.Null();
-  }
-  if (after) {
-    params.Text(*after);
-  } else {
-    params.Null();
-  }
+  params.OptionalText(owner);
+  params.OptionalText(after);
   params.Count(limit);
   ESCROW_ASSIGN_OR_RETURN(PgResult result, ctx_.Read(kListByKeyId, params));
   return ReadPgAll<DeviceRow>(result, ReadPgDevice);
@@ -130,11 +122,7 @@ Result<std::vector<DeviceRow>> PgDevices::ListRotationOverdue(
     std::int64_t since_ms, std::optional<std::string_view> after, std::size_t limit) {
   PgParams params;
   params.Int64(since_ms);
-  if (after) {
-    params.Text(*after);
-  } else {
-    params.Null();
-  }
+  params.OptionalText(after);
   params.Count(limit);
   ESCROW_ASSIGN_OR_RETURN(PgResult result, ctx_.Read(kListRotationOverdue, params));
   return ReadPgAll<DeviceRow>(result, ReadPgDevice);

@@ -148,11 +148,7 @@ Status PgEscrowCerts::Insert(const EscrowCertRow& row) {
   PgParams params;
   params.Text(row.serial).Uint32(row.key_version).Uint32(row.ca_version);
   params.Text(EscrowCertKindName(row.kind));
-  if (row.device_id) {
-    params.Text(*row.device_id);
-  } else {
-    params.Null();
-  }
+  params.OptionalText(row.device_id);
   params.Text(EscrowCertStateName(row.state)).Int64(row.not_before).Int64(row.not_after);
   params.Text(row.sha256).Blob(row.der);
   return ctx_.Change(kInsertCert, params).status();

@@ -209,11 +209,7 @@ Status PgKeyVersions::SetVerified(std::string_view device_id, std::uint32_t vers
                                   std::optional<std::int64_t> verified_ms) {
   PgParams params;
   params.Text(device_id).Uint32(version);
-  if (verified_ms) {
-    params.Int64(*verified_ms);
-  } else {
-    params.Null();
-  }
+  params.OptionalInt64(verified_ms);
   ESCROW_ASSIGN_OR_RETURN(PgResult result, ctx_.Change(kSetVerified, params));
   return ExpectPgOneChange(result, "key version");
 }

@@ -25,14 +25,6 @@ Result<Enum> ColumnEnum(const PgResult& result, int row, int column, std::string
   return *value;
 }
 
-void AddOptionalInt(PgParams& params, const std::optional<std::int64_t>& value) {
-  if (value) {
-    params.Int64(*value);
-  } else {
-    params.Null();
-  }
-}
-
 }  // namespace
 
 Status AddPgPlatform(PgParams& params, Platform value) {
@@ -49,9 +41,9 @@ Status AddPgDevice(PgParams& params, const DeviceRow& row) {
   ESCROW_RETURN_IF_ERROR(AddEnum(params, row.ownership, "ownership", OwnershipName,
                                  ParseOwnership));
   params.Text(row.owner).Bool(row.encryption_enabled).Bool(row.rotation_pending);
-  AddOptionalInt(params, row.last_checkin_ms);
+  params.OptionalInt64(row.last_checkin_ms);
   params.Int64(row.created_ms).Int64(row.updated_ms);
-  AddOptionalInt(params, row.rotation_requested_ms);
+  params.OptionalInt64(row.rotation_requested_ms);
   params.Bool(row.rotation_overdue_noted);
   return Status::Ok();
 }
@@ -98,18 +90,14 @@ Status AddPgKeyVersion(PgParams& params, const KeyVersionRow& row) {
   } else {
     params.Null();
   }
-  if (row.key_id) {
-    params.Text(*row.key_id);
-  } else {
-    params.Null();
-  }
+  params.OptionalText(row.key_id);
   if (row.source) {
     ESCROW_RETURN_IF_ERROR(
         AddEnum(params, *row.source, "key source", KeySourceName, ParseKeySource));
   } else {
     params.Null();
   }
-  AddOptionalInt(params, row.verified_ms);
+  params.OptionalInt64(row.verified_ms);
   return Status::Ok();
 }
 

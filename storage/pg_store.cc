@@ -1,6 +1,8 @@
 #include "storage/pg_store.h"
 
 #include <cstdlib>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "storage/pg_migrations.h"
@@ -13,10 +15,10 @@ namespace {
 
 constexpr int kMaxReadConnections = 64;
 
-const std::string kBeginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED";
+constexpr std::string_view kBeginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED";
 // The head row lock that serialises writers across nodes (pg_store.h).
 constexpr Query kLockHead{"lock audit head", "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"};
-const std::string kBeginRead = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+constexpr std::string_view kBeginRead = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
 constexpr Query kCheckHead{
     "check audit head",
@@ -36,7 +38,7 @@ void RollBack(PgConnection& conn) {
 }
 
 Status RunWrite(PgConnection& conn, const std::function<Status(WriteTxn&)>& fn) {
-  ESCROW_RETURN_IF_ERROR(conn.Run("begin write", kBeginWrite));
+  ESCROW_RETURN_IF_ERROR(conn.Run("begin write", std::string(kBeginWrite)));
   Result<PgResult> head = conn.Exec(kLockHead);
   if (!head.ok() || head->rows() != 1) {
     RollBack(conn);
@@ -96,7 +98,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const StoreOptions& options) {
 
 Status PgStore::Read(const std::function<Status(ReadTxn&)>& fn) {
   ESCROW_ASSIGN_OR_RETURN(PgConnectionPool::Lease lease, readers_->Borrow());
-  ESCROW_RETURN_IF_ERROR(lease->Run("begin read", kBeginRead));
+  ESCROW_RETURN_IF_ERROR(lease->Run("begin read", std::string(kBeginRead)));
   PgReadTxn txn(*lease);
   Status s = fn(txn);
   if (s.ok()) s = txn.poison();
@@ -138,7 +140,7 @@ Status PgStore::BackupTo(const std::string& /*path*/) {
 
 Status PgStore::IntegrityCheck() {
   ESCROW_ASSIGN_OR_RETURN(PgConnectionPool::Lease lease, readers_->Borrow());
-  ESCROW_RETURN_IF_ERROR(lease->Run("begin read", kBeginRead));
+  ESCROW_RETURN_IF_ERROR(lease->Run("begin read", std::string(kBeginRead)));
   Status s = [&]() -> Status {
     ESCROW_ASSIGN_OR_RETURN(PgResult head, lease->Exec(kCheckHead));
     if (head.rows() != 1 || head.IsNull(0, 0)) return Status::DataLoss("audit head row missing");

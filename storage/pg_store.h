@@ -31,6 +31,14 @@ namespace escrow::storage {
 // - Commit is durable: every session runs with synchronous_commit on (or remote_apply).
 // A connection lost mid-transaction answers kUnavailable; the next Write or Read opens a
 // fresh one, so service resumes once the server is back. Thread-safe.
+//
+// TODO(issue 18): what this foundation leaves for the next steps:
+// - vault/config.cc's `[database] url` and `password_file`, and vaultd_main/vaultctl passing
+//   them into StoreOptions (Store::Open already selects this store by `url`).
+// - Group commit per node: vault/'s pipeline groups writes into one Store::Write already;
+//   measure it on PostgreSQL (each change costs a SAVEPOINT round trip here: libpq's
+//   pipeline mode could send SAVEPOINT, the statement and RELEASE in one).
+// - IntegrityCheck with amcheck (bt_index_check) where the extension is installed.
 class PgStore final : public Store {
  public:
   // As Store::Open; REQUIRES options.url non-empty (it is validated: kInvalidArgument).

@@ -13,7 +13,7 @@
 namespace {
 
 int Fail(const escrow::Status& s) {
-  std::fprintf(stderr, "escrow_test_postgres: %s\n", s.ToString().c_str());
+  (void)std::fprintf(stderr, "escrow_test_postgres: %s\n", s.ToString().c_str());
   return 1;
 }
 
@@ -21,14 +21,14 @@ void StopFromState(const std::string& state) {
   std::ifstream in(state);
   std::string dir;
   if (std::getline(in, dir) && !dir.empty()) (void)escrow::testing::PostgresServer::StopAt(dir);
-  std::remove(state.c_str());
+  (void)std::remove(state.c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: escrow_test_postgres start|stop STATE\n");
+    (void)std::fprintf(stderr, "usage: escrow_test_postgres start|stop STATE\n");
     return 2;
   }
   const std::string_view command = argv[1];
