@@ -171,6 +171,28 @@ json::object AuditPageJson(const vault::AuditPage& page) {
   return o;
 }
 
+json::object EventPageJson(const vault::EventPage& page) {
+  json::array arr;
+  for (const storage::EventRow& e : page.events) {
+    json::object o;
+    o["id"] = e.id;
+    o["type"] = e.type;
+    o["at"] = FormatRfc3339(FromUnixMillis(e.at_ms));
+    o["device_id"] = e.device_id;
+    o["device_name"] = e.device_name;
+    o["owner"] = e.owner;
+    o["actor"] = e.actor;
+    o["role"] = e.role;
+    if (e.reason) o["reason"] = *e.reason;
+    if (e.by_owner) o["by_owner"] = *e.by_owner;
+    arr.push_back(std::move(o));
+  }
+  json::object o;
+  o["events"] = std::move(arr);
+  o["next_after"] = page.next_after ? json::value(*page.next_after) : json::value(nullptr);
+  return o;
+}
+
 json::object AccessesJson(const vault::AccessPage& page) {
   json::array arr;
   for (const vault::KeyAccess& a : page.accesses) {

@@ -17,6 +17,9 @@ boost::json::object DeviceJson(const vault::Device& d);
 boost::json::object DevicePageJson(const vault::DevicePage& page);
 boost::json::object VersionsJson(const std::vector<vault::VersionInfo>& versions);
 boost::json::object AuditPageJson(const vault::AuditPage& page);
+// {"events": [...], "next_after": ID or null}: id, type, at, device_id, device_name, owner,
+// actor, role, and reason and by_owner where the event has them.
+boost::json::object EventPageJson(const vault::EventPage& page);
 boost::json::object AccessesJson(const vault::AccessPage& page);
 boost::json::object AuditVerifyJson(const vault::AuditVerifyReport& report);
 boost::json::object StoreKeyJson(const vault::StoreKeyResult& result);

@@ -9,6 +9,7 @@
 #include "api/json_views.h"
 #include "api/request_parsing.h"
 #include "auth/jwt_verifier.h"
+#include "auth/verifier_source.h"
 #include "hsm/escrow_keys.h"
 
 namespace escrow::api {
@@ -66,7 +67,8 @@ ApiResponse ErrorResponse(const HttpError& error) {
   return r;
 }
 
-RequestHandler::RequestHandler(vault::EscrowService& service, const auth::JwtVerifier* verifier,
+RequestHandler::RequestHandler(vault::EscrowService& service,
+                               const auth::VerifierSource* verifier,
                                const vault::VaultConfig& config, Metrics& metrics,
                                const Clock& clock)
     : service_(service),
@@ -162,11 +164,14 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   const vault::ClientConfig& client = *request.client;
   std::optional<vault::Caller> caller;
   std::string auth_error;
-  if (client.role == "mdm") {
-    if (!request.authorization) {
+  if (client.role == "mdm" || client.role == "notifier") {
+    if (request.authorization) {
+      auth_error = client.role == "mdm" ? "bearer token on an mdm client"
+                                        : "bearer token on a notifier client";
+    } else if (client.role == "mdm") {
       caller = vault::Caller::Mdm(client.name);
     } else {
-      auth_error = "bearer token on an mdm client";
+      caller = vault::Caller::Notifier(client.name);
     }
   } else if (client.role != "frontend") {
     auth_error = "client has no known role";
@@ -175,7 +180,7 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   } else if (verifier_ == nullptr) {
     auth_error = "no token verifier";
   } else if (std::optional<std::string_view> token = BearerToken(*request.authorization)) {
-    Result<auth::VerifiedToken> v = verifier_->Verify(*token, clock_.Now());
+    Result<auth::VerifiedToken> v = verifier_->Current()->Verify(*token, clock_.Now());
     if (v.ok()) {
       vault::RoleSet roles;
       for (const std::string& r : v->roles) roles.AddByName(r);
@@ -260,6 +265,13 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
 ApiResponse RequestHandler::Dispatch(const RouteMatch& route, const vault::Caller& caller,
                                      std::string_view query, ApiRequest& request) {
   const RouteDef& def = *route.def;
+  if (route.id != RouteId::kListEvents && vault::OnlyReadsEvents(caller)) {
+    // Audited here (the service is never asked); a notifier that keeps trying meets its
+    // client's ceiling.
+    service_.RecordSecurityEvent(caller.QualifiedName(), caller.RoleName(), "forbidden_route",
+                                 "forbidden", "a notifier client on " + route.path_template);
+    return ErrorResponse(MakeError(403, "forbidden"));
+  }
   if (def.takes_body) {
     if (std::optional<HttpError> e = CheckBodyType(request.body, request.content_type)) {
       return ErrorResponse(*e);
@@ -451,6 +463,16 @@ ApiResponse RequestHandler::ListAudit(const RouteCall& call) {
   return JsonResponse(200, AuditPageJson(*r));
 }
 
+ApiResponse RequestHandler::ListEvents(const RouteCall& call) {
+  std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
+  if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
+  Parsed<EventQuery> eq = ParseEventQuery(*q);
+  if (!eq.ok()) return ErrorResponse(eq.error);
+  Result<vault::EventPage> r = service_.ListEvents(call.caller, eq.value->after, eq.value->limit);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, EventPageJson(*r));
+}
+
 ApiResponse RequestHandler::VerifyAudit(const RouteCall& call) {
   // ?expect_head=SEQ:HASH, as `vaultctl audit verify --expect-head`: a head kept outside.
   std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
@@ -479,6 +501,13 @@ ApiResponse RequestHandler::GetMetrics(const RouteCall& call) {
     resp.body += "# HELP vault_rotations_overdue Rotations pending longer than the deadline.\n";
     resp.body += "# TYPE vault_rotations_overdue gauge\n";
     resp.body += "vault_rotations_overdue " + std::to_string(*overdue) + "\n";
+  }
+  // Read now (two indexed rows); left out if the database cannot answer.
+  if (Result<std::int64_t> age = service_.UndeliveredEventsAge(); age.ok()) {
+    resp.body += "# HELP vault_events_undelivered_oldest_seconds Age of the oldest event no "
+                 "notifier has asked past.\n";
+    resp.body += "# TYPE vault_events_undelivered_oldest_seconds gauge\n";
+    resp.body += "vault_events_undelivered_oldest_seconds " + std::to_string(*age) + "\n";
   }
   return resp;
 }

@@ -17,7 +17,7 @@
 #include "vault/types.h"
 
 namespace escrow::auth {
-class JwtVerifier;
+class VerifierSource;
 }  // namespace escrow::auth
 
 namespace escrow::api {
@@ -64,8 +64,9 @@ struct RouteCall {
 // Thread-safe (limiters and metrics lock; the service is thread-safe).
 class RequestHandler {
  public:
-  // `verifier` may be null: then every bearer token fails.
-  RequestHandler(vault::EscrowService& service, const auth::JwtVerifier* verifier,
+  // `verifier` may be null: then every bearer token fails. Each request verifies with the
+  // set it holds at that moment (the IdP's keys are reloaded while serving).
+  RequestHandler(vault::EscrowService& service, const auth::VerifierSource* verifier,
                  const vault::VaultConfig& config, Metrics& metrics,
                  const Clock& clock = Clock::System());
   RequestHandler(const RequestHandler&) = delete;  // owns the limiters
@@ -116,11 +117,12 @@ class RequestHandler {
   ApiResponse ListAccessRequests(const RouteCall& call);
   ApiResponse ApproveAccessRequest(const RouteCall& call);
   ApiResponse DenyAccessRequest(const RouteCall& call);
+  ApiResponse ListEvents(const RouteCall& call);
   // Approve and deny: the note's JSON, then the service.
   ApiResponse DecideAccessRequest(const RouteCall& call, bool approve);
 
   vault::EscrowService& service_;
-  const auth::JwtVerifier* verifier_;
+  const auth::VerifierSource* verifier_;
   Metrics& metrics_;
   const Clock& clock_;
   RateLimiter retrieve_per_user_;

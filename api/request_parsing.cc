@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <cstddef>
+#include <limits>
 #include <new>
 
 #include <boost/json.hpp>
@@ -120,6 +121,33 @@ bool ParseCount(const std::string& s, std::uint64_t& out) {
   if (s.empty() || s.size() > 19) return false;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// The page of a listing by sequence number (audit, access requests, events): ?after=SEQ, at
+// most 2^63-1 (what the store holds), and ?limit=N, 1 to 1000. Absent ones keep their value
+// in `page`; a bad one is the 400 to answer (`after_error` names what `after` must be).
+struct SeqPage {
+  std::uint64_t after = 0;
+  std::size_t limit = 100;
+};
+Parsed<SeqPage> ParseSeqPage(const std::map<std::string, std::string>& query, SeqPage page,
+                             std::string_view after_error) {
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (auto it = query.find("after"); it != query.end()) {
+    if (!ParseCount(it->second, page.after) || page.after > kMaxSeq) {
+      return Fail<SeqPage>(Invalid(after_error));
+    }
+  }
+  if (auto it = query.find("limit"); it != query.end()) {
+    std::uint64_t n = 0;
+    if (!ParseCount(it->second, n) || n < 1 || n > kMaxAuditLimit) {
+      return Fail<SeqPage>(Invalid("limit must be an integer from 1 to 1000"));
+    }
+    page.limit = static_cast<std::size_t>(n);
+  }
+  Parsed<SeqPage> out;
+  out.value = page;
+  return out;
 }
 
 }  // namespace
@@ -353,18 +381,11 @@ Parsed<AccessRequestQuery> ParseAccessRequestQuery(
           Invalid("state must be pending, approved, denied, expired or used"));
     }
   }
-  if (auto it = query.find("after"); it != query.end()) {
-    if (!ParseCount(it->second, q.after)) {
-      return Fail<AccessRequestQuery>(Invalid("after must be a next_after value"));
-    }
-  }
-  if (auto it = query.find("limit"); it != query.end()) {
-    std::uint64_t n = 0;
-    if (!ParseCount(it->second, n) || n < 1 || n > kMaxAuditLimit) {
-      return Fail<AccessRequestQuery>(Invalid("limit must be an integer from 1 to 1000"));
-    }
-    q.limit = static_cast<std::size_t>(n);
-  }
+  Parsed<SeqPage> page =
+      ParseSeqPage(query, SeqPage{q.after, q.limit}, "after must be a next_after value");
+  if (!page.ok()) return Fail<AccessRequestQuery>(page.error);
+  q.after = page.value->after;
+  q.limit = page.value->limit;
   Parsed<AccessRequestQuery> out;
   out.value = std::move(q);
   return out;
@@ -423,20 +444,22 @@ Parsed<AuditQuery> ParseAuditQuery(const std::map<std::string, std::string>& que
     }
     q.device_id = it->second;
   }
-  if (auto it = query.find("after"); it != query.end()) {
-    if (!ParseCount(it->second, q.after)) {
-      return Fail<AuditQuery>(Invalid("after must be a sequence number"));
-    }
-  }
-  if (auto it = query.find("limit"); it != query.end()) {
-    std::uint64_t n = 0;
-    if (!ParseCount(it->second, n) || n < 1 || n > kMaxAuditLimit) {
-      return Fail<AuditQuery>(Invalid("limit must be an integer from 1 to 1000"));
-    }
-    q.limit = static_cast<std::size_t>(n);
-  }
+  Parsed<SeqPage> page =
+      ParseSeqPage(query, SeqPage{q.after, q.limit}, "after must be a sequence number");
+  if (!page.ok()) return Fail<AuditQuery>(page.error);
+  q.after = page.value->after;
+  q.limit = page.value->limit;
   Parsed<AuditQuery> out;
   out.value = std::move(q);
+  return out;
+}
+
+Parsed<EventQuery> ParseEventQuery(const std::map<std::string, std::string>& query) {
+  Parsed<SeqPage> page = ParseSeqPage(query, SeqPage{0, vault::kDefaultEventPageLimit},
+                                      "after must be an event id");
+  if (!page.ok()) return Fail<EventQuery>(page.error);
+  Parsed<EventQuery> out;
+  out.value = EventQuery{page.value->after, page.value->limit};
   return out;
 }
 

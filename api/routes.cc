@@ -86,6 +86,7 @@ std::span<const RouteDef> RouteTable() {
                &H::ApproveAccessRequest},
       RouteDef{"POST", "/v1/access-requests/{rid}/deny", RouteId::kDenyAccessRequest, true,
                &H::DenyAccessRequest},
+      RouteDef{"GET", "/v1/events", RouteId::kListEvents, false, &H::ListEvents},
   };
   return kRoutes;
 }

@@ -36,6 +36,7 @@ enum class RouteId {
   kListAccessRequests,
   kApproveAccessRequest,
   kDenyAccessRequest,
+  kListEvents,
 };
 
 // One endpoint: the single place that knows its method, path, body and handler. Matching,

@@ -20,6 +20,7 @@
 #include "api/request_handler.h"
 #include "api/server_context.h"
 #include "api/tls_context.h"
+#include "auth/verifier_source.h"
 #include "base/host_port.h"
 #include "base/log.h"
 
@@ -101,14 +102,19 @@ std::size_t UnmappedConnections::CountFor(const Address& address) const {
 
 struct Server::Impl {
   Impl(const vault::VaultConfig& config, net::ssl::context tls_context,
-       vault::EscrowService& service, const auth::JwtVerifier* verifier)
-      : clients(config.clients),
+       vault::EscrowService& service, auth::VerifierSource* verifier,
+       std::chrono::milliseconds watch_interval)
+      : idp_keys(verifier),
+        clients(config.clients),
         handler(service, verifier, config, metrics),
         tls(std::move(tls_context)),
         ctx{tls, workers, handler, clients, metrics, sessions, unmapped, {}, 1024, 64, {}},
         ioc(static_cast<int>(ThreadCount(config.io_threads))),
         workers(ThreadCount(config.worker_threads > 0 ? config.worker_threads : kDefaultWorkers)),
         signals(ioc, SIGINT, SIGTERM),
+        reload_signals(ioc, SIGHUP),
+        key_watch_timer(ioc),
+        key_watch_interval(watch_interval),
         drain_timer(ioc),
         io_threads(ThreadCount(config.io_threads)),
         drain_timeout(config.drain_timeout) {
@@ -128,9 +134,38 @@ struct Server::Impl {
     listener->Stop();
     boost::system::error_code ignored;
     signals.cancel(ignored);
+    reload_signals.cancel(ignored);
+    key_watch_timer.cancel();
     for (const auto& s : sessions.Snapshot()) s->Drain();
     drain_deadline = std::chrono::steady_clock::now() + drain_timeout;
     CheckDrained();
+  }
+
+  // SIGHUP (systemd's ExecReload): the IdP's keys read again.
+  void WaitForReloadSignal() {
+    reload_signals.async_wait([this](boost::system::error_code ec, int /*signal*/) {
+      if (ec) return;
+      LogReload("sighup", idp_keys->Reload());
+      WaitForReloadSignal();
+    });
+  }
+
+  // A key file replaced or edited (an IdP rotation written by a sync job): read again.
+  void WatchKeyFiles() {
+    key_watch_timer.expires_after(key_watch_interval);
+    key_watch_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec || ctx.draining) return;
+      if (std::optional<Status> s = idp_keys->ReloadIfChanged()) LogReload("file_changed", *s);
+      WatchKeyFiles();
+    });
+  }
+
+  static void LogReload(const char* trigger, const Status& s) {
+    boost::json::object line;
+    line["event"] = s.ok() ? "idp_keys_reloaded" : "idp_keys_reload_failed";
+    line["trigger"] = trigger;
+    if (!s.ok()) line["error"] = s.message() + "; the previous keys stay in use";
+    LogJson(line);
   }
 
   void CheckDrained() {
@@ -149,6 +184,7 @@ struct Server::Impl {
     });
   }
 
+  auth::VerifierSource* idp_keys;  // may be null
   Metrics metrics;
   ClientRegistry clients;
   RequestHandler handler;
@@ -162,6 +198,9 @@ struct Server::Impl {
   net::thread_pool workers;
   std::shared_ptr<Listener> listener;
   net::signal_set signals;
+  net::signal_set reload_signals;
+  net::steady_timer key_watch_timer;
+  std::chrono::milliseconds key_watch_interval;
   net::steady_timer drain_timer;
   std::size_t io_threads;
   std::chrono::milliseconds drain_timeout;
@@ -178,10 +217,12 @@ Server::~Server() {
 Result<std::unique_ptr<Server>> Server::Create(const vault::VaultConfig& config,
                                                const std::string& listen,
                                                vault::EscrowService& service,
-                                               const auth::JwtVerifier* verifier) {
+                                               auth::VerifierSource* verifier,
+                                               std::chrono::milliseconds key_watch_interval) {
   ESCROW_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(listen, "listen address"));
   ESCROW_ASSIGN_OR_RETURN(net::ssl::context tls, MakeServerTlsContext(config));
-  auto impl = std::make_unique<Impl>(config, std::move(tls), service, verifier);
+  auto impl =
+      std::make_unique<Impl>(config, std::move(tls), service, verifier, key_watch_interval);
   // Health is answered on the io threads, from the monitor's newest check: never in place.
   service.StartHealthMonitor();
 
@@ -210,6 +251,10 @@ void Server::Run() {
   s.signals.async_wait([&s](boost::system::error_code ec, int /*signal*/) {
     if (!ec) s.BeginDrain();
   });
+  if (s.idp_keys != nullptr) {
+    s.WaitForReloadSignal();
+    s.WatchKeyFiles();
+  }
   s.listener->Run();
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < s.io_threads; ++i) threads.emplace_back([&s] { s.ioc.run(); });

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -8,7 +9,7 @@
 #include "vault/escrow_service.h"
 
 namespace escrow::auth {
-class JwtVerifier;
+class VerifierSource;
 }  // namespace escrow::auth
 
 namespace escrow::api {
@@ -21,12 +22,17 @@ namespace escrow::api {
 class Server {
  public:
   // `listen` is "HOST:PORT" (port 0 picks a free one). `service` and `verifier` must outlive
-  // the server; `verifier` may be null (every bearer token then fails). kInvalidArgument for
-  // a bad address or TLS files, kUnavailable if the address cannot be bound.
+  // the server; `verifier` may be null (every bearer token then fails). While serving, the
+  // IdP's keys are reloaded on SIGHUP and when a watched key file changes (checked every
+  // `key_watch_interval`); a set that fails to load is logged and the old one kept.
+  // kInvalidArgument for a bad address or TLS files, kUnavailable if the address cannot be
+  // bound.
   static Result<std::unique_ptr<Server>> Create(const vault::VaultConfig& config,
                                                 const std::string& listen,
                                                 vault::EscrowService& service,
-                                                const auth::JwtVerifier* verifier);
+                                                auth::VerifierSource* verifier,
+                                                std::chrono::milliseconds key_watch_interval =
+                                                    std::chrono::seconds(2));
   Server(const Server&) = delete;  // owns threads and sockets
   Server& operator=(const Server&) = delete;
   Server(Server&&) = delete;  // its threads and sessions hold its address

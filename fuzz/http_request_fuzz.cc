@@ -58,6 +58,9 @@ void Route(const http::request<http::string_body>& msg) {
     case api::RouteId::kListDevices:
       if (auto q = api::ParseQuery(query)) (void)api::ParseAuditQuery(*q);
       break;
+    case api::RouteId::kListEvents:
+      if (auto q = api::ParseQuery(query)) (void)api::ParseEventQuery(*q);
+      break;
     default: break;
   }
 }

@@ -29,5 +29,6 @@ ApiResponse RequestHandler::RequestAccess(const RouteCall& /*call*/) { std::abor
 ApiResponse RequestHandler::ListAccessRequests(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::ApproveAccessRequest(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::DenyAccessRequest(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::ListEvents(const RouteCall& /*call*/) { std::abort(); }
 
 }  // namespace escrow::api

@@ -9,7 +9,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   catch2 libp11-kit-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   libgfshare-dev libseccomp-dev gdb
-  softhsm2 opensc libnss3 curl python3 procps util-linux testssl.sh
+  softhsm2 opensc libnss3 curl python3 python3-yaml python3-jsonschema procps util-linux
+  testssl.sh chromium chromium-driver python3-selenium python3-cryptography
   libpq-dev postgresql-15
 )
 

@@ -365,6 +365,30 @@ ALTER TABLE access_requests ADD COLUMN approval_key_version INTEGER
   CHECK (approval_key_version BETWEEN 1 AND 4294967295);
 )sql";
 
+// Events (API.md "Events for owners and security teams"): written in the transaction of their
+// audit record, whose seq is their id (so the listing walks the primary key in commit order);
+// deleted after [events] keep_days through events_by_time. Never key material. Each notifier
+// client's cursor is the `after` it last asked for (the lag gauge and alert).
+constexpr std::string_view kSchemaEvents = R"sql(
+CREATE TABLE events (
+  id          INTEGER PRIMARY KEY REFERENCES audit (seq) CHECK (id >= 1),
+  type        TEXT    NOT NULL CHECK (length(type) > 0),
+  at_ms       INTEGER NOT NULL,
+  device_id   TEXT    NOT NULL,
+  device_name TEXT    NOT NULL,
+  owner       TEXT    NOT NULL,
+  actor       TEXT    NOT NULL,
+  role        TEXT    NOT NULL,
+  reason      TEXT,
+  by_owner    INTEGER CHECK (by_owner IS NULL OR by_owner IN (0, 1))
+) STRICT;
+CREATE INDEX events_by_time ON events (at_ms);
+CREATE TABLE notifier_cursors (
+  client   TEXT    NOT NULL PRIMARY KEY,
+  after_id INTEGER NOT NULL CHECK (after_id >= 0)
+) STRICT, WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -381,6 +405,7 @@ constexpr std::array kMigrations{
     Migration{13, "index of key releases per device (accesses)", kSchemaV13},
     Migration{14, "dual control: access requests and their approvals", kSchemaAccessRequests},
     Migration{15, "MACs of access request approvals", kSchemaApprovalMacs},
+    Migration{16, "events and notifier cursors", kSchemaEvents},
 };
 
 constexpr Query kHasVersionTable{

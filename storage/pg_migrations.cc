@@ -300,8 +300,29 @@ ALTER TABLE access_requests ADD COLUMN approval_key_version BIGINT
   CHECK (approval_key_version BETWEEN 1 AND 4294967295);
 )sql";
 
-constexpr std::array<std::string_view, 15> kScripts{kV1, kV2,  kV3,  kV4,  kV5,  kV6,  kV7, kV8,
-                                                    kV9, kV10, kV11, kV12, kV13, kV14, kV15};
+constexpr std::string_view kV16 = R"sql(
+CREATE TABLE events (
+  id          BIGINT PRIMARY KEY REFERENCES audit (seq) CHECK (id >= 1),
+  type        TEXT COLLATE "C" NOT NULL CHECK (length(type) > 0),
+  at_ms       BIGINT NOT NULL,
+  device_id   TEXT COLLATE "C" NOT NULL,
+  device_name TEXT COLLATE "C" NOT NULL,
+  owner       TEXT COLLATE "C" NOT NULL,
+  actor       TEXT COLLATE "C" NOT NULL,
+  role        TEXT COLLATE "C" NOT NULL,
+  reason      TEXT COLLATE "C",
+  by_owner    BOOLEAN
+);
+CREATE INDEX events_by_time ON events (at_ms);
+CREATE TABLE notifier_cursors (
+  client   TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  after_id BIGINT NOT NULL CHECK (after_id >= 0)
+);
+)sql";
+
+constexpr std::array<std::string_view, 16> kScripts{kV1,  kV2,  kV3,  kV4,  kV5,  kV6,
+                                                    kV7,  kV8,  kV9,  kV10, kV11, kV12,
+                                                    kV13, kV14, kV15, kV16};
 
 constexpr std::string_view kCreateVersionTable = R"sql(
 CREATE TABLE schema_version (

@@ -55,7 +55,9 @@ Status RunWrite(PgConnection& conn, const std::function<Status(WriteTxn&)>& fn) 
   return conn.Commit();
 }
 
-Result<PgConnectOptions> ConnectOptionsFor(const StoreOptions& options) {
+}  // namespace
+
+Result<PgConnectOptions> PgConnectOptionsFor(const StoreOptions& options) {
   ESCROW_ASSIGN_OR_RETURN(PostgresTarget target, ParsePostgresUrl(options.url));
   // The password comes from a 0600 file only (API.md): libpq would otherwise take one
   // from the environment.
@@ -75,15 +77,13 @@ Result<PgConnectOptions> ConnectOptionsFor(const StoreOptions& options) {
   return connect;
 }
 
-}  // namespace
-
 Result<std::unique_ptr<PgStore>> PgStore::Open(const StoreOptions& options) {
   if (options.read_connections < 1 || options.read_connections > kMaxReadConnections) {
     return Status::InvalidArgument("read_connections must be between 1 and " +
                                    std::to_string(kMaxReadConnections));
   }
   if (options.busy_timeout_ms < 1) return Status::InvalidArgument("busy_timeout_ms must be > 0");
-  ESCROW_ASSIGN_OR_RETURN(PgConnectOptions connect, ConnectOptionsFor(options));
+  ESCROW_ASSIGN_OR_RETURN(PgConnectOptions connect, PgConnectOptionsFor(options));
   std::unique_ptr<PgStore> store(new PgStore(options, std::move(connect)));
   ESCROW_ASSIGN_OR_RETURN(store->writer_, PgConnection::Open(store->connect_));
   ESCROW_ASSIGN_OR_RETURN(int version, PgMigrate(*store->writer_, options.create));

@@ -39,6 +39,10 @@ namespace escrow::storage {
 //   measure it on PostgreSQL (each change costs a SAVEPOINT round trip here: libpq's
 //   pipeline mode could send SAVEPOINT, the statement and RELEASE in one).
 // - IntegrityCheck with amcheck (bt_index_check) where the extension is installed.
+// libpq's connection parameters for options.url (checked by ParsePostgresUrl) with the password
+// from options.password_file; kFailedPrecondition if PGPASSWORD is set (private to storage/).
+Result<PgConnectOptions> PgConnectOptionsFor(const StoreOptions& options);
+
 class PgStore final : public Store {
  public:
   // As Store::Open; REQUIRES options.url non-empty (it is validated: kInvalidArgument).

@@ -5,6 +5,7 @@
 #include "storage/device_states.h"
 #include "storage/devices.h"
 #include "storage/escrow_certs.h"
+#include "storage/events.h"
 #include "storage/key_versions.h"
 #include "storage/limits.h"
 #include "storage/meta_values.h"
@@ -166,6 +167,20 @@ class PgAccessRequests final : public AccessRequestWriter {
   Result<std::uint64_t> Insert(const AccessRequestRow& row) override;
   Result<bool> Decide(std::string_view id, const AccessDecision& decision) override;
   Result<bool> Use(const AccessRequestRow& approved, std::int64_t now_ms) override;
+
+ private:
+  PgTxnContext& ctx_;
+};
+
+class PgEvents final : public EventWriter {
+ public:
+  explicit PgEvents(PgTxnContext& ctx) : ctx_(ctx) {}
+  Result<std::vector<EventRow>> List(std::uint64_t after, std::size_t limit) override;
+  Result<std::optional<std::uint64_t>> Cursor(std::string_view client) override;
+  Result<std::optional<std::uint64_t>> OldestCursor() override;
+  Status Insert(const EventRow& row) override;
+  Result<std::size_t> DeleteBefore(std::int64_t before_ms, std::size_t limit) override;
+  Result<bool> AdvanceCursor(std::string_view client, std::uint64_t after) override;
 
  private:
   PgTxnContext& ctx_;

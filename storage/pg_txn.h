@@ -18,7 +18,8 @@ struct PgStores {
         meta(ctx),
         states(ctx),
         escrow_certs(ctx),
-        access_requests(ctx) {}
+        access_requests(ctx),
+        events(ctx) {}
   PgDevices devices;
   PgKeyVersions versions;
   PgAuditRecords audit;
@@ -27,6 +28,7 @@ struct PgStores {
   PgDeviceStates states;
   PgEscrowCerts escrow_certs;
   PgAccessRequests access_requests;
+  PgEvents events;
 };
 
 // ReadTxn inside the BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY that Store::Read opened:
@@ -43,6 +45,7 @@ class PgReadTxn final : public ReadTxn {
   DeviceStateReader& states() override { return stores_.states; }
   EscrowCertReader& escrow_certs() override { return stores_.escrow_certs; }
   AccessRequestReader& access_requests() override { return stores_.access_requests; }
+  EventReader& events() override { return stores_.events; }
 
   const Status& poison() const { return ctx_.poison(); }
 
@@ -66,6 +69,7 @@ class PgWriteTxn final : public WriteTxn {
   DeviceStateWriter& states() override { return stores_.states; }
   EscrowCertWriter& escrow_certs() override { return stores_.escrow_certs; }
   AccessRequestWriter& access_requests() override { return stores_.access_requests; }
+  EventWriter& events() override { return stores_.events; }
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 
   const Status& poison() const { return ctx_.poison(); }

@@ -7,6 +7,7 @@
 #include "storage/sqlite_device_states.h"
 #include "storage/sqlite_devices.h"
 #include "storage/sqlite_escrow_certs.h"
+#include "storage/sqlite_events.h"
 #include "storage/sqlite_key_versions.h"
 #include "storage/sqlite_limits.h"
 #include "storage/sqlite_meta_values.h"
@@ -27,7 +28,8 @@ struct SqliteStores {
         meta(ctx),
         states(ctx),
         escrow_certs(ctx),
-        access_requests(ctx) {}
+        access_requests(ctx),
+        events(ctx) {}
   SqliteDevices devices;
   SqliteKeyVersions versions;
   SqliteAuditRecords audit;
@@ -36,6 +38,7 @@ struct SqliteStores {
   SqliteDeviceStates states;
   SqliteEscrowCerts escrow_certs;
   SqliteAccessRequests access_requests;
+  SqliteEvents events;
 };
 
 // ReadTxn on a pooled read connection inside the BEGIN (deferred) that Store::Read opened:
@@ -52,6 +55,7 @@ class SqliteReadTxn final : public ReadTxn {
   DeviceStateReader& states() override { return stores_.states; }
   EscrowCertReader& escrow_certs() override { return stores_.escrow_certs; }
   AccessRequestReader& access_requests() override { return stores_.access_requests; }
+  EventReader& events() override { return stores_.events; }
 
   // OK, or the first error that ended the transaction.
   const Status& poison() const { return ctx_.poison(); }
@@ -76,6 +80,7 @@ class SqliteWriteTxn final : public WriteTxn {
   DeviceStateWriter& states() override { return stores_.states; }
   EscrowCertWriter& escrow_certs() override { return stores_.escrow_certs; }
   AccessRequestWriter& access_requests() override { return stores_.access_requests; }
+  EventWriter& events() override { return stores_.events; }
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 
   // OK, or the first error that made the transaction unfit to commit.

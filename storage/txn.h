@@ -8,6 +8,7 @@
 #include "storage/device_states.h"
 #include "storage/devices.h"
 #include "storage/escrow_certs.h"
+#include "storage/events.h"
 #include "storage/key_versions.h"
 #include "storage/limits.h"
 #include "storage/meta_values.h"
@@ -19,9 +20,6 @@ namespace escrow::storage {
 // stored value that cannot be ours, such as an unknown platform). After such an error the
 // transaction is spent: later calls repeat it, and Store::Read and Store::Write return it
 // even if the callback returned OK.
-//
-// Room for the second release (DESIGN.md), each a narrow store of its own beside these:
-//   events()          event rows written in the audit record's transaction, read by pull.
 
 // One read transaction: every read sees the same committed snapshot. Not thread-safe: used
 // only by the thread running Store::Read, and only inside its callback.
@@ -36,6 +34,7 @@ class ReadTxn {
   virtual DeviceStateReader& states() = 0;
   virtual EscrowCertReader& escrow_certs() = 0;
   virtual AccessRequestReader& access_requests() = 0;
+  virtual EventReader& events() = 0;
 
  protected:
   // Copied or moved only as a concrete transaction, never sliced through this interface.
@@ -61,6 +60,7 @@ class WriteTxn {
   virtual DeviceStateWriter& states() = 0;
   virtual EscrowCertWriter& escrow_certs() = 0;
   virtual AccessRequestWriter& access_requests() = 0;
+  virtual EventWriter& events() = 0;
   // Runs `fn` inside a savepoint: its changes are kept if it returns OK and undone if not,
   // leaving the rest of the transaction intact. Its Status is returned.
   virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;

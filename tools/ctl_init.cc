@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tools/ctl_commands.h"
+#include "tools/ctl_portal_conf.h"
 #include "vault/ops/init.h"
 
 namespace escrow::tools {
@@ -53,6 +54,7 @@ int RunDev(const InitArgs& a) {
   }
   Result<ops::InitReport> report = ops::Init(options);
   if (!report.ok()) return CtlFail(report.status(), "init");
+  if (Status s = WriteDevPortalConf(a.state_dir, a.listen); !s.ok()) return CtlFail(s, "init");
   return CtlPrint(report->transcript);
 }
 

@@ -11,6 +11,7 @@ add_executable(vaultctl
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dev_token.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_escrow_cert.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_init.cc
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_portal_conf.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_restore.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_rotate.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_status.cc

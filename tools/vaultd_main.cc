@@ -18,6 +18,7 @@
 
 #include "api/server.h"
 #include "auth/jwks.h"
+#include "auth/verifier_source.h"
 #include "auth/jwt_verifier.h"
 #include "base/clock.h"
 #include "base/host_port.h"
@@ -135,16 +136,18 @@ int Run(int argc, char** argv) {
   }
   if (!config.softhsm_conf.empty()) setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
 
-  Result<auth::JwtVerifier> verifier = MakeVerifier(config);
+  // The IdP's keys, read again on SIGHUP and when one of their files changes (api/server.h).
+  std::vector<std::string> key_files = config.idp_keys;
+  if (!config.idp_jwks.empty()) key_files.push_back(config.idp_jwks);
+  Result<std::unique_ptr<auth::VerifierSource>> verifier =
+      auth::VerifierSource::Create([&config] { return MakeVerifier(config); }, key_files);
   if (!verifier.ok()) return Fatal(verifier.status().message());
 
   Result<std::unique_ptr<hsm::KeyService>> keys =
       hsm::KeyService::Open({config.hsm_module, config.hsm_token_label, config.hsm_pin_file});
   if (!keys.ok()) return Fatal("hsm: " + keys.status().message());
-  storage::StoreOptions store_options;
-  store_options.path = config.db_path;
-  store_options.create = false;
-  Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);
+  Result<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open(vault::StoreOptionsFor(config));
   if (!store.ok()) return Fatal("database: " + store.status().message());
 
   Result<std::uint32_t> master_version =
@@ -175,6 +178,7 @@ int Run(int argc, char** argv) {
   options.daily_quota = config.daily_quota;
   options.mdm_rotation_command = config.mdm_rotation_command;
   options.keep_versions = config.keep_versions;
+  options.event_keep_days = config.event_keep_days;
   options.mdm_rotation_commands_per_day = config.mdm_rotation_commands_per_day;
   options.rotation_deadline = config.rotation_deadline;
   for (const std::string& role : config.approval_roles) options.approval_roles.AddByName(role);
@@ -219,7 +223,7 @@ int Run(int argc, char** argv) {
   service.StartOverdueSweep(config.sweep_interval);
 
   Result<std::unique_ptr<api::Server>> server =
-      api::Server::Create(config, listen, service, &*verifier);
+      api::Server::Create(config, listen, service, verifier->get());
   if (!server.ok()) return Fatal(server.status().message());
   if (Status s = DropPrivileges(config.user); !s.ok()) return Fatal(s.message());
   // From here on a compromised parser can reach only the system calls the server needs.

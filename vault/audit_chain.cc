@@ -25,7 +25,7 @@ AuditRecord ToAuditRecord(const storage::AuditRow& row) {
   r.seq = row.seq;
   r.time = FromUnixMillis(row.time_ms);
   r.event = AuditEvent{row.actor,   row.role,   row.action, row.device_id,
-                       row.outcome, row.reason, row.detail};
+                       row.outcome, row.reason, row.detail, std::nullopt};
   r.hash = HexEncode(row.hash);
   r.sealed = row.mac.has_value();
   return r;
@@ -95,6 +95,16 @@ void SanitizeAuditEvent(AuditEvent& e) {
     const auto limit = static_cast<std::size_t>(max);
     if (field->size() <= limit && IsCleanUtf8(AsBytes(*field))) continue;  // no copy
     *field = EscapeText(*field, limit);
+  }
+  if (!e.event) return;
+  for (auto [field, max] : {std::pair{&e.event->type, 64}, std::pair{&e.event->device_name, 320},
+                            std::pair{&e.event->owner, 320}}) {
+    const auto limit = static_cast<std::size_t>(max);
+    if (field->size() <= limit && IsCleanUtf8(AsBytes(*field))) continue;
+    *field = EscapeText(*field, limit);
+  }
+  if (e.event->reason && !IsCleanUtf8(AsBytes(*e.event->reason))) {
+    e.event->reason = EscapeText(*e.event->reason, 640);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/result.h"
+#include "vault/events.h"
 
 namespace escrow::hsm {
 class KeyService;
@@ -33,6 +34,9 @@ struct AuditEvent {
   std::string outcome;  // ok | denied | error
   std::string reason;   // the API error code or the caller's stated reason
   std::string detail;
+  // A successful operation's event (events.h), written beside the record in its transaction
+  // with the record's seq as its id. Not part of the record's bytes (nor of its hash).
+  std::optional<EventNote> event;
 };
 
 // A committed audit record as the API shows it.

@@ -132,30 +132,44 @@ void CommitPipeline::WriteGroup(std::span<const std::shared_ptr<Writer>> group) 
   Status status = store_.Write([&](storage::WriteTxn& txn) -> Status {
     ESCROW_ASSIGN_OR_RETURN(tip, chain_.TipIn(txn));
     std::vector<storage::AuditRow> rows;
+    // The events of the group's records (events.h), each under its record's seq.
+    std::vector<storage::EventRow> event_rows;
+    auto link = [&](AuditEvent& e) {
+      std::optional<EventNote> note = std::move(e.event);
+      rows.push_back(chain_.Link(tip, now_ms, std::move(e)));
+      if (note) event_rows.push_back(MakeEventRow(rows.back(), std::move(*note)));
+    };
     for (const std::shared_ptr<Writer>& w : group) {
       // Its own savepoint: a failing change or finish takes back only itself, and its events
       // are not written (nor linked: the tip goes back); the rest of the group goes on.
       if (!w->change && !w->finish) {  // events alone cannot fail: no savepoint
         w->status = Status::Ok();
-        for (AuditEvent& e : w->events) rows.push_back(chain_.Link(tip, now_ms, std::move(e)));
+        for (AuditEvent& e : w->events) link(e);
         continue;
       }
       const ChainTip before = tip;
       const std::size_t linked = rows.size();
+      const std::size_t noted = event_rows.size();
       w->status = txn.Isolated([&](storage::WriteTxn& t) -> Status {
         if (w->change) ESCROW_RETURN_IF_ERROR(w->change(t));
-        for (AuditEvent& e : w->events) rows.push_back(chain_.Link(tip, now_ms, std::move(e)));
+        for (AuditEvent& e : w->events) link(e);
         return w->finish ? w->finish(t, tip) : Status::Ok();
       });
       if (!w->status.ok()) {
         tip = before;
         rows.resize(linked);
+        event_rows.resize(noted);
       }
     }
     if (rows.empty()) return Status::Ok();
     // One HSM operation per group: the MAC of its newest record.
     ESCROW_RETURN_IF_ERROR(chain_.Seal(rows.back()));
     for (const storage::AuditRow& row : rows) ESCROW_RETURN_IF_ERROR(txn.audit().Append(row));
+    // After their records (an event names one), in the same transaction: an event exists
+    // exactly when its record does.
+    for (const storage::EventRow& row : event_rows) {
+      ESCROW_RETURN_IF_ERROR(txn.events().Insert(row));
+    }
     return Status::Ok();
   });
   if (!status.ok()) {

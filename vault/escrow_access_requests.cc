@@ -52,6 +52,24 @@ AccessRequest ToAccessRequest(const storage::AccessRequestRow& row, std::int64_t
   return r;
 }
 
+// Reads request `id` and, if found, its device's name and its version's recorded owner into
+// `device_name` and `owner` (left empty if gone).
+Result<std::optional<storage::AccessRequestRow>> EventFacts(storage::ReadTxn& txn,
+                                                            std::string_view id,
+                                                            std::string& device_name,
+                                                            std::string& owner) {
+  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AccessRequestRow> request,
+                          txn.access_requests().Get(id));
+  if (!request) return request;
+  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::DeviceRow> device,
+                          txn.devices().Get(request->device_id));
+  if (device) device_name = device->name;
+  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::KeyVersionRow> version,
+                          txn.versions().Get(request->device_id, request->version));
+  if (version) owner = version->owner;
+  return request;
+}
+
 }  // namespace
 
 Result<AccessRequest> EscrowService::RequestAccess(const Caller& caller, std::string_view id,
@@ -124,8 +142,9 @@ Result<AccessRequest> EscrowService::RequestAccess(const Caller& caller, std::st
         ESCROW_ASSIGN_OR_RETURN(request.seq, txn.access_requests().Insert(request));
         return Status::Ok();
       },
-      {m.Event(caller, kAction, id, "ok", std::string(reason),
-               "access_request=" + rid + " version=" + std::to_string(request.version))});
+      {WithEvent(m.Event(caller, kAction, id, "ok", std::string(reason),
+                         "access_request=" + rid + " version=" + std::to_string(request.version)),
+                 MakeEventNote(kEventAccessRequestCreated, row->name, target->owner, reason))});
   if (!s.ok()) return Status::Unavailable(s.message(), "unavailable");
   return ToAccessRequest(request, now_ms);
 }
@@ -174,8 +193,13 @@ Result<AccessRequest> EscrowService::DecideAccessRequest(const Caller& caller,
   const Status not_found = Status::NotFound("no such access request", "access_request_not_found");
   // Only an id the vault could have made is looked up (32 lowercase hex digits).
   if (!IsRequestId(request_id)) return m.Deny(caller, action, "", not_found, said + " malformed");
-  Result<std::optional<storage::AccessRequestRow>> read = storage::ReadValue(
-      m.store, [&](storage::ReadTxn& txn) { return txn.access_requests().Get(request_id); });
+  // The request, and for its event the device's name and the version's recorded owner.
+  std::string device_name;
+  std::string version_owner;
+  Result<std::optional<storage::AccessRequestRow>> read =
+      storage::ReadValue(m.store, [&](storage::ReadTxn& txn) {
+        return EventFacts(txn, request_id, device_name, version_owner);
+      });
   if (!read.ok()) return m.ReadFailed(caller, action, "", read.status());
   if (!*read) return m.Deny(caller, action, "", not_found, said + " not found");
   storage::AccessRequestRow request = std::move(**read);
@@ -225,8 +249,10 @@ Result<AccessRequest> EscrowService::DecideAccessRequest(const Caller& caller,
                                 txn.access_requests().Decide(request.id, decision));
         return decided ? Status::Ok() : not_usable;
       },
-      {m.Event(caller, action, device, "ok", std::string(note),
-               detail + " requester=" + request.requester)});
+      {WithEvent(m.Event(caller, action, device, "ok", std::string(note),
+                         detail + " requester=" + request.requester),
+                 MakeEventNote(approve ? kEventAccessRequestApproved : kEventAccessRequestDenied,
+                               device_name, version_owner, note))});
   if (!s.ok()) {
     if (s.reason() == not_usable.reason()) {
       return m.Deny(caller, action, device, not_usable, detail + " decided by a racing call");

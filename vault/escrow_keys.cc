@@ -250,12 +250,13 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
           }
           return Status::Ok();
         },
-        {m.Event(caller, kAction, id, "ok", {},
-                 "version=" + std::to_string(v.version) +
-                     (v.source == KeySource::kCms ? " source=cms" : "") +
-                     (burned ? " burned_key rotation_pending"
-                             : (row->rotation_pending ? " rotation_cleared" : "")) +
-                     destroyed_detail)},
+        {WithEvent(m.Event(caller, kAction, id, "ok", {},
+                           "version=" + std::to_string(v.version) +
+                               (v.source == KeySource::kCms ? " source=cms" : "") +
+                               (burned ? " burned_key rotation_pending"
+                                       : (row->rotation_pending ? " rotation_cleared" : "")) +
+                               destroyed_detail),
+                   MakeEventNote(kEventKeyStored, row->name, v.owner))},
         m.WriteState(next));
     if (!s.ok() && s.reason() == hsm::kInvalidCms) return s;  // a replay, raced in
     if (!s.ok() && s.reason() != changed) return Status::Unavailable(s.message(), "store_failed");
@@ -447,9 +448,11 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
         }
         return Status::Ok();
       },
-      {m.Event(caller, action, id, "ok", std::string(reason),
-               "version=" + std::to_string(released) +
-                   (used_request ? " access_request=" + *used_request : ""))},
+      {WithEvent(m.Event(caller, action, id, "ok", std::string(reason),
+                         "version=" + std::to_string(released) +
+                             (used_request ? " access_request=" + *used_request : "")),
+                 MakeEventNote(kEventKeyRetrieved, row->name, target->owner, reason,
+                               caller.kind == Caller::Kind::kUser && target->owner == caller.user))},
       m.WriteState(std::move(next)), /*releases_key=*/true);
   if (!s.ok()) {
     if (s.code() == Code::kResourceExhausted) {

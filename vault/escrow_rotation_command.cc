@@ -136,8 +136,9 @@ Result<RotationCommand> EscrowService::IssueRotationCommand(const Caller& caller
         if (counted.count > cap) return over_cap(counted);
         return txn.versions().SetBurned(id, released);
       },
-      {m.Event(caller, kAction, id, "ok", {},
-               "version=" + std::to_string(released) + " reply_serial=" + reply->serial)},
+      {WithEvent(m.Event(caller, kAction, id, "ok", {},
+                         "version=" + std::to_string(released) + " reply_serial=" + reply->serial),
+                 MakeEventNote(kEventKeyRetrieved, row->name, current->owner, {}, false))},
       m.WriteState(std::move(next)), /*releases_key=*/true);
   if (!s.ok()) {
     if (s.code() == Code::kResourceExhausted) return m.Deny(caller, kAction, id, s, alert);

@@ -37,7 +37,7 @@ AuditEvent EscrowService::Impl::Event(const Caller& caller, Action action,
                                       std::string reason, std::string detail) const {
   return AuditEvent{caller.QualifiedName(), caller.RoleName(), std::string(ActionName(action)),
                     std::string(device_id), std::move(outcome), std::move(reason),
-                    std::move(detail)};
+                    std::move(detail), std::nullopt};
 }
 
 Status EscrowService::Impl::Deny(const Caller& caller, Action action, std::string_view device_id,
@@ -519,7 +519,10 @@ Status EscrowService::RequestRotation(const Caller& caller, std::string_view id)
         ESCROW_RETURN_IF_ERROR(txn.devices().SetRotationPending(id, true, now));
         return txn.versions().BurnActive(id);
       },
-      {m.Event(caller, Action::kRequestRotation, id, "ok")}, m.WriteState(std::move(next)));
+      {WithEvent(m.Event(caller, Action::kRequestRotation, id, "ok"),
+                 MakeEventNote(kEventRotationRequested, row->name,
+                               current ? current->owner : row->owner))},
+      m.WriteState(std::move(next)));
 }
 
 Result<std::vector<VersionInfo>> EscrowService::ListVersions(const Caller& caller,
@@ -598,7 +601,8 @@ void EscrowService::RecordSecurityEvent(std::string_view actor, std::string_view
                                           {},
                                           "denied",
                                           std::string(reason),
-                                          std::string(detail)});
+                                          std::string(detail),
+                                          std::nullopt});
 }
 
 HealthReport EscrowService::CheckHealth() {

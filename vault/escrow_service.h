@@ -15,6 +15,7 @@
 #include "vault/audit_chain.h"
 #include "vault/commit_pipeline.h"
 #include "vault/config.h"
+#include "vault/events.h"
 #include "vault/policy.h"
 #include "vault/types.h"
 
@@ -49,6 +50,10 @@ struct EscrowOptions {
   // approval_ttl.
   RoleSet approval_roles;
   std::chrono::seconds approval_ttl{3600};
+  // Events ([events]): kept this many days, then deleted by the sweep; a notifier lagging
+  // this long behind the oldest event gets one alert record per episode.
+  int event_keep_days = 30;
+  std::chrono::seconds event_lag_alert{std::chrono::hours(24)};
   // The service's commit pipeline (commit_pipeline.h): the audit key that MACs each group,
   // the most commits in one group, and where each committed group's head goes (the
   // checkpoint log line; may be empty).
@@ -329,8 +334,25 @@ class EscrowService {
   // The count of overdue rotations at the newest sweep (vault_rotations_overdue); nullopt
   // before the first.
   std::optional<std::int64_t> OverdueRotations() const;
-  // Sweeps at once, then every `interval` on a thread of its own.
+  // Sweeps at once (overdue rotations, then events), then every `interval` on a thread of
+  // its own.
   void StartOverdueSweep(std::chrono::milliseconds interval);
+
+  // Events (vault/escrow_events.cc; API.md "Events for owners and security teams").
+  // GET /v1/events: admin, auditor and notifier clients (else forbidden); oldest first, id >
+  // `after`, at most `limit` (1 to kMaxEventPageLimit, else invalid_request). An admin's or
+  // auditor's read is audited (events.read) as the audit listing is. A notifier's `after` is
+  // its cursor: stored when it moved forward, with an events.read record in the same commit;
+  // a poll that does not move it writes nothing (a relay polls every few seconds).
+  Result<EventPage> ListEvents(const Caller& caller, std::uint64_t after, std::size_t limit);
+  // vault_events_undelivered_oldest_seconds: the age in seconds of the oldest event after the
+  // oldest notifier cursor (of the oldest event if no notifier ever asked); 0 if none.
+  Result<std::int64_t> UndeliveredEventsAge();
+  // The sweep's part for events: deletes those older than options.event_keep_days in batches
+  // (returns how many), then, once a notifier has asked, writes an alert record
+  // (events_undelivered) when the oldest undelivered event is options.event_lag_alert old,
+  // once per episode (until the lag falls below it again).
+  Result<std::size_t> SweepEvents();
 
   // Records a refusal decided in api/ (throttling, a malformed id), audited once per principal
   // and window by the caller, with `reason` its API error code. Never fails the request path.

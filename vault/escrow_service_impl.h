@@ -111,6 +111,12 @@ struct EscrowService::Impl {
   Result<Bytes> FingerprintOf(const storage::DeviceRow& row, const SecretBytes& normalised);
 };
 
+// `record` with the event (events.h) its commit writes beside it.
+inline AuditEvent WithEvent(AuditEvent record, EventNote event) {
+  record.event = std::move(event);
+  return record;
+}
+
 // Reasons are free text for the audit trail: 1 to 500 bytes, no control characters
 // (retrievals and access requests).
 inline bool IsValidReason(std::string_view s) { return IsPlainText(s, 500); }

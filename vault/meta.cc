@@ -30,6 +30,8 @@ std::string_view MetaKeyName(MetaKey key) {
       return "fingerprint_key_version";
     case MetaKey::kStateKeyVersion:
       return "state_key_version";
+    case MetaKey::kEventsLagAlerted:
+      return "events_lag_alerted";
   }
   ESCROW_CHECK(false);
   return {};

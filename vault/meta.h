@@ -19,6 +19,7 @@ enum class MetaKey {
   kLastBackup,              // "last_backup": the newest `db backup` as JSON text (not a version)
   kFingerprintKeyVersion,   // "fingerprint_key_version": the key new fingerprints are made with
   kStateKeyVersion,         // "state_key_version": the key new device state records are MACed with
+  kEventsLagAlerted,        // "events_lag_alerted": "1" while a lag episode has had its alert
 };
 
 // The row's key in the meta table, e.g. "active_master_key_version".

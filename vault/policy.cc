@@ -13,6 +13,7 @@ enum Actor : std::uint8_t {
   kAuditor = 8,
   kMdm = 16,
   kApprover = 32,
+  kNotifier = 64,  // a notifier client (vault-notify): events, and nothing else
 };
 
 struct Rule {
@@ -24,7 +25,7 @@ struct Rule {
 };
 
 // DESIGN.md "Policy (who may do what)", row by row. Anything not granted here is denied.
-constexpr std::array<Rule, 22> kRules{{
+constexpr std::array<Rule, 23> kRules{{
     {Action::kEnrolDevice, kAdmin | kMdm, 0, 0, false},
     {Action::kChangeOwnership, kMdm, 0, 0, false},
     {Action::kCheckIn, kMdm, 0, 0, true},
@@ -60,6 +61,8 @@ constexpr std::array<Rule, 22> kRules{{
     {Action::kListAccessRequests, kHelpdesk | kAdmin | kApprover, 0, 0, false},
     {Action::kApproveAccessRequest, kAdmin | kApprover, 0, 0, false},
     {Action::kDenyAccessRequest, kAdmin | kApprover, 0, 0, false},
+    // Events (DESIGN.md's additions): metadata only; the notifier client's one right.
+    {Action::kReadEvents, kAdmin | kAuditor | kNotifier, 0, 0, false},
 }};
 
 const Rule& RuleFor(Action action) {
@@ -71,6 +74,7 @@ const Rule& RuleFor(Action action) {
 
 std::uint8_t ActorsOf(const Caller& caller, const Subject* subject) {
   if (caller.kind == Caller::Kind::kMdm) return kMdm;
+  if (caller.kind == Caller::Kind::kNotifier) return kNotifier;
   if (caller.kind != Caller::Kind::kUser) return 0;
   std::uint8_t a = 0;
   if (subject != nullptr && !caller.user.empty() && subject->owner == caller.user) a |= kOwner;
@@ -110,9 +114,12 @@ std::string_view ActionName(Action a) {
     case Action::kListAccessRequests: return "access_request.list";
     case Action::kApproveAccessRequest: return "access_request.approve";
     case Action::kDenyAccessRequest: return "access_request.deny";
+    case Action::kReadEvents: return "events.read";
   }
   return "unknown";
 }
+
+bool OnlyReadsEvents(const Caller& caller) { return ActorsOf(caller, nullptr) == kNotifier; }
 
 bool CanSee(const Caller& caller, const Subject& device) {
   return (ActorsOf(caller, &device) & kSeeing) != 0;

@@ -34,6 +34,7 @@ enum class Action : std::uint8_t {
   kListAccessRequests,  // approver and admin: all; helpdesk: their own (the service filters)
   kApproveAccessRequest,
   kDenyAccessRequest,
+  kReadEvents,  // GET /v1/events (admin, auditor, notifier clients)
 };
 
 std::string_view ActionName(Action a);
@@ -61,5 +62,10 @@ Decision Decide(const Caller& caller, Action action, const Subject* subject);
 
 // May the caller see this device at all (owner, helpdesk, admin, auditor, mdm)?
 bool CanSee(const Caller& caller, const Subject& device);
+
+// True for a caller whose only right is kReadEvents (a notifier client): api/ answers it 403
+// forbidden on every other route before reading anything, so that it learns nothing of
+// devices (not even which exist) or of what a body must hold.
+bool OnlyReadsEvents(const Caller& caller);
 
 }  // namespace escrow::vault

@@ -33,6 +33,8 @@ Result<std::size_t> EscrowService::SweepOverdueRotations() {
     for (const storage::DeviceRow& row : due) {
       std::lock_guard lock(m.StripeFor(row.id));
       const std::int64_t requested = *row.rotation_requested_ms;
+      // The event names the device's present owner: a rotation is about the device, not
+      // about one version.
       const AuditEvent event{"vault",
                              "system",
                              "rotation_overdue",
@@ -41,7 +43,8 @@ Result<std::size_t> EscrowService::SweepOverdueRotations() {
                              {},
                              "pending since " + FormatRfc3339(FromUnixMillis(requested)) +
                                  "; deadline " +
-                                 std::to_string(m.options.rotation_deadline.count()) + " s"};
+                                 std::to_string(m.options.rotation_deadline.count()) + " s",
+                             MakeEventNote(kEventRotationOverdue, row.name, row.owner)};
       Status s = m.pipeline.Commit(
           [&](storage::WriteTxn& txn) {
             return txn.devices().NoteRotationOverdue(row.id, requested);
@@ -106,8 +109,12 @@ void EscrowService::StartOverdueSweep(std::chrono::milliseconds interval) {
   if (impl_->sweeper) return;
   // A failed sweep (the database or the HSM away) is retried at the next interval; the health
   // monitor reports the outage.
-  impl_->sweeper =
-      std::make_unique<PeriodicTask>([this] { (void)SweepOverdueRotations(); }, interval);
+  impl_->sweeper = std::make_unique<PeriodicTask>(
+      [this] {
+        (void)SweepOverdueRotations();
+        (void)SweepEvents();
+      },
+      interval);
 }
 
 }  // namespace escrow::vault

@@ -31,7 +31,8 @@ std::string ClientPrincipal(std::string_view client) { return "client:" + std::s
 std::string Caller::QualifiedName() const {
   switch (kind) {
     case Kind::kUser: return "user:" + user;
-    case Kind::kMdm: return ClientPrincipal(client);
+    case Kind::kMdm:
+    case Kind::kNotifier: return ClientPrincipal(client);
     case Kind::kOperator: return "operator:" + user;
   }
   return "unknown:" + name();
@@ -40,7 +41,8 @@ std::string Caller::QualifiedName() const {
 std::optional<PrincipalKind> Caller::principal_kind() const {
   switch (kind) {
     case Kind::kUser: return PrincipalKind::kUser;
-    case Kind::kMdm: return PrincipalKind::kClient;
+    case Kind::kMdm:
+    case Kind::kNotifier: return PrincipalKind::kClient;
     case Kind::kOperator: return std::nullopt;
   }
   return std::nullopt;
@@ -49,6 +51,7 @@ std::optional<PrincipalKind> Caller::principal_kind() const {
 std::string Caller::RoleName() const {
   switch (kind) {
     case Kind::kMdm: return "mdm";
+    case Kind::kNotifier: return "notifier";
     case Kind::kOperator: return "operator";
     case Kind::kUser: return roles.ToString();
   }

@@ -48,9 +48,11 @@ class RoleSet {
   std::uint8_t bits_ = 0;
 };
 
-// Who is calling, as established by api/ (client certificate, then bearer token).
+// Who is calling, as established by api/ (client certificate, then bearer token). A notifier
+// is a client certificate whose [[clients]] role is "notifier" (vault-notify): it may only
+// read events.
 struct Caller {
-  enum class Kind { kUser, kMdm, kOperator };
+  enum class Kind { kUser, kMdm, kOperator, kNotifier };
   Kind kind = Kind::kUser;
   std::string user;    // the owner claim; empty for mdm and operator
   RoleSet roles;       // users only
@@ -60,14 +62,19 @@ struct Caller {
     return Caller{Kind::kUser, std::move(user), roles, std::move(client)};
   }
   static Caller Mdm(std::string client) { return Caller{Kind::kMdm, {}, {}, std::move(client)}; }
+  static Caller Notifier(std::string client) {
+    return Caller{Kind::kNotifier, {}, {}, std::move(client)};
+  }
   static Caller Operator(std::string name) {
     return Caller{Kind::kOperator, std::move(name), {}, "vaultctl"};
   }
   // The bare name: the user (the owner claim), the client for mdm, the operator. What API.md
   // shows as `stored_by`; never a key or an identity of its own, since a user's owner claim
   // may equal a client's name.
-  const std::string& name() const { return kind == Kind::kMdm ? client : user; }
-  // The name with its kind: "user:alice", "client:mdm", "operator:root". The audit actor and
+  const std::string& name() const {
+    return kind == Kind::kMdm || kind == Kind::kNotifier ? client : user;
+  }
+  // The name with its kind: "user:alice", "client:mdm" (a notifier too), "operator:root". The audit actor and
   // the key of every limit and quota, so that a user named like a client never shares an
   // audit identity, a limit or a quota with it.
   std::string QualifiedName() const;

@@ -6,20 +6,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <thread>
+
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
-
-#include <algorithm>
-#include <atomic>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
-#include <thread>
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
 
 #include "auth/base64url.h"
 
@@ -28,6 +33,25 @@
 #endif
 
 namespace escrow::e2e {
+namespace {
+
+// One line of answers.jsonl, as tests/api/openapi_answers.py reads it.
+void RecordAnswer(const std::string& file, const Call& call, const HttpResult& r) {
+  static std::mutex mutex;  // requests may come from several threads
+  boost::json::object headers;
+  for (const auto& [name, value] : r.headers) headers[name] = value;
+  boost::json::object line;
+  line["method"] = call.method;
+  line["path"] = call.path;
+  line["status"] = r.status;
+  line["headers"] = std::move(headers);
+  line["body"] = r.body;
+  const std::lock_guard lock(mutex);
+  std::ofstream out(file, std::ios::binary | std::ios::app);
+  out << boost::json::serialize(line) << '\n';
+}
+
+}  // namespace
 
 // ESCROW_E2E_VAULTD / ESCROW_E2E_VAULTCTL override the built binaries (e.g. a sanitizer build).
 std::string VaultdPath() {
@@ -53,6 +77,21 @@ std::string Quote(const std::string& s) {
 
 int Sh(const std::string& command, std::string* out) { return testing::RunCommand(command, out); }
 
+pid_t SpawnLogged(std::vector<std::string> args, const std::string& log_path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << content;
@@ -64,10 +103,21 @@ VaultProcess::VaultProcess() {
   tmp_ = dir_.str();
   state_ = tmp_ + "/state";
   log_path_ = tmp_ + "/vaultd.log";
+  if (const char* env = std::getenv("ESCROW_E2E_OPENAPI");
+      env != nullptr && std::string_view(env) == "1") {
+    answers_path_ = tmp_ + "/answers.jsonl";
+  }
   std::string out;
-  const int rc = Sh(Quote(VaultctlPath()) + " init --dev --state-dir " + Quote(state_) + " 2>&1",
-                    &out);
+  const int rc =
+      Sh(Quote(VaultctlPath()) + " init --dev --state-dir " + Quote(state_) + " 2>&1", &out);
   if (rc != 0) throw std::runtime_error("vaultctl init --dev failed: " + out);
+}
+
+VaultProcess::VaultProcess(SameStateAs same) {
+  tmp_ = dir_.str();
+  state_ = same.other.state_;
+  log_path_ = tmp_ + "/vaultd.log";
+  answers_path_ = same.other.answers_path_.empty() ? "" : tmp_ + "/answers.jsonl";
 }
 
 VaultProcess::~VaultProcess() {
@@ -76,6 +126,18 @@ VaultProcess::~VaultProcess() {
     int status = 0;
     waitpid(pid_, &status, 0);
   }
+  // Not while a failed REQUIRE unwinds: that test has already failed.
+  if (std::uncaught_exceptions() == 0) CheckAnswers();
+}
+
+void VaultProcess::CheckAnswers() const {
+  if (answers_path_.empty() || access(answers_path_.c_str(), F_OK) != 0) return;
+  std::string out;
+  const int rc = Sh(Quote(ESCROW_PYTHON3) + " " + Quote(ESCROW_OPENAPI_ANSWERS_PY) + " " +
+                        Quote(ESCROW_OPENAPI_YAML) + " " + Quote(answers_path_) + " 2>&1",
+                    &out);
+  INFO("answers against api/openapi.yaml:\n" << out);
+  CHECK(rc == 0);
 }
 
 bool VaultProcess::Start(const std::vector<std::string>& extra_args) {
@@ -85,17 +147,7 @@ bool VaultProcess::Start(const std::vector<std::string>& extra_args) {
     args.insert(args.end(), {"--listen", "127.0.0.1:0"});
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  pid_ = fork();
-  if (pid_ == 0) {
-    int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_ = SpawnLogged(std::move(args), log_path_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
@@ -141,8 +193,8 @@ std::string VaultProcess::Url(const std::string& path) const {
 
 std::string VaultProcess::Token(const std::string& sub, const std::string& extra) const {
   std::string out;
-  const int rc = Sh(Quote(VaultctlPath()) + " dev-token --state-dir " + Quote(state_) +
-                        " --sub " + Quote(sub) + " " + extra,
+  const int rc = Sh(Quote(VaultctlPath()) + " dev-token --state-dir " + Quote(state_) + " --sub " +
+                        Quote(sub) + " " + extra,
                     &out);
   if (rc != 0) throw std::runtime_error("vaultctl dev-token failed");
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
@@ -186,6 +238,7 @@ HttpResult VaultProcess::Request(const Call& call) const {
     while (!value.empty() && value.front() == ' ') value.erase(0, 1);
     r.headers[name] = value;
   }
+  if (!answers_path_.empty() && r.status != 0) RecordAnswer(answers_path_, call, r);
   return r;
 }
 
@@ -232,11 +285,11 @@ std::string SignEs256(const std::string& header, const std::string& payload,
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::size_t der_len = 0;
   EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-  EVP_DigestSign(ctx, nullptr, &der_len,
-                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_DigestSign(ctx, nullptr, &der_len, reinterpret_cast<const unsigned char*>(input.data()),
+                 input.size());
   std::vector<unsigned char> der(der_len);
-  EVP_DigestSign(ctx, der.data(), &der_len,
-                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_DigestSign(ctx, der.data(), &der_len, reinterpret_cast<const unsigned char*>(input.data()),
+                 input.size());
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(key);
   const unsigned char* p = der.data();

@@ -14,7 +14,7 @@ namespace escrow::e2e {
 
 // One HTTP exchange made with curl.
 struct HttpResult {
-  int status = 0;     // 0: no HTTP answer (curl failed: see curl_exit)
+  int status = 0;  // 0: no HTTP answer (curl failed: see curl_exit)
   int curl_exit = 0;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
@@ -23,7 +23,7 @@ struct HttpResult {
 struct Call {
   std::string method = "GET";
   std::string path;
-  std::string who;    // "portal", "mdm", or "" (no client certificate)
+  std::string who;    // "portal", "mdm", "notifier", or "" (no client certificate)
   std::string token;  // bearer token, if any
   std::optional<std::string> body;
   std::string content_type = "application/json";
@@ -33,9 +33,18 @@ struct Call {
 
 // A fresh dev state made by the real `vaultctl init --dev` in a temp dir, and the real vaultd
 // serving it on 127.0.0.1 with a port of its own choosing (read from the ready line).
+// With ESCROW_E2E_OPENAPI=1 in the environment (ctest sets it), every answer Request() gets is
+// kept in tmp()/answers.jsonl and, when the VaultProcess goes, checked against api/openapi.yaml
+// by tests/api/openapi_answers.py: a Catch2 CHECK of the running test.
 class VaultProcess {
  public:
   VaultProcess();
+  // Another node: a second vaultd on `other`'s state (its config, token and certificates),
+  // with a log and a port of its own. `other` must outlive it.
+  struct SameStateAs {
+    const VaultProcess& other;
+  };
+  explicit VaultProcess(SameStateAs same);
   VaultProcess(const VaultProcess&) = delete;  // owns a child process
   VaultProcess& operator=(const VaultProcess&) = delete;
   ~VaultProcess();  // SIGKILLs a vaultd still running
@@ -50,6 +59,7 @@ class VaultProcess {
   int start_exit_status() const { return start_exit_status_; }
 
   std::string Token(const std::string& sub, const std::string& extra = "") const;
+  // Records the answer (ESCROW_E2E_OPENAPI=1) before returning it.
   HttpResult Request(const Call& call) const;
   // Shortcuts: mdm, a user with a token, or no certificate at all.
   HttpResult Mdm(const std::string& method, const std::string& path,
@@ -66,6 +76,9 @@ class VaultProcess {
   int port() const { return port_; }
   int pid() const { return pid_; }
   std::string Url(const std::string& path) const;
+  // Checks the answers recorded so far against api/openapi.yaml (CHECKs of the running test);
+  // the destructor calls it. Nothing to check without ESCROW_E2E_OPENAPI=1.
+  void CheckAnswers() const;
   std::string CaFile() const { return state_ + "/tls/ca.crt"; }
   std::string ClientCert(const std::string& who) const {
     return state_ + "/tls/clients/" + who + ".crt";
@@ -79,6 +92,7 @@ class VaultProcess {
   std::string tmp_;
   std::string state_;
   std::string log_path_;
+  std::string answers_path_;  // "" unless ESCROW_E2E_OPENAPI=1
   pid_t pid_ = -1;
   int port_ = 0;
   int start_exit_status_ = 0;
@@ -91,6 +105,9 @@ std::string VaultctlPath();
 std::string Quote(const std::string& s);
 // Runs a shell command, returning its exit status and its stdout.
 int Sh(const std::string& command, std::string* out = nullptr);
+// Starts `args` (looked up in PATH unless a path) with stdout and stderr appended to `log_path`;
+// returns the child's pid (-1 if fork failed).
+pid_t SpawnLogged(std::vector<std::string> args, const std::string& log_path);
 // Writes a file (mode 0600).
 void WriteFile(const std::string& path, const std::string& content);
 

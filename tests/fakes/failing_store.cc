@@ -342,6 +342,35 @@ class FailingAccessRequests final : public storage::AccessRequestWriter {
   storage::AccessRequestWriter* w_;
 };
 
+class FailingEvents final : public storage::EventWriter {
+ public:
+  FailingEvents(TxnState& st, storage::EventReader& r, storage::EventWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<std::vector<storage::EventRow>> List(std::uint64_t after, std::size_t limit) override {
+    return st_.Call(StoreOp::kEventRead, [&] { return r_.List(after, limit); });
+  }
+  Result<std::optional<std::uint64_t>> Cursor(std::string_view client) override {
+    return st_.Call(StoreOp::kEventRead, [&] { return r_.Cursor(client); });
+  }
+  Result<std::optional<std::uint64_t>> OldestCursor() override {
+    return st_.Call(StoreOp::kEventRead, [&] { return r_.OldestCursor(); });
+  }
+  Status Insert(const storage::EventRow& row) override {
+    return st_.Call(StoreOp::kEventWrite, [&] { return w_->Insert(row); });
+  }
+  Result<std::size_t> DeleteBefore(std::int64_t before_ms, std::size_t limit) override {
+    return st_.Call(StoreOp::kEventWrite, [&] { return w_->DeleteBefore(before_ms, limit); });
+  }
+  Result<bool> AdvanceCursor(std::string_view client, std::uint64_t after) override {
+    return st_.Call(StoreOp::kEventWrite, [&] { return w_->AdvanceCursor(client, after); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::EventReader& r_;
+  storage::EventWriter* w_;
+};
+
 class FailingReadTxn final : public storage::ReadTxn {
  public:
   FailingReadTxn(TxnState& st, storage::ReadTxn& inner)
@@ -352,7 +381,8 @@ class FailingReadTxn final : public storage::ReadTxn {
         meta_(st, inner.meta(), nullptr),
         states_(st, inner.states(), nullptr),
         escrow_certs_(st, inner.escrow_certs(), nullptr),
-        access_requests_(st, inner.access_requests(), nullptr) {}
+        access_requests_(st, inner.access_requests(), nullptr),
+        events_(st, inner.events(), nullptr) {}
   storage::DeviceReader& devices() override { return devices_; }
   storage::KeyVersionReader& versions() override { return versions_; }
   storage::AuditReader& audit() override { return audit_; }
@@ -361,6 +391,7 @@ class FailingReadTxn final : public storage::ReadTxn {
   storage::DeviceStateReader& states() override { return states_; }
   storage::EscrowCertReader& escrow_certs() override { return escrow_certs_; }
   storage::AccessRequestReader& access_requests() override { return access_requests_; }
+  storage::EventReader& events() override { return events_; }
 
  private:
   FailingDevices devices_;
@@ -371,6 +402,7 @@ class FailingReadTxn final : public storage::ReadTxn {
   FailingDeviceStates states_;
   FailingEscrowCerts escrow_certs_;
   FailingAccessRequests access_requests_;
+  FailingEvents events_;
 };
 
 class FailingWriteTxn final : public storage::WriteTxn {
@@ -385,7 +417,8 @@ class FailingWriteTxn final : public storage::WriteTxn {
         meta_(st, inner.meta(), &inner.meta()),
         states_(st, inner.states(), &inner.states()),
         escrow_certs_(st, inner.escrow_certs(), &inner.escrow_certs()),
-        access_requests_(st, inner.access_requests(), &inner.access_requests()) {}
+        access_requests_(st, inner.access_requests(), &inner.access_requests()),
+        events_(st, inner.events(), &inner.events()) {}
   storage::DeviceWriter& devices() override { return devices_; }
   storage::KeyVersionWriter& versions() override { return versions_; }
   storage::AuditWriter& audit() override { return audit_; }
@@ -394,6 +427,7 @@ class FailingWriteTxn final : public storage::WriteTxn {
   storage::DeviceStateWriter& states() override { return states_; }
   storage::EscrowCertWriter& escrow_certs() override { return escrow_certs_; }
   storage::AccessRequestWriter& access_requests() override { return access_requests_; }
+  storage::EventWriter& events() override { return events_; }
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {
     if (!st_.poison().ok()) return st_.poison();
     return inner_.Isolated([&](storage::WriteTxn& inner) -> Status {
@@ -414,6 +448,7 @@ class FailingWriteTxn final : public storage::WriteTxn {
   FailingDeviceStates states_;
   FailingEscrowCerts escrow_certs_;
   FailingAccessRequests access_requests_;
+  FailingEvents events_;
 };
 
 }  // namespace

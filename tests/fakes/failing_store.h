@@ -46,6 +46,8 @@ enum class StoreOp {
   kEscrowCertWrite,  // PutCa, Insert, MakeCurrent, Retire, RecordEnvelope
   kAccessRequestRead,   // Get, List
   kAccessRequestWrite,  // Insert, Decide, Use
+  kEventRead,           // List, Cursor, OldestCursor
+  kEventWrite,          // Insert, DeleteBefore, AdvanceCursor
   kQuotaGet,
   kQuotaAdd,
   kMetaGet,

@@ -19,6 +19,7 @@ class FakeReadTxn final : public storage::ReadTxn {
   storage::DeviceStateReader& states() override { return tables_.states; }
   storage::EscrowCertReader& escrow_certs() override { return tables_.escrow_certs; }
   storage::AccessRequestReader& access_requests() override { return tables_.access_requests; }
+  storage::EventReader& events() override { return tables_.events; }
 
  private:
   FakeTables tables_;
@@ -35,6 +36,7 @@ class FakeWriteTxn final : public storage::WriteTxn {
   storage::DeviceStateWriter& states() override { return tables_.states; }
   storage::EscrowCertWriter& escrow_certs() override { return tables_.escrow_certs; }
   storage::AccessRequestWriter& access_requests() override { return tables_.access_requests; }
+  storage::EventWriter& events() override { return tables_.events; }
 
   // A savepoint is a copy of the state, put back if `fn` fails.
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {

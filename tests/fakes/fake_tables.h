@@ -24,6 +24,8 @@ struct FakeState {
   std::map<Bytes, std::string> cms_envelopes;  // digest -> device id
   std::map<std::uint64_t, storage::AccessRequestRow> access_requests;  // by seq
   std::uint64_t access_request_seq = 0;  // the last seq handed out
+  std::map<std::uint64_t, storage::EventRow> events;  // by id
+  std::map<std::string, std::uint64_t, std::less<>> notifier_cursors;
 };
 
 // The narrow stores over one FakeState, with the Status semantics SQLite gives them (the
@@ -189,6 +191,20 @@ class FakeAccessRequests final : public storage::AccessRequestWriter {
   FakeState& state_;
 };
 
+class FakeEvents final : public storage::EventWriter {
+ public:
+  explicit FakeEvents(FakeState& state) : state_(state) {}
+  Result<std::vector<storage::EventRow>> List(std::uint64_t after, std::size_t limit) override;
+  Result<std::optional<std::uint64_t>> Cursor(std::string_view client) override;
+  Result<std::optional<std::uint64_t>> OldestCursor() override;
+  Status Insert(const storage::EventRow& row) override;
+  Result<std::size_t> DeleteBefore(std::int64_t before_ms, std::size_t limit) override;
+  Result<bool> AdvanceCursor(std::string_view client, std::uint64_t after) override;
+
+ private:
+  FakeState& state_;
+};
+
 // All of them over one state.
 struct FakeTables {
   explicit FakeTables(FakeState& state)
@@ -199,7 +215,8 @@ struct FakeTables {
         meta(state),
         states(state),
         escrow_certs(state),
-        access_requests(state) {}
+        access_requests(state),
+        events(state) {}
   FakeDevices devices;
   FakeKeyVersions versions;
   FakeAuditRecords audit;
@@ -208,6 +225,7 @@ struct FakeTables {
   FakeDeviceStates states;
   FakeEscrowCerts escrow_certs;
   FakeAccessRequests access_requests;
+  FakeEvents events;
 };
 
 }  // namespace escrow::testing

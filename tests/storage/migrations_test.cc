@@ -50,6 +50,13 @@ constexpr const char* kUndo12 =
     "ALTER TABLE devices DROP COLUMN rotation_requested_ms; "
     "ALTER TABLE devices DROP COLUMN rotation_overdue_noted; ";
 
+// What migration 16 added (events), undone for a database of an earlier schema.
+#define ESCROW_UNDO16 "DROP TABLE events; DROP TABLE notifier_cursors; "
+// What migration 15 added (the approvals' MACs).
+#define ESCROW_UNDO15                                                   \
+  "ALTER TABLE access_requests DROP COLUMN approval_key_version; " \
+  "ALTER TABLE access_requests DROP COLUMN approval_mac; "
+
 TEST_CASE("Migrations are numbered 1..N without gaps", "[storage][migrations]") {
   int expected = 1;
   for (const Migration& m : Migrations()) {
@@ -112,7 +119,7 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
                       "DROP INDEX key_versions_active; DROP TABLE quota_events; "
                   "DROP TABLE device_states; DROP INDEX audit_state_changes; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
 
@@ -171,7 +178,7 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
                   "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; DELETE FROM schema_version WHERE version > 4; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16 "DELETE FROM schema_version WHERE version > 4; "
                   "INSERT INTO quota (principal, day, count) VALUES "
                   "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
                   "('hd-1', date('now', '-1 day'), 25), ('hd-3', '2024-01-01', 7)") == SQLITE_OK);
@@ -232,7 +239,7 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
                            "WHERE name = 'stored_by_kind'") == "0");
@@ -283,7 +290,7 @@ TEST_CASE("A version 7 database is upgraded with each version's source from the 
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 7") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -319,7 +326,7 @@ TEST_CASE("A version 9 database is upgraded with an empty replay record of CMS e
   REQUIRE(RawExec(f.path,
                   std::string(kUndo12) +
                       "DROP TABLE cms_envelopes; ALTER TABLE device_states DROP COLUMN "
-                  "rotation_command_sent; DROP INDEX audit_releases; DROP TABLE access_requests; "
+                  "rotation_command_sent; DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 9") ==
           SQLITE_OK);
   auto store = f.Open(/*create=*/false);
@@ -364,7 +371,7 @@ TEST_CASE("A version 10 database is upgraded with no rotation command sent, and 
                   "AND (action = 'device.enrol' OR action = 'device.change_owner' OR "
                   "action = 'key.store' OR action = 'key.retrieve' OR "
                   "action = 'key.retrieve_older' OR action = 'key.rotate'); "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 10") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -399,7 +406,7 @@ TEST_CASE("A version 11 database is upgraded with its pending rotations pending 
     });
   }
   REQUIRE(RawExec(f.path, std::string(kUndo12) +
-                              "DROP INDEX audit_releases; DROP TABLE access_requests; "
+                              "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
                               "DELETE FROM schema_version WHERE version > 11") == SQLITE_OK);
   const std::int64_t before_ms = ToUnixMillis(Clock::System().Now()) / 1000 * 1000;
   auto store = f.Open(/*create=*/false);
@@ -434,7 +441,7 @@ TEST_CASE("A version 12 database is upgraded with its releases indexed, those be
     });
   }
   // Back to what a vault of schema 12 left on disk.
-  REQUIRE(RawExec(f.path, "DROP INDEX audit_releases; DROP TABLE access_requests; "
+  REQUIRE(RawExec(f.path, "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
                           "DELETE FROM schema_version WHERE version > 12") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -471,8 +478,7 @@ TEST_CASE("Migration 15 leaves requests approved before it without a MAC",
     });
   }
   // Back to what a vault of schema 14 left on disk, with the request approved by it.
-  REQUIRE(RawExec(f.path, "ALTER TABLE access_requests DROP COLUMN approval_key_version; "
-                          "ALTER TABLE access_requests DROP COLUMN approval_mac; "
+  REQUIRE(RawExec(f.path, ESCROW_UNDO16 ESCROW_UNDO15
                           "UPDATE access_requests SET state = 'approved', approver = 'user:ap'; "
                           "DELETE FROM schema_version WHERE version > 14") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
@@ -490,6 +496,30 @@ TEST_CASE("Migration 15 leaves requests approved before it without a MAC",
   CHECK(row->state == AccessRequestState::kApproved);
   CHECK(row->approval_mac.empty());
   CHECK(row->approval_key_version == 0u);
+}
+
+TEST_CASE("A version 14 database is upgraded with no events and no notifier cursor",
+          "[storage][migrations][events]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) { return txn.audit().Append(testing::MakeAudit(1)); });
+  }
+  REQUIRE(RawExec(f.path, ESCROW_UNDO16 ESCROW_UNDO15 "DELETE FROM schema_version WHERE version > 14") ==
+          SQLITE_OK);
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 16") ==
+        "events and notifier cursors");
+  CHECK(QueryOne(f.path, "SELECT count(*) FROM events") == "0");
+  CHECK(QueryOne(f.path, "SELECT count(*) FROM notifier_cursors") == "0");
+  // An event names an audit record, and by_owner is a flag.
+  CHECK(RawExec(f.path, "PRAGMA foreign_keys = ON; INSERT INTO events VALUES (2, 't', 1, 'd', 'n', 'o', 'a', 'r', NULL, "
+                        "NULL)") == SQLITE_CONSTRAINT);
+  CHECK(RawExec(f.path, "PRAGMA foreign_keys = ON; INSERT INTO events VALUES (1, 't', 1, 'd', 'n', 'o', 'a', 'r', NULL, "
+                        "2)") == SQLITE_CONSTRAINT);
+  CHECK(RawExec(f.path, "PRAGMA foreign_keys = ON; INSERT INTO events VALUES (1, 't', 1, 'd', 'n', 'o', 'a', 'r', NULL, "
+                        "1)") == SQLITE_OK);
 }
 
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {

@@ -122,6 +122,15 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   return server;
 }
 
+Status PostgresServer::Restart() {
+  {
+    std::lock_guard lock(mu_);
+    admin_.reset();
+  }
+  return Run("pg_ctl restart", AsServerUser() + std::string(kBin) + "pg_ctl -D " + dir_ +
+                                   "/data -l " + dir_ + "/server.log -w -s -m immediate restart");
+}
+
 std::unique_ptr<PostgresServer> PostgresServer::Attach(std::string dir, std::string user) {
   return std::unique_ptr<PostgresServer>(new PostgresServer(std::move(dir), std::move(user), false));
 }

@@ -51,6 +51,9 @@ class PostgresServer {
   Result<std::string> CreateEmptyDatabase();
   // The URL of database `name`.
   std::string Url(const std::string& name) const;
+  // `pg_ctl restart -m immediate`: every session ends at once, as in a crash, and the server
+  // recovers from its WAL (a test that restarts it starts a server of its own).
+  Status Restart();
   // Runs SQL as the superuser in database `name` (tests that edit behind the store's back).
   Status RunSql(const std::string& name, const std::string& sql);
 

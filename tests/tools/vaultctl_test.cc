@@ -109,10 +109,11 @@ constexpr std::string_view kFiles[] = {
     "hsm/so.pin",          "tls/ca.crt",      "tls/ca.key",             "tls/server.crt",
     "tls/server.key",      "tls/clients/portal.crt", "tls/clients/portal.key",
     "tls/clients/mdm.crt", "tls/clients/mdm.key",    "idp/dev-signing.key",
-    "idp/dev-signing.pub", "ceremony/init.txt"};
+    "idp/dev-signing.pub", "ceremony/init.txt",
+    "tls/clients/notifier.crt", "tls/clients/notifier.key", "notify.conf", "notify.secret"};
 constexpr std::string_view kSecrets[] = {
     "hsm/user.pin", "hsm/so.pin", "tls/ca.key", "tls/server.key", "tls/clients/portal.key",
-    "tls/clients/mdm.key", "idp/dev-signing.key"};
+    "tls/clients/mdm.key", "idp/dev-signing.key", "tls/clients/notifier.key", "notify.secret"};
 
 TEST_CASE("vaultctl init --dev creates the dev state of API.md", "[tools][vaultctl][hsm]") {
   TempDir tmp;
@@ -160,10 +161,10 @@ TEST_CASE("vaultctl init --dev creates the dev state of API.md", "[tools][vaultc
     REQUIRE(config.ok());
     CHECK(config->dev);
     CHECK(config->listen == "127.0.0.1:18443");
-    REQUIRE(config->clients.size() == 2);
+    REQUIRE(config->clients.size() == 3);
     for (const vault::ClientConfig& client : config->clients) {
       INFO(client.name);
-      CHECK(client.role == (client.name == "mdm" ? "mdm" : "frontend"));
+      CHECK(client.role == (client.name == "portal" ? "frontend" : client.name));
       CHECK(client.fingerprint == CliFingerprint(state / "tls" / "clients" / (client.name + ".crt")));
     }
     CHECK(config->issuers == std::vector<std::string>{"https://idp.dev.local"});
@@ -184,7 +185,7 @@ TEST_CASE("vaultctl init --dev creates the dev state of API.md", "[tools][vaultc
     const std::string ca = Q(state / "tls" / "ca.crt");
     CHECK(RunCommand("openssl verify -CAfile " + ca + " -purpose sslserver " +
                      Q(state / "tls" / "server.crt") + " >/dev/null") == 0);
-    for (const char* who : {"portal", "mdm"}) {
+    for (const char* who : {"portal", "mdm", "notifier"}) {
       const fs::path cert = state / "tls" / "clients" / (std::string(who) + ".crt");
       CHECK(RunCommand("openssl verify -CAfile " + ca + " -purpose sslclient " + Q(cert) +
                        " >/dev/null") == 0);

@@ -22,15 +22,12 @@ using escrow::testing::kFirstKey;
 using escrow::testing::kSecondKey;
 using storage::AccessRequestState;
 
-Caller WithRoles(std::string user, std::initializer_list<Role> roles) {
-  RoleSet set;
-  for (Role r : roles) set.Add(r);
-  return Caller::User(std::move(user), set, "portal");
-}
-Caller Approver() { return WithRoles("ap", {Role::kApprover}); }
-Caller Admin() { return WithRoles("ad", {Role::kAdmin}); }
+using escrow::testing::Admin;
+using escrow::testing::Alice;
+using escrow::testing::Approver;
+using escrow::testing::WithRoles;
+
 Caller OtherHelpdesk() { return WithRoles("hd2", {Role::kHelpdesk}); }
-Caller Alice() { return Caller::User("alice", {}, "portal"); }
 Caller Mdm() { return Caller::Mdm("mdm"); }
 
 EscrowOptions Approvals(std::chrono::seconds ttl = std::chrono::seconds(3600)) {

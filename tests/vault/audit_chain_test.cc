@@ -15,7 +15,7 @@ void Fill(VaultFixture& f, int n) {
   for (int i = 0; i < n; ++i) {
     REQUIRE(f.audit()
                 .Append(AuditEvent{"alice", "user", "test.event", "dev-" + std::to_string(i), "ok",
-                                   "", "n=" + std::to_string(i)})
+                                   "", "n=" + std::to_string(i), std::nullopt})
                 .ok());
   }
 }
@@ -126,9 +126,9 @@ TEST_CASE("Every audit field is stored as clean UTF-8 of bounded length, whateve
   for (int i = 0; i < 256; ++i) hostile.push_back(static_cast<char>(i));
   hostile += std::string(8000, '\xff');
   REQUIRE(f.audit()
-              .Append(AuditEvent{hostile, hostile, hostile, hostile, hostile, hostile, hostile})
+              .Append(AuditEvent{hostile, hostile, hostile, hostile, hostile, hostile, hostile, std::nullopt})
               .ok());
-  REQUIRE(f.audit().Append(AuditEvent{"alice", "user", "ok.event", "mac-1", "ok", "", "n=1"}).ok());
+  REQUIRE(f.audit().Append(AuditEvent{"alice", "user", "ok.event", "mac-1", "ok", "", "n=1", std::nullopt}).ok());
   Result<std::vector<storage::AuditRow>> rows = storage::ReadValue(
       f.store(), [](storage::ReadTxn& txn) { return txn.audit().List(0, 10, std::nullopt); });
   REQUIRE(rows.ok());
@@ -164,7 +164,7 @@ TEST_CASE("A ceremony's JSON detail is stored unchanged, escapes and length alik
   detail += "]}";
   REQUIRE(detail.size() > 16000);
   REQUIRE(f.audit()
-              .Append(AuditEvent{"root", "operator", "ceremony.backup", "", "ok", "", detail})
+              .Append(AuditEvent{"root", "operator", "ceremony.backup", "", "ok", "", detail, std::nullopt})
               .ok());
   Result<std::vector<storage::AuditRow>> rows = storage::ReadValue(
       f.store(), [](storage::ReadTxn& txn) { return txn.audit().List(0, 10, std::nullopt); });

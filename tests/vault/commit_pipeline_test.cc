@@ -20,13 +20,13 @@ void Fill(VaultFixture& f, int n) {
   for (int i = 0; i < n; ++i) {
     REQUIRE(f.audit()
                 .Append(AuditEvent{"alice", "user", "test.event", "dev-" + std::to_string(i), "ok",
-                                   "", "n=" + std::to_string(i)})
+                                   "", "n=" + std::to_string(i), std::nullopt})
                 .ok());
   }
 }
 
 AuditEvent EventNamed(const std::string& detail) {
-  return AuditEvent{"u", "user", "test.event", "", "ok", "", detail};
+  return AuditEvent{"u", "user", "test.event", "", "ok", "", detail, std::nullopt};
 }
 
 // A change that writes meta `key` and then fails or succeeds.
@@ -83,7 +83,7 @@ TEST_CASE("Concurrent commits are grouped and the chain stays gap-free", "[vault
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&f, t] {
       for (int i = 0; i < 25; ++i) {
-        Status s = f.audit().Append(AuditEvent{"u" + std::to_string(t), "user", "x", "", "ok", "", ""});
+        Status s = f.audit().Append(AuditEvent{"u" + std::to_string(t), "user", "x", "", "ok", "", "", std::nullopt});
         if (!s.ok()) FAIL(s.ToString());
       }
     });
@@ -103,7 +103,7 @@ TEST_CASE("A failing change writes neither itself nor its events", "[vault][audi
         ESCROW_RETURN_IF_ERROR(txn.meta().Set("probe", "1"));
         return Status::FailedPrecondition("no");
       },
-      {AuditEvent{"a", "user", "x", "", "ok", "", ""}});
+      {AuditEvent{"a", "user", "x", "", "ok", "", "", std::nullopt}});
   CHECK(s.code() == Code::kFailedPrecondition);
   CHECK(f.audit().head().seq == 1);
   CHECK_FALSE(storage::ReadValue(f.store(), [&](storage::ReadTxn& rtx) { return rtx.meta().Get("probe"); })->has_value());

@@ -155,5 +155,47 @@ TEST_CASE("Approvals are off by default, and their roles and lifetime are checke
   }
 }
 
+TEST_CASE("Events are kept 30 days unless [events] keep_days says, from 1 to 3650",
+          "[vault][config][events]") {
+  testing::TempDir dir;
+  Result<VaultConfig> plain = LoadConfig(Write(dir, kMinimal));
+  REQUIRE(plain.ok());
+  CHECK(plain->event_keep_days == 30);
+  for (int days : {1, 7, 3650}) {
+    Result<VaultConfig> c = LoadConfig(
+        Write(dir, std::string(kMinimal) + "[events]\nkeep_days = " + std::to_string(days) + "\n"));
+    REQUIRE(c.ok());
+    CHECK(c->event_keep_days == days);
+    Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(*c)));
+    REQUIRE(back.ok());
+    CHECK(back->event_keep_days == days);
+  }
+  for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+           {"[events]\nkeep_days = 0\n", "events.keep_days"},
+           {"[events]\nkeep_days = 3651\n", "events.keep_days"},
+           {"[events]\nkeep_days = \"30\"\n", "events.keep_days"},
+           {"[events]\nkeep = 30\n", "events.keep"},
+           {"events = 30\n", "[events]"}}) {
+    Result<VaultConfig> c = LoadConfig(Write(dir, text + kMinimal));
+    INFO(text);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().find(says) != std::string::npos);
+  }
+}
+
+TEST_CASE("A client may have the notifier role, and no unknown one", "[vault][config][events]") {
+  testing::TempDir dir;
+  std::string text = kMinimal;
+  const std::string frontend = "role = \"frontend\"";
+  text.replace(text.find(frontend), frontend.size(), "role = \"notifier\"");
+  Result<VaultConfig> c = LoadConfig(Write(dir, text));
+  REQUIRE(c.ok());
+  CHECK(c->clients.at(0).role == "notifier");
+  text.replace(text.find("role = \"notifier\""), 17, "role = \"notify\"");
+  Result<VaultConfig> bad = LoadConfig(Write(dir, text));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("clients.role") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace escrow::vault

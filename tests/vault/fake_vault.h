@@ -25,6 +25,17 @@ inline vault::Caller HelpdeskCaller() {
   return vault::Caller::User("hd", roles, "portal");
 }
 
+// A signed-in user (through the portal) holding `roles`.
+inline vault::Caller WithRoles(std::string user, std::initializer_list<vault::Role> roles) {
+  vault::RoleSet set;
+  for (vault::Role r : roles) set.Add(r);
+  return vault::Caller::User(std::move(user), set, "portal");
+}
+inline vault::Caller Approver() { return WithRoles("ap", {vault::Role::kApprover}); }
+inline vault::Caller Admin() { return WithRoles("ad", {vault::Role::kAdmin}); }
+// The owner of the fixture's "mac-1".
+inline vault::Caller Alice() { return vault::Caller::User("alice", {}, "portal"); }
+
 // A vault on the in-memory store and key service, each behind its failing fake. One
 // corporate Mac, "mac-1" of alice, with one stored key.
 struct FakeVault {

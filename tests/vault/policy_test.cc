@@ -25,6 +25,7 @@ std::map<std::string, Caller> Callers() {
       {"auditor", Caller::User("au", Roles({Role::kAuditor}), "portal")},
       {"approver", Caller::User("ap", Roles({Role::kApprover}), "portal")},
       {"mdm", Caller::Mdm("mdm")},
+      {"notifier", Caller::Notifier("notify-1")},
   };
 }
 
@@ -138,6 +139,13 @@ TEST_CASE("Every cell of the policy table", "[vault][policy]") {
       {Action::kDenyAccessRequest, Ownership::kCorporate,
        {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "ok"},
         {"auditor", "403"}, {"approver", "ok"}, {"mdm", "403"}}, {}},
+      // Events: admin, auditor and the notifier client, on any subject.
+      {Action::kReadEvents, Ownership::kCorporate,
+       {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "ok"},
+        {"auditor", "ok"}, {"approver", "403"}, {"mdm", "403"}, {"notifier", "ok"}}, {}},
+      {Action::kReadEvents, Ownership::kPersonal,
+       {{"owner", "403"}, {"stranger", "403"}, {"helpdesk", "403"}, {"admin", "ok"},
+        {"auditor", "ok"}, {"approver", "403"}, {"mdm", "403"}, {"notifier", "ok"}}, {}},
   };
   const auto callers = Callers();
   for (Row row : rows) {
@@ -145,6 +153,9 @@ TEST_CASE("Every cell of the policy table", "[vault][policy]") {
     // The approver role grants nothing in the rows before dual control's: an approver is a
     // stranger there (every such row is checked for it).
     if (!row.expect.contains("approver")) row.expect["approver"] = row.expect.at("stranger");
+    // A notifier client may read events and nothing else: a stranger in every other row (it
+    // sees no device, so a device's row answers 404 as to one).
+    if (!row.expect.contains("notifier")) row.expect["notifier"] = row.expect.at("stranger");
     for (const auto& [who, want] : row.expect) {
       INFO(std::string(ActionName(row.action)) << " by " << who << " on "
                                                << OwnershipName(row.ownership));
@@ -257,6 +268,19 @@ TEST_CASE("Unknown role names grant nothing", "[vault][policy]") {
   CHECK(r.empty());
   Caller c = Caller::User("x", r, "portal");
   CHECK_FALSE(Decide(c, Action::kReadAudit, nullptr).allowed);
+}
+
+TEST_CASE("A notifier client is named as a client, sees no device and reads only events",
+          "[vault][policy][events]") {
+  const Caller n = Caller::Notifier("notify-1");
+  CHECK(n.name() == "notify-1");
+  CHECK(n.QualifiedName() == "client:notify-1");
+  CHECK(n.RoleName() == "notifier");
+  CHECK(n.principal_kind() == PrincipalKind::kClient);
+  CHECK_FALSE(CanSee(n, Subject{"alice", Ownership::kCorporate}));
+  CHECK(Decide(n, Action::kReadEvents, nullptr).allowed);
+  CHECK_FALSE(Decide(n, Action::kReadAudit, nullptr).allowed);
+  CHECK_FALSE(Decide(n, Action::kMetrics, nullptr).allowed);
 }
 
 }  // namespace

@@ -85,7 +85,23 @@ TEST_CASE("The rotation command releases the current key once per pending rotati
   CHECK(r->reply_certificate_der != v.fleet.der);
   CHECK(v.LastDetail().rfind("key.rotation_command ok version=1 reply_serial=" + own->serial, 0) ==
         0);
-  // A release: the version burned, the record says the command was sent.
+  // A release: its event (the mdm is not the owner), under the release's audit record.
+  Result<std::vector<storage::EventRow>> events = storage::ReadValue(
+      v.fake_store, [](storage::ReadTxn& txn) { return txn.events().List(0, 1000); });
+  REQUIRE(events.ok());
+  REQUIRE_FALSE(events->empty());
+  const storage::EventRow& released = events->back();
+  CHECK(released.type == "recovery_key.retrieved");
+  CHECK(released.by_owner == std::optional<bool>(false));
+  CHECK(released.device_id == "mac-1");
+  CHECK(released.actor == "client:mdm");
+  Result<std::optional<storage::AuditRow>> last = storage::ReadValue(
+      v.fake_store, [](storage::ReadTxn& txn) { return txn.audit().Last(); });
+  REQUIRE(last.ok());
+  REQUIRE(last->has_value());
+  CHECK((*last)->seq == released.id);
+  CHECK((*last)->action == "key.rotation_command");
+  // The version burned, the record says the command was sent.
   CHECK(State(v, "mac-1").rotation_command_sent);
   CHECK(v.Dump().find("version 1 state=active burned=1") != std::string::npos);
 

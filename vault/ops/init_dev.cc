@@ -20,6 +20,7 @@
 #include "vault/ops/files.h"
 #include "vault/ops/init.h"
 #include "vault/ops/init_mode.h"
+#include "vault/ops/notify_conf.h"
 
 namespace escrow::ops {
 namespace {
@@ -28,9 +29,10 @@ namespace fs = std::filesystem;
 
 // Everything a dev init creates directly in the state directory. Any of them present means
 // the directory is (or was partly) initialised; on failure exactly these are removed.
-constexpr std::array<std::string_view, 9> kStateEntries = {
-    "vault.conf", "vault.db", "vault.db-wal", "vault.db-shm", "vault.db-journal",
-    "hsm",        "tls",      "idp",          "ceremony"};
+constexpr std::array<std::string_view, 12> kStateEntries = {
+    "vault.conf", "vault.db",        "vault.db-wal",    "vault.db-shm",
+    "vault.db-journal", "hsm",       "tls",             "idp",
+    "ceremony",   kNotifyConfName,   kNotifySecretName, kNotifyStateName};
 
 constexpr std::string_view kDevIssuer = "https://idp.dev.local";
 constexpr std::string_view kDevAudience = "escrow-vault";
@@ -159,9 +161,12 @@ class DevInit final : public InitMode {
 
   // Development PKI and identity provider.
   Status CreateFiles(InitGuard& /*guard*/) override {
-    static const std::array<std::string, 2> kClientNames = {"portal", "mdm"};
+    static const std::array<std::string, 3> kClientNames = {"portal", "mdm",
+                                                            std::string(kNotifierClientName)};
     ESCROW_ASSIGN_OR_RETURN(pki_, CreateDevPki(dir_ / "tls", kClientNames));
-    return CreateEcSigningKey(IdpKey(), IdpPub());
+    ESCROW_RETURN_IF_ERROR(CreateEcSigningKey(IdpKey(), IdpPub()));
+    // vault-notify's side: its config, webhook secret and state directory.
+    return WriteNotifyFiles(dir_, o_.listen, pki_);
   }
 
   vault::VaultConfig Config() const override {
@@ -172,8 +177,10 @@ class DevInit final : public InitMode {
     config.tls_key = pki_.server_key.string();
     config.client_ca = pki_.ca_cert.string();
     for (const DevClientCert& client : pki_.clients) {
+      // A client named for its role (mdm, notifier) has it; the portal is a frontend.
+      const bool named_role = client.name == "mdm" || client.name == kNotifierClientName;
       config.clients.push_back(
-          {client.name, client.fingerprint, client.name == "mdm" ? "mdm" : "frontend"});
+          {client.name, client.fingerprint, named_role ? client.name : "frontend"});
     }
     config.issuers = {std::string(kDevIssuer)};
     config.audience = std::string(kDevAudience);
@@ -204,6 +211,8 @@ class DevInit final : public InitMode {
     }
     t.files.emplace_back("IdP signing key", IdpKey());
     t.files.emplace_back("IdP public key", IdpPub());
+    t.files.emplace_back("vault-notify config", dir_ / kNotifyConfName);
+    t.files.emplace_back("vault-notify webhook secret", dir_ / kNotifySecretName);
     t.files.emplace_back("transcript", p.transcript);
   }
 

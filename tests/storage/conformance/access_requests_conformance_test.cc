@@ -32,7 +32,7 @@ AccessRequestRow MakeRequest(char id, std::string requester = "user:hd",
   return row;
 }
 
-const Bytes kMac(32, 0x5a);
+Bytes Mac() { return Bytes(32, 0x5a); }
 
 AccessDecision Decision(AccessRequestState to, std::string note, std::int64_t at) {
   AccessDecision d;
@@ -41,7 +41,7 @@ AccessDecision Decision(AccessRequestState to, std::string note, std::int64_t at
   d.note = std::move(note);
   d.decided_ms = at;
   if (to == AccessRequestState::kApproved) {
-    d.approval_mac = kMac;
+    d.approval_mac = Mac();
     d.approval_key_version = 1;
   }
   return d;
@@ -51,7 +51,7 @@ AccessDecision Decision(AccessRequestState to, std::string note, std::int64_t at
 AccessRequestRow Approved(char id) {
   AccessRequestRow row = MakeRequest(id);
   row.state = AccessRequestState::kApproved;
-  row.approval_mac = kMac;
+  row.approval_mac = Mac();
   row.approval_key_version = 1;
   return row;
 }
@@ -183,7 +183,7 @@ TEMPLATE_LIST_TEST_CASE_METHOD(RequestFixture,
             .status()
             .code() == Code::kInvalidArgument);
   AccessDecision denied_with_mac = Decision(AccessRequestState::kDenied, "", kNow);
-  denied_with_mac.approval_mac = kMac;
+  denied_with_mac.approval_mac = Mac();
   CHECK(this->Change([&](AccessRequestWriter& w) { return w.Decide(Rid('a'), denied_with_mac); })
             .status()
             .code() == Code::kInvalidArgument);
@@ -192,7 +192,7 @@ TEMPLATE_LIST_TEST_CASE_METHOD(RequestFixture,
   }));
   std::optional<AccessRequestRow> row = this->Get('a');
   REQUIRE(row.has_value());
-  CHECK(row->approval_mac == kMac);
+  CHECK(row->approval_mac == Mac());
   CHECK(row->approval_key_version == 1);
   // Each field a use names must match the row: nothing changes otherwise.
   std::vector<AccessRequestRow> wrong(5, Approved('a'));
