@@ -227,7 +227,9 @@ int Run(int argc, char** argv) {
   if (!server.ok()) return Fatal(server.status().message());
   if (Status s = DropPrivileges(config.user); !s.ok()) return Fatal(s.message());
   // From here on a compromised parser can reach only the system calls the server needs.
-  if (Status s = vault::InstallSeccomp(); !s.ok()) return Fatal(s.message());
+  if (Status s = vault::InstallSeccomp(/*database_client=*/!config.db_url.empty()); !s.ok()) {
+    return Fatal(s.message());
+  }
 
   boost::json::object ready;
   ready["event"] = "ready";

@@ -55,6 +55,13 @@ std::string KeyFor(int writer, int i) {
          "-MNOP-QRST-UVWX-ABCD";
 }
 
+// The read-back checks retrieve every acknowledged key as one helpdesk user: no per-user caps.
+std::vector<std::pair<std::string, std::string>> Uncapped() {
+  return {{"daily_quota", "0"},
+          {"retrieve_per_user", "{ count = 0, window_seconds = 60 }"},
+          {"requests_per_user", "{ count = 0, window_seconds = 60 }"}};
+}
+
 struct Cluster {
   PostgresServer& pg;
   VaultProcess a;
@@ -76,9 +83,13 @@ struct Cluster {
     REQUIRE(rc == 0);
     REQUIRE_THAT(out, Catch::Contains("audit head"));
     UseUrl(a.state(), pg.Url(database));
-    REQUIRE(a.Start());
+    const bool a_started = a.Start();
+    INFO(a.Log());
+    REQUIRE(a_started);
     b = std::make_unique<VaultProcess>(VaultProcess::SameStateAs{a});
-    REQUIRE(b->Start());
+    const bool b_started = b->Start();
+    INFO(b->Log());
+    REQUIRE(b_started);
   }
   // `vaultctl audit verify` on the shared config (any node may be stopped or running).
   std::string Verify(int* rc) const {
@@ -158,7 +169,7 @@ TEST_CASE("A helpdesk quota holds across both nodes", "[e2e][postgres][multinode
 // from b, and the audit chain verifies: no gap, no fork.
 TEST_CASE("Eight writers over two nodes, one killed with -9: nothing acknowledged is lost",
           "[e2e][postgres][multinode]") {
-  Cluster c(PostgresServer::Shared(), {{"daily_quota", "0"}});
+  Cluster c(PostgresServer::Shared(), Uncapped());
   const std::string owner = c.a.Token("alice@example.com");
   constexpr int kWriters = 8;
   constexpr int kPerWriter = 12;
@@ -210,7 +221,7 @@ TEST_CASE("PostgreSQL restarted under load: 503s, then service resumes, nothing 
           "[e2e][postgres][multinode]") {
   Result<std::unique_ptr<PostgresServer>> own = PostgresServer::Start();
   REQUIRE(own.ok());
-  Cluster c(**own, {{"daily_quota", "0"}});
+  Cluster c(**own, Uncapped());
   const std::string owner = c.a.Token("alice@example.com");
   std::atomic<bool> stop{false};
   std::mutex mu;
