@@ -11,7 +11,13 @@ packages=(
   libgfshare-dev libseccomp-dev gdb
   softhsm2 opensc libnss3 curl python3 python3-yaml python3-jsonschema procps util-linux
   testssl.sh chromium chromium-driver python3-selenium python3-cryptography
+  libpq-dev postgresql-15
 )
+
+# The storage tests run PostgreSQL as this unprivileged user when they run as root (CI).
+if [[ $(id -u) -eq 0 ]] && ! id escrow-test >/dev/null 2>&1; then
+  useradd --system --no-create-home escrow-test
+fi
 
 missing=()
 for p in "${packages[@]}"; do
