@@ -16,6 +16,10 @@ namespace {
 
 // PostgreSQL-only tables: audit_head is kept by the audit trigger as the records go in.
 const std::set<std::string, std::less<>> kPostgresOnly = {"audit_head", "schema_version"};
+// Tables a trigger keeps from another one's rows: copied last, over what the trigger wrote
+// while that table went in, so that they hold exactly the file's values (IntegrityCheck
+// compares them with the rows they count).
+const std::set<std::string, std::less<>> kKeptByTriggers = {"key_version_counts"};
 
 constexpr Query kPgTables{
     "list tables",
@@ -132,6 +136,8 @@ Result<std::vector<Table>> Plan(PgConnection& pg, Database& db) {
     }
     if (plan.size() == before) return Status::Internal("the foreign keys form a cycle");
   }
+  std::stable_partition(plan.begin(), plan.end(),
+                        [](const Table& t) { return !kKeptByTriggers.contains(t.name); });
   return plan;
 }
 
@@ -189,7 +195,7 @@ Status CopyAll(const std::vector<Table>& plan, Database& db, PgConnection& pg, C
     return Status::FailedPrecondition("the PostgreSQL database already holds a vault");
   }
   for (const Table& t : plan) {
-    // Rows a migration put in (none today) give way to the copied ones.
+    // Rows a migration or a trigger put in give way to the copied ones.
     ESCROW_ASSIGN_OR_RETURN(const std::int64_t present,
                             PgCount(pg, "SELECT count(*) FROM " + Ident(t.name)));
     if (present != 0) {

@@ -197,5 +197,49 @@ TEST_CASE("A client may have the notifier role, and no unknown one", "[vault][co
   CHECK(bad.status().message().find("clients.role") != std::string::npos);
 }
 
+TEST_CASE("[database] takes a SQLite path or a PostgreSQL url, and refuses unsafe urls",
+          "[vault][config][postgres]") {
+  testing::TempDir dir;
+  const std::string minimal = kMinimal;
+  const std::string base = minimal.substr(0, minimal.find("[database]"));
+  const auto load = [&](const std::string& database) {
+    return LoadConfig(Write(dir, base + "[database]\n" + database));
+  };
+  Result<VaultConfig> pg = load(
+      "url = \"postgresql://vault@db.example.com:5432/vault?sslmode=verify-full\"\n"
+      "password_file = \"db.password\"\n");
+  REQUIRE(pg.ok());
+  CHECK(pg->db_path.empty());
+  CHECK(pg->db_password_file == dir.str() + "/db.password");
+  const storage::StoreOptions options = StoreOptionsFor(*pg);
+  CHECK(options.url == pg->db_url);
+  CHECK(options.path.empty());
+  // Rendered and read back, it is still PostgreSQL.
+  Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(*pg)));
+  REQUIRE(back.ok());
+  CHECK(back->db_url == pg->db_url);
+  CHECK(back->db_password_file == pg->db_password_file);
+  CHECK(back->db_path.empty());
+  // A Unix socket needs no TLS.
+  CHECK(load("url = \"postgresql://vault@%2Fvar%2Frun%2Fpostgresql/vault\"\n").ok());
+
+  for (const char* bad : {
+           "url = \"postgresql://vault:secret@db.example.com/vault?sslmode=verify-full\"\n",
+           "url = \"postgresql://vault@db.example.com/vault\"\n",
+           "url = \"postgresql://vault@db.example.com/vault?sslmode=require\"\n",
+           "url = \"postgresql://vault@db.example.com/vault?sslmode=verify-full&password=x\"\n",
+           "url = \"mysql://vault@db/vault\"\n",
+           "path = \"vault.db\"\nurl = \"postgresql://vault@%2Ftmp/vault\"\n",
+           "path = \"vault.db\"\npassword_file = \"db.password\"\n",
+           "\n"}) {
+    INFO(bad);
+    Result<VaultConfig> c = load(bad);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().find('\n') == std::string::npos);
+    // A refused URL is never echoed with its secret.
+    CHECK(c.status().message().find("secret") == std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace escrow::vault
