@@ -11,6 +11,7 @@ packages=(
   libgfshare-dev libseccomp-dev gdb
   softhsm2 opensc libnss3 curl python3 python3-yaml python3-jsonschema procps util-linux
   testssl.sh chromium chromium-driver python3-selenium python3-cryptography
+  lintian
 )
 
 missing=()
