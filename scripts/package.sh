@@ -34,7 +34,7 @@ chmod 0755 "$stage"/usr/sbin/*
 
 # Shared-library dependencies of the four programs, as Debian package names.
 mkdir -p "$work/src/debian"
-cp "$deb_src/control.in" "$work/src/debian/control"
+printf 'Source: escrow-vault\n\nPackage: escrow-vault\nArchitecture: any\n' >"$work/src/debian/control"
 shlibs=$(cd "$work/src" && dpkg-shlibdeps -O "$stage"/usr/sbin/* 2>/dev/null |
          sed -n 's/^shlibs:Depends=//p')
 [[ -n $shlibs ]] || { echo "package.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
@@ -47,7 +47,7 @@ chmod 0644 "$stage/DEBIAN/conffiles"
 chmod 0644 "$stage/DEBIAN/md5sums"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
-    -e "s/@PREDEPENDS@/adduser/" -e "s/@DEPENDS@/$shlibs/" \
+    -e "s/@DEPENDS@/$shlibs/" \
     "$deb_src/control.in" >"$stage/DEBIAN/control"
 
 mkdir -p "$out"
