@@ -33,10 +33,11 @@ fi
 user_existed=false; id escrow >/dev/null 2>&1 && user_existed=true
 state_existed=false; [[ -e $state ]] && state_existed=true
 work=$(mktemp -d)
-vaultd_pid=""
+declare -A pids=()
 cleanup() {
-  [[ -z $vaultd_pid ]] || kill "$vaultd_pid" 2>/dev/null || true
-  if [[ -d /run/systemd/system ]]; then systemctl stop vaultd.service 2>/dev/null || true; fi
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [[ -d /run/systemd/system ]]; then systemctl stop vaultd portald 2>/dev/null || true; fi
   if dpkg-query -W -f='${Status}' escrow-vault 2>/dev/null | grep -q 'installed'; then
     ESCROW_VAULT_PURGE_STATE=yes dpkg -P escrow-vault >/dev/null 2>&1 || true
   fi
@@ -48,10 +49,14 @@ trap cleanup EXIT
 
 start=$SECONDS
 last=$SECONDS
-step() { echo "--- $* (previous step $((SECONDS - last)) s)"; last=$SECONDS; }
+# step NAME: a heading with the time so far and the previous step's time.
+step() { echo "--- [+$((SECONDS - start)) s, previous step $((SECONDS - last)) s] $*"; last=$SECONDS; }
 fail() { echo "package_test: FAILED: $*" >&2; exit 1; }
 check() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
 owner_mode() { stat -c '%U:%G %a' "$1"; }
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
 
 # ---- install ----------------------------------------------------------------------------------
 step "install $(basename "$deb")"
@@ -87,7 +92,7 @@ check "the transcript names the master key" grep -q 'escrow-master-v1' "$work/in
 # ---- certificates, IdP, clients (docs/install.md) ---------------------------------------------
 step "certificates, clients and the IdP key"
 bash "$here/make_test_pki.sh" "$work" "$conf_dir"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 sed -i -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" \
        -e 's|^issuers = .*|issuers = ["https://idp.test.invalid"]|' $conf_dir/vault.conf
 for client in mdm:mdm portal:frontend; do
@@ -99,43 +104,50 @@ runuser -u escrow -- vaultctl status --config $conf_dir/vault.conf >"$work/statu
 check "vaultctl status, run as escrow, shows the master key" grep -q 'escrow-master-v1' "$work/status.txt"
 
 # ---- vaultd as its unit runs it -------------------------------------------------------------
-step "start vaultd as vaultd.service does"
-unit=/lib/systemd/system/vaultd.service
-read -r -a exec_start <<<"$(sed -n 's/^ExecStart=//p' $unit)"
-unit_user=$(sed -n 's/^User=//p' $unit)
-log=$work/vaultd.log
-if [[ -d /run/systemd/system ]]; then
-  systemctl daemon-reload
-  systemctl start vaultd.service
-  vaultd_pid=$(systemctl show -p MainPID --value vaultd.service)
-  logs() { journalctl -u vaultd.service -o cat --no-pager; }
-else
-  # What systemd would do: the unit's user, no new privileges, no capabilities, its limits
-  # and umask, a clean environment, working directory /. A container without
-  # CAP_SYS_RESOURCE cannot raise RLIMIT_MEMLOCK: vaultd then gets the hard limit (said below).
-  memlock=$(sed -n 's/^LimitMEMLOCK=//p' $unit); [[ $memlock != infinity ]] || memlock=unlimited
-  if ! (ulimit -l "$memlock") 2>/dev/null; then
-    echo "note: this machine caps RLIMIT_MEMLOCK at $(ulimit -Hl) KiB (no CAP_SYS_RESOURCE);" \
-         "vaultd runs with that instead of the unit's LimitMEMLOCK=$memlock"
-    memlock=$(ulimit -Hl)
+# start_unit NAME: starts NAME.service as systemd would (under systemd when PID 1 is systemd;
+# else tests/package/run_as_unit.sh) and waits for its "ready" log line.
+start_unit() {
+  local name=$1 unit=/lib/systemd/system/$1.service pid
+  if [[ -d /run/systemd/system ]]; then
+    systemctl daemon-reload
+    systemctl start "$name.service"
+    pid=$(systemctl show -p MainPID --value "$name.service")
+  else
+    "$here/run_as_unit.sh" "$unit" 2>"$work/$name.log" &
+    pid=$!
   fi
-  core=$(sed -n 's/^LimitCORE=//p' $unit)
-  umask=$(sed -n 's/^UMask=//p' $unit)
-  (cd / && ulimit -l "$memlock" && ulimit -c "$core" && umask "$umask" &&
-   exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setpriv --reuid="$unit_user" \
-     --regid="$unit_user" --init-groups --no-new-privs --inh-caps=-all --bounding-set=-all \
-     "${exec_start[@]}") 2>"$log" &
-  vaultd_pid=$!
-  logs() { cat "$log"; }
-fi
-for _ in $(seq 300); do
-  logs | grep -q '"event":"ready"' && break
-  kill -0 "$vaultd_pid" 2>/dev/null || { logs >&2; fail "vaultd exited at start"; }
-  sleep 0.1
-done
-logs | grep -q '"event":"ready"' || { logs >&2; fail "vaultd not ready after 30 s"; }
-check "vaultd runs as $unit_user" test "$(ps -o user= -p "$vaultd_pid")" = "$unit_user"
-logs | grep '"warning"' || true
+  pids[$name]=$pid
+  for _ in $(seq 300); do
+    unit_logs "$name" | grep -q '"event":"ready"' && break
+    kill -0 "$pid" 2>/dev/null || { unit_logs "$name" >&2; fail "$name exited at start"; }
+    sleep 0.1
+  done
+  unit_logs "$name" | grep -q '"event":"ready"' || { unit_logs "$name" >&2; fail "$name not ready"; }
+  local user; user=$(sed -n 's/^User=//p' "$unit")
+  check "$name runs as $user" test "$(ps -o user= -p "$pid")" = "$user"
+  unit_logs "$name" | grep '"warning"' || true
+}
+unit_logs() {
+  if [[ -d /run/systemd/system ]]; then journalctl -u "$1.service" -o cat --no-pager
+  else cat "$work/$1.log"; fi
+}
+# stop_unit NAME: SIGTERM, as systemctl stop sends; the service must exit 0.
+stop_unit() {
+  local name=$1 pid=${pids[$1]} rc=0
+  if [[ -d /run/systemd/system ]]; then
+    systemctl stop "$name.service"
+    rc=$(systemctl show -p ExecMainStatus --value "$name.service")
+  else
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+  fi
+  unset "pids[$name]"
+  check "$name exits 0 after SIGTERM" test "$rc" = 0
+}
+
+step "start vaultd as vaultd.service does"
+start_unit vaultd
+unit=/lib/systemd/system/vaultd.service
 
 # ---- a first store and retrieve, as docs/install.md --------------------------------------------
 step "enrol, check in, store and retrieve over mTLS"
@@ -160,23 +172,46 @@ check "the retrieved key is the stored one" grep -q '"recovery_key":"ABCD-EFGH-I
 
 step "reload the IdP keys as ExecReload does"
 check "the unit reloads with SIGHUP" grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' $unit
-kill -HUP "$vaultd_pid"
+kill -HUP "${pids[vaultd]}"
 reloaded=false
 for _ in $(seq 100); do
-  if logs | grep '"idp_keys_reloaded"' | grep -q '"sighup"'; then reloaded=true; break; fi
+  if unit_logs vaultd | grep '"idp_keys_reloaded"' | grep -q '"sighup"'; then reloaded=true; break; fi
   sleep 0.1
 done
 check "vaultd reloaded the IdP keys on SIGHUP" test "$reloaded" = true
 
+step "portald with the packaged portal.conf serves the packaged pages"
+# The files the conffile names, from the test PKI; a loopback port; the test IdP's endpoints
+# given explicitly (no discovery), its JWKS served on loopback.
+tls=$conf_dir/tls
+install -d -o root -g escrow -m 0750 "$tls/clients" "$conf_dir/oidc"
+install -o root -g escrow -m 0644 "$work/server.crt" "$tls/portal-server.crt"
+install -o escrow -g escrow -m 0600 "$work/server.key" "$tls/portal-server.key"
+install -o root -g escrow -m 0644 "$tls/client-ca.crt" "$tls/ca.crt"
+install -o root -g escrow -m 0644 "$work/portal.crt" "$tls/clients/portal.crt"
+install -o escrow -g escrow -m 0600 "$work/portal.key" "$tls/clients/portal.key"
+(umask 077 && openssl rand -hex 16 >"$conf_dir/oidc/client-secret")
+chown escrow:escrow "$conf_dir/oidc/client-secret"
+python3 "$here/jwks_server.py" --pub "$conf_dir/idp/signing.pub" --cert "$work/server.crt" \
+  --key "$work/server.key" --port-file "$work/jwks.port" &
+pids[jwks]=$!
+for _ in $(seq 100); do [[ -s $work/jwks.port ]] && break; sleep 0.1; done
+idp=https://localhost:$(cat "$work/jwks.port")
+portal_port=$(free_port)
+sed -i -e "s|^listen = .*|listen = \"127.0.0.1:$portal_port\"|" \
+       -e "s|^url = .*|url = \"https://localhost:$port\"|" \
+       -e "s|^ca = \"\"|ca = \"$tls/ca.crt\"|" $conf_dir/portal.conf
+printf 'authorization_endpoint = "%s/authorize"\ntoken_endpoint = "%s/token"\njwks_uri = "%s/jwks"\n' \
+  "$idp" "$idp" "$idp" >>$conf_dir/portal.conf
+start_unit portald
+curl -sS --fail --cacert "$tls/ca.crt" "https://localhost:$portal_port/static/portal.js" \
+  >"$work/portal.js"
+check "portald serves the installed portal.js" \
+  cmp -s "$work/portal.js" /usr/share/escrow-vault/portal/portal.js
+stop_unit portald
+
 step "stop vaultd (SIGTERM drains)"
-if [[ -d /run/systemd/system ]]; then
-  systemctl stop vaultd.service
-else
-  kill -TERM "$vaultd_pid"
-  rc=0; wait "$vaultd_pid" || rc=$?
-  check "vaultd exits 0 after SIGTERM" test "$rc" = 0
-fi
-vaultd_pid=""
+stop_unit vaultd
 
 # ---- the units --------------------------------------------------------------------------------
 step "systemd-analyze security and verify of the installed units"
