@@ -226,6 +226,15 @@ unit_paths=()
 for u in "${units[@]}"; do unit_paths+=("/lib/systemd/system/$u.service"); done
 check "systemd-analyze verify passes" systemd-analyze verify "${unit_paths[@]}"
 
+# ---- upgrade in place ---------------------------------------------------------------------------
+step "dpkg -i again (an upgrade): edited conffiles, vault.conf and state are kept"
+sum_before=$(md5sum <$state/vault.db)
+dpkg -i "$deb" >/dev/null
+check "the edited portal.conf is kept" grep -q "^listen = \"127.0.0.1:$portal_port\"" $conf_dir/portal.conf
+check "vault.conf is kept" grep -q "^listen = \"127.0.0.1:$port\"" $conf_dir/vault.conf
+check "the database is untouched" test "$(md5sum <$state/vault.db)" = "$sum_before"
+check "the state dir is still escrow's, 0700" test "$(owner_mode $state)" = "escrow:escrow 700"
+
 # ---- remove and purge ---------------------------------------------------------------------------
 step "dpkg -r: the programs go, config and state stay"
 dpkg -r escrow-vault >/dev/null
