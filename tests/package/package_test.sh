@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The Debian package's install test (CI stage "package"): installs the .deb, initialises a vault
-# as docs/install.md says (SoftHSMv2, the token under the state directory), starts vaultd as
-# its unit does (user escrow, the unit's ExecStart and limits; under systemd when PID 1 is
-# systemd), stores and retrieves a key over mTLS, reloads the IdP keys with the unit's
-# ExecReload signal, scores and verifies the installed units, then removes (state and config
-# stay) and purges (config gone, database, token and PIN stay). Prints each step's time.
+# The Debian package's install test (CI stage "package"): installs the .deb (and its missing
+# Depends), initialises a vault as docs/install.md says (SoftHSMv2, the token under the state
+# directory), starts vaultd as its unit does (user escrow, the unit's ExecStart, limits and
+# umask; under systemd when PID 1 is systemd), stores and retrieves a key over mTLS, reloads the
+# IdP keys with the unit's ExecReload signal, has portald serve the installed pages with the
+# packaged portal.conf, scores and verifies the installed units, reinstalls (edits kept), then
+# removes (state and config stay), purges (config gone; database, token and PIN stay) and
+# purges with ESCROW_VAULT_PURGE_STATE=yes (state gone). Prints each step's time.
 #   tests/package/package_test.sh [DEB]      default: the newest dist/escrow-vault_*.deb
 # Needs root, and a machine without an escrow vault of its own: it refuses otherwise.
 set -euo pipefail
@@ -253,6 +255,15 @@ check "the token store stays" test -n "$(ls -A $state/tokens)"
 check "the PIN stays" test -s $state/hsm/user.pin
 check "the escrow user stays" id escrow
 echo "left after purge:"; (cd $state && find . -maxdepth 2 | sort | sed 's/^/  /')
+
+step "dpkg -P with ESCROW_VAULT_PURGE_STATE=yes: the state goes too"
+if [[ $state_existed == true ]]; then
+  echo "skipped: $state existed before this test"
+else
+  dpkg -i "$deb" >/dev/null
+  ESCROW_VAULT_PURGE_STATE=yes dpkg -P escrow-vault >/dev/null
+  check "the state dir is gone when asked" test ! -e $state
+fi
 
 step "done"
 echo "package_test: passed in $((SECONDS - start)) s"
