@@ -5,8 +5,10 @@
 # key whose public half the vault trusts.
 #   make_test_pki.sh WORK CONF_DIR
 # Writes into CONF_DIR (as vaultctl init's config names them): tls/client-ca.crt,
-# tls/server.crt, tls/server.key (owner escrow, 0600), idp/signing.pub. Into WORK: the CA key,
-# {mdm,portal}.{crt,key,fp} (fp: the SHA-256 of the public key that [[clients]] pins), idp.key.
+# tls/server.crt, tls/server.key (owner escrow, 0600), idp/signing.pub; and, for portald and
+# vault-notify as their packaged configs name them, tls/ca.crt and tls/clients/{portal,notifier}
+# .{crt,key}. Into WORK: the CA key, {mdm,portal,notifier}.{crt,key,fp} (fp: the SHA-256 of
+# the public key that [[clients]] pins), idp.key.
 set -euo pipefail
 work=$1 conf=$2
 days=2
@@ -29,9 +31,16 @@ issue server localhost "subjectAltName=DNS:localhost,IP:127.0.0.1
 extendedKeyUsage=serverAuth"
 issue mdm mdm "extendedKeyUsage=clientAuth"
 issue portal portal "extendedKeyUsage=clientAuth"
+issue notifier notifier "extendedKeyUsage=clientAuth"
 install -o root -g escrow -m 0644 "$work/server.crt" "$conf/tls/server.crt"
 install -o escrow -g escrow -m 0600 "$work/server.key" "$conf/tls/server.key"
 chmod 0644 "$conf/tls/client-ca.crt"
+install -o root -g escrow -m 0644 "$conf/tls/client-ca.crt" "$conf/tls/ca.crt"
+install -d -o root -g escrow -m 0750 "$conf/tls/clients"
+for client in portal notifier; do
+  install -o root -g escrow -m 0644 "$work/$client.crt" "$conf/tls/clients/$client.crt"
+  install -o escrow -g escrow -m 0600 "$work/$client.key" "$conf/tls/clients/$client.key"
+done
 
 openssl ecparam -name prime256v1 -genkey -noout -out "$work/idp.key"
 openssl ec -in "$work/idp.key" -pubout -out "$conf/idp/signing.pub" 2>/dev/null

@@ -4,7 +4,8 @@
 # directory), starts vaultd as its unit does (user escrow, the unit's ExecStart, limits and
 # umask; under systemd when PID 1 is systemd), stores and retrieves a key over mTLS, reloads the
 # IdP keys with the unit's ExecReload signal, has portald serve the installed pages with the
-# packaged portal.conf, scores and verifies the installed units, reinstalls (edits kept), then
+# packaged portal.conf and vault-notify relay the events with the packaged notify.conf (each
+# as its unit), scores and verifies the installed units, reinstalls (edits kept), then
 # removes (state and config stay), purges (config gone; database, token and PIN stay) and
 # purges with ESCROW_VAULT_PURGE_STATE=yes (state gone). Prints each step's time.
 #   tests/package/package_test.sh [DEB]      default: the newest dist/escrow-vault_*.deb
@@ -39,7 +40,7 @@ declare -A pids=()
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  if [[ -d /run/systemd/system ]]; then systemctl stop vaultd portald 2>/dev/null || true; fi
+  if [[ -d /run/systemd/system ]]; then systemctl stop "${units[@]}" 2>/dev/null || true; fi
   if dpkg-query -W -f='${Status}' escrow-vault 2>/dev/null | grep -q 'installed'; then
     ESCROW_VAULT_PURGE_STATE=yes dpkg -P escrow-vault >/dev/null 2>&1 || true
   fi
@@ -97,7 +98,7 @@ bash "$here/make_test_pki.sh" "$work" "$conf_dir"
 port=$(free_port)
 sed -i -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" \
        -e 's|^issuers = .*|issuers = ["https://idp.test.invalid"]|' $conf_dir/vault.conf
-for client in mdm:mdm portal:frontend; do
+for client in mdm:mdm portal:frontend notifier:notifier; do
   printf '\n[[clients]]\nname = "%s"\nfingerprint = "%s"\nrole = "%s"\n' "${client%%:*}" \
     "$(cat "$work/${client%%:*}.fp")" "${client##*:}" >>$conf_dir/vault.conf
 done
@@ -106,10 +107,11 @@ runuser -u escrow -- vaultctl status --config $conf_dir/vault.conf >"$work/statu
 check "vaultctl status, run as escrow, shows the master key" grep -q 'escrow-master-v1' "$work/status.txt"
 
 # ---- vaultd as its unit runs it -------------------------------------------------------------
-# start_unit NAME: starts NAME.service as systemd would (under systemd when PID 1 is systemd;
-# else tests/package/run_as_unit.sh) and waits for its "ready" log line.
+# start_unit NAME [READY]: starts NAME.service as systemd would (under systemd when PID 1 is
+# systemd; else tests/package/run_as_unit.sh) and waits for the log line READY (a fixed string,
+# default: the "ready" event).
 start_unit() {
-  local name=$1 unit=/lib/systemd/system/$1.service pid
+  local name=$1 unit=/lib/systemd/system/$1.service pid ready=${2:-'"event":"ready"'}
   if [[ -d /run/systemd/system ]]; then
     systemctl daemon-reload
     systemctl start "$name.service"
@@ -120,11 +122,11 @@ start_unit() {
   fi
   pids[$name]=$pid
   for _ in $(seq 300); do
-    unit_logs "$name" | grep -q '"event":"ready"' && break
+    unit_logs "$name" | grep -qF "$ready" && break
     kill -0 "$pid" 2>/dev/null || { unit_logs "$name" >&2; fail "$name exited at start"; }
     sleep 0.1
   done
-  unit_logs "$name" | grep -q '"event":"ready"' || { unit_logs "$name" >&2; fail "$name not ready"; }
+  unit_logs "$name" | grep -qF "$ready" || { unit_logs "$name" >&2; fail "$name not ready"; }
   local user; user=$(sed -n 's/^User=//p' "$unit")
   check "$name runs as $user" test "$(ps -o user= -p "$pid")" = "$user"
   unit_logs "$name" | grep '"warning"' || true
@@ -186,12 +188,9 @@ step "portald with the packaged portal.conf serves the packaged pages"
 # The files the conffile names, from the test PKI; a loopback port; the test IdP's endpoints
 # given explicitly (no discovery), its JWKS served on loopback.
 tls=$conf_dir/tls
-install -d -o root -g escrow -m 0750 "$tls/clients" "$conf_dir/oidc"
+install -d -o root -g escrow -m 0750 "$conf_dir/oidc"
 install -o root -g escrow -m 0644 "$work/server.crt" "$tls/portal-server.crt"
 install -o escrow -g escrow -m 0600 "$work/server.key" "$tls/portal-server.key"
-install -o root -g escrow -m 0644 "$tls/client-ca.crt" "$tls/ca.crt"
-install -o root -g escrow -m 0644 "$work/portal.crt" "$tls/clients/portal.crt"
-install -o escrow -g escrow -m 0600 "$work/portal.key" "$tls/clients/portal.key"
 (umask 077 && openssl rand -hex 16 >"$conf_dir/oidc/client-secret")
 chown escrow:escrow "$conf_dir/oidc/client-secret"
 python3 "$here/jwks_server.py" --pub "$conf_dir/idp/signing.pub" --cert "$work/server.crt" \
@@ -211,6 +210,29 @@ curl -sS --fail --cacert "$tls/ca.crt" "https://localhost:$portal_port/static/po
 check "portald serves the installed portal.js" \
   cmp -s "$work/portal.js" /usr/share/escrow-vault/portal/portal.js
 stop_unit portald
+
+step "vault-notify with the packaged notify.conf relays the events to a webhook"
+# The secret and a webhook receiver on loopback (http: allowed to loopback only); the
+# state_dir is the unit's StateDirectory=escrow-vault/notify, which systemd would create.
+(umask 077 && openssl rand -hex 32 >$conf_dir/notify.secret)
+chown escrow:escrow $conf_dir/notify.secret
+python3 "$repo/tests/support/webhook_receiver.py" --secret-file "$conf_dir/notify.secret" \
+  --record "$work/webhook.jsonl" --port-file "$work/webhook.port" &
+pids[webhook]=$!
+for _ in $(seq 100); do [[ -s $work/webhook.port ]] && break; sleep 0.1; done
+sed -i -e "s|^vault_url = .*|vault_url = \"https://localhost:$port\"|" \
+       -e "s|^webhook_url = .*|webhook_url = \"http://127.0.0.1:$(cat "$work/webhook.port")/events\"|" \
+       $conf_dir/notify.conf
+[[ -d /run/systemd/system ]] || install -d -o escrow -g escrow -m 0700 $state/notify
+start_unit vault-notify '"msg":"relay started"'
+delivered=false
+for _ in $(seq 150); do
+  if grep -qE '"ok": ?true' "$work/webhook.jsonl" 2>/dev/null; then delivered=true; break; fi
+  sleep 0.1
+done
+[[ $delivered == true ]] || { unit_logs vault-notify >&2; cat "$work/webhook.jsonl" >&2 || true; }
+check "vault-notify delivered a signed batch of events" test "$delivered" = true
+stop_unit vault-notify
 
 step "stop vaultd (SIGTERM drains)"
 stop_unit vaultd
