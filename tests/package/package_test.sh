@@ -107,47 +107,8 @@ runuser -u escrow -- vaultctl status --config $conf_dir/vault.conf >"$work/statu
 check "vaultctl status, run as escrow, shows the master key" grep -q 'escrow-master-v1' "$work/status.txt"
 
 # ---- vaultd as its unit runs it -------------------------------------------------------------
-# start_unit NAME [READY]: starts NAME.service as systemd would (under systemd when PID 1 is
-# systemd; else tests/package/run_as_unit.sh) and waits for the log line READY (a fixed string,
-# default: the "ready" event).
-start_unit() {
-  local name=$1 unit=/lib/systemd/system/$1.service pid ready=${2:-'"event":"ready"'}
-  if [[ -d /run/systemd/system ]]; then
-    systemctl daemon-reload
-    systemctl start "$name.service"
-    pid=$(systemctl show -p MainPID --value "$name.service")
-  else
-    "$here/run_as_unit.sh" "$unit" 2>"$work/$name.log" &
-    pid=$!
-  fi
-  pids[$name]=$pid
-  for _ in $(seq 300); do
-    unit_logs "$name" | grep -qF "$ready" && break
-    kill -0 "$pid" 2>/dev/null || { unit_logs "$name" >&2; fail "$name exited at start"; }
-    sleep 0.1
-  done
-  unit_logs "$name" | grep -qF "$ready" || { unit_logs "$name" >&2; fail "$name not ready"; }
-  local user; user=$(sed -n 's/^User=//p' "$unit")
-  check "$name runs as $user" test "$(ps -o user= -p "$pid")" = "$user"
-  unit_logs "$name" | grep '"warning"' || true
-}
-unit_logs() {
-  if [[ -d /run/systemd/system ]]; then journalctl -u "$1.service" -o cat --no-pager
-  else cat "$work/$1.log"; fi
-}
-# stop_unit NAME: SIGTERM, as systemctl stop sends; the service must exit 0.
-stop_unit() {
-  local name=$1 pid=${pids[$1]} rc=0
-  if [[ -d /run/systemd/system ]]; then
-    systemctl stop "$name.service"
-    rc=$(systemctl show -p ExecMainStatus --value "$name.service")
-  else
-    kill -TERM "$pid"
-    wait "$pid" || rc=$?
-  fi
-  unset "pids[$name]"
-  check "$name exits 0 after SIGTERM" test "$rc" = 0
-}
+# start_unit, unit_logs, stop_unit: the services as their units run them.
+source "$here/units.sh"
 
 step "start vaultd as vaultd.service does"
 start_unit vaultd
