@@ -108,6 +108,7 @@ check "vaultctl status, run as escrow, shows the master key" grep -q 'escrow-mas
 
 # ---- vaultd as its unit runs it -------------------------------------------------------------
 # start_unit, unit_logs, stop_unit: the services as their units run them.
+# shellcheck source=tests/package/units.sh
 source "$here/units.sh"
 
 step "start vaultd as vaultd.service does"
@@ -136,6 +137,7 @@ curl_as portal -X POST "$base/devices/mac-1/recovery-key/retrieve" \
 check "the retrieved key is the stored one" grep -q '"recovery_key":"ABCD-EFGH-IJKL-MNOP-QRST-UVWX"' "$work/retrieved.json"
 
 step "reload the IdP keys as ExecReload does"
+# shellcheck disable=SC2016  # $MAINPID is the unit's, not ours
 check "the unit reloads with SIGHUP" grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' $unit
 kill -HUP "${pids[vaultd]}"
 reloaded=false

@@ -12,7 +12,6 @@ value() { sed -n "s/^$1=//p" "$unit" | tail -1; }
 read -r -a exec_start <<<"$(value ExecStart)"
 user=$(value User)
 group=$(value Group)
-limits=()
 memlock=$(value LimitMEMLOCK)
 if [[ -n $memlock ]]; then
   [[ $memlock != infinity ]] || memlock=unlimited

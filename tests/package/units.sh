@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # $here, $work: package_test.sh's
 # Sourced by package_test.sh: starts, reads and stops the installed services the way their
 # systemd units do: under systemd when PID 1 is systemd, else with run_as_unit.sh (the unit's
 # user, ExecStart, limits and umask). Uses package_test.sh's check and fail, $here, $work
