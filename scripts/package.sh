@@ -13,7 +13,7 @@ out=${OUT_DIR:-$root_dir/dist}
 scripts/install-deps.sh >/dev/null
 start=$SECONDS
 BUILD_DIR=build BUILD_TYPE=Release scripts/build.sh -DESCROW_BUILD_TESTS=ON
-echo "package: build/ up to date after $((SECONDS - start)) s"
+echo "package: build/ (Release, tests on) built or up to date after $((SECONDS - start)) s"
 
 deb_src=packaging/debian
 version=$(dpkg-parsechangelog -l "$deb_src/changelog" -S Version)
