@@ -3,12 +3,15 @@
 # a fresh dev vault on loopback with the retrieval limits off, seeds devices, runs the standard
 # scenarios and the machine-ceiling programs, prints one table and writes it as JSON.
 #
-#   scripts/bench.sh [--quick] [--out FILE] [--keep] [--bin DIR]
+#   scripts/bench.sh [--quick] [--out FILE] [--keep] [--bin DIR] [--postgres]
 #
 #   --quick   a reduced run (short scenarios, 100,000 devices for the large case, 2,000
 #             rotation records): under two minutes once built
 #   --out     where the JSON goes (default: bench-results.json in the repository root)
 #   --keep    keep the run's directory (state, logs, per-run JSON) and say where it is
+#   --postgres  also store and retrieve at 16 connections on PostgreSQL 15 (a server of the
+#             run's own, started with initdb and pg_ctl), with one vaultd node and with two
+#             (the connections split between them), beside the SQLite rows
 #   --bin     take vaultd and vaultctl from DIR (another checkout's build-release/tools, built
 #             with this script's flags) and everything else from this tree: an A/B run of two
 #             commits with one load generator, one set of ceilings and one table
@@ -22,13 +25,15 @@ mode=full
 out="$root/bench-results.json"
 keep=0
 bin=""
+postgres=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) mode=quick ;;
     --out) out=$2; shift ;;
     --keep) keep=1 ;;
     --bin) bin=$(cd "$2" && pwd); shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --postgres) postgres=1 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -55,7 +60,7 @@ build_log="$build/bench-build.log"
 # ESCROW_WERROR=ON is explicit because a build-release/ of an older bench.sh cached it OFF.
 {
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DESCROW_BUILD_TESTS=OFF -DESCROW_WERROR=ON &&
-    cmake --build "$build" -j"$(nproc)" --target vaultd vaultctl loadgen &&
+    cmake --build "$build" -j"$(nproc)" --target vaultd vaultctl vault-notify loadgen &&
     if grep -Eq '^[[:space:]]*add_subdirectory\(bench\)' CMakeLists.txt; then
       cmake --build "$build" -j"$(nproc)" --target hsm_ceiling sqlite_ceiling tls_ceiling
     else  # not (yet) in the top-level CMakeLists.txt: build bench/ on its own
@@ -80,7 +85,13 @@ state="$work/state"
 results="$work/results"
 mkdir -p "$results/runs"
 vaultd_pid=""
+relay_pids=()
+node2_pid=""
+pg_dir=""
 cleanup() {
+  if [[ -n $node2_pid ]]; then kill -TERM "$node2_pid" 2>/dev/null || true; wait "$node2_pid" 2>/dev/null || true; fi
+  if [[ -n $pg_dir ]]; then pg_as "$pg_bin/pg_ctl" -D "$pg_dir/data" -w -s -m immediate stop >/dev/null 2>&1 || true; fi
+  if ((${#relay_pids[@]})); then kill -TERM "${relay_pids[@]}" 2>/dev/null || true; wait "${relay_pids[@]}" 2>/dev/null || true; fi
   if [[ -n $vaultd_pid ]]; then kill -TERM "$vaultd_pid" 2>/dev/null || true; wait "$vaultd_pid" 2>/dev/null || true; fi
   if [[ $keep == 1 ]]; then say "kept $work"; else rm -rf "$work"; fi
 }
@@ -126,9 +137,15 @@ sql_on() { local file=$1; shift; sqlite3 -cmd ".timeout 10000" "$file" "$@"; }
 sql() { sql_on "$db" "$@"; }
 # The database the running vaultd uses (the latency cases alternate between two).
 cur_db=$db
+# On PostgreSQL (cur_pg set) the same counts through psql.
+cur_pg=""
 audit_counts() {
-  sql_on "$cur_db" \
-    "SELECT coalesce(max(seq), 0), (SELECT count(*) FROM audit WHERE mac IS NOT NULL) FROM audit"
+  local q="SELECT coalesce(max(seq), 0), (SELECT count(*) FROM audit WHERE mac IS NOT NULL) FROM audit"
+  if [[ -n $cur_pg ]]; then
+    psql -X -q -A -t -h "$pg_dir" -U "$pg_user" -d vault -c "$q"
+  else
+    sql_on "$cur_db" "$q"
+  fi
 }
 
 # ---- ceilings (before vaultd runs, so that they have the machine) -------------------------------
@@ -151,10 +168,13 @@ scenario() {
   run=$((run + 1))
   local file; file=$(printf '%s/runs/%02d-%s' "$results" "$run" "$name")
   local before after
+  # Server CPU per request is vaultd's; with two nodes it is left out (n/a).
+  local pid_args=(--server-pid "$vaultd_pid")
+  [[ -z $node2_pid ]] || pid_args=()
   before=$(audit_counts)
   say "scenario: $label"
   "$loadgen" run --target "127.0.0.1:$port" --state-dir "$state" --token-file "$work/token" \
-    --devices "$devices" --server-pid "$vaultd_pid" --disk-path "$cur_db" \
+    --devices "$devices" "${pid_args[@]}" --disk-path "$cur_db" \
     --label "$label" --json "$file.json" --quiet "$@" || return $?
   after=$(audit_counts)
   local r0=${before%%|*} m0=${before##*|} r1=${after%%|*} m1=${after##*|}
@@ -202,7 +222,101 @@ scenario store-c16 "store (new versions)" --mix store --connections 16 "${timed[
 cms_scenario store-cms-c16 16 store-c16
 scenario retrieve-c1 "retrieve" --mix retrieve --connections 1 "${timed[@]}"
 scenario retrieve-c16 "retrieve" --mix retrieve --connections 16 "${timed[@]}"
+
+# ---- the events relay: the same two runs at 16 connections with vault-notify running ---------
+# Every store and release writes its event in its own commit whether or not a relay runs (API.md
+# "Events"); what the relay adds is its polling of GET /v1/events and the webhook POSTs, on the
+# same two cores. The receiver checks every batch's signature (tests/support/webhook_receiver.py).
+# A --bin vaultd from before events has no notifier client: the rows are left out.
+relay_rows=0
+[[ -z $bin && -f $state/notify.conf ]] && relay_rows=1
+start_relay() {
+  local port_file="$work/receiver.port"
+  python3 "$root/tests/support/webhook_receiver.py" --secret-file "$state/notify.secret" \
+    --record "$work/webhook.jsonl" --port-file "$port_file" 2>"$work/receiver.log" &
+  relay_pids+=($!)
+  for _ in $(seq 1 100); do [[ -s $port_file ]] && break; sleep 0.1; done
+  [[ -s $port_file ]] || { echo "bench.sh: the webhook receiver did not start" >&2; exit 1; }
+  sed -E -e "s|^vault_url = .*|vault_url = \"https://127.0.0.1:$port\"|" \
+    -e "s|^webhook_url = .*|webhook_url = \"http://127.0.0.1:$(cat "$port_file")/events\"|" \
+    -e "s|^poll_seconds = .*|poll_seconds = 1|" "$state/notify.conf" >"$work/notify.conf"
+  "$root/$build/tools/vault-notify" --config "$work/notify.conf" 2>"$work/notify.log" &
+  relay_pids+=($!)
+  # The runs measure a relay keeping up, not one catching up with the runs before it.
+  relay_caught_up "the backlog"
+}
+# Waits (up to 2 minutes) until the relay's cursor in the database reaches the newest event.
+relay_caught_up() {
+  local t0 last at
+  t0=$(date +%s.%N)
+  last=$(sql "SELECT coalesce(max(id), 0) FROM events")
+  for _ in $(seq 1 1200); do
+    at=$(sql "SELECT coalesce(max(after_id), 0) FROM notifier_cursors")
+    [[ $at -ge $last ]] && break
+    sleep 0.1
+  done
+  [[ $at -ge $last ]] || { echo "bench.sh: the relay stopped at event $at of $last" >&2; exit 1; }
+  say "relay: $1 delivered through event $last in $(elapsed_since "$t0") s"
+}
+stop_relay() {
+  relay_caught_up "the runs' events"
+  kill -TERM "${relay_pids[@]}" 2>/dev/null || true
+  wait "${relay_pids[@]}" 2>/dev/null || true
+  relay_pids=()
+  say "relay: $(grep -c '"ok": *true' "$work/webhook.jsonl" || true) signed batches accepted by the receiver"
+}
+if ((relay_rows)); then
+  start_relay
+  scenario store-c16-relay "store (new versions), relay running" --mix store --connections 16 "${timed[@]}"
+  scenario retrieve-c16-relay "retrieve, relay running" --mix retrieve --connections 16 "${timed[@]}"
+  stop_relay
+fi
 scenario mix-c16 "90% status + 10% store" --mix status=90,store=10 --connections 16 "${timed[@]}"
+
+# ---- PostgreSQL: one node, then two (--postgres) ------------------------------------------
+# A server of the run's own on a Unix socket in the run's directory, fsync and
+# synchronous_commit on as in production (docs/operations.md §17); run as root, it runs as the
+# unprivileged escrow-test user, as the tests do. The SQLite vault is copied into it with
+# `vaultctl db migrate`, so both serve the same devices and versions.
+pg_bin=/usr/lib/postgresql/15/bin
+pg_as() { if [[ $(id -u) == 0 ]]; then runuser -u escrow-test -- "$@"; else "$@"; fi; }
+if ((postgres)); then
+  [[ -x $pg_bin/initdb ]] || { echo "bench.sh: --postgres needs postgresql-15 (scripts/install-deps.sh)" >&2; exit 1; }
+  stop_vaultd
+  pg_dir=$(mktemp -d /tmp/escrow-bench-pg.XXXXXX)  # short: a socket path has ~100 bytes
+  pg_user=$(id -un)
+  if [[ $(id -u) == 0 ]]; then chown escrow-test "$pg_dir"; pg_user=escrow-test; fi
+  say "starting PostgreSQL 15 in $pg_dir"
+  pg_as "$pg_bin/initdb" -D "$pg_dir/data" -A trust -E UTF8 --locale=C --no-instructions >/dev/null
+  pg_as "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -s -o \
+    "-c listen_addresses='' -c unix_socket_directories=$pg_dir -c fsync=on -c synchronous_commit=on -c max_connections=100" start
+  psql -X -q -h "$pg_dir" -U "$pg_user" -d postgres -c "CREATE DATABASE vault" >/dev/null
+  pg_url="postgresql://$pg_user@${pg_dir//\//%2F}/vault"
+  "$vaultctl" db migrate --config "$conf" --to "$pg_url" >"$work/migrate.log" 2>&1 ||
+    { cat "$work/migrate.log" >&2; exit 1; }
+  pg_conf="$work/vault-postgres.conf"
+  sed -E "s|^path[[:space:]]*=.*|url = '$pg_url'|" "$conf" >"$pg_conf"
+  cur_pg=1
+  start_vaultd "$pg_conf"
+  scenario store-c16-pg1 "store (new versions), PostgreSQL, 1 node" --mix store --connections 16 "${timed[@]}"
+  scenario retrieve-c16-pg1 "retrieve, PostgreSQL, 1 node" --mix retrieve --connections 16 "${timed[@]}"
+  # The second node: the same config and token, a port of its own.
+  node1_port=$port node1_pid=$vaultd_pid
+  start_vaultd "$pg_conf"
+  node2_pid=$vaultd_pid node2_port=$port
+  vaultd_pid=$node1_pid port=$node1_port
+  scenario store-c16-pg2 "store (new versions), PostgreSQL, 2 nodes" --mix store --connections 16 \
+    --also-port "$node2_port" "${timed[@]}"
+  scenario retrieve-c16-pg2 "retrieve, PostgreSQL, 2 nodes" --mix retrieve --connections 16 \
+    --also-port "$node2_port" "${timed[@]}"
+  kill -TERM "$node2_pid"; wait "$node2_pid" || true; node2_pid=""
+  stop_vaultd
+  cur_pg=""
+  pg_as "$pg_bin/pg_ctl" -D "$pg_dir/data" -w -s -m fast stop
+  rm -rf "$pg_dir"; pg_dir=""
+  # No vaultd runs now: the latency cases start it on SQLite again, accepting its head (the
+  # token's checkpoint moved on with the PostgreSQL runs).
+fi
 # Every latency case runs on a freshly started vaultd with the same warm-up, so that they
 # differ only in the number of devices.
 latency_warmup=200
@@ -225,7 +339,7 @@ latency_case() {  # NAME LABEL [CONF DB]: starts vaultd on CONF, runs the case, 
   stop_vaultd
   cur_db=$db
 }
-stop_vaultd
+[[ -z $vaultd_pid ]] || stop_vaultd
 latency_case retrieve-1k "retrieve latency, $(commas "$devices") devices"
 
 # ---- the large case: devices seeded in bulk while vaultd is stopped ---------------------------

@@ -11,8 +11,14 @@ packages=(
   libgfshare-dev libseccomp-dev gdb
   softhsm2 opensc libnss3 curl python3 python3-yaml python3-jsonschema procps util-linux
   testssl.sh chromium chromium-driver python3-selenium python3-cryptography
+  libpq-dev postgresql-15
   lintian adduser systemd man-db   # the package test: dpkg -i, systemd-analyze (its man: checks)
 )
+
+# The storage tests run PostgreSQL as this unprivileged user when they run as root (CI).
+if [[ $(id -u) -eq 0 ]] && ! id escrow-test >/dev/null 2>&1; then
+  useradd --system --no-create-home escrow-test
+fi
 
 # One dpkg-query for all of them: quick when everything is present.
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)

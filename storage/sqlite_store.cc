@@ -11,6 +11,7 @@
 #include "base/unique_fd.h"
 #include "storage/maintenance.h"
 #include "storage/migrations.h"
+#include "storage/pg_store.h"
 #include "storage/sqlite_txn.h"
 #include "storage/transaction.h"
 #include "storage/writing_thread_mark.h"
@@ -62,6 +63,11 @@ std::string ParentDirectory(const std::string& path) {
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (!options.url.empty()) {
+    if (!options.path.empty()) return Status::InvalidArgument("store has both a path and a url");
+    ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<PgStore> store, PgStore::Open(options));
+    return std::unique_ptr<Store>(std::move(store));
+  }
   ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(options));
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -14,7 +14,11 @@ namespace escrow::storage {
 
 struct StoreOptions {
   std::string path;
-  bool create = false;  // create the file if missing
+  // Instead of `path`: a PostgreSQL database (storage/pg_url.h says which URLs are
+  // accepted), with its password read from `password_file` (0600) if one is needed.
+  std::string url;
+  std::string password_file;
+  bool create = false;  // create the file (or the schema in an empty database) if missing
   int busy_timeout_ms = 5000;
   int read_connections = 4;
 };
@@ -27,8 +31,10 @@ class Store {
  public:
   virtual ~Store() = default;
 
+  // SQLite at `path`, or PostgreSQL at `url` if that is set (storage/pg_store.h).
   // kUnavailable: cannot open; kFailedPrecondition: schema newer than this code (the message
-  // says so); kDataLoss: not a vault database or corrupt.
+  // says so); kDataLoss: not a vault database or corrupt; kInvalidArgument: both or neither of
+  // path and url, or a url that is refused (a password in it, TCP without verify-full).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
 
   virtual int schema_version() const = 0;

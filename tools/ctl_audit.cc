@@ -51,7 +51,7 @@ int Export(const std::string& config_path, const std::string& since_text,
     if (!options.since) return CtlUsage("audit export: --since must be an RFC 3339 time");
   }
   // Reads only the database: an export needs no HSM login.
-  Result<std::unique_ptr<storage::Store>> store = ops::OpenStore(config->db_path, false, 1);
+  Result<std::unique_ptr<storage::Store>> store = ops::OpenConfiguredStore(*config, 1);
   if (!store.ok()) return CtlFail(store.status(), "audit export");
   Result<ops::AuditExportReport> report = ops::ExportAudit(options, **store, std::cout);
   if (!report.ok()) {

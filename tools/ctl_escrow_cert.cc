@@ -46,7 +46,7 @@ void AddList(CLI::App& parent, CtlRunner& run) {
     run = [config]() -> int {
       Result<vault::VaultConfig> loaded = LoadCtlConfig(*config);
       if (!loaded.ok()) return CtlFail(loaded.status(), "escrow-cert list");
-      Result<std::unique_ptr<storage::Store>> store = ops::OpenStore(loaded->db_path, false, 1);
+      Result<std::unique_ptr<storage::Store>> store = ops::OpenConfiguredStore(*loaded, 1);
       if (!store.ok()) return CtlFail(store.status(), "escrow-cert list");
       Result<std::vector<storage::EscrowCertRow>> rows = ops::ListEscrowCerts(**store);
       if (!rows.ok()) return CtlFail(rows.status(), "escrow-cert list");

@@ -146,10 +146,8 @@ int Run(int argc, char** argv) {
   Result<std::unique_ptr<hsm::KeyService>> keys =
       hsm::KeyService::Open({config.hsm_module, config.hsm_token_label, config.hsm_pin_file});
   if (!keys.ok()) return Fatal("hsm: " + keys.status().message());
-  storage::StoreOptions store_options;
-  store_options.path = config.db_path;
-  store_options.create = false;
-  Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);
+  Result<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open(vault::StoreOptionsFor(config));
   if (!store.ok()) return Fatal("database: " + store.status().message());
 
   Result<std::uint32_t> master_version =
@@ -229,7 +227,9 @@ int Run(int argc, char** argv) {
   if (!server.ok()) return Fatal(server.status().message());
   if (Status s = DropPrivileges(config.user); !s.ok()) return Fatal(s.message());
   // From here on a compromised parser can reach only the system calls the server needs.
-  if (Status s = vault::InstallSeccomp(); !s.ok()) return Fatal(s.message());
+  if (Status s = vault::InstallSeccomp(/*database_client=*/!config.db_url.empty()); !s.ok()) {
+    return Fatal(s.message());
+  }
 
   boost::json::object ready;
   ready["event"] = "ready";

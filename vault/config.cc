@@ -7,6 +7,8 @@
 
 #include <toml++/toml.h>
 
+#include "storage/pg_url.h"
+
 namespace escrow::vault {
 namespace {
 
@@ -202,9 +204,19 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "database", st)) {
-    ESCROW_RETURN_IF_ERROR(OnlyKeys(*t, "database", {"path"}));
+    ESCROW_RETURN_IF_ERROR(OnlyKeys(*t, "database", {"path", "url", "password_file"}));
     Reader r(*t, "database", base);
-    ESCROW_RETURN_IF_ERROR(r.String("path", c.db_path, true, true));
+    ESCROW_RETURN_IF_ERROR(r.String("path", c.db_path, true));
+    ESCROW_RETURN_IF_ERROR(r.String("url", c.db_url));
+    ESCROW_RETURN_IF_ERROR(r.String("password_file", c.db_password_file, true));
+    if (c.db_path.empty() == c.db_url.empty()) {
+      return Bad("[database] takes either path (SQLite) or url (PostgreSQL)");
+    }
+    if (!c.db_password_file.empty() && c.db_url.empty()) {
+      return Bad("database.password_file goes with database.url");
+    }
+    // Refused here, at load, rather than at the first connection (storage/pg_url.h).
+    if (!c.db_url.empty()) ESCROW_RETURN_IF_ERROR(storage::ParsePostgresUrl(c.db_url).status());
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "policy", st)) {
@@ -275,7 +287,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   ESCROW_RETURN_IF_ERROR(st);
   if (c.tls_cert.empty()) return Bad("missing [tls]");
   if (c.hsm_token_label.empty()) return Bad("missing [hsm]");
-  if (c.db_path.empty()) return Bad("missing [database]");
+  if (c.db_path.empty() && c.db_url.empty()) return Bad("missing [database]");
   if (c.issuers.empty() || c.audience.empty()) return Bad("missing idp.issuer or idp.audience");
   if (c.idp_keys.empty() && c.idp_jwks.empty()) return Bad("missing idp.keys or idp.jwks");
   if (c.owner_claim.empty()) return Bad("idp.owner_claim must not be empty");
@@ -341,7 +353,13 @@ std::string RenderConfig(const VaultConfig& c) {
   o << "\n[hsm]\nmodule = " << Quote(c.hsm_module) << "\ntoken_label = "
     << Quote(c.hsm_token_label) << "\npin_file = " << Quote(c.hsm_pin_file) << "\n";
   if (!c.softhsm_conf.empty()) o << "softhsm_conf = " << Quote(c.softhsm_conf) << "\n";
-  o << "\n[database]\npath = " << Quote(c.db_path) << "\n\n";
+  if (c.db_url.empty()) {
+    o << "\n[database]\npath = " << Quote(c.db_path) << "\n\n";
+  } else {
+    o << "\n[database]\nurl = " << Quote(c.db_url) << "\n";
+    if (!c.db_password_file.empty()) o << "password_file = " << Quote(c.db_password_file) << "\n";
+    o << "\n";
+  }
   o << "[policy]\ncheckin_window_seconds = " << c.checkin_window.count()
     << "\nkey_display_seconds = " << c.key_display.count()
     << "\nrotate_after_retrieval = " << (c.rotate_after_retrieval ? "true" : "false")
@@ -367,6 +385,14 @@ std::string RenderConfig(const VaultConfig& c) {
   o << "\n[audit]\nbatch_max = " << c.audit_batch_max << "\n";
   o << "\n[events]\nkeep_days = " << c.event_keep_days << "\n";
   return o.str();
+}
+
+storage::StoreOptions StoreOptionsFor(const VaultConfig& config) {
+  storage::StoreOptions options;
+  options.path = config.db_path;
+  options.url = config.db_url;
+  options.password_file = config.db_password_file;
+  return options;
 }
 
 }  // namespace escrow::vault

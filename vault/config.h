@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "storage/store.h"
 
 namespace escrow::vault {
 
@@ -62,8 +63,10 @@ struct VaultConfig {
   std::string hsm_pin_file;
   std::string softhsm_conf;  // sets SOFTHSM2_CONF before the module loads (optional)
 
-  // [database]
+  // [database]: path (SQLite) or url (PostgreSQL, API.md "PostgreSQL and several nodes").
   std::string db_path;
+  std::string db_url;
+  std::string db_password_file;  // 0600; only with db_url
 
   // [policy]
   std::chrono::seconds checkin_window{std::chrono::hours(24 * 7)};
@@ -112,6 +115,10 @@ struct VaultConfig {
 // on anything malformed or missing; unknown keys are refused too (a typo must not silently
 // switch a limit off).
 Result<VaultConfig> LoadConfig(const std::string& path);
+
+// The store the config names: SQLite at db_path, or PostgreSQL at db_url with
+// db_password_file; never created (vaultctl init and db migrate create).
+storage::StoreOptions StoreOptionsFor(const VaultConfig& config);
 
 // The config as TOML text (used by vaultctl init).
 std::string RenderConfig(const VaultConfig& config);

@@ -166,7 +166,29 @@ Result<PrivilegeDrop> DropPrivileges(std::string_view user) {
 
 bool SeccompAvailable() { return !kSanitized; }
 
-Status InstallSeccomp() {
+// libpq's connection (PostgreSQL [database] url): new stream sockets to the server, the
+// resolver's datagram sockets for a host name, and the calls that drive them.
+Status AllowDatabaseClient(scmp_filter_ctx c) {
+  for (const char* name : {"poll", "ppoll", "getsockopt", "getsockname", "getpeername",
+                           "recvfrom", "sendmmsg", "bind", "uname"}) {
+    ESCROW_RETURN_IF_ERROR(AddRule(c, SCMP_ACT_ALLOW, name));
+  }
+  // The type without its flags (the argument is an int: the upper half is not compared).
+  constexpr scmp_datum_t kTypeMask =
+      0xFFFFFFFFu & ~static_cast<unsigned>(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  for (const scmp_datum_t family : {scmp_datum_t{AF_UNIX}, scmp_datum_t{AF_INET},
+                                    scmp_datum_t{AF_INET6}}) {
+    for (const scmp_datum_t type : {scmp_datum_t{SOCK_STREAM}, scmp_datum_t{SOCK_DGRAM}}) {
+      if (family == AF_UNIX && type == SOCK_DGRAM) continue;  // syslog's rule covers it
+      ESCROW_RETURN_IF_ERROR(AddRule(c, SCMP_ACT_ALLOW, "socket",
+                                     {SCMP_A0(SCMP_CMP_EQ, family),
+                                      SCMP_A1(SCMP_CMP_MASKED_EQ, kTypeMask, type)}));
+    }
+  }
+  return Status::Ok();
+}
+
+Status InstallSeccomp(bool database_client) {
   if (kSanitized) return Status::Ok();
   SeccompPtr ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
   if (!ctx) return Status::Internal("seccomp_init failed");
@@ -200,6 +222,7 @@ Status InstallSeccomp() {
                                  {SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
                                   SCMP_A1(SCMP_CMP_EQ, SOCK_DGRAM | SOCK_CLOEXEC),
                                   SCMP_A2(SCMP_CMP_EQ, 0)}));
+  if (database_client) ESCROW_RETURN_IF_ERROR(AllowDatabaseClient(c));
 
   if (int rc = seccomp_load(c); rc != 0) return Status::Internal(Errno("seccomp_load", -rc));
   return Status::Ok();

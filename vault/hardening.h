@@ -68,7 +68,11 @@ bool SeccompAvailable();
 // fork, socket(AF_INET), ptrace, setuid, mount, bpf, ...
 // Returns kInternal if the filter cannot be built or loaded; in sanitizer builds it does
 // nothing and returns Ok (see SeccompAvailable()).
+// With `database_client` (a PostgreSQL [database] url), libpq's client may also make stream
+// sockets (AF_UNIX, AF_INET, AF_INET6) and the resolver's datagram ones, and poll them: each
+// node reconnects by itself after the server restarts or fails over. A connect's address
+// cannot be filtered; the URL is the operator's (docs/threat-model.md).
 // REQUIRES: start-up is done (HSM logged in, database open, listener bound).
-Status InstallSeccomp();
+Status InstallSeccomp(bool database_client = false);
 
 }  // namespace escrow::vault

@@ -87,6 +87,7 @@ struct Worker {
   std::mt19937_64 rng;
   std::array<OpStats, kOpCount> stats;
   Clock::time_point last_done{};
+  std::size_t node = 0;  // which of Engine::nodes_ its connections go to
 };
 
 class Engine {
@@ -122,7 +123,8 @@ class Engine {
   std::unique_ptr<ssl::context> portal_ctx_;
   std::uint32_t weight_total_ = 0;
   net::io_context ioc_;
-  tcp::resolver::results_type endpoints_;
+  tcp::resolver::results_type endpoints_;         // --target
+  std::vector<tcp::resolver::results_type> nodes_;  // --target, then each --also-port
   Clock::time_point measure_from_{};
   Clock::time_point deadline_ = Clock::time_point::max();
   std::atomic<std::uint64_t> issued_{0};
@@ -280,7 +282,7 @@ net::awaitable<boost::system::error_code> Engine::Connect(Worker& w, Connection&
   c.stream->set_verify_callback(ssl::host_name_verification(o_.host));
   beast::tcp_stream& tcp_layer = beast::get_lowest_layer(*c.stream);
   tcp_layer.expires_after(kIoTimeout);
-  auto [ec, ep] = co_await tcp_layer.async_connect(endpoints_, kTuple);
+  auto [ec, ep] = co_await tcp_layer.async_connect(nodes_.at(w.node), kTuple);
   if (ec) co_return ec;
   tcp_layer.socket().set_option(tcp::no_delay(true), ec);
   auto [hs_ec] = co_await c.stream->async_handshake(ssl::stream_base::client, kTuple);
@@ -409,11 +411,18 @@ Result<RunResult> Engine::Run() {
   tcp::resolver resolver(ioc_);
   endpoints_ = resolver.resolve(o_.host, o_.port, ec);
   if (ec) return Status::Unavailable("resolve " + o_.host + ":" + o_.port + ": " + ec.message());
+  nodes_.push_back(endpoints_);
+  for (const std::string& port : o_.also_ports) {
+    nodes_.push_back(resolver.resolve(o_.host, port, ec));
+    if (ec) return Status::Unavailable("resolve " + o_.host + ":" + port + ": " + ec.message());
+  }
   // Validate() checked the name; check what was actually resolved, too.
-  for (const auto& entry : endpoints_) {
-    if (!entry.endpoint().address().is_loopback()) {
-      return Status::PermissionDenied("refusing non-loopback address " +
-                                      entry.endpoint().address().to_string());
+  for (const tcp::resolver::results_type& node : nodes_) {
+    for (const auto& entry : node) {
+      if (!entry.endpoint().address().is_loopback()) {
+        return Status::PermissionDenied("refusing non-loopback address " +
+                                        entry.endpoint().address().to_string());
+      }
     }
   }
 
@@ -443,6 +452,7 @@ Result<RunResult> Engine::Run() {
   for (std::uint32_t i = 0; i < o_.connections; ++i) {
     auto w = std::make_unique<Worker>(net::make_strand(ioc_),
                                       (static_cast<std::uint64_t>(seed()) << 32) ^ i);
+    w->node = i % nodes_.size();
     net::co_spawn(w->strand, Work(*w), [this](const std::exception_ptr& e) {
       if (!e) return;
       try {

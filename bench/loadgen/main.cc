@@ -110,6 +110,9 @@ int main(int argc, char** argv) try {
   std::string token_file;
   CLI::App* run = app.add_subcommand("run", "Drive load against a loopback vaultd");
   run->add_option("--target", target, "HOST:PORT of vaultd (loopback only)")->required();
+  run->add_option("--also-port", o.also_ports,
+                  "another vaultd node on the same host (repeatable): connections are spread "
+                  "over the nodes in turn");
   run->add_option("--mix", mix,
                   "ops with weights: store, retrieve, status, enroll, store_cms "
                   "(e.g. status=90,store=10)")

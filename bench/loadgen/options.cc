@@ -89,6 +89,13 @@ Result<bool> ResolvesToLoopbackOnly(const std::string& host) {
 
 Status Validate(const Options& o) {
   if (o.port.empty()) return Status::InvalidArgument("--target HOST:PORT is required");
+  for (const std::string& port : o.also_ports) {
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 ||
+        std::stoul(port) > 65535) {
+      return Status::InvalidArgument("--also-port must be a port number, not '" + port + "'");
+    }
+  }
   ESCROW_ASSIGN_OR_RETURN(bool loopback, ResolvesToLoopbackOnly(o.host));
   if (!loopback) {
     return Status::PermissionDenied("refusing target '" + o.host +

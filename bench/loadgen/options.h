@@ -39,6 +39,9 @@ struct MixEntry {
 struct Options {
   std::string host = "127.0.0.1";
   std::string port;
+  // More vaultd nodes on the same host (`--also-port`): connection i goes to node i mod n,
+  // port first. One run then loads several nodes with one clock and one set of statistics.
+  std::vector<std::string> also_ports;
   std::string ca;     // CA that signed the server certificate
   Identity mdm;       // store, status, enroll
   Identity portal;    // retrieve (with `token`)

@@ -10,6 +10,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "bench/loadgen/options.h"
 #include "bench/loadgen/report.h"
 #include "bench/loadgen/stats.h"
 #include "tests/support/temp_dir.h"
@@ -139,6 +140,20 @@ TEST_CASE("A report without ceilings says n/a, and one without runs is refused",
   CHECK_THAT(report->table, Catch::Contains("n/a"));
   Write(root / "runs/02-bad.json", "not json");
   CHECK(BuildReport(root.string()).status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("More nodes are port numbers on the target's host", "[tools][loadgen]") {
+  Options o;
+  o.port = "8443";
+  o.ca = "ca.crt";
+  o.duration_s = 1;
+  o.also_ports = {"8445"};
+  CHECK(Validate(o).ok());
+  for (const char* bad : {"", "0", "65536", "84a", "-1", "123456"}) {
+    o.also_ports = {"8445", bad};
+    INFO(bad);
+    CHECK(Validate(o).code() == Code::kInvalidArgument);
+  }
 }
 
 }  // namespace

@@ -113,6 +113,13 @@ VaultProcess::VaultProcess() {
   if (rc != 0) throw std::runtime_error("vaultctl init --dev failed: " + out);
 }
 
+VaultProcess::VaultProcess(SameStateAs same) {
+  tmp_ = dir_.str();
+  state_ = same.other.state_;
+  log_path_ = tmp_ + "/vaultd.log";
+  answers_path_ = same.other.answers_path_.empty() ? "" : tmp_ + "/answers.jsonl";
+}
+
 VaultProcess::~VaultProcess() {
   if (pid_ > 0) {
     kill(pid_, SIGKILL);

@@ -39,6 +39,12 @@ struct Call {
 class VaultProcess {
  public:
   VaultProcess();
+  // Another node: a second vaultd on `other`'s state (its config, token and certificates),
+  // with a log and a port of its own. `other` must outlive it.
+  struct SameStateAs {
+    const VaultProcess& other;
+  };
+  explicit VaultProcess(SameStateAs same);
   VaultProcess(const VaultProcess&) = delete;  // owns a child process
   VaultProcess& operator=(const VaultProcess&) = delete;
   ~VaultProcess();  // SIGKILLs a vaultd still running

@@ -123,7 +123,7 @@ Result<KeyBackupReport> BackupKeys(const KeyBackupOptions& a) {
   KeysBackup backup;
   {
     ESCROW_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
-                            OpenStore(config.db_path, false, 1));
+                            OpenConfiguredStore(config, 1));
     ESCROW_ASSIGN_OR_RETURN(
         backup.active_master_key_version,
         vault::ReadMetaVersion(*store, vault::MetaKey::kActiveMasterKeyVersion));

@@ -24,6 +24,19 @@ Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& path, bool 
   return storage::Store::Open(options);
 }
 
+Result<std::unique_ptr<storage::Store>> OpenConfiguredStore(const vault::VaultConfig& config,
+                                                            int read_connections) {
+  if (config.db_url.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(config.db_path, ec)) {
+      return Status::NotFound("no database at " + config.db_path);
+    }
+  }
+  storage::StoreOptions options = vault::StoreOptionsFor(config);
+  options.read_connections = read_connections;
+  return storage::Store::Open(options);
+}
+
 Result<std::unique_ptr<hsm::KeyService>> OpenKeys(const hsm::HsmConfig& hsm) {
   Result<std::unique_ptr<hsm::KeyService>> keys = hsm::KeyService::Open(hsm);
   if (!keys.ok()) return keys.status().WithContext("hsm");
@@ -37,14 +50,10 @@ std::unique_ptr<vault::CommitPipeline> NewCommitPipeline(hsm::KeyService& keys, 
 }
 
 Result<OpenedVault> OpenVault(const vault::VaultConfig& config, bool start_audit) {
-  std::error_code ec;
-  if (!std::filesystem::exists(config.db_path, ec)) {
-    return Status::NotFound("no database at " + config.db_path);
-  }
   OpenedVault v;
   ESCROW_ASSIGN_OR_RETURN(
       v.keys_, OpenKeys({config.hsm_module, config.hsm_token_label, config.hsm_pin_file}));
-  Result<std::unique_ptr<storage::Store>> store = OpenStore(config.db_path, false);
+  Result<std::unique_ptr<storage::Store>> store = OpenConfiguredStore(config);
   if (!store.ok()) return store.status().WithContext("database");
   v.store_ = std::move(*store);
   Result<std::uint32_t> audit_version =

@@ -68,4 +68,9 @@ std::unique_ptr<vault::CommitPipeline> NewCommitPipeline(hsm::KeyService& keys, 
 Result<std::unique_ptr<storage::Store>> OpenStore(const std::string& path, bool create,
                                                   int read_connections = 4);
 
+// Opens the database `config` names (SQLite at [database] path, or PostgreSQL at url) without
+// the HSM; it must exist and hold a vault.
+Result<std::unique_ptr<storage::Store>> OpenConfiguredStore(const vault::VaultConfig& config,
+                                                            int read_connections = 4);
+
 }  // namespace escrow::ops

@@ -1,0 +1,291 @@
+// Several vaultd nodes on one PostgreSQL database (API.md "PostgreSQL and several nodes"),
+// through the real binaries: a dev vault made by `vaultctl init --dev`, copied into a real
+// PostgreSQL 15 by `vaultctl db migrate --to`, then served by two vaultd processes on the
+// same config, token and certificates.
+#include <signal.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "tests/e2e/e2e_util.h"
+#include "tests/support/postgres_server.h"
+
+namespace escrow::e2e {
+namespace {
+
+using testing::PostgresServer;
+
+// Replaces [database] path with url in `state`/vault.conf.
+void UseUrl(const std::string& state, const std::string& url) {
+  const std::string conf = state + "/vault.conf";
+  std::ifstream in(conf);
+  std::stringstream text;
+  std::string line;
+  bool found = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("path = ", 0) == 0) {
+      line = "url = " + Quote(url);
+      found = true;
+    }
+    text << line << "\n";
+  }
+  in.close();
+  REQUIRE(found);
+  std::ofstream(conf, std::ios::trunc) << text.str();
+}
+
+std::string Vaultctl(const std::string& args, int* rc = nullptr) {
+  std::string out;
+  const int status = Sh(Quote(VaultctlPath()) + " " + args + " 2>&1", &out);
+  if (rc != nullptr) *rc = status;
+  return out;
+}
+
+// A FileVault-shaped key unique to (writer, i): "KEYW-XXXX-..." in letters only.
+std::string KeyFor(int writer, int i) {
+  std::string group;
+  for (int n = i, d = 0; d < 4; ++d, n /= 26) group += static_cast<char>('A' + n % 26);
+  return std::string("KEY") + static_cast<char>('A' + writer) + "-" + group +
+         "-MNOP-QRST-UVWX-ABCD";
+}
+
+// The read-back checks retrieve every acknowledged key as one helpdesk user: no per-user caps.
+std::vector<std::pair<std::string, std::string>> Uncapped() {
+  return {{"daily_quota", "0"},
+          {"retrieve_per_user", "{ count = 0, window_seconds = 60 }"},
+          {"requests_per_user", "{ count = 0, window_seconds = 60 }"}};
+}
+
+struct Cluster {
+  PostgresServer& pg;
+  VaultProcess a;
+  std::unique_ptr<VaultProcess> b;
+  std::string database;
+
+  explicit Cluster(PostgresServer& server, const std::vector<std::pair<std::string, std::string>>&
+                                              settings = {})
+      : pg(server) {
+    Result<std::string> name = pg.CreateEmptyDatabase();
+    REQUIRE(name.ok());
+    database = *name;
+    for (const auto& [key, value] : settings) Configure(a, key, value);
+    int rc = 0;
+    const std::string out = Vaultctl("db migrate --config " + Quote(a.state() + "/vault.conf") +
+                                         " --to " + Quote(pg.Url(database)),
+                                     &rc);
+    INFO(out);
+    REQUIRE(rc == 0);
+    REQUIRE_THAT(out, Catch::Contains("audit head"));
+    UseUrl(a.state(), pg.Url(database));
+    const bool a_started = a.Start();
+    INFO(a.Log());
+    REQUIRE(a_started);
+    b = std::make_unique<VaultProcess>(VaultProcess::SameStateAs{a});
+    const bool b_started = b->Start();
+    INFO(b->Log());
+    REQUIRE(b_started);
+  }
+  // `vaultctl audit verify` on the shared config (any node may be stopped or running).
+  std::string Verify(int* rc) const {
+    return Vaultctl("audit verify --config " + Quote(a.state() + "/vault.conf"), rc);
+  }
+};
+
+HttpResult StoreKey(const VaultProcess& node, const std::string& token, const std::string& id,
+                    const std::string& key) {
+  return node.As(token, "PUT", "/v1/devices/" + id + "/recovery-key", KeyBody(key, key));
+}
+
+HttpResult HelpdeskRetrieve(const VaultProcess& node, const std::string& token,
+                            const std::string& id) {
+  return node.As(token, "POST", "/v1/devices/" + id + "/recovery-key/retrieve",
+                 R"({"reason":"locked out, ticket 7"})");
+}
+
+TEST_CASE("What one node stores, the other serves at once; the chain stays one chain",
+          "[e2e][postgres][multinode]") {
+  Cluster c(PostgresServer::Shared());
+  c.a.Enrol("mac1", "alice@example.com", "corporate");
+  const std::string alice = c.a.Token("alice@example.com");
+  const std::string hd = c.a.Token("hd@example.com", "--roles helpdesk");
+  REQUIRE(StoreKey(c.a, alice, "mac1", kMacKey1).status == 200);
+
+  HttpResult r = HelpdeskRetrieve(*c.b, hd, "mac1");
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK_THAT(r.body, Catch::Contains(kMacKey1));
+  // The release burned version 1 on node b: node a sees the rotation pending, and the new
+  // key stored on b is what a releases next.
+  REQUIRE(StoreKey(*c.b, alice, "mac1", kMacKey2).status == 200);
+  r = HelpdeskRetrieve(c.a, hd, "mac1");
+  REQUIRE(r.status == 200);
+  CHECK_THAT(r.body, Catch::Contains(kMacKey2));
+  CHECK_THAT(r.body, Catch::Contains(R"("version":2)"));
+
+  int rc = 0;
+  const std::string verified = c.Verify(&rc);
+  INFO(verified);
+  CHECK(rc == 0);
+
+  // No plaintext anywhere in the database, in any spelling.
+  std::string dump;
+  REQUIRE(Sh("/usr/lib/postgresql/15/bin/pg_dump -h " + Quote(c.pg.dir()) + " -U " +
+                 Quote(c.pg.user()) + " " + Quote(c.database),
+             &dump) == 0);
+  CHECK_THAT(dump, Catch::Contains("mac1"));  // the dump is real
+  for (const std::string& key : {std::string(kMacKey1), std::string(kMacKey2)}) {
+    std::string bare;
+    for (char ch : key) {
+      if (ch != '-') bare += ch;
+    }
+    CHECK(dump.find(key) == std::string::npos);
+    CHECK(dump.find(bare) == std::string::npos);
+  }
+}
+
+TEST_CASE("A helpdesk quota holds across both nodes", "[e2e][postgres][multinode]") {
+  Cluster c(PostgresServer::Shared(), {{"daily_quota", "2"}});
+  const std::string hd = c.a.Token("hd@example.com", "--roles helpdesk");
+  for (const char* id : {"mac1", "mac2", "mac3"}) {
+    c.a.Enrol(id, "alice@example.com", "corporate");
+    REQUIRE(StoreKey(c.a, c.a.Token("alice@example.com"), id, kMacKey1).status == 200);
+  }
+  CHECK(HelpdeskRetrieve(c.a, hd, "mac1").status == 200);
+  CHECK(HelpdeskRetrieve(*c.b, hd, "mac2").status == 200);
+  const HttpResult third = HelpdeskRetrieve(c.a, hd, "mac3");
+  INFO(third.body);
+  CHECK(third.status == 429);
+  CHECK(HelpdeskRetrieve(*c.b, hd, "mac3").status == 429);
+}
+
+// Eight writers, four on each node; node a is killed with -9 while they write, and its
+// writers move to b as a load balancer would. Every store that was answered 200 reads back
+// from b, and the audit chain verifies: no gap, no fork.
+TEST_CASE("Eight writers over two nodes, one killed with -9: nothing acknowledged is lost",
+          "[e2e][postgres][multinode]") {
+  Cluster c(PostgresServer::Shared(), Uncapped());
+  const std::string owner = c.a.Token("alice@example.com");
+  constexpr int kWriters = 8;
+  constexpr int kPerWriter = 12;
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> acknowledged;  // device, key
+  std::atomic<bool> a_killed{false};
+  std::atomic<int> stored{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        const VaultProcess& node = (w % 2 == 0 && !a_killed) ? c.a : *c.b;
+        const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
+        const std::string body = R"({"serial":"S-)" + id + R"(","name":"D )" + id +
+                                 R"(","platform":"macos","ownership":"corporate",)"
+                                 R"("owner":"alice@example.com","encryption_enabled":true})";
+        if (node.Mdm("PUT", "/v1/devices/" + id, body).status / 100 != 2) continue;
+        if (node.Mdm("POST", "/v1/devices/" + id + "/checkin", "{}").status != 200) continue;
+        const std::string key = KeyFor(w, i);
+        if (StoreKey(node, owner, id, key).status == 200) {
+          const std::lock_guard lock(mu);
+          acknowledged.emplace_back(id, key);
+          ++stored;
+        }
+      }
+    });
+  }
+  while (stored < kWriters * kPerWriter / 4) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  c.a.Stop(SIGKILL);
+  a_killed = true;
+  for (std::thread& t : writers) t.join();
+  INFO("acknowledged " << acknowledged.size());
+  REQUIRE(acknowledged.size() >= static_cast<std::size_t>(kWriters * kPerWriter / 2));
+  const std::string hd = c.b->Token("hd@example.com", "--roles helpdesk");
+  for (const auto& [id, key] : acknowledged) {
+    const HttpResult r = HelpdeskRetrieve(*c.b, hd, id);
+    INFO(id << ": " << r.body);
+    CHECK(r.status == 200);
+    CHECK_THAT(r.body, Catch::Contains(key));
+  }
+  int rc = 0;
+  const std::string verified = c.Verify(&rc);
+  INFO(verified);
+  CHECK(rc == 0);
+}
+
+// A server of its own: restarting the shared one would end every other test's sessions.
+TEST_CASE("PostgreSQL restarted under load: 503s, then service resumes, nothing acknowledged lost",
+          "[e2e][postgres][multinode]") {
+  Result<std::unique_ptr<PostgresServer>> own = PostgresServer::Start();
+  REQUIRE(own.ok());
+  Cluster c(**own, Uncapped());
+  const std::string owner = c.a.Token("alice@example.com");
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> acknowledged;
+  std::atomic<int> unavailable{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      const VaultProcess& node = w % 2 == 0 ? c.a : *c.b;
+      for (int i = 0; !stop && i < 400; ++i) {
+        const std::string id = "r" + std::to_string(w) + "-" + std::to_string(i);
+        const std::string body = R"({"serial":"S-)" + id + R"(","name":"D )" + id +
+                                 R"(","platform":"macos","ownership":"corporate",)"
+                                 R"("owner":"alice@example.com","encryption_enabled":true})";
+        const HttpResult put = node.Mdm("PUT", "/v1/devices/" + id, body);
+        if (put.status == 503) ++unavailable;
+        if (put.status / 100 != 2) continue;
+        if (node.Mdm("POST", "/v1/devices/" + id + "/checkin", "{}").status != 200) continue;
+        const HttpResult r = StoreKey(node, owner, id, KeyFor(w, i));
+        if (r.status == 200) {
+          const std::lock_guard lock(mu);
+          acknowledged.emplace_back(id, KeyFor(w, i));
+        } else if (r.status == 503) {
+          ++unavailable;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  const auto count = [&] {
+    const std::lock_guard lock(mu);
+    return acknowledged.size();
+  };
+  while (count() < 8) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE((*own)->Restart().ok());
+  const std::size_t before_restart_done = count();
+  // Service resumes: both nodes acknowledge stores again.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (count() < before_restart_done + 16 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop = true;
+  for (std::thread& t : writers) t.join();
+  INFO("acknowledged " << acknowledged.size() << ", 503s " << unavailable << ", other "
+                       << other);
+  CHECK(unavailable > 0);
+  CHECK(other == 0);
+  REQUIRE(acknowledged.size() >= before_restart_done + 16);
+  const std::string hd = c.a.Token("hd@example.com", "--roles helpdesk");
+  for (const auto& [id, key] : acknowledged) {
+    const HttpResult r = HelpdeskRetrieve(c.a, hd, id);
+    INFO(id << ": " << r.body);
+    CHECK(r.status == 200);
+    CHECK_THAT(r.body, Catch::Contains(key));
+  }
+  c.a.Stop();
+  c.b->Stop();
+  int rc = 0;
+  const std::string verified = c.Verify(&rc);
+  INFO(verified);
+  CHECK(rc == 0);
+}
+
+}  // namespace
+}  // namespace escrow::e2e
