@@ -16,8 +16,8 @@ struct StoreOptions {
   std::string path;
   // Instead of `path`: a PostgreSQL database (storage/pg_url.h says which URLs are
   // accepted), with its password read from `password_file` (0600) if one is needed.
-  std::string url;
-  std::string password_file;
+  std::string url{};  // {}: designated initializers may leave them out (-Wextra)
+  std::string password_file{};
   bool create = false;  // create the file (or the schema in an empty database) if missing
   int busy_timeout_ms = 5000;
   int read_connections = 4;
