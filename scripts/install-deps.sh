@@ -12,6 +12,7 @@ packages=(
   softhsm2 opensc libnss3 curl python3 python3-yaml python3-jsonschema procps util-linux
   testssl.sh chromium chromium-driver python3-selenium python3-cryptography
   libpq-dev postgresql-15
+  lintian adduser systemd man-db   # the package test: dpkg -i, systemd-analyze (its man: checks)
 )
 
 # The storage tests run PostgreSQL as this unprivileged user when they run as root (CI).
@@ -19,9 +20,11 @@ if [[ $(id -u) -eq 0 ]] && ! id escrow-test >/dev/null 2>&1; then
   useradd --system --no-create-home escrow-test
 fi
 
+# One dpkg-query for all of them: quick when everything is present.
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  grep -qx "$p install ok installed" <<<"$installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, and runs every test.
-#   scripts/test.sh            plain build in build/
+#   scripts/test.sh            Release build in build/ (what scripts/package.sh packages)
 #   scripts/test.sh --asan     AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,7 @@ mode=${1:-plain}
 scripts/install-deps.sh
 case "$mode" in
   plain)
-    BUILD_DIR=build scripts/build.sh -DESCROW_BUILD_TESTS=ON
+    BUILD_DIR=build BUILD_TYPE=Release scripts/build.sh -DESCROW_BUILD_TESTS=ON
     dir=build ;;
   --asan)
     BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DESCROW_BUILD_TESTS=ON -DESCROW_SANITIZE=address,undefined

@@ -39,7 +39,7 @@ tidy=$(command -v clang-tidy-14 || true)
 build_dir=${TIDY_BUILD_DIR:-build}
 if [[ ! -f $build_dir/compile_commands.json ]]; then
   # Configuring is enough: no sources are generated, so clang-tidy needs no build.
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" \
     -DESCROW_BUILD_TESTS=ON >/dev/null
 fi
 db=$build_dir/compile_commands.json
