@@ -1,9 +1,11 @@
 #include "storage/pg_copy.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string_view>
 
 #include "storage/database.h"
@@ -15,11 +17,15 @@ namespace escrow::storage {
 namespace {
 
 // PostgreSQL-only tables: audit_head is kept by the audit trigger as the records go in.
-const std::set<std::string, std::less<>> kPostgresOnly = {"audit_head", "schema_version"};
+constexpr std::array<std::string_view, 2> kPostgresOnly = {"audit_head", "schema_version"};
 // Tables a trigger keeps from another one's rows: copied last, over what the trigger wrote
 // while that table went in, so that they hold exactly the file's values (IntegrityCheck
 // compares them with the rows they count).
-const std::set<std::string, std::less<>> kKeptByTriggers = {"key_version_counts"};
+constexpr std::array<std::string_view, 1> kKeptByTriggers = {"key_version_counts"};
+
+bool IsOneOf(std::string_view name, std::span<const std::string_view> names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
 
 constexpr Query kPgTables{
     "list tables",
@@ -90,7 +96,7 @@ Result<std::int64_t> SqliteCount(Database& db, const std::string& sql) {
 // with PostgreSQL's columns. The SQLite file must have exactly these tables.
 Result<std::vector<Table>> Plan(PgConnection& pg, Database& db) {
   ESCROW_ASSIGN_OR_RETURN(std::vector<std::string> names, PgStrings(pg, kPgTables));
-  std::erase_if(names, [](const std::string& n) { return kPostgresOnly.contains(n); });
+  std::erase_if(names, [](const std::string& n) { return IsOneOf(n, kPostgresOnly); });
   std::vector<std::string> sqlite_names;
   {
     ESCROW_ASSIGN_OR_RETURN(Statement stmt, db.PrepareOnce(kSqliteTables));
@@ -137,7 +143,7 @@ Result<std::vector<Table>> Plan(PgConnection& pg, Database& db) {
     if (plan.size() == before) return Status::Internal("the foreign keys form a cycle");
   }
   std::stable_partition(plan.begin(), plan.end(),
-                        [](const Table& t) { return !kKeptByTriggers.contains(t.name); });
+                        [](const Table& t) { return !IsOneOf(t.name, kKeptByTriggers); });
   return plan;
 }
 
