@@ -108,7 +108,7 @@ HttpResult HelpdeskRetrieve(const VaultProcess& node, const std::string& token,
                  R"({"reason":"locked out, ticket 7"})");
 }
 
-TEST_CASE("What one node stores, the other serves at once; the chain stays one chain",
+TEST_CASE("What one node stores, the other serves at once, and the chain stays one chain",
           "[e2e][postgres][multinode]") {
   Cluster c(PostgresServer::Shared());
   c.a.Enrol("mac1", "alice@example.com", "corporate");
