@@ -67,6 +67,8 @@ class SoftHsmKeyService final : public KeyService {
                 std::span<const std::uint8_t> mac) override;
   Result<std::optional<Bytes>> ReadCheckpoint() override;
   Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
+  Result<std::vector<NodeCheckpointValue>> ReadEveryCheckpoint() override;
+  Status ForgetOtherCheckpoints() override;
   // kNotFound if the master key does not exist (a caller's mistake, not an HSM fault).
   Status Probe(std::uint32_t master_version) override;
   // The escrow keys are used through their token objects, looked up on every call (no session
@@ -85,7 +87,7 @@ class SoftHsmKeyService final : public KeyService {
   enum class Retry { kNo, kOnce };
 
   SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, std::string label, SecretBytes pin,
-                    TokenInfo token, Pkcs11Session session);
+                    TokenInfo token, Pkcs11Session session, std::string checkpoint_label);
 
   // Runs `op(session)` in the lane, connecting first if needed; see the class comment.
   template <class Op>
@@ -126,6 +128,7 @@ class SoftHsmKeyService final : public KeyService {
   const std::string label_;
   const SecretBytes pin_;  // kept to log in again after the token comes back
   const TokenInfo token_;
+  const std::string checkpoint_label_;  // this node's (CheckpointLabel)
 
   static constexpr std::chrono::milliseconds kRescanInterval{1000};
 

@@ -592,6 +592,22 @@ Status EscrowService::AuthorizeMetrics(const Caller& caller) {
   return Status::Ok();
 }
 
+Result<storage::QuotaWindow> EscrowService::CountSharedAttempt(std::string_view counter,
+                                                              std::chrono::seconds window) {
+  Impl& m = *impl_;
+  const std::int64_t now = NowMs(m.clock);
+  const std::int64_t since =
+      now - std::chrono::duration_cast<std::chrono::milliseconds>(window).count();
+  storage::QuotaWindow counted;
+  ESCROW_RETURN_IF_ERROR(m.pipeline.Commit(
+      [&](storage::WriteTxn& txn) -> Status {
+        ESCROW_ASSIGN_OR_RETURN(counted, txn.limits().AddQuotaEvent(counter, now, since));
+        return Status::Ok();
+      },
+      {}));
+  return counted;
+}
+
 void EscrowService::RecordSecurityEvent(std::string_view actor, std::string_view role,
                                         std::string_view action, std::string_view reason,
                                         std::string_view detail) {

@@ -354,6 +354,15 @@ class EscrowService {
   // once per episode (until the lag falls below it again).
   Result<std::size_t> SweepEvents();
 
+  // A limit that several nodes on one database share (API.md "PostgreSQL and several nodes":
+  // per-user retrievals): counts one attempt of `counter` at now, in a rolling `window`, and
+  // answers the attempts in the window, this one included, with the oldest one's time. The
+  // count rides the next group commit (no transaction of its own) and is made under the audit
+  // head's lock, so that attempts on several nodes at once never both see room for one.
+  // kUnavailable if the database fails.
+  Result<storage::QuotaWindow> CountSharedAttempt(std::string_view counter,
+                                                  std::chrono::seconds window);
+
   // Records a refusal decided in api/ (throttling, a malformed id), audited once per principal
   // and window by the caller, with `reason` its API error code. Never fails the request path.
   void RecordSecurityEvent(std::string_view actor, std::string_view role, std::string_view action,

@@ -15,6 +15,7 @@
 
 #include "tests/e2e/e2e_util.h"
 #include "tests/support/postgres_server.h"
+#include "tests/support/temp_dir.h"
 
 namespace escrow::e2e {
 namespace {
@@ -83,11 +84,12 @@ struct Cluster {
     REQUIRE(rc == 0);
     REQUIRE_THAT(out, Catch::Contains("audit head"));
     UseUrl(a.state(), pg.Url(database));
-    const bool a_started = a.Start();
+    // Two nodes on one token: each keeps its own checkpoint (hsm/data_object.h).
+    const bool a_started = a.Start({"--node", "a"});
     INFO(a.Log());
     REQUIRE(a_started);
     b = std::make_unique<VaultProcess>(VaultProcess::SameStateAs{a});
-    const bool b_started = b->Start();
+    const bool b_started = b->Start({"--node", "b"});
     INFO(b->Log());
     REQUIRE(b_started);
   }
@@ -162,6 +164,98 @@ TEST_CASE("A helpdesk quota holds across both nodes", "[e2e][postgres][multinode
   INFO(third.body);
   CHECK(third.status == 429);
   CHECK(HelpdeskRetrieve(*c.b, hd, "mac3").status == 429);
+}
+
+TEST_CASE("A user's retrieval limit holds across both nodes", "[e2e][postgres][multinode]") {
+  Cluster c(PostgresServer::Shared(), {{"daily_quota", "0"},
+                                       {"retrieve_per_user", "{ count = 3, window_seconds = 60 }"}});
+  const std::string hd = c.a.Token("hd@example.com", "--roles helpdesk");
+  // Every attempt counts, allowed or denied (API.md "Limits"): these devices do not exist.
+  CHECK(HelpdeskRetrieve(c.a, hd, "nodev1").status == 404);
+  CHECK(HelpdeskRetrieve(*c.b, hd, "nodev2").status == 404);
+  CHECK(HelpdeskRetrieve(c.a, hd, "nodev3").status == 404);
+  const HttpResult fourth = HelpdeskRetrieve(*c.b, hd, "nodev4");
+  INFO(fourth.body);
+  CHECK(fourth.status == 429);
+  CHECK(HelpdeskRetrieve(c.a, hd, "nodev5").status == 429);
+  // Another user's attempts are their own.
+  const std::string hd2 = c.a.Token("hd2@example.com", "--roles helpdesk");
+  CHECK(HelpdeskRetrieve(*c.b, hd2, "nodev1").status == 404);
+  // The throttling was audited once, by whichever node saw the first denial.
+  int rc = 0;
+  const std::string exported =
+      Vaultctl("audit export --config " + Quote(c.a.state() + "/vault.conf") + " --format jsonl", &rc);
+  REQUIRE(rc == 0);
+  std::size_t throttled = 0;
+  for (std::size_t at = exported.find("retrieve_per_user"); at != std::string::npos;
+       at = exported.find("retrieve_per_user", at + 1)) {
+    ++throttled;
+  }
+  CHECK(throttled == 1);
+}
+
+// Before a key leaves, each node keeps the head on the shared token as its own object
+// (hsm/data_object.h): releases on both nodes at once never race over one object.
+TEST_CASE("Releases on both nodes at once: every one answered, each node's checkpoint kept",
+          "[e2e][postgres][multinode]") {
+  Cluster c(PostgresServer::Shared(), Uncapped());
+  const std::string owner = c.a.Token("alice@example.com");
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 6;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      const std::string id = "rel" + std::to_string(t) + "-" + std::to_string(i);
+      c.a.Enrol(id, "alice@example.com", "corporate");
+      REQUIRE(StoreKey(c.a, owner, id, KeyFor(t, i)).status == 200);
+    }
+  }
+  const std::string hd = c.a.Token("hd@example.com", "--roles helpdesk");
+  std::atomic<int> released{0};
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const VaultProcess& node = t % 2 == 0 ? c.a : *c.b;
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = "rel" + std::to_string(t) + "-" + std::to_string(i);
+        const HttpResult r = HelpdeskRetrieve(node, hd, id);
+        if (r.status == 200 && r.body.find(KeyFor(t, i)) != std::string::npos) {
+          ++released;
+        } else {
+          const std::lock_guard lock(mu);
+          failures.push_back(id + ": " + std::to_string(r.status) + " " + r.body);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::string& f : failures) UNSCOPED_INFO(f);
+  CHECK(failures.empty());
+  CHECK(released == kThreads * kPerThread);
+  // One object per node on the token, as pkcs11-tool lists it.
+  const std::string text = testing::ReadFileBytes(c.a.state() + "/vault.conf");
+  const std::size_t at = text.find("token_label = '");  // as RenderConfig quotes it
+  REQUIRE(at != std::string::npos);
+  const std::size_t from = at + std::string("token_label = '").size();
+  const std::string label = text.substr(from, text.find('\'', from) - from);
+  std::string listing;
+  REQUIRE(Sh("SOFTHSM2_CONF=" + Quote(c.a.state() + "/hsm/softhsm2.conf") +
+                 " pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label " +
+                 Quote(label) + " --login --pin \"$(cat " + Quote(c.a.state() + "/hsm/user.pin") +
+                 ")\" --list-objects --type data 2>&1",
+             &listing) == 0);
+  INFO(listing);
+  for (const std::string node : {"a", "b"}) {
+    const std::string quoted = "'escrow-audit-checkpoint@" + node + "'";
+    const std::size_t first = listing.find(quoted);
+    CHECK(first != std::string::npos);
+    CHECK(listing.find(quoted, first + 1) == std::string::npos);
+  }
+  int rc = 0;
+  const std::string verified = c.Verify(&rc);
+  INFO(verified);
+  CHECK(rc == 0);
 }
 
 // Eight writers, four on each node; node a is killed with -9 while they write, and its

@@ -88,7 +88,7 @@ std::filesystem::path SoftHsmToken::tokens_root() { return Shared().tokens; }
 std::filesystem::path SoftHsmToken::conf_path() { return Shared().conf; }
 
 hsm::HsmConfig SoftHsmToken::config() const {
-  return hsm::HsmConfig{module_path(), label_, pin_file()};
+  return hsm::HsmConfig{module_path(), label_, pin_file(), {}};
 }
 
 std::string SoftHsmToken::WriteFile(std::string_view name, std::string_view content) const {

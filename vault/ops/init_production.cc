@@ -62,7 +62,7 @@ class ProductionInit final : public InitMode {
     initialised_ = true;
     return true;
   }
-  hsm::HsmConfig Hsm() const override { return {o_.module, o_.token_label, o_.pin_file}; }
+  hsm::HsmConfig Hsm() const override { return {o_.module, o_.token_label, o_.pin_file, {}}; }
   // An adopted token stays: the keys this init generated must not.
   bool TokenOutlivesFailure() const override { return true; }
   Status CreateFiles(InitGuard& /*guard*/) override { return Status::Ok(); }
