@@ -98,12 +98,12 @@ TEST_CASE("vaultd serves a vault migrated into PostgreSQL over TLS with a passwo
   CHECK(rc != 0);
   CHECK_THAT(out, Catch::Contains("no password supplied"));
 
-  out = Vaultctl("db migrate --config " + conf + " --to " + Quote(url) + " --password-file " +
-                     Quote(pg.password_file()),
-                 &rc);
-  INFO(out);
+  const std::string migrated = Vaultctl("db migrate --config " + conf + " --to " + Quote(url) +
+                                            " --password-file " + Quote(pg.password_file()),
+                                        &rc);
+  INFO(migrated);
   REQUIRE(rc == 0);
-  REQUIRE_THAT(out, Catch::Contains("audit head"));
+  REQUIRE_THAT(migrated, Catch::Contains("audit head"));
   UseTlsDatabase(v.state(), url, pg.password_file());
 
   const bool started = v.Start();
@@ -163,6 +163,14 @@ TEST_CASE("vaultd serves a vault migrated into PostgreSQL over TLS with a passwo
   INFO(out);
   CHECK(rc == 0);
   CHECK(v.Stop() == 0);
+
+  // The password is in its file only: in neither tool's output nor vaultd's log.
+  std::string password = testing::ReadFileBytes(pg.password_file());
+  if (password.ends_with('\n')) password.pop_back();
+  REQUIRE(password.size() >= 16);
+  CHECK(out.find(password) == std::string::npos);
+  CHECK(migrated.find(password) == std::string::npos);
+  CHECK(v.Log().find(password) == std::string::npos);
 }
 
 }  // namespace
