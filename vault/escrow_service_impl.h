@@ -87,8 +87,17 @@ struct EscrowService::Impl {
   // The active master-key version, read in `meta`'s transaction or in one of its own.
   static Result<std::uint32_t> ActiveMasterKeyVersion(storage::MetaReader& meta);
   Result<std::uint32_t> ActiveMasterKeyVersion();
-  // Decrypts one stored version under the associated data of its own row.
+  // Decrypts one stored version under the associated data of its own row. When the token
+  // lacks the row's master-key version, the row is read again: sealed anew meanwhile (a
+  // rotation, then --retire-old), it is opened as it is now. A version the token still lacks
+  // is integrity_error, unless TokenBehind: then 503 unavailable.
   Result<SecretBytes> Open(const storage::KeyVersionRow& row);
+  // OK if master-key `version` is missing from this node's token because the token is behind
+  // the database (per-node tokens after a rotation made elsewhere, before `master-key restore
+  // --add`): the database names it (up to the active version or rotation target) and the token
+  // holds no master key of that version or newer. kNotFound if not (a row naming a version
+  // never made, or one retired here: not ours); other codes if the database or HSM failed.
+  Status TokenBehind(std::uint32_t version);
 
   // The device's state record, checked (device_state.h: CheckStateEvidence) and compared with
   // the rows this request read from the same snapshot: the current version and the pending
