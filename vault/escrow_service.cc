@@ -253,6 +253,18 @@ Result<storage::DeviceStateRow> EscrowService::Impl::TrustedState(
 CommitPipeline::Finish EscrowService::Impl::WriteState(storage::DeviceStateRow next) {
   return [this, next = std::move(next)](storage::WriteTxn& txn,
                                         const ChainTip& last) mutable -> Status {
+    // Under the audit head's lock: the record must still be the one this request read. Each
+    // node's per-device lock holds only its own requests; without this check, a request that
+    // read the device before another node's commit would write back a record that contradicts
+    // the rows that commit made (integrity_error on every later request).
+    ESCROW_ASSIGN_OR_RETURN(const std::optional<storage::DeviceStateRow> stored,
+                            txn.states().Get(next.device_id));
+    const bool same = stored ? stored->audit_seq == next.audit_seq && stored->mac == next.mac
+                             : next.mac.empty();
+    if (!same) {
+      return Status::Unavailable("another node changed the device meanwhile; nothing was changed",
+                                 std::string(kStateChanged));
+    }
     Status sealed = SealState(keys, options.state_key_version, last.seq, last.hash, next);
     if (!sealed.ok()) return Status::Unavailable("state MAC: " + sealed.message(), "unavailable");
     return txn.states().Put(next);

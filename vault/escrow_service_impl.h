@@ -19,6 +19,11 @@
 
 namespace escrow::vault {
 
+// The reason of a commit refused because another node changed the device's state record since
+// the request read it (WriteState); StoreKey and Retrieve then run again from the read.
+inline constexpr std::string_view kStateChanged = "device_state_changed";
+inline constexpr int kStateChangedRetries = 3;
+
 struct EscrowService::Impl {
   Impl(hsm::KeyService& k, storage::Store& s, const Clock& c, EscrowOptions o)
       : keys(k),
@@ -109,6 +114,10 @@ struct EscrowService::Impl {
       const std::optional<storage::KeyVersionRow>& current);
   // A commit's finish that writes `next` as the device's state record, naming the commit's
   // last audit record and MACed in the HSM.
+  // Seals `next` to the chain tip and puts it, in the commit. `next` is the state record the
+  // request read, changed: unless the record in the database is still that one (its MAC and
+  // audit position; none for a new device), another node changed the device since the read,
+  // and the commit is refused (kUnavailable, kStateChanged: nothing was written).
   CommitPipeline::Finish WriteState(storage::DeviceStateRow next);
   // The device's own certificate of the current escrow key: the one issued before, or a new
   // one, recorded with its audit record (`caller`'s, action escrow_cert.issue_device). Call
