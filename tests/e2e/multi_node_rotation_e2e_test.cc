@@ -3,6 +3,7 @@
 // token directory, as nodes on one network HSM do. Owners store keys on both nodes and a
 // helpdesk user retrieves them on both while `vaultctl master-key rotate` runs, then while
 // `master-key rotate --retire-old --yes` runs and destroys the older master keys.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -34,9 +35,10 @@ enum Phase : int {
   kPhases
 };
 
-const char* PhaseName(int phase) {
-  static const char* const kNames[] = {"before", "rotating", "between", "retiring", "after"};
-  return kNames[phase];
+std::string PhaseName(int phase) {
+  constexpr std::array<const char*, kPhases> kNames = {"before", "rotating", "between", "retiring",
+                                                       "after"};
+  return kNames.at(static_cast<std::size_t>(phase));
 }
 
 // Owners' stores and helpdesk retrievals on both nodes, until Stop(). Every answer is
@@ -49,8 +51,10 @@ class Load {
     for (int w = 0; w < writers; ++w) threads_.emplace_back([this, w] { Write(w); });
     for (int r = 0; r < 2; ++r) threads_.emplace_back([this, r] { Retrieve(r); });
   }
-  Load(const Load&) = delete;
+  Load(const Load&) = delete;  // owns threads that point into it
   Load& operator=(const Load&) = delete;
+  Load(Load&&) = delete;
+  Load& operator=(Load&&) = delete;
   ~Load() { Stop(); }
 
   void Stop() {
@@ -62,8 +66,8 @@ class Load {
   void SetPhase(Phase p) { phase_ = p; }
 
   // Acknowledged stores and retrievals of `phase` on node `node` (0: a, 1: b).
-  int Stored(int phase, int node) const { return stored_[phase][node]; }
-  int Retrieved(int phase, int node) const { return retrieved_[phase][node]; }
+  [[nodiscard]] int Stored(int phase, int node) const { return At(stored_, phase, node); }
+  [[nodiscard]] int Retrieved(int phase, int node) const { return At(retrieved_, phase, node); }
   std::size_t Devices() {
     const std::lock_guard lock(mu_);
     return last_.size();
@@ -84,7 +88,7 @@ class Load {
   }
 
  private:
-  const VaultProcess& Node(int n) const { return n == 0 ? c_.a : *c_.b; }
+  [[nodiscard]] const VaultProcess& Node(int n) const { return n == 0 ? c_.a : *c_.b; }
 
   // Counts one answer; false unless it is 2xx.
   bool Note(int node, const std::string& call, const HttpResult& r, const std::string& id) {
@@ -119,7 +123,7 @@ class Load {
         const std::lock_guard lock(mu_);
         last_[id] = key;
         history_[id].push_back(key);
-        ++stored_[phase][node];
+        ++At(stored_, phase, node);
         mine.push_back(id);
       }
       if (i % 3 == 2 && !mine.empty()) {
@@ -131,7 +135,7 @@ class Load {
           const std::lock_guard lock(mu_);
           last_[again] = next;
           history_[again].push_back(next);
-          ++stored_[now][other];
+          ++At(stored_, now, other);
         }
       }
     }
@@ -162,7 +166,7 @@ class Load {
       bool known = false;
       for (const std::string& key : history_[id]) known = known || Contains(answer.body, key);
       if (known) {
-        ++retrieved_[phase][r];
+        ++At(retrieved_, phase, r);
       } else {
         unexpected_.push_back("retrieve " + id +
                               " released a key it was never given: " + answer.body);
@@ -170,6 +174,13 @@ class Load {
     }
   }
 
+  using Counts = std::array<std::array<std::atomic<int>, 2>, kPhases>;
+  static std::atomic<int>& At(Counts& counts, int phase, int node) {
+    return counts.at(static_cast<std::size_t>(phase)).at(static_cast<std::size_t>(node));
+  }
+  static int At(const Counts& counts, int phase, int node) {
+    return counts.at(static_cast<std::size_t>(phase)).at(static_cast<std::size_t>(node));
+  }
   static bool Contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
   }
@@ -190,8 +201,9 @@ class Load {
   std::map<std::string, std::vector<std::string>> history_;  // guarded by mu_
   std::map<std::string, int> tally_;                         // guarded by mu_
   std::vector<std::string> unexpected_;                      // guarded by mu_
-  std::atomic<int> stored_[kPhases][2] = {};
-  std::atomic<int> retrieved_[kPhases][2] = {};
+  // [phase][node]: acknowledged stores and retrievals.
+  Counts stored_{};
+  Counts retrieved_{};
 };
 
 // Waits until `done` or `limit` has passed; true if done.
@@ -215,7 +227,7 @@ bool Served(Load& load, Phase p, int n) {
 // rotated to escrow-master-v<to>.
 std::string Rotate(const Cluster& c, std::uint32_t to, const std::string& extra = "") {
   int rc = -1;
-  const std::string out = Vaultctl("master-key rotate --config " + Quote(c.Config()) + extra, &rc);
+  std::string out = Vaultctl("master-key rotate --config " + Quote(c.Config()) + extra, &rc);
   INFO(out);
   REQUIRE(rc == 0);
   REQUIRE_THAT(out, Catch::Contains("master key rotated to escrow-master-v" + std::to_string(to)));
