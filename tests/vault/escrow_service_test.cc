@@ -636,7 +636,7 @@ TEST_CASE("Keys survive a restart on the same token and database", "[vault][serv
 // `master-key restore --add` runs there. That node's reads of records sealed under the new key
 // are its own outage (503 unavailable, like a lost token), never a record that failed its
 // integrity check (500 integrity_error, an alert in the trail).
-TEST_CASE("A record sealed under a master key this node's token does not hold yet is 503, not an "
+TEST_CASE("A record sealed under a master key this node's token does not hold yet is 503 and no "
           "integrity error",
           "[vault][service][rotation]") {
   VaultFixture f;
