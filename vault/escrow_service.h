@@ -384,6 +384,14 @@ class EscrowService {
   struct Impl;
   EscrowService(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
                 EscrowOptions options);
+  // One attempt each: StoreKey and Retrieve run them again (a few times) when another node
+  // changed the device between the attempt's read and its commit (nothing was written then).
+  Result<StoreKeyResult> StoreKeyOnce(const Caller& caller, std::string_view id,
+                                      const SecretBytes& key, const SecretBytes* confirm,
+                                      const StoreKeyExtras& extras);
+  Result<RetrievedKey> RetrieveOnce(const Caller& caller, std::string_view id,
+                                    std::string_view reason, std::optional<std::uint32_t> version,
+                                    std::optional<std::string_view> access_request);
   std::unique_ptr<Impl> impl_;
 };
 

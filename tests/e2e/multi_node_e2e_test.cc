@@ -5,110 +5,20 @@
 #include <signal.h>
 
 #include <atomic>
-#include <catch2/catch.hpp>
-#include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <vector>
 
-#include "tests/e2e/e2e_util.h"
-#include "tests/support/postgres_server.h"
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/multi_node_cluster.h"
 #include "tests/support/temp_dir.h"
 
 namespace escrow::e2e {
 namespace {
 
 using testing::PostgresServer;
-
-// Replaces [database] path with url in `state`/vault.conf.
-void UseUrl(const std::string& state, const std::string& url) {
-  const std::string conf = state + "/vault.conf";
-  std::ifstream in(conf);
-  std::stringstream text;
-  std::string line;
-  bool found = false;
-  while (std::getline(in, line)) {
-    if (line.rfind("path = ", 0) == 0) {
-      line = "url = " + Quote(url);
-      found = true;
-    }
-    text << line << "\n";
-  }
-  in.close();
-  REQUIRE(found);
-  std::ofstream(conf, std::ios::trunc) << text.str();
-}
-
-std::string Vaultctl(const std::string& args, int* rc = nullptr) {
-  std::string out;
-  const int status = Sh(Quote(VaultctlPath()) + " " + args + " 2>&1", &out);
-  if (rc != nullptr) *rc = status;
-  return out;
-}
-
-// A FileVault-shaped key unique to (writer, i): "KEYW-XXXX-..." in letters only.
-std::string KeyFor(int writer, int i) {
-  std::string group;
-  for (int n = i, d = 0; d < 4; ++d, n /= 26) group += static_cast<char>('A' + n % 26);
-  return std::string("KEY") + static_cast<char>('A' + writer) + "-" + group +
-         "-MNOP-QRST-UVWX-ABCD";
-}
-
-// The read-back checks retrieve every acknowledged key as one helpdesk user: no per-user caps.
-std::vector<std::pair<std::string, std::string>> Uncapped() {
-  return {{"daily_quota", "0"},
-          {"retrieve_per_user", "{ count = 0, window_seconds = 60 }"},
-          {"requests_per_user", "{ count = 0, window_seconds = 60 }"}};
-}
-
-struct Cluster {
-  PostgresServer& pg;
-  VaultProcess a;
-  std::unique_ptr<VaultProcess> b;
-  std::string database;
-
-  explicit Cluster(PostgresServer& server, const std::vector<std::pair<std::string, std::string>>&
-                                              settings = {})
-      : pg(server) {
-    Result<std::string> name = pg.CreateEmptyDatabase();
-    REQUIRE(name.ok());
-    database = *name;
-    for (const auto& [key, value] : settings) Configure(a, key, value);
-    int rc = 0;
-    const std::string out = Vaultctl("db migrate --config " + Quote(a.state() + "/vault.conf") +
-                                         " --to " + Quote(pg.Url(database)),
-                                     &rc);
-    INFO(out);
-    REQUIRE(rc == 0);
-    REQUIRE_THAT(out, Catch::Contains("audit head"));
-    UseUrl(a.state(), pg.Url(database));
-    // Two nodes on one token: each keeps its own checkpoint (hsm/data_object.h).
-    const bool a_started = a.Start({"--node", "a"});
-    INFO(a.Log());
-    REQUIRE(a_started);
-    b = std::make_unique<VaultProcess>(VaultProcess::SameStateAs{a});
-    const bool b_started = b->Start({"--node", "b"});
-    INFO(b->Log());
-    REQUIRE(b_started);
-  }
-  // `vaultctl audit verify` on the shared config (any node may be stopped or running).
-  std::string Verify(int* rc) const {
-    return Vaultctl("audit verify --config " + Quote(a.state() + "/vault.conf"), rc);
-  }
-};
-
-HttpResult StoreKey(const VaultProcess& node, const std::string& token, const std::string& id,
-                    const std::string& key) {
-  return node.As(token, "PUT", "/v1/devices/" + id + "/recovery-key", KeyBody(key, key));
-}
-
-HttpResult HelpdeskRetrieve(const VaultProcess& node, const std::string& token,
-                            const std::string& id) {
-  return node.As(token, "POST", "/v1/devices/" + id + "/recovery-key/retrieve",
-                 R"({"reason":"locked out, ticket 7"})");
-}
 
 TEST_CASE("What one node stores, the other serves at once, and the chain stays one chain",
           "[e2e][postgres][multinode]") {
@@ -291,7 +201,8 @@ TEST_CASE("Eight writers over two nodes, one killed with -9: nothing acknowledge
       }
     });
   }
-  while (stored < kWriters * kPerWriter / 4) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (stored < kWriters * kPerWriter / 4)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   c.a.Stop(SIGKILL);
   a_killed = true;
   for (std::thread& t : writers) t.join();
@@ -361,8 +272,7 @@ TEST_CASE("PostgreSQL restarted under load: 503s, then service resumes, nothing 
   }
   stop = true;
   for (std::thread& t : writers) t.join();
-  INFO("acknowledged " << acknowledged.size() << ", 503s " << unavailable << ", other "
-                       << other);
+  INFO("acknowledged " << acknowledged.size() << ", 503s " << unavailable << ", other " << other);
   CHECK(unavailable > 0);
   CHECK(other == 0);
   REQUIRE(acknowledged.size() >= before_restart_done + 16);
