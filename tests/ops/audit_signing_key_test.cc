@@ -132,7 +132,7 @@ void Relink(std::vector<boost::json::object>& lines) {
   }
 }
 
-TEST_CASE("An export carries every record field and the signed checkpoints; the public key alone "
+TEST_CASE("An export carries every record field and the signed checkpoints, and the public key alone "
           "verifies it and catches tampering",
           "[ops][checkpoints][hsm]") {
   CtlFixture f;
