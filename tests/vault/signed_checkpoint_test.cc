@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "storage/store.h"
+#include "tests/vault/fake_vault.h"
 #include "tests/vault/vault_fixture.h"
 
 namespace escrow::vault {
@@ -159,16 +160,60 @@ TEST_CASE("The checkpoint listing pages for admin and auditor with every public 
   REQUIRE(page->public_keys.count(1) == 1);
   CHECK(PublicKeyFromPem(page->public_keys.at(1)).value() == spki);
   Result<CheckpointPage> rest =
-      f.service().ListCheckpoints(testing::Admin(), *page->next_after, 2);
+      f.service().ListCheckpoints(testing::Admin("ad"), *page->next_after, 2);
   REQUIRE(rest.ok());
   CHECK(rest->checkpoints.size() == 1);
   CHECK_FALSE(rest->next_after.has_value());
 
   Result<CheckpointPage> denied = f.service().ListCheckpoints(testing::Helpdesk(), 0, 10);
   CHECK(denied.status().code() == Code::kPermissionDenied);
-  Result<CheckpointPage> bad = f.service().ListCheckpoints(testing::Admin(), 0, 1001);
+  Result<CheckpointPage> bad = f.service().ListCheckpoints(testing::Admin("ad"), 0, 1001);
   CHECK(bad.status().code() == Code::kInvalidArgument);
   CHECK(bad.status().reason() == "invalid_request");
+}
+
+TEST_CASE("An HSM that fails to sign, or a checkpoint row that fails, never fails the group",
+          "[vault][checkpoints]") {
+  testing::FakeVault v;
+  Result<hsm::EscrowKeyInfo> key =
+      v.fake_keys.GenerateSigningKey(hsm::EscrowKeyKind::kAuditSign, 1);
+  REQUIRE(key.ok());
+  REQUIRE(v.fake_store
+              .Write([&](storage::WriteTxn& txn) {
+                return txn.audit_checkpoints().AddSigningKey({1, key->public_key_der, 1});
+              })
+              .ok());
+  auto checkpoints = [&v] {
+    Result<std::vector<storage::AuditCheckpointRow>> rows = storage::ReadValue(
+        v.fake_store, [](storage::ReadTxn& txn) { return txn.audit_checkpoints().List(0, 100); });
+    REQUIRE(rows.ok());
+    return *rows;
+  };
+  const vault::Caller mdm = vault::Caller::Mdm("mdm");
+  v.clock.Advance(kSigningKeyRecheck);
+
+  v.keys.FailOn(testing::KeyOp::kEcdsaSign, Status::Unavailable("the HSM is gone"));
+  CHECK(v.service->StoreKey(mdm, "mac-1", SecretBytes::CopyOf(testing::kSecondKey), nullptr).ok());
+  CHECK(v.keys.calls(testing::KeyOp::kEcdsaSign) == 1);
+  CHECK(checkpoints().empty());
+  v.keys.Heal(testing::KeyOp::kEcdsaSign);
+
+  v.clock.Advance(milliseconds(kCheckpointSignIntervalMs));
+  v.store.FailOn(testing::StoreOp::kCheckpointWrite, Status::AlreadyExists("refused"));
+  CHECK(v.service->commits()
+            .Append(AuditEvent{"u", "user", "test.event", "", "ok", "", "row refused", std::nullopt})
+            .ok());
+  CHECK(checkpoints().empty());
+  v.store.Heal(testing::StoreOp::kCheckpointWrite);
+
+  v.clock.Advance(milliseconds(kCheckpointSignIntervalMs));
+  CHECK(v.service->commits()
+            .Append(AuditEvent{"u", "user", "test.event", "", "ok", "", "signed", std::nullopt})
+            .ok());
+  const std::vector<storage::AuditCheckpointRow> rows = checkpoints();
+  REQUIRE(rows.size() == 1);
+  CHECK(VerifyCheckpointSignature(key->public_key_der, rows[0]).ok());
+  CHECK(v.service->VerifyAudit(testing::Admin("ad"))->ok);
 }
 
 }  // namespace
