@@ -104,7 +104,8 @@ Result<SslPtr<EVP_PKEY>> EcPublicKey(Pkcs11Session& session, CK_OBJECT_HANDLE pu
 
 std::optional<LabelledEscrowKey> ParseEscrowKeyLabel(std::string_view label) {
   std::optional<EscrowKeyKind> kind;
-  for (const EscrowKeyKind k : {EscrowKeyKind::kCms, EscrowKeyKind::kCa, EscrowKeyKind::kAuditSign}) {
+  for (const EscrowKeyKind k :
+       {EscrowKeyKind::kCms, EscrowKeyKind::kCa, EscrowKeyKind::kAuditSign}) {
     const std::string_view prefix = EscrowKeyLabelPrefix(k);
     if (label.starts_with(prefix)) {
       kind = k;

@@ -1,11 +1,11 @@
 #pragma once
 
 #include "storage/access_requests.h"
+#include "storage/audit_checkpoints.h"
 #include "storage/audit_records.h"
 #include "storage/device_states.h"
 #include "storage/devices.h"
 #include "storage/escrow_certs.h"
-#include "storage/audit_checkpoints.h"
 #include "storage/events.h"
 #include "storage/key_versions.h"
 #include "storage/limits.h"

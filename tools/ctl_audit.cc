@@ -47,7 +47,7 @@ int Verify(const std::string& config_path, const std::string& expect) {
 // With a signing key's public key alone (no config, no HSM): exit 0 with the newest signed
 // head as the only stdout line (what was verified on stderr), or 1 naming what failed.
 int VerifySigned(const std::string& key_path, const std::string& export_path) {
-  Result<std::string> pem = ops::ReadSmallFile(key_path, 16 * 1024);
+  Result<std::string> pem = ops::ReadSmallFile(key_path, std::size_t{16} * 1024);
   if (!pem.ok()) return CtlUsage("audit verify: cannot read --signed-by " + key_path);
   Result<Bytes> key = vault::PublicKeyFromPem(*pem);
   if (!key.ok()) {
@@ -64,11 +64,11 @@ int VerifySigned(const std::string& key_path, const std::string& export_path) {
   std::cerr << "records " << r.first_seq << ".." << r.head.seq << ": the hash chain links\n"
             << "checkpoints: " << r.verified << " verified under the key"
             << (r.other_key != 0 ? ", " + std::to_string(r.other_key) + " of other keys" : "")
-            << "\nnewest signed head: " << r.signed_head.seq << ":" << r.signed_head.hash
-            << " at " << FormatRfc3339(FromUnixMillis(r.signed_at_ms)) << "\n";
+            << "\nnewest signed head: " << r.signed_head.seq << ":" << r.signed_head.hash << " at "
+            << FormatRfc3339(FromUnixMillis(r.signed_at_ms)) << "\n";
   if (r.head.seq > r.signed_head.seq) {
-    std::cerr << "records after it, not covered by a signature: "
-              << r.head.seq - r.signed_head.seq << "\n";
+    std::cerr << "records after it, not covered by a signature: " << r.head.seq - r.signed_head.seq
+              << "\n";
   }
   return CtlPrint(std::to_string(r.signed_head.seq) + ":" + r.signed_head.hash + "\n");
 }
@@ -128,9 +128,9 @@ void AddAuditCommands(CLI::App& app, CtlRunner& run) {
   audit->require_subcommand(1);
   CLI::App* verify = audit->add_subcommand("verify", "Verify the audit chain");
   CLI::Option* config = verify->add_option("--config", args->config, "vault.conf");
-  CLI::Option* expect = verify->add_option(
-      "--expect-head", args->expect_head,
-      "SEQ:HASH kept outside the vault; an older head is a rollback");
+  CLI::Option* expect =
+      verify->add_option("--expect-head", args->expect_head,
+                         "SEQ:HASH kept outside the vault; an older head is a rollback");
   CLI::Option* signed_by = verify->add_option(
       "--signed-by", args->signed_by,
       "PUBKEY.pem: check an export's signed checkpoints with this key alone (no config, no HSM)");

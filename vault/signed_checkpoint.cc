@@ -66,7 +66,7 @@ Result<std::string> PublicKeyPem(std::span<const std::uint8_t> spki_der) {
 }
 
 Result<Bytes> PublicKeyFromPem(std::string_view pem) {
-  if (pem.size() > 16 * 1024) return Status::InvalidArgument("not a PEM public key");
+  if (pem.size() > std::size_t{16} * 1024) return Status::InvalidArgument("not a PEM public key");
   SslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   SslPtr<EVP_PKEY> key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!key) return Status::InvalidArgument("not a PEM public key");
@@ -125,9 +125,8 @@ Status CheckpointSigner::SignIn(storage::WriteTxn& txn, const storage::AuditRow&
                                             CheckpointMessage(row.seq, row.hash, row.at_ms));
   if (!signature.ok()) {
     // Skipped, not failed: see SignIn. A key gone from the token is looked for again at once.
-    LogError("audit_checkpoint_sign_failed",
-             "checkpoint " + std::to_string(row.seq) + " not signed: " +
-                 signature.status().ToString());
+    LogError("audit_checkpoint_sign_failed", "checkpoint " + std::to_string(row.seq) +
+                                                 " not signed: " + signature.status().ToString());
     if (signature.status().code() == Code::kNotFound) next_check_ms_.reset();
     return Status::Ok();
   }

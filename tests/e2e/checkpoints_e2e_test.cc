@@ -71,9 +71,9 @@ TEST_CASE("vaultd signs checkpoints with a key made while it serves, and OpenSSL
                  Quote(v.state() + "/vault.conf") + " 2>&1",
              &out) == 0);
   CHECK_THAT(out, Catch::Contains("escrow-audit-sign-v1"));
-  const std::string printed_pem =
-      out.substr(out.find("-----BEGIN PUBLIC KEY-----"),
-                 out.find("-----END PUBLIC KEY-----") + 25 - out.find("-----BEGIN PUBLIC KEY-----"));
+  const std::string printed_pem = out.substr(
+      out.find("-----BEGIN PUBLIC KEY-----"),
+      out.find("-----END PUBLIC KEY-----") + 25 - out.find("-----BEGIN PUBLIC KEY-----"));
 
   // Traffic: a store and a retrieval, then reads (each audited) until a signed head appears,
   // which vaultd must do within its 10 s recheck.
@@ -106,7 +106,8 @@ TEST_CASE("vaultd signs checkpoints with a key made while it serves, and OpenSSL
   r = v.As(auditor, "GET", "/v1/audit?after=" + std::to_string(seq - 1) + "&limit=1");
   REQUIRE(r.status == 200);
   const boost::json::value records = Json(r.body);
-  const boost::json::object& record = records.as_object().at("records").as_array().at(0).as_object();
+  const boost::json::object& record =
+      records.as_object().at("records").as_array().at(0).as_object();
   CHECK(static_cast<std::uint64_t>(record.at("seq").as_int64()) == seq);
   CHECK(std::string(record.at("hash").as_string()) == std::string(cp.at("hash").as_string()));
 
@@ -120,9 +121,7 @@ TEST_CASE("vaultd signs checkpoints with a key made while it serves, and OpenSSL
   WriteBytes(dir + "/msg.bin", message);
   WriteBytes(dir + "/bad.bin", other);
   WriteBytes(dir + "/sig.der", signature);
-  {
-    std::ofstream(dir + "/pub.pem") << pem;
-  }
+  { std::ofstream(dir + "/pub.pem") << pem; }
   std::string verified;
   CHECK(Sh("openssl dgst -sha256 -verify " + Quote(dir + "/pub.pem") + " -signature " +
                Quote(dir + "/sig.der") + " " + Quote(dir + "/msg.bin") + " 2>&1",

@@ -26,7 +26,7 @@ struct FakeState {
   std::uint64_t access_request_seq = 0;  // the last seq handed out
   std::map<std::uint64_t, storage::EventRow> events;  // by id
   std::map<std::string, std::uint64_t, std::less<>> notifier_cursors;
-  std::map<std::uint64_t, storage::AuditCheckpointRow> audit_checkpoints;  // by seq
+  std::map<std::uint64_t, storage::AuditCheckpointRow> audit_checkpoints;   // by seq
   std::map<std::uint32_t, storage::AuditSigningKeyRow> audit_signing_keys;  // by version
 };
 

@@ -159,8 +159,7 @@ TEST_CASE("The escrow CA key only signs, and OpenSSL verifies its signatures",
   REQUIRE(keys->GenerateCmsKey(2, kCmsKeyBits2048).ok());
   CHECK(keys->EcdsaSign(EscrowKeyKind::kCa, 2, data).status().code() == Code::kNotFound);
   CHECK(keys->EcdsaSign(EscrowKeyKind::kCms, 2, data).status().code() == Code::kInvalidArgument);
-  CHECK(keys->GenerateSigningKey(EscrowKeyKind::kCms, 3).status().code() ==
-        Code::kInvalidArgument);
+  CHECK(keys->GenerateSigningKey(EscrowKeyKind::kCms, 3).status().code() == Code::kInvalidArgument);
 }
 
 TEST_CASE("The audit signing key is a sign-only P-256 pair apart from the CA and MAC keys",
@@ -209,8 +208,8 @@ TEST_CASE("The audit signing key is a sign-only P-256 pair apart from the CA and
   CHECK((*listed)[2].label == "escrow-audit-sign-v2");
 
   // A checkpoint message's signature verifies under the public key, and only for its bytes.
-  const Bytes data = {'e', 's', 'c', 'r', 'o', 'w', '-', 'c', 'h', 'e', 'c', 'k', 'p', 'o', 'i',
-                      'n', 't', 1};
+  const Bytes data = {'e', 's', 'c', 'r', 'o', 'w', '-', 'c', 'h',
+                      'e', 'c', 'k', 'p', 'o', 'i', 'n', 't', 1};
   Result<Bytes> sig = keys->EcdsaSign(EscrowKeyKind::kAuditSign, 1, data);
   REQUIRE(sig.ok());
   SslPtr<EVP_PKEY> key = PublicKey(found->public_key_der);
@@ -225,8 +224,7 @@ TEST_CASE("The audit signing key is a sign-only P-256 pair apart from the CA and
   Result<Bytes> ca_sig = keys->EcdsaSign(EscrowKeyKind::kCa, 1, data);
   REQUIRE(ca_sig.ok());
   REQUIRE(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1);
-  CHECK(EVP_DigestVerify(ctx.get(), ca_sig->data(), ca_sig->size(), data.data(), data.size()) !=
-        1);
+  CHECK(EVP_DigestVerify(ctx.get(), ca_sig->data(), ca_sig->size(), data.data(), data.size()) != 1);
   CHECK(keys->EcdsaSign(EscrowKeyKind::kAuditSign, 3, data).status().code() == Code::kNotFound);
 }
 

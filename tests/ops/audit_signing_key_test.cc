@@ -76,8 +76,7 @@ TEST_CASE("audit-signing-key create makes the next version, prints its public ke
 
   // A service opened now signs its first group's head with the newest version.
   REQUIRE(f.audit()
-              .Append(vault::AuditEvent{"u", "user", "test.event", "", "ok", "", "x",
-                                        std::nullopt})
+              .Append(vault::AuditEvent{"u", "user", "test.event", "", "ok", "", "x", std::nullopt})
               .ok());
   Result<std::vector<storage::AuditCheckpointRow>> rows = storage::ReadValue(
       f.store(), [](storage::ReadTxn& txn) { return txn.audit_checkpoints().List(0, 10); });
@@ -93,7 +92,8 @@ TEST_CASE("audit-signing-key create makes the next version, prints its public ke
 std::vector<boost::json::object> Lines(const std::string& text) {
   std::vector<boost::json::object> out;
   std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(boost::json::parse(line).as_object());
+  for (std::string line; std::getline(in, line);)
+    out.push_back(boost::json::parse(line).as_object());
   return out;
 }
 
@@ -132,9 +132,10 @@ void Relink(std::vector<boost::json::object>& lines) {
   }
 }
 
-TEST_CASE("An export carries every record field and the signed checkpoints, and the public key alone "
-          "verifies it and catches tampering",
-          "[ops][checkpoints][hsm]") {
+TEST_CASE(
+    "An export carries every record field and the signed checkpoints, and the public key alone "
+    "verifies it and catches tampering",
+    "[ops][checkpoints][hsm]") {
   CtlFixture f;
   const CtlRun made = f.Ctl("audit-signing-key create");
   REQUIRE(made.exit_code == 0);
@@ -214,9 +215,9 @@ TEST_CASE("An export carries every record field and the signed checkpoints, and 
     std::vector<boost::json::object> cut;
     const auto last = lines.size();
     for (std::size_t i = 0; i < last; ++i) {
-      const bool newest_record = lines[i].at("type").as_string() == "record" &&
-                                 lines[i].at("seq").as_int64() ==
-                                     static_cast<std::int64_t>(ok->head.seq);
+      const bool newest_record =
+          lines[i].at("type").as_string() == "record" &&
+          lines[i].at("seq").as_int64() == static_cast<std::int64_t>(ok->head.seq);
       if (!newest_record) cut.push_back(lines[i]);
     }
     Result<SignedExportReport> r = VerifyText(Text(cut), key);

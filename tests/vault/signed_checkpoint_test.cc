@@ -32,8 +32,8 @@ std::vector<storage::AuditCheckpointRow> Checkpoints(VaultFixture& f) {
 }
 
 storage::AuditRow Record(VaultFixture& f, std::uint64_t seq) {
-  Result<std::optional<storage::AuditRow>> row = storage::ReadValue(
-      f.store(), [&](storage::ReadTxn& txn) { return txn.audit().Get(seq); });
+  Result<std::optional<storage::AuditRow>> row =
+      storage::ReadValue(f.store(), [&](storage::ReadTxn& txn) { return txn.audit().Get(seq); });
   REQUIRE(row.ok());
   REQUIRE(row->has_value());
   return **row;
@@ -200,9 +200,10 @@ TEST_CASE("An HSM that fails to sign, or a checkpoint row that fails, never fail
 
   v.clock.Advance(milliseconds(kCheckpointSignIntervalMs));
   v.store.FailOn(testing::StoreOp::kCheckpointWrite, Status::AlreadyExists("refused"));
-  CHECK(v.service->commits()
-            .Append(AuditEvent{"u", "user", "test.event", "", "ok", "", "row refused", std::nullopt})
-            .ok());
+  CHECK(
+      v.service->commits()
+          .Append(AuditEvent{"u", "user", "test.event", "", "ok", "", "row refused", std::nullopt})
+          .ok());
   CHECK(checkpoints().empty());
   v.store.Heal(testing::StoreOp::kCheckpointWrite);
 

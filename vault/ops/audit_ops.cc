@@ -177,12 +177,10 @@ Result<AuditExportReport> ExportAudit(const AuditExportOptions& options, storage
           more = false;
           break;
         }
-        const boost::json::object line{{"type", "checkpoint"},
-                                       {"seq", c.seq},
-                                       {"hash", HexEncode(c.hash)},
-                                       {"at", c.at_ms},
-                                       {"key_version", c.key_version},
-                                       {"signature", EncodeBase64(c.signature)}};
+        const boost::json::object line{
+            {"type", "checkpoint"},         {"seq", c.seq},
+            {"hash", HexEncode(c.hash)},    {"at", c.at_ms},
+            {"key_version", c.key_version}, {"signature", EncodeBase64(c.signature)}};
         out << boost::json::serialize(line) << "\n";
         ++report.checkpoints;
       }
@@ -249,8 +247,9 @@ Result<SignedExportReport> VerifySignedExport(std::istream& in,
       }
       const Bytes computed = vault::ChainHash(prev, vault::EncodeAuditRecord(row));
       if (computed != row.hash) {
-        return Status::DataLoss(rec + ": its hash does not match its fields (the record was "
-                                      "edited)");
+        return Status::DataLoss(rec +
+                                ": its hash does not match its fields (the record was "
+                                "edited)");
       }
       std::array<std::uint8_t, kHashBytes> h{};
       std::copy(row.hash.begin(), row.hash.end(), h.begin());
@@ -275,8 +274,8 @@ Result<SignedExportReport> VerifySignedExport(std::istream& in,
   if (report.records == 0) return Status::InvalidArgument("the export holds no records");
 
   for (const ExportedCheckpoint& c : checkpoints) {
-    const std::string cp = "checkpoint at seq " + std::to_string(c.row.seq) + " (line " +
-                           std::to_string(c.line) + ")";
+    const std::string cp =
+        "checkpoint at seq " + std::to_string(c.row.seq) + " (line " + std::to_string(c.line) + ")";
     if (c.row.seq < report.first_seq) continue;  // of records before the export's first
     if (c.row.seq > report.head.seq) {
       return Status::DataLoss(cp + ": names a record past the export's last, " +
@@ -304,8 +303,9 @@ Result<SignedExportReport> VerifySignedExport(std::istream& in,
       ++report.other_key;
       continue;
     }
-    return Status::DataLoss(cp + ": its signature does not verify under the given key "
-                                 "(signing key version " +
+    return Status::DataLoss(cp +
+                            ": its signature does not verify under the given key "
+                            "(signing key version " +
                             std::to_string(c.row.key_version) + ")");
   }
   if (report.verified == 0) {

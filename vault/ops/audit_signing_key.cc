@@ -61,8 +61,8 @@ std::string RenderAuditSigningKey(const AuditSigningKeyReport& r) {
       << "  version: " << r.version << "\n"
       << "  public key sha256: " << r.sha256 << "\n"
       << "  audit head: " << r.head.seq << ":" << r.head.hash << "\n"
-      << "vaultd signs checkpoints with it within "
-      << vault::kSigningKeyRecheck.count() / 1000 << " s. Public key:\n"
+      << "vaultd signs checkpoints with it within " << vault::kSigningKeyRecheck.count() / 1000
+      << " s. Public key:\n"
       << r.public_key_pem;
   return out.str();
 }

@@ -43,9 +43,9 @@ struct CheckpointFixture : BackendStore<Backend> {
     return this->owned_store->Write([&](WriteTxn& txn) { return fn(txn.audit_checkpoints()); });
   }
   std::vector<AuditCheckpointRow> List(std::uint64_t after, std::size_t limit) {
-    Result<std::vector<AuditCheckpointRow>> rows =
-        ReadValue(*this->owned_store,
-                  [&](ReadTxn& txn) { return txn.audit_checkpoints().List(after, limit); });
+    Result<std::vector<AuditCheckpointRow>> rows = ReadValue(*this->owned_store, [&](ReadTxn& txn) {
+      return txn.audit_checkpoints().List(after, limit);
+    });
     REQUIRE(rows.ok());
     return *rows;
   }
@@ -86,17 +86,21 @@ TEMPLATE_LIST_TEST_CASE_METHOD(CheckpointFixture,
                                "[storage][conformance][checkpoints]", Backends) {
   REQUIRE(this->Write([](AuditCheckpointWriter& c) { return c.AddSigningKey(MakeSigningKey(1)); })
               .ok());
-  REQUIRE(this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(2, 1)); })
-              .ok());
-  CHECK(this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(2, 1)); })
-            .code() == Code::kAlreadyExists);
+  REQUIRE(
+      this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(2, 1)); }).ok());
+  CHECK(
+      this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(2, 1)); }).code() ==
+      Code::kAlreadyExists);
   // No audit record 9; no signing key 7.
-  CHECK(this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(9, 1)); })
-            .code() == Code::kFailedPrecondition);
-  CHECK(this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(3, 7)); })
-            .code() == Code::kFailedPrecondition);
-  CHECK(this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(0, 1)); })
-            .code() == Code::kInvalidArgument);
+  CHECK(
+      this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(9, 1)); }).code() ==
+      Code::kFailedPrecondition);
+  CHECK(
+      this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(3, 7)); }).code() ==
+      Code::kFailedPrecondition);
+  CHECK(
+      this->Write([](AuditCheckpointWriter& c) { return c.Append(MakeCheckpoint(0, 1)); }).code() ==
+      Code::kInvalidArgument);
   AuditCheckpointRow short_hash = MakeCheckpoint(3, 1);
   short_hash.hash.pop_back();
   CHECK(this->Write([&](AuditCheckpointWriter& c) { return c.Append(short_hash); }).code() ==
