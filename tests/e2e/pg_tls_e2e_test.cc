@@ -39,7 +39,7 @@ std::string VaultdSessions(const PostgresServer& pg, const std::string& db) {
 }
 
 // A field of /proc/PID/status ("" if none).
-std::string StatusField(int pid, const std::string& field) {
+[[maybe_unused]] std::string StatusField(int pid, const std::string& field) {
   std::istringstream in(testing::ReadFileBytes("/proc/" + std::to_string(pid) + "/status"));
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(field + ":\t", 0) == 0) return line.substr(field.size() + 2);

@@ -31,6 +31,8 @@ class ScopedEnv {
   }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ScopedEnv(ScopedEnv&&) = delete;
+  ScopedEnv& operator=(ScopedEnv&&) = delete;
   ~ScopedEnv() { (void)unsetenv(name_); }  // NOLINT(concurrency-mt-unsafe)
 
  private:
