@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,16 +28,25 @@ constexpr const char* kSoftHsm = "/usr/lib/softhsm/libsofthsm2.so";
 class ScopedEnv {
  public:
   ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    const char* old = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before threads
+    if (old != nullptr) old_ = old;
     (void)setenv(name, value.c_str(), 1);  // NOLINT(concurrency-mt-unsafe): before threads
   }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
   ScopedEnv(ScopedEnv&&) = delete;
   ScopedEnv& operator=(ScopedEnv&&) = delete;
-  ~ScopedEnv() { (void)unsetenv(name_); }  // NOLINT(concurrency-mt-unsafe)
+  ~ScopedEnv() {
+    if (old_) {
+      (void)setenv(name_, old_->c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+    } else {
+      (void)unsetenv(name_);  // NOLINT(concurrency-mt-unsafe)
+    }
+  }
 
  private:
   const char* name_;
+  std::optional<std::string> old_;
 };
 
 // One call in the spy's log: its name and its lines.
@@ -103,6 +113,12 @@ TEST_CASE("Through pkcs11-spy no key value is read and no key wrapped and the PI
   Configure(v, "module", Quote(kSpyModule));
   const ScopedEnv target("PKCS11SPY", kSoftHsm);
   const ScopedEnv output("PKCS11SPY_OUTPUT", spy_log);
+  // The spy allocates at load and never frees (LeakSanitizer sees it as vaultd's leak, from an
+  // unknown module): under the sanitizers this one vaultd does not check for leaks; every other
+  // e2e test's vaultd does.
+  const char* asan = std::getenv("ASAN_OPTIONS");  // NOLINT(concurrency-mt-unsafe)
+  const ScopedEnv no_leak_check(
+      "ASAN_OPTIONS", (asan != nullptr ? std::string(asan) + ":" : std::string()) + "detect_leaks=0");
   REQUIRE(v.Start());
 
   // The story's calls that reach the HSM: store (seal, fingerprint, state MAC), verify,
@@ -122,7 +138,9 @@ TEST_CASE("Through pkcs11-spy no key value is read and no key wrapped and the PI
   REQUIRE(v.Mdm("PUT", "/v1/devices/mac1/recovery-key",
                 std::string(R"({"recovery_key":")") + kMacKey2 + "\"}")
               .status == 200);
-  REQUIRE(v.Stop() == 0);
+  const int stopped = v.Stop();
+  INFO(v.Log());
+  REQUIRE(stopped == 0);
 
   const std::string text = testing::ReadFileBytes(spy_log);
   const std::vector<SpyCall> calls = ParseSpyLog(text);
