@@ -1,12 +1,12 @@
 #include "vault/config.h"
 
-
 #include <filesystem>
 #include <set>
 #include <sstream>
 
 #include <toml++/toml.h>
 
+#include "hsm/pkcs11_uri.h"
 #include "storage/pg_url.h"
 
 namespace escrow::vault {
@@ -194,13 +194,26 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "hsm", st)) {
-    ESCROW_RETURN_IF_ERROR(
-        OnlyKeys(*t, "hsm", {"module", "token_label", "pin_file", "softhsm_conf"}));
+    ESCROW_RETURN_IF_ERROR(OnlyKeys(
+        *t, "hsm", {"module", "token_label", "token", "pin_file", "softhsm_conf", "init_args"}));
     Reader r(*t, "hsm", base);
     ESCROW_RETURN_IF_ERROR(r.String("module", c.hsm_module, true));
-    ESCROW_RETURN_IF_ERROR(r.String("token_label", c.hsm_token_label, false, true));
+    ESCROW_RETURN_IF_ERROR(r.String("token_label", c.hsm_token_label));
+    ESCROW_RETURN_IF_ERROR(r.String("token", c.hsm_token_uri));
     ESCROW_RETURN_IF_ERROR(r.String("pin_file", c.hsm_pin_file, true, true));
     ESCROW_RETURN_IF_ERROR(r.String("softhsm_conf", c.softhsm_conf, true));
+    ESCROW_RETURN_IF_ERROR(r.String("init_args", c.hsm_init_args));
+    if (c.hsm_token_label.empty() && c.hsm_token_uri.empty()) {
+      return Bad("missing hsm.token_label or hsm.token (a pkcs11: URI)");
+    }
+    if (!c.hsm_token_label.empty() && !c.hsm_token_uri.empty()) {
+      return Bad("hsm.token_label and hsm.token both name the token; give one");
+    }
+    if (Result<hsm::TokenSelector> token = hsm::SelectToken(c.hsm_token_label, c.hsm_token_uri);
+        !token.ok()) {
+      return Bad((c.hsm_token_uri.empty() ? "hsm.token_label: " : "hsm.token: ") +
+                 token.status().message());
+    }
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "database", st)) {
@@ -286,7 +299,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (c.tls_cert.empty()) return Bad("missing [tls]");
-  if (c.hsm_token_label.empty()) return Bad("missing [hsm]");
+  if (c.hsm_token_label.empty() && c.hsm_token_uri.empty()) return Bad("missing [hsm]");
   if (c.db_path.empty() && c.db_url.empty()) return Bad("missing [database]");
   if (c.issuers.empty() || c.audience.empty()) return Bad("missing idp.issuer or idp.audience");
   if (c.idp_keys.empty() && c.idp_jwks.empty()) return Bad("missing idp.keys or idp.jwks");
@@ -350,8 +363,14 @@ std::string RenderConfig(const VaultConfig& c) {
   for (std::size_t i = 0; i < c.idp_keys.size(); ++i) o << (i ? ", " : "") << Quote(c.idp_keys[i]);
   o << "]\n";
   if (!c.idp_jwks.empty()) o << "jwks = " << Quote(c.idp_jwks) << "\n";
-  o << "\n[hsm]\nmodule = " << Quote(c.hsm_module) << "\ntoken_label = "
-    << Quote(c.hsm_token_label) << "\npin_file = " << Quote(c.hsm_pin_file) << "\n";
+  o << "\n[hsm]\nmodule = " << Quote(c.hsm_module) << "\n";
+  if (c.hsm_token_uri.empty()) {
+    o << "token_label = " << Quote(c.hsm_token_label) << "\n";
+  } else {
+    o << "token = " << Quote(c.hsm_token_uri) << "\n";
+  }
+  o << "pin_file = " << Quote(c.hsm_pin_file) << "\n";
+  if (!c.hsm_init_args.empty()) o << "init_args = " << Quote(c.hsm_init_args) << "\n";
   if (!c.softhsm_conf.empty()) o << "softhsm_conf = " << Quote(c.softhsm_conf) << "\n";
   if (c.db_url.empty()) {
     o << "\n[database]\npath = " << Quote(c.db_path) << "\n\n";
@@ -385,6 +404,15 @@ std::string RenderConfig(const VaultConfig& c) {
   o << "\n[audit]\nbatch_max = " << c.audit_batch_max << "\n";
   o << "\n[events]\nkeep_days = " << c.event_keep_days << "\n";
   return o.str();
+}
+
+hsm::HsmConfig HsmConfigFor(const VaultConfig& config) {
+  return {config.hsm_module, config.hsm_token_label, config.hsm_pin_file, config.hsm_token_uri,
+          config.hsm_init_args};
+}
+
+std::string TokenName(const VaultConfig& config) {
+  return config.hsm_token_uri.empty() ? config.hsm_token_label : config.hsm_token_uri;
 }
 
 storage::StoreOptions StoreOptionsFor(const VaultConfig& config) {

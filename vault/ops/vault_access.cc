@@ -51,8 +51,7 @@ std::unique_ptr<vault::CommitPipeline> NewCommitPipeline(hsm::KeyService& keys, 
 
 Result<OpenedVault> OpenVault(const vault::VaultConfig& config, bool start_audit) {
   OpenedVault v;
-  ESCROW_ASSIGN_OR_RETURN(
-      v.keys_, OpenKeys({config.hsm_module, config.hsm_token_label, config.hsm_pin_file}));
+  ESCROW_ASSIGN_OR_RETURN(v.keys_, OpenKeys(vault::HsmConfigFor(config)));
   Result<std::unique_ptr<storage::Store>> store = OpenConfiguredStore(config);
   if (!store.ok()) return store.status().WithContext("database");
   v.store_ = std::move(*store);
