@@ -69,7 +69,7 @@ struct ModuleCapabilities {
   bool derived_check_value = true;  // without it: a GCM tag of a fixed block is allowed
   bool data_objects = true;         // private token data objects: the audit checkpoint
   bool so_user = true;              // an SO who logs in (CKA_TRUSTED wrapping key: backup)
-  bool session_copies = true;       // C_CopyObject of a key into a session object
+  bool session_copies = true;       // C_CopyObject to a session object keeping its protections
   bool softhsm_store = false;       // SoftHSMv2's file store, which the vault fsyncs itself
 
   // What the module cannot do, each with the vault's answer, one short phrase each; empty if

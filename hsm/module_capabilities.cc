@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -41,10 +42,15 @@ Result<CK_OBJECT_HANDLE> ProbeKey(Pkcs11Session& session) {
   CK_BBOOL yes = CK_TRUE;
   CK_BBOOL no = CK_FALSE;
   CK_ATTRIBUTE attrs[] = {
-      {CKA_CLASS, &cls, sizeof cls},           {CKA_KEY_TYPE, &type, sizeof type},
-      {CKA_VALUE_LEN, &length, sizeof length}, {CKA_TOKEN, &no, sizeof no},
-      {CKA_SENSITIVE, &yes, sizeof yes},       {CKA_EXTRACTABLE, &no, sizeof no},
-      {CKA_ENCRYPT, &yes, sizeof yes},         {CKA_DECRYPT, &yes, sizeof yes},
+      {CKA_CLASS, &cls, sizeof cls},
+      {CKA_KEY_TYPE, &type, sizeof type},
+      {CKA_VALUE_LEN, &length, sizeof length},
+      {CKA_TOKEN, &no, sizeof no},
+      {CKA_SENSITIVE, &yes, sizeof yes},
+      {CKA_EXTRACTABLE, &no, sizeof no},
+      {CKA_ENCRYPT, &yes, sizeof yes},
+      {CKA_DECRYPT, &yes, sizeof yes},
+      {CKA_WRAP_WITH_TRUSTED, &yes, sizeof yes},
   };
   CK_MECHANISM mechanism{CKM_AES_KEY_GEN, nullptr, 0};
   CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
@@ -62,18 +68,38 @@ Result<bool> HasCheckValue(Pkcs11Session& session, CK_OBJECT_HANDLE key) {
   return attr.ulValueLen != CK_UNAVAILABLE_INFORMATION && attr.ulValueLen > 0;
 }
 
+// A CK_BBOOL attribute, or nullopt if the module has none for the object.
+std::optional<bool> BoolOf(Pkcs11Session& session, CK_OBJECT_HANDLE object,
+                           CK_ATTRIBUTE_TYPE type) {
+  CK_BBOOL value = CK_FALSE;
+  CK_ATTRIBUTE attr{type, &value, sizeof value};
+  if (session.fns()->C_GetAttributeValue(session.handle(), object, &attr, 1) != CKR_OK) {
+    return std::nullopt;
+  }
+  return value == CK_TRUE;
+}
+
+// Whether the module copies a key into a session object that keeps every protection of the
+// original: sensitive, unextractable, wrap-with-trusted, always sensitive, never extractable.
+// A copy that drops one (NSS's softoken drops CKA_WRAP_WITH_TRUSTED and CKA_ALWAYS_SENSITIVE)
+// is not used: crypto then runs on the token objects.
 Result<bool> CopiesKeys(Pkcs11Session& session, CK_OBJECT_HANDLE key) {
   CK_BBOOL no = CK_FALSE;
   CK_ATTRIBUTE attrs[] = {{CKA_TOKEN, &no, sizeof no}};
-  CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
   const CK_RV rv =
-      session.fns()->C_CopyObject(session.handle(), key, attrs, std::size(attrs), &copy);
-  if (rv == CKR_OK) {
-    const ScopedObject destroyed(session, copy);
-    return true;
+      session.fns()->C_CopyObject(session.handle(), key, attrs, std::size(attrs), &handle);
+  if (rv != CKR_OK) {
+    if (IsSessionLevelError(rv)) return session.Check(rv, "C_CopyObject");
+    return false;
   }
-  if (IsSessionLevelError(rv)) return session.Check(rv, "C_CopyObject");
-  return false;
+  const ScopedObject copy(session, handle);
+  for (const CK_ATTRIBUTE_TYPE type : {CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED,
+                                       CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE}) {
+    const std::optional<bool> original = BoolOf(session, key, type);
+    if (original && BoolOf(session, copy.get(), type) != original) return false;
+  }
+  return true;
 }
 
 // A module's refusal of an operation on a key (as opposed to a lost session or token).
@@ -171,7 +197,10 @@ std::vector<std::string> ModuleCapabilities::Missing() const {
   if (!so_user) {
     missing.emplace_back("an SO login (no trusted wrapping key: master-key backup is refused)");
   }
-  if (!session_copies) missing.emplace_back("session copies of keys (token objects are used)");
+  if (!session_copies) {
+    missing.emplace_back(
+        "session copies of keys that keep every protection (token objects are used)");
+  }
   return missing;
 }
 

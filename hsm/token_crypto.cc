@@ -30,6 +30,23 @@ CK_GCM_PARAMS GcmParams(std::span<const std::uint8_t> iv, std::span<const std::u
   return params;
 }
 
+// Codes that say the session, token or key is gone, whatever the module: nothing to ask again.
+bool SessionOrKeyGone(CK_RV rv) {
+  switch (rv) {
+    case CKR_SESSION_HANDLE_INVALID:
+    case CKR_SESSION_CLOSED:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_DEVICE_REMOVED:
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+    case CKR_USER_NOT_LOGGED_IN:
+    case CKR_KEY_HANDLE_INVALID:
+    case CKR_OBJECT_HANDLE_INVALID:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 Result<Sealed> GcmEncrypt(Pkcs11Session& session, CK_OBJECT_HANDLE key,
@@ -124,11 +141,12 @@ Status HmacVerify(Pkcs11Session& session, CK_OBJECT_HANDLE key,
   if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE) {
     return Status::DataLoss("MAC does not verify");
   }
-  if (rv == CKR_ARGUMENTS_BAD) {
-    // NSS's softoken answers a wrong HMAC with CKR_ARGUMENTS_BAD (its compare sets no error of
-    // its own, which maps to that). Ours are well formed (a 32-byte MAC), so ask the token for
-    // the MAC and compare: a MAC is no secret (the vault stores them), and the token still
-    // computes it. Equal, the module's refusal stands.
+  if (rv != CKR_OK && !SessionOrKeyGone(rv)) {
+    // NSS's softoken answers a wrong HMAC with whatever error its thread last recorded
+    // (CKR_ARGUMENTS_BAD, CKR_DEVICE_ERROR, ...: its compare sets none of its own). So on any
+    // failure that does not say the session or key is gone, ask the token for the MAC and
+    // compare: a MAC is no secret (the vault stores them), and the token still computes it. A
+    // different MAC does not verify; an equal one leaves the module's error standing.
     Result<Mac> expected = HmacSign(session, key, data);
     if (!expected.ok()) return expected.status();
     if (CRYPTO_memcmp(expected->data(), mac.data(), mac.size()) != 0) {

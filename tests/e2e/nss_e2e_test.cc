@@ -41,10 +41,11 @@ TEST_CASE(
   REQUIRE(caps.is_object());
   CHECK(std::string(caps.at("token").as_string()) == nss.token_uri());
   const auto& cannot = caps.at("cannot").as_array();
-  REQUIRE(cannot.size() == 3);
+  REQUIRE(cannot.size() == 4);
   CHECK_THAT(std::string(cannot[0].as_string()), Catch::StartsWith("CKA_CHECK_VALUE"));
   CHECK_THAT(std::string(cannot[1].as_string()), Catch::StartsWith("private data objects"));
   CHECK_THAT(std::string(cannot[2].as_string()), Catch::StartsWith("an SO login"));
+  CHECK_THAT(std::string(cannot[3].as_string()), Catch::StartsWith("session copies"));
   CHECK_THAT(log, Catch::Contains(R"("event":"audit_checkpoint_not_kept")"));
 
   // The story's core: enrol, check in, store, retrieve, over HTTPS.

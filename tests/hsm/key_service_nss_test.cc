@@ -47,13 +47,15 @@ TEST_CASE("KeyService opens NSS's softoken by URI and init_args and finds what i
   CHECK(caps.derived_check_value);
   CHECK_FALSE(caps.data_objects);
   CHECK_FALSE(caps.so_user);
-  CHECK(caps.session_copies);
+  // Its copies drop CKA_WRAP_WITH_TRUSTED and CKA_ALWAYS_SENSITIVE: not used.
+  CHECK_FALSE(caps.session_copies);
   CHECK_FALSE(caps.softhsm_store);
   const std::vector<std::string> missing = caps.Missing();
-  REQUIRE(missing.size() == 3);
+  REQUIRE(missing.size() == 4);
   CHECK_THAT(missing[0], Catch::StartsWith("CKA_CHECK_VALUE"));
   CHECK_THAT(missing[1], Catch::StartsWith("private data objects"));
   CHECK_THAT(missing[2], Catch::StartsWith("an SO login"));
+  CHECK_THAT(missing[3], Catch::StartsWith("session copies of keys that keep every protection"));
 
   // Without init_args the softoken does not start; a label that is not the token's is not it.
   HsmConfig bare = nss.config();
