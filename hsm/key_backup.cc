@@ -262,6 +262,16 @@ Status UnwrapAll(Pkcs11Session& session, const TokenLogin& login, const SecretBy
       return Status::FailedPrecondition("an object labelled " + key->label + " already exists");
     }
   }
+  // The restored keys are proven to be the backed-up ones by the token's CKA_CHECK_VALUE,
+  // compared with the source token's: a module without it (NSS's softoken) cannot prove that.
+  ESCROW_ASSIGN_OR_RETURN(const bool check_values, ModuleKeepsCheckValues(session));
+  if (!check_values) {
+    return Status::FailedPrecondition(
+        "this PKCS#11 module has no CKA_CHECK_VALUE, so a restored key cannot be proven to be "
+        "the one backed up (the backup holds the source token's check values): restore into it "
+        "is refused",
+        "no_check_value");
+  }
   ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE unwrapping_handle,
                           CreateCeremonyKey(session, ceremony_key, false));
   ScopedObject unwrapping(session, unwrapping_handle);

@@ -165,6 +165,12 @@ Result<ModuleCapabilities> DetectCapabilities(Pkcs11Session& session, const Toke
   return caps;
 }
 
+Result<bool> ModuleKeepsCheckValues(Pkcs11Session& session) {
+  ESCROW_ASSIGN_OR_RETURN(const CK_OBJECT_HANDLE handle, ProbeKey(session));
+  const ScopedObject key(session, handle);
+  return HasCheckValue(session, key.get());
+}
+
 bool ModuleHasSoUser(const TokenInfo& token) {
   return !(token.manufacturer == "Mozilla Foundation" && token.model.starts_with("NSS"));
 }

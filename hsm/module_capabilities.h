@@ -22,6 +22,10 @@ namespace escrow::hsm {
 // kUnavailable if the session or token fails meanwhile.
 Result<ModuleCapabilities> DetectCapabilities(Pkcs11Session& session, const TokenInfo& token);
 
+// Whether the module gives secret keys a CKA_CHECK_VALUE (asked on a session key made for the
+// purpose and destroyed). kUnavailable if the session or token fails meanwhile.
+Result<bool> ModuleKeepsCheckValues(Pkcs11Session& session);
+
 // Whether the module has a security officer who can log in: false for NSS's softoken, whose
 // SO logs in only once, with the empty PIN, to set the first user PIN (CKR_USER_TYPE_INVALID
 // after that). Known by the token's manufacturer and model: asking would need an SO login,

@@ -12,6 +12,7 @@
 #include "hsm/key_backup.h"
 #include "hsm/key_service.h"
 #include "tests/support/nss_softoken.h"
+#include "tests/support/softhsm_token.h"
 
 namespace escrow::hsm {
 namespace {
@@ -163,6 +164,45 @@ TEST_CASE(
   SecretBytes ceremony(kCeremonyKeyBytes);
   Result<std::vector<WrappedKey>> wrapped = WrapVaultKeys(login, ceremony);
   CHECK(wrapped.status().reason() == "no_so_user");
+}
+
+TEST_CASE("A SoftHSMv2 backup restored into NSS's softoken is refused: no check values to prove it",
+          "[hsm][nss][backup]") {
+  if (Skip()) return;
+  if (testing::SoftHsmToken::UsesNss()) {
+    WARN("SKIPPED: needs a SoftHSMv2 token beside the NSS database");
+    return;
+  }
+  testing::SoftHsmToken source;
+  {
+    Result<std::unique_ptr<KeyService>> keys = KeyService::Open(source.config());
+    REQUIRE(keys.ok());
+    REQUIRE((*keys)->GenerateKey(KeyRole::kMaster, 1, true).ok());
+  }
+  const SecretBytes source_pin = SecretBytes::CopyOf(source.pin());
+  // The fixture's SO PIN: "so-pin-<n>" for the label "escrow-test-<pid>-<n>".
+  const SecretBytes so_pin =
+      SecretBytes::CopyOf("so-pin-" + source.label().substr(source.label().rfind('-') + 1));
+  SecretBytes ceremony(kCeremonyKeyBytes);
+  ceremony.mutable_span()[0] = 1;
+  Result<std::vector<WrappedKey>> wrapped =
+      WrapVaultKeys({source.module_path(), source.label(), &source_pin, &so_pin}, ceremony);
+  INFO(wrapped.status().ToString());
+  REQUIRE(wrapped.ok());
+
+  NssSoftoken nss;
+  const SecretBytes nss_pin = SecretBytes::CopyOf(nss.pin());
+  const TokenLogin target{nss.module_path(), "", &nss_pin, nullptr, nss.token_uri(),
+                          nss.init_args()};
+  const Status restored = UnwrapVaultKeys(target, ceremony, *wrapped);
+  CHECK(restored.code() == Code::kFailedPrecondition);
+  CHECK(restored.reason() == "no_check_value");
+  CHECK_THAT(restored.message(), Catch::Contains("no CKA_CHECK_VALUE"));
+  // Nothing was unwrapped into it.
+  std::unique_ptr<KeyService> keys = Open(nss);
+  Result<std::vector<KeyInfo>> listed = keys->ListKeys();
+  REQUIRE(listed.ok());
+  CHECK(listed->empty());
 }
 
 }  // namespace
