@@ -75,6 +75,7 @@ RequestHandler::RequestHandler(vault::EscrowService& service,
       verifier_(verifier),
       metrics_(metrics),
       clock_(clock),
+      shared_retrieval_limit_(!config.db_url.empty()),
       retrieve_per_user_(config.retrieve_per_user, TrackedKeys(config)),
       requests_per_client_(config.requests_per_client, TrackedKeys(config)),
       requests_per_user_(config.requests_per_user, TrackedKeys(config)),
@@ -91,6 +92,23 @@ RequestHandler::RequestHandler(vault::EscrowService& service,
 }
 
 RequestHandler::~RequestHandler() { metrics_.TrackLimiters({}); }
+
+Result<LimitDecision> RequestHandler::HitRetrievalLimit(const std::string& principal) {
+  if (!shared_retrieval_limit_) return retrieve_per_user_.Hit(principal);
+  const vault::RateLimit& limit = retrieve_per_user_.limit();
+  if (!limit.enabled()) return LimitDecision{};
+  // Never a principal's own name, so never anyone's quota (which counts under the name).
+  ESCROW_ASSIGN_OR_RETURN(const storage::QuotaWindow window,
+                          service_.CountSharedAttempt("retrievals:" + principal, limit.window));
+  LimitDecision d;
+  d.count = window.count;
+  d.allowed = window.count <= limit.count;
+  d.first_hit = window.count == 1;
+  d.first_denial = window.count == limit.count + 1;
+  // Denied attempts count too, so room comes back only once this one has left the window.
+  if (!d.allowed) d.retry_after_seconds = std::max<std::int64_t>(1, limit.window.count());
+  return d;
+}
 
 bool RequestHandler::AnswersAtOnce(const ApiRequest& request) {
   if (!request.client) return true;
@@ -235,8 +253,10 @@ ApiResponse RequestHandler::Handle(ApiRequest& request) {
   // client's meets its ceiling above; per device, the service bounds the mismatches).
   if (route.id == RouteId::kRetrieveKey || route.id == RouteId::kRequestAccess ||
       (route.id == RouteId::kVerifyKey && caller->kind == vault::Caller::Kind::kUser)) {
-    if (LimitDecision d = retrieve_per_user_.Hit(principal); !d.allowed) {
-      return finish(Throttled("retrieve_per_user", d, principal, caller->RoleName(),
+    Result<LimitDecision> d = HitRetrievalLimit(principal);
+    if (!d.ok()) return finish(ErrorResponse(ErrorFromStatus(d.status())), principal);
+    if (!d->allowed) {
+      return finish(Throttled("retrieve_per_user", *d, principal, caller->RoleName(),
                               "retrievals per user"),
                     principal);
     }

@@ -88,6 +88,10 @@ class RequestHandler {
   struct Authn;
   ApiResponse Dispatch(const RouteMatch& route, const vault::Caller& caller,
                        std::string_view query, ApiRequest& request);
+  // One retrieval attempt of `principal` against retrieve_per_user: in memory, or, on a
+  // database that several nodes share, counted in it (a rolling window; kUnavailable if the
+  // database fails).
+  Result<LimitDecision> HitRetrievalLimit(const std::string& principal);
   ApiResponse Throttled(std::string_view limit, const LimitDecision& d, std::string_view actor,
                         std::string_view role, std::string_view detail);
   // 400 invalid_request for a device id that breaks API.md's rule, audited once per principal
@@ -125,6 +129,9 @@ class RequestHandler {
   const auth::VerifierSource* verifier_;
   Metrics& metrics_;
   const Clock& clock_;
+  // retrieve_per_user is counted in the database (a PostgreSQL url: API.md counts it across
+  // nodes); else in retrieve_per_user_.
+  const bool shared_retrieval_limit_;
   RateLimiter retrieve_per_user_;
   RateLimiter requests_per_client_;
   RateLimiter requests_per_user_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <string>
 
 #include <openssl/sha.h>
@@ -44,10 +45,14 @@ std::uint64_t ReadU64Be(std::span<const std::uint8_t> bytes) {
   return v;
 }
 
-// A private data object of the checkpoint's label and application, token or session.
-Result<CK_OBJECT_HANDLE> CreateDataObject(Pkcs11Session& session, bool token, Bytes stored) {
+constexpr char kNodeSeparator = '@';
+
+// A private data object of label `label_text` and the checkpoint's application, token or
+// session.
+Result<CK_OBJECT_HANDLE> CreateDataObject(Pkcs11Session& session, bool token,
+                                          std::string_view label_text, Bytes stored) {
   CK_OBJECT_CLASS cls = CKO_DATA;
-  std::string label(kCheckpointLabel);
+  std::string label(label_text);
   std::string application(kCheckpointApplication);
   CK_ATTRIBUTE attrs[] = {
       Attr(CKA_CLASS, &cls),  Attr(CKA_TOKEN, token ? &kTrue : &kFalse), Attr(CKA_PRIVATE, &kTrue),
@@ -61,7 +66,41 @@ Result<CK_OBJECT_HANDLE> CreateDataObject(Pkcs11Session& session, bool token, By
   return handle;
 }
 
+// Whether the stored bytes `a` with record `ra` are newer than `b` with `rb`.
+bool Newer(const CheckpointRecord& ra, std::span<const std::uint8_t> a, const CheckpointRecord& rb,
+           std::span<const std::uint8_t> b) {
+  return NewerCheckpoint(ra.counter, a, rb.counter, b);
+}
+
 }  // namespace
+
+Status ValidateNodeName(std::string_view node) {
+  constexpr std::size_t kMaxNodeName = 64;
+  const bool ok = node.size() <= kMaxNodeName &&
+                  std::all_of(node.begin(), node.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+                  });
+  if (!ok) return Status::InvalidArgument("node name must be 1 to 64 of [A-Za-z0-9._-]");
+  return Status::Ok();
+}
+
+std::string CheckpointLabel(std::string_view node) {
+  std::string label(kCheckpointLabel);
+  if (!node.empty()) {
+    label += kNodeSeparator;
+    label += node;
+  }
+  return label;
+}
+
+std::optional<std::string> CheckpointNode(std::string_view label) {
+  if (!label.starts_with(kCheckpointLabel)) return std::nullopt;
+  const std::string_view rest = label.substr(kCheckpointLabel.size());
+  if (rest.empty()) return std::string();
+  if (rest.size() < 2 || rest.front() != kNodeSeparator) return std::nullopt;
+  return std::string(rest.substr(1));
+}
 
 Bytes EncodeCheckpoint(std::uint64_t counter, std::span<const std::uint8_t> value) {
   Bytes out;
@@ -103,9 +142,9 @@ bool NewerCheckpoint(std::uint64_t a_counter, std::span<const std::uint8_t> a_st
                                       a_stored.end());
 }
 
-Result<CheckpointScan> ScanCheckpoints(Pkcs11Session& session) {
+Result<CheckpointScan> ScanCheckpoints(Pkcs11Session& session, std::string_view label_text) {
   CK_OBJECT_CLASS cls = CKO_DATA;
-  std::string label(kCheckpointLabel);
+  std::string label(label_text);
   std::string application(kCheckpointApplication);
   // Private only: a public object can be created without the PIN, so it must never count.
   CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls), Attr(CKA_TOKEN, &kTrue), Attr(CKA_PRIVATE, &kTrue),
@@ -128,13 +167,48 @@ Result<CheckpointScan> ScanCheckpoints(Pkcs11Session& session) {
   return scan;
 }
 
-Result<CK_OBJECT_HANDLE> CreateCheckpointObject(Pkcs11Session& session, std::uint64_t counter,
+Result<std::vector<NodeCheckpoint>> ScanEveryNodeCheckpoint(Pkcs11Session& session) {
+  CK_OBJECT_CLASS cls = CKO_DATA;
+  std::string application(kCheckpointApplication);
+  CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls), Attr(CKA_TOKEN, &kTrue), Attr(CKA_PRIVATE, &kTrue),
+                          Attr(CKA_APPLICATION, application)};
+  ESCROW_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindObjects(session, attrs));
+  struct Newest {
+    std::optional<CheckpointRecord> record;
+    Bytes stored;
+  };
+  std::map<std::string, Newest> nodes;
+  for (const CK_OBJECT_HANDLE handle : found) {
+    Result<Bytes> label = ReadAttributeBytes(session, handle, CKA_LABEL);
+    Result<Bytes> stored = label.ok() ? ReadAttributeBytes(session, handle, CKA_VALUE) : label;
+    // Destroyed since the search (another node's older object): its newer one counts.
+    if (!stored.ok() && stored.status().code() == Code::kNotFound) continue;
+    if (!stored.ok()) return stored.status();
+    std::optional<std::string> node =
+        CheckpointNode(std::string_view(reinterpret_cast<const char*>(label->data()), label->size()));
+    if (!node) continue;  // not a checkpoint (another data object of ours)
+    Newest& newest = nodes[*node];
+    std::optional<CheckpointRecord> record = DecodeCheckpoint(*stored);
+    if (record && (!newest.record || Newer(*record, *stored, *newest.record, newest.stored))) {
+      newest.record = std::move(record);
+      newest.stored = std::move(stored).value();
+    }
+  }
+  std::vector<NodeCheckpoint> out;
+  out.reserve(nodes.size());
+  for (auto& [node, newest] : nodes) out.push_back({node, std::move(newest.record)});
+  return out;
+}
+
+Result<CK_OBJECT_HANDLE> CreateCheckpointObject(Pkcs11Session& session, std::string_view label,
+                                                std::uint64_t counter,
                                                 std::span<const std::uint8_t> value) {
-  return CreateDataObject(session, true, EncodeCheckpoint(counter, value));
+  return CreateDataObject(session, true, label, EncodeCheckpoint(counter, value));
 }
 
 Result<bool> ModuleKeepsDataObjects(Pkcs11Session& session) {
-  Result<CK_OBJECT_HANDLE> probe = CreateDataObject(session, false, EncodeCheckpoint(0, {}));
+  Result<CK_OBJECT_HANDLE> probe =
+      CreateDataObject(session, false, kCheckpointLabel, EncodeCheckpoint(0, {}));
   if (!probe.ok()) {
     if (probe.status().reason() == kNoDataObjects) return false;
     return probe.status();

@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,15 @@ namespace escrow::hsm {
 inline constexpr std::string_view kCheckpointLabel = "escrow-audit-checkpoint";
 inline constexpr std::string_view kCheckpointApplication = "escrow-vault";
 
+// Each node keeps its own checkpoint objects (several vaultd sharing one token: API.md
+// "PostgreSQL and several nodes"), so that a writer only ever destroys its own and never races
+// another process over an object: `escrow-audit-checkpoint` for the unnamed node (one vaultd,
+// and every vault before nodes had names), `escrow-audit-checkpoint@<node>` for a named one.
+std::string CheckpointLabel(std::string_view node);
+// The node a checkpoint label belongs to ("" for the unnamed one); nullopt if `label` is not a
+// checkpoint's.
+std::optional<std::string> CheckpointNode(std::string_view label);
+
 // A decoded CKA_VALUE: hsm/'s counter and the caller's value.
 struct CheckpointRecord {
   std::uint64_t counter = 0;
@@ -62,7 +72,7 @@ std::optional<CheckpointRecord> DecodeCheckpoint(std::span<const std::uint8_t> s
 bool NewerCheckpoint(std::uint64_t a_counter, std::span<const std::uint8_t> a_stored,
                      std::uint64_t b_counter, std::span<const std::uint8_t> b_stored);
 
-// Every private token data object of the checkpoint's label and application.
+// Every private token data object of the checkpoint label `label` and the application.
 struct CheckpointObject {
   CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
   std::optional<CheckpointRecord> record;  // nullopt: does not decode (torn or damaged)
@@ -72,12 +82,24 @@ struct CheckpointScan {
   // Index into `objects` of the newest that decodes; nullopt if none does.
   std::optional<std::size_t> newest;
 };
-Result<CheckpointScan> ScanCheckpoints(Pkcs11Session& session);
+Result<CheckpointScan> ScanCheckpoints(Pkcs11Session& session, std::string_view label);
 
-// Creates one checkpoint object (C_CreateObject) holding EncodeCheckpoint(counter, value).
+// The newest checkpoint of every node on the token, by node name. Another node's objects may be
+// destroyed by it between the search and the read (its next write): such an object is skipped,
+// as its replacement, created before it went, is either found or was created after the search.
+// A node whose objects all fail to decode is listed with a nullopt record.
+struct NodeCheckpoint {
+  std::string node;
+  std::optional<CheckpointRecord> record;  // nullopt: the node's objects do not decode
+};
+Result<std::vector<NodeCheckpoint>> ScanEveryNodeCheckpoint(Pkcs11Session& session);
+
+// Creates one checkpoint object (C_CreateObject) of label `label` holding
+// EncodeCheckpoint(counter, value).
 // kFailedPrecondition with reason kNoDataObjects if the module refuses the template
 // (IsDataObjectRefusal); other failures carry the CK_RV (the lane sees a lost session).
-Result<CK_OBJECT_HANDLE> CreateCheckpointObject(Pkcs11Session& session, std::uint64_t counter,
+Result<CK_OBJECT_HANDLE> CreateCheckpointObject(Pkcs11Session& session, std::string_view label,
+                                                std::uint64_t counter,
                                                 std::span<const std::uint8_t> value);
 
 // Whether the module keeps private data objects at all, asked without touching the token's

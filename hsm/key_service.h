@@ -23,8 +23,20 @@ struct HsmConfig {
   std::string module_path;  // e.g. /usr/lib/softhsm/libsofthsm2.so
   std::string token_label;
   std::string pin_file;
+  // The node whose audit checkpoint ReadCheckpoint and WriteCheckpoint keep ("": the unnamed
+  // one). Several vaultd sharing one token each need their own (ValidateNodeName).
+  std::string node;
   std::string token_uri{};  // RFC 7512, "pkcs11:token=escrow;serial=..."
   std::string init_args{};  // C_Initialize's pReserved, if the module needs one (NSS's softoken)
+};
+
+// OK if `node` may name a node: empty, or 1 to 64 of [A-Za-z0-9._-].
+Status ValidateNodeName(std::string_view node);
+
+// One node's checkpoint as ReadEveryCheckpoint finds it.
+struct NodeCheckpointValue {
+  std::string node;            // "" for the unnamed node
+  std::optional<Bytes> value;  // nullopt: the node's objects are there but none is intact
 };
 
 // Every key has one job (DESIGN.md, second release): the master key seals recovery keys; the
@@ -161,6 +173,13 @@ class KeyService {
   // kNoDataObjects as above; kUnavailable if the HSM is lost or the token directory could not
   // be synced (the new value may then be the one read back, or not).
   virtual Status WriteCheckpoint(std::span<const std::uint8_t> value) = 0;
+  // Every node's newest checkpoint on the token (HsmConfig::node), this node's included; empty
+  // if none was written yet. Errors as ReadCheckpoint; a node whose objects are all damaged is
+  // listed with no value (the caller fails closed on it).
+  virtual Result<std::vector<NodeCheckpointValue>> ReadEveryCheckpoint() = 0;
+  // Destroys every other node's checkpoint objects (the operator accepted this node's head for
+  // the whole vault: `vaultctl audit accept-head`). This node's stay.
+  virtual Status ForgetOtherCheckpoints() = 0;
 
   // Apple MDM escrow keys (hsm/escrow_keys.h), apart from KeyRole's symmetric keys: ListKeys,
   // GenerateKey, Sign and the backup never see them.

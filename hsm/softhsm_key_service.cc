@@ -41,6 +41,7 @@ Result<std::unique_ptr<KeyService>> KeyService::Open(const HsmConfig& config) {
 Result<std::unique_ptr<KeyService>> SoftHsmKeyService::Open(const HsmConfig& config) {
   ESCROW_ASSIGN_OR_RETURN(TokenSelector selector,
                           SelectToken(config.token_label, config.token_uri));
+  ESCROW_RETURN_IF_ERROR(ValidateNodeName(config.node));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes pin, ReadPinFile(config.pin_file));
   ESCROW_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
                           Pkcs11Module::Acquire(config.module_path, config.init_args));
@@ -49,19 +50,20 @@ Result<std::unique_ptr<KeyService>> SoftHsmKeyService::Open(const HsmConfig& con
   ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, Pkcs11Session::Open(module, slot, true));
   ESCROW_RETURN_IF_ERROR(session.Login(CKU_USER, pin));
   ESCROW_ASSIGN_OR_RETURN(ModuleCapabilities caps, DetectCapabilities(session, token));
-  return std::unique_ptr<KeyService>(new SoftHsmKeyService(std::move(module), std::move(selector),
-                                                           std::move(pin), std::move(token), caps,
-                                                           std::move(session)));
+  return std::unique_ptr<KeyService>(new SoftHsmKeyService(
+      std::move(module), std::move(selector), std::move(pin), std::move(token), caps,
+      std::move(session), CheckpointLabel(config.node)));
 }
 
 SoftHsmKeyService::SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, TokenSelector selector,
                                      SecretBytes pin, TokenInfo token, ModuleCapabilities caps,
-                                     Pkcs11Session session)
+                                     Pkcs11Session session, std::string checkpoint_label)
     : module_(std::move(module)),
       selector_(std::move(selector)),
       pin_(std::move(pin)),
       token_(std::move(token)),
       caps_(caps),
+      checkpoint_label_(std::move(checkpoint_label)),
       session_(std::move(session)),
       data_objects_(caps.data_objects) {}
 
@@ -300,14 +302,14 @@ Status SoftHsmKeyService::Verify(KeyRole role, std::uint32_t version,
 
 Result<std::optional<Bytes>> SoftHsmKeyService::ReadCheckpoint() {
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<std::optional<Bytes>> {
-    ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session));
+    ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session, checkpoint_label_));
     if (scan.newest) {
       return std::optional<Bytes>(std::move(scan.objects[*scan.newest].record->value));
     }
     if (!scan.objects.empty()) {
       // Objects that all fail to decode are not "no checkpoint": that would let a damaged
       // token pass for a new one, and a database rollback go unnoticed. Fail closed.
-      return Status::DataLoss("the token's " + std::string(kCheckpointLabel) +
+      return Status::DataLoss("the token's " + checkpoint_label_ +
                               " object does not decode (damaged); remove it to go on");
     }
     // Nothing found may mean the token or login went away (see CheckSessionAlive).
@@ -329,13 +331,14 @@ Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
   // its object, the retry's is simply newer, and step 3 destroys the other.
   Result<std::uint64_t> counter =
       InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<std::uint64_t> {
-        ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session));
+        ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session, checkpoint_label_));
         std::uint64_t next = 1;
         if (scan.newest) {
           next = scan.objects[*scan.newest].record->counter + 1;
           if (next == 0) return Status::Internal("checkpoint counter exhausted");
         }
-        Result<CK_OBJECT_HANDLE> created = CreateCheckpointObject(session, next, value);
+        Result<CK_OBJECT_HANDLE> created =
+            CreateCheckpointObject(session, checkpoint_label_, next, value);
         if (!created.ok() && created.status().reason() == kNoDataObjects) data_objects_ = false;
         if (!created.ok()) return created.status();
         data_objects_ = true;
@@ -350,7 +353,7 @@ Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
   // cut loses to the newer one, and the next write removes it again. The new checkpoint is
   // durable whatever happens here, so a failure is logged and left to the next write.
   const Status cleanup = InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Status {
-    ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session));
+    ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session, checkpoint_label_));
     for (const CheckpointObject& object : scan.objects) {
       if (object.record && object.record->counter >= *counter) continue;
       ESCROW_RETURN_IF_ERROR(session.Check(
@@ -362,6 +365,43 @@ Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
     LogJson({{"event", "hsm_checkpoint_cleanup_failed"}, {"error", cleanup.ToString()}});
   }
   return Status::Ok();
+}
+
+Result<std::vector<NodeCheckpointValue>> SoftHsmKeyService::ReadEveryCheckpoint() {
+  return InLane(Retry::kOnce,
+                [&](Pkcs11Session& session) -> Result<std::vector<NodeCheckpointValue>> {
+                  ESCROW_ASSIGN_OR_RETURN(std::vector<NodeCheckpoint> nodes,
+                                          ScanEveryNodeCheckpoint(session));
+                  std::vector<NodeCheckpointValue> out;
+                  for (NodeCheckpoint& node : nodes) {
+                    NodeCheckpointValue value{std::move(node.node), std::nullopt};
+                    if (node.record) value.value = std::move(node.record->value);
+                    out.push_back(std::move(value));
+                  }
+                  if (!out.empty()) return out;
+                  // As ReadCheckpoint: nothing found may be a lost token, or no data objects.
+                  ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, selector_));
+                  ESCROW_ASSIGN_OR_RETURN(const bool keeps, DataObjectsLocked(session));
+                  if (!keeps) return NoDataObjects();
+                  return out;
+                });
+}
+
+Status SoftHsmKeyService::ForgetOtherCheckpoints() {
+  return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Status {
+    ESCROW_ASSIGN_OR_RETURN(std::vector<NodeCheckpoint> nodes, ScanEveryNodeCheckpoint(session));
+    for (const NodeCheckpoint& node : nodes) {
+      const std::string label = CheckpointLabel(node.node);
+      if (label == checkpoint_label_) continue;
+      ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session, label));
+      for (const CheckpointObject& object : scan.objects) {
+        const CK_RV rv = session.fns()->C_DestroyObject(session.handle(), object.handle);
+        if (rv == CKR_OBJECT_HANDLE_INVALID) continue;  // its node replaced it meanwhile
+        ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_DestroyObject"));
+      }
+    }
+    return Status::Ok();
+  });
 }
 
 Result<bool> SoftHsmKeyService::DataObjectsLocked(Pkcs11Session& session) {

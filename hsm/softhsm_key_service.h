@@ -70,6 +70,8 @@ class SoftHsmKeyService final : public KeyService {
                 std::span<const std::uint8_t> mac) override;
   Result<std::optional<Bytes>> ReadCheckpoint() override;
   Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
+  Result<std::vector<NodeCheckpointValue>> ReadEveryCheckpoint() override;
+  Status ForgetOtherCheckpoints() override;
   // kNotFound if the master key does not exist (a caller's mistake, not an HSM fault).
   Status Probe(std::uint32_t master_version) override;
   // The escrow keys are used through their token objects, looked up on every call (no session
@@ -88,7 +90,8 @@ class SoftHsmKeyService final : public KeyService {
   enum class Retry { kNo, kOnce };
 
   SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, TokenSelector selector, SecretBytes pin,
-                    TokenInfo token, ModuleCapabilities caps, Pkcs11Session session);
+                    TokenInfo token, ModuleCapabilities caps, Pkcs11Session session,
+                    std::string checkpoint_label);
   // SyncSoftHsmTokenDir / SnapshotSoftHsmToken / SyncSoftHsmTokenChanges for SoftHSMv2's file
   // store; nothing for another module (its durability is its own: NSS's SQLite syncs).
   Status SyncToken() const;
@@ -135,6 +138,7 @@ class SoftHsmKeyService final : public KeyService {
   const SecretBytes pin_;  // kept to log in again after the token comes back
   const TokenInfo token_;
   const ModuleCapabilities caps_;  // found once, at Open
+  const std::string checkpoint_label_;  // this node's (CheckpointLabel)
 
   static constexpr std::chrono::milliseconds kRescanInterval{1000};
 

@@ -202,7 +202,9 @@ Result<HttpReply> BeastClient::Send(std::string_view method, std::string_view ta
   req.keep_alive(true);
   req.prepare_payload();
   const ErrorCode ec = RunUntilDone(req);
-  if (ec || stop_.load()) {
+  // An answer that arrived whole counts, even if a stop came meanwhile: a delivered batch is
+  // then kept in the cursor, not sent again at the next start.
+  if (ec) {
     Drop();
     if (stop_.load()) return Status::Unavailable(url_.Origin() + ": stopping");
     return Status::Unavailable(url_.Origin() + ": " + step_ + ": " + ec.message());

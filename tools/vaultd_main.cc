@@ -120,6 +120,9 @@ int Run(int argc, char** argv) {
   std::string listen;
   app.add_option("--config", config_path, "vault.conf (TOML)")->required();
   app.add_option("--listen", listen, "HOST:PORT (port 0 picks a free one)");
+  std::string node;
+  app.add_option("--node", node,
+                 "this node's name, over [server] node (several nodes sharing one token)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -130,6 +133,10 @@ int Run(int argc, char** argv) {
 
   Result<vault::VaultConfig> loaded = vault::LoadConfig(config_path);
   if (!loaded.ok()) return Fatal(loaded.status().message());
+  if (!node.empty()) {
+    if (Status s = hsm::ValidateNodeName(node); !s.ok()) return Fatal("--node: " + s.message());
+    loaded->node = node;
+  }
   const vault::VaultConfig& config = *loaded;
   if (listen.empty()) listen = config.listen;
   const Result<HostPort> hp = ParseHostPort(listen);
@@ -162,8 +169,9 @@ int Run(int argc, char** argv) {
       auth::VerifierSource::Create([&config] { return MakeVerifier(config); }, key_files);
   if (!verifier.ok()) return Fatal(verifier.status().message());
 
-  Result<std::unique_ptr<hsm::KeyService>> keys =
-      hsm::KeyService::Open(vault::HsmConfigFor(config));
+  const Result<hsm::HsmConfig> hsm_config = vault::HsmConfigFor(config);
+  if (!hsm_config.ok()) return Fatal(hsm_config.status().message());
+  Result<std::unique_ptr<hsm::KeyService>> keys = hsm::KeyService::Open(*hsm_config);
   if (!keys.ok()) return Fatal("hsm: " + keys.status().message());
   LogHsmCapabilities(config, **keys);
   Result<std::unique_ptr<storage::Store>> store =
@@ -254,6 +262,7 @@ int Run(int argc, char** argv) {
   boost::json::object ready;
   ready["event"] = "ready";
   ready["listen"] = (*server)->listen_address();
+  if (!hsm_config->node.empty()) ready["node"] = hsm_config->node;
   LogJson(ready);
   (*server)->Run();
   server->reset();

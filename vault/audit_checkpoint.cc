@@ -48,7 +48,9 @@ Result<StartHead> CheckStartHead(hsm::KeyService& keys, storage::Store& store,
   StartHead out;
   out.head = head;
   if (head.seq == 0) return Refused("the audit trail is empty (a vault's starts with its init)");
-  Result<std::optional<Bytes>> kept = keys.ReadCheckpoint();
+  // Every node's checkpoint, not only this one's: a node that never released a key, or a new
+  // one, still catches a database older than what any node kept.
+  Result<std::vector<hsm::NodeCheckpointValue>> kept = keys.ReadEveryCheckpoint();
   if (!kept.ok()) {
     if (kept.status().code() == Code::kFailedPrecondition &&
         kept.status().reason() == hsm::kNoDataObjects) {
@@ -57,21 +59,30 @@ Result<StartHead> CheckStartHead(hsm::KeyService& keys, storage::Store& store,
     }
     return kept.status();
   }
-  if (!*kept) return out;  // none written yet: no key was released since the token had one
-  ESCROW_ASSIGN_OR_RETURN(const AuditHead checkpoint, DecodeCheckpoint(**kept));
-  out.kept = checkpoint;
-  if (head.seq < checkpoint.seq) {
-    return Refused("the audit trail ends at record " + std::to_string(head.seq) +
-                   ", before the token's checkpoint " + std::to_string(checkpoint.seq) +
-                   " (an older copy of the database?)");
-  }
-  ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> row,
-                          storage::ReadValue(store, [&](storage::ReadTxn& txn) {
-                            return txn.audit().Get(checkpoint.seq);
-                          }));
-  if (!row || HexEncode(row->hash) != checkpoint.hash) {
-    return Refused("audit record " + std::to_string(checkpoint.seq) +
-                   " is not the one the token's checkpoint names");
+  // None written yet: no key was released since the token had one.
+  for (const hsm::NodeCheckpointValue& node : *kept) {
+    const std::string whose =
+        node.node.empty() ? std::string("the token's checkpoint")
+                          : "node " + node.node + "'s checkpoint on the token";
+    if (!node.value) {
+      return Status::DataLoss("audit: " + whose +
+                              " does not decode (damaged); remove its objects to go on");
+    }
+    ESCROW_ASSIGN_OR_RETURN(const AuditHead checkpoint, DecodeCheckpoint(*node.value));
+    if (head.seq < checkpoint.seq) {
+      return Refused("the audit trail ends at record " + std::to_string(head.seq) +
+                     ", before " + whose + " " + std::to_string(checkpoint.seq) +
+                     " (an older copy of the database?)");
+    }
+    ESCROW_ASSIGN_OR_RETURN(std::optional<storage::AuditRow> row,
+                            storage::ReadValue(store, [&](storage::ReadTxn& txn) {
+                              return txn.audit().Get(checkpoint.seq);
+                            }));
+    if (!row || HexEncode(row->hash) != checkpoint.hash) {
+      return Refused("audit record " + std::to_string(checkpoint.seq) + " is not the one " +
+                     whose + " names");
+    }
+    if (!out.kept || out.kept->seq < checkpoint.seq) out.kept = checkpoint;
   }
   return out;
 }

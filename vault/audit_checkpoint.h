@@ -26,13 +26,13 @@ Result<AuditHead> DecodeCheckpoint(std::span<const std::uint8_t> value);
 // What vaultd's start found.
 struct StartHead {
   AuditHead head;                   // the chain's, as loaded
-  std::optional<AuditHead> kept;    // the token's checkpoint, if it has one
+  std::optional<AuditHead> kept;    // the newest of the nodes' checkpoints, if there is one
   bool token_keeps_checkpoints = true;  // false: the module keeps no data objects
 };
 
-// Checks the loaded chain (`head`, as CommitPipeline::Start found it) against the token's
-// checkpoint: kDataLoss if the chain is empty, shorter than the checkpoint, or holds another
-// record at the checkpoint's sequence. A module without data objects passes with
+// Checks the loaded chain (`head`, as CommitPipeline::Start found it) against every node's
+// checkpoint on the token: kDataLoss if the chain is empty, shorter than a checkpoint, or holds
+// another record at a checkpoint's sequence, or if a node's checkpoint is damaged. A module without data objects passes with
 // token_keeps_checkpoints = false (the caller says that rollback is not detected on it).
 Result<StartHead> CheckStartHead(hsm::KeyService& keys, storage::Store& store,
                                  const AuditHead& head);

@@ -1,5 +1,8 @@
 #include "vault/config.h"
 
+#include <unistd.h>
+
+#include <array>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -135,9 +138,11 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
                                     {"listen", "io_threads", "worker_threads", "max_connections",
                                      "max_unmapped_connections_per_address",
                                      "handshake_timeout_ms", "read_timeout_ms", "idle_timeout_ms",
-                                     "drain_timeout_ms"}));
+                                     "drain_timeout_ms", "node"}));
     Reader r(*t, "server", base);
     ESCROW_RETURN_IF_ERROR(r.String("listen", c.listen));
+    ESCROW_RETURN_IF_ERROR(r.String("node", c.node));
+    if (Status s = hsm::ValidateNodeName(c.node); !s.ok()) return Bad("[server] node: " + s.message());
     ESCROW_RETURN_IF_ERROR(r.IntField("io_threads", c.io_threads, 0, 256));
     ESCROW_RETURN_IF_ERROR(r.IntField("worker_threads", c.worker_threads, 0, 256));
     ESCROW_RETURN_IF_ERROR(r.IntField("max_connections", c.max_connections, 1, 1'000'000));
@@ -349,7 +354,9 @@ std::string RenderConfig(const VaultConfig& c) {
     << "\nhandshake_timeout_ms = " << c.handshake_timeout.count()
     << "\nread_timeout_ms = " << c.read_timeout.count()
     << "\nidle_timeout_ms = " << c.idle_timeout.count()
-    << "\ndrain_timeout_ms = " << c.drain_timeout.count() << "\n\n";
+    << "\ndrain_timeout_ms = " << c.drain_timeout.count() << "\n";
+  if (!c.node.empty()) o << "node = " << Quote(c.node) << "\n";
+  o << "\n";
   o << "[tls]\ncert = " << Quote(c.tls_cert) << "\nkey = " << Quote(c.tls_key)
     << "\nclient_ca = " << Quote(c.client_ca) << "\n\n";
   for (const ClientConfig& cc : c.clients) {
@@ -406,9 +413,27 @@ std::string RenderConfig(const VaultConfig& c) {
   return o.str();
 }
 
-hsm::HsmConfig HsmConfigFor(const VaultConfig& config) {
-  return {config.hsm_module, config.hsm_token_label, config.hsm_pin_file, config.hsm_token_uri,
-          config.hsm_init_args};
+Result<std::string> NodeNameFor(const VaultConfig& config) {
+  if (!config.node.empty() || config.db_url.empty()) return config.node;
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) != 0) {
+    return Status::Unavailable("cannot read the host name for the node name: set [server] node");
+  }
+  const std::string name(host.data());
+  if (name.empty() || !hsm::ValidateNodeName(name).ok()) {
+    return Status::InvalidArgument("the host name " + Quote(name) +
+                                   " is not a valid node name: set [server] node");
+  }
+  return name;
+}
+
+Result<hsm::HsmConfig> HsmConfigFor(const VaultConfig& config) {
+  ESCROW_ASSIGN_OR_RETURN(std::string node, NodeNameFor(config));
+  hsm::HsmConfig hsm{config.hsm_module, config.hsm_token_label, config.hsm_pin_file,
+                     std::move(node)};
+  hsm.token_uri = config.hsm_token_uri;
+  hsm.init_args = config.hsm_init_args;
+  return hsm;
 }
 
 std::string TokenName(const VaultConfig& config) {

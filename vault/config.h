@@ -33,6 +33,9 @@ struct VaultConfig {
 
   // [server]
   std::string listen = "127.0.0.1:8443";
+  // This node's name ([server] node; `vaultd --node` overrides it): names its audit checkpoint
+  // on the token, so that several nodes can share one token. Empty: see NodeNameFor.
+  std::string node;
   int io_threads = 0;      // 0: one per core
   int worker_threads = 0;  // HSM/DB workers; 0: 32 (they block; see api/server.cc)
   int max_connections = 1024;
@@ -126,8 +129,13 @@ Result<VaultConfig> LoadConfig(const std::string& path);
 // db_password_file; never created (vaultctl init and db migrate create).
 storage::StoreOptions StoreOptionsFor(const VaultConfig& config);
 
-// What hsm::KeyService::Open and the ceremonies need from the [hsm] section.
-hsm::HsmConfig HsmConfigFor(const VaultConfig& config);
+// This node's name: [server] node if set; else, with a PostgreSQL url (several nodes may share
+// the token), the host name; else "" (the unnamed node, one vaultd on SQLite). kInvalidArgument
+// if the host name is not a valid node name (then set [server] node).
+Result<std::string> NodeNameFor(const VaultConfig& config);
+
+// The HSM settings of the config, with NodeNameFor's node.
+Result<hsm::HsmConfig> HsmConfigFor(const VaultConfig& config);
 // How messages name the configured token: its label, or its URI.
 std::string TokenName(const VaultConfig& config);
 

@@ -76,6 +76,19 @@ Status EscrowService::Impl::AcceptsStore(const Caller& caller, Action action, st
 Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string_view id,
                                                const SecretBytes& key, const SecretBytes* confirm,
                                                const StoreKeyExtras& extras) {
+  Result<StoreKeyResult> r = StoreKeyOnce(caller, id, key, confirm, extras);
+  for (int retry = 0; retry < kStateChangedRetries && !r.ok() &&
+                      r.status().reason() == kStateChanged;
+       ++retry) {
+    r = StoreKeyOnce(caller, id, key, confirm, extras);
+  }
+  return r;
+}
+
+Result<StoreKeyResult> EscrowService::StoreKeyOnce(const Caller& caller, std::string_view id,
+                                                   const SecretBytes& key,
+                                                   const SecretBytes* confirm,
+                                                   const StoreKeyExtras& extras) {
   Impl& m = *impl_;
   constexpr Action kAction = Action::kStoreKey;
   std::lock_guard lock(m.StripeFor(id));
@@ -166,6 +179,7 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
                  "unchanged version=" + std::to_string(current->version))},
         m.WriteState(std::move(next)));
     if (!s.ok() && s.reason() == hsm::kInvalidCms) return s;  // a replay, raced in
+    if (!s.ok() && s.reason() == kStateChanged) return s;     // another node: tried again
     if (!s.ok()) return Status::Unavailable(s.message(), "store_failed");
     return StoreKeyResult{current->version, FromUnixMillis(current->stored_ms), false};
   }
@@ -259,6 +273,7 @@ Result<StoreKeyResult> EscrowService::StoreKey(const Caller& caller, std::string
                    MakeEventNote(kEventKeyStored, row->name, v.owner))},
         m.WriteState(next));
     if (!s.ok() && s.reason() == hsm::kInvalidCms) return s;  // a replay, raced in
+    if (!s.ok() && s.reason() == kStateChanged) return s;     // another node: tried again
     if (!s.ok() && s.reason() != changed) return Status::Unavailable(s.message(), "store_failed");
     return s;
   };
@@ -273,6 +288,19 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
                                              std::string_view reason,
                                              std::optional<std::uint32_t> version,
                                              std::optional<std::string_view> access_request) {
+  Result<RetrievedKey> r = RetrieveOnce(caller, id, reason, version, access_request);
+  for (int retry = 0; retry < kStateChangedRetries && !r.ok() &&
+                      r.status().reason() == kStateChanged;
+       ++retry) {
+    r = RetrieveOnce(caller, id, reason, version, access_request);
+  }
+  return r;
+}
+
+Result<RetrievedKey> EscrowService::RetrieveOnce(const Caller& caller, std::string_view id,
+                                                 std::string_view reason,
+                                                 std::optional<std::uint32_t> version,
+                                                 std::optional<std::string_view> access_request) {
   Impl& m = *impl_;
   // Every record of a refused attempt keeps what the caller said: the version and reason
   // (built only for a refusal; a release records them in its own fields).
@@ -461,6 +489,7 @@ Result<RetrievedKey> EscrowService::Retrieve(const Caller& caller, std::string_v
     if (s.reason() == "access_request_not_usable") {
       return deny(action, s, "access_request=" + *used_request + " used by a racing release");
     }
+    if (s.reason() == kStateChanged) return s;  // another node: tried again
     return Status::Unavailable(s.message(), "unavailable");
   }
   return RetrievedKey{std::move(*plain), released, now + m.options.key_display};

@@ -1,6 +1,9 @@
 #include "vault/escrow_service.h"
 
+#include <algorithm>
 #include <functional>
+#include <optional>
+#include <vector>
 
 #include "vault/associated_data.h"
 #include "vault/device_state.h"
@@ -157,11 +160,61 @@ Result<std::uint32_t> EscrowService::Impl::ActiveMasterKeyVersion() {
       store, [](storage::ReadTxn& txn) { return ActiveMasterKeyVersion(txn.meta()); });
 }
 
+Status EscrowService::Impl::TokenBehind(std::uint32_t version) {
+  // The newest version the database names: the active one, or the one a rotation makes.
+  Result<std::uint32_t> newest =
+      storage::ReadValue(store, [](storage::ReadTxn& txn) -> Result<std::uint32_t> {
+        ESCROW_ASSIGN_OR_RETURN(const std::uint32_t active, ActiveMasterKeyVersion(txn.meta()));
+        ESCROW_ASSIGN_OR_RETURN(const std::optional<std::uint32_t> target,
+                                ReadOptionalMetaVersion(txn.meta(), MetaKey::kRotationTarget));
+        return std::max(active, target.value_or(0));
+      });
+  if (!newest.ok()) return newest.status();
+  if (version > *newest) return Status::NotFound("the database names no such master key");
+  Result<std::vector<hsm::KeyInfo>> held = keys.ListKeys();
+  if (!held.ok()) return held.status();
+  for (const hsm::KeyInfo& key : *held) {
+    // An older version than one the token holds was retired here: the row is not ours.
+    if (key.role == hsm::KeyRole::kMaster && key.version >= version) {
+      return Status::NotFound("the token holds newer master keys");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<SecretBytes> EscrowService::Impl::Open(const storage::KeyVersionRow& row) {
   ESCROW_ASSIGN_OR_RETURN(const Bytes aad, AadForRow(row));
-  hsm::Sealed sealed{row.iv, row.ciphertext, row.tag};
-  Result<SecretBytes> plain = keys.Decrypt(row.master_key_version, sealed, aad);
+  std::uint32_t master_version = row.master_key_version;
+  Result<SecretBytes> plain =
+      keys.Decrypt(master_version, hsm::Sealed{row.iv, row.ciphertext, row.tag}, aad);
+  if (!plain.ok() && plain.status().code() == Code::kNotFound) {
+    // A rotation may have sealed the row again under a newer key since this request read it,
+    // and `--retire-old` destroyed the key it was read under: open the row as it is now, under
+    // the associated data of the row this request read (so it must be the same record).
+    Result<std::optional<storage::KeyVersionRow>> now = storage::ReadValue(
+        store,
+        [&](storage::ReadTxn& txn) { return txn.versions().Get(row.device_id, row.version); });
+    if (!now.ok()) return Status::Unavailable(now.status().message(), "unavailable");
+    if (*now && (*now)->master_key_version != master_version) {
+      master_version = (*now)->master_key_version;
+      ESCROW_ASSIGN_OR_RETURN(const Bytes now_aad, AadForRow(row, master_version));
+      plain = keys.Decrypt(master_version, hsm::Sealed{(*now)->iv, (*now)->ciphertext, (*now)->tag},
+                           now_aad);
+    }
+  }
   if (!plain.ok()) {
+    if (plain.status().code() == Code::kNotFound) {
+      Status behind = TokenBehind(master_version);
+      if (behind.ok()) {
+        return Status::Unavailable(
+            "this node's HSM token holds no escrow-master-v" + std::to_string(master_version) +
+                " (a rotation made elsewhere: run `vaultctl master-key restore --add` here)",
+            "unavailable");
+      }
+      if (behind.code() != Code::kNotFound) {
+        return Status::Unavailable(behind.message(), "unavailable");
+      }
+    }
     if (plain.status().code() == Code::kDataLoss || plain.status().code() == Code::kNotFound) {
       return Status::DataLoss("A stored record failed its integrity check.", "integrity_error");
     }
@@ -200,6 +253,18 @@ Result<storage::DeviceStateRow> EscrowService::Impl::TrustedState(
 CommitPipeline::Finish EscrowService::Impl::WriteState(storage::DeviceStateRow next) {
   return [this, next = std::move(next)](storage::WriteTxn& txn,
                                         const ChainTip& last) mutable -> Status {
+    // Under the audit head's lock: the record must still be the one this request read. Each
+    // node's per-device lock holds only its own requests; without this check, a request that
+    // read the device before another node's commit would write back a record that contradicts
+    // the rows that commit made (integrity_error on every later request).
+    ESCROW_ASSIGN_OR_RETURN(const std::optional<storage::DeviceStateRow> stored,
+                            txn.states().Get(next.device_id));
+    const bool same = stored ? stored->audit_seq == next.audit_seq && stored->mac == next.mac
+                             : next.mac.empty();
+    if (!same) {
+      return Status::Unavailable("another node changed the device meanwhile; nothing was changed",
+                                 std::string(kStateChanged));
+    }
     Status sealed = SealState(keys, options.state_key_version, last.seq, last.hash, next);
     if (!sealed.ok()) return Status::Unavailable("state MAC: " + sealed.message(), "unavailable");
     return txn.states().Put(next);
@@ -590,6 +655,22 @@ Status EscrowService::AuthorizeMetrics(const Caller& caller) {
   Decision d = Decide(caller, Action::kMetrics, nullptr);
   if (!d.allowed) return impl_->Deny(caller, Action::kMetrics, {}, d.denial);
   return Status::Ok();
+}
+
+Result<storage::QuotaWindow> EscrowService::CountSharedAttempt(std::string_view counter,
+                                                              std::chrono::seconds window) {
+  Impl& m = *impl_;
+  const std::int64_t now = NowMs(m.clock);
+  const std::int64_t since =
+      now - std::chrono::duration_cast<std::chrono::milliseconds>(window).count();
+  storage::QuotaWindow counted;
+  ESCROW_RETURN_IF_ERROR(m.pipeline.Commit(
+      [&](storage::WriteTxn& txn) -> Status {
+        ESCROW_ASSIGN_OR_RETURN(counted, txn.limits().AddQuotaEvent(counter, now, since));
+        return Status::Ok();
+      },
+      {}));
+  return counted;
 }
 
 void EscrowService::RecordSecurityEvent(std::string_view actor, std::string_view role,

@@ -354,6 +354,15 @@ class EscrowService {
   // once per episode (until the lag falls below it again).
   Result<std::size_t> SweepEvents();
 
+  // A limit that several nodes on one database share (API.md "PostgreSQL and several nodes":
+  // per-user retrievals): counts one attempt of `counter` at now, in a rolling `window`, and
+  // answers the attempts in the window, this one included, with the oldest one's time. The
+  // count rides the next group commit (no transaction of its own) and is made under the audit
+  // head's lock, so that attempts on several nodes at once never both see room for one.
+  // kUnavailable if the database fails.
+  Result<storage::QuotaWindow> CountSharedAttempt(std::string_view counter,
+                                                  std::chrono::seconds window);
+
   // Records a refusal decided in api/ (throttling, a malformed id), audited once per principal
   // and window by the caller, with `reason` its API error code. Never fails the request path.
   void RecordSecurityEvent(std::string_view actor, std::string_view role, std::string_view action,
@@ -375,6 +384,14 @@ class EscrowService {
   struct Impl;
   EscrowService(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
                 EscrowOptions options);
+  // One attempt each: StoreKey and Retrieve run them again (a few times) when another node
+  // changed the device between the attempt's read and its commit (nothing was written then).
+  Result<StoreKeyResult> StoreKeyOnce(const Caller& caller, std::string_view id,
+                                      const SecretBytes& key, const SecretBytes* confirm,
+                                      const StoreKeyExtras& extras);
+  Result<RetrievedKey> RetrieveOnce(const Caller& caller, std::string_view id,
+                                    std::string_view reason, std::optional<std::uint32_t> version,
+                                    std::optional<std::string_view> access_request);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -19,6 +19,11 @@
 
 namespace escrow::vault {
 
+// The reason of a commit refused because another node changed the device's state record since
+// the request read it (WriteState); StoreKey and Retrieve then run again from the read.
+inline constexpr std::string_view kStateChanged = "device_state_changed";
+inline constexpr int kStateChangedRetries = 3;
+
 struct EscrowService::Impl {
   Impl(hsm::KeyService& k, storage::Store& s, const Clock& c, EscrowOptions o)
       : keys(k),
@@ -87,8 +92,17 @@ struct EscrowService::Impl {
   // The active master-key version, read in `meta`'s transaction or in one of its own.
   static Result<std::uint32_t> ActiveMasterKeyVersion(storage::MetaReader& meta);
   Result<std::uint32_t> ActiveMasterKeyVersion();
-  // Decrypts one stored version under the associated data of its own row.
+  // Decrypts one stored version under the associated data of its own row. When the token
+  // lacks the row's master-key version, the row is read again: sealed anew meanwhile (a
+  // rotation, then --retire-old), it is opened as it is now. A version the token still lacks
+  // is integrity_error, unless TokenBehind: then 503 unavailable.
   Result<SecretBytes> Open(const storage::KeyVersionRow& row);
+  // OK if master-key `version` is missing from this node's token because the token is behind
+  // the database (per-node tokens after a rotation made elsewhere, before `master-key restore
+  // --add`): the database names it (up to the active version or rotation target) and the token
+  // holds no master key of that version or newer. kNotFound if not (a row naming a version
+  // never made, or one retired here: not ours); other codes if the database or HSM failed.
+  Status TokenBehind(std::uint32_t version);
 
   // The device's state record, checked (device_state.h: CheckStateEvidence) and compared with
   // the rows this request read from the same snapshot: the current version and the pending
@@ -100,6 +114,10 @@ struct EscrowService::Impl {
       const std::optional<storage::KeyVersionRow>& current);
   // A commit's finish that writes `next` as the device's state record, naming the commit's
   // last audit record and MACed in the HSM.
+  // Seals `next` to the chain tip and puts it, in the commit. `next` is the state record the
+  // request read, changed: unless the record in the database is still that one (its MAC and
+  // audit position; none for a new device), another node changed the device since the read,
+  // and the commit is refused (kUnavailable, kStateChanged: nothing was written).
   CommitPipeline::Finish WriteState(storage::DeviceStateRow next);
   // The device's own certificate of the current escrow key: the one issued before, or a new
   // one, recorded with its audit record (`caller`'s, action escrow_cert.issue_device). Call

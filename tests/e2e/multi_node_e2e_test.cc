@@ -5,108 +5,20 @@
 #include <signal.h>
 
 #include <atomic>
-#include <catch2/catch.hpp>
-#include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <vector>
 
-#include "tests/e2e/e2e_util.h"
-#include "tests/support/postgres_server.h"
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/multi_node_cluster.h"
+#include "tests/support/temp_dir.h"
 
 namespace escrow::e2e {
 namespace {
 
 using testing::PostgresServer;
-
-// Replaces [database] path with url in `state`/vault.conf.
-void UseUrl(const std::string& state, const std::string& url) {
-  const std::string conf = state + "/vault.conf";
-  std::ifstream in(conf);
-  std::stringstream text;
-  std::string line;
-  bool found = false;
-  while (std::getline(in, line)) {
-    if (line.rfind("path = ", 0) == 0) {
-      line = "url = " + Quote(url);
-      found = true;
-    }
-    text << line << "\n";
-  }
-  in.close();
-  REQUIRE(found);
-  std::ofstream(conf, std::ios::trunc) << text.str();
-}
-
-std::string Vaultctl(const std::string& args, int* rc = nullptr) {
-  std::string out;
-  const int status = Sh(Quote(VaultctlPath()) + " " + args + " 2>&1", &out);
-  if (rc != nullptr) *rc = status;
-  return out;
-}
-
-// A FileVault-shaped key unique to (writer, i): "KEYW-XXXX-..." in letters only.
-std::string KeyFor(int writer, int i) {
-  std::string group;
-  for (int n = i, d = 0; d < 4; ++d, n /= 26) group += static_cast<char>('A' + n % 26);
-  return std::string("KEY") + static_cast<char>('A' + writer) + "-" + group +
-         "-MNOP-QRST-UVWX-ABCD";
-}
-
-// The read-back checks retrieve every acknowledged key as one helpdesk user: no per-user caps.
-std::vector<std::pair<std::string, std::string>> Uncapped() {
-  return {{"daily_quota", "0"},
-          {"retrieve_per_user", "{ count = 0, window_seconds = 60 }"},
-          {"requests_per_user", "{ count = 0, window_seconds = 60 }"}};
-}
-
-struct Cluster {
-  PostgresServer& pg;
-  VaultProcess a;
-  std::unique_ptr<VaultProcess> b;
-  std::string database;
-
-  explicit Cluster(PostgresServer& server, const std::vector<std::pair<std::string, std::string>>&
-                                              settings = {})
-      : pg(server) {
-    Result<std::string> name = pg.CreateEmptyDatabase();
-    REQUIRE(name.ok());
-    database = *name;
-    for (const auto& [key, value] : settings) Configure(a, key, value);
-    int rc = 0;
-    const std::string out = Vaultctl("db migrate --config " + Quote(a.state() + "/vault.conf") +
-                                         " --to " + Quote(pg.Url(database)),
-                                     &rc);
-    INFO(out);
-    REQUIRE(rc == 0);
-    REQUIRE_THAT(out, Catch::Contains("audit head"));
-    UseUrl(a.state(), pg.Url(database));
-    const bool a_started = a.Start();
-    INFO(a.Log());
-    REQUIRE(a_started);
-    b = std::make_unique<VaultProcess>(VaultProcess::SameStateAs{a});
-    const bool b_started = b->Start();
-    INFO(b->Log());
-    REQUIRE(b_started);
-  }
-  // `vaultctl audit verify` on the shared config (any node may be stopped or running).
-  std::string Verify(int* rc) const {
-    return Vaultctl("audit verify --config " + Quote(a.state() + "/vault.conf"), rc);
-  }
-};
-
-HttpResult StoreKey(const VaultProcess& node, const std::string& token, const std::string& id,
-                    const std::string& key) {
-  return node.As(token, "PUT", "/v1/devices/" + id + "/recovery-key", KeyBody(key, key));
-}
-
-HttpResult HelpdeskRetrieve(const VaultProcess& node, const std::string& token,
-                            const std::string& id) {
-  return node.As(token, "POST", "/v1/devices/" + id + "/recovery-key/retrieve",
-                 R"({"reason":"locked out, ticket 7"})");
-}
 
 TEST_CASE("What one node stores, the other serves at once, and the chain stays one chain",
           "[e2e][postgres][multinode]") {
@@ -164,6 +76,98 @@ TEST_CASE("A helpdesk quota holds across both nodes", "[e2e][postgres][multinode
   CHECK(HelpdeskRetrieve(*c.b, hd, "mac3").status == 429);
 }
 
+TEST_CASE("A user's retrieval limit holds across both nodes", "[e2e][postgres][multinode]") {
+  Cluster c(PostgresServer::Shared(), {{"daily_quota", "0"},
+                                       {"retrieve_per_user", "{ count = 3, window_seconds = 60 }"}});
+  const std::string hd = c.a.Token("hd@example.com", "--roles helpdesk");
+  // Every attempt counts, allowed or denied (API.md "Limits"): these devices do not exist.
+  CHECK(HelpdeskRetrieve(c.a, hd, "nodev1").status == 404);
+  CHECK(HelpdeskRetrieve(*c.b, hd, "nodev2").status == 404);
+  CHECK(HelpdeskRetrieve(c.a, hd, "nodev3").status == 404);
+  const HttpResult fourth = HelpdeskRetrieve(*c.b, hd, "nodev4");
+  INFO(fourth.body);
+  CHECK(fourth.status == 429);
+  CHECK(HelpdeskRetrieve(c.a, hd, "nodev5").status == 429);
+  // Another user's attempts are their own.
+  const std::string hd2 = c.a.Token("hd2@example.com", "--roles helpdesk");
+  CHECK(HelpdeskRetrieve(*c.b, hd2, "nodev1").status == 404);
+  // The throttling was audited once, by whichever node saw the first denial.
+  int rc = 0;
+  const std::string exported =
+      Vaultctl("audit export --config " + Quote(c.a.state() + "/vault.conf") + " --format jsonl", &rc);
+  REQUIRE(rc == 0);
+  std::size_t throttled = 0;
+  for (std::size_t at = exported.find("retrieve_per_user"); at != std::string::npos;
+       at = exported.find("retrieve_per_user", at + 1)) {
+    ++throttled;
+  }
+  CHECK(throttled == 1);
+}
+
+// Before a key leaves, each node keeps the head on the shared token as its own object
+// (hsm/data_object.h): releases on both nodes at once never race over one object.
+TEST_CASE("Releases on both nodes at once: every one answered, each node's checkpoint kept",
+          "[e2e][postgres][multinode]") {
+  Cluster c(PostgresServer::Shared(), Uncapped());
+  const std::string owner = c.a.Token("alice@example.com");
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 6;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      const std::string id = "rel" + std::to_string(t) + "-" + std::to_string(i);
+      c.a.Enrol(id, "alice@example.com", "corporate");
+      REQUIRE(StoreKey(c.a, owner, id, KeyFor(t, i)).status == 200);
+    }
+  }
+  const std::string hd = c.a.Token("hd@example.com", "--roles helpdesk");
+  std::atomic<int> released{0};
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const VaultProcess& node = t % 2 == 0 ? c.a : *c.b;
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = "rel" + std::to_string(t) + "-" + std::to_string(i);
+        const HttpResult r = HelpdeskRetrieve(node, hd, id);
+        if (r.status == 200 && r.body.find(KeyFor(t, i)) != std::string::npos) {
+          ++released;
+        } else {
+          const std::lock_guard lock(mu);
+          failures.push_back(id + ": " + std::to_string(r.status) + " " + r.body);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::string& f : failures) UNSCOPED_INFO(f);
+  CHECK(failures.empty());
+  CHECK(released == kThreads * kPerThread);
+  // One object per node on the token, as pkcs11-tool lists it.
+  const std::string text = testing::ReadFileBytes(c.a.state() + "/vault.conf");
+  const std::size_t at = text.find("token_label = '");  // as RenderConfig quotes it
+  REQUIRE(at != std::string::npos);
+  const std::size_t from = at + std::string("token_label = '").size();
+  const std::string label = text.substr(from, text.find('\'', from) - from);
+  std::string listing;
+  REQUIRE(Sh("SOFTHSM2_CONF=" + Quote(c.a.state() + "/hsm/softhsm2.conf") +
+                 " pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label " +
+                 Quote(label) + " --login --pin \"$(cat " + Quote(c.a.state() + "/hsm/user.pin") +
+                 ")\" --list-objects --type data 2>&1",
+             &listing) == 0);
+  INFO(listing);
+  for (const std::string node : {"a", "b"}) {
+    const std::string quoted = "'escrow-audit-checkpoint@" + node + "'";
+    const std::size_t first = listing.find(quoted);
+    CHECK(first != std::string::npos);
+    CHECK(listing.find(quoted, first + 1) == std::string::npos);
+  }
+  int rc = 0;
+  const std::string verified = c.Verify(&rc);
+  INFO(verified);
+  CHECK(rc == 0);
+}
+
 // Eight writers, four on each node; node a is killed with -9 while they write, and its
 // writers move to b as a load balancer would. Every store that was answered 200 reads back
 // from b, and the audit chain verifies: no gap, no fork.
@@ -197,7 +201,8 @@ TEST_CASE("Eight writers over two nodes, one killed with -9: nothing acknowledge
       }
     });
   }
-  while (stored < kWriters * kPerWriter / 4) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (stored < kWriters * kPerWriter / 4)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   c.a.Stop(SIGKILL);
   a_killed = true;
   for (std::thread& t : writers) t.join();
@@ -267,8 +272,7 @@ TEST_CASE("PostgreSQL restarted under load: 503s, then service resumes, nothing 
   }
   stop = true;
   for (std::thread& t : writers) t.join();
-  INFO("acknowledged " << acknowledged.size() << ", 503s " << unavailable << ", other "
-                       << other);
+  INFO("acknowledged " << acknowledged.size() << ", 503s " << unavailable << ", other " << other);
   CHECK(unavailable > 0);
   CHECK(other == 0);
   REQUIRE(acknowledged.size() >= before_restart_done + 16);

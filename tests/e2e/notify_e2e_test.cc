@@ -69,6 +69,14 @@ TEST_CASE("vault-notify relays every event in order in signed batches of batch_s
   CheckBackedByAudit(v, arrivals);
   for (const boost::json::value& e : relayed) CHECK(e.at("type") == "recovery_key.stored");
 
+  // The receiver has every batch before the relay has read the last answer and stored the
+  // cursor: wait for the cursor, since a stop abandons an exchange still in flight.
+  const std::string last = std::to_string(*want.rbegin()) + "\n";
+  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (testing::ReadFileBytes(v.state() + "/notify/cursor") != last &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
   // A stop finishes cleanly, the cursor on disk at the last event.
   rig.relay().Signal(SIGTERM);
   CHECK(rig.relay().Wait(milliseconds(5000)) == 0);

@@ -101,6 +101,16 @@ Status FailingKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
   return inner_.WriteCheckpoint(value);
 }
 
+Result<std::vector<hsm::NodeCheckpointValue>> FailingKeyService::ReadEveryCheckpoint() {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kReadCheckpoint));
+  return inner_.ReadEveryCheckpoint();
+}
+
+Status FailingKeyService::ForgetOtherCheckpoints() {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kWriteCheckpoint));
+  return inner_.ForgetOtherCheckpoints();
+}
+
 Status FailingKeyService::Probe(std::uint32_t master_version) {
   ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kProbe));
   return inner_.Probe(master_version);

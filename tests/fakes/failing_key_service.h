@@ -64,6 +64,8 @@ class FailingKeyService final : public hsm::KeyService {
                 std::span<const std::uint8_t> mac) override;
   Result<std::optional<Bytes>> ReadCheckpoint() override;
   Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
+  Result<std::vector<hsm::NodeCheckpointValue>> ReadEveryCheckpoint() override;
+  Status ForgetOtherCheckpoints() override;
   Status Probe(std::uint32_t master_version) override;
   Result<hsm::EscrowKeyInfo> GenerateCmsKey(std::uint32_t version, std::uint32_t rsa_bits) override;
   Result<hsm::EscrowKeyInfo> GenerateCaKey(std::uint32_t version) override;

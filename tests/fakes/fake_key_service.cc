@@ -193,6 +193,15 @@ Status FakeKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
   return Status::Ok();
 }
 
+// One node: the unnamed one.
+Result<std::vector<hsm::NodeCheckpointValue>> FakeKeyService::ReadEveryCheckpoint() {
+  std::lock_guard lock(mu_);
+  if (!checkpoint_) return std::vector<hsm::NodeCheckpointValue>{};
+  return std::vector<hsm::NodeCheckpointValue>{{"", checkpoint_}};
+}
+
+Status FakeKeyService::ForgetOtherCheckpoints() { return Status::Ok(); }
+
 Status FakeKeyService::Probe(std::uint32_t master_version) {
   std::lock_guard lock(mu_);
   return FindLocked(hsm::KeyRole::kMaster, master_version).status();

@@ -38,6 +38,8 @@ class FakeKeyService final : public hsm::KeyService {
                 std::span<const std::uint8_t> mac) override;
   Result<std::optional<Bytes>> ReadCheckpoint() override;
   Status WriteCheckpoint(std::span<const std::uint8_t> value) override;
+  Result<std::vector<hsm::NodeCheckpointValue>> ReadEveryCheckpoint() override;
+  Status ForgetOtherCheckpoints() override;
   // OK if the master key exists (the fake computes correctly); kNotFound if not.
   Status Probe(std::uint32_t master_version) override;
   // Escrow keys in software (FakeEscrowKeys).

@@ -138,7 +138,7 @@ TEST_CASE("On NSS's softoken the checkpoint is kNoDataObjects from both calls an
         pin_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   }
   Result<std::unique_ptr<KeyService>> keys =
-      KeyService::Open({kSoftokn, kNssToken, pin_file.string()});
+      KeyService::Open({kSoftokn, kNssToken, pin_file.string(), {}});
   INFO(keys.status().ToString());
   REQUIRE(keys.ok());
 

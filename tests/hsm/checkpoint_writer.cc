@@ -1,4 +1,4 @@
-// escrow_checkpoint_writer MODULE TOKEN_LABEL PIN_FILE FIRST [COUNT]
+// escrow_checkpoint_writer MODULE TOKEN_LABEL PIN_FILE FIRST [COUNT [NODE]]
 //
 // Opens a KeyService, prints "ready", then writes the audit checkpoints FIRST, FIRST+1, ...
 // (each value the number as u64be) through KeyService::WriteCheckpoint and prints each number
@@ -7,7 +7,8 @@
 // inside SoftHSMv2's C_Login can empty the token's token.object, which rewrites in place on
 // every login; that is SoftHSMv2's, not the checkpoint's, and the test does not hunt for it.) With
 // COUNT it stops after COUNT writes and prints the mean time of one write
-// ("mean_us N") on stderr. Exits 1 on any failure.
+// ("mean_us N") on stderr. With NODE it keeps that node's checkpoint (HsmConfig::node):
+// tests/hsm/checkpoint_nodes_test.cc runs two at once on one token. Exits 1 on any failure.
 
 #include <chrono>
 #include <cstdint>
@@ -20,19 +21,21 @@
 #include "hsm/key_service.h"
 
 int main(int argc, char** argv) {
-  if (argc != 5 && argc != 6) {
-    (void)std::fputs("usage: escrow_checkpoint_writer MODULE TOKEN_LABEL PIN_FILE FIRST [COUNT]\n",
-                     stderr);
+  if (argc < 5 || argc > 7) {
+    (void)std::fputs(
+        "usage: escrow_checkpoint_writer MODULE TOKEN_LABEL PIN_FILE FIRST [COUNT [NODE]]\n",
+        stderr);
     return 2;
   }
   const std::string module = argv[1];    // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
   const std::string label = argv[2];     // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
   const std::string pin_file = argv[3];  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
   const std::uint64_t first = std::strtoull(argv[4], nullptr, 10);                  // NOLINT
-  const std::uint64_t count = argc == 6 ? std::strtoull(argv[5], nullptr, 10) : 0;  // NOLINT
+  const std::uint64_t count = argc >= 6 ? std::strtoull(argv[5], nullptr, 10) : 0;  // NOLINT
+  const std::string node = argc == 7 ? argv[6] : "";  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
 
   escrow::Result<std::unique_ptr<escrow::hsm::KeyService>> keys =
-      escrow::hsm::KeyService::Open({module, label, pin_file});
+      escrow::hsm::KeyService::Open({module, label, pin_file, node});
   if (!keys.ok()) {
     (void)std::fprintf(stderr, "open: %s\n", keys.status().ToString().c_str());
     return 1;

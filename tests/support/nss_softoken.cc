@@ -105,7 +105,10 @@ std::string NssSoftoken::init_args() const {
 }
 
 hsm::HsmConfig NssSoftoken::config() const {
-  return {module_path(), "", pin_file(), token_uri(), init_args()};
+  hsm::HsmConfig config{module_path(), "", pin_file(), {}};
+  config.token_uri = token_uri();
+  config.init_args = init_args();
+  return config;
 }
 
 std::string NssSoftoken::WriteFile(std::string_view name, std::string_view content) const {

@@ -1,10 +1,12 @@
-// escrow_test_postgres start|stop STATE: ctest's fixture for one PostgreSQL server per test run
-// (tests/support/postgres_server.h). `start` stops a server a previous, interrupted run left,
-// starts a new one and writes its socket directory and superuser to STATE; `stop` stops it
-// and removes STATE.
+// escrow_test_postgres start|start-tls|stop STATE: ctest's fixtures for one PostgreSQL server
+// per test run (tests/support/postgres_server.h). `start` stops a server a previous,
+// interrupted run left, starts a new one (`start-tls`: one that also takes TLS connections
+// with a password, PostgresServer::Options::tls) and writes its socket directory, superuser
+// and port to STATE; `stop` stops it and removes STATE.
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -28,21 +30,18 @@ void StopFromState(const std::string& state) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    (void)std::fprintf(stderr, "usage: escrow_test_postgres start|stop STATE\n");
+    (void)std::fprintf(stderr, "usage: escrow_test_postgres start|start-tls|stop STATE\n");
     return 2;
   }
   const std::string_view command = argv[1];
   const std::string state = argv[2];
   StopFromState(state);
   if (command == "stop") return 0;
-  if (command != "start") return 2;
+  if (command != "start" && command != "start-tls") return 2;
   escrow::Result<std::unique_ptr<escrow::testing::PostgresServer>> server =
-      escrow::testing::PostgresServer::Start();
+      escrow::testing::PostgresServer::Start({.tls = command == "start-tls"});
   if (!server.ok()) return Fail(server.status());
-  std::ofstream out(state);
-  out << (*server)->dir() << "\n" << (*server)->user() << "\n";
-  out.close();
-  if (!out) return Fail(escrow::Status::Unavailable("cannot write " + state));
+  if (escrow::Status s = (*server)->WriteState(state); !s.ok()) return Fail(s);
   (*server)->Detach();  // left running for the test processes; `stop` ends it
   return 0;
 }

@@ -115,7 +115,7 @@ std::filesystem::path SoftHsmToken::conf_path() { return Shared().conf; }
 
 hsm::HsmConfig SoftHsmToken::config() const {
   if (nss_ != nullptr) return nss_->config();
-  return hsm::HsmConfig{module_path(), label_, pin_file()};
+  return hsm::HsmConfig{module_path(), label_, pin_file(), {}};
 }
 
 std::string SoftHsmToken::WriteFile(std::string_view name, std::string_view content) const {

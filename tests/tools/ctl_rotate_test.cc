@@ -21,10 +21,13 @@ void RotateUnderTraffic(std::size_t records) {
   std::vector<std::string> expected(records);
   for (std::size_t i = 0; i < records; ++i) expected[i] = CtlFixture::KeyFor(i);
   std::mutex expected_mu;
-  // Storer: new key versions for the first 200 devices (each its own thread-free slot).
+  // Storer: new key versions for the first 200 devices (each its own thread-free slot), at most
+  // eight rounds: with the first, nine versions a device, within keep_versions (10), so that
+  // none is destroyed and every stored version is counted below however fast stores run.
   std::thread storer([&] {
+    constexpr std::size_t kRounds = 8;
     std::size_t round = 0;
-    while (!stop) {
+    while (!stop && round < kRounds) {
       for (std::size_t i = 0; i < 200 && !stop; ++i) {
         const std::string key = CtlFixture::KeyFor(500000 + round * 1000 + i);
         const SecretBytes secret = SecretBytes::CopyOf(key);

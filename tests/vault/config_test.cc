@@ -1,8 +1,11 @@
 #include "vault/config.h"
 
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <array>
 #include <fstream>
+
+#include <catch2/catch.hpp>
 
 #include "tests/support/temp_dir.h"
 
@@ -104,7 +107,7 @@ TEST_CASE("[hsm] names the token by token_label or by a PKCS#11 URI, and takes i
   CHECK(c->hsm_token_uri == "pkcs11:token=NSS%20Certificate%20DB");
   CHECK(c->hsm_init_args == init_args);
   CHECK(TokenName(*c) == c->hsm_token_uri);
-  const hsm::HsmConfig h = HsmConfigFor(*c);
+  const hsm::HsmConfig h = *HsmConfigFor(*c);
   CHECK(h.token_uri == c->hsm_token_uri);
   CHECK(h.init_args == init_args);
   CHECK(h.pin_file == dir.str() + "/hsm/user.pin");
@@ -310,6 +313,41 @@ TEST_CASE("[database] takes a SQLite path or a PostgreSQL url, and refuses unsaf
     // A refused URL is never echoed with its secret.
     CHECK(c.status().message().find("secret") == std::string::npos);
   }
+}
+
+TEST_CASE("A node's name: [server] node, else the host name with a url, else none",
+          "[vault][config][postgres]") {
+  testing::TempDir dir;
+  const std::string minimal = kMinimal;
+  const std::string base = minimal.substr(0, minimal.find("[database]"));
+  Result<VaultConfig> sqlite = LoadConfig(Write(dir, kMinimal));
+  REQUIRE(sqlite.ok());
+  CHECK(*NodeNameFor(*sqlite) == "");  // one vaultd: the unnamed checkpoint
+  Result<hsm::HsmConfig> hsm = HsmConfigFor(*sqlite);
+  REQUIRE(hsm.ok());
+  CHECK(hsm->node.empty());
+  CHECK(hsm->token_label == "t");
+
+  Result<VaultConfig> pg =
+      LoadConfig(Write(dir, base + "[database]\nurl = \"postgresql://vault@%2Ftmp/vault\"\n"));
+  REQUIRE(pg.ok());
+  std::array<char, 256> host{};
+  REQUIRE(gethostname(host.data(), host.size() - 1) == 0);
+  CHECK(*NodeNameFor(*pg) == std::string(host.data()));
+
+  Result<VaultConfig> named =
+      LoadConfig(Write(dir, "[server]\nnode = \"vault-2\"\n" + base +
+                                "[database]\nurl = \"postgresql://vault@%2Ftmp/vault\"\n"));
+  REQUIRE(named.ok());
+  CHECK(*NodeNameFor(*named) == "vault-2");
+  CHECK(HsmConfigFor(*named)->node == "vault-2");
+  Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(*named)));
+  REQUIRE(back.ok());
+  CHECK(back->node == "vault-2");
+
+  Result<VaultConfig> bad = LoadConfig(Write(dir, "[server]\nnode = \"a@b\"\n" + minimal));
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains("[server] node"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "storage/store.h"
 #include "tests/vault/vault_fixture.h"
+#include "vault/meta.h"
 
 namespace escrow::vault {
 namespace {
@@ -629,6 +630,51 @@ TEST_CASE("Keys survive a restart on the same token and database", "[vault][serv
   CHECK(v->ok);
 }
 
+
+// Several nodes with a token each (docs/operations.md §17): `master-key rotate` on one node
+// activates the new master key for all of them at once, and another node's token lacks it until
+// `master-key restore --add` runs there. That node's reads of records sealed under the new key
+// are its own outage (503 unavailable, like a lost token), never a record that failed its
+// integrity check (500 integrity_error, an alert in the trail).
+TEST_CASE("A record sealed under a master key this node's token does not hold yet is 503 and no "
+          "integrity error",
+          "[vault][service][rotation]") {
+  VaultFixture f;
+  EscrowService& s = f.service();
+  f.Enrol("mac-1", "alice");
+  f.Enrol("mac-2", "alice");
+  SecretBytes k1 = Key(kKey1);
+  REQUIRE(s.StoreKey(User("alice"), "mac-1", k1, &k1).ok());
+  // Another node's rotation: escrow-master-v2 made and activated, a record sealed under it.
+  REQUIRE(f.keys().GenerateKey(hsm::KeyRole::kMaster, 2, false).ok());
+  REQUIRE(f.store()
+              .Write([](storage::WriteTxn& txn) {
+                return WriteMetaVersion(txn, MetaKey::kActiveMasterKeyVersion, 2);
+              })
+              .ok());
+  SecretBytes k2 = Key(kKey2);
+  REQUIRE(s.StoreKey(User("alice"), "mac-2", k2, &k2).ok());
+  // This node's token does not hold v2 (restore --add has not run here yet).
+  REQUIRE(f.keys().DestroyKey(hsm::KeyRole::kMaster, 2).ok());
+
+  Result<RetrievedKey> behind = s.Retrieve(Helpdesk(), "mac-2", "ticket 9", std::nullopt);
+  REQUIRE_FALSE(behind.ok());
+  CHECK(behind.status().code() == Code::kUnavailable);
+  CHECK(behind.status().reason() == "unavailable");
+  CHECK_THAT(behind.status().message(), Catch::Contains("escrow-master-v2"));
+  CHECK_THAT(behind.status().message(), Catch::Contains("restore --add"));
+  // Stores under the active v2 are refused as the outage they are (503 store_failed).
+  CHECK(s.StoreKey(User("alice"), "mac-1", k2, &k2).status().reason() == "store_failed");
+  // A record under v1, which the token holds, still opens.
+  Result<RetrievedKey> held = s.Retrieve(Helpdesk(), "mac-1", "ticket 9", std::nullopt);
+  REQUIRE(held.ok());
+  CHECK(Reveal(*held) == kKey1);
+  // A row naming a version the database never made is an edited row: integrity_error.
+  f.Sql("UPDATE key_versions SET master_key_version = 7 WHERE device_id = 'mac-1';");
+  Result<RetrievedKey> edited = s.Retrieve(Helpdesk(), "mac-1", "ticket 9", std::nullopt);
+  REQUIRE_FALSE(edited.ok());
+  CHECK(edited.status().reason() == "integrity_error");
+}
 
 TEST_CASE("A denied retrieval's audit record keeps the stated reason and the version asked for",
           "[vault][service][audit]") {

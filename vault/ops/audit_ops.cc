@@ -63,10 +63,13 @@ Result<AuditExportReport> ExportAudit(const AuditExportOptions& options, storage
 
 Result<AcceptHeadReport> AcceptHead(const Vault& v) {
   AcceptHeadReport report;
-  Result<std::optional<Bytes>> kept = v.keys.ReadCheckpoint();
-  if (!kept.ok()) return kept.status().WithContext("reading the token's checkpoint");
-  if (*kept) {
-    ESCROW_ASSIGN_OR_RETURN(report.previous, vault::DecodeCheckpoint(**kept));
+  // The newest checkpoint of any node: the head the vault last vouched for.
+  Result<std::vector<hsm::NodeCheckpointValue>> kept = v.keys.ReadEveryCheckpoint();
+  if (!kept.ok()) return kept.status().WithContext("reading the token's checkpoints");
+  for (const hsm::NodeCheckpointValue& node : *kept) {
+    if (!node.value) continue;  // damaged: replaced below like the rest
+    ESCROW_ASSIGN_OR_RETURN(const vault::AuditHead head, vault::DecodeCheckpoint(*node.value));
+    if (!report.previous || report.previous->seq < head.seq) report.previous = head;
   }
   ESCROW_ASSIGN_OR_RETURN(const vault::AuditVerifyReport verified, v.audit.Verify());
   if (!verified.ok) {
@@ -86,6 +89,10 @@ Result<AcceptHeadReport> AcceptHead(const Vault& v) {
   report.kept = v.audit.head();
   ESCROW_RETURN_IF_ERROR(vault::KeepCheckpoint(v.keys, report.kept)
                              .WithContext("keeping the new checkpoint on the token"));
+  // The accepted head holds for the whole vault: the other nodes' checkpoints, which may name
+  // the database that was replaced, go (each node keeps its own again as it releases keys).
+  ESCROW_RETURN_IF_ERROR(v.keys.ForgetOtherCheckpoints().WithContext(
+      "removing the other nodes' checkpoints from the token"));
   return report;
 }
 

@@ -154,7 +154,7 @@ class DevInit final : public InitMode {
     return true;
   }
   hsm::HsmConfig Hsm() const override {
-    return {o_.module_path, o_.token_label, UserPin().string()};
+    return {o_.module_path, o_.token_label, UserPin().string(), {}};
   }
   // The token's store is under hsm/, which a failure removes whole.
   bool TokenOutlivesFailure() const override { return !o_.shared_softhsm_conf.empty(); }

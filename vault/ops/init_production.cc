@@ -72,7 +72,10 @@ class ProductionInit final : public InitMode {
     return true;
   }
   hsm::HsmConfig Hsm() const override {
-    return {o_.module, o_.token_label, o_.pin_file, o_.token_uri, o_.init_args};
+    hsm::HsmConfig hsm{o_.module, o_.token_label, o_.pin_file, {}};
+    hsm.token_uri = o_.token_uri;
+    hsm.init_args = o_.init_args;
+    return hsm;
   }
   // An adopted token stays: the keys this init generated must not.
   bool TokenOutlivesFailure() const override { return true; }

@@ -28,7 +28,8 @@ constexpr std::size_t kMaxBackupBytes = 1 << 20;
 // The token of the config, initialised with the SO PIN (and the config's user PIN) if it is
 // missing. Returns whether it was initialised.
 Result<bool> EnsureToken(const vault::VaultConfig& config, const std::string& so_pin_file) {
-  if (hsm::TokenSerial(vault::HsmConfigFor(config)).ok()) return false;
+  ESCROW_ASSIGN_OR_RETURN(const hsm::HsmConfig hsm, vault::HsmConfigFor(config));
+  if (hsm::TokenSerial(hsm).ok()) return false;
   const std::string name = vault::TokenName(config);
   ESCROW_ASSIGN_OR_RETURN(
       const std::string so_path,

@@ -51,7 +51,8 @@ std::unique_ptr<vault::CommitPipeline> NewCommitPipeline(hsm::KeyService& keys, 
 
 Result<OpenedVault> OpenVault(const vault::VaultConfig& config, bool start_audit) {
   OpenedVault v;
-  ESCROW_ASSIGN_OR_RETURN(v.keys_, OpenKeys(vault::HsmConfigFor(config)));
+  ESCROW_ASSIGN_OR_RETURN(const hsm::HsmConfig hsm, vault::HsmConfigFor(config));
+  ESCROW_ASSIGN_OR_RETURN(v.keys_, OpenKeys(hsm));
   Result<std::unique_ptr<storage::Store>> store = OpenConfiguredStore(config);
   if (!store.ok()) return store.status().WithContext("database");
   v.store_ = std::move(*store);

@@ -57,8 +57,10 @@ TEMPLATE_LIST_TEST_CASE("Store serves concurrent readers and writers",
     });
   }
   for (int r = 0; r < kReaders; ++r) {
+    // At least one read each, however the threads are scheduled (a fast backend's writers may
+    // be done before a reader first runs).
     threads.emplace_back([&] {
-      while (!done.load()) {
+      do {
         auto device = GetDevice(*store, "dev-shared");
         auto audit = ListAudit(*store, 0, 10, std::nullopt);
         auto last = LastAudit(*store);
@@ -67,7 +69,7 @@ TEMPLATE_LIST_TEST_CASE("Store serves concurrent readers and writers",
           ++read_failures;
         }
         ++reads;
-      }
+      } while (!done.load());
     });
   }
   for (int w = 0; w < kWriters; ++w) threads[static_cast<std::size_t>(w)].join();
@@ -76,7 +78,7 @@ TEMPLATE_LIST_TEST_CASE("Store serves concurrent readers and writers",
 
   CHECK(write_failures.load() == 0);
   CHECK(read_failures.load() == 0);
-  CHECK(reads.load() > 0);
+  CHECK(reads.load() >= kReaders);
   CHECK(GetQuotaWindow(*store, "shared", 0)->count == kWriters * kWritesEach);
   auto last = LastAudit(*store);
   REQUIRE(last.ok());
