@@ -171,6 +171,26 @@ json::object AuditPageJson(const vault::AuditPage& page) {
   return o;
 }
 
+json::object CheckpointPageJson(const vault::CheckpointPage& page) {
+  json::array arr;
+  for (const storage::AuditCheckpointRow& c : page.checkpoints) {
+    json::object o;
+    o["seq"] = c.seq;
+    o["hash"] = HexEncode(c.hash);
+    o["at"] = c.at_ms;
+    o["key_version"] = c.key_version;
+    o["signature"] = EncodeBase64(c.signature);
+    arr.push_back(std::move(o));
+  }
+  json::object keys;
+  for (const auto& [version, pem] : page.public_keys) keys[std::to_string(version)] = pem;
+  json::object o;
+  o["checkpoints"] = std::move(arr);
+  o["public_keys"] = std::move(keys);
+  o["next_after"] = page.next_after ? json::value(*page.next_after) : json::value(nullptr);
+  return o;
+}
+
 json::object EventPageJson(const vault::EventPage& page) {
   json::array arr;
   for (const storage::EventRow& e : page.events) {

@@ -20,6 +20,9 @@ boost::json::object AuditPageJson(const vault::AuditPage& page);
 // {"events": [...], "next_after": ID or null}: id, type, at, device_id, device_name, owner,
 // actor, role, and reason and by_owner where the event has them.
 boost::json::object EventPageJson(const vault::EventPage& page);
+// GET /v1/audit/checkpoints: {"checkpoints": [{seq, hash (hex), at (ms), key_version,
+// signature (base64 DER)}], "public_keys": {"<version>": PEM}, "next_after"}.
+boost::json::object CheckpointPageJson(const vault::CheckpointPage& page);
 boost::json::object AccessesJson(const vault::AccessPage& page);
 boost::json::object AuditVerifyJson(const vault::AuditVerifyReport& report);
 boost::json::object StoreKeyJson(const vault::StoreKeyResult& result);

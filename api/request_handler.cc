@@ -493,6 +493,17 @@ ApiResponse RequestHandler::ListEvents(const RouteCall& call) {
   return JsonResponse(200, EventPageJson(*r));
 }
 
+ApiResponse RequestHandler::ListCheckpoints(const RouteCall& call) {
+  std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);
+  if (!q) return ErrorResponse(MakeError(400, "invalid_request", "malformed query string"));
+  Parsed<CheckpointQuery> cq = ParseCheckpointQuery(*q);
+  if (!cq.ok()) return ErrorResponse(cq.error);
+  Result<vault::CheckpointPage> r =
+      service_.ListCheckpoints(call.caller, cq.value->after, cq.value->limit);
+  if (!r.ok()) return Fail(r.status());
+  return JsonResponse(200, CheckpointPageJson(*r));
+}
+
 ApiResponse RequestHandler::VerifyAudit(const RouteCall& call) {
   // ?expect_head=SEQ:HASH, as `vaultctl audit verify --expect-head`: a head kept outside.
   std::optional<std::map<std::string, std::string>> q = ParseQuery(call.query);

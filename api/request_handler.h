@@ -113,6 +113,7 @@ class RequestHandler {
   ApiResponse ListAccesses(const RouteCall& call);
   ApiResponse ListAudit(const RouteCall& call);
   ApiResponse VerifyAudit(const RouteCall& call);
+  ApiResponse ListCheckpoints(const RouteCall& call);
   ApiResponse GetMetrics(const RouteCall& call);
   ApiResponse CurrentEscrowCertificate(const RouteCall& call);
   ApiResponse DeviceEscrowCertificate(const RouteCall& call);

@@ -463,6 +463,15 @@ Parsed<EventQuery> ParseEventQuery(const std::map<std::string, std::string>& que
   return out;
 }
 
+Parsed<CheckpointQuery> ParseCheckpointQuery(const std::map<std::string, std::string>& query) {
+  Parsed<SeqPage> page = ParseSeqPage(query, SeqPage{0, vault::kDefaultCheckpointPageLimit},
+                                      "after must be an audit record's seq");
+  if (!page.ok()) return Fail<CheckpointQuery>(page.error);
+  Parsed<CheckpointQuery> out;
+  out.value = CheckpointQuery{page.value->after, page.value->limit};
+  return out;
+}
+
 Parsed<DevicePageQuery> ParseDevicePageQuery(const std::map<std::string, std::string>& query) {
   DevicePageQuery q;
   q.limit = vault::kDefaultDevicePageLimit;

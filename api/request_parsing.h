@@ -108,6 +108,14 @@ struct EventQuery {
 };
 Parsed<EventQuery> ParseEventQuery(const std::map<std::string, std::string>& query);
 
+// GET /v1/audit/checkpoints: ?after=SEQ (an audit record's seq, default 0) and ?limit=N (1 to
+// 1000, default 100); else 400 invalid_request. Other parameters are ignored, as /v1/audit's.
+struct CheckpointQuery {
+  std::uint64_t after = 0;
+  std::size_t limit = 100;
+};
+Parsed<CheckpointQuery> ParseCheckpointQuery(const std::map<std::string, std::string>& query);
+
 // GET /v1/devices's paging, ?after=ID&limit=N (the handler reads the filters): `after` must
 // be a valid device id and `limit` 1 to 1000 (default 100), else 400 invalid_request.
 struct DevicePageQuery {

@@ -71,6 +71,8 @@ std::span<const RouteDef> RouteTable() {
                &H::ListAccesses},
       RouteDef{"GET", "/v1/audit", RouteId::kListAudit, false, &H::ListAudit},
       RouteDef{"GET", "/v1/audit/verify", RouteId::kVerifyAudit, false, &H::VerifyAudit},
+      RouteDef{"GET", "/v1/audit/checkpoints", RouteId::kListCheckpoints, false,
+               &H::ListCheckpoints},
       RouteDef{"GET", "/v1/metrics", RouteId::kMetrics, false, &H::GetMetrics},
       RouteDef{"GET", "/v1/escrow-certificates/current", RouteId::kCurrentEscrowCertificate,
                false, &H::CurrentEscrowCertificate},

@@ -37,6 +37,7 @@ enum class RouteId {
   kApproveAccessRequest,
   kDenyAccessRequest,
   kListEvents,
+  kListCheckpoints,
 };
 
 // One endpoint: the single place that knows its method, path, body and handler. Matching,

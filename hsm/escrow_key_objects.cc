@@ -17,7 +17,7 @@ namespace {
 CK_BBOOL kTrue = CK_TRUE;    // NOLINT: PKCS#11 templates take non-const pointers
 CK_BBOOL kFalse = CK_FALSE;  // NOLINT
 
-// DER of the OID prime256v1 (1.2.840.10045.3.1.7), the CA key's only curve.
+// DER of the OID prime256v1 (1.2.840.10045.3.1.7), the signing keys' only curve.
 constexpr std::array<std::uint8_t, 10> kP256Params{0x06, 0x08, 0x2a, 0x86, 0x48,
                                                    0xce, 0x3d, 0x03, 0x01, 0x07};
 constexpr std::size_t kP256PointBytes = 65;  // 04 || x || y
@@ -103,15 +103,17 @@ Result<SslPtr<EVP_PKEY>> EcPublicKey(Pkcs11Session& session, CK_OBJECT_HANDLE pu
 }  // namespace
 
 std::optional<LabelledEscrowKey> ParseEscrowKeyLabel(std::string_view label) {
-  EscrowKeyKind kind = EscrowKeyKind::kCms;
-  if (label.starts_with("escrow-cms-v")) {
-    label.remove_prefix(12);
-  } else if (label.starts_with("escrow-ca-v")) {
-    kind = EscrowKeyKind::kCa;
-    label.remove_prefix(11);
-  } else {
-    return std::nullopt;
+  std::optional<EscrowKeyKind> kind;
+  for (const EscrowKeyKind k :
+       {EscrowKeyKind::kCms, EscrowKeyKind::kCa, EscrowKeyKind::kAuditSign}) {
+    const std::string_view prefix = EscrowKeyLabelPrefix(k);
+    if (label.starts_with(prefix)) {
+      kind = k;
+      label.remove_prefix(prefix.size());
+      break;
+    }
   }
+  if (!kind) return std::nullopt;
   if (label.empty() || (label.size() > 1 && label.front() == '0')) return std::nullopt;
   if (!std::all_of(label.begin(), label.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return std::nullopt;
@@ -119,7 +121,7 @@ std::optional<LabelledEscrowKey> ParseEscrowKeyLabel(std::string_view label) {
   std::uint32_t version = 0;
   const auto [end, ec] = std::from_chars(label.data(), label.data() + label.size(), version);
   if (ec != std::errc() || end != label.data() + label.size()) return std::nullopt;
-  return LabelledEscrowKey{kind, version};
+  return LabelledEscrowKey{*kind, version};
 }
 
 Result<EscrowKeyPair> GenerateCmsKeyPair(Pkcs11Session& session, std::uint32_t version,
@@ -159,8 +161,10 @@ Result<EscrowKeyPair> GenerateCmsKeyPair(Pkcs11Session& session, std::uint32_t v
   return pair;
 }
 
-Result<EscrowKeyPair> GenerateCaKeyPair(Pkcs11Session& session, std::uint32_t version) {
-  std::string label = EscrowKeyLabel(EscrowKeyKind::kCa, version);
+Result<EscrowKeyPair> GenerateSigningKeyPair(Pkcs11Session& session, EscrowKeyKind kind,
+                                             std::uint32_t version) {
+  if (!IsSigningKind(kind)) return Status::InvalidArgument("not a signing key kind");
+  std::string label = EscrowKeyLabel(kind, version);
   std::string id = label;
   std::array<CK_BYTE, kP256Params.size()> params{};
   std::copy(kP256Params.begin(), kP256Params.end(), params.begin());
@@ -174,7 +178,8 @@ Result<EscrowKeyPair> GenerateCaKeyPair(Pkcs11Session& session, std::uint32_t ve
       Attr(CKA_WRAP, &kFalse),     Attr(CKA_DERIVE, &kFalse),
       Attr(CKA_LABEL, label),      Attr(CKA_ID, id),
   };
-  // One job: signing certificates (their TBS hashes). No decrypt, unwrap or derive (ECDH).
+  // One job: signing (certificates' TBS hashes for the CA key, checkpoints for the audit
+  // signing key). No decrypt, unwrap or derive (ECDH).
   CK_ATTRIBUTE priv[] = {
       Attr(CKA_TOKEN, &kTrue),       Attr(CKA_PRIVATE, &kTrue),
       Attr(CKA_SENSITIVE, &kTrue),   Attr(CKA_EXTRACTABLE, &kFalse),

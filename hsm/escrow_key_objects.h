@@ -33,9 +33,10 @@ std::optional<LabelledEscrowKey> ParseEscrowKeyLabel(std::string_view label);
 // REQUIRES: bits is kCmsKeyBits2048 or kCmsKeyBits3072; no object carries the label.
 Result<EscrowKeyPair> GenerateCmsKeyPair(Pkcs11Session& session, std::uint32_t version,
                                          std::uint32_t bits);
-// Generates escrow-ca-v<version> (EC P-256; the private key sign only).
-// REQUIRES: no object carries the label.
-Result<EscrowKeyPair> GenerateCaKeyPair(Pkcs11Session& session, std::uint32_t version);
+// Generates escrow-ca-v<version> or escrow-audit-sign-v<version> (EC P-256; the private key
+// sign only). REQUIRES: IsSigningKind(kind); no object carries the label.
+Result<EscrowKeyPair> GenerateSigningKeyPair(Pkcs11Session& session, EscrowKeyKind kind,
+                                             std::uint32_t version);
 
 // The pair labelled EscrowKeyLabel(kind, version), of the kind's key type. kNotFound if either
 // half is absent; kFailedPrecondition if several objects claim one half.

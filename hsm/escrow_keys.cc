@@ -2,9 +2,20 @@
 
 namespace escrow::hsm {
 
+std::string_view EscrowKeyLabelPrefix(EscrowKeyKind kind) {
+  switch (kind) {
+    case EscrowKeyKind::kCms:
+      return "escrow-cms-v";
+    case EscrowKeyKind::kCa:
+      return "escrow-ca-v";
+    case EscrowKeyKind::kAuditSign:
+      return "escrow-audit-sign-v";
+  }
+  return "escrow-unknown-v";  // unreachable: every kind is listed
+}
+
 std::string EscrowKeyLabel(EscrowKeyKind kind, std::uint32_t version) {
-  return std::string(kind == EscrowKeyKind::kCms ? "escrow-cms-v" : "escrow-ca-v") +
-         std::to_string(version);
+  return std::string(EscrowKeyLabelPrefix(kind)) + std::to_string(version);
 }
 
 std::size_t ContentKeyBytes(ContentCipher cipher) {

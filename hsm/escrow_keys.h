@@ -16,19 +16,29 @@
 
 namespace escrow::hsm {
 
-// The two asymmetric escrow keys. Deliberately not KeyRoles: KeyRole's keys are symmetric
+// The vault's asymmetric key pairs. Deliberately not KeyRoles: KeyRole's keys are symmetric
 // secrets that ListKeys, key backup, restore, rotate and vaultd's release check iterate, wrap
 // and HMAC; an RSA or EC private key can do none of that. Each kind has exactly one job:
 //   kCms  escrow-cms-v<N>: RSA 2048 or 3072; the private key may only C_UnwrapKey (no decrypt,
 //         no sign), so all it can ever yield is a content-encryption key that stays inside the
 //         token as a sensitive session object.
 //   kCa   escrow-ca-v<N>: ECDSA P-256; the private key may only sign (certificates).
-// Both private keys are sensitive and never extractable (not even for backup): an escrow key
-// only carries envelopes in transit, so a lost token costs new certificates, not stored keys.
-enum class EscrowKeyKind { kCms, kCa };
+//   kAuditSign  escrow-audit-sign-v<N>: ECDSA P-256; the private key may only sign (the audit
+//         trail's checkpoints, API.md "HSM modules and signed audit checkpoints").
+// Every private key is sensitive and never extractable (not even for backup): an escrow key
+// only carries envelopes in transit, so a lost token costs new certificates, not stored keys;
+// a lost checkpoint key costs a new key version, and its public key stays in the database.
+enum class EscrowKeyKind { kCms, kCa, kAuditSign };
 
-// "escrow-cms-v<N>" or "escrow-ca-v<N>".
+// The kinds whose private key is an ECDSA P-256 signing key (KeyService::EcdsaSign).
+constexpr bool IsSigningKind(EscrowKeyKind kind) {
+  return kind == EscrowKeyKind::kCa || kind == EscrowKeyKind::kAuditSign;
+}
+
+// "escrow-cms-v<N>", "escrow-ca-v<N>" or "escrow-audit-sign-v<N>".
 std::string EscrowKeyLabel(EscrowKeyKind kind, std::uint32_t version);
+// "escrow-cms-v", "escrow-ca-v" or "escrow-audit-sign-v".
+std::string_view EscrowKeyLabelPrefix(EscrowKeyKind kind);
 
 // What the token says about an escrow key pair. The public half only: never private material.
 struct EscrowKeyInfo {

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
+#include "base/ssl_ptr.h"
 #include "hsm/ck_error.h"
 #include "hsm/key_objects.h"
 #include "hsm/module_capabilities.h"
@@ -37,6 +40,123 @@ CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, Bytes& bytes) {
 std::string CheckValueOf(Bytes check) {
   if (check.size() > kCheckValueBytes) check.resize(kCheckValueBytes);
   return HexEncode(check);
+}
+
+// PKCS#11 3.0's RFC 5649 mechanism; p11-kit's header (2.40) predates it.
+constexpr CK_MECHANISM_TYPE kCkmAesKeyWrapKwp = 0x210B;
+
+CK_MECHANISM_TYPE MechanismOf(WrapMechanism mechanism) {
+  return mechanism == WrapMechanism::kAesKeyWrapKwp ? kCkmAesKeyWrapKwp : CKM_AES_KEY_WRAP_PAD;
+}
+
+// Whether the token's module offers `mechanism` with `flag` (CKF_WRAP or CKF_UNWRAP).
+bool Offers(Pkcs11Session& session, CK_MECHANISM_TYPE mechanism, CK_FLAGS flag) {
+  CK_MECHANISM_INFO info{};
+  const CK_RV rv = session.fns()->C_GetMechanismInfo(session.slot(), mechanism, &info);
+  return rv == CKR_OK && (info.flags & flag) != 0;
+}
+
+// OpenSSL's wrap of `key` under `kek` by `padding`: RFC 5649, or PKCS#7 padding to the AES
+// block and then RFC 3394. Known-answer material only, never a vault key.
+Result<Bytes> SoftwareWrap(std::span<const std::uint8_t> kek, Bytes key, WrapPadding padding) {
+  const EVP_CIPHER* cipher =
+      padding == WrapPadding::kRfc5649 ? EVP_aes_256_wrap_pad() : EVP_aes_256_wrap();
+  if (padding == WrapPadding::kPkcs7ThenRfc3394) {
+    constexpr std::size_t kBlock = 16;
+    const std::size_t pad = kBlock - key.size() % kBlock;
+    key.insert(key.end(), pad, static_cast<std::uint8_t>(pad));
+  }
+  SslPtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
+  if (ctx == nullptr) return Status::Internal("EVP_CIPHER_CTX_new failed");
+  EVP_CIPHER_CTX_set_flags(ctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+  Bytes out(key.size() + 16);
+  int len = 0;
+  if (EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, kek.data(), nullptr) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), out.data(), &len, key.data(), static_cast<int>(key.size())) !=
+          1) {
+    return Status::Internal("AES key wrap (known answer) failed");
+  }
+  out.resize(static_cast<std::size_t>(len));
+  return out;
+}
+
+// The padding rule of the module's CKM_AES_KEY_WRAP_PAD, found by unwrapping a known key, wrapped
+// by OpenSSL each way under a known key, into a session object and reading it back; nullopt if
+// neither comes back as the key.
+Result<std::optional<WrapPadding>> PadRule(Pkcs11Session& session) {
+  const std::array<std::uint8_t, 32> kek_value = {
+      0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+      0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
+  const Bytes known = {0xe5, 0xc0, 0x4b, 0x1d, 0x6a, 0x22, 0x90, 0x17,
+                       0x3c, 0x48, 0xd1, 0x5e, 0x77, 0xa9, 0x02, 0xbb};
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE type = CKK_AES;
+  Bytes kek(kek_value.begin(), kek_value.end());
+  CK_ATTRIBUTE kek_attrs[] = {Attr(CKA_CLASS, &cls),       Attr(CKA_KEY_TYPE, &type),
+                              Attr(CKA_VALUE, kek),        Attr(CKA_TOKEN, &kFalse),
+                              Attr(CKA_UNWRAP, &kTrue),    Attr(CKA_WRAP, &kFalse),
+                              Attr(CKA_ENCRYPT, &kFalse),  Attr(CKA_DECRYPT, &kFalse)};
+  CK_OBJECT_HANDLE kek_handle = CK_INVALID_HANDLE;
+  ESCROW_RETURN_IF_ERROR(session.Check(
+      session.fns()->C_CreateObject(session.handle(), kek_attrs, std::size(kek_attrs), &kek_handle),
+      "C_CreateObject (known-answer wrapping key)"));
+  const ScopedObject kek_object(session, kek_handle);
+  for (const WrapPadding padding : {WrapPadding::kRfc5649, WrapPadding::kPkcs7ThenRfc3394}) {
+    ESCROW_ASSIGN_OR_RETURN(Bytes blob, SoftwareWrap(kek_value, known, padding));
+    CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls),          Attr(CKA_KEY_TYPE, &type),
+                            Attr(CKA_TOKEN, &kFalse),       Attr(CKA_SENSITIVE, &kFalse),
+                            Attr(CKA_EXTRACTABLE, &kTrue),  Attr(CKA_ENCRYPT, &kFalse)};
+    CK_MECHANISM mechanism{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+    const CK_RV rv = session.fns()->C_UnwrapKey(session.handle(), &mechanism, kek_handle,
+                                                blob.data(), blob.size(), attrs, std::size(attrs),
+                                                &handle);
+    if (rv != CKR_OK) continue;  // not this rule (an integrity or length failure)
+    const ScopedObject unwrapped(session, handle);
+    ESCROW_ASSIGN_OR_RETURN(Bytes value, ReadAttributeBytes(session, handle, CKA_VALUE));
+    if (value == known) return std::optional<WrapPadding>(padding);
+  }
+  return std::optional<WrapPadding>();
+}
+
+std::string CannotUnwrap(const WrapMethod& wrap) {
+  if (wrap.padding == WrapPadding::kRfc5649) {
+    return "this PKCS#11 module can unwrap the backup's keys (RFC 5649) by neither "
+           "CKM_AES_KEY_WRAP_KWP nor its CKM_AES_KEY_WRAP_PAD (which pads otherwise or is "
+           "missing): restore refused, nothing was changed";
+  }
+  return "the backup's keys were wrapped with PKCS#7 padding then RFC 3394 "
+         "(CKM_AES_KEY_WRAP_PAD of a module such as NSS's softoken), which this PKCS#11 "
+         "module's CKM_AES_KEY_WRAP_PAD does not unwrap: restore refused, nothing was changed";
+}
+
+// The mechanism that unwraps what `wrap` made on this module; kFailedPrecondition if none.
+Result<CK_MECHANISM_TYPE> UnwrapMechanism(Pkcs11Session& session, const WrapMethod& wrap) {
+  if (wrap.padding == WrapPadding::kRfc5649 && Offers(session, kCkmAesKeyWrapKwp, CKF_UNWRAP)) {
+    return kCkmAesKeyWrapKwp;
+  }
+  if (Offers(session, CKM_AES_KEY_WRAP_PAD, CKF_UNWRAP)) {
+    ESCROW_ASSIGN_OR_RETURN(const std::optional<WrapPadding> rule, PadRule(session));
+    if (rule == wrap.padding) return CKM_AES_KEY_WRAP_PAD;
+  }
+  return Status::FailedPrecondition(CannotUnwrap(wrap));
+}
+
+// The method a backup on this module uses (see WrapVaultKeys).
+Result<WrapMethod> ChooseWrap(Pkcs11Session& session) {
+  if (Offers(session, kCkmAesKeyWrapKwp, CKF_WRAP)) {
+    return WrapMethod{WrapMechanism::kAesKeyWrapKwp, WrapPadding::kRfc5649};
+  }
+  if (Offers(session, CKM_AES_KEY_WRAP_PAD, CKF_WRAP)) {
+    ESCROW_ASSIGN_OR_RETURN(const std::optional<WrapPadding> rule, PadRule(session));
+    if (rule) return WrapMethod{WrapMechanism::kAesKeyWrapPad, *rule};
+    return Status::FailedPrecondition(
+        "this PKCS#11 module's CKM_AES_KEY_WRAP_PAD pads by neither RFC 5649 nor PKCS#7, and it "
+        "offers no CKM_AES_KEY_WRAP_KWP: master-key backup is refused");
+  }
+  return Status::FailedPrecondition(
+      "this PKCS#11 module offers neither CKM_AES_KEY_WRAP_KWP nor CKM_AES_KEY_WRAP_PAD for "
+      "wrapping: master-key backup is refused");
 }
 
 // A logged-in session on the token labelled `label`, with the module kept loaded.
@@ -109,8 +229,9 @@ Result<CK_OBJECT_HANDLE> CreateCeremonyKey(Pkcs11Session& session, const SecretB
   return handle;
 }
 
-Result<Bytes> WrapOne(Pkcs11Session& session, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key) {
-  CK_MECHANISM mechanism{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+Result<Bytes> WrapOne(Pkcs11Session& session, const WrapMethod& wrap, CK_OBJECT_HANDLE wrapping,
+                      CK_OBJECT_HANDLE key) {
+  CK_MECHANISM mechanism{MechanismOf(wrap.mechanism), nullptr, 0};
   CK_ULONG size = 0;
   CK_RV rv = session.fns()->C_WrapKey(session.handle(), &mechanism, wrapping, key, nullptr, &size);
   ESCROW_RETURN_IF_ERROR(session.Check(rv, "C_WrapKey"));
@@ -121,8 +242,8 @@ Result<Bytes> WrapOne(Pkcs11Session& session, CK_OBJECT_HANDLE wrapping, CK_OBJE
   return out;
 }
 
-Result<CK_OBJECT_HANDLE> UnwrapOne(Pkcs11Session& session, CK_OBJECT_HANDLE unwrapping,
-                                   const WrappedKey& key) {
+Result<CK_OBJECT_HANDLE> UnwrapOne(Pkcs11Session& session, CK_MECHANISM_TYPE unwrap_mechanism,
+                                   CK_OBJECT_HANDLE unwrapping, const WrappedKey& key) {
   const bool master = key.role == KeyRole::kMaster;
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_KEY_TYPE type = master ? CKK_AES : CKK_GENERIC_SECRET;
@@ -150,7 +271,7 @@ Result<CK_OBJECT_HANDLE> UnwrapOne(Pkcs11Session& session, CK_OBJECT_HANDLE unwr
       Attr(CKA_LABEL, label),
       Attr(CKA_ID, id),
   };
-  CK_MECHANISM mechanism{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  CK_MECHANISM mechanism{unwrap_mechanism, nullptr, 0};
   Bytes wrapped = key.wrapped;
   CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
   const CK_RV rv =
@@ -159,7 +280,7 @@ Result<CK_OBJECT_HANDLE> UnwrapOne(Pkcs11Session& session, CK_OBJECT_HANDLE unwr
   if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
       rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_GENERAL_ERROR) {
     (void)session.Check(rv, "C_UnwrapKey");
-    // RFC 5649's integrity check failed: the wrong ceremony key or a damaged blob.
+    // The wrap's integrity check failed: the wrong ceremony key or a damaged blob.
     return Status::DataLoss("C_UnwrapKey of " + key.label + " failed (" + CkRvName(rv) +
                             "): wrong ceremony key or damaged backup");
   }
@@ -218,6 +339,7 @@ Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
   }
   std::vector<WrappedKey> out;
   Status status = [&]() -> Status {
+    ESCROW_ASSIGN_OR_RETURN(const WrapMethod wrap, ChooseWrap(session));
     ESCROW_ASSIGN_OR_RETURN(std::vector<KeyInfo> infos, ListKeyObjects(session));
     if (infos.empty()) return Status::FailedPrecondition("the token holds no vault keys");
     for (const KeyInfo& info : infos) {
@@ -238,9 +360,10 @@ Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
       key.extractable = info.extractable;
       key.check_value = info.check_value;
       ESCROW_ASSIGN_OR_RETURN(key.id, ReadAttributeBytes(session, handle, CKA_ID));
-      Result<Bytes> wrapped = WrapOne(session, ceremony.get(), handle);
+      Result<Bytes> wrapped = WrapOne(session, wrap, ceremony.get(), handle);
       if (!wrapped.ok()) return wrapped.status().WithContext("wrapping " + info.label);
       key.wrapped = std::move(*wrapped);
+      key.wrap = wrap;
       out.push_back(std::move(key));
     }
     return Status::Ok();
@@ -272,14 +395,23 @@ Status UnwrapAll(Pkcs11Session& session, const TokenLogin& login, const SecretBy
         "is refused",
         "no_check_value");
   }
+  // Every key's mechanism before anything is created: a module that cannot unwrap one refuses
+  // the whole restore with the reason.
+  std::vector<CK_MECHANISM_TYPE> mechanisms;
+  for (const WrappedKey* key : keys) {
+    ESCROW_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE mechanism, UnwrapMechanism(session, key->wrap));
+    mechanisms.push_back(mechanism);
+  }
   ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE unwrapping_handle,
                           CreateCeremonyKey(session, ceremony_key, false));
   ScopedObject unwrapping(session, unwrapping_handle);
 
   std::vector<CK_OBJECT_HANDLE> created;
   Status status = [&]() -> Status {
-    for (const WrappedKey* key : keys) {
-      ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, UnwrapOne(session, unwrapping.get(), *key));
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const WrappedKey* key = keys[i];
+      ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle,
+                              UnwrapOne(session, mechanisms[i], unwrapping.get(), *key));
       created.push_back(handle);
       ESCROW_RETURN_IF_ERROR(SetCheckValue(session, handle, *key));
       ESCROW_ASSIGN_OR_RETURN(Bytes check, ReadAttributeBytes(session, handle, CKA_CHECK_VALUE));
@@ -315,6 +447,33 @@ bool SameCheckValue(const std::string& a, const std::string& b) {
 }  // namespace
 
 std::string VaultKeyLabel(KeyRole role, std::uint32_t version) { return KeyLabel(role, version); }
+
+std::string_view WrapMechanismName(WrapMechanism mechanism) {
+  return mechanism == WrapMechanism::kAesKeyWrapKwp ? "CKM_AES_KEY_WRAP_KWP"
+                                                    : "CKM_AES_KEY_WRAP_PAD";
+}
+
+std::string_view WrapPaddingName(WrapPadding padding) {
+  return padding == WrapPadding::kRfc5649 ? "rfc5649" : "pkcs7-rfc3394";
+}
+
+std::optional<WrapMethod> ParseWrapMethod(std::string_view mechanism, std::string_view padding) {
+  WrapMethod m;
+  if (mechanism == WrapMechanismName(WrapMechanism::kAesKeyWrapKwp)) {
+    m.mechanism = WrapMechanism::kAesKeyWrapKwp;
+  } else if (mechanism != WrapMechanismName(WrapMechanism::kAesKeyWrapPad)) {
+    return std::nullopt;
+  }
+  if (padding == WrapPaddingName(WrapPadding::kPkcs7ThenRfc3394)) {
+    m.padding = WrapPadding::kPkcs7ThenRfc3394;
+  } else if (padding != WrapPaddingName(WrapPadding::kRfc5649)) {
+    return std::nullopt;
+  }
+  if (m.mechanism == WrapMechanism::kAesKeyWrapKwp && m.padding != WrapPadding::kRfc5649) {
+    return std::nullopt;
+  }
+  return m;
+}
 
 Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
                        const std::vector<WrappedKey>& keys) {

@@ -4,7 +4,9 @@
 // (vaultctl master-key backup / restore [--add]). No PKCS#11 types here.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.h"
@@ -17,8 +19,25 @@ namespace escrow::hsm {
 // The ceremony key is AES-256: 32 bytes.
 inline constexpr std::size_t kCeremonyKeyBytes = 32;
 
-// One vault key as it leaves the token: CKM_AES_KEY_WRAP_PAD (RFC 5649) of its value under the
-// ceremony key, and the attributes needed to put it back exactly as it was.
+// How a backup's keys were wrapped: the mechanism and its padding rule, recorded in the backup
+// so that a restore on another module unwraps them the same way or refuses clearly. Modules
+// differ: PKCS#11 3.0's CKM_AES_KEY_WRAP_KWP is RFC 5649; CKM_AES_KEY_WRAP_PAD is RFC 5649 in
+// SoftHSMv2 but PKCS#7 padding then RFC 3394 in NSS's softoken (as the standard reads).
+enum class WrapMechanism { kAesKeyWrapPad, kAesKeyWrapKwp };
+enum class WrapPadding { kRfc5649, kPkcs7ThenRfc3394 };
+struct WrapMethod {
+  WrapMechanism mechanism = WrapMechanism::kAesKeyWrapPad;
+  WrapPadding padding = WrapPadding::kRfc5649;  // what every backup before this field had
+  bool operator==(const WrapMethod&) const = default;
+};
+// "CKM_AES_KEY_WRAP_PAD" / "CKM_AES_KEY_WRAP_KWP"; "rfc5649" / "pkcs7-rfc3394".
+std::string_view WrapMechanismName(WrapMechanism mechanism);
+std::string_view WrapPaddingName(WrapPadding padding);
+// nullopt for a name of neither, or a combination no module uses (KWP is RFC 5649 only).
+std::optional<WrapMethod> ParseWrapMethod(std::string_view mechanism, std::string_view padding);
+
+// One vault key as it leaves the token: its value wrapped under the ceremony key as `wrap`
+// says, and the attributes needed to put it back exactly as it was.
 struct WrappedKey {
   KeyRole role = KeyRole::kMaster;
   std::uint32_t version = 0;
@@ -27,6 +46,7 @@ struct WrappedKey {
   bool extractable = true;  // backed-up keys are; restored as they were
   std::string check_value;  // CKA_CHECK_VALUE, 6 lowercase hex digits ("" if the token has none)
   Bytes wrapped;
+  WrapMethod wrap;
 };
 
 // Where the keys are and how to log in. PINs are held in secure memory by the caller.
@@ -54,8 +74,11 @@ std::string VaultKeyLabel(KeyRole role, std::uint32_t version);
 // session: C_Login(SO); C_CreateObject of the ceremony key as a public session object
 // (CKA_TOKEN=false, CKA_PRIVATE=false, CKA_TRUSTED=true, CKA_WRAP=true, nothing else);
 // C_Logout; C_Login(USER) (the keys are private objects, invisible to the SO); C_WrapKey
-// with CKM_AES_KEY_WRAP_PAD for each key; C_DestroyObject of the ceremony key; the session
-// closes. Verified against SoftHSMv2 2.6 (tests/hsm/key_backup_test.cc).
+// for each key; C_DestroyObject of the ceremony key; the session closes. Verified against
+// SoftHSMv2 2.6 (tests/hsm/key_backup_test.cc). The mechanism: CKM_AES_KEY_WRAP_KWP where the
+// module offers it for wrapping, else CKM_AES_KEY_WRAP_PAD with the padding rule the module
+// is found to follow (a known-answer unwrap in the session); each key records it.
+// kFailedPrecondition also when the module can wrap by neither rule.
 //
 // REQUIRES: no other session of this process is logged in to the token (PKCS#11 login state
 // is per application: an open KeyService would make the SO login fail).
@@ -69,7 +92,10 @@ Status CheckBackupPossible(const TokenLogin& login);
 Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
                                               const SecretBytes& ceremony_key);
 
-// Unwraps `keys` into the token as token objects (private, sensitive, CKA_WRAP_WITH_TRUSTED,
+// Unwraps `keys` into the token (each as its `wrap` says: CKM_AES_KEY_WRAP_KWP for RFC 5649
+// where the module offers it, else CKM_AES_KEY_WRAP_PAD if the module pads that same way;
+// else kFailedPrecondition naming both, before anything is created) as token objects
+// (private, sensitive, CKA_WRAP_WITH_TRUSTED,
 // extractable as recorded, the same label, ID and usage as KeyService::GenerateKey gives), then
 // checks each one's CKA_CHECK_VALUE against the recorded one. All or nothing: on any failure
 // the keys it created are destroyed again. The token directory is synced before returning.

@@ -189,8 +189,9 @@ class KeyService {
   // extractable, unwrap only; the public key a token object too. Returns its public key.
   // kAlreadyExists if an object carries the label. The token directory is synced on return.
   virtual Result<EscrowKeyInfo> GenerateCmsKey(std::uint32_t version, std::uint32_t rsa_bits) = 0;
-  // Generates escrow-ca-v<version>: ECDSA P-256, the private key sign only. As GenerateCmsKey.
-  virtual Result<EscrowKeyInfo> GenerateCaKey(std::uint32_t version) = 0;
+  // Generates escrow-ca-v<version> or escrow-audit-sign-v<version> (IsSigningKind(kind), else
+  // kInvalidArgument): ECDSA P-256, the private key sign only. As GenerateCmsKey.
+  virtual Result<EscrowKeyInfo> GenerateSigningKey(EscrowKeyKind kind, std::uint32_t version) = 0;
   // The key pair's public key and flags. kNotFound if either half is absent.
   virtual Result<EscrowKeyInfo> FindEscrowKey(EscrowKeyKind kind, std::uint32_t version) = 0;
   // Every escrow key pair on the token, by kind then version.
@@ -198,9 +199,11 @@ class KeyService {
   // Destroys both halves. kNotFound if the private key is absent.
   virtual Status DestroyEscrowKey(EscrowKeyKind kind, std::uint32_t version) = 0;
 
-  // ECDSA-Sig-Value (DER) over SHA-256(data), made by escrow-ca-v<ca_version> in the token.
+  // ECDSA-Sig-Value (DER) over SHA-256(data), made in the token by the signing key `kind`
+  // (escrow-ca-v<N> or escrow-audit-sign-v<N>; another kind is kInvalidArgument) of `version`.
   // kNotFound if the key is absent.
-  virtual Result<Bytes> CaSign(std::uint32_t ca_version, std::span<const std::uint8_t> data) = 0;
+  virtual Result<Bytes> EcdsaSign(EscrowKeyKind kind, std::uint32_t version,
+                                  std::span<const std::uint8_t> data) = 0;
 
   // Opens one envelope inside the token: C_UnwrapKey of the content-encryption key under
   // escrow-cms-v<N> into a sensitive, unextractable, decrypt-only session object, C_Decrypt of

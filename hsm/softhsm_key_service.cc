@@ -459,9 +459,11 @@ Result<EscrowKeyInfo> SoftHsmKeyService::GenerateCmsKey(std::uint32_t version,
   });
 }
 
-Result<EscrowKeyInfo> SoftHsmKeyService::GenerateCaKey(std::uint32_t version) {
-  return GenerateEscrowKeyPair(EscrowKeyKind::kCa, version, [&](Pkcs11Session& session) {
-    return GenerateCaKeyPair(session, version);
+Result<EscrowKeyInfo> SoftHsmKeyService::GenerateSigningKey(EscrowKeyKind kind,
+                                                            std::uint32_t version) {
+  if (!IsSigningKind(kind)) return Status::InvalidArgument("not a signing key kind");
+  return GenerateEscrowKeyPair(kind, version, [&](Pkcs11Session& session) {
+    return GenerateSigningKeyPair(session, kind, version);
   });
 }
 
@@ -497,11 +499,12 @@ Status SoftHsmKeyService::DestroyEscrowKey(EscrowKeyKind kind, std::uint32_t ver
   return Synced(SyncToken(), "destroyed " + label);
 }
 
-Result<Bytes> SoftHsmKeyService::CaSign(std::uint32_t ca_version,
-                                        std::span<const std::uint8_t> data) {
+Result<Bytes> SoftHsmKeyService::EcdsaSign(EscrowKeyKind kind, std::uint32_t version,
+                                           std::span<const std::uint8_t> data) {
+  if (!IsSigningKind(kind)) return Status::InvalidArgument("not a signing key kind");
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<Bytes> {
     ESCROW_ASSIGN_OR_RETURN(const EscrowKeyPair pair,
-                            FindEscrowKeyPairLocked(session, EscrowKeyKind::kCa, ca_version));
+                            FindEscrowKeyPairLocked(session, kind, version));
     return EcdsaSignSha256(session, pair.private_key, data);
   });
 }

@@ -77,11 +77,12 @@ class SoftHsmKeyService final : public KeyService {
   // The escrow keys are used through their token objects, looked up on every call (no session
   // copies): envelopes and certificates are rare, and a destroyed escrow key then stops at once.
   Result<EscrowKeyInfo> GenerateCmsKey(std::uint32_t version, std::uint32_t rsa_bits) override;
-  Result<EscrowKeyInfo> GenerateCaKey(std::uint32_t version) override;
+  Result<EscrowKeyInfo> GenerateSigningKey(EscrowKeyKind kind, std::uint32_t version) override;
   Result<EscrowKeyInfo> FindEscrowKey(EscrowKeyKind kind, std::uint32_t version) override;
   Result<std::vector<EscrowKeyInfo>> ListEscrowKeys() override;
   Status DestroyEscrowKey(EscrowKeyKind kind, std::uint32_t version) override;
-  Result<Bytes> CaSign(std::uint32_t ca_version, std::span<const std::uint8_t> data) override;
+  Result<Bytes> EcdsaSign(EscrowKeyKind kind, std::uint32_t version,
+                          std::span<const std::uint8_t> data) override;
   OpenedEnvelope OpenEnvelope(const EnvelopeToOpen& envelope) override;
 
  private:

@@ -389,6 +389,25 @@ CREATE TABLE notifier_cursors (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
+// Signed audit checkpoints (API.md, "HSM modules and signed audit checkpoints"): a committed
+// group's head signed in the HSM, written in the group's transaction and keyed by the head
+// record's seq; and the public key of each signing key version the vault recorded
+// (`vaultctl audit-signing-key create`). Public material only.
+constexpr std::string_view kSchemaAuditCheckpoints = R"sql(
+CREATE TABLE audit_signing_keys (
+  version    INTEGER PRIMARY KEY CHECK (version BETWEEN 1 AND 4294967295),
+  public_key BLOB    NOT NULL CHECK (length(public_key) > 0),
+  created_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE audit_checkpoints (
+  seq         INTEGER PRIMARY KEY REFERENCES audit (seq) CHECK (seq >= 1),
+  hash        BLOB    NOT NULL CHECK (length(hash) = 32),
+  at_ms       INTEGER NOT NULL,
+  key_version INTEGER NOT NULL REFERENCES audit_signing_keys (version),
+  signature   BLOB    NOT NULL CHECK (length(signature) > 0)
+) STRICT;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "devices, key versions, audit, meta, quota", kSchemaV1},
     Migration{2, "key version counts per master key", kSchemaV2},
@@ -406,6 +425,7 @@ constexpr std::array kMigrations{
     Migration{14, "dual control: access requests and their approvals", kSchemaAccessRequests},
     Migration{15, "MACs of access request approvals", kSchemaApprovalMacs},
     Migration{16, "events and notifier cursors", kSchemaEvents},
+    Migration{17, "signed audit checkpoints and their signing keys", kSchemaAuditCheckpoints},
 };
 
 constexpr Query kHasVersionTable{

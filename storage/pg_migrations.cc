@@ -320,9 +320,24 @@ CREATE TABLE notifier_cursors (
 );
 )sql";
 
-constexpr std::array<std::string_view, 16> kScripts{kV1,  kV2,  kV3,  kV4,  kV5,  kV6,
+constexpr std::string_view kV17 = R"sql(
+CREATE TABLE audit_signing_keys (
+  version    BIGINT PRIMARY KEY CHECK (version BETWEEN 1 AND 4294967295),
+  public_key BYTEA  NOT NULL CHECK (length(public_key) > 0),
+  created_ms BIGINT NOT NULL
+);
+CREATE TABLE audit_checkpoints (
+  seq         BIGINT PRIMARY KEY REFERENCES audit (seq) CHECK (seq >= 1),
+  hash        BYTEA  NOT NULL CHECK (length(hash) = 32),
+  at_ms       BIGINT NOT NULL,
+  key_version BIGINT NOT NULL REFERENCES audit_signing_keys (version),
+  signature   BYTEA  NOT NULL CHECK (length(signature) > 0)
+);
+)sql";
+
+constexpr std::array<std::string_view, 17> kScripts{kV1,  kV2,  kV3,  kV4,  kV5,  kV6,
                                                     kV7,  kV8,  kV9,  kV10, kV11, kV12,
-                                                    kV13, kV14, kV15, kV16};
+                                                    kV13, kV14, kV15, kV16, kV17};
 
 constexpr std::string_view kCreateVersionTable = R"sql(
 CREATE TABLE schema_version (

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "storage/access_requests.h"
+#include "storage/audit_checkpoints.h"
 #include "storage/audit_records.h"
 #include "storage/device_states.h"
 #include "storage/devices.h"
@@ -181,6 +182,18 @@ class PgEvents final : public EventWriter {
   Status Insert(const EventRow& row) override;
   Result<std::size_t> DeleteBefore(std::int64_t before_ms, std::size_t limit) override;
   Result<bool> AdvanceCursor(std::string_view client, std::uint64_t after) override;
+
+ private:
+  PgTxnContext& ctx_;
+};
+
+class PgAuditCheckpoints final : public AuditCheckpointWriter {
+ public:
+  explicit PgAuditCheckpoints(PgTxnContext& ctx) : ctx_(ctx) {}
+  Result<std::vector<AuditCheckpointRow>> List(std::uint64_t after, std::size_t limit) override;
+  Result<std::vector<AuditSigningKeyRow>> SigningKeys() override;
+  Status Append(const AuditCheckpointRow& row) override;
+  Status AddSigningKey(const AuditSigningKeyRow& row) override;
 
  private:
   PgTxnContext& ctx_;

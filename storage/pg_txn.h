@@ -19,7 +19,8 @@ struct PgStores {
         states(ctx),
         escrow_certs(ctx),
         access_requests(ctx),
-        events(ctx) {}
+        events(ctx),
+        audit_checkpoints(ctx) {}
   PgDevices devices;
   PgKeyVersions versions;
   PgAuditRecords audit;
@@ -29,6 +30,7 @@ struct PgStores {
   PgEscrowCerts escrow_certs;
   PgAccessRequests access_requests;
   PgEvents events;
+  PgAuditCheckpoints audit_checkpoints;
 };
 
 // ReadTxn inside the BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY that Store::Read opened:
@@ -46,6 +48,7 @@ class PgReadTxn final : public ReadTxn {
   EscrowCertReader& escrow_certs() override { return stores_.escrow_certs; }
   AccessRequestReader& access_requests() override { return stores_.access_requests; }
   EventReader& events() override { return stores_.events; }
+  AuditCheckpointReader& audit_checkpoints() override { return stores_.audit_checkpoints; }
 
   const Status& poison() const { return ctx_.poison(); }
 
@@ -70,6 +73,7 @@ class PgWriteTxn final : public WriteTxn {
   EscrowCertWriter& escrow_certs() override { return stores_.escrow_certs; }
   AccessRequestWriter& access_requests() override { return stores_.access_requests; }
   EventWriter& events() override { return stores_.events; }
+  AuditCheckpointWriter& audit_checkpoints() override { return stores_.audit_checkpoints; }
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 
   const Status& poison() const { return ctx_.poison(); }

@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "storage/sqlite_access_requests.h"
+#include "storage/sqlite_audit_checkpoints.h"
 #include "storage/sqlite_audit_records.h"
 #include "storage/sqlite_device_states.h"
 #include "storage/sqlite_devices.h"
@@ -29,7 +30,8 @@ struct SqliteStores {
         states(ctx),
         escrow_certs(ctx),
         access_requests(ctx),
-        events(ctx) {}
+        events(ctx),
+        audit_checkpoints(ctx) {}
   SqliteDevices devices;
   SqliteKeyVersions versions;
   SqliteAuditRecords audit;
@@ -39,6 +41,7 @@ struct SqliteStores {
   SqliteEscrowCerts escrow_certs;
   SqliteAccessRequests access_requests;
   SqliteEvents events;
+  SqliteAuditCheckpoints audit_checkpoints;
 };
 
 // ReadTxn on a pooled read connection inside the BEGIN (deferred) that Store::Read opened:
@@ -56,6 +59,7 @@ class SqliteReadTxn final : public ReadTxn {
   EscrowCertReader& escrow_certs() override { return stores_.escrow_certs; }
   AccessRequestReader& access_requests() override { return stores_.access_requests; }
   EventReader& events() override { return stores_.events; }
+  AuditCheckpointReader& audit_checkpoints() override { return stores_.audit_checkpoints; }
 
   // OK, or the first error that ended the transaction.
   const Status& poison() const { return ctx_.poison(); }
@@ -81,6 +85,7 @@ class SqliteWriteTxn final : public WriteTxn {
   EscrowCertWriter& escrow_certs() override { return stores_.escrow_certs; }
   AccessRequestWriter& access_requests() override { return stores_.access_requests; }
   EventWriter& events() override { return stores_.events; }
+  AuditCheckpointWriter& audit_checkpoints() override { return stores_.audit_checkpoints; }
   Status Isolated(const std::function<Status(WriteTxn&)>& fn) override;
 
   // OK, or the first error that made the transaction unfit to commit.

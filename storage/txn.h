@@ -4,6 +4,7 @@
 
 #include "base/result.h"
 #include "storage/access_requests.h"
+#include "storage/audit_checkpoints.h"
 #include "storage/audit_records.h"
 #include "storage/device_states.h"
 #include "storage/devices.h"
@@ -35,6 +36,7 @@ class ReadTxn {
   virtual EscrowCertReader& escrow_certs() = 0;
   virtual AccessRequestReader& access_requests() = 0;
   virtual EventReader& events() = 0;
+  virtual AuditCheckpointReader& audit_checkpoints() = 0;
 
  protected:
   // Copied or moved only as a concrete transaction, never sliced through this interface.
@@ -61,6 +63,7 @@ class WriteTxn {
   virtual EscrowCertWriter& escrow_certs() = 0;
   virtual AccessRequestWriter& access_requests() = 0;
   virtual EventWriter& events() = 0;
+  virtual AuditCheckpointWriter& audit_checkpoints() = 0;
   // Runs `fn` inside a savepoint: its changes are kept if it returns OK and undone if not,
   // leaving the rest of the transaction intact. Its Status is returned.
   virtual Status Isolated(const std::function<Status(WriteTxn&)>& fn) = 0;

@@ -1,6 +1,8 @@
-// vaultctl audit verify [--expect-head SEQ:HASH], audit accept-head --yes and audit export
-// [--since T] --format jsonl: ops::VerifyAudit, ops::AcceptHead and ops::ExportAudit.
+// vaultctl audit verify [--expect-head SEQ:HASH], audit verify --signed-by PUBKEY.pem --export
+// FILE, audit accept-head --yes and audit export [--since T] --format jsonl: ops::VerifyAudit,
+// ops::VerifySignedExport, ops::AcceptHead and ops::ExportAudit.
 
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -9,7 +11,9 @@
 #include "base/clock.h"
 #include "tools/ctl_commands.h"
 #include "vault/ops/audit_ops.h"
+#include "vault/ops/files.h"
 #include "vault/ops/vault_access.h"
+#include "vault/signed_checkpoint.h"
 
 namespace escrow::tools {
 namespace {
@@ -38,6 +42,35 @@ int Verify(const std::string& config_path, const std::string& expect) {
     return kCtlFailed;
   }
   return CtlPrint(std::to_string(report->head.seq) + ":" + report->head.hash + "\n");
+}
+
+// With a signing key's public key alone (no config, no HSM): exit 0 with the newest signed
+// head as the only stdout line (what was verified on stderr), or 1 naming what failed.
+int VerifySigned(const std::string& key_path, const std::string& export_path) {
+  Result<std::string> pem = ops::ReadSmallFile(key_path, std::size_t{16} * 1024);
+  if (!pem.ok()) return CtlUsage("audit verify: cannot read --signed-by " + key_path);
+  Result<Bytes> key = vault::PublicKeyFromPem(*pem);
+  if (!key.ok()) {
+    return CtlUsage("audit verify: --signed-by must be an EC P-256 public key (PEM)");
+  }
+  std::ifstream in(export_path, std::ios::binary);
+  if (!in) return CtlUsage("audit verify: cannot read --export " + export_path);
+  Result<ops::SignedExportReport> report = ops::VerifySignedExport(in, *key);
+  if (!report.ok()) {
+    std::cerr << "vaultctl: audit verify: FAILED: " << report.status().message() << "\n";
+    return kCtlFailed;
+  }
+  const ops::SignedExportReport& r = *report;
+  std::cerr << "records " << r.first_seq << ".." << r.head.seq << ": the hash chain links\n"
+            << "checkpoints: " << r.verified << " verified under the key"
+            << (r.other_key != 0 ? ", " + std::to_string(r.other_key) + " of other keys" : "")
+            << "\nnewest signed head: " << r.signed_head.seq << ":" << r.signed_head.hash << " at "
+            << FormatRfc3339(FromUnixMillis(r.signed_at_ms)) << "\n";
+  if (r.head.seq > r.signed_head.seq) {
+    std::cerr << "records after it, not covered by a signature: " << r.head.seq - r.signed_head.seq
+              << "\n";
+  }
+  return CtlPrint(std::to_string(r.signed_head.seq) + ":" + r.signed_head.hash + "\n");
 }
 
 int Export(const std::string& config_path, const std::string& since_text,
@@ -87,18 +120,35 @@ int AcceptHead(const std::string& config_path, bool yes) {
 
 void AddAuditCommands(CLI::App& app, CtlRunner& run) {
   struct Args {
-    std::string config, expect_head, since, format;
+    std::string config, expect_head, since, format, signed_by, export_file;
     bool yes = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* audit = app.add_subcommand("audit", "Audit trail");
   audit->require_subcommand(1);
   CLI::App* verify = audit->add_subcommand("verify", "Verify the audit chain");
-  verify->add_option("--config", args->config, "vault.conf")->required();
-  verify->add_option("--expect-head", args->expect_head,
-                     "SEQ:HASH kept outside the vault; an older head is a rollback");
-  verify->callback(
-      [args, &run] { run = [args]() -> int { return Verify(args->config, args->expect_head); }; });
+  CLI::Option* config = verify->add_option("--config", args->config, "vault.conf");
+  CLI::Option* expect =
+      verify->add_option("--expect-head", args->expect_head,
+                         "SEQ:HASH kept outside the vault; an older head is a rollback");
+  CLI::Option* signed_by = verify->add_option(
+      "--signed-by", args->signed_by,
+      "PUBKEY.pem: check an export's signed checkpoints with this key alone (no config, no HSM)");
+  CLI::Option* export_file =
+      verify->add_option("--export", args->export_file, "FILE: the `audit export` to check");
+  signed_by->needs(export_file);
+  export_file->needs(signed_by);
+  signed_by->excludes(config);
+  signed_by->excludes(expect);
+  verify->callback([args, &run] {
+    run = [args]() -> int {
+      if (!args->signed_by.empty()) return VerifySigned(args->signed_by, args->export_file);
+      if (args->config.empty()) {
+        return CtlUsage("audit verify: --config, or --signed-by with --export, is required");
+      }
+      return Verify(args->config, args->expect_head);
+    };
+  });
   CLI::App* accept = audit->add_subcommand(
       "accept-head", "Accept a database restored from backup: keep its head on the token");
   accept->add_option("--config", args->config, "vault.conf")->required();

@@ -27,6 +27,8 @@ void AddDbCommands(CLI::App& app, CtlRunner& run);
 void AddAuditCommands(CLI::App& app, CtlRunner& run);
 // vaultctl escrow-cert create | list | retire                  (tools/ctl_escrow_cert.cc)
 void AddEscrowCertCommands(CLI::App& app, CtlRunner& run);
+// vaultctl audit-signing-key create --config FILE               (tools/ctl_audit_signing_key.cc)
+void AddAuditSigningKeyCommands(CLI::App& app, CtlRunner& run);
 
 // The subcommands of `master-key`, one per file.
 void AddRotateCommand(CLI::App& master_key, CtlRunner& run);

@@ -5,6 +5,7 @@ find_package(CLI11 REQUIRED)
 add_executable(vaultctl
   ${CMAKE_CURRENT_LIST_DIR}/vaultctl_main.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_audit.cc
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_audit_signing_key.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_backup.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_common.cc
   ${CMAKE_CURRENT_LIST_DIR}/ctl_db.cc

@@ -42,6 +42,7 @@ int Main(int argc, char** argv) {
   AddDbCommands(app, run);
   AddAuditCommands(app, run);
   AddEscrowCertCommands(app, run);
+  AddAuditSigningKeyCommands(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -26,6 +26,7 @@ struct CommitPipeline::Writer {
 CommitPipeline::CommitPipeline(hsm::KeyService& keys, storage::Store& store, const Clock& clock,
                                std::uint32_t audit_key_version, CheckpointSink sink, int batch_max)
     : chain_(keys, store, audit_key_version),
+      keys_(keys),
       store_(store),
       clock_(clock),
       sink_(std::move(sink)),
@@ -170,6 +171,9 @@ void CommitPipeline::WriteGroup(std::span<const std::shared_ptr<Writer>> group) 
     for (const storage::EventRow& row : event_rows) {
       ESCROW_RETURN_IF_ERROR(txn.events().Insert(row));
     }
+    // The group's head, signed for outsiders once a signing key exists: in this transaction,
+    // so a signed checkpoint exists only for a committed head.
+    if (signer_) ESCROW_RETURN_IF_ERROR(signer_->SignIn(txn, rows.back()));
     return Status::Ok();
   });
   if (!status.ok()) {

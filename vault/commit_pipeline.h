@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -13,6 +14,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "vault/audit_chain.h"
+#include "vault/signed_checkpoint.h"
 
 namespace escrow::hsm {
 class KeyService;
@@ -79,6 +81,13 @@ class CommitPipeline {
   void SetReleaseGuard(ReleaseGuard guard) { release_guard_ = std::move(guard); }
   Status Append(AuditEvent event) { return Commit({}, {std::move(event)}); }
 
+  // Signs checkpoints (signed_checkpoint.h): once a signing key is recorded, a group's head is
+  // signed in the HSM and stored in the group's transaction, at most once a second. vaultd's
+  // pipeline does; vaultctl's ceremonies do not. Set before Start().
+  void EnableCheckpointSigning(std::chrono::milliseconds recheck = kSigningKeyRecheck) {
+    signer_.emplace(keys_, recheck);
+  }
+
   // Commits queued now, the group being written included (for tests and metrics).
   std::size_t queued() const;
 
@@ -102,10 +111,12 @@ class CommitPipeline {
   Status Guarded(const Writer& w);
 
   AuditChain chain_;
+  hsm::KeyService& keys_;
   storage::Store& store_;
   const Clock& clock_;
   CheckpointSink sink_;
   ReleaseGuard release_guard_;
+  std::optional<CheckpointSigner> signer_;  // used by the leader only, one group at a time
   const std::size_t batch_max_;
 
   mutable std::mutex mu_;

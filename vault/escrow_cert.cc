@@ -133,7 +133,8 @@ Result<IssuedCertificate> SignInHsm(hsm::KeyService& keys, std::uint32_t ca_vers
   const SslBuffer<unsigned char> alg_owner(alg_raw);
   if (tbs_len <= 0 || alg_len <= 0) return Status::Internal("the TBS does not encode");
   const std::span<const std::uint8_t> tbs(tbs_raw, static_cast<std::size_t>(tbs_len));
-  ESCROW_ASSIGN_OR_RETURN(const Bytes signature, keys.CaSign(ca_version, tbs));
+  ESCROW_ASSIGN_OR_RETURN(const Bytes signature,
+                          keys.EcdsaSign(hsm::EscrowKeyKind::kCa, ca_version, tbs));
 
   Bytes bits{0x00};  // no unused bits
   bits.insert(bits.end(), signature.begin(), signature.end());

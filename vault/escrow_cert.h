@@ -1,7 +1,7 @@
 #pragma once
 
 // X.509 certificates for Apple MDM escrow (API.md, "Apple MDM escrow, opened inside the HSM"),
-// built with OpenSSL and signed inside the HSM by the escrow CA key (KeyService::CaSign): the
+// built with OpenSSL and signed inside the HSM by the escrow CA key (KeyService::EcdsaSign): the
 // private keys never leave the token. Three kinds:
 //   CA       self-signed, of escrow-ca-v<N>: basicConstraints CA:TRUE (critical), keyUsage
 //            keyCertSign and cRLSign (critical).
@@ -50,7 +50,7 @@ struct IssuedCertificate {
 };
 
 // The self-signed certificate of escrow-ca-v<ca.version>, signed by that key in the HSM.
-// kInvalidArgument for bad fields; the HSM's Status if CaSign fails; kInternal if the result
+// kInvalidArgument for bad fields; the HSM's Status if EcdsaSign fails; kInternal if the result
 // does not verify under `ca`'s public key.
 Result<IssuedCertificate> IssueCaCertificate(hsm::KeyService& keys, const hsm::EscrowKeyInfo& ca,
                                              const CertificateFields& fields);

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "base/result.h"
 #include "base/secret_bytes.h"
 #include "storage/access_requests.h"
+#include "storage/audit_checkpoints.h"
 #include "vault/audit_chain.h"
 #include "vault/commit_pipeline.h"
 #include "vault/config.h"
@@ -68,7 +70,21 @@ struct EscrowOptions {
   // Keeps the head after each group that releases a key, before the release (vaultd: the
   // token's checkpoint, audit_checkpoint.h). Empty: none kept.
   CommitPipeline::ReleaseGuard release_guard;
+  // Signed checkpoints (signed_checkpoint.h): the pipeline signs its groups' heads once a
+  // signing key is recorded, looking for a newer one this often.
+  bool sign_checkpoints = true;
+  std::chrono::milliseconds signing_key_recheck = kSigningKeyRecheck;
 };
+
+// GET /v1/audit/checkpoints: signed checkpoints oldest first, and the PEM public key of every
+// recorded signing key version (an auditor checks each signature under its key_version's).
+struct CheckpointPage {
+  std::vector<storage::AuditCheckpointRow> checkpoints;
+  std::map<std::uint32_t, std::string> public_keys;  // version -> PEM
+  std::optional<std::uint64_t> next_after;           // none at the end
+};
+inline constexpr std::size_t kDefaultCheckpointPageLimit = 100;
+inline constexpr std::size_t kMaxCheckpointPageLimit = 1000;
 
 struct PutDeviceResult {
   Device device;
@@ -313,6 +329,11 @@ class EscrowService {
   // sequence fails the report.
   Result<AuditVerifyReport> VerifyAudit(const Caller& caller,
                                         const std::optional<AuditHead>& expected = std::nullopt);
+  // GET /v1/audit/checkpoints (vault/escrow_checkpoints.cc): admin and auditor (as the audit
+  // listing; else forbidden); seq > `after`, at most `limit` (1 to kMaxCheckpointPageLimit,
+  // else invalid_request). Audited as an audit read (audit.read, detail "checkpoints").
+  Result<CheckpointPage> ListCheckpoints(const Caller& caller, std::uint64_t after,
+                                         std::size_t limit);
   // May the caller read metrics? (mdm, admin)
   Status AuthorizeMetrics(const Caller& caller);
 

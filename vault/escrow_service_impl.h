@@ -32,6 +32,7 @@ struct EscrowService::Impl {
         pipeline(k, s, c, o.audit_key_version, o.audit_checkpoint, o.audit_batch_max),
         options(std::move(o)) {
     pipeline.SetReleaseGuard(options.release_guard);
+    if (options.sign_checkpoints) pipeline.EnableCheckpointSigning(options.signing_key_recheck);
   }
 
   hsm::KeyService& keys;

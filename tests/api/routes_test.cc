@@ -22,6 +22,7 @@ TEST_CASE("MatchRoute finds every endpoint of API.md", "[api][routes]") {
   CHECK(MatchRoute("GET", "/v1/devices/m/recovery-key/accesses").id == RouteId::kListAccesses);
   CHECK(MatchRoute("GET", "/v1/audit").id == RouteId::kListAudit);
   CHECK(MatchRoute("GET", "/v1/audit/verify").id == RouteId::kVerifyAudit);
+  CHECK(MatchRoute("GET", "/v1/audit/checkpoints").id == RouteId::kListCheckpoints);
   CHECK(MatchRoute("GET", "/v1/metrics").id == RouteId::kMetrics);
 }
 

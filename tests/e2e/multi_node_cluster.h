@@ -18,8 +18,9 @@
 
 namespace escrow::e2e {
 
-// Replaces [database] path with url in `state`/vault.conf.
-inline void UseUrl(const std::string& state, const std::string& url) {
+// Replaces [database] path with url (and password_file, if given) in `state`/vault.conf.
+inline void UseUrl(const std::string& state, const std::string& url,
+                   const std::string& password_file = "") {
   const std::string conf = state + "/vault.conf";
   std::ifstream in(conf);
   std::stringstream text;
@@ -28,6 +29,7 @@ inline void UseUrl(const std::string& state, const std::string& url) {
   while (std::getline(in, line)) {
     if (line.rfind("path = ", 0) == 0) {
       line = "url = " + Quote(url);
+      if (!password_file.empty()) line += "\npassword_file = " + Quote(password_file);
       found = true;
     }
     text << line << "\n";

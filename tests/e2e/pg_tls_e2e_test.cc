@@ -8,44 +8,15 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 
-#include "tests/e2e/e2e_util.h"
-#include "tests/support/postgres_server.h"
+#include "tests/e2e/multi_node_cluster.h"
 
 namespace escrow::e2e {
 namespace {
 
 using testing::PostgresServer;
-
-// Replaces [database] path with url and password_file in `state`/vault.conf.
-void UseTlsDatabase(const std::string& state, const std::string& url,
-                    const std::string& password_file) {
-  const std::string conf = state + "/vault.conf";
-  std::ifstream in(conf);
-  std::stringstream text;
-  std::string line;
-  bool found = false;
-  while (std::getline(in, line)) {
-    if (line.rfind("path = ", 0) == 0) {
-      line = "url = " + Quote(url) + "\npassword_file = " + Quote(password_file);
-      found = true;
-    }
-    text << line << "\n";
-  }
-  in.close();
-  REQUIRE(found);
-  std::ofstream(conf, std::ios::trunc) << text.str();
-}
-
-std::string Vaultctl(const std::string& args, int* rc) {
-  std::string out;
-  *rc = Sh(Quote(VaultctlPath()) + " " + args + " 2>&1", &out);
-  return out;
-}
 
 // psql as the superuser over the server's socket: one value per line.
 std::string Psql(const PostgresServer& pg, const std::string& db, const std::string& sql) {
@@ -104,7 +75,7 @@ TEST_CASE("vaultd serves a vault migrated into PostgreSQL over TLS with a passwo
   INFO(migrated);
   REQUIRE(rc == 0);
   REQUIRE_THAT(migrated, Catch::Contains("audit head"));
-  UseTlsDatabase(v.state(), url, pg.password_file());
+  UseUrl(v.state(), url, pg.password_file());
 
   const bool started = v.Start();
   INFO(v.Log());

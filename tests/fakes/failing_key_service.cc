@@ -122,9 +122,10 @@ Result<hsm::EscrowKeyInfo> FailingKeyService::GenerateCmsKey(std::uint32_t versi
   return inner_.GenerateCmsKey(version, rsa_bits);
 }
 
-Result<hsm::EscrowKeyInfo> FailingKeyService::GenerateCaKey(std::uint32_t version) {
+Result<hsm::EscrowKeyInfo> FailingKeyService::GenerateSigningKey(hsm::EscrowKeyKind kind,
+                                                                 std::uint32_t version) {
   ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kGenerateEscrowKey));
-  return inner_.GenerateCaKey(version);
+  return inner_.GenerateSigningKey(kind, version);
 }
 
 Result<hsm::EscrowKeyInfo> FailingKeyService::FindEscrowKey(hsm::EscrowKeyKind kind,
@@ -143,10 +144,10 @@ Status FailingKeyService::DestroyEscrowKey(hsm::EscrowKeyKind kind, std::uint32_
   return inner_.DestroyEscrowKey(kind, version);
 }
 
-Result<Bytes> FailingKeyService::CaSign(std::uint32_t ca_version,
-                                        std::span<const std::uint8_t> data) {
-  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kCaSign));
-  return inner_.CaSign(ca_version, data);
+Result<Bytes> FailingKeyService::EcdsaSign(hsm::EscrowKeyKind kind, std::uint32_t version,
+                                           std::span<const std::uint8_t> data) {
+  ESCROW_RETURN_IF_ERROR(Attempt(KeyOp::kEcdsaSign));
+  return inner_.EcdsaSign(kind, version, data);
 }
 
 hsm::OpenedEnvelope FailingKeyService::OpenEnvelope(const hsm::EnvelopeToOpen& envelope) {

@@ -371,6 +371,31 @@ class FailingEvents final : public storage::EventWriter {
   storage::EventWriter* w_;
 };
 
+class FailingAuditCheckpoints final : public storage::AuditCheckpointWriter {
+ public:
+  FailingAuditCheckpoints(TxnState& st, storage::AuditCheckpointReader& r,
+                          storage::AuditCheckpointWriter* w)
+      : st_(st), r_(r), w_(w) {}
+  Result<std::vector<storage::AuditCheckpointRow>> List(std::uint64_t after,
+                                                        std::size_t limit) override {
+    return st_.Call(StoreOp::kCheckpointRead, [&] { return r_.List(after, limit); });
+  }
+  Result<std::vector<storage::AuditSigningKeyRow>> SigningKeys() override {
+    return st_.Call(StoreOp::kCheckpointRead, [&] { return r_.SigningKeys(); });
+  }
+  Status Append(const storage::AuditCheckpointRow& row) override {
+    return st_.Call(StoreOp::kCheckpointWrite, [&] { return w_->Append(row); });
+  }
+  Status AddSigningKey(const storage::AuditSigningKeyRow& row) override {
+    return st_.Call(StoreOp::kCheckpointWrite, [&] { return w_->AddSigningKey(row); });
+  }
+
+ private:
+  TxnState& st_;
+  storage::AuditCheckpointReader& r_;
+  storage::AuditCheckpointWriter* w_;
+};
+
 class FailingReadTxn final : public storage::ReadTxn {
  public:
   FailingReadTxn(TxnState& st, storage::ReadTxn& inner)
@@ -382,7 +407,8 @@ class FailingReadTxn final : public storage::ReadTxn {
         states_(st, inner.states(), nullptr),
         escrow_certs_(st, inner.escrow_certs(), nullptr),
         access_requests_(st, inner.access_requests(), nullptr),
-        events_(st, inner.events(), nullptr) {}
+        events_(st, inner.events(), nullptr),
+        audit_checkpoints_(st, inner.audit_checkpoints(), nullptr) {}
   storage::DeviceReader& devices() override { return devices_; }
   storage::KeyVersionReader& versions() override { return versions_; }
   storage::AuditReader& audit() override { return audit_; }
@@ -392,6 +418,7 @@ class FailingReadTxn final : public storage::ReadTxn {
   storage::EscrowCertReader& escrow_certs() override { return escrow_certs_; }
   storage::AccessRequestReader& access_requests() override { return access_requests_; }
   storage::EventReader& events() override { return events_; }
+  storage::AuditCheckpointReader& audit_checkpoints() override { return audit_checkpoints_; }
 
  private:
   FailingDevices devices_;
@@ -403,6 +430,7 @@ class FailingReadTxn final : public storage::ReadTxn {
   FailingEscrowCerts escrow_certs_;
   FailingAccessRequests access_requests_;
   FailingEvents events_;
+  FailingAuditCheckpoints audit_checkpoints_;
 };
 
 class FailingWriteTxn final : public storage::WriteTxn {
@@ -418,7 +446,8 @@ class FailingWriteTxn final : public storage::WriteTxn {
         states_(st, inner.states(), &inner.states()),
         escrow_certs_(st, inner.escrow_certs(), &inner.escrow_certs()),
         access_requests_(st, inner.access_requests(), &inner.access_requests()),
-        events_(st, inner.events(), &inner.events()) {}
+        events_(st, inner.events(), &inner.events()),
+        audit_checkpoints_(st, inner.audit_checkpoints(), &inner.audit_checkpoints()) {}
   storage::DeviceWriter& devices() override { return devices_; }
   storage::KeyVersionWriter& versions() override { return versions_; }
   storage::AuditWriter& audit() override { return audit_; }
@@ -428,6 +457,7 @@ class FailingWriteTxn final : public storage::WriteTxn {
   storage::EscrowCertWriter& escrow_certs() override { return escrow_certs_; }
   storage::AccessRequestWriter& access_requests() override { return access_requests_; }
   storage::EventWriter& events() override { return events_; }
+  storage::AuditCheckpointWriter& audit_checkpoints() override { return audit_checkpoints_; }
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {
     if (!st_.poison().ok()) return st_.poison();
     return inner_.Isolated([&](storage::WriteTxn& inner) -> Status {
@@ -449,6 +479,7 @@ class FailingWriteTxn final : public storage::WriteTxn {
   FailingEscrowCerts escrow_certs_;
   FailingAccessRequests access_requests_;
   FailingEvents events_;
+  FailingAuditCheckpoints audit_checkpoints_;
 };
 
 }  // namespace

@@ -48,6 +48,8 @@ enum class StoreOp {
   kAccessRequestWrite,  // Insert, Decide, Use
   kEventRead,           // List, Cursor, OldestCursor
   kEventWrite,          // Insert, DeleteBefore, AdvanceCursor
+  kCheckpointRead,      // List, SigningKeys
+  kCheckpointWrite,     // Append, AddSigningKey
   kQuotaGet,
   kQuotaAdd,
   kMetaGet,

@@ -74,10 +74,11 @@ Status FakeEscrowKeys::Destroy(hsm::EscrowKeyKind kind, std::uint32_t version) {
   return Status::Ok();
 }
 
-Result<Bytes> FakeEscrowKeys::CaSign(std::uint32_t version,
-                                     std::span<const std::uint8_t> data) const {
-  auto it = keys_.find({hsm::EscrowKeyKind::kCa, version});
-  if (it == keys_.end()) return Status::NotFound("no key escrow-ca-v" + std::to_string(version));
+Result<Bytes> FakeEscrowKeys::EcdsaSign(hsm::EscrowKeyKind kind, std::uint32_t version,
+                                        std::span<const std::uint8_t> data) const {
+  if (!hsm::IsSigningKind(kind)) return Status::InvalidArgument("not a signing key kind");
+  auto it = keys_.find({kind, version});
+  if (it == keys_.end()) return Status::NotFound("no key " + hsm::EscrowKeyLabel(kind, version));
   SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   std::size_t len = 0;
   if (!ctx ||

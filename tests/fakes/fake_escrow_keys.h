@@ -20,7 +20,8 @@ class FakeEscrowKeys {
   Result<hsm::EscrowKeyInfo> Find(hsm::EscrowKeyKind kind, std::uint32_t version) const;
   std::vector<hsm::EscrowKeyInfo> List() const;
   Status Destroy(hsm::EscrowKeyKind kind, std::uint32_t version);
-  Result<Bytes> CaSign(std::uint32_t version, std::span<const std::uint8_t> data) const;
+  Result<Bytes> EcdsaSign(hsm::EscrowKeyKind kind, std::uint32_t version,
+                          std::span<const std::uint8_t> data) const;
   hsm::OpenedEnvelope Open(const hsm::EnvelopeToOpen& envelope) const;
 
  private:

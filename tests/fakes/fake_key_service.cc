@@ -216,9 +216,11 @@ Result<hsm::EscrowKeyInfo> FakeKeyService::GenerateCmsKey(std::uint32_t version,
   return escrow_.Generate(hsm::EscrowKeyKind::kCms, version, rsa_bits);
 }
 
-Result<hsm::EscrowKeyInfo> FakeKeyService::GenerateCaKey(std::uint32_t version) {
+Result<hsm::EscrowKeyInfo> FakeKeyService::GenerateSigningKey(hsm::EscrowKeyKind kind,
+                                                              std::uint32_t version) {
+  if (!hsm::IsSigningKind(kind)) return Status::InvalidArgument("not a signing key kind");
   std::lock_guard lock(mu_);
-  return escrow_.Generate(hsm::EscrowKeyKind::kCa, version, 256);
+  return escrow_.Generate(kind, version, 256);
 }
 
 Result<hsm::EscrowKeyInfo> FakeKeyService::FindEscrowKey(hsm::EscrowKeyKind kind,
@@ -237,10 +239,10 @@ Status FakeKeyService::DestroyEscrowKey(hsm::EscrowKeyKind kind, std::uint32_t v
   return escrow_.Destroy(kind, version);
 }
 
-Result<Bytes> FakeKeyService::CaSign(std::uint32_t ca_version,
-                                     std::span<const std::uint8_t> data) {
+Result<Bytes> FakeKeyService::EcdsaSign(hsm::EscrowKeyKind kind, std::uint32_t version,
+                                        std::span<const std::uint8_t> data) {
   std::lock_guard lock(mu_);
-  return escrow_.CaSign(ca_version, data);
+  return escrow_.EcdsaSign(kind, version, data);
 }
 
 hsm::OpenedEnvelope FakeKeyService::OpenEnvelope(const hsm::EnvelopeToOpen& envelope) {

@@ -44,11 +44,13 @@ class FakeKeyService final : public hsm::KeyService {
   Status Probe(std::uint32_t master_version) override;
   // Escrow keys in software (FakeEscrowKeys).
   Result<hsm::EscrowKeyInfo> GenerateCmsKey(std::uint32_t version, std::uint32_t rsa_bits) override;
-  Result<hsm::EscrowKeyInfo> GenerateCaKey(std::uint32_t version) override;
+  Result<hsm::EscrowKeyInfo> GenerateSigningKey(hsm::EscrowKeyKind kind,
+                                                std::uint32_t version) override;
   Result<hsm::EscrowKeyInfo> FindEscrowKey(hsm::EscrowKeyKind kind, std::uint32_t version) override;
   Result<std::vector<hsm::EscrowKeyInfo>> ListEscrowKeys() override;
   Status DestroyEscrowKey(hsm::EscrowKeyKind kind, std::uint32_t version) override;
-  Result<Bytes> CaSign(std::uint32_t ca_version, std::span<const std::uint8_t> data) override;
+  Result<Bytes> EcdsaSign(hsm::EscrowKeyKind kind, std::uint32_t version,
+                          std::span<const std::uint8_t> data) override;
   hsm::OpenedEnvelope OpenEnvelope(const hsm::EnvelopeToOpen& envelope) override;
 
  private:

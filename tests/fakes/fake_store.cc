@@ -20,6 +20,7 @@ class FakeReadTxn final : public storage::ReadTxn {
   storage::EscrowCertReader& escrow_certs() override { return tables_.escrow_certs; }
   storage::AccessRequestReader& access_requests() override { return tables_.access_requests; }
   storage::EventReader& events() override { return tables_.events; }
+  storage::AuditCheckpointReader& audit_checkpoints() override { return tables_.audit_checkpoints; }
 
  private:
   FakeTables tables_;
@@ -37,6 +38,7 @@ class FakeWriteTxn final : public storage::WriteTxn {
   storage::EscrowCertWriter& escrow_certs() override { return tables_.escrow_certs; }
   storage::AccessRequestWriter& access_requests() override { return tables_.access_requests; }
   storage::EventWriter& events() override { return tables_.events; }
+  storage::AuditCheckpointWriter& audit_checkpoints() override { return tables_.audit_checkpoints; }
 
   // A savepoint is a copy of the state, put back if `fn` fails.
   Status Isolated(const std::function<Status(storage::WriteTxn&)>& fn) override {

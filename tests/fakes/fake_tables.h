@@ -26,6 +26,8 @@ struct FakeState {
   std::uint64_t access_request_seq = 0;  // the last seq handed out
   std::map<std::uint64_t, storage::EventRow> events;  // by id
   std::map<std::string, std::uint64_t, std::less<>> notifier_cursors;
+  std::map<std::uint64_t, storage::AuditCheckpointRow> audit_checkpoints;   // by seq
+  std::map<std::uint32_t, storage::AuditSigningKeyRow> audit_signing_keys;  // by version
 };
 
 // The narrow stores over one FakeState, with the Status semantics SQLite gives them (the
@@ -205,6 +207,19 @@ class FakeEvents final : public storage::EventWriter {
   FakeState& state_;
 };
 
+class FakeAuditCheckpoints final : public storage::AuditCheckpointWriter {
+ public:
+  explicit FakeAuditCheckpoints(FakeState& state) : state_(state) {}
+  Result<std::vector<storage::AuditCheckpointRow>> List(std::uint64_t after,
+                                                        std::size_t limit) override;
+  Result<std::vector<storage::AuditSigningKeyRow>> SigningKeys() override;
+  Status Append(const storage::AuditCheckpointRow& row) override;
+  Status AddSigningKey(const storage::AuditSigningKeyRow& row) override;
+
+ private:
+  FakeState& state_;
+};
+
 // All of them over one state.
 struct FakeTables {
   explicit FakeTables(FakeState& state)
@@ -216,7 +231,8 @@ struct FakeTables {
         states(state),
         escrow_certs(state),
         access_requests(state),
-        events(state) {}
+        events(state),
+        audit_checkpoints(state) {}
   FakeDevices devices;
   FakeKeyVersions versions;
   FakeAuditRecords audit;
@@ -226,6 +242,7 @@ struct FakeTables {
   FakeEscrowCerts escrow_certs;
   FakeAccessRequests access_requests;
   FakeEvents events;
+  FakeAuditCheckpoints audit_checkpoints;
 };
 
 }  // namespace escrow::testing

@@ -135,7 +135,7 @@ TEST_CASE("The escrow CA key only signs, and OpenSSL verifies its signatures",
   ESCROW_SKIP_ON_NSS("pkcs11-tool cannot pass init_args");
   SoftHsmToken token;
   std::unique_ptr<KeyService> keys = OpenKeys(token);
-  Result<EscrowKeyInfo> ca = keys->GenerateCaKey(1);
+  Result<EscrowKeyInfo> ca = keys->GenerateSigningKey(EscrowKeyKind::kCa, 1);
   INFO(ca.status().ToString());
   REQUIRE(ca.ok());
   CHECK(ca->label == "escrow-ca-v1");
@@ -147,7 +147,7 @@ TEST_CASE("The escrow CA key only signs, and OpenSSL verifies its signatures",
         std::string::npos);
 
   const Bytes data = {'t', 'b', 's'};
-  Result<Bytes> sig = keys->CaSign(1, data);
+  Result<Bytes> sig = keys->EcdsaSign(EscrowKeyKind::kCa, 1, data);
   REQUIRE(sig.ok());
   SslPtr<EVP_PKEY> pub = PublicKey(ca->public_key_der);
   SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
@@ -157,10 +157,79 @@ TEST_CASE("The escrow CA key only signs, and OpenSSL verifies its signatures",
   REQUIRE(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pub.get()) == 1);
   CHECK(EVP_DigestVerify(ctx.get(), sig->data(), sig->size(), other.data(), other.size()) != 1);
 
-  CHECK(keys->CaSign(2, data).status().code() == Code::kNotFound);
-  // An escrow (RSA) key of the same version is not a CA key.
+  CHECK(keys->EcdsaSign(EscrowKeyKind::kCa, 2, data).status().code() == Code::kNotFound);
+  // An escrow (RSA) key of the same version is not a CA key, and never signs.
   REQUIRE(keys->GenerateCmsKey(2, kCmsKeyBits2048).ok());
-  CHECK(keys->CaSign(2, data).status().code() == Code::kNotFound);
+  CHECK(keys->EcdsaSign(EscrowKeyKind::kCa, 2, data).status().code() == Code::kNotFound);
+  CHECK(keys->EcdsaSign(EscrowKeyKind::kCms, 2, data).status().code() == Code::kInvalidArgument);
+  CHECK(keys->GenerateSigningKey(EscrowKeyKind::kCms, 3).status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("The audit signing key is a sign-only P-256 pair apart from the CA and MAC keys",
+          "[hsm][escrow_keys][audit_sign]") {
+  ESCROW_SKIP_ON_NSS("pkcs11-tool cannot pass init_args");
+  SoftHsmToken token;
+  std::unique_ptr<KeyService> keys = OpenKeys(token);
+  CHECK(keys->FindEscrowKey(EscrowKeyKind::kAuditSign, 1).status().code() == Code::kNotFound);
+  Result<EscrowKeyInfo> made = keys->GenerateSigningKey(EscrowKeyKind::kAuditSign, 1);
+  INFO(made.status().ToString());
+  REQUIRE(made.ok());
+  CHECK(made->kind == EscrowKeyKind::kAuditSign);
+  CHECK(made->label == "escrow-audit-sign-v1");
+  CHECK(made->bits == 256);
+  CHECK(made->sensitive);
+  CHECK_FALSE(made->extractable);
+  CHECK(keys->GenerateSigningKey(EscrowKeyKind::kAuditSign, 1).status().code() ==
+        Code::kAlreadyExists);
+
+  // As pkcs11-tool sees it: the private key signs and does nothing else, never leaves the
+  // token; the public key is a token object under the same label.
+  const std::string priv = ListedObject(token, "privkey", "escrow-audit-sign-v1");
+  INFO(priv);
+  CHECK(priv.find("Usage:      sign\n") != std::string::npos);
+  CHECK(priv.find("Access:     sensitive, always sensitive, never extractable, local") !=
+        std::string::npos);
+  const std::string pub = ListedObject(token, "pubkey", "escrow-audit-sign-v1");
+  INFO(pub);
+  CHECK(pub.find("Usage:      sign") == std::string::npos);
+
+  Result<EscrowKeyInfo> found = keys->FindEscrowKey(EscrowKeyKind::kAuditSign, 1);
+  REQUIRE(found.ok());
+  CHECK(found->public_key_der == made->public_key_der);
+  // Not the CA key of the same version, not a MAC key (escrow-audit-v<N>), and listed.
+  CHECK(keys->FindEscrowKey(EscrowKeyKind::kCa, 1).status().code() == Code::kNotFound);
+  CHECK(keys->FindKey(KeyRole::kAudit, 1).status().code() == Code::kNotFound);
+  Result<std::vector<KeyInfo>> symmetric = keys->ListKeys();
+  REQUIRE(symmetric.ok());
+  CHECK(symmetric->empty());
+  REQUIRE(keys->GenerateSigningKey(EscrowKeyKind::kCa, 1).ok());
+  REQUIRE(keys->GenerateSigningKey(EscrowKeyKind::kAuditSign, 2).ok());
+  Result<std::vector<EscrowKeyInfo>> listed = keys->ListEscrowKeys();
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 3);
+  CHECK((*listed)[0].label == "escrow-ca-v1");
+  CHECK((*listed)[1].label == "escrow-audit-sign-v1");
+  CHECK((*listed)[2].label == "escrow-audit-sign-v2");
+
+  // A checkpoint message's signature verifies under the public key, and only for its bytes.
+  const Bytes data = {'e', 's', 'c', 'r', 'o', 'w', '-', 'c', 'h',
+                      'e', 'c', 'k', 'p', 'o', 'i', 'n', 't', 1};
+  Result<Bytes> sig = keys->EcdsaSign(EscrowKeyKind::kAuditSign, 1, data);
+  REQUIRE(sig.ok());
+  SslPtr<EVP_PKEY> key = PublicKey(found->public_key_der);
+  SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  REQUIRE(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1);
+  CHECK(EVP_DigestVerify(ctx.get(), sig->data(), sig->size(), data.data(), data.size()) == 1);
+  Bytes other = data;
+  other.back() = 2;
+  REQUIRE(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1);
+  CHECK(EVP_DigestVerify(ctx.get(), sig->data(), sig->size(), other.data(), other.size()) != 1);
+  // The CA key of the same version signs with its own key, which this public key refuses.
+  Result<Bytes> ca_sig = keys->EcdsaSign(EscrowKeyKind::kCa, 1, data);
+  REQUIRE(ca_sig.ok());
+  REQUIRE(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1);
+  CHECK(EVP_DigestVerify(ctx.get(), ca_sig->data(), ca_sig->size(), data.data(), data.size()) != 1);
+  CHECK(keys->EcdsaSign(EscrowKeyKind::kAuditSign, 3, data).status().code() == Code::kNotFound);
 }
 
 TEST_CASE("OpenEnvelope opens OpenSSL's envelopes for every cipher and key transport",

@@ -79,6 +79,9 @@ TEST_CASE("Backup-capable keys wrap under a trusted ceremony key and unwrap into
     CHECK(k.check_value.size() == 6);
     CHECK(std::string(k.id.begin(), k.id.end()) == k.label);
     CHECK(k.wrapped.size() == 40);  // RFC 5649: 32 bytes + 8 of integrity check
+    // SoftHSMv2 2.6 offers no CKM_AES_KEY_WRAP_KWP; its CKM_AES_KEY_WRAP_PAD is found to be
+    // RFC 5649 by the known-answer unwrap, and recorded.
+    CHECK(k.wrap == WrapMethod{WrapMechanism::kAesKeyWrapPad, WrapPadding::kRfc5649});
   }
 
   // The ceremony key was a session object: nothing of it is left on the token.
@@ -94,6 +97,21 @@ TEST_CASE("Backup-capable keys wrap under a trusted ceremony key and unwrap into
   const SecretBytes target_pin = SecretBytes::CopyOf(target.pin());
   const TokenLogin target_login{target.module_path(), target.label(), &target_pin, nullptr};
 
+  SECTION("keys recorded as wrapped by a padding this module does not unwrap are refused first") {
+    // As NSS's softoken wraps with CKM_AES_KEY_WRAP_PAD: PKCS#7 padding, then RFC 3394.
+    std::vector<WrappedKey> other = *wrapped;
+    for (WrappedKey& k : other) {
+      k.wrap = WrapMethod{WrapMechanism::kAesKeyWrapPad, WrapPadding::kPkcs7ThenRfc3394};
+    }
+    const Status s = UnwrapVaultKeys(target_login, ceremony, other);
+    INFO(s.ToString());
+    CHECK(s.code() == Code::kFailedPrecondition);
+    CHECK_THAT(s.message(), Catch::Contains("PKCS#7") && Catch::Contains("nothing was changed"));
+    std::unique_ptr<KeyService> keys = OpenKeys(target);
+    Result<std::vector<KeyInfo>> infos = keys->ListKeys();
+    REQUIRE(infos.ok());
+    CHECK(infos->empty());
+  }
   SECTION("the restored keys decrypt, verify and keep their attributes") {
     Status s = UnwrapVaultKeys(target_login, ceremony, *wrapped);
     INFO(s.ToString());
@@ -271,6 +289,21 @@ TEST_CASE(
     Result<KeyImport> import = ImportMissingVaultKeys(target_login, RandomKey(), *wrapped);
     CHECK(import.status().code() == Code::kDataLoss);
     CHECK(KeysOn(target).size() == 4);
+  }
+}
+
+TEST_CASE("Wrap methods parse only as modules use them", "[hsm][backup]") {
+  CHECK(ParseWrapMethod("CKM_AES_KEY_WRAP_PAD", "rfc5649") ==
+        WrapMethod{WrapMechanism::kAesKeyWrapPad, WrapPadding::kRfc5649});
+  CHECK(ParseWrapMethod("CKM_AES_KEY_WRAP_PAD", "pkcs7-rfc3394") ==
+        WrapMethod{WrapMechanism::kAesKeyWrapPad, WrapPadding::kPkcs7ThenRfc3394});
+  CHECK(ParseWrapMethod("CKM_AES_KEY_WRAP_KWP", "rfc5649") ==
+        WrapMethod{WrapMechanism::kAesKeyWrapKwp, WrapPadding::kRfc5649});
+  CHECK_FALSE(ParseWrapMethod("CKM_AES_KEY_WRAP_KWP", "pkcs7-rfc3394"));  // KWP is RFC 5649
+  CHECK_FALSE(ParseWrapMethod("CKM_AES_KEY_WRAP", "rfc5649"));
+  CHECK_FALSE(ParseWrapMethod("CKM_AES_KEY_WRAP_PAD", ""));
+  for (const WrapMechanism m : {WrapMechanism::kAesKeyWrapPad, WrapMechanism::kAesKeyWrapKwp}) {
+    CHECK(ParseWrapMethod(WrapMechanismName(m), "rfc5649")->mechanism == m);
   }
 }
 

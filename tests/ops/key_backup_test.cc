@@ -2,12 +2,14 @@
 // init (CtlFixture): 2-of-3 shares, the token lost, the keys restored and every record read.
 
 #include "vault/ops/key_backup.h"
+#include "vault/ops/keys_backup_file.h"
 
 #include <filesystem>
 #include <string>
 #include <system_error>
 
 #include "tests/support/softhsm_token.h"
+#include "tests/support/temp_dir.h"
 #include "tests/tools/ctl_fixture.h"
 #include "vault/config.h"
 
@@ -68,6 +70,17 @@ TEST_CASE("BackupKeys splits the keys into shares, and RestoreKeys brings them b
   for (const std::string& share : backup->share_files) CHECK(FileMode(share) == 0600);
   CHECK(FileMode(out) == 0700);
   CHECK(backup->transcript.find("shares:          any 2 of 3") != std::string::npos);
+  // The file says how its keys were wrapped (format v3), so another module can tell.
+  const std::string text = escrow::testing::ReadFileBytes(backup->keys_file);
+  CHECK_THAT(text, Catch::Contains(R"("format":"escrow-keys-backup-v3")"));
+  CHECK_THAT(text, Catch::Contains(
+                       R"("wrap":{"mechanism":"CKM_AES_KEY_WRAP_PAD","padding":"rfc5649"})"));
+  SECTION("a file whose wrap method is not one a module uses does not parse") {
+    std::string altered = text;
+    const std::string from = R"("padding":"rfc5649")";
+    altered.replace(altered.find(from), from.size(), R"("padding":"zeros")");
+    CHECK(ParseKeysBackup(altered).status().code() == Code::kDataLoss);
+  }
 
   SECTION("too few shares are refused before the token is touched") {
     Result<KeyRestoreReport> one =

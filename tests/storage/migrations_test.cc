@@ -50,6 +50,8 @@ constexpr const char* kUndo12 =
     "ALTER TABLE devices DROP COLUMN rotation_requested_ms; "
     "ALTER TABLE devices DROP COLUMN rotation_overdue_noted; ";
 
+// What migration 17 added (signed checkpoints), undone for a database of an earlier schema.
+#define ESCROW_UNDO17 "DROP TABLE audit_checkpoints; DROP TABLE audit_signing_keys; "
 // What migration 16 added (events), undone for a database of an earlier schema.
 #define ESCROW_UNDO16 "DROP TABLE events; DROP TABLE notifier_cursors; "
 // What migration 15 added (the approvals' MACs).
@@ -119,7 +121,7 @@ TEST_CASE("A version 2 database with key versions is upgraded in place to the la
                       "DROP INDEX key_versions_active; DROP TABLE quota_events; "
                   "DROP TABLE device_states; DROP INDEX audit_state_changes; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO17 ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 2") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT max(version) FROM schema_version") == "2");
 
@@ -178,7 +180,7 @@ TEST_CASE("A version 4 database is upgraded with today's quota counts as rolling
                   "fingerprint; ALTER TABLE key_versions DROP COLUMN fingerprint_key_version; "
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16 "DELETE FROM schema_version WHERE version > 4; "
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO17 ESCROW_UNDO16 "DELETE FROM schema_version WHERE version > 4; "
                   "INSERT INTO quota (principal, day, count) VALUES "
                   "('hd-1', date('now'), 3), ('hd-2', date('now'), 1), "
                   "('hd-1', date('now', '-1 day'), 25), ('hd-3', '2024-01-01', 7)") == SQLITE_OK);
@@ -239,7 +241,7 @@ TEST_CASE("A version 6 database is upgraded with no kind on the versions it hold
                   "ALTER TABLE key_versions DROP COLUMN stored_by_kind; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO17 ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 6") == SQLITE_OK);
   REQUIRE(QueryOne(f.path, "SELECT count(*) FROM pragma_table_info('key_versions') "
                            "WHERE name = 'stored_by_kind'") == "0");
@@ -290,7 +292,7 @@ TEST_CASE("A version 7 database is upgraded with each version's source from the 
                   "ALTER TABLE key_versions DROP COLUMN verified_ms; "
                   "DROP TABLE cms_envelopes; DROP TABLE escrow_certificates; DROP TABLE escrow_cas; "
                   "ALTER TABLE device_states DROP COLUMN rotation_command_sent; "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO17 ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 7") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -326,7 +328,7 @@ TEST_CASE("A version 9 database is upgraded with an empty replay record of CMS e
   REQUIRE(RawExec(f.path,
                   std::string(kUndo12) +
                       "DROP TABLE cms_envelopes; ALTER TABLE device_states DROP COLUMN "
-                  "rotation_command_sent; DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
+                  "rotation_command_sent; DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO17 ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 9") ==
           SQLITE_OK);
   auto store = f.Open(/*create=*/false);
@@ -371,7 +373,7 @@ TEST_CASE("A version 10 database is upgraded with no rotation command sent, and 
                   "AND (action = 'device.enrol' OR action = 'device.change_owner' OR "
                   "action = 'key.store' OR action = 'key.retrieve' OR "
                   "action = 'key.retrieve_older' OR action = 'key.rotate'); "
-                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
+                  "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO17 ESCROW_UNDO16
                   "DELETE FROM schema_version WHERE version > 10") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -406,7 +408,7 @@ TEST_CASE("A version 11 database is upgraded with its pending rotations pending 
     });
   }
   REQUIRE(RawExec(f.path, std::string(kUndo12) +
-                              "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
+                              "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO17 ESCROW_UNDO16
                               "DELETE FROM schema_version WHERE version > 11") == SQLITE_OK);
   const std::int64_t before_ms = ToUnixMillis(Clock::System().Now()) / 1000 * 1000;
   auto store = f.Open(/*create=*/false);
@@ -441,7 +443,7 @@ TEST_CASE("A version 12 database is upgraded with its releases indexed, those be
     });
   }
   // Back to what a vault of schema 12 left on disk.
-  REQUIRE(RawExec(f.path, "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO16
+  REQUIRE(RawExec(f.path, "DROP INDEX audit_releases; DROP TABLE access_requests; " ESCROW_UNDO17 ESCROW_UNDO16
                           "DELETE FROM schema_version WHERE version > 12") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -478,7 +480,7 @@ TEST_CASE("Migration 15 leaves requests approved before it without a MAC",
     });
   }
   // Back to what a vault of schema 14 left on disk, with the request approved by it.
-  REQUIRE(RawExec(f.path, ESCROW_UNDO16 ESCROW_UNDO15
+  REQUIRE(RawExec(f.path, ESCROW_UNDO17 ESCROW_UNDO16 ESCROW_UNDO15
                           "UPDATE access_requests SET state = 'approved', approver = 'user:ap'; "
                           "DELETE FROM schema_version WHERE version > 14") == SQLITE_OK);
   auto store = f.Open(/*create=*/false);
@@ -505,7 +507,7 @@ TEST_CASE("A version 14 database is upgraded with no events and no notifier curs
     auto store = f.Open();
     MustWrite(*store, [](WriteTxn& txn) { return txn.audit().Append(testing::MakeAudit(1)); });
   }
-  REQUIRE(RawExec(f.path, ESCROW_UNDO16 ESCROW_UNDO15 "DELETE FROM schema_version WHERE version > 14") ==
+  REQUIRE(RawExec(f.path, ESCROW_UNDO17 ESCROW_UNDO16 ESCROW_UNDO15 "DELETE FROM schema_version WHERE version > 14") ==
           SQLITE_OK);
   auto store = f.Open(/*create=*/false);
   CHECK(store->schema_version() == LatestSchemaVersion());
@@ -520,6 +522,33 @@ TEST_CASE("A version 14 database is upgraded with no events and no notifier curs
                         "2)") == SQLITE_CONSTRAINT);
   CHECK(RawExec(f.path, "PRAGMA foreign_keys = ON; INSERT INTO events VALUES (1, 't', 1, 'd', 'n', 'o', 'a', 'r', NULL, "
                         "1)") == SQLITE_OK);
+}
+
+TEST_CASE("A version 16 database is upgraded with no signed checkpoints and no signing key",
+          "[storage][migrations][checkpoints]") {
+  StoreFixture f;
+  {
+    auto store = f.Open();
+    MustWrite(*store, [](WriteTxn& txn) { return txn.audit().Append(testing::MakeAudit(1)); });
+  }
+  REQUIRE(RawExec(f.path, ESCROW_UNDO17 "DELETE FROM schema_version WHERE version > 16") ==
+          SQLITE_OK);
+  auto store = f.Open(/*create=*/false);
+  CHECK(store->schema_version() == LatestSchemaVersion());
+  CHECK(QueryOne(f.path, "SELECT description FROM schema_version WHERE version = 17") ==
+        "signed audit checkpoints and their signing keys");
+  CHECK(QueryOne(f.path, "SELECT count(*) FROM audit_checkpoints") == "0");
+  CHECK(QueryOne(f.path, "SELECT count(*) FROM audit_signing_keys") == "0");
+  // A checkpoint names an audit record and a recorded key; its hash has 32 bytes.
+  CHECK(RawExec(f.path, "INSERT INTO audit_signing_keys VALUES (1, x'3059', 1)") == SQLITE_OK);
+  CHECK(RawExec(f.path, "PRAGMA foreign_keys = ON; INSERT INTO audit_checkpoints VALUES (2, "
+                        "zeroblob(32), 1, 1, x'30')") == SQLITE_CONSTRAINT);
+  CHECK(RawExec(f.path, "PRAGMA foreign_keys = ON; INSERT INTO audit_checkpoints VALUES (1, "
+                        "zeroblob(32), 1, 2, x'30')") == SQLITE_CONSTRAINT);
+  CHECK(RawExec(f.path, "PRAGMA foreign_keys = ON; INSERT INTO audit_checkpoints VALUES (1, "
+                        "zeroblob(31), 1, 1, x'30')") == SQLITE_CONSTRAINT);
+  CHECK(RawExec(f.path, "PRAGMA foreign_keys = ON; INSERT INTO audit_checkpoints VALUES (1, "
+                        "zeroblob(32), 1, 1, x'30')") == SQLITE_OK);
 }
 
 TEST_CASE("Store refuses a database whose schema is newer than the code", "[storage][migrations]") {

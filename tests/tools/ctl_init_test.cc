@@ -154,6 +154,13 @@ TEST_CASE("init on NSS's softoken writes the token URI and init_args into the co
   CHECK(config->hsm_init_args == nss.init_args());
   CHECK(config->hsm_module == nss.module_path());
 
+  // The checkpoint signing key (ECDSA P-256) is made there too.
+  std::string sign_out;
+  CHECK(RunCommand(ShellQuote(VAULTCTL_PATH) + " audit-signing-key create --config " +
+                       ShellQuote(dir.str() + "/vault.conf") + " 2>&1",
+                   &sign_out) == 0);
+  INFO(sign_out);
+
   // Backup needs an SO, which NSS's softoken does not have: refused before any SO PIN.
   std::string backup_out;
   const int backup_exit =

@@ -44,7 +44,7 @@ struct CmsVault : FakeVault {
 
   explicit CmsVault(vault::EscrowOptions options = {}) : FakeVault(std::move(options)) {
     const std::int64_t now = ToUnixSeconds(clock.Now());
-    Result<hsm::EscrowKeyInfo> ca_key = fake_keys.GenerateCaKey(1);
+    Result<hsm::EscrowKeyInfo> ca_key = fake_keys.GenerateSigningKey(hsm::EscrowKeyKind::kCa, 1);
     REQUIRE(ca_key.ok());
     Result<hsm::EscrowKeyInfo> cms_key = fake_keys.GenerateCmsKey(1, hsm::kCmsKeyBits2048);
     REQUIRE(cms_key.ok());

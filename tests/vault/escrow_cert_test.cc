@@ -137,7 +137,7 @@ struct Pki {
 
 Pki MakePki(hsm::KeyService& keys) {
   Pki pki;
-  Result<hsm::EscrowKeyInfo> ca_key = keys.GenerateCaKey(1);
+  Result<hsm::EscrowKeyInfo> ca_key = keys.GenerateSigningKey(hsm::EscrowKeyKind::kCa, 1);
   REQUIRE(ca_key.ok());
   pki.ca_key = *ca_key;
   Result<hsm::EscrowKeyInfo> escrow_key = keys.GenerateCmsKey(1, hsm::kCmsKeyBits2048);
@@ -257,7 +257,7 @@ TEST_CASE("Certificates are refused for bad fields or a CA key that is not the c
   f = Fields("Escrow fleet", 365);
   CHECK(IssueEscrowCertificate(*keys, 1, pki.ca.der, pki.ca_key, f).status().code() ==
         Code::kInvalidArgument);  // a CA key is not an escrow key
-  REQUIRE(keys->GenerateCaKey(2).ok());
+  REQUIRE(keys->GenerateSigningKey(hsm::EscrowKeyKind::kCa, 2).ok());
   CHECK(IssueEscrowCertificate(*keys, 2, pki.ca.der, pki.escrow_key, f).status().code() ==
         Code::kInternal);  // signed by escrow-ca-v2, named as escrow-ca-v1's
   CHECK(IssueEscrowCertificate(*keys, 3, pki.ca.der, pki.escrow_key, f).status().code() ==

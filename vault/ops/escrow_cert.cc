@@ -79,7 +79,8 @@ Result<PreparedEscrowCert> PrepareEscrowCert(const EscrowCertOptions& o, hsm::Ke
                                .WithContext("the escrow CA key"));
   } else {
     ESCROW_ASSIGN_OR_RETURN(report.ca_version, NextVersion(keys, hsm::EscrowKeyKind::kCa, 0));
-    ESCROW_ASSIGN_OR_RETURN(const hsm::EscrowKeyInfo ca_key, keys.GenerateCaKey(report.ca_version));
+    ESCROW_ASSIGN_OR_RETURN(const hsm::EscrowKeyInfo ca_key,
+                            keys.GenerateSigningKey(hsm::EscrowKeyKind::kCa, report.ca_version));
     ESCROW_ASSIGN_OR_RETURN(Bytes ca_serial, vault::NewSerial());
     ESCROW_ASSIGN_OR_RETURN(
         const vault::IssuedCertificate ca_cert,

@@ -18,11 +18,14 @@
 namespace escrow::ops {
 namespace {
 
-// v2 (this release) adds the fingerprint and state roles. v1 files (master and audit keys
-// only) still restore; nothing writes them any more, and a v1 reader refuses a v2 file as of
-// an unknown format instead of misreading it.
+// v2 added the fingerprint and state roles; v3 records how the keys were wrapped ("wrap":
+// mechanism and padding rule, hsm/key_backup.h), since modules pad CKM_AES_KEY_WRAP_PAD
+// differently. v1 and v2 files (SoftHSMv2's CKM_AES_KEY_WRAP_PAD, RFC 5649) still restore;
+// nothing writes them any more, and an older reader refuses a newer file as of an unknown
+// format instead of misreading it.
 constexpr std::string_view kFormatV1 = "escrow-keys-backup-v1";
-constexpr std::string_view kFormat = "escrow-keys-backup-v2";
+constexpr std::string_view kFormatV2 = "escrow-keys-backup-v2";
+constexpr std::string_view kFormat = "escrow-keys-backup-v3";
 constexpr std::string_view kMacPrefix = "\nmac: ";
 constexpr std::size_t kKeyCheckBytes = 8;
 
@@ -134,6 +137,11 @@ std::string Str(const boost::json::object& o, const char* key) {
 }  // namespace
 
 Result<std::string> RenderKeysBackup(const KeysBackup& b, const SecretBytes& ceremony_key) {
+  if (b.keys.empty()) return Status::InvalidArgument("a backup without keys");
+  const hsm::WrapMethod wrap = b.keys.front().wrap;
+  for (const hsm::WrappedKey& k : b.keys) {
+    if (!(k.wrap == wrap)) return Status::Internal("a backup's keys wrapped two ways");
+  }
   boost::json::array keys;
   for (const hsm::WrappedKey& k : b.keys) {
     keys.push_back(boost::json::object{{"label", k.label},
@@ -154,7 +162,10 @@ Result<std::string> RenderKeysBackup(const KeysBackup& b, const SecretBytes& cer
                            {"shares", b.shares},
                            {"active_master_key_version", b.active_master_key_version},
                            {"audit_key_version", b.audit_key_version},
-                           {"mechanism", "CKM_AES_KEY_WRAP_PAD"},
+                           {"wrap",
+                            boost::json::object{
+                                {"mechanism", hsm::WrapMechanismName(wrap.mechanism)},
+                                {"padding", hsm::WrapPaddingName(wrap.padding)}}},
                            {"key_check", key_check},
                            {"keys", std::move(keys)}};
   const std::string text = boost::json::serialize(body);
@@ -169,8 +180,21 @@ Result<KeysBackup> ParseKeysBackup(const std::string& text) {
   if (ec || !v.is_object()) return Damaged("not JSON");
   const boost::json::object& o = v.as_object();
   const std::string format = Str(o, "format");
-  if (format != kFormat && format != kFormatV1) return Damaged("unknown format");
+  if (format != kFormat && format != kFormatV2 && format != kFormatV1) {
+    return Damaged("unknown format");
+  }
   const bool v1 = format == kFormatV1;
+  hsm::WrapMethod wrap;  // v1 and v2: SoftHSMv2's CKM_AES_KEY_WRAP_PAD, RFC 5649
+  if (format == kFormat) {
+    const boost::json::value* w = o.if_contains("wrap");
+    std::optional<hsm::WrapMethod> parsed;
+    if (w != nullptr && w->is_object()) {
+      parsed = hsm::ParseWrapMethod(Str(w->as_object(), "mechanism"),
+                                    Str(w->as_object(), "padding"));
+    }
+    if (!parsed) return Damaged("bad wrap mechanism");
+    wrap = *parsed;
+  }
   KeysBackup b;
   b.backup_id = Str(o, "backup_id");
   b.created = Str(o, "created");
@@ -203,6 +227,7 @@ Result<KeysBackup> ParseKeysBackup(const std::string& text) {
     }
     k.id = std::move(*id);
     k.wrapped = std::move(*wrapped);
+    k.wrap = wrap;
     b.keys.push_back(std::move(k));
   }
   return b;

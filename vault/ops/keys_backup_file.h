@@ -5,8 +5,10 @@
 // altered file, or a wrong share, is refused before anything is restored.
 //
 // The file is one line of JSON (the body) followed by "mac: <hex>"; the MAC covers the body's
-// exact bytes. Its format is "escrow-keys-backup-v2" (every key role); files of
-// "escrow-keys-backup-v1" (master and audit keys only, before the second release) still parse. The body also carries key_check, a short value derived from the ceremony key
+// exact bytes. Its format is "escrow-keys-backup-v3" (every key role, and "wrap": the wrap
+// mechanism and padding rule); files of "escrow-keys-backup-v2" (no "wrap": SoftHSMv2's
+// CKM_AES_KEY_WRAP_PAD, RFC 5649) and "escrow-keys-backup-v1" (master and audit keys only,
+// before the second release) still parse. The body also carries key_check, a short value derived from the ceremony key
 // alone, so that a wrong ceremony key (a wrong share) is told apart from a damaged file.
 
 #include <cstdint>
@@ -31,7 +33,8 @@ struct KeysBackup {
   std::vector<hsm::WrappedKey> keys;
 };
 
-// The file's text (format v2), with key_check and MAC computed from `ceremony_key`.
+// The file's text (format v3), with key_check and MAC computed from `ceremony_key`. The keys
+// must share one wrap method (WrapVaultKeys gives them one).
 Result<std::string> RenderKeysBackup(const KeysBackup& backup, const SecretBytes& ceremony_key);
 
 // Parses the file without authenticating it (to learn its backup id and threshold).
