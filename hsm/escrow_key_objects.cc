@@ -168,10 +168,13 @@ Result<EscrowKeyPair> GenerateSigningKeyPair(Pkcs11Session& session, EscrowKeyKi
   std::string id = label;
   std::array<CK_BYTE, kP256Params.size()> params{};
   std::copy(kP256Params.begin(), kP256Params.end(), params.begin());
+  // The public half may verify: NSS's softoken checks each new signing pair by signing and
+  // verifying with it (CKR_KEY_TYPE_INCONSISTENT otherwise), and a public key that verifies
+  // gives nothing away (the certificate carries it to anyone).
   CK_ATTRIBUTE pub[] = {
       Attr(CKA_TOKEN, &kTrue),     Attr(CKA_PRIVATE, &kFalse),
       {CKA_EC_PARAMS, params.data(), params.size()},
-      Attr(CKA_VERIFY, &kFalse),   Attr(CKA_ENCRYPT, &kFalse),
+      Attr(CKA_VERIFY, &kTrue),    Attr(CKA_ENCRYPT, &kFalse),
       Attr(CKA_WRAP, &kFalse),     Attr(CKA_DERIVE, &kFalse),
       Attr(CKA_LABEL, label),      Attr(CKA_ID, id),
   };

@@ -12,6 +12,7 @@
 #include "base/ssl_ptr.h"
 #include "hsm/ck_error.h"
 #include "hsm/key_objects.h"
+#include "hsm/module_capabilities.h"
 #include "hsm/pkcs11_module.h"
 #include "hsm/pkcs11_session.h"
 #include "hsm/token_slots.h"
@@ -160,11 +161,28 @@ Result<WrapMethod> ChooseWrap(Pkcs11Session& session) {
 
 // A logged-in session on the token labelled `label`, with the module kept loaded.
 Result<Pkcs11Session> OpenSession(const TokenLogin& login) {
-  ESCROW_RETURN_IF_ERROR(ValidateTokenLabel(login.token_label));
+  ESCROW_ASSIGN_OR_RETURN(const TokenSelector token,
+                          SelectToken(login.token_label, login.token_uri));
   ESCROW_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
-                          Pkcs11Module::Acquire(login.module_path));
-  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module, login.token_label));
+                          Pkcs11Module::Acquire(login.module_path, login.init_args));
+  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module, token));
   return Pkcs11Session::Open(std::move(module), slot, true);
+}
+
+// kFailedPrecondition (NoSoUser) on a module known to have no SO login (ModuleHasSoUser).
+Status CheckSoUser(Pkcs11Session& session) {
+  CK_TOKEN_INFO info{};
+  ESCROW_RETURN_IF_ERROR(
+      session.Check(session.fns()->C_GetTokenInfo(session.slot(), &info), "C_GetTokenInfo"));
+  TokenInfo token;
+  token.manufacturer = std::string(reinterpret_cast<const char*>(info.manufacturerID),  // NOLINT
+                                   sizeof info.manufacturerID);
+  token.model =
+      std::string(reinterpret_cast<const char*>(info.model), sizeof info.model);  // NOLINT
+  token.manufacturer.erase(token.manufacturer.find_last_not_of(' ') + 1);
+  token.model.erase(token.model.find_last_not_of(' ') + 1);
+  if (!ModuleHasSoUser(token)) return NoSoUser(token.manufacturer + " " + token.model);
+  return Status::Ok();
 }
 
 Status Logout(Pkcs11Session& session) {
@@ -292,13 +310,22 @@ Status SetCheckValue(Pkcs11Session& session, CK_OBJECT_HANDLE handle, const Wrap
 
 }  // namespace
 
+Status CheckBackupPossible(const TokenLogin& login) {
+  ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, OpenSession(login));
+  return CheckSoUser(session);
+}
+
 Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
                                               const SecretBytes& ceremony_key) {
   if (login.user_pin == nullptr || login.so_pin == nullptr) {
     return Status::InvalidArgument("backup needs the user PIN and the SO PIN");
   }
   ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, OpenSession(login));
+  ESCROW_RETURN_IF_ERROR(CheckSoUser(session));
   if (Status s = session.Login(CKU_SO, *login.so_pin); !s.ok()) {
+    if (session.last_error() == CKR_USER_TYPE_INVALID) {
+      return NoSoUser("C_Login(CKU_SO): CKR_USER_TYPE_INVALID");
+    }
     return s.WithContext("logging in as the security officer");
   }
   Result<CK_OBJECT_HANDLE> created = CreateCeremonyKey(session, ceremony_key, true);
@@ -358,6 +385,16 @@ Status UnwrapAll(Pkcs11Session& session, const TokenLogin& login, const SecretBy
       return Status::FailedPrecondition("an object labelled " + key->label + " already exists");
     }
   }
+  // The restored keys are proven to be the backed-up ones by the token's CKA_CHECK_VALUE,
+  // compared with the source token's: a module without it (NSS's softoken) cannot prove that.
+  ESCROW_ASSIGN_OR_RETURN(const bool check_values, ModuleKeepsCheckValues(session));
+  if (!check_values) {
+    return Status::FailedPrecondition(
+        "this PKCS#11 module has no CKA_CHECK_VALUE, so a restored key cannot be proven to be "
+        "the one backed up (the backup holds the source token's check values): restore into it "
+        "is refused",
+        "no_check_value");
+  }
   // Every key's mechanism before anything is created: a module that cannot unwrap one refuses
   // the whole restore with the reason.
   std::vector<CK_MECHANISM_TYPE> mechanisms;
@@ -396,7 +433,7 @@ Status UnwrapAll(Pkcs11Session& session, const TokenLogin& login, const SecretBy
     return status;
   }
   ESCROW_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
-                          Pkcs11Module::Acquire(login.module_path));
+                          Pkcs11Module::Acquire(login.module_path, login.init_args));
   ESCROW_ASSIGN_OR_RETURN(TokenInfo token, ReadTokenInfo(*module, session.slot()));
   return SyncSoftHsmTokenDir(token.serial);
 }
@@ -447,7 +484,7 @@ Status UnwrapVaultKeys(const TokenLogin& login, const SecretBytes& ceremony_key,
   ESCROW_ASSIGN_OR_RETURN(std::vector<KeyInfo> present, ListKeyObjects(session));
   if (!present.empty()) {
     return Status::FailedPrecondition(
-        "the token " + login.token_label + " already holds " + present.front().label +
+        "the token " + login.name() + " already holds " + present.front().label +
         "; restore only into a token without vault keys, or give --add to import only the key "
         "versions it lacks");
   }
@@ -477,7 +514,7 @@ Result<KeyImport> ImportMissingVaultKeys(const TokenLogin& login, const SecretBy
     }
     if (!SameCheckValue(it->check_value, key.check_value)) {
       return Status::FailedPrecondition(
-          "the token " + login.token_label + " holds " + key.label + " with check value " +
+          "the token " + login.name() + " holds " + key.label + " with check value " +
           (it->check_value.empty() ? "(none)" : it->check_value) + ", the backup's " + key.label +
           " has " + (key.check_value.empty() ? "(none)" : key.check_value) +
           ": not the same key; nothing was imported");

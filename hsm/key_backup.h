@@ -52,9 +52,13 @@ struct WrappedKey {
 // Where the keys are and how to log in. PINs are held in secure memory by the caller.
 struct TokenLogin {
   std::string module_path;
-  std::string token_label;
+  std::string token_label;  // or token_uri (exactly one of them)
   const SecretBytes* user_pin = nullptr;
   const SecretBytes* so_pin = nullptr;  // WrapVaultKeys only
+  std::string token_uri{};
+  std::string init_args{};
+  // How messages name the token: its label, or the URI.
+  std::string name() const { return token_label.empty() ? token_uri : token_label; }
 };
 
 // The label a vault key of `role` and `version` has on the token: escrow-master-v<N>,
@@ -80,6 +84,11 @@ std::string VaultKeyLabel(KeyRole role, std::uint32_t version);
 // is per application: an open KeyService would make the SO login fail).
 // kFailedPrecondition: a key is not extractable (not made with --backup-capable) or the token
 // holds no vault keys; kUnauthenticated: wrong SO or user PIN; kUnavailable: token missing.
+// Whether the token's module can make the trusted ceremony key at all (an SO who logs in): OK,
+// or kFailedPrecondition with reason "no_so_user" naming the module (NSS's softoken), before
+// anyone is asked for an SO PIN. No login. kUnavailable: token missing.
+Status CheckBackupPossible(const TokenLogin& login);
+
 Result<std::vector<WrappedKey>> WrapVaultKeys(const TokenLogin& login,
                                               const SecretBytes& ceremony_key);
 

@@ -8,6 +8,7 @@
 
 #include "base/bytes.h"
 #include "hsm/ck_error.h"
+#include "hsm/module_capabilities.h"
 
 namespace escrow::hsm {
 namespace {
@@ -183,6 +184,16 @@ Result<KeyInfo> ReadKeyInfo(Pkcs11Session& session, CK_OBJECT_HANDLE key, KeyRol
   // Never more than 3 bytes: a longer check value would reveal more of the key's behaviour.
   if (check.size() > kCheckValueBytes) check.resize(kCheckValueBytes);
   info.check_value = HexEncode(check);
+  info.check_value_method = std::string(kCheckValueToken);
+  if (check.empty()) {
+    // A module without CKA_CHECK_VALUE (NSS's softoken): the same 3 bytes, made another way.
+    Result<std::string> derived = DerivedCheckValue(session, key, role);
+    if (!derived.ok() && derived.status().code() != Code::kNotFound) return derived.status();
+    info.check_value = derived.ok() ? *derived : std::string();
+    info.check_value_method = !derived.ok()              ? std::string()
+                              : role == KeyRole::kMaster ? std::string(kCheckValueGcm)
+                                                         : std::string(kCheckValueHmac);
+  }
   ESCROW_ASSIGN_OR_RETURN(info.sensitive, ReadBool(session, key, CKA_SENSITIVE));
   ESCROW_ASSIGN_OR_RETURN(info.extractable, ReadBool(session, key, CKA_EXTRACTABLE));
   return info;

@@ -18,6 +18,7 @@
 namespace escrow::hsm {
 
 // Where the HSM is and how to log in. The PIN is read from `pin_file` (never argv or env).
+// The token is named by exactly one of `token_label` and `token_uri` (hsm/pkcs11_uri.h).
 struct HsmConfig {
   std::string module_path;  // e.g. /usr/lib/softhsm/libsofthsm2.so
   std::string token_label;
@@ -25,6 +26,8 @@ struct HsmConfig {
   // The node whose audit checkpoint ReadCheckpoint and WriteCheckpoint keep ("": the unnamed
   // one). Several vaultd sharing one token each need their own (ValidateNodeName).
   std::string node;
+  std::string token_uri{};  // RFC 7512, "pkcs11:token=escrow;serial=..."
+  std::string init_args{};  // C_Initialize's pReserved, if the module needs one (NSS's softoken)
 };
 
 // OK if `node` may name a node: empty, or 1 to 64 of [A-Za-z0-9._-].
@@ -47,9 +50,13 @@ struct KeyInfo {
   std::uint32_t version = 0;
   std::string
       label;  // escrow-master-v<N>, escrow-audit-v<N>, escrow-fingerprint-v<N>, escrow-state-v<N>
-  std::string check_value;  // CKA_CHECK_VALUE: 6 lowercase hex digits (3 bytes)
+  // 6 lowercase hex digits (3 bytes): the token's CKA_CHECK_VALUE, or, on a module without it,
+  // the first 3 bytes of a GCM tag (master) or HMAC (MAC keys) of a fixed block made by the key
+  // in the token (check_value_method says which); empty if neither is possible ("n/a").
+  std::string check_value;
   bool sensitive = true;
   bool extractable = false;
+  std::string check_value_method = "CKA_CHECK_VALUE";  // or kCheckValueGcm, kCheckValueHmac, ""
 };
 
 struct TokenInfo {
@@ -57,6 +64,29 @@ struct TokenInfo {
   std::string serial;
   std::string manufacturer;
   std::string model;
+};
+
+inline constexpr std::string_view kCheckValueToken = "CKA_CHECK_VALUE";
+inline constexpr std::string_view kCheckValueGcm = "GCM tag of a fixed block";
+inline constexpr std::string_view kCheckValueHmac = "HMAC of a fixed block";
+// How transcripts print a key's check value: "1a2b3c", "1a2b3c (GCM tag of a fixed block)"
+// when the token has no CKA_CHECK_VALUE, or "n/a".
+std::string CheckValueText(const KeyInfo& key);
+
+// What the token's module can do, found when KeyService::Open connects (one session key, one
+// session data object and a mechanism query; nothing on the token changes). The vault refuses
+// to start without AES-GCM and HMAC-SHA256; everything else it can do without, said at start.
+struct ModuleCapabilities {
+  bool check_value = true;          // CKA_CHECK_VALUE on secret keys
+  bool derived_check_value = true;  // without it: a GCM tag of a fixed block is allowed
+  bool data_objects = true;         // private token data objects: the audit checkpoint
+  bool so_user = true;              // an SO who logs in (CKA_TRUSTED wrapping key: backup)
+  bool session_copies = true;       // C_CopyObject to a session object keeping its protections
+  bool softhsm_store = false;       // SoftHSMv2's file store, which the vault fsyncs itself
+
+  // What the module cannot do, each with the vault's answer, one short phrase each; empty if
+  // it can do everything the vault uses.
+  std::vector<std::string> Missing() const;
 };
 
 // One AES-GCM record: a fresh 96-bit IV, the ciphertext, a 128-bit tag (own columns).
@@ -86,12 +116,17 @@ class KeyService {
  public:
   virtual ~KeyService() = default;
 
-  // Loads the module, finds the token by label and logs in as the user.
+  // Loads the module (with init_args), finds the token by label or URI, logs in as the user and
+  // finds what the module can do (capabilities()).
   // kUnavailable: module cannot load, token missing; kUnauthenticated: wrong PIN;
-  // kInvalidArgument: unreadable PIN file. Messages name the PKCS#11 call and CKR_ code.
+  // kInvalidArgument: unreadable PIN file or bad token name; kFailedPrecondition: the module
+  // lacks CKM_AES_GCM or CKM_SHA256_HMAC (the message names the mechanism). Messages name the
+  // PKCS#11 call and CKR_ code.
   static Result<std::unique_ptr<KeyService>> Open(const HsmConfig& config);
 
   virtual TokenInfo token() const = 0;
+  // What the module can do (see ModuleCapabilities); a fake can do everything.
+  virtual ModuleCapabilities capabilities() const { return {}; }
 
   // Generates escrow-master-v<version> (AES-256, token, private, sensitive, encrypt/decrypt
   // only), or escrow-audit-v<version>, escrow-fingerprint-v<version> or escrow-state-v<version>

@@ -38,8 +38,19 @@ std::string CanonicalPath(const std::string& path) {
   return ec ? path : canonical.string();
 }
 
-Status LoadModule(const std::string& path, void** library, CK_FUNCTION_LIST** fns,
-                  bool* finalize) {
+// C_Initialize with OS locking (our sessions may be used from any thread) and, if given, the
+// module's own configuration string in pReserved (PKCS#11 2.40 leaves its meaning to the
+// module; NSS's softoken needs it).
+CK_RV Initialize(CK_FUNCTION_LIST* list, const std::string& init_args) {
+  CK_C_INITIALIZE_ARGS args{};
+  args.flags = CKF_OS_LOCKING_OK;
+  std::string reserved = init_args;  // the module takes a non-const pointer
+  if (!reserved.empty()) args.pReserved = reserved.data();
+  return list->C_Initialize(&args);
+}
+
+Status LoadModule(const std::string& path, const std::string& init_args, void** library,
+                  CK_FUNCTION_LIST** fns, bool* finalize) {
   dlerror();
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
@@ -60,10 +71,7 @@ Status LoadModule(const std::string& path, void** library, CK_FUNCTION_LIST** fn
     return Status::Unavailable("PKCS#11 module " + path + ": " +
                                (s.ok() ? "C_GetFunctionList returned no list" : s.message()));
   }
-  // The library makes its own OS locks: our sessions may be used from any thread.
-  CK_C_INITIALIZE_ARGS args{};
-  args.flags = CKF_OS_LOCKING_OK;
-  const CK_RV rv = list->C_Initialize(&args);
+  const CK_RV rv = Initialize(list, init_args);
   if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
     dlclose(handle);
     return Status::Unavailable("PKCS#11 module " + path + ": " +
@@ -77,7 +85,8 @@ Status LoadModule(const std::string& path, void** library, CK_FUNCTION_LIST** fn
 
 }  // namespace
 
-Result<std::shared_ptr<Pkcs11Module>> Pkcs11Module::Acquire(const std::string& path) {
+Result<std::shared_ptr<Pkcs11Module>> Pkcs11Module::Acquire(const std::string& path,
+                                                            const std::string& init_args) {
   if (path.empty()) return Status::InvalidArgument("no PKCS#11 module path configured");
   const std::string key = CanonicalPath(path);
   Registry& registry = Registry::Get();
@@ -87,11 +96,15 @@ Result<std::shared_ptr<Pkcs11Module>> Pkcs11Module::Acquire(const std::string& p
     void* library = nullptr;
     CK_FUNCTION_LIST* fns = nullptr;
     bool finalize = false;
-    if (Status s = LoadModule(path, &library, &fns, &finalize); !s.ok()) {
+    if (Status s = LoadModule(path, init_args, &library, &fns, &finalize); !s.ok()) {
       registry.entries.erase(key);
       return s;
     }
-    entry.module.reset(new Pkcs11Module(key, library, fns, finalize));
+    entry.module.reset(new Pkcs11Module(key, init_args, library, fns, finalize));
+  } else if (entry.module->init_args_ != init_args) {
+    // Its configuration was fixed by the first C_Initialize; another would be ignored silently.
+    return Status::FailedPrecondition("PKCS#11 module " + path +
+                                      " is loaded already with other init_args");
   }
   ++entry.refs;
   return std::shared_ptr<Pkcs11Module>(entry.module.get(), &Pkcs11Module::Release);
@@ -117,9 +130,7 @@ Status Pkcs11Module::Reinitialize(const std::shared_ptr<Pkcs11Module>& module) {
     }
     module->uninitialized_ = true;
   }
-  CK_C_INITIALIZE_ARGS args{};
-  args.flags = CKF_OS_LOCKING_OK;
-  const CK_RV rv = module->fns_->C_Initialize(&args);
+  const CK_RV rv = Initialize(module->fns_, module->init_args_);
   if (rv != CKR_OK) {
     return Status::Unavailable("PKCS#11 module " + module->path_ + ": " +
                                FromCkRv(rv, "C_Initialize").message());

@@ -22,8 +22,12 @@ namespace escrow::hsm {
 class Pkcs11Module {
  public:
   // kUnavailable if the library cannot be loaded, has no C_GetFunctionList or fails
-  // C_Initialize; the message names the path and the dlerror() or CKR_ code.
-  static Result<std::shared_ptr<Pkcs11Module>> Acquire(const std::string& path);
+  // C_Initialize; the message names the path and the dlerror() or CKR_ code. `init_args`, if
+  // not empty, goes to C_Initialize as pReserved (NSS's softoken reads its configuration
+  // there: configdir='sql:DIR' ...); kFailedPrecondition if the library is loaded already
+  // with other init_args (one C_Initialize per process).
+  static Result<std::shared_ptr<Pkcs11Module>> Acquire(const std::string& path,
+                                                       const std::string& init_args = "");
 
   Pkcs11Module(const Pkcs11Module&) = delete;  // one C_Finalize per C_Initialize
   Pkcs11Module& operator=(const Pkcs11Module&) = delete;
@@ -44,11 +48,17 @@ class Pkcs11Module {
 
  private:
   struct Registry;
-  Pkcs11Module(std::string path, void* library, CK_FUNCTION_LIST* fns, bool finalize)
-      : path_(std::move(path)), library_(library), fns_(fns), finalize_(finalize) {}
+  Pkcs11Module(std::string path, std::string init_args, void* library, CK_FUNCTION_LIST* fns,
+               bool finalize)
+      : path_(std::move(path)),
+        init_args_(std::move(init_args)),
+        library_(library),
+        fns_(fns),
+        finalize_(finalize) {}
   static void Release(Pkcs11Module* module) noexcept;
 
   std::string path_;
+  std::string init_args_;             // C_Initialize's pReserved; kept for Reinitialize
   void* library_ = nullptr;           // dlopen handle
   CK_FUNCTION_LIST* fns_ = nullptr;   // owned by the library
   bool finalize_ = false;             // false if someone else in the process initialised it

@@ -9,6 +9,7 @@
 #include "hsm/escrow_crypto.h"
 #include "hsm/key_objects.h"
 #include "hsm/known_answer.h"
+#include "hsm/module_capabilities.h"
 #include "hsm/pin_file.h"
 #include "hsm/token_crypto.h"
 #include "hsm/token_slots.h"
@@ -38,29 +39,45 @@ Result<std::unique_ptr<KeyService>> KeyService::Open(const HsmConfig& config) {
 }
 
 Result<std::unique_ptr<KeyService>> SoftHsmKeyService::Open(const HsmConfig& config) {
-  ESCROW_RETURN_IF_ERROR(ValidateTokenLabel(config.token_label));
+  ESCROW_ASSIGN_OR_RETURN(TokenSelector selector,
+                          SelectToken(config.token_label, config.token_uri));
   ESCROW_RETURN_IF_ERROR(ValidateNodeName(config.node));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes pin, ReadPinFile(config.pin_file));
   ESCROW_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
-                          Pkcs11Module::Acquire(config.module_path));
-  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module, config.token_label));
+                          Pkcs11Module::Acquire(config.module_path, config.init_args));
+  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module, selector));
   ESCROW_ASSIGN_OR_RETURN(TokenInfo token, ReadTokenInfo(*module, slot));
   ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, Pkcs11Session::Open(module, slot, true));
   ESCROW_RETURN_IF_ERROR(session.Login(CKU_USER, pin));
-  return std::unique_ptr<KeyService>(
-      new SoftHsmKeyService(std::move(module), config.token_label, std::move(pin),
-                            std::move(token), std::move(session), CheckpointLabel(config.node)));
+  ESCROW_ASSIGN_OR_RETURN(ModuleCapabilities caps, DetectCapabilities(session, token));
+  return std::unique_ptr<KeyService>(new SoftHsmKeyService(
+      std::move(module), std::move(selector), std::move(pin), std::move(token), caps,
+      std::move(session), CheckpointLabel(config.node)));
 }
 
-SoftHsmKeyService::SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, std::string label,
-                                     SecretBytes pin, TokenInfo token, Pkcs11Session session,
-                                     std::string checkpoint_label)
+SoftHsmKeyService::SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, TokenSelector selector,
+                                     SecretBytes pin, TokenInfo token, ModuleCapabilities caps,
+                                     Pkcs11Session session, std::string checkpoint_label)
     : module_(std::move(module)),
-      label_(std::move(label)),
+      selector_(std::move(selector)),
       pin_(std::move(pin)),
       token_(std::move(token)),
+      caps_(caps),
       checkpoint_label_(std::move(checkpoint_label)),
-      session_(std::move(session)) {}
+      session_(std::move(session)),
+      data_objects_(caps.data_objects) {}
+
+Status SoftHsmKeyService::SyncToken() const {
+  return caps_.softhsm_store ? SyncSoftHsmTokenDir(token_.serial) : Status::Ok();
+}
+
+TokenSnapshot SoftHsmKeyService::SnapshotToken() const {
+  return caps_.softhsm_store ? SnapshotSoftHsmToken(token_.serial) : TokenSnapshot{};
+}
+
+Status SoftHsmKeyService::SyncTokenChanges(const TokenSnapshot& before) const {
+  return caps_.softhsm_store ? SyncSoftHsmTokenChanges(before, token_.serial) : Status::Ok();
+}
 
 template <class Op>
 auto SoftHsmKeyService::InLane(Retry retry, Op&& op) {
@@ -106,7 +123,7 @@ Status SoftHsmKeyService::ConnectLocked() {
 }
 
 Status SoftHsmKeyService::ConnectOnceLocked() {
-  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module_, label_));
+  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module_, selector_));
   ESCROW_ASSIGN_OR_RETURN(Pkcs11Session session, Pkcs11Session::Open(module_, slot, true));
   if (Status s = session.Login(CKU_USER, pin_); !s.ok()) {
     return s.code() == Code::kUnauthenticated ? s : Status::Unavailable(s.message());
@@ -121,7 +138,7 @@ Result<CK_OBJECT_HANDLE> SoftHsmKeyService::FindTokenKeyLocked(Pkcs11Session& se
   Result<CK_OBJECT_HANDLE> handle = FindKeyObject(session, role, version);
   if (!handle.ok() && handle.status().code() == Code::kNotFound) {
     // A vanished token or ended login hides every key: that is an outage, not a missing key.
-    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, selector_));
   }
   return handle;
 }
@@ -138,7 +155,9 @@ Result<SoftHsmKeyService::LaneKey> SoftHsmKeyService::KeyLocked(Pkcs11Session& s
   if (auto it = keys_.find(id); it != keys_.end()) return it->second;
   ESCROW_ASSIGN_OR_RETURN(const CK_OBJECT_HANDLE token, FindTokenKeyLocked(session, role, version));
   LaneKey key{token, token};
-  if (Result<CK_OBJECT_HANDLE> copy = CopyKeyToSession(session, token); copy.ok()) {
+  if (!caps_.session_copies) {
+    // The module makes no session copies: the token object it is.
+  } else if (Result<CK_OBJECT_HANDLE> copy = CopyKeyToSession(session, token); copy.ok()) {
     key.use = *copy;
   } else {
     const CK_RV rv = session.last_error();
@@ -188,7 +207,7 @@ Result<KeyInfo> SoftHsmKeyService::GenerateKey(KeyRole role, std::uint32_t versi
   if (!info.ok()) return info;
   // Outside the lane: other calls need not wait for the disk. The caller records the key as
   // usable only after this returns.
-  ESCROW_RETURN_IF_ERROR(Synced(SyncSoftHsmTokenDir(token_.serial), "generated " + label));
+  ESCROW_RETURN_IF_ERROR(Synced(SyncToken(), "generated " + label));
   return info;
 }
 
@@ -203,7 +222,7 @@ Result<std::vector<KeyInfo>> SoftHsmKeyService::ListKeys() {
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<std::vector<KeyInfo>> {
     ESCROW_ASSIGN_OR_RETURN(std::vector<KeyInfo> keys, ListKeyObjects(session));
     // An empty or short list may mean the token or login went away (see CheckSessionAlive).
-    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, selector_));
     return keys;
   });
 }
@@ -218,7 +237,7 @@ Status SoftHsmKeyService::DestroyKey(KeyRole role, std::uint32_t version) {
     return session.Check(session.fns()->C_DestroyObject(session.handle(), handle),
                          "C_DestroyObject");
   }));
-  return Synced(SyncSoftHsmTokenDir(token_.serial), "destroyed " + label);
+  return Synced(SyncToken(), "destroyed " + label);
 }
 
 Result<Sealed> SoftHsmKeyService::Encrypt(std::uint32_t master_version,
@@ -245,8 +264,10 @@ Result<SecretBytes> SoftHsmKeyService::Decrypt(std::uint32_t master_version, con
     const CK_RV rv = session.last_error();
     // A lost session or stale handle is the lane's business (reconnect, look up, retry).
     if (rv == CKR_OK || IsSessionLevelError(rv) || IsStaleHandleError(rv)) return plaintext;
-    // SoftHSMv2 answers a bad tag with CKR_GENERAL_ERROR, as it answers a fault: only a
-    // known-answer test on the same key tells a bad record (kDataLoss) from a bad HSM.
+    // SoftHSMv2 answers a bad tag with CKR_GENERAL_ERROR, as it answers a fault; NSS's softoken
+    // answers CKR_ENCRYPTED_DATA_INVALID, the spec's code, which a faulty module could give
+    // too. Either way only a known-answer test on the same key tells a bad record (kDataLoss)
+    // from a bad HSM (kUnavailable).
     Status probe = RunKnownAnswerTests(session, key.use);
     if (probe.ok()) return IntegrityFailure();
     return probe;
@@ -292,7 +313,7 @@ Result<std::optional<Bytes>> SoftHsmKeyService::ReadCheckpoint() {
                               " object does not decode (damaged); remove it to go on");
     }
     // Nothing found may mean the token or login went away (see CheckSessionAlive).
-    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, selector_));
     ESCROW_ASSIGN_OR_RETURN(const bool keeps, DataObjectsLocked(session));
     if (!keeps) return NoDataObjects();
     return std::optional<Bytes>();
@@ -305,7 +326,7 @@ Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
                                    " bytes; at most " + std::to_string(kMaxCheckpointBytes));
   }
   // What step 2 syncs is what changed on the token since here.
-  const TokenSnapshot before = SnapshotSoftHsmToken(token_.serial);
+  const TokenSnapshot before = SnapshotToken();
   // 1. A new object, one counter above the newest. Retrying is safe: if the lost call created
   // its object, the retry's is simply newer, and step 3 destroys the other.
   Result<std::uint64_t> counter =
@@ -316,7 +337,8 @@ Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
           next = scan.objects[*scan.newest].record->counter + 1;
           if (next == 0) return Status::Internal("checkpoint counter exhausted");
         }
-        Result<CK_OBJECT_HANDLE> created = CreateCheckpointObject(session, checkpoint_label_, next, value);
+        Result<CK_OBJECT_HANDLE> created =
+            CreateCheckpointObject(session, checkpoint_label_, next, value);
         if (!created.ok() && created.status().reason() == kNoDataObjects) data_objects_ = false;
         if (!created.ok()) return created.status();
         data_objects_ = true;
@@ -325,8 +347,7 @@ Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
   if (!counter.ok()) return counter.status();
   // 2. Durable before anything older goes: a power cut must not keep the unlink of the old
   // file and lose the new one (SoftHSMv2 does not fsync). Outside the lane, as GenerateKey.
-  ESCROW_RETURN_IF_ERROR(
-      Synced(SyncSoftHsmTokenChanges(before, token_.serial), "wrote the checkpoint"));
+  ESCROW_RETURN_IF_ERROR(Synced(SyncTokenChanges(before), "wrote the checkpoint"));
   // 3. Only now the older objects (and any that do not decode). A newer or equal counter is a
   // concurrent writer's and stays. Not synced: an older object that comes back after a power
   // cut loses to the newer one, and the next write removes it again. The new checkpoint is
@@ -359,7 +380,7 @@ Result<std::vector<NodeCheckpointValue>> SoftHsmKeyService::ReadEveryCheckpoint(
                   }
                   if (!out.empty()) return out;
                   // As ReadCheckpoint: nothing found may be a lost token, or no data objects.
-                  ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+                  ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, selector_));
                   ESCROW_ASSIGN_OR_RETURN(const bool keeps, DataObjectsLocked(session));
                   if (!keeps) return NoDataObjects();
                   return out;
@@ -405,7 +426,7 @@ Result<EscrowKeyPair> SoftHsmKeyService::FindEscrowKeyPairLocked(Pkcs11Session& 
   Result<EscrowKeyPair> pair = FindEscrowKeyPair(session, kind, version);
   if (!pair.ok() && pair.status().code() == Code::kNotFound) {
     // As FindTokenKeyLocked: a vanished token or login hides every key.
-    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, selector_));
   }
   return pair;
 }
@@ -423,7 +444,7 @@ Result<EscrowKeyInfo> SoftHsmKeyService::GenerateEscrowKeyPair(EscrowKeyKind kin
         return ReadEscrowKeyInfo(session, pair, kind, version);
       });
   if (!info.ok()) return info;
-  ESCROW_RETURN_IF_ERROR(Synced(SyncSoftHsmTokenDir(token_.serial), "generated " + label));
+  ESCROW_RETURN_IF_ERROR(Synced(SyncToken(), "generated " + label));
   return info;
 }
 
@@ -457,7 +478,7 @@ Result<EscrowKeyInfo> SoftHsmKeyService::FindEscrowKey(EscrowKeyKind kind, std::
 Result<std::vector<EscrowKeyInfo>> SoftHsmKeyService::ListEscrowKeys() {
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Result<std::vector<EscrowKeyInfo>> {
     ESCROW_ASSIGN_OR_RETURN(std::vector<EscrowKeyInfo> keys, ListEscrowKeyPairs(session));
-    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, label_));
+    ESCROW_RETURN_IF_ERROR(CheckSessionAlive(session, selector_));
     return keys;
   });
 }
@@ -475,7 +496,7 @@ Status SoftHsmKeyService::DestroyEscrowKey(EscrowKeyKind kind, std::uint32_t ver
                          "C_DestroyObject");
   });
   if (!destroyed.ok()) return destroyed;
-  return Synced(SyncSoftHsmTokenDir(token_.serial), "destroyed " + label);
+  return Synced(SyncToken(), "destroyed " + label);
 }
 
 Result<Bytes> SoftHsmKeyService::EcdsaSign(EscrowKeyKind kind, std::uint32_t version,

@@ -18,6 +18,8 @@
 #include "hsm/key_service.h"
 #include "hsm/pkcs11_module.h"
 #include "hsm/pkcs11_session.h"
+#include "hsm/pkcs11_uri.h"
+#include "hsm/token_sync.h"
 
 namespace escrow::hsm {
 
@@ -53,6 +55,7 @@ class SoftHsmKeyService final : public KeyService {
   ~SoftHsmKeyService() override = default;
 
   TokenInfo token() const override { return token_; }
+  ModuleCapabilities capabilities() const override { return caps_; }
   Result<KeyInfo> GenerateKey(KeyRole role, std::uint32_t version, bool backup_capable) override;
   Result<KeyInfo> FindKey(KeyRole role, std::uint32_t version) override;
   Result<std::vector<KeyInfo>> ListKeys() override;
@@ -87,8 +90,14 @@ class SoftHsmKeyService final : public KeyService {
   // with effects on the token: the lost call may have completed before the session went.
   enum class Retry { kNo, kOnce };
 
-  SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, std::string label, SecretBytes pin,
-                    TokenInfo token, Pkcs11Session session, std::string checkpoint_label);
+  SoftHsmKeyService(std::shared_ptr<Pkcs11Module> module, TokenSelector selector, SecretBytes pin,
+                    TokenInfo token, ModuleCapabilities caps, Pkcs11Session session,
+                    std::string checkpoint_label);
+  // SyncSoftHsmTokenDir / SnapshotSoftHsmToken / SyncSoftHsmTokenChanges for SoftHSMv2's file
+  // store; nothing for another module (its durability is its own: NSS's SQLite syncs).
+  Status SyncToken() const;
+  TokenSnapshot SnapshotToken() const;
+  Status SyncTokenChanges(const TokenSnapshot& before) const;
 
   // Runs `op(session)` in the lane, connecting first if needed; see the class comment.
   template <class Op>
@@ -126,9 +135,10 @@ class SoftHsmKeyService final : public KeyService {
   void ForgetKeysLocked(Pkcs11Session& session);
 
   const std::shared_ptr<Pkcs11Module> module_;
-  const std::string label_;
+  const TokenSelector selector_;  // how the token is found again after it was lost
   const SecretBytes pin_;  // kept to log in again after the token comes back
   const TokenInfo token_;
+  const ModuleCapabilities caps_;  // found once, at Open
   const std::string checkpoint_label_;  // this node's (CheckpointLabel)
 
   static constexpr std::chrono::milliseconds kRescanInterval{1000};

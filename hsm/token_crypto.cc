@@ -1,8 +1,10 @@
 #include "hsm/token_crypto.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "base/check.h"
@@ -28,17 +30,42 @@ CK_GCM_PARAMS GcmParams(std::span<const std::uint8_t> iv, std::span<const std::u
   return params;
 }
 
+// Codes that say the session, token or key is gone, whatever the module: nothing to ask again.
+bool SessionOrKeyGone(CK_RV rv) {
+  switch (rv) {
+    case CKR_SESSION_HANDLE_INVALID:
+    case CKR_SESSION_CLOSED:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_DEVICE_REMOVED:
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+    case CKR_USER_NOT_LOGGED_IN:
+    case CKR_KEY_HANDLE_INVALID:
+    case CKR_OBJECT_HANDLE_INVALID:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 Result<Sealed> GcmEncrypt(Pkcs11Session& session, CK_OBJECT_HANDLE key,
                           std::span<const std::uint8_t> plaintext,
                           std::span<const std::uint8_t> aad) {
-  Sealed sealed;
-  sealed.iv.resize(kGcmIvBytes);
+  std::array<std::uint8_t, kGcmIvBytes> iv{};
   // The IV comes from OpenSSL's DRBG, not the token, so an HSM RNG fault cannot repeat IVs.
-  if (RAND_bytes(sealed.iv.data(), static_cast<int>(sealed.iv.size())) != 1) {
+  if (RAND_bytes(iv.data(), static_cast<int>(iv.size())) != 1) {
     return Status::Internal("RAND_bytes failed to produce a GCM IV");
   }
+  return GcmEncryptWithIv(session, key, iv, plaintext, aad);
+}
+
+Result<Sealed> GcmEncryptWithIv(Pkcs11Session& session, CK_OBJECT_HANDLE key,
+                                std::span<const std::uint8_t, kGcmIvBytes> iv,
+                                std::span<const std::uint8_t> plaintext,
+                                std::span<const std::uint8_t> aad) {
+  Sealed sealed;
+  sealed.iv.assign(iv.begin(), iv.end());
   CK_GCM_PARAMS params = GcmParams(sealed.iv, aad);
   CK_MECHANISM mechanism{CKM_AES_GCM, &params, sizeof params};
   CK_RV rv = session.fns()->C_EncryptInit(session.handle(), &mechanism, key);
@@ -113,6 +140,18 @@ Status HmacVerify(Pkcs11Session& session, CK_OBJECT_HANDLE key,
                                mac.size());
   if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE) {
     return Status::DataLoss("MAC does not verify");
+  }
+  if (rv != CKR_OK && !SessionOrKeyGone(rv)) {
+    // NSS's softoken answers a wrong HMAC with whatever error its thread last recorded
+    // (CKR_ARGUMENTS_BAD, CKR_DEVICE_ERROR, ...: its compare sets none of its own). So on any
+    // failure that does not say the session or key is gone, ask the token for the MAC and
+    // compare: a MAC is no secret (the vault stores them), and the token still computes it. A
+    // different MAC does not verify; an equal one leaves the module's error standing.
+    Result<Mac> expected = HmacSign(session, key, data);
+    if (!expected.ok()) return expected.status();
+    if (CRYPTO_memcmp(expected->data(), mac.data(), mac.size()) != 0) {
+      return Status::DataLoss("MAC does not verify");
+    }
   }
   return session.Check(rv, "C_Verify");
 }

@@ -22,9 +22,17 @@ inline constexpr std::size_t kGcmTagBytes = 16;
 Result<Sealed> GcmEncrypt(Pkcs11Session& session, CK_OBJECT_HANDLE key,
                           std::span<const std::uint8_t> plaintext,
                           std::span<const std::uint8_t> aad);
+// The same with the caller's IV: only for the fixed-input check value (DerivedCheckValue),
+// never for a record (an IV must never repeat under one key for two messages).
+Result<Sealed> GcmEncryptWithIv(Pkcs11Session& session, CK_OBJECT_HANDLE key,
+                                std::span<const std::uint8_t, kGcmIvBytes> iv,
+                                std::span<const std::uint8_t> plaintext,
+                                std::span<const std::uint8_t> aad);
 
 // C_Decrypt of ciphertext||tag into secure memory. Returns the token's error as is: a bad tag
-// and a faulty token can give the same CKR_ code, so the caller decides (KeyService probes).
+// and a faulty token can give the same CKR_ code (SoftHSMv2 answers CKR_GENERAL_ERROR to both;
+// NSS's softoken CKR_ENCRYPTED_DATA_INVALID to a bad tag), so the caller decides (KeyService
+// runs the known-answer probe).
 // REQUIRES: iv is kGcmIvBytes and tag is kGcmTagBytes long.
 Result<SecretBytes> GcmDecrypt(Pkcs11Session& session, CK_OBJECT_HANDLE key,
                                const Sealed& sealed, std::span<const std::uint8_t> aad);

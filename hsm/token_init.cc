@@ -20,11 +20,12 @@ CK_UTF8CHAR* PinPtr(const SecretBytes& pin) {
 }  // namespace
 
 Status InitializeToken(const std::string& module_path, const std::string& label,
-                       const SecretBytes& so_pin, const SecretBytes& user_pin) {
+                       const SecretBytes& so_pin, const SecretBytes& user_pin,
+                       const std::string& init_args) {
   ESCROW_RETURN_IF_ERROR(ValidateTokenLabel(label));
   if (so_pin.empty() || user_pin.empty()) return Status::InvalidArgument("empty PIN");
   ESCROW_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
-                          Pkcs11Module::Acquire(module_path));
+                          Pkcs11Module::Acquire(module_path, init_args));
   Result<CK_SLOT_ID> existing = FindTokenSlot(*module, label);
   if (existing.ok() || existing.status().code() == Code::kFailedPrecondition) {
     return Status::AlreadyExists("a token labelled " + label + " already exists");
@@ -55,9 +56,15 @@ Status InitializeToken(const std::string& module_path, const std::string& label,
 }
 
 Result<std::string> TokenSerial(const std::string& module_path, const std::string& label) {
+  return TokenSerial(HsmConfig{module_path, label, {}, {}, {}});
+}
+
+Result<std::string> TokenSerial(const HsmConfig& config) {
+  ESCROW_ASSIGN_OR_RETURN(const TokenSelector token,
+                          SelectToken(config.token_label, config.token_uri));
   ESCROW_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
-                          Pkcs11Module::Acquire(module_path));
-  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module, label));
+                          Pkcs11Module::Acquire(config.module_path, config.init_args));
+  ESCROW_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindTokenSlot(*module, token));
   ESCROW_ASSIGN_OR_RETURN(TokenInfo info, ReadTokenInfo(*module, slot));
   return info.serial;
 }

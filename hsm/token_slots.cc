@@ -15,6 +15,15 @@ std::string TrimPadded(const CK_UTF8CHAR* field, std::size_t size) {
   return end == std::string::npos ? std::string() : text.substr(0, end + 1);
 }
 
+TokenInfo Trimmed(const CK_TOKEN_INFO& info) {
+  TokenInfo out;
+  out.label = TrimPadded(info.label, sizeof info.label);
+  out.serial = TrimPadded(info.serialNumber, sizeof info.serialNumber);
+  out.manufacturer = TrimPadded(info.manufacturerID, sizeof info.manufacturerID);
+  out.model = TrimPadded(info.model, sizeof info.model);
+  return out;
+}
+
 Status Unavailable(const Status& s) {
   return s.code() == Code::kUnavailable ? s : Status::Unavailable(s.message());
 }
@@ -53,36 +62,33 @@ Result<TokenInfo> ReadTokenInfo(const Pkcs11Module& module, CK_SLOT_ID slot) {
       !s.ok()) {
     return Unavailable(s);
   }
-  TokenInfo out;
-  out.label = TrimPadded(info.label, sizeof info.label);
-  out.serial = TrimPadded(info.serialNumber, sizeof info.serialNumber);
-  out.manufacturer = TrimPadded(info.manufacturerID, sizeof info.manufacturerID);
-  out.model = TrimPadded(info.model, sizeof info.model);
-  return out;
+  return Trimmed(info);
 }
 
-Result<CK_SLOT_ID> FindTokenSlot(const Pkcs11Module& module, std::string_view label) {
-  ESCROW_RETURN_IF_ERROR(ValidateTokenLabel(label));
+Result<CK_SLOT_ID> FindTokenSlot(const Pkcs11Module& module, const TokenSelector& token) {
   ESCROW_ASSIGN_OR_RETURN(std::vector<CK_SLOT_ID> slots, SlotsWithToken(module));
-  const std::string wanted = TrimPadded(
-      reinterpret_cast<const CK_UTF8CHAR*>(label.data()), label.size());  // NOLINT
   std::vector<CK_SLOT_ID> matches;
   for (const CK_SLOT_ID slot : slots) {
     CK_TOKEN_INFO info{};
     // A token that disappears between the calls is simply not a match.
     if (module.fns()->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
     if ((info.flags & CKF_TOKEN_INITIALIZED) == 0) continue;
-    if (TrimPadded(info.label, sizeof info.label) == wanted) matches.push_back(slot);
+    if (token.Matches(slot, Trimmed(info))) matches.push_back(slot);
   }
-  if (matches.empty()) {
-    return Status::Unavailable("no token labelled " + std::string(label) + " in " +
-                               module.path());
-  }
+  const std::string name = token.token && token.Describe() == *token.token
+                               ? "labelled " + *token.token
+                               : token.Describe();
+  if (matches.empty()) return Status::Unavailable("no token " + name + " in " + module.path());
   if (matches.size() > 1) {
-    return Status::FailedPrecondition(std::to_string(matches.size()) + " tokens labelled " +
-                                      std::string(label) + " in " + module.path());
+    return Status::FailedPrecondition(std::to_string(matches.size()) + " tokens " + name + " in " +
+                                      module.path());
   }
   return matches.front();
+}
+
+Result<CK_SLOT_ID> FindTokenSlot(const Pkcs11Module& module, std::string_view label) {
+  ESCROW_ASSIGN_OR_RETURN(const TokenSelector token, TokenByLabel(label));
+  return FindTokenSlot(module, token);
 }
 
 Result<CK_SLOT_ID> FindUninitializedTokenSlot(const Pkcs11Module& module) {
@@ -95,19 +101,19 @@ Result<CK_SLOT_ID> FindUninitializedTokenSlot(const Pkcs11Module& module) {
   return Status::FailedPrecondition("no slot with an uninitialised token in " + module.path());
 }
 
-Status CheckSessionAlive(Pkcs11Session& session, std::string_view label) {
+Status CheckSessionAlive(Pkcs11Session& session, const TokenSelector& token) {
   CK_SESSION_INFO info{};
   ESCROW_RETURN_IF_ERROR(
       session.Check(session.fns()->C_GetSessionInfo(session.handle(), &info), "C_GetSessionInfo"));
   if (info.state != CKS_RW_USER_FUNCTIONS && info.state != CKS_RO_USER_FUNCTIONS) {
     return session.Check(CKR_USER_NOT_LOGGED_IN, "C_GetSessionInfo");
   }
-  CK_TOKEN_INFO token{};
-  const CK_RV rv = session.fns()->C_GetTokenInfo(session.slot(), &token);
+  CK_TOKEN_INFO present{};
+  const CK_RV rv = session.fns()->C_GetTokenInfo(session.slot(), &present);
   if (rv != CKR_OK) return session.Check(IsSessionLevelError(rv) ? rv : CKR_TOKEN_NOT_PRESENT,
                                          "C_GetTokenInfo");
-  if ((token.flags & CKF_TOKEN_INITIALIZED) == 0 ||
-      TrimPadded(token.label, sizeof token.label) != label) {
+  if ((present.flags & CKF_TOKEN_INITIALIZED) == 0 ||
+      !token.Matches(session.slot(), Trimmed(present))) {
     return session.Check(CKR_TOKEN_NOT_PRESENT, "C_GetTokenInfo");
   }
   return Status::Ok();

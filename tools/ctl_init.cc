@@ -20,16 +20,21 @@ struct InitArgs {
   bool dev = false;
   std::string listen = "127.0.0.1:8443";
   bool backup_capable = false;
-  std::string config, module, token_label, pin_file, so_pin_file, db;
+  std::string config, module, token_label, token_uri, init_args, pin_file, so_pin_file, db;
 };
 
 int RunProduction(const InitArgs& a) {
-  if (a.module.empty() || a.token_label.empty() || a.pin_file.empty()) {
-    return CtlUsage("init --config needs --module, --token-label and --pin-file");
+  if (a.module.empty() || (a.token_label.empty() && a.token_uri.empty()) || a.pin_file.empty()) {
+    return CtlUsage("init --config needs --module, --token-label (or --token) and --pin-file");
+  }
+  if (!a.token_label.empty() && !a.token_uri.empty()) {
+    return CtlUsage("init takes --token-label or --token (a pkcs11: URI), not both");
   }
   CtlPrepareSecrets();
   ops::ProductionInitOptions options{a.config,      a.module, a.token_label,    a.pin_file,
                                      a.so_pin_file, a.db,     a.backup_capable, {}};
+  options.token_uri = a.token_uri;
+  options.init_args = a.init_args;
   // The token store this process uses, recorded so that vaultd and later ceremonies find it.
   // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts
   if (const char* conf = std::getenv("SOFTHSM2_CONF"); conf != nullptr && *conf != '\0') {
@@ -72,6 +77,10 @@ void AddInitCommand(CLI::App& app, CtlRunner& run) {
   cmd->add_option("--config", args->config, "Config file to write (production)");
   cmd->add_option("--module", args->module, "PKCS#11 module (production)");
   cmd->add_option("--token-label", args->token_label, "Token label (production)");
+  cmd->add_option("--token", args->token_uri,
+                  "Token as a PKCS#11 URI, e.g. pkcs11:token=escrow (instead of --token-label)");
+  cmd->add_option("--init-args", args->init_args,
+                  "String passed to C_Initialize as pReserved (NSS's softoken: configdir=...)");
   cmd->add_option("--pin-file", args->pin_file, "User PIN file (production)");
   cmd->add_option("--so-pin-file", args->so_pin_file, "SO PIN file (production)");
   cmd->add_option("--db", args->db, "Database path (production)");
@@ -84,7 +93,8 @@ void AddInitCommand(CLI::App& app, CtlRunner& run) {
       } else {
         if (a.state_dir.empty()) return CtlUsage("init --dev needs --state-dir DIR");
         if (!a.config.empty() || !a.module.empty() || !a.token_label.empty() ||
-            !a.pin_file.empty() || !a.so_pin_file.empty() || !a.db.empty()) {
+            !a.token_uri.empty() || !a.init_args.empty() || !a.pin_file.empty() ||
+            !a.so_pin_file.empty() || !a.db.empty()) {
           return CtlUsage("init --dev takes only --state-dir, --listen and --backup-capable");
         }
       }

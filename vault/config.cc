@@ -9,6 +9,7 @@
 
 #include <toml++/toml.h>
 
+#include "hsm/pkcs11_uri.h"
 #include "storage/pg_url.h"
 
 namespace escrow::vault {
@@ -198,13 +199,26 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "hsm", st)) {
-    ESCROW_RETURN_IF_ERROR(
-        OnlyKeys(*t, "hsm", {"module", "token_label", "pin_file", "softhsm_conf"}));
+    ESCROW_RETURN_IF_ERROR(OnlyKeys(
+        *t, "hsm", {"module", "token_label", "token", "pin_file", "softhsm_conf", "init_args"}));
     Reader r(*t, "hsm", base);
     ESCROW_RETURN_IF_ERROR(r.String("module", c.hsm_module, true));
-    ESCROW_RETURN_IF_ERROR(r.String("token_label", c.hsm_token_label, false, true));
+    ESCROW_RETURN_IF_ERROR(r.String("token_label", c.hsm_token_label));
+    ESCROW_RETURN_IF_ERROR(r.String("token", c.hsm_token_uri));
     ESCROW_RETURN_IF_ERROR(r.String("pin_file", c.hsm_pin_file, true, true));
     ESCROW_RETURN_IF_ERROR(r.String("softhsm_conf", c.softhsm_conf, true));
+    ESCROW_RETURN_IF_ERROR(r.String("init_args", c.hsm_init_args));
+    if (c.hsm_token_label.empty() && c.hsm_token_uri.empty()) {
+      return Bad("missing hsm.token_label or hsm.token (a pkcs11: URI)");
+    }
+    if (!c.hsm_token_label.empty() && !c.hsm_token_uri.empty()) {
+      return Bad("hsm.token_label and hsm.token both name the token; give one");
+    }
+    if (Result<hsm::TokenSelector> token = hsm::SelectToken(c.hsm_token_label, c.hsm_token_uri);
+        !token.ok()) {
+      return Bad((c.hsm_token_uri.empty() ? "hsm.token_label: " : "hsm.token: ") +
+                 token.status().message());
+    }
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "database", st)) {
@@ -290,7 +304,7 @@ Status Parse(const toml::table& root, const fs::path& base, VaultConfig& c) {
   }
   ESCROW_RETURN_IF_ERROR(st);
   if (c.tls_cert.empty()) return Bad("missing [tls]");
-  if (c.hsm_token_label.empty()) return Bad("missing [hsm]");
+  if (c.hsm_token_label.empty() && c.hsm_token_uri.empty()) return Bad("missing [hsm]");
   if (c.db_path.empty() && c.db_url.empty()) return Bad("missing [database]");
   if (c.issuers.empty() || c.audience.empty()) return Bad("missing idp.issuer or idp.audience");
   if (c.idp_keys.empty() && c.idp_jwks.empty()) return Bad("missing idp.keys or idp.jwks");
@@ -356,8 +370,14 @@ std::string RenderConfig(const VaultConfig& c) {
   for (std::size_t i = 0; i < c.idp_keys.size(); ++i) o << (i ? ", " : "") << Quote(c.idp_keys[i]);
   o << "]\n";
   if (!c.idp_jwks.empty()) o << "jwks = " << Quote(c.idp_jwks) << "\n";
-  o << "\n[hsm]\nmodule = " << Quote(c.hsm_module) << "\ntoken_label = "
-    << Quote(c.hsm_token_label) << "\npin_file = " << Quote(c.hsm_pin_file) << "\n";
+  o << "\n[hsm]\nmodule = " << Quote(c.hsm_module) << "\n";
+  if (c.hsm_token_uri.empty()) {
+    o << "token_label = " << Quote(c.hsm_token_label) << "\n";
+  } else {
+    o << "token = " << Quote(c.hsm_token_uri) << "\n";
+  }
+  o << "pin_file = " << Quote(c.hsm_pin_file) << "\n";
+  if (!c.hsm_init_args.empty()) o << "init_args = " << Quote(c.hsm_init_args) << "\n";
   if (!c.softhsm_conf.empty()) o << "softhsm_conf = " << Quote(c.softhsm_conf) << "\n";
   if (c.db_url.empty()) {
     o << "\n[database]\npath = " << Quote(c.db_path) << "\n\n";
@@ -409,8 +429,15 @@ Result<std::string> NodeNameFor(const VaultConfig& config) {
 
 Result<hsm::HsmConfig> HsmConfigFor(const VaultConfig& config) {
   ESCROW_ASSIGN_OR_RETURN(std::string node, NodeNameFor(config));
-  return hsm::HsmConfig{config.hsm_module, config.hsm_token_label, config.hsm_pin_file,
-                        std::move(node)};
+  hsm::HsmConfig hsm{config.hsm_module, config.hsm_token_label, config.hsm_pin_file,
+                     std::move(node)};
+  hsm.token_uri = config.hsm_token_uri;
+  hsm.init_args = config.hsm_init_args;
+  return hsm;
+}
+
+std::string TokenName(const VaultConfig& config) {
+  return config.hsm_token_uri.empty() ? config.hsm_token_label : config.hsm_token_uri;
 }
 
 storage::StoreOptions StoreOptionsFor(const VaultConfig& config) {

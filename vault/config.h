@@ -63,8 +63,13 @@ struct VaultConfig {
 
   // [hsm]
   std::string hsm_module = "/usr/lib/softhsm/libsofthsm2.so";
+  // The token: exactly one of token_label and token (a PKCS#11 URI, RFC 7512, e.g.
+  // "pkcs11:token=escrow"; hsm/pkcs11_uri.h says which attributes it may carry).
   std::string hsm_token_label;
+  std::string hsm_token_uri;
   std::string hsm_pin_file;
+  // C_Initialize's pReserved (NSS's softoken: "configdir='sql:/DIR' certPrefix='' ...").
+  std::string hsm_init_args;
   std::string softhsm_conf;  // sets SOFTHSM2_CONF before the module loads (optional)
 
   // [database]: path (SQLite) or url (PostgreSQL, API.md "PostgreSQL and several nodes").
@@ -131,6 +136,8 @@ Result<std::string> NodeNameFor(const VaultConfig& config);
 
 // The HSM settings of the config, with NodeNameFor's node.
 Result<hsm::HsmConfig> HsmConfigFor(const VaultConfig& config);
+// How messages name the configured token: its label, or its URI.
+std::string TokenName(const VaultConfig& config);
 
 // The config as TOML text (used by vaultctl init).
 std::string RenderConfig(const VaultConfig& config);

@@ -113,6 +113,50 @@ VaultProcess::VaultProcess() {
   if (rc != 0) throw std::runtime_error("vaultctl init --dev failed: " + out);
 }
 
+VaultProcess::VaultProcess(const OnModule& hsm) : VaultProcess() {
+  // The production ceremony on the module, in a directory of its own (it refuses to overwrite
+  // the dev state's config, database and transcript).
+  const std::string dir = tmp_ + "/module-vault";
+  std::string out;
+  int rc =
+      Sh(Quote(VaultctlPath()) + " init --config " + Quote(dir + "/vault.conf") + " --module " +
+             Quote(hsm.module) + " --token " + Quote(hsm.token_uri) + " --init-args " +
+             Quote(hsm.init_args) + " --pin-file " + Quote(hsm.pin_file) + " 2>&1",
+         &out);
+  if (rc != 0) throw std::runtime_error("vaultctl init --module " + hsm.module + " failed: " + out);
+  init_transcript_ = out;
+  // The dev config with that vault's [hsm] and [database] sections (RenderConfig's layout:
+  // [hsm], then [database], then [policy]).
+  const std::string conf_path = state_ + "/vault.conf";
+  std::ifstream in(conf_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string conf = text.str();
+  const std::size_t from = conf.find("\n[hsm]\n");
+  const std::size_t to = conf.find("\n[policy]\n");
+  if (from == std::string::npos || to == std::string::npos || to < from) {
+    throw std::runtime_error("unexpected layout of " + conf_path);
+  }
+  const auto toml = [](const std::string& s) {
+    std::string q = "'";  // TOML literal string: no escapes inside
+    if (s.find('\'') != std::string::npos) {
+      q = "\"";
+      for (const char c : s) {
+        if (c == '"' || c == '\\') q.push_back('\\');
+        q.push_back(c);
+      }
+      return q + "\"";
+    }
+    return q + s + "'";
+  };
+  const std::string sections =
+      "\n[hsm]\nmodule = " + toml(hsm.module) + "\ntoken = " + toml(hsm.token_uri) +
+      "\npin_file = " + toml(hsm.pin_file) + "\ninit_args = " + toml(hsm.init_args) +
+      "\n\n[database]\npath = " + toml(dir + "/vault.db") + "\n";
+  conf.replace(from, to - from, sections);
+  WriteFile(conf_path, conf);
+}
+
 VaultProcess::VaultProcess(SameStateAs same) {
   tmp_ = dir_.str();
   state_ = same.other.state_;

@@ -45,6 +45,17 @@ class VaultProcess {
     const VaultProcess& other;
   };
   explicit VaultProcess(SameStateAs same);
+  // A vault on another PKCS#11 module whose token exists already with its user PIN (NSS's
+  // softoken: tests/support/nss_softoken.h): the dev state's TLS, IdP and clients, with [hsm]
+  // and [database] of a production `vaultctl init --config ... --module M --token URI
+  // --init-args A --pin-file P` made beside it (its transcript: init_transcript()).
+  struct OnModule {
+    std::string module;
+    std::string token_uri;
+    std::string init_args;
+    std::string pin_file;
+  };
+  explicit VaultProcess(const OnModule& hsm);
   VaultProcess(const VaultProcess&) = delete;  // owns a child process
   VaultProcess& operator=(const VaultProcess&) = delete;
   ~VaultProcess();  // SIGKILLs a vaultd still running
@@ -73,6 +84,8 @@ class VaultProcess {
   std::string Log() const;
   const std::string& state() const { return state_; }
   const std::string& tmp() const { return tmp_; }
+  // The stdout of the production init (OnModule only; "" otherwise).
+  const std::string& init_transcript() const { return init_transcript_; }
   int port() const { return port_; }
   int pid() const { return pid_; }
   std::string Url(const std::string& path) const;
@@ -96,6 +109,7 @@ class VaultProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   int start_exit_status_ = 0;
+  std::string init_transcript_;
 };
 
 // Paths of the binaries under test (from the build).

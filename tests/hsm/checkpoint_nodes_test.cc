@@ -87,6 +87,7 @@ TEST_CASE("Node names are checked", "[hsm][checkpoint]") {
 }
 
 TEST_CASE("Each node keeps its own checkpoint on a shared token", "[hsm][checkpoint]") {
+  ESCROW_SKIP_ON_NSS("no private data objects (checkpoint_nss_test.cc)");
   SoftHsmToken token;
   std::unique_ptr<KeyService> unnamed = OpenNode(token, "");
   std::unique_ptr<KeyService> a = OpenNode(token, "a");
@@ -139,6 +140,7 @@ TEST_CASE("Each node keeps its own checkpoint on a shared token", "[hsm][checkpo
 // while another logs in may find no token at all (SoftHSMv2's, not the checkpoint's).
 TEST_CASE("Two processes write their nodes' checkpoints at once on one token",
           "[hsm][checkpoint]") {
+  ESCROW_SKIP_ON_NSS("no private data objects, and the writers are SoftHSMv2 processes");
   SoftHsmToken token;
   const std::string writer = std::string(CHECKPOINT_WRITER_PATH) + " " + token.module_path() +
                              " '" + token.label() + "' '" + token.pin_file() + "'";

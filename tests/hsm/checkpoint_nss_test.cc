@@ -1,8 +1,10 @@
 // The audit checkpoint on a module that keeps no private data objects: NSS's softoken
 // (libnss3), whose C_CreateObject refuses private and token data objects
-// (CKR_ATTRIBUTE_VALUE_INVALID). KeyService has no init_args yet, and the softoken will not
-// start without its configdir, so the test initialises the library itself first; the
-// KeyService then shares it (CKR_CRYPTOKI_ALREADY_INITIALIZED, see Pkcs11Module).
+// (CKR_ATTRIBUTE_VALUE_INVALID). The test initialises the library itself first, so that it can
+// count the token's data objects through a session of its own after the KeyService is gone;
+// the KeyService, opened without init_args, then shares it (CKR_CRYPTOKI_ALREADY_INITIALIZED,
+// see Pkcs11Module). tests/support/nss_softoken.h makes a database for a KeyService of its
+// own (key_service_nss_test.cc).
 
 #include <dlfcn.h>
 

@@ -60,6 +60,7 @@ Original MakeKeys(const SoftHsmToken& token, bool backup_capable) {
 
 TEST_CASE("Backup-capable keys wrap under a trusted ceremony key and unwrap into a fresh token",
           "[hsm][backup]") {
+  ESCROW_SKIP_ON_NSS("no SO login: backup is refused (key_service_nss_test.cc)");
   SoftHsmToken source;
   const Original original = MakeKeys(source, true);
   const SecretBytes user_pin = SecretBytes::CopyOf(source.pin());
@@ -159,6 +160,7 @@ TEST_CASE("Backup-capable keys wrap under a trusted ceremony key and unwrap into
 }
 
 TEST_CASE("Keys made without backup-capable are never wrapped", "[hsm][backup]") {
+  ESCROW_SKIP_ON_NSS("no SO login: backup is refused (key_service_nss_test.cc)");
   SoftHsmToken token;
   MakeKeys(token, false);
   const SecretBytes user_pin = SecretBytes::CopyOf(token.pin());
@@ -170,6 +172,7 @@ TEST_CASE("Keys made without backup-capable are never wrapped", "[hsm][backup]")
 }
 
 TEST_CASE("Wrapping needs the right SO PIN", "[hsm][backup]") {
+  ESCROW_SKIP_ON_NSS("no SO login: backup is refused (key_service_nss_test.cc)");
   SoftHsmToken token;
   MakeKeys(token, true);
   const SecretBytes user_pin = SecretBytes::CopyOf(token.pin());
@@ -203,6 +206,7 @@ TEST_CASE(
     "Every key role and version is wrapped, and ImportMissingVaultKeys imports only what a "
     "token lacks",
     "[hsm][backup]") {
+  ESCROW_SKIP_ON_NSS("no SO login, and one database per process (two tokens)");
   SoftHsmToken source;
   const Original original = MakeKeys(source, true);  // master v1, v2; audit v1
   Mac state_mac{};

@@ -28,7 +28,8 @@ constexpr std::array<std::uint8_t, 3> kAad = {'a', 'a', 'd'};
 
 // A second logged-in session on the fixture's token, in this process.
 Pkcs11Session Observer(const SoftHsmToken& token) {
-  Result<std::shared_ptr<Pkcs11Module>> module = Pkcs11Module::Acquire(token.module_path());
+  Result<std::shared_ptr<Pkcs11Module>> module =
+      Pkcs11Module::Acquire(token.module_path(), token.init_args());
   REQUIRE(module.ok());
   Result<CK_SLOT_ID> slot = FindTokenSlot(**module, token.label());
   REQUIRE(slot.ok());
@@ -69,6 +70,8 @@ void DeleteWithPkcs11Tool(const SoftHsmToken& token, const std::string& label) {
 
 TEST_CASE("Crypto runs on session copies as sensitive and as unextractable as the token keys",
           "[hsm][copies]") {
+  ESCROW_SKIP_ON_NSS(
+      "its copies lose protections, so the vault makes none (key_service_nss_test.cc)");
   SoftHsmToken token;
   Pkcs11Session observer = Observer(token);
   {
@@ -107,6 +110,8 @@ TEST_CASE("Crypto runs on session copies as sensitive and as unextractable as th
 }
 
 TEST_CASE("A backup-capable key's copy keeps its wrap-with-trusted restriction", "[hsm][copies]") {
+  ESCROW_SKIP_ON_NSS(
+      "its copies lose protections, so the vault makes none (key_service_nss_test.cc)");
   SoftHsmToken token;
   Pkcs11Session observer = Observer(token);
   std::unique_ptr<KeyService> keys = OpenKeys(token);
@@ -124,6 +129,7 @@ TEST_CASE("A backup-capable key's copy keeps its wrap-with-trusted restriction",
 
 TEST_CASE("A key deleted by another process stops working within the recheck interval",
           "[hsm][copies]") {
+  ESCROW_SKIP_ON_NSS("pkcs11-tool cannot pass init_args");
   SoftHsmToken token;
   std::unique_ptr<KeyService> keys = OpenWithKeys(token);
   Pkcs11Session observer = Observer(token);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -14,6 +15,7 @@
 
 #include "base/secret_bytes.h"
 #include "hsm/token_init.h"
+#include "tests/support/nss_softoken.h"
 
 namespace escrow::testing {
 namespace {
@@ -62,7 +64,31 @@ void WriteSecretFile(const std::filesystem::path& path, std::string_view content
 
 }  // namespace
 
+bool SoftHsmToken::UsesNss() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read-only; tests set it before they start
+  const char* env = std::getenv("ESCROW_TEST_PKCS11");
+  return env != nullptr && std::string_view(env) == "nss";
+}
+
+SoftHsmToken::~SoftHsmToken() = default;
+
+std::string SoftHsmToken::module_path() const {
+  return nss_ != nullptr ? nss_->module_path() : std::string(kModulePath);
+}
+
+std::string SoftHsmToken::init_args() const {
+  return nss_ != nullptr ? nss_->init_args() : std::string();
+}
+
 SoftHsmToken::SoftHsmToken() {
+  if (UsesNss()) {
+    nss_ = std::make_unique<NssSoftoken>();
+    label_ = std::string(NssSoftoken::kTokenLabel);
+    pin_ = nss_->pin();
+    pin_file_ = nss_->pin_file();
+    token_dir_ = nss_->db_dir();
+    return;
+  }
   static std::mutex mu;
   static std::atomic<int> counter{0};
   std::lock_guard<std::mutex> lock(mu);
@@ -88,6 +114,7 @@ std::filesystem::path SoftHsmToken::tokens_root() { return Shared().tokens; }
 std::filesystem::path SoftHsmToken::conf_path() { return Shared().conf; }
 
 hsm::HsmConfig SoftHsmToken::config() const {
+  if (nss_ != nullptr) return nss_->config();
   return hsm::HsmConfig{module_path(), label_, pin_file(), {}};
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -8,6 +9,8 @@
 #include "tests/support/temp_dir.h"
 
 namespace escrow::testing {
+
+class NssSoftoken;
 
 // A fresh, initialised SoftHSMv2 token for one test, with its user PIN in a 0600 file.
 //
@@ -18,6 +21,12 @@ namespace escrow::testing {
 // point SOFTHSM2_CONF elsewhere. Tokens are created with hsm::InitializeToken, so test
 // executables using this fixture link escrow_test_support before escrow::hsm.
 // Not thread-safe to construct concurrently with another fixture's construction.
+//
+// With ESCROW_TEST_PKCS11=nss in the environment, the fixture is an NSS softoken database
+// instead (tests/support/nss_softoken.h): module_path(), label(), pin(), pin_file() and
+// config() (which then has the token URI and init_args) are NSS's, token_dir() is the
+// database directory. NSS takes one database per process at a time, so a test that holds two
+// fixtures while a KeyService is open fails at the second; see nss() for tests that must know.
 class SoftHsmToken {
  public:
   static constexpr std::string_view kModulePath = "/usr/lib/softhsm/libsofthsm2.so";
@@ -25,9 +34,14 @@ class SoftHsmToken {
   SoftHsmToken();  // throws std::runtime_error if the token cannot be created
   SoftHsmToken(const SoftHsmToken&) = delete;  // one owner per token directory
   SoftHsmToken& operator=(const SoftHsmToken&) = delete;
-  ~SoftHsmToken() = default;  // the token stays until the process's directory is removed
+  ~SoftHsmToken();  // the token stays until the process's directory is removed
 
-  std::string module_path() const { return std::string(kModulePath); }
+  // Whether ESCROW_TEST_PKCS11=nss asks for NSS's softoken instead of SoftHSMv2.
+  static bool UsesNss();
+  bool nss() const { return nss_ != nullptr; }
+  std::string module_path() const;
+  // C_Initialize's pReserved for this token: "" for SoftHSMv2.
+  std::string init_args() const;
   const std::string& label() const { return label_; }
   const std::string& pin() const { return pin_; }  // test PIN, not a secret
   std::string pin_file() const { return pin_file_.string(); }
@@ -44,6 +58,7 @@ class SoftHsmToken {
 
  private:
   TempDir dir_;
+  std::unique_ptr<NssSoftoken> nss_;  // ESCROW_TEST_PKCS11=nss only
   std::string label_;
   std::string pin_;
   std::filesystem::path pin_file_;

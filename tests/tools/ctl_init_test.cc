@@ -1,5 +1,6 @@
 #include <filesystem>
 
+#include "tests/support/nss_softoken.h"
 #include "tests/tools/ctl_fixture.h"
 #include "vault/config.h"
 
@@ -87,6 +88,90 @@ TEST_CASE("init initialises a missing token with --so-pin-file, else explains",
   CHECK(out.find("(initialised by this ceremony)") != std::string::npos);
   CHECK(out.find("never extractable") != std::string::npos);
   CHECK(fs::exists(dir.str() + "/data/vault.db"));
+}
+
+TEST_CASE("init --token takes a PKCS#11 URI and --init-args, and writes both into the config",
+          "[tools][ctl][init][hsm][uri]") {
+  SoftHsmToken token;
+  TempDir dir;
+  const std::string uri = "pkcs11:token=" + token.label() + ";manufacturer=SoftHSM%20project";
+  const std::string base = ShellQuote(VAULTCTL_PATH) + " init --config " + dir.str() +
+                           "/vault.conf --module " + token.module_path() + " --pin-file " +
+                           ShellQuote(token.pin_file());
+  std::string out;
+  SECTION("refused: both names, a PIN in the URI, an unknown attribute") {
+    CHECK(RunCommand(base + " --token-label " + ShellQuote(token.label()) + " --token " +
+                         ShellQuote(uri) + " 2>&1",
+                     &out) != 0);
+    CHECK(out.find("not both") != std::string::npos);
+    out.clear();
+    CHECK(RunCommand(base + " --token " + ShellQuote(uri + ";pin-value=1234") + " 2>&1", &out) ==
+          1);
+    CHECK(out.find("pin-value carries a PIN") != std::string::npos);
+    CHECK(out.find("1234") == std::string::npos);
+    out.clear();
+    CHECK(RunCommand(base + " --token " + ShellQuote("pkcs11:label=x") + " 2>&1", &out) == 1);
+    CHECK(out.find("unknown attribute label") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir.str() + "/vault.conf"));
+  }
+  SECTION("adopted by URI") {
+    REQUIRE(RunCommand(base + " --token " + ShellQuote(uri) + " 2>&1", &out) == 0);
+    CHECK(out.find("(adopted)") != std::string::npos);
+    Result<vault::VaultConfig> config = vault::LoadConfig(dir.str() + "/vault.conf");
+    REQUIRE(config.ok());
+    CHECK(config->hsm_token_label.empty());
+    CHECK(config->hsm_token_uri == uri);
+    CHECK(config->hsm_init_args.empty());
+  }
+  SECTION("SoftHSMv2 refuses init_args (pReserved must be NULL there), and says so") {
+    CHECK(RunCommand(base + " --token " + ShellQuote(uri) + " --init-args x 2>&1", &out) == 1);
+    CHECK(out.find("C_Initialize: CKR_ARGUMENTS_BAD") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir.str() + "/vault.conf"));
+  }
+}
+
+TEST_CASE("init on NSS's softoken writes the token URI and init_args into the config",
+          "[tools][ctl][init][nss]") {
+  if (!NssSoftoken::Available()) {
+    WARN("SKIPPED: " << NssSoftoken::kModulePath << " is not installed (libnss3)");
+    return;
+  }
+  NssSoftoken nss;
+  TempDir dir;
+  std::string out;
+  REQUIRE(RunCommand(ShellQuote(VAULTCTL_PATH) + " init --config " + dir.str() +
+                         "/vault.conf --module " + nss.module_path() + " --token " +
+                         ShellQuote(nss.token_uri()) + " --init-args " +
+                         ShellQuote(nss.init_args()) + " --pin-file " + ShellQuote(nss.pin_file()) +
+                         " 2>&1",
+                     &out) == 0);
+  INFO(out);
+  CHECK(out.find("token label:     NSS Certificate DB") != std::string::npos);
+  CHECK(out.find("(GCM tag of a fixed block)") != std::string::npos);
+  Result<vault::VaultConfig> config = vault::LoadConfig(dir.str() + "/vault.conf");
+  REQUIRE(config.ok());
+  CHECK(config->hsm_token_uri == nss.token_uri());
+  CHECK(config->hsm_init_args == nss.init_args());
+  CHECK(config->hsm_module == nss.module_path());
+
+  // The checkpoint signing key (ECDSA P-256) is made there too.
+  std::string sign_out;
+  CHECK(RunCommand(ShellQuote(VAULTCTL_PATH) + " audit-signing-key create --config " +
+                       ShellQuote(dir.str() + "/vault.conf") + " 2>&1",
+                   &sign_out) == 0);
+  INFO(sign_out);
+
+  // Backup needs an SO, which NSS's softoken does not have: refused before any SO PIN.
+  std::string backup_out;
+  const int backup_exit =
+      RunCommand(ShellQuote(VAULTCTL_PATH) + " master-key backup --config " +
+                     ShellQuote(dir.str() + "/vault.conf") + " --out " +
+                     ShellQuote(dir.str() + "/backup") + " --threshold 2 --shares 3 2>&1",
+                 &backup_out);
+  INFO(backup_out);
+  CHECK(backup_exit == 1);
+  CHECK(backup_out.find("no security officer") != std::string::npos);
+  CHECK(backup_out.find("SO PIN") == std::string::npos);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 #include "vault/config.h"
 
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
 #include <array>
 #include <fstream>
+
+#include <catch2/catch.hpp>
 
 #include "tests/support/temp_dir.h"
 
@@ -82,6 +82,77 @@ TEST_CASE("Rendered config loads back to the same values", "[vault][config]") {
   CHECK(back->mdm_rotation_commands_per_day == 1);
   CHECK(back->keep_versions == 0);
   CHECK(back->clients[0].fingerprint == c.clients[0].fingerprint);
+}
+
+// kMinimal with its [hsm] section's token line replaced by `hsm_lines`.
+std::string WithHsm(const std::string& hsm_lines) {
+  std::string text = kMinimal;
+  const std::string label_line = "token_label = \"t\"\n";
+  text.replace(text.find(label_line), label_line.size(), hsm_lines);
+  return text;
+}
+
+TEST_CASE("[hsm] names the token by token_label or by a PKCS#11 URI, and takes init_args",
+          "[vault][config][hsm]") {
+  testing::TempDir dir;
+  const std::string init_args =
+      "configdir='sql:/var/lib/escrow/nssdb' certPrefix='' keyPrefix='' secmod='secmod.db' "
+      "flags=";
+  Result<VaultConfig> c = LoadConfig(
+      Write(dir, WithHsm("token = \"pkcs11:token=NSS%20Certificate%20DB\"\ninit_args = \"" +
+                         init_args + "\"\n")));
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  CHECK(c->hsm_token_label.empty());
+  CHECK(c->hsm_token_uri == "pkcs11:token=NSS%20Certificate%20DB");
+  CHECK(c->hsm_init_args == init_args);
+  CHECK(TokenName(*c) == c->hsm_token_uri);
+  const hsm::HsmConfig h = *HsmConfigFor(*c);
+  CHECK(h.token_uri == c->hsm_token_uri);
+  CHECK(h.init_args == init_args);
+  CHECK(h.pin_file == dir.str() + "/hsm/user.pin");
+
+  // The writer vaultctl init uses keeps both, and a label config stays as it was.
+  Result<VaultConfig> back = LoadConfig(Write(dir, RenderConfig(*c)));
+  REQUIRE(back.ok());
+  CHECK(back->hsm_token_uri == c->hsm_token_uri);
+  CHECK(back->hsm_init_args == init_args);
+  CHECK(back->hsm_token_label.empty());
+  Result<VaultConfig> label = LoadConfig(Write(dir, kMinimal));
+  REQUIRE(label.ok());
+  const std::string rendered = RenderConfig(*label);
+  CHECK_THAT(rendered, Catch::Contains("token_label = 't'"));
+  CHECK_THAT(rendered, !Catch::Contains("init_args"));
+  CHECK_THAT(rendered, !Catch::Contains("token = "));
+  CHECK(TokenName(*label) == "t");
+}
+
+TEST_CASE("[hsm] refuses both token names, neither, and a URI with a PIN or an unknown attribute",
+          "[vault][config][hsm]") {
+  testing::TempDir dir;
+  struct Case {
+    std::string hsm;
+    std::string says;
+  };
+  for (const Case& k : std::vector<Case>{
+           {"token_label = \"t\"\ntoken = \"pkcs11:token=t\"\n", "both name the token"},
+           {"", "missing hsm.token_label or hsm.token"},
+           {"token = \"pkcs11:token=t;pin-value=secret\"\n",
+            "hsm.token: token URI: attribute pin-value carries a PIN"},
+           {"token = \"pkcs11:token=t?pin-source=file:/etc/pin\"\n", "pin-source carries a PIN"},
+           {"token = \"pkcs11:token=t;shape=round\"\n", "unknown attribute shape"},
+           {"token = \"escrow\"\n", "must start with pkcs11:"},
+           {"token = 5\n", "hsm.token must be a string"},
+           {"token_label = \"" + std::string(33, 'x') + "\"\n",
+            "hsm.token_label: token label must be 1 to 32"},
+           {"token_label = \"t\"\ninit_args = 1\n", "hsm.init_args must be a string"}}) {
+    Result<VaultConfig> c = LoadConfig(Write(dir, WithHsm(k.hsm)));
+    INFO(k.hsm);
+    REQUIRE_FALSE(c.ok());
+    CHECK_THAT(c.status().message(), Catch::Contains(k.says));
+    CHECK_THAT(c.status().message(), !Catch::Contains("secret"));
+    CHECK(c.status().message().find('\n') == std::string::npos);
+  }
 }
 
 TEST_CASE("Config errors name the key in one line", "[vault][config]") {
@@ -257,16 +328,16 @@ TEST_CASE("A node's name: [server] node, else the host name with a url, else non
   CHECK(hsm->node.empty());
   CHECK(hsm->token_label == "t");
 
-  Result<VaultConfig> pg = LoadConfig(
-      Write(dir, base + "[database]\nurl = \"postgresql://vault@%2Ftmp/vault\"\n"));
+  Result<VaultConfig> pg =
+      LoadConfig(Write(dir, base + "[database]\nurl = \"postgresql://vault@%2Ftmp/vault\"\n"));
   REQUIRE(pg.ok());
   std::array<char, 256> host{};
   REQUIRE(gethostname(host.data(), host.size() - 1) == 0);
   CHECK(*NodeNameFor(*pg) == std::string(host.data()));
 
-  Result<VaultConfig> named = LoadConfig(Write(
-      dir, "[server]\nnode = \"vault-2\"\n" + base +
-               "[database]\nurl = \"postgresql://vault@%2Ftmp/vault\"\n"));
+  Result<VaultConfig> named =
+      LoadConfig(Write(dir, "[server]\nnode = \"vault-2\"\n" + base +
+                                "[database]\nurl = \"postgresql://vault@%2Ftmp/vault\"\n"));
   REQUIRE(named.ok());
   CHECK(*NodeNameFor(*named) == "vault-2");
   CHECK(HsmConfigFor(*named)->node == "vault-2");

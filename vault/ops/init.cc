@@ -118,6 +118,7 @@ Result<InitReport> RunInit(InitMode& mode) {
   t.module = mode.module();
   t.token = report.token;
   t.backup_capable = mode.backup_capable();
+  t.module_cannot = keys->capabilities().Missing();
   t.keys = report.keys;
   t.head = report.head;
   t.escrow_certificate = "serial " + report.escrow.certificate.serial_hex + "  sha256 " +

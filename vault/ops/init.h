@@ -26,7 +26,7 @@ inline constexpr std::string_view kSoftHsmModule = "/usr/lib/softhsm/libsofthsm2
 struct ProductionInitOptions {
   std::string config;  // the config file to write; must not exist
   std::string module;
-  std::string token_label;
+  std::string token_label;  // or token_uri (a PKCS#11 URI): exactly one
   std::string pin_file;
   std::string so_pin_file;  // to initialise a token that does not exist yet
   std::string db;           // default: vault.db beside the config
@@ -34,6 +34,8 @@ struct ProductionInitOptions {
   // The SoftHSMv2 config this process's module reads (SOFTHSM2_CONF), recorded in the config
   // so that vaultd and later ceremonies find the token; empty for none.
   std::string softhsm_conf;
+  std::string token_uri{};
+  std::string init_args{};  // C_Initialize's pReserved, written to the config too
 };
 
 // `vaultctl init --dev --state-dir DIR`: the development state of API.md in `state_dir`

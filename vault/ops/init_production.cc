@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "hsm/pin_file.h"
+#include "hsm/pkcs11_uri.h"
 #include "hsm/token_init.h"
 #include "vault/ops/init.h"
 #include "vault/ops/init_mode.h"
@@ -22,19 +23,21 @@ class ProductionInit final : public InitMode {
     const fs::path dir = paths_.config.parent_path();
     paths_.db = o_.db.empty() ? dir / "vault.db" : fs::absolute(o_.db).lexically_normal();
     paths_.transcript = dir / "ceremony" / "init.txt";
+    token_name_ = o_.token_uri.empty() ? o_.token_label : o_.token_uri;
   }
 
   bool dev() const override { return false; }
   const std::string& module() const override { return o_.module; }
-  const std::string& token_label() const override { return o_.token_label; }
+  const std::string& token_label() const override { return token_name_; }
   bool backup_capable() const override { return o_.backup_capable; }
   InitPaths paths() const override { return paths_; }
 
   Status CheckOptions() override {
-    if (o_.config.empty() || o_.module.empty() || o_.token_label.empty() || o_.pin_file.empty()) {
-      return Status::InvalidArgument("init --config needs --module, --token-label and --pin-file");
+    if (o_.config.empty() || o_.module.empty() || token_name_.empty() || o_.pin_file.empty()) {
+      return Status::InvalidArgument(
+          "init --config needs --module, --token-label (or --token) and --pin-file");
     }
-    return Status::Ok();
+    return hsm::SelectToken(o_.token_label, o_.token_uri).status();
   }
 
   std::vector<InitClaim> Claims() const override {
@@ -49,7 +52,7 @@ class ProductionInit final : public InitMode {
   // Finds the token or, with an SO PIN, initialises a new one with the user PIN of --pin-file.
   Result<bool> PrepareToken(InitGuard& /*guard*/) override {
     if (Result<SecretBytes> pin = hsm::ReadPinFile(o_.pin_file); !pin.ok()) return pin.status();
-    Result<std::string> serial = hsm::TokenSerial(o_.module, o_.token_label);
+    Result<std::string> serial = hsm::TokenSerial(Hsm());
     if (serial.ok()) return false;
     if (o_.so_pin_file.empty()) {
       return Status::FailedPrecondition(serial.status().message() +
@@ -57,12 +60,23 @@ class ProductionInit final : public InitMode {
     }
     ESCROW_ASSIGN_OR_RETURN(SecretBytes so_pin, hsm::ReadPinFile(o_.so_pin_file));
     ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, hsm::ReadPinFile(o_.pin_file));
-    ESCROW_RETURN_IF_ERROR(hsm::InitializeToken(o_.module, o_.token_label, so_pin, user_pin)
-                               .WithContext("initialising the token"));
+    ESCROW_ASSIGN_OR_RETURN(const hsm::TokenSelector token,
+                            hsm::SelectToken(o_.token_label, o_.token_uri));
+    if (!token.token) {
+      return Status::InvalidArgument("initialising a new token needs its label (token=...)");
+    }
+    ESCROW_RETURN_IF_ERROR(
+        hsm::InitializeToken(o_.module, *token.token, so_pin, user_pin, o_.init_args)
+            .WithContext("initialising the token"));
     initialised_ = true;
     return true;
   }
-  hsm::HsmConfig Hsm() const override { return {o_.module, o_.token_label, o_.pin_file, {}}; }
+  hsm::HsmConfig Hsm() const override {
+    hsm::HsmConfig hsm{o_.module, o_.token_label, o_.pin_file, {}};
+    hsm.token_uri = o_.token_uri;
+    hsm.init_args = o_.init_args;
+    return hsm;
+  }
   // An adopted token stays: the keys this init generated must not.
   bool TokenOutlivesFailure() const override { return true; }
   Status CreateFiles(InitGuard& /*guard*/) override { return Status::Ok(); }
@@ -79,6 +93,8 @@ class ProductionInit final : public InitMode {
     c.idp_keys = {(dir / "idp" / "signing.pub").string()};
     c.hsm_module = fs::absolute(o_.module).string();
     c.hsm_token_label = o_.token_label;
+    c.hsm_token_uri = o_.token_uri;
+    c.hsm_init_args = o_.init_args;
     c.hsm_pin_file = fs::absolute(o_.pin_file).string();
     if (!o_.softhsm_conf.empty()) c.softhsm_conf = fs::absolute(o_.softhsm_conf).string();
     c.db_path = paths_.db.string();
@@ -101,6 +117,7 @@ class ProductionInit final : public InitMode {
 
   const ProductionInitOptions o_;
   InitPaths paths_;
+  std::string token_name_;  // the label, or the URI
   bool initialised_ = false;
 };
 

@@ -38,11 +38,14 @@ std::string RenderInitTranscript(const InitTranscript& t) {
         << "\n";
   }
   out << Field("backup-capable") << (t.backup_capable ? "yes" : "no") << "\n";
+  for (const std::string& missing : t.module_cannot) {
+    out << Field("module cannot") << missing << "\n";
+  }
   if (t.listen) out << Field("listen") << *t.listen << "\n";
   out << "keys:\n";
   for (const hsm::KeyInfo& key : t.keys) {
     out << "  " << key.label << KeyGap(key.label, t.dev) << "role " << RoleName(key.role)
-        << "  version " << key.version << "  check value " << key.check_value << "  "
+        << "  version " << key.version << "  check value " << hsm::CheckValueText(key) << "  "
         << (key.sensitive ? "sensitive" : "NOT SENSITIVE") << ", "
         << (key.extractable ? "extractable only wrapped under a trusted key" : "never extractable")
         << "\n";

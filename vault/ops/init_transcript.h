@@ -24,6 +24,9 @@ struct InitTranscript {
   hsm::TokenInfo token;
   std::optional<std::string> token_origin;  // production: "(adopted)" or "(initialised ...)"
   bool backup_capable = false;
+  // What the module cannot do (hsm::ModuleCapabilities::Missing): one "module cannot:" line
+  // each, so that the witnesses know (none on SoftHSMv2).
+  std::vector<std::string> module_cannot;
   std::optional<std::string> listen;  // dev
   std::vector<hsm::KeyInfo> keys;
   std::optional<std::uint32_t> active_master_key_version;  // production names it

@@ -108,6 +108,11 @@ Result<KeyBackupReport> BackupKeys(const KeyBackupOptions& a) {
                                    "), or none");
   }
   const vault::VaultConfig& config = a.config;
+  // A module without an SO login (NSS's softoken) can make no trusted ceremony key: said
+  // before anyone looks for an SO PIN.
+  ESCROW_RETURN_IF_ERROR(
+      hsm::CheckBackupPossible({config.hsm_module, config.hsm_token_label, nullptr, nullptr,
+                                config.hsm_token_uri, config.hsm_init_args}));
   ESCROW_ASSIGN_OR_RETURN(std::string so_pin_path,
                           SoPinFileFor(config, a.so_pin_file,
                                        "the ceremony key is marked trusted, which needs the SO"));
@@ -137,12 +142,14 @@ Result<KeyBackupReport> BackupKeys(const KeyBackupOptions& a) {
     return Status::Internal("RAND_bytes failed");
   }
   ESCROW_ASSIGN_OR_RETURN(backup.backup_id, RandomHex(16));
-  Result<std::vector<hsm::WrappedKey>> wrapped = hsm::WrapVaultKeys(
-      {config.hsm_module, config.hsm_token_label, &user_pin, &so_pin}, ceremony_key);
+  Result<std::vector<hsm::WrappedKey>> wrapped =
+      hsm::WrapVaultKeys({config.hsm_module, config.hsm_token_label, &user_pin, &so_pin,
+                          config.hsm_token_uri, config.hsm_init_args},
+                         ceremony_key);
   if (!wrapped.ok()) return wrapped.status();
   backup.keys = std::move(*wrapped);
   backup.created = FormatRfc3339(Clock::System().Now());
-  backup.token_label = config.hsm_token_label;
+  backup.token_label = vault::TokenName(config);
   backup.threshold = a.threshold;
   backup.shares = a.shares;
 

@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "hsm/key_backup.h"
 #include "hsm/pin_file.h"
+#include "hsm/pkcs11_uri.h"
 #include "hsm/token_init.h"
 #include "vault/ops/ceremony_record.h"
 #include "vault/ops/files.h"
@@ -27,17 +28,24 @@ constexpr std::size_t kMaxBackupBytes = 1 << 20;
 // The token of the config, initialised with the SO PIN (and the config's user PIN) if it is
 // missing. Returns whether it was initialised.
 Result<bool> EnsureToken(const vault::VaultConfig& config, const std::string& so_pin_file) {
-  if (hsm::TokenSerial(config.hsm_module, config.hsm_token_label).ok()) return false;
+  ESCROW_ASSIGN_OR_RETURN(const hsm::HsmConfig hsm, vault::HsmConfigFor(config));
+  if (hsm::TokenSerial(hsm).ok()) return false;
+  const std::string name = vault::TokenName(config);
   ESCROW_ASSIGN_OR_RETURN(
       const std::string so_path,
       SoPinFileFor(config, so_pin_file,
-                   "no token labelled " + config.hsm_token_label +
+                   "no token " + (config.hsm_token_uri.empty() ? "labelled " + name : name) +
                        "; initialise one, or let restore initialise it with the SO PIN"));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes so_pin, hsm::ReadPinFile(so_path));
   ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, hsm::ReadPinFile(config.hsm_pin_file));
+  ESCROW_ASSIGN_OR_RETURN(const hsm::TokenSelector token,
+                          hsm::SelectToken(config.hsm_token_label, config.hsm_token_uri));
+  if (!token.token) {
+    return Status::InvalidArgument("initialising a new token needs its label ([hsm] token_label)");
+  }
   ESCROW_RETURN_IF_ERROR(
-      hsm::InitializeToken(config.hsm_module, config.hsm_token_label, so_pin, user_pin)
-          .WithContext("initialising the token " + config.hsm_token_label));
+      hsm::InitializeToken(config.hsm_module, *token.token, so_pin, user_pin, config.hsm_init_args)
+          .WithContext("initialising the token " + name));
   return true;
 }
 
@@ -81,7 +89,8 @@ Result<KeyRestoreReport> RestoreKeys(const KeyRestoreOptions& a) {
   report.token_initialised = initialised;
   {
     ESCROW_ASSIGN_OR_RETURN(SecretBytes user_pin, hsm::ReadPinFile(config.hsm_pin_file));
-    const hsm::TokenLogin login{config.hsm_module, config.hsm_token_label, &user_pin, nullptr};
+    const hsm::TokenLogin login{config.hsm_module, config.hsm_token_label, &user_pin,
+                                nullptr,           config.hsm_token_uri,   config.hsm_init_args};
     if (a.add) {
       ESCROW_ASSIGN_OR_RETURN(hsm::KeyImport import,
                               hsm::ImportMissingVaultKeys(login, ceremony_key, backup.keys));
@@ -102,7 +111,7 @@ Result<KeyRestoreReport> RestoreKeys(const KeyRestoreOptions& a) {
     << "shares used:     ";
   for (const CeremonyShare& s : shares) t << static_cast<int>(s.index) << " ";
   t << "(threshold " << backup.threshold << ")\n"
-    << "token:           " << config.hsm_token_label
+    << "token:           " << vault::TokenName(config)
     << (initialised ? " (initialised by this restore)" : "") << "\n";
   // Labels in the backup's order, each with its recorded (and token-verified) check value.
   const auto listed = [&](const std::vector<std::string>& labels, std::string_view note) {
@@ -133,7 +142,7 @@ Result<KeyRestoreReport> RestoreKeys(const KeyRestoreOptions& a) {
     return report;
   }
   boost::json::object detail{{"backup_id", backup.backup_id},
-                             {"token_label", config.hsm_token_label},
+                             {"token_label", vault::TokenName(config)},
                              {"token_serial", v->keys().token().serial},
                              {"token_initialised", initialised},
                              {"keys", std::move(keys_json)}};

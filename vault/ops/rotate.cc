@@ -214,7 +214,8 @@ Result<std::uint32_t> PrepareTarget(const Vault& v, const RotateOptions& o, std:
         }));
     AtPoint(o, "activate");
   }
-  out << "active master key: " << key->label << " (check value " << key->check_value << ")\n";
+  out << "active master key: " << key->label << " (check value " << hsm::CheckValueText(*key)
+      << ")\n";
   return *target;
 }
 

@@ -69,7 +69,7 @@ std::string RenderStatus(const StatusReport& r) {
     } else if (key.role == hsm::KeyRole::kMaster) {
       use = "  [" + std::to_string(per_version[key.version]) + " records]";
     }
-    out << "  " << key.label << "  check value " << key.check_value << "  "
+    out << "  " << key.label << "  check value " << hsm::CheckValueText(key) << "  "
         << (key.extractable ? "backup-capable (wrap with trusted only)" : "never extractable")
         << use << "\n";
   }

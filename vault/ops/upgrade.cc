@@ -191,7 +191,7 @@ std::string RenderUpgrade(const UpgradeReport& report) {
   if (report.created.empty()) out << "  keys created: none (the token had them)\n";
   for (const hsm::KeyInfo& k : report.created) {
     out << "  key created: " << k.label << "  role " << RoleName(k.role) << "  check value "
-        << k.check_value << "  "
+        << hsm::CheckValueText(k) << "  "
         << (k.extractable ? "extractable only wrapped under a trusted key" : "never extractable")
         << "\n";
   }
