@@ -2,12 +2,13 @@
 
 #include "base/clock.h"
 #include "tests/e2e/e2e_util.h"
+#include "tests/support/nss_softoken.h"
 
 namespace escrow::e2e {
 namespace {
 
-TEST_CASE("The user story end to end through vaultd", "[e2e][story]") {
-  VaultProcess v;
+// The story, on a vault made and started by the caller.
+void RunStory(VaultProcess& v) {
   REQUIRE(v.Start());
   const std::string alice = v.Token("alice@example.com");
   const std::string helpdesk = v.Token("hd@example.com", "--roles helpdesk");
@@ -104,6 +105,21 @@ TEST_CASE("The user story end to end through vaultd", "[e2e][story]") {
                       R"([\s\S]*\{"event":"request","request_id":"[0-9a-f]{32}","method":"POST",)"
                       R"("route":"/v1/devices/\{id\}/recovery-key/rotate","status":202,)"
                       R"("latency_us":[0-9]+,"principal":"user:alice@example.com"\}[\s\S]*)"));
+}
+
+TEST_CASE("The user story end to end through vaultd", "[e2e][story]") {
+  VaultProcess v;
+  RunStory(v);
+}
+
+// The same story on a second PKCS#11 module (issue 20): NSS's softoken, named by a PKCS#11 URI
+// with its init_args; it keeps no data objects, has no CKA_CHECK_VALUE and no SO user.
+TEST_CASE("The user story end to end through vaultd on NSS's softoken", "[e2e][story][nss]") {
+  REQUIRE(testing::NssSoftoken::Available());
+  testing::NssSoftoken nss;
+  VaultProcess v(
+      VaultProcess::OnModule{nss.module_path(), nss.token_uri(), nss.init_args(), nss.pin_file()});
+  RunStory(v);
 }
 
 }  // namespace
