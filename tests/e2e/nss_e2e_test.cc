@@ -18,6 +18,7 @@ TEST_CASE(
     WARN("SKIPPED: " << testing::NssSoftoken::kModulePath << " is not installed (libnss3)");
     return;
   }
+  const testing::ChildrenSkipLeakCheck no_leak_check;  // NSS in vaultctl and vaultd
   testing::NssSoftoken nss;
   VaultProcess v(
       VaultProcess::OnModule{nss.module_path(), nss.token_uri(), nss.init_args(), nss.pin_file()});

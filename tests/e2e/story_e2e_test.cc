@@ -116,6 +116,7 @@ TEST_CASE("The user story end to end through vaultd", "[e2e][story]") {
 // with its init_args; it keeps no data objects, has no CKA_CHECK_VALUE and no SO user.
 TEST_CASE("The user story end to end through vaultd on NSS's softoken", "[e2e][story][nss]") {
   REQUIRE(testing::NssSoftoken::Available());
+  const testing::ChildrenSkipLeakCheck no_leak_check;  // NSS in vaultctl and vaultd
   testing::NssSoftoken nss;
   VaultProcess v(
       VaultProcess::OnModule{nss.module_path(), nss.token_uri(), nss.init_args(), nss.pin_file()});

@@ -1,5 +1,7 @@
 #include "tests/support/nss_softoken.h"
 
+#include <cstdlib>
+
 #include <dlfcn.h>
 #include <sys/stat.h>
 
@@ -121,6 +123,21 @@ std::string NssSoftoken::WriteFile(std::string_view name, std::string_view conte
   std::filesystem::permissions(
       path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   return path.string();
+}
+
+ChildrenSkipLeakCheck::ChildrenSkipLeakCheck() {
+  const char* old = std::getenv("ASAN_OPTIONS");  // NOLINT(concurrency-mt-unsafe): no threads yet
+  if (old != nullptr) old_ = old;
+  const std::string value = (old_ ? *old_ + ":" : std::string()) + "detect_leaks=0";
+  (void)setenv("ASAN_OPTIONS", value.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+}
+
+ChildrenSkipLeakCheck::~ChildrenSkipLeakCheck() {
+  if (old_) {
+    (void)setenv("ASAN_OPTIONS", old_->c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+  } else {
+    (void)unsetenv("ASAN_OPTIONS");  // NOLINT(concurrency-mt-unsafe)
+  }
 }
 
 }  // namespace escrow::testing

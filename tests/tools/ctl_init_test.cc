@@ -136,6 +136,7 @@ TEST_CASE("init on NSS's softoken writes the token URI and init_args into the co
     WARN("SKIPPED: " << NssSoftoken::kModulePath << " is not installed (libnss3)");
     return;
   }
+  const escrow::testing::ChildrenSkipLeakCheck no_leak_check;  // NSS in vaultctl and vaultd
   NssSoftoken nss;
   TempDir dir;
   std::string out;
