@@ -30,5 +30,6 @@ ApiResponse RequestHandler::ListAccessRequests(const RouteCall& /*call*/) { std:
 ApiResponse RequestHandler::ApproveAccessRequest(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::DenyAccessRequest(const RouteCall& /*call*/) { std::abort(); }
 ApiResponse RequestHandler::ListEvents(const RouteCall& /*call*/) { std::abort(); }
+ApiResponse RequestHandler::ListCheckpoints(const RouteCall& /*call*/) { std::abort(); }
 
 }  // namespace escrow::api
