@@ -66,11 +66,26 @@ Result<CK_OBJECT_HANDLE> CreateDataObject(Pkcs11Session& session, bool token,
   return handle;
 }
 
-// Whether the stored bytes `a` with record `ra` are newer than `b` with `rb`.
-bool Newer(const CheckpointRecord& ra, std::span<const std::uint8_t> a, const CheckpointRecord& rb,
-           std::span<const std::uint8_t> b) {
-  return NewerCheckpoint(ra.counter, a, rb.counter, b);
-}
+// Builds a CheckpointScan one object at a time, keeping the newest by NewerCheckpoint.
+class ScanBuilder {
+ public:
+  void Add(CK_OBJECT_HANDLE handle, Bytes stored) {
+    CheckpointObject object{handle, DecodeCheckpoint(stored)};
+    if (object.record &&
+        (!scan_.newest || NewerCheckpoint(object.record->counter, stored,
+                                          scan_.objects[*scan_.newest].record->counter,
+                                          newest_stored_))) {
+      scan_.newest = scan_.objects.size();
+      newest_stored_ = std::move(stored);
+    }
+    scan_.objects.push_back(std::move(object));
+  }
+  CheckpointScan Take() { return std::move(scan_); }
+
+ private:
+  CheckpointScan scan_;
+  Bytes newest_stored_;
+};
 
 }  // namespace
 
@@ -150,34 +165,21 @@ Result<CheckpointScan> ScanCheckpoints(Pkcs11Session& session, std::string_view 
   CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls), Attr(CKA_TOKEN, &kTrue), Attr(CKA_PRIVATE, &kTrue),
                           Attr(CKA_LABEL, label), Attr(CKA_APPLICATION, application)};
   ESCROW_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindObjects(session, attrs));
-  CheckpointScan scan;
-  Bytes newest_stored;
+  ScanBuilder scan;
   for (const CK_OBJECT_HANDLE handle : found) {
     ESCROW_ASSIGN_OR_RETURN(Bytes stored, ReadAttributeBytes(session, handle, CKA_VALUE));
-    CheckpointObject object{handle, DecodeCheckpoint(stored)};
-    if (object.record &&
-        (!scan.newest ||
-         NewerCheckpoint(object.record->counter, stored, scan.objects[*scan.newest].record->counter,
-                         newest_stored))) {
-      scan.newest = scan.objects.size();
-      newest_stored = std::move(stored);
-    }
-    scan.objects.push_back(std::move(object));
+    scan.Add(handle, std::move(stored));
   }
-  return scan;
+  return scan.Take();
 }
 
-Result<std::vector<NodeCheckpoint>> ScanEveryNodeCheckpoint(Pkcs11Session& session) {
+Result<std::map<std::string, CheckpointScan>> ScanEveryNodeCheckpoint(Pkcs11Session& session) {
   CK_OBJECT_CLASS cls = CKO_DATA;
   std::string application(kCheckpointApplication);
   CK_ATTRIBUTE attrs[] = {Attr(CKA_CLASS, &cls), Attr(CKA_TOKEN, &kTrue), Attr(CKA_PRIVATE, &kTrue),
                           Attr(CKA_APPLICATION, application)};
   ESCROW_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindObjects(session, attrs));
-  struct Newest {
-    std::optional<CheckpointRecord> record;
-    Bytes stored;
-  };
-  std::map<std::string, Newest> nodes;
+  std::map<std::string, ScanBuilder> nodes;
   for (const CK_OBJECT_HANDLE handle : found) {
     Result<Bytes> label = ReadAttributeBytes(session, handle, CKA_LABEL);
     Result<Bytes> stored = label.ok() ? ReadAttributeBytes(session, handle, CKA_VALUE) : label;
@@ -187,16 +189,10 @@ Result<std::vector<NodeCheckpoint>> ScanEveryNodeCheckpoint(Pkcs11Session& sessi
     std::optional<std::string> node =
         CheckpointNode(std::string_view(reinterpret_cast<const char*>(label->data()), label->size()));
     if (!node) continue;  // not a checkpoint (another data object of ours)
-    Newest& newest = nodes[*node];
-    std::optional<CheckpointRecord> record = DecodeCheckpoint(*stored);
-    if (record && (!newest.record || Newer(*record, *stored, *newest.record, newest.stored))) {
-      newest.record = std::move(record);
-      newest.stored = std::move(stored).value();
-    }
+    nodes[*node].Add(handle, std::move(stored).value());
   }
-  std::vector<NodeCheckpoint> out;
-  out.reserve(nodes.size());
-  for (auto& [node, newest] : nodes) out.push_back({node, std::move(newest.record)});
+  std::map<std::string, CheckpointScan> out;
+  for (auto& [node, scan] : nodes) out.emplace(node, scan.Take());
   return out;
 }
 

@@ -32,6 +32,7 @@
 // says it is ours (tests/hsm/checkpoint_kill_test.cc; each costs SoftHSMv2 one small file).
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <span>
@@ -84,15 +85,11 @@ struct CheckpointScan {
 };
 Result<CheckpointScan> ScanCheckpoints(Pkcs11Session& session, std::string_view label);
 
-// The newest checkpoint of every node on the token, by node name. Another node's objects may be
-// destroyed by it between the search and the read (its next write): such an object is skipped,
-// as its replacement, created before it went, is either found or was created after the search.
-// A node whose objects all fail to decode is listed with a nullopt record.
-struct NodeCheckpoint {
-  std::string node;
-  std::optional<CheckpointRecord> record;  // nullopt: the node's objects do not decode
-};
-Result<std::vector<NodeCheckpoint>> ScanEveryNodeCheckpoint(Pkcs11Session& session);
+// ScanCheckpoints for every node on the token at once, by node name ("" for the unnamed one).
+// Another node's objects may be destroyed by it between the search and the read (its next
+// write): such an object is left out, as its replacement, created before it went, is either
+// found or was created after the search.
+Result<std::map<std::string, CheckpointScan>> ScanEveryNodeCheckpoint(Pkcs11Session& session);
 
 // Creates one checkpoint object (C_CreateObject) of label `label` holding
 // EncodeCheckpoint(counter, value).

@@ -370,12 +370,11 @@ Status SoftHsmKeyService::WriteCheckpoint(std::span<const std::uint8_t> value) {
 Result<std::vector<NodeCheckpointValue>> SoftHsmKeyService::ReadEveryCheckpoint() {
   return InLane(Retry::kOnce,
                 [&](Pkcs11Session& session) -> Result<std::vector<NodeCheckpointValue>> {
-                  ESCROW_ASSIGN_OR_RETURN(std::vector<NodeCheckpoint> nodes,
-                                          ScanEveryNodeCheckpoint(session));
+                  ESCROW_ASSIGN_OR_RETURN(auto nodes, ScanEveryNodeCheckpoint(session));
                   std::vector<NodeCheckpointValue> out;
-                  for (NodeCheckpoint& node : nodes) {
-                    NodeCheckpointValue value{std::move(node.node), std::nullopt};
-                    if (node.record) value.value = std::move(node.record->value);
+                  for (auto& [node, scan] : nodes) {
+                    NodeCheckpointValue value{node, std::nullopt};
+                    if (scan.newest) value.value = std::move(scan.objects[*scan.newest].record->value);
                     out.push_back(std::move(value));
                   }
                   if (!out.empty()) return out;
@@ -389,11 +388,9 @@ Result<std::vector<NodeCheckpointValue>> SoftHsmKeyService::ReadEveryCheckpoint(
 
 Status SoftHsmKeyService::ForgetOtherCheckpoints() {
   return InLane(Retry::kOnce, [&](Pkcs11Session& session) -> Status {
-    ESCROW_ASSIGN_OR_RETURN(std::vector<NodeCheckpoint> nodes, ScanEveryNodeCheckpoint(session));
-    for (const NodeCheckpoint& node : nodes) {
-      const std::string label = CheckpointLabel(node.node);
-      if (label == checkpoint_label_) continue;
-      ESCROW_ASSIGN_OR_RETURN(CheckpointScan scan, ScanCheckpoints(session, label));
+    ESCROW_ASSIGN_OR_RETURN(auto nodes, ScanEveryNodeCheckpoint(session));
+    for (const auto& [node, scan] : nodes) {
+      if (CheckpointLabel(node) == checkpoint_label_) continue;
       for (const CheckpointObject& object : scan.objects) {
         const CK_RV rv = session.fns()->C_DestroyObject(session.handle(), object.handle);
         if (rv == CKR_OBJECT_HANDLE_INVALID) continue;  // its node replaced it meanwhile
