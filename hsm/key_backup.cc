@@ -396,11 +396,16 @@ Status UnwrapAll(Pkcs11Session& session, const TokenLogin& login, const SecretBy
         "no_check_value");
   }
   // Every key's mechanism before anything is created: a module that cannot unwrap one refuses
-  // the whole restore with the reason.
+  // the whole restore with the reason. Found once per wrap method (a backup has one), since
+  // finding CKM_AES_KEY_WRAP_PAD's rule unwraps known answers in the token.
   std::vector<CK_MECHANISM_TYPE> mechanisms;
+  std::optional<std::pair<WrapMethod, CK_MECHANISM_TYPE>> found;
   for (const WrappedKey* key : keys) {
-    ESCROW_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE mechanism, UnwrapMechanism(session, key->wrap));
-    mechanisms.push_back(mechanism);
+    if (!found || !(found->first == key->wrap)) {
+      ESCROW_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE mechanism, UnwrapMechanism(session, key->wrap));
+      found.emplace(key->wrap, mechanism);
+    }
+    mechanisms.push_back(found->second);
   }
   ESCROW_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE unwrapping_handle,
                           CreateCeremonyKey(session, ceremony_key, false));
