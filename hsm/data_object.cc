@@ -7,6 +7,7 @@
 
 #include <openssl/sha.h>
 
+#include "base/id_chars.h"
 #include "hsm/ck_error.h"
 #include "hsm/key_objects.h"
 #include "hsm/key_service.h"
@@ -91,12 +92,7 @@ class ScanBuilder {
 
 Status ValidateNodeName(std::string_view node) {
   constexpr std::size_t kMaxNodeName = 64;
-  const bool ok = node.size() <= kMaxNodeName &&
-                  std::all_of(node.begin(), node.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-                  });
-  if (!ok) return Status::InvalidArgument("node name must be 1 to 64 of [A-Za-z0-9._-]");
+  if (node.size() > kMaxNodeName || !AllIdChars(node)) return Status::InvalidArgument("node name must be 1 to 64 of [A-Za-z0-9._-]");
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 #include "vault/types.h"
 
 #include "base/bytes.h"
+#include "base/id_chars.h"
 #include "base/utf8.h"
 
 namespace escrow::vault {
@@ -59,13 +60,7 @@ std::string Caller::RoleName() const {
 }
 
 bool IsValidDeviceId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
+  return !id.empty() && id.size() <= 128 && AllIdChars(id);
 }
 
 bool IsPlainText(std::string_view s, std::size_t max_bytes) {
